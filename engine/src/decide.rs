@@ -1,0 +1,668 @@
+//! Deciding a request: the seven steps of the specification (3.1), in order, first failure wins.
+//!
+//! Nothing here allocates in proportion to the bundle: lookups are binary searches over the
+//! bundle's sorted tables, and the only per-request collections are the caller's own subjects.
+
+use std::borrow::Cow;
+
+use crate::bundle::{
+    self, subject_code, Bundle, LoadError, LoadOptions, LoadedTenant, ResourceRecord, Tables,
+    NONE, NO_TIME, RESOURCE_DISABLED, RESOURCE_RESTRICTED, USER_ACTIVE,
+};
+use crate::jwt::{self, Token, Validation};
+use crate::model::{ResolveTo, RoleKind, Route};
+use crate::reason::Reason;
+use crate::route::{self, Body, Facts};
+
+/// A loaded bundle, ready to decide requests. Immutable: share it between requests.
+#[derive(Debug)]
+pub struct Engine {
+    bundle: Bundle,
+}
+
+/// The facts of one request. Header names may be in any case.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// `:authority` (or `Host`), with or without a port.
+    pub authority: &'a str,
+    pub method: &'a str,
+    /// Path with the query string.
+    pub path: &'a str,
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: Body<'a>,
+}
+
+/// Who the caller is taken to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity<'a> {
+    /// Steps 3-4: the token the request carries.
+    Token,
+    /// `gatehouse check --as`: skip the token and resolve this subject reference directly
+    /// (`user:<email>` or `virtualaccount:<name>`).
+    Subject(&'a str),
+}
+
+/// The answer. A deny carries its reason; an allow carries what allowed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// `grant` is `None` on public routes and on routes that only need a valid principal.
+    Allow { grant: Option<GrantRef> },
+    Deny { reason: Reason },
+}
+
+impl Decision {
+    pub fn is_allow(&self) -> bool {
+        matches!(self, Decision::Allow { .. })
+    }
+
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Decision::Allow { .. } => None,
+            Decision::Deny { reason } => Some(*reason),
+        }
+    }
+}
+
+/// What allowed a request: a subject of the caller holding a role, on a resource (collaborator
+/// role) or tenant-wide (tenant-level role).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrantRef {
+    /// Subject code (see [`bundle::subject_code`]).
+    pub subject: u32,
+    pub role: u32,
+    /// Resource index, `None` for tenant-level roles.
+    pub resource: Option<u32>,
+}
+
+/// The resolved caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    User(u32),
+    VirtualAccount(u32),
+}
+
+/// Everything a decision found out, for headers, logs and `gatehouse check`.
+#[derive(Debug, Clone)]
+pub struct Outcome<'e> {
+    pub decision: Decision,
+    pub tenant: Option<&'e LoadedTenant>,
+    pub route: Option<&'e Route>,
+    pub principal: Option<Principal>,
+    /// The requested resource type, as the route names it.
+    pub resource_type: Option<&'e str>,
+    /// The requested resource path, filled from the request.
+    pub resource_path: Option<String>,
+    pub action: Option<&'e str>,
+    /// A token was found in the request (for `www-authenticate: error="invalid_token"`).
+    pub token_presented: bool,
+    tables: Option<Tables<'e>>,
+}
+
+impl Engine {
+    pub fn load(bytes: Vec<u8>, options: &LoadOptions) -> Result<Engine, LoadError> {
+        Bundle::decode(bytes, options).map(|bundle| Engine { bundle })
+    }
+
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+
+    /// Whether the request (by its headers) is one whose decision reads the body; the filter
+    /// buffers bodies only then.
+    pub fn needs_body(&self, authority: &str, method: &str, path: &str) -> bool {
+        self.tenant_for(authority).is_some()
+            && route::match_route(self.bundle.gateway(), method, path)
+                .is_some_and(|(r, _)| !r.public && r.target.reads_body())
+    }
+
+    /// Decide a request at time `now` (Unix seconds).
+    pub fn decide<'e>(&'e self, request: &Request<'_>, identity: Identity<'_>, now: i64) -> Outcome<'e> {
+        let mut outcome = Outcome {
+            decision: Decision::Deny {
+                reason: Reason::TenantUnknown,
+            },
+            tenant: None,
+            route: None,
+            principal: None,
+            resource_type: None,
+            resource_path: None,
+            action: None,
+            token_presented: false,
+            tables: None,
+        };
+        outcome.decision = match self.steps(request, identity, now, &mut outcome) {
+            Ok(grant) => Decision::Allow { grant },
+            Err(reason) => Decision::Deny { reason },
+        };
+        outcome
+    }
+
+    fn steps<'e>(
+        &'e self,
+        request: &Request<'_>,
+        identity: Identity<'_>,
+        now: i64,
+        out: &mut Outcome<'e>,
+    ) -> Result<Option<GrantRef>, Reason> {
+        // 1. Tenant.
+        let tenant = self.tenant_for(request.authority).ok_or(Reason::TenantUnknown)?;
+        let tables = self.bundle.tables(tenant);
+        out.tenant = Some(tenant);
+        out.tables = Some(tables);
+        let gateway = self.bundle.gateway();
+
+        // 2. Route.
+        let matched = route::match_route(gateway, request.method, request.path);
+        let (route, captures) = match matched {
+            Some((route, captures)) => (Some(route), captures),
+            None if gateway.default_authenticated => (None, Vec::new()),
+            None => return Err(Reason::NoRoute),
+        };
+        out.route = route;
+        if route.is_some_and(|r| r.public) {
+            return Ok(None);
+        }
+
+        // 3-5. Token and principal.
+        let caller = match identity {
+            Identity::Subject(subject) => self.resolve_subject(tenant, &tables, subject, now)?,
+            Identity::Token => {
+                let token = route::extract_token(&gateway.token_sources, request.path, request.headers)
+                    .ok_or(Reason::TokenMissing)?;
+                out.token_presented = true;
+                self.authenticate(tenant, &tables, &token, now)?
+            }
+        };
+        out.principal = Some(caller.principal);
+
+        // 6. Resource and action.
+        let Some(route) = route else {
+            return Ok(None);
+        };
+        let body = if route.target.reads_body() {
+            Some(route::parse_body(request.body)?)
+        } else {
+            None
+        };
+        let Some(target) = route::target(route, body.as_ref())? else {
+            return Ok(None);
+        };
+        out.resource_type = Some(target.resource.resource_type.as_str());
+        out.action = Some(target.action.as_str());
+        let facts = Facts {
+            path: request.path,
+            headers: request.headers,
+            captures: &captures,
+            body: body.as_ref(),
+        };
+        let path = route::fill(&target.resource, &facts)?;
+        let found = tables.resource(&target.resource.resource_type, &path);
+        out.resource_path = Some(path);
+        let (resource_index, resource) = found.ok_or(Reason::ResourceUnknown)?;
+
+        // 7. Authorize.
+        authorize(tenant, &tables, &caller, resource_index, resource, &target.action)
+    }
+
+    /// Step 1: exact host names first, then the longest matching `*.suffix`; a lone tenant
+    /// without hosts serves every host.
+    fn tenant_for(&self, authority: &str) -> Option<&LoadedTenant> {
+        let host = host_of(authority);
+        let tenants = self.bundle.tenants();
+        if let [only] = tenants {
+            if only.config.hosts.is_empty() {
+                return Some(only);
+            }
+        }
+        let exact = tenants
+            .iter()
+            .find(|t| t.config.hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)));
+        exact.or_else(|| {
+            tenants
+                .iter()
+                .filter_map(|t| {
+                    t.config
+                        .hosts
+                        .iter()
+                        .filter_map(|h| h.strip_prefix('*'))
+                        .filter(|suffix| {
+                            host.len() > suffix.len()
+                                && host
+                                    .get(host.len() - suffix.len()..)
+                                    .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+                        })
+                        .map(str::len)
+                        .max()
+                        .map(|len| (len, t))
+                })
+                .max_by_key(|(len, _)| *len)
+                .map(|(_, t)| t)
+        })
+    }
+
+    /// Steps 4-5 for a token.
+    fn authenticate(
+        &self,
+        tenant: &LoadedTenant,
+        tables: &Tables<'_>,
+        raw: &str,
+        now: i64,
+    ) -> Result<Caller, Reason> {
+        let token = Token::parse(raw)?;
+        let issuer = token.issuer().ok_or(Reason::IssuerUnknown)?;
+        let config = &tenant.config;
+        let skew = i64::from(config.clock_skew_seconds);
+        let idp = if issuer == config.issuer {
+            None
+        } else if let Some(i) = config.identity_providers.iter().position(|p| p.issuer == issuer) {
+            Some(i)
+        } else if self.bundle.tenants().iter().any(|t| {
+            t.config.issuer == issuer || t.config.identity_providers.iter().any(|p| p.issuer == issuer)
+        }) {
+            return Err(Reason::TenantMismatch);
+        } else {
+            return Err(Reason::IssuerUnknown);
+        };
+
+        let (keys, algorithms, audiences) = match idp {
+            None => (&tenant.keys, &[][..], &config.audiences),
+            Some(i) => {
+                let provider = config.identity_providers.get(i).ok_or(Reason::IssuerUnknown)?;
+                let keys = tenant.idp_keys.get(i).ok_or(Reason::KeyUnknown)?;
+                (keys, provider.algorithms.as_slice(), &provider.audiences)
+            }
+        };
+        jwt::verify(
+            &token,
+            &Validation {
+                keys,
+                algorithms,
+                audiences,
+                clock_skew_seconds: skew,
+                now,
+            },
+        )?;
+        let claims = token.claims();
+        if let Some(jti) = claims.str("jti") {
+            if config
+                .revoked_token_ids
+                .binary_search_by(|r| r.as_str().cmp(jti))
+                .is_ok()
+            {
+                return Err(Reason::TokenRevoked);
+            }
+        }
+
+        let caller = match idp {
+            None => {
+                if claims.str("tenant") != Some(config.name.as_str()) {
+                    return Err(Reason::TenantMismatch);
+                }
+                let subject = claims.str("sub").ok_or(Reason::PrincipalUnknown)?;
+                self.resolve_subject(tenant, tables, subject, now)?
+            }
+            Some(i) => {
+                let provider = config.identity_providers.get(i).ok_or(Reason::IssuerUnknown)?;
+                let idp_index = i as u32;
+                match &provider.resolve_to {
+                    ResolveTo::User {
+                        email_claim,
+                        team_claim,
+                    } => {
+                        let email = claims
+                            .path(email_claim)
+                            .and_then(serde_json::Value::as_str)
+                            .ok_or(Reason::PrincipalUnknown)?;
+                        let mut caller = user_caller(tables, &email.to_lowercase())?;
+                        if let Some(values) = team_claim.as_ref().and_then(|c| claims.path(c)) {
+                            let values: Vec<&str> = match values {
+                                serde_json::Value::String(s) => vec![s.as_str()],
+                                serde_json::Value::Array(items) => {
+                                    items.iter().filter_map(serde_json::Value::as_str).collect()
+                                }
+                                _ => Vec::new(),
+                            };
+                            for value in values {
+                                caller
+                                    .subjects
+                                    .extend(tables.mapped(idp_index, value).map(|t| subject_code::TEAM | t));
+                            }
+                            caller.normalize();
+                        }
+                        caller
+                    }
+                    ResolveTo::VirtualAccount {
+                        virtual_account_claim,
+                    } => {
+                        let value = claims
+                            .path(virtual_account_claim)
+                            .and_then(serde_json::Value::as_str)
+                            .ok_or(Reason::PrincipalUnknown)?;
+                        let va = tables.mapped(idp_index, value).next().ok_or(Reason::PrincipalUnknown)?;
+                        Caller::virtual_account(va)
+                    }
+                }
+            }
+        };
+        check_principal(tables, &caller, now)?;
+        if let Principal::VirtualAccount(i) = caller.principal {
+            let valid_after = tables
+                .virtual_accounts
+                .get(i as usize)
+                .map_or(NO_TIME, |v| v.tokens_valid_after.get());
+            if valid_after != NO_TIME && claims.int("iat").is_none_or(|iat| iat < valid_after) {
+                return Err(Reason::TokenRevoked);
+            }
+        }
+        Ok(caller)
+    }
+
+    /// A subject reference (`user:<email>`, `virtualaccount:<name>`) to a caller, with the
+    /// principal checks of 2.5.
+    fn resolve_subject(
+        &self,
+        _tenant: &LoadedTenant,
+        tables: &Tables<'_>,
+        subject: &str,
+        now: i64,
+    ) -> Result<Caller, Reason> {
+        let caller = if let Some(email) = subject.strip_prefix("user:") {
+            user_caller(tables, &email.to_lowercase())?
+        } else if let Some(name) = subject.strip_prefix("virtualaccount:") {
+            let (i, _) = tables.virtual_account(name).ok_or(Reason::PrincipalUnknown)?;
+            Caller::virtual_account(i)
+        } else {
+            return Err(Reason::PrincipalUnknown);
+        };
+        check_principal(tables, &caller, now)?;
+        Ok(caller)
+    }
+}
+
+/// Host of an authority: no port, no brackets around IPv6 literals, lowercase.
+fn host_of(authority: &str) -> Cow<'_, str> {
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                authority
+            }
+        })
+    };
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    }
+}
+
+/// The caller and every subject it acts as (itself, its teams, `team:everyone`), sorted.
+#[derive(Debug)]
+struct Caller {
+    principal: Principal,
+    subjects: Vec<u32>,
+}
+
+impl Caller {
+    fn virtual_account(index: u32) -> Caller {
+        Caller {
+            principal: Principal::VirtualAccount(index),
+            subjects: vec![subject_code::VIRTUAL_ACCOUNT | index],
+        }
+    }
+
+    fn normalize(&mut self) {
+        self.subjects.sort_unstable();
+        self.subjects.dedup();
+    }
+}
+
+fn user_caller(tables: &Tables<'_>, email: &str) -> Result<Caller, Reason> {
+    let (index, user) = tables.user(email).ok_or(Reason::PrincipalUnknown)?;
+    let teams = tables.list(user.teams);
+    let mut subjects = Vec::with_capacity(teams.len() + 2);
+    subjects.push(subject_code::USER | index);
+    subjects.extend(teams.iter().map(|t| subject_code::TEAM | t.get()));
+    subjects.push(subject_code::EVERYONE);
+    let mut caller = Caller {
+        principal: Principal::User(index),
+        subjects,
+    };
+    caller.normalize();
+    Ok(caller)
+}
+
+fn check_principal(tables: &Tables<'_>, caller: &Caller, now: i64) -> Result<(), Reason> {
+    match caller.principal {
+        Principal::User(i) => {
+            let user = tables.users.get(i as usize).ok_or(Reason::PrincipalUnknown)?;
+            if user.flags.get() & USER_ACTIVE == 0 {
+                return Err(Reason::PrincipalInactive);
+            }
+        }
+        Principal::VirtualAccount(i) => {
+            let va = tables
+                .virtual_accounts
+                .get(i as usize)
+                .ok_or(Reason::PrincipalUnknown)?;
+            let expires = va.expires.get();
+            if expires != NO_TIME && now >= expires {
+                return Err(Reason::PrincipalExpired);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Step 7.
+fn authorize(
+    tenant: &LoadedTenant,
+    tables: &Tables<'_>,
+    caller: &Caller,
+    resource_index: u32,
+    resource: &ResourceRecord,
+    action_name: &str,
+) -> Result<Option<GrantRef>, Reason> {
+    let config = &tenant.config;
+    let action = config
+        .actions
+        .iter()
+        .position(|a| a == action_name)
+        .ok_or(Reason::NoGrant)? as u32;
+    let type_actions = config
+        .resource_types
+        .get(resource.resource_type.get() as usize)
+        .map_or(0, |t| t.actions.0);
+    if type_actions & (1u64 << action) == 0 {
+        return Err(Reason::NoGrant);
+    }
+
+    // The resource and its ancestors, nearest first. Depth is bounded at load.
+    let chain = || {
+        let mut next = Some((resource_index, resource));
+        core::iter::from_fn(move || {
+            let current = next?;
+            let parent = current.1.parent.get();
+            next = (parent != NONE)
+                .then(|| tables.resources.get(parent as usize).map(|r| (parent, r)))
+                .flatten();
+            Some(current)
+        })
+        .take(bundle::MAX_DEPTH + 1)
+    };
+
+    // Narrowing: disabled anywhere up the chain denies everyone.
+    if chain().any(|(_, r)| r.flags.get() & RESOURCE_DISABLED != 0) {
+        return Err(Reason::ResourceDisabled);
+    }
+
+    // Tenant-level roles: the user's own role, then its teams' roles.
+    let tenant_roles = tenant_roles(tables, caller);
+    let admin = tenant_roles.iter().find(|(_, role)| {
+        config
+            .roles
+            .get(*role as usize)
+            .is_some_and(|r| matches!(r.kind, RoleKind::TenantAdmin))
+    });
+
+    if admin.is_none() {
+        for (_, r) in chain() {
+            if r.flags.get() & RESOURCE_RESTRICTED != 0 {
+                let allowed = tables.list(r.authorized);
+                if !caller
+                    .subjects
+                    .iter()
+                    .any(|s| allowed.binary_search_by(|a| a.get().cmp(s)).is_ok())
+                {
+                    return Err(Reason::NotAuthorizedSubject);
+                }
+            }
+        }
+    }
+    if let Some((subject, role)) = admin {
+        return Ok(Some(GrantRef {
+            subject: *subject,
+            role: *role,
+            resource: None,
+        }));
+    }
+
+    for (_, r) in chain() {
+        let node_type = r.resource_type.get();
+        for (subject, role) in &tenant_roles {
+            if let Some(RoleKind::Tenant { permissions }) = config.roles.get(*role as usize).map(|r| &r.kind) {
+                if permissions
+                    .iter()
+                    .any(|(ty, actions)| ty.0 == node_type && actions.contains(action))
+                {
+                    return Ok(Some(GrantRef {
+                        subject: *subject,
+                        role: *role,
+                        resource: None,
+                    }));
+                }
+            }
+        }
+    }
+
+    for (index, r) in chain() {
+        let grants = tables.grants_of(r);
+        for subject in &caller.subjects {
+            let start = grants.partition_point(|g| g.subject.get() < *subject);
+            for g in grants.get(start..).unwrap_or(&[]).iter().take_while(|g| g.subject.get() == *subject) {
+                let role = u32::from(g.role.get());
+                let grants_action = config.roles.get(role as usize).is_some_and(|r| match r.kind {
+                    RoleKind::Collaborator { actions, .. } => actions.contains(action),
+                    _ => false,
+                });
+                if grants_action {
+                    return Ok(Some(GrantRef {
+                        subject: *subject,
+                        role,
+                        resource: Some(index),
+                    }));
+                }
+            }
+        }
+    }
+    Err(Reason::NoGrant)
+}
+
+/// `(subject code, role)` for every tenant-level role the caller holds.
+fn tenant_roles(tables: &Tables<'_>, caller: &Caller) -> Vec<(u32, u32)> {
+    let mut roles = Vec::new();
+    if let Principal::User(i) = caller.principal {
+        if let Some(user) = tables.users.get(i as usize) {
+            roles.push((subject_code::USER | i, user.role.get()));
+        }
+    }
+    for subject in &caller.subjects {
+        if subject & subject_code::KIND_MASK == subject_code::TEAM {
+            let team = subject & subject_code::INDEX_MASK;
+            if let Some(t) = tables.teams.get(team as usize) {
+                roles.extend(tables.list(t.roles).iter().map(|r| (*subject, r.get())));
+            }
+        }
+    }
+    roles
+}
+
+impl Outcome<'_> {
+    /// `user:<email>` or `virtualaccount:<name>` of the resolved principal.
+    pub fn subject(&self) -> Option<String> {
+        let tables = self.tables.as_ref()?;
+        Some(match self.principal? {
+            Principal::User(i) => subject_name(tables, subject_code::USER | i),
+            Principal::VirtualAccount(i) => subject_name(tables, subject_code::VIRTUAL_ACCOUNT | i),
+        })
+    }
+
+    pub fn tenant_name(&self) -> Option<&str> {
+        self.tenant.map(|t| t.config.name.as_str())
+    }
+
+    pub fn route_name(&self) -> Option<&str> {
+        self.route.map(|r| r.name.as_str())
+    }
+
+    /// `type:path` of the requested resource, when the route names one and it could be filled.
+    pub fn resource(&self) -> Option<String> {
+        Some(format!("{}:{}", self.resource_type?, self.resource_path.as_ref()?))
+    }
+
+    /// What allowed the request, e.g.
+    /// `team:ml-engineers provider-account-user on provider-account:openai-main`.
+    pub fn grant(&self) -> Option<String> {
+        let Decision::Allow { grant: Some(grant) } = self.decision else {
+            return None;
+        };
+        let tables = self.tables.as_ref()?;
+        let role = self
+            .tenant?
+            .config
+            .roles
+            .get(grant.role as usize)
+            .map_or("?", |r| r.name.as_str());
+        let subject = subject_name(tables, grant.subject);
+        Some(match grant.resource.and_then(|i| tables.resources.get(i as usize)) {
+            Some(r) => format!("{subject} {role} on {}", tables.str(r.key)),
+            None => format!("{subject} {role} (tenant role)"),
+        })
+    }
+}
+
+fn subject_name(tables: &Tables<'_>, code: u32) -> String {
+    let i = (code & subject_code::INDEX_MASK) as usize;
+    match code & subject_code::KIND_MASK {
+        subject_code::USER => format!(
+            "user:{}",
+            tables.users.get(i).map_or("?", |u| tables.str(u.email))
+        ),
+        subject_code::TEAM => format!(
+            "team:{}",
+            tables.teams.get(i).map_or("?", |t| tables.str(t.name))
+        ),
+        subject_code::VIRTUAL_ACCOUNT => format!(
+            "virtualaccount:{}",
+            tables.virtual_accounts.get(i).map_or("?", |v| tables.str(v.name))
+        ),
+        _ => "team:everyone".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        assert_eq!(host_of("Acme.GW.example.com:8443"), "acme.gw.example.com");
+        assert_eq!(host_of("[::1]:10000"), "::1");
+        assert_eq!(host_of("example.com."), "example.com");
+        assert_eq!(host_of("example.com"), "example.com");
+    }
+}

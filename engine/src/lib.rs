@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+
+pub mod bundle;
+pub mod decide;
+pub mod json;
+pub mod jwt;
+pub mod model;
+pub mod reason;
+pub mod route;
+
+pub use bundle::{Bundle, LoadError, LoadOptions};
+pub use decide::{Decision, Engine, Identity, Outcome, Principal, Request};
+pub use reason::{ErrorKind, Reason};

@@ -1,0 +1,379 @@
+//! The validated policy model: what the compiler produces from tenant and gateway files and what
+//! the bundle encoder writes. Every reference here is already resolved to an index; names are
+//! kept for explanations (`gatehouse check`, denial logs).
+//!
+//! INVARIANT (established by `gatehouse-compiler`'s `lower`, re-checked by `bundle::encode`):
+//! every index points inside its table, every table that is looked up by name is sorted by that
+//! name (emails lowercased), and a tenant has at most [`MAX_ACTIONS`] distinct action names.
+
+use serde::{Deserialize, Serialize};
+
+/// The most distinct action names one tenant may use: actions are bits of a `u64`.
+pub const MAX_ACTIONS: usize = 64;
+
+/// Everything one bundle carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// Operator-chosen revision string (`--revision`), shown by `inspect` and in metrics.
+    pub revision: String,
+    /// Version of the compiler that wrote the bundle.
+    pub compiler_version: String,
+    pub gateway: Gateway,
+    /// Sorted by name.
+    pub tenants: Vec<Tenant>,
+}
+
+/// Request routing and filter behaviour shared by every tenant of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gateway {
+    /// `default: authenticated`: a request no route matches passes for any valid principal.
+    pub default_authenticated: bool,
+    /// `mode: dry-run`: denials are logged and counted but the request continues.
+    pub dry_run: bool,
+    pub max_body_bytes: u32,
+    /// Tried in order; the first source present supplies the token.
+    pub token_sources: Vec<TokenSource>,
+    /// First match wins.
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenSource {
+    /// Header name lowercased; `prefix` compared case-insensitively and stripped.
+    Header { name: String, prefix: String },
+    Query { name: String },
+    Cookie { name: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub name: String,
+    /// Uppercase; empty means any method.
+    pub methods: Vec<String>,
+    pub path: PathMatch,
+    /// Allowed without a token; a bad token is ignored.
+    pub public: bool,
+    pub target: RouteTarget,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PathMatch {
+    /// `/api/llm/mcp/{server}/server`: literal segments and one-segment captures.
+    Template(Vec<Segment>),
+    /// Literal prefix of the path (query string excluded).
+    Prefix(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Segment {
+    Literal(String),
+    Capture(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RouteTarget {
+    /// Public routes, and routes that only need an authenticated principal.
+    None,
+    One(Target),
+    /// The body is JSON-RPC 2.0; `methods` sorted by method name, `fallback` is the `"*"` entry.
+    JsonRpc {
+        methods: Vec<(String, Target)>,
+        fallback: Option<Target>,
+    },
+}
+
+impl RouteTarget {
+    /// Whether deciding this route may need the request body.
+    pub fn reads_body(&self) -> bool {
+        match self {
+            RouteTarget::None => false,
+            RouteTarget::One(t) => t.resource.reads_body(),
+            RouteTarget::JsonRpc { .. } => true,
+        }
+    }
+}
+
+/// What a route maps a request to: a resource (by template) and an action name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    pub resource: Template,
+    pub action: String,
+}
+
+/// `tool:{server}/{body.params.name}`: the resource type and the path template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    pub resource_type: String,
+    pub path: Vec<Part>,
+}
+
+impl Template {
+    pub fn reads_body(&self) -> bool {
+        self.path.iter().any(|p| matches!(p, Part::Body(_)))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Part {
+    Literal(String),
+    /// A `{name}` path capture of the route.
+    Capture(String),
+    /// `{body.a.b}`: the JSON string at that path of the request body.
+    Body(Vec<String>),
+    /// `{header.x-name}`, name lowercased.
+    Header(String),
+    /// `{query.name}`.
+    Query(String),
+}
+
+/// Index newtypes. They index the tables of one [`Tenant`].
+macro_rules! index_type {
+    ($($(#[$m:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub struct $name(pub u32);
+        impl $name {
+            pub fn index(self) -> usize { self.0 as usize }
+        }
+    )*};
+}
+index_type!(
+    /// Index into [`Tenant::users`].
+    UserId,
+    /// Index into [`Tenant::teams`].
+    TeamId,
+    /// Index into [`Tenant::virtual_accounts`].
+    VirtualAccountId,
+    /// Index into [`Tenant::resources`].
+    ResourceId,
+    /// Index into [`Tenant::roles`].
+    RoleId,
+    /// Index into [`Tenant::resource_types`].
+    TypeId,
+    /// Index into [`Tenant::identity_providers`].
+    IdpId,
+);
+
+/// A bit set over [`Tenant::actions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+pub struct ActionSet(pub u64);
+
+impl ActionSet {
+    pub fn contains(self, action: u32) -> bool {
+        action < 64 && self.0 & (1u64 << action) != 0
+    }
+}
+
+/// Who a grant or an `authorized_subjects` entry names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Subject {
+    User(UserId),
+    Team(TeamId),
+    VirtualAccount(VirtualAccountId),
+    /// The built-in `team:everyone`: every active user of the tenant, not virtual accounts.
+    Everyone,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub name: String,
+    /// Lowercased; exact names or `*.suffix`. Empty: serves every host when it is the only tenant.
+    pub hosts: Vec<String>,
+    /// Control-plane issuer of user tokens, PATs and virtual-account tokens.
+    pub issuer: String,
+    pub keys: Vec<Jwk>,
+    pub audiences: Vec<String>,
+    pub clock_skew_seconds: u32,
+    /// Sorted.
+    pub revoked_token_ids: Vec<String>,
+    pub identity_providers: Vec<IdentityProvider>,
+    /// Action names, at most [`MAX_ACTIONS`]; bit `i` of an [`ActionSet`] is `actions[i]`.
+    pub actions: Vec<String>,
+    pub resource_types: Vec<ResourceType>,
+    pub roles: Vec<Role>,
+    /// Sorted by lowercased email.
+    pub users: Vec<User>,
+    /// Sorted by name; `team:everyone` is not in this table (it is [`Subject::Everyone`]).
+    pub teams: Vec<Team>,
+    /// Sorted by name.
+    pub virtual_accounts: Vec<VirtualAccount>,
+    /// Sorted bytewise by the reference string `type:path` (e.g. `model:openai-main/gpt-4o`).
+    pub resources: Vec<Resource>,
+    /// Sorted by `(resource, subject, role)`, no duplicates.
+    pub grants: Vec<Grant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityProvider {
+    pub name: String,
+    pub issuer: String,
+    pub keys: Vec<Jwk>,
+    pub audiences: Vec<String>,
+    /// Empty: whatever the keys can do.
+    pub algorithms: Vec<Algorithm>,
+    pub resolve_to: ResolveTo,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResolveTo {
+    User {
+        /// Dotted path into the claims, e.g. `email` or `ext.mail`.
+        email_claim: Vec<String>,
+        team_claim: Option<Vec<String>>,
+    },
+    VirtualAccount { virtual_account_claim: Vec<String> },
+}
+
+/// A public verification key (or an explicitly configured HMAC secret) from a JWK Set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    pub kid: Option<String>,
+    /// The JWK's own `alg`, when it pins one.
+    pub alg: Option<Algorithm>,
+    pub material: KeyMaterial,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyMaterial {
+    /// Big-endian modulus and exponent.
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// Uncompressed affine coordinates.
+    Ec { curve: Curve, x: Vec<u8>, y: Vec<u8> },
+    Ed25519 { x: Vec<u8> },
+    /// Symmetric secret; only HS* algorithms may use it.
+    Symmetric { k: Vec<u8> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Curve {
+    P256,
+    P384,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Algorithm {
+    RS256,
+    RS384,
+    RS512,
+    PS256,
+    PS384,
+    PS512,
+    ES256,
+    ES384,
+    EdDSA,
+    HS256,
+    HS384,
+    HS512,
+}
+
+impl Algorithm {
+    pub const ALL: [Algorithm; 12] = [
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+        Algorithm::HS256,
+        Algorithm::HS384,
+        Algorithm::HS512,
+    ];
+
+    /// The JOSE name, matched case-sensitively as RFC 7515 requires.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+            Algorithm::PS256 => "PS256",
+            Algorithm::PS384 => "PS384",
+            Algorithm::PS512 => "PS512",
+            Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
+            Algorithm::EdDSA => "EdDSA",
+            Algorithm::HS256 => "HS256",
+            Algorithm::HS384 => "HS384",
+            Algorithm::HS512 => "HS512",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        Algorithm::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceType {
+    pub name: String,
+    pub parent: Option<TypeId>,
+    pub actions: ActionSet,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    pub name: String,
+    pub kind: RoleKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoleKind {
+    /// Granted on one resource of `resource_type`; gives `actions` there and on descendants (2.4).
+    Collaborator { resource_type: TypeId, actions: ActionSet },
+    /// `tenant-admin`: every action on every resource of the tenant.
+    TenantAdmin,
+    /// `tenant-member` (no permissions) and custom roles: `<type>:<action>` pairs, one entry per
+    /// type, sorted by type.
+    Tenant { permissions: Vec<(TypeId, ActionSet)> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Lowercased.
+    pub email: String,
+    pub active: bool,
+    /// The user's one tenant-level role.
+    pub role: RoleId,
+    /// Stored team memberships, sorted.
+    pub teams: Vec<TeamId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    pub name: String,
+    /// Tenant-level roles every member holds, sorted.
+    pub roles: Vec<RoleId>,
+    /// `(identity provider, team-claim value)` pairs that also make a caller a member, sorted.
+    pub idp_mappings: Vec<(IdpId, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualAccount {
+    pub name: String,
+    /// Unix seconds; after it every request as this account is denied.
+    pub expires: Option<i64>,
+    /// Unix seconds; tokens with an earlier `iat` are revoked.
+    pub tokens_valid_after: Option<i64>,
+    /// `(identity provider, claim value)` pairs that resolve to this account, sorted.
+    pub idp_mappings: Vec<(IdpId, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resource {
+    pub resource_type: TypeId,
+    /// Names from the top-level ancestor down, joined by `/`.
+    pub path: String,
+    pub parent: Option<ResourceId>,
+    pub enabled: bool,
+    /// `Some`: only these subjects (and tenant admins) may act here and below. Sorted.
+    pub authorized_subjects: Option<Vec<Subject>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Grant {
+    pub resource: ResourceId,
+    pub subject: Subject,
+    pub role: RoleId,
+}

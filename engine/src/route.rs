@@ -1,0 +1,359 @@
+//! Route matching, placeholder filling and token extraction: how a request's facts become a
+//! route, a resource, an action and a token.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use crate::json;
+use crate::model::{Gateway, Part, PathMatch, Route, RouteTarget, Segment, Target, Template, TokenSource};
+use crate::reason::Reason;
+
+/// The request body as the engine sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body<'a> {
+    /// No body was sent (or the route does not read it).
+    Absent,
+    Bytes(&'a [u8]),
+    /// More than `max_body_bytes` arrived; the bytes were not kept.
+    TooLarge,
+}
+
+/// Path captures of a matched route: `(name, raw segment)`.
+pub type Captures<'r, 'p> = Vec<(&'r str, &'p str)>;
+
+/// The first route that matches `method` and the path of `path` (query excluded).
+pub fn match_route<'g, 'p>(
+    gateway: &'g Gateway,
+    method: &str,
+    path: &'p str,
+) -> Option<(&'g Route, Captures<'g, 'p>)> {
+    let (path, _) = split_query(path);
+    gateway.routes.iter().find_map(|route| {
+        if !route.methods.is_empty() && !route.methods.iter().any(|m| m.eq_ignore_ascii_case(method)) {
+            return None;
+        }
+        match_path(&route.path, path).map(|c| (route, c))
+    })
+}
+
+fn match_path<'r, 'p>(pattern: &'r PathMatch, path: &'p str) -> Option<Captures<'r, 'p>> {
+    match pattern {
+        PathMatch::Prefix(prefix) => path.starts_with(prefix.as_str()).then(Vec::new),
+        PathMatch::Template(segments) => {
+            let mut rest = path.strip_prefix('/')?.split('/');
+            let mut captures = Vec::new();
+            for segment in segments {
+                let got = rest.next()?;
+                match segment {
+                    Segment::Literal(lit) if lit == got => {}
+                    Segment::Literal(_) => return None,
+                    Segment::Capture(_) if got.is_empty() => return None,
+                    Segment::Capture(name) => captures.push((name.as_str(), got)),
+                }
+            }
+            rest.next().is_none().then_some(captures)
+        }
+    }
+}
+
+/// `(path, query)` of a request target.
+pub fn split_query(path: &str) -> (&str, Option<&str>) {
+    match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    }
+}
+
+/// The first value of query parameter `name`, percent-decoded (`+` is a space). A value that does
+/// not decode to UTF-8 counts as absent.
+pub fn query_param<'a>(path: &'a str, name: &str) -> Option<Cow<'a, str>> {
+    let (_, query) = split_query(path);
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(k)? == name).then(|| percent_decode(v)).flatten()
+    })
+}
+
+fn percent_decode(s: &str) -> Option<Cow<'_, str>> {
+    if !s.bytes().any(|b| b == b'%' || b == b'+') {
+        return Some(Cow::Borrowed(s));
+    }
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = hex(bytes.next()?)?;
+                let lo = hex(bytes.next()?)?;
+                out.push(hi << 4 | lo);
+            }
+            _ => out.push(b),
+        }
+    }
+    String::from_utf8(out).ok().map(Cow::Owned)
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The first header named `name` (case-insensitive).
+pub fn header<'a>(headers: &[(&'a str, &'a str)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| *v)
+}
+
+/// The value of cookie `name` from every `cookie` header.
+pub fn cookie<'a>(headers: &[(&'a str, &'a str)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+        .flat_map(|(_, v)| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name).then(|| v.trim_matches('"'))
+        })
+}
+
+/// The token the first present source carries. A source that is present but empty after its
+/// prefix still counts as present (the token is then malformed, not missing).
+pub fn extract_token<'a>(
+    sources: &[TokenSource],
+    path: &'a str,
+    headers: &[(&'a str, &'a str)],
+) -> Option<Cow<'a, str>> {
+    sources.iter().find_map(|source| match source {
+        TokenSource::Header { name, prefix } => {
+            let value = header(headers, name)?;
+            let head = value.get(..prefix.len())?;
+            head.eq_ignore_ascii_case(prefix)
+                .then(|| value.get(prefix.len()..))
+                .flatten()
+                .map(|t| Cow::Borrowed(t.trim()))
+        }
+        TokenSource::Query { name } => query_param(path, name),
+        TokenSource::Cookie { name } => cookie(headers, name).map(Cow::Borrowed),
+    })
+}
+
+/// Request facts a resource template can read.
+#[derive(Debug)]
+pub struct Facts<'a, 'r> {
+    pub path: &'a str,
+    pub headers: &'a [(&'a str, &'a str)],
+    pub captures: &'a [(&'r str, &'a str)],
+    /// The parsed body, when the route reads it.
+    pub body: Option<&'a Value>,
+}
+
+/// The target a route maps this request to. `Ok(None)`: the route names no resource.
+pub fn target<'g>(route: &'g Route, body: Option<&Value>) -> Result<Option<&'g Target>, Reason> {
+    match &route.target {
+        RouteTarget::None => Ok(None),
+        RouteTarget::One(t) => Ok(Some(t)),
+        RouteTarget::JsonRpc { methods, fallback } => {
+            // A JSON-RPC batch could carry calls on several resources: refuse it rather than
+            // decide on one of them.
+            let body = body.ok_or(Reason::BodyInvalid)?;
+            let method = body
+                .as_object()
+                .ok_or(Reason::BodyInvalid)?
+                .get("method")
+                .and_then(Value::as_str)
+                .ok_or(Reason::ResourceUnresolved)?;
+            let found = methods
+                .binary_search_by(|(m, _)| m.as_str().cmp(method))
+                .ok()
+                .and_then(|i| methods.get(i))
+                .map(|(_, t)| t);
+            found.or(fallback.as_ref()).map(Some).ok_or(Reason::ResourceUnresolved)
+        }
+    }
+}
+
+/// Fill a template's path. Every placeholder must yield a non-empty string.
+pub fn fill(template: &Template, facts: &Facts<'_, '_>) -> Result<String, Reason> {
+    let mut out = String::new();
+    for part in &template.path {
+        let value: Cow<'_, str> = match part {
+            Part::Literal(s) => Cow::Borrowed(s.as_str()),
+            Part::Capture(name) => facts
+                .captures
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| Cow::Borrowed(*v))
+                .ok_or(Reason::ResourceUnresolved)?,
+            Part::Body(path) => facts
+                .body
+                .and_then(|b| json::at_path(b, path))
+                .and_then(Value::as_str)
+                .map(Cow::Borrowed)
+                .ok_or(Reason::ResourceUnresolved)?,
+            Part::Header(name) => header(facts.headers, name)
+                .map(Cow::Borrowed)
+                .ok_or(Reason::ResourceUnresolved)?,
+            Part::Query(name) => query_param(facts.path, name).ok_or(Reason::ResourceUnresolved)?,
+        };
+        if value.is_empty() && !matches!(part, Part::Literal(_)) {
+            return Err(Reason::ResourceUnresolved);
+        }
+        out.push_str(&value);
+    }
+    Ok(out)
+}
+
+/// Parse a body a route must read.
+pub fn parse_body(body: Body<'_>) -> Result<Value, Reason> {
+    match body {
+        Body::TooLarge => Err(Reason::BodyTooLarge),
+        Body::Absent => Err(Reason::BodyInvalid),
+        Body::Bytes(bytes) => json::parse_strict(bytes).map_err(|_| Reason::BodyInvalid),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(s: &str) -> Segment {
+        match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => Segment::Capture(name.into()),
+            None => Segment::Literal(s.into()),
+        }
+    }
+
+    fn template(path: &str) -> PathMatch {
+        PathMatch::Template(path.trim_start_matches('/').split('/').map(seg).collect())
+    }
+
+    fn gateway() -> Gateway {
+        Gateway {
+            default_authenticated: false,
+            dry_run: false,
+            max_body_bytes: 1024,
+            token_sources: vec![
+                TokenSource::Header {
+                    name: "authorization".into(),
+                    prefix: "Bearer ".into(),
+                },
+                TokenSource::Query {
+                    name: "access_token".into(),
+                },
+                TokenSource::Cookie { name: "gh".into() },
+            ],
+            routes: vec![
+                Route {
+                    name: "health".into(),
+                    methods: vec![],
+                    path: PathMatch::Prefix("/healthz".into()),
+                    public: true,
+                    target: RouteTarget::None,
+                },
+                Route {
+                    name: "mcp".into(),
+                    methods: vec!["POST".into()],
+                    path: template("/api/llm/mcp/{server}/server"),
+                    public: false,
+                    target: RouteTarget::None,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn first_match_wins_and_captures_one_segment() {
+        let g = gateway();
+        let (r, c) = match_route(&g, "post", "/api/llm/mcp/github/server?x=1").unwrap();
+        assert_eq!(r.name, "mcp");
+        assert_eq!(c, vec![("server", "github")]);
+        assert!(match_route(&g, "GET", "/api/llm/mcp/github/server").is_none());
+        assert!(match_route(&g, "POST", "/api/llm/mcp/a/b/server").is_none());
+        assert!(match_route(&g, "POST", "/api/llm/mcp//server").is_none());
+        assert!(match_route(&g, "POST", "/api/llm/mcp/github/server/").is_none());
+        assert_eq!(match_route(&g, "GET", "/healthz/live").unwrap().0.name, "health");
+    }
+
+    #[test]
+    fn token_sources_in_order() {
+        let g = gateway();
+        let h = [("Authorization", "bearer abc")];
+        assert_eq!(extract_token(&g.token_sources, "/", &h).as_deref(), Some("abc"));
+        let h = [("authorization", "Basic abc")];
+        assert_eq!(extract_token(&g.token_sources, "/", &h), None);
+        assert_eq!(
+            extract_token(&g.token_sources, "/x?a=1&access_token=t%2Bk", &[]).as_deref(),
+            Some("t+k")
+        );
+        let h = [("cookie", "a=b; gh=tok; c=d")];
+        assert_eq!(extract_token(&g.token_sources, "/", &h).as_deref(), Some("tok"));
+    }
+
+    #[test]
+    fn fill_placeholders() {
+        let t = Template {
+            resource_type: "tool".into(),
+            path: vec![
+                Part::Capture("server".into()),
+                Part::Literal("/".into()),
+                Part::Body(vec!["params".into(), "name".into()]),
+            ],
+        };
+        let body = json::parse_strict(br#"{"params":{"name":"create_issue"}}"#).unwrap();
+        let captures = [("server", "github")];
+        let facts = Facts {
+            path: "/",
+            headers: &[],
+            captures: &captures,
+            body: Some(&body),
+        };
+        assert_eq!(fill(&t, &facts).unwrap(), "github/create_issue");
+        let empty = json::parse_strict(br#"{"params":{"name":""}}"#).unwrap();
+        let facts = Facts {
+            body: Some(&empty),
+            ..facts
+        };
+        assert_eq!(fill(&t, &facts), Err(Reason::ResourceUnresolved));
+    }
+
+    #[test]
+    fn jsonrpc_method_selection() {
+        let tool = Target {
+            resource: Template {
+                resource_type: "tool".into(),
+                path: vec![],
+            },
+            action: "use".into(),
+        };
+        let server = Target {
+            action: "read".into(),
+            ..tool.clone()
+        };
+        let route = Route {
+            name: "mcp".into(),
+            methods: vec![],
+            path: PathMatch::Prefix("/".into()),
+            public: false,
+            target: RouteTarget::JsonRpc {
+                methods: vec![("tools/call".into(), tool.clone())],
+                fallback: Some(server.clone()),
+            },
+        };
+        let call = json::parse_strict(br#"{"jsonrpc":"2.0","method":"tools/call"}"#).unwrap();
+        let list = json::parse_strict(br#"{"jsonrpc":"2.0","method":"tools/list"}"#).unwrap();
+        let batch = json::parse_strict(br#"[{"jsonrpc":"2.0","method":"tools/call"}]"#).unwrap();
+        assert_eq!(target(&route, Some(&call)).unwrap(), Some(&tool));
+        assert_eq!(target(&route, Some(&list)).unwrap(), Some(&server));
+        assert_eq!(target(&route, Some(&batch)), Err(Reason::BodyInvalid));
+        assert_eq!(parse_body(Body::TooLarge), Err(Reason::BodyTooLarge));
+        assert_eq!(parse_body(Body::Bytes(b"{")), Err(Reason::BodyInvalid));
+    }
+}
