@@ -6,6 +6,8 @@ pub mod json;
 pub mod jwt;
 pub mod model;
 pub mod reason;
+#[doc(hidden)]
+pub mod reference;
 pub mod route;
 
 pub use bundle::{Bundle, LoadError, LoadOptions};
