@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+
+pub mod catalog;
+pub mod cli;
+pub mod compile;
+pub mod diagnostics;
+pub mod gateway;
+pub mod keys;
+pub mod lower;
+pub mod source;
+
+pub use compile::{compile_paths, CompileError, CompileOptions};
