@@ -1,5 +1,10 @@
 //! Property tests: the bundle evaluator agrees with the naive reference evaluator over the model,
 //! narrowing never grants, and bundles survive encoding exactly and reject corruption.
+#![expect(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    reason = "test code: a panic is a test failure"
+)]
 
 use gatehouse_engine::bundle::{self, LoadError};
 use gatehouse_engine::model::*;
@@ -27,7 +32,12 @@ fn roles() -> Vec<Role> {
         kind,
     };
     vec![
-        role("tenant-member", RoleKind::Tenant { permissions: vec![] }),
+        role(
+            "tenant-member",
+            RoleKind::Tenant {
+                permissions: vec![],
+            },
+        ),
         role("tenant-admin", RoleKind::TenantAdmin),
         role(
             "server-reader",
@@ -59,13 +69,20 @@ fn roles() -> Vec<Role> {
     ]
 }
 
+/// (enabled, restricted to these subject numbers)
+type Narrowing = (bool, Option<Vec<u32>>);
+/// A server: its narrowing and its tools' narrowings.
+type ServerShape = (bool, Option<Vec<u32>>, Vec<Narrowing>);
+/// (key, type, path, parent key, enabled, authorized subjects)
+type RawResource = (String, TypeId, String, Option<String>, bool, Option<Vec<Subject>>);
+
 #[derive(Debug, Clone)]
 struct Shape {
     users: Vec<(bool, u32, Vec<u32>)>,
     teams: Vec<Vec<u32>>,
     vas: Vec<Option<i64>>,
     /// Per server: (enabled, restricted subjects, tools: (enabled, restricted subjects)).
-    servers: Vec<(bool, Option<Vec<u32>>, Vec<(bool, Option<Vec<u32>>)>)>,
+    servers: Vec<ServerShape>,
     grants: Vec<(u32, u32, u32)>,
 }
 
@@ -79,8 +96,18 @@ fn shape() -> impl Strategy<Value = Shape> {
         prop::collection::vec(tool, 0..3),
     );
     (
-        prop::collection::vec((prop::bool::weighted(0.8), 0u32..3, prop::collection::vec(0u32..4, 0..3)), 1..6),
-        prop::collection::vec(prop::collection::vec(prop::sample::select(vec![0u32, 0, 0, 2, 1]), 0..2), 0..4),
+        prop::collection::vec(
+            (
+                prop::bool::weighted(0.8),
+                0u32..3,
+                prop::collection::vec(0u32..4, 0..3),
+            ),
+            1..6,
+        ),
+        prop::collection::vec(
+            prop::collection::vec(prop::sample::select(vec![0u32, 0, 0, 2, 1]), 0..2),
+            0..4,
+        ),
         prop::collection::vec(prop::option::of(NOW - 100..NOW + 100), 0..3),
         prop::collection::vec(server, 1..4),
         prop::collection::vec((0u32..100, 0u32..12, 3u32..6), 0..12),
@@ -128,7 +155,11 @@ fn tenant(shape: &Shape) -> Tenant {
         .iter()
         .enumerate()
         .map(|(i, (active, role, member_of))| {
-            let mut t: Vec<TeamId> = member_of.iter().filter(|t| **t < teams).map(|t| TeamId(*t)).collect();
+            let mut t: Vec<TeamId> = member_of
+                .iter()
+                .filter(|t| **t < teams)
+                .map(|t| TeamId(*t))
+                .collect();
             t.sort();
             t.dedup();
             User {
@@ -167,10 +198,17 @@ fn tenant(shape: &Shape) -> Tenant {
         .collect();
 
     // Resources, keyed for sorting; parents by key.
-    let mut raw: Vec<(String, TypeId, String, Option<String>, bool, Option<Vec<Subject>>)> = Vec::new();
+    let mut raw: Vec<RawResource> = Vec::new();
     for (s, (enabled, restricted, tools)) in shape.servers.iter().enumerate() {
         let path = format!("s{s}");
-        raw.push((format!("server:{path}"), TypeId(0), path.clone(), None, *enabled, subjects(shape, restricted)));
+        raw.push((
+            format!("server:{path}"),
+            TypeId(0),
+            path.clone(),
+            None,
+            *enabled,
+            subjects(shape, restricted),
+        ));
         for (t, (enabled, restricted)) in tools.iter().enumerate() {
             raw.push((
                 format!("tool:{path}/t{t}"),
@@ -286,7 +324,13 @@ fn policy(shape: &Shape) -> Policy {
     }
 }
 
-fn engine_decides(engine: &Engine, subject: &str, ty: &str, path: &str, action: &str) -> Result<(), Reason> {
+fn engine_decides(
+    engine: &Engine,
+    subject: &str,
+    ty: &str,
+    path: &str,
+    action: &str,
+) -> Result<(), Reason> {
     let route = format!("/{ty}/{action}");
     let headers = [("x-path", path)];
     let request = Request {
@@ -296,7 +340,10 @@ fn engine_decides(engine: &Engine, subject: &str, ty: &str, path: &str, action: 
         headers: &headers,
         body: Body::Absent,
     };
-    match engine.decide(&request, Identity::Subject(subject), NOW).decision {
+    match engine
+        .decide(&request, Identity::Subject(subject), NOW)
+        .decision
+    {
         Decision::Allow { .. } => Ok(()),
         Decision::Deny { reason } => Err(reason),
     }
@@ -305,8 +352,16 @@ fn engine_decides(engine: &Engine, subject: &str, ty: &str, path: &str, action: 
 /// Every (subject, resource, action) question worth asking of a policy.
 fn questions(p: &Policy) -> Vec<(String, String, String, String)> {
     let t = &p.tenants[0];
-    let mut subjects: Vec<String> = t.users.iter().map(|u| format!("user:{}", u.email)).collect();
-    subjects.extend(t.virtual_accounts.iter().map(|v| format!("virtualaccount:{}", v.name)));
+    let mut subjects: Vec<String> = t
+        .users
+        .iter()
+        .map(|u| format!("user:{}", u.email))
+        .collect();
+    subjects.extend(
+        t.virtual_accounts
+            .iter()
+            .map(|v| format!("virtualaccount:{}", v.name)),
+    );
     subjects.push("user:nobody@x.test".into());
     let mut out = Vec::new();
     for s in &subjects {
@@ -396,8 +451,14 @@ fn team_grant_inherits_to_tools_but_not_disabled_ones() {
     let p = sample();
     let engine = load(&p);
     // Team t0 (subject 3) holds server-user on server:s0.
-    assert_eq!(engine_decides(&engine, "user:u1@x.test", "tool", "s0/t0", "use"), Ok(()));
-    assert_eq!(engine_decides(&engine, "user:u1@x.test", "server", "s0", "manage"), Err(Reason::NoGrant));
+    assert_eq!(
+        engine_decides(&engine, "user:u1@x.test", "tool", "s0/t0", "use"),
+        Ok(())
+    );
+    assert_eq!(
+        engine_decides(&engine, "user:u1@x.test", "server", "s0", "manage"),
+        Err(Reason::NoGrant)
+    );
     assert_eq!(
         engine_decides(&engine, "user:u0@x.test", "tool", "s0/t1", "use"),
         Err(Reason::ResourceDisabled),
@@ -408,8 +469,14 @@ fn team_grant_inherits_to_tools_but_not_disabled_ones() {
         Err(Reason::PrincipalInactive),
         "a team grant does not help a deactivated user"
     );
-    assert_eq!(engine_decides(&engine, "user:U1@X.test", "server", "s0", "read"), Ok(()));
-    assert_eq!(engine_decides(&engine, "virtualaccount:va0", "server", "s0", "read"), Err(Reason::NoGrant));
+    assert_eq!(
+        engine_decides(&engine, "user:U1@X.test", "server", "s0", "read"),
+        Ok(())
+    );
+    assert_eq!(
+        engine_decides(&engine, "virtualaccount:va0", "server", "s0", "read"),
+        Err(Reason::NoGrant)
+    );
 }
 
 #[test]
@@ -425,17 +492,26 @@ fn allow_explains_the_grant() {
     };
     let outcome = engine.decide(&request, Identity::Subject("user:u1@x.test"), NOW);
     assert!(outcome.decision.is_allow());
-    assert_eq!(outcome.grant().as_deref(), Some("team:t0 server-user on server:s0"));
+    assert_eq!(
+        outcome.grant().as_deref(),
+        Some("team:t0 server-user on server:s0")
+    );
     assert_eq!(outcome.subject().as_deref(), Some("user:u1@x.test"));
     assert_eq!(outcome.resource().as_deref(), Some("tool:s0/t0"));
     let admin = engine.decide(&request, Identity::Subject("user:u0@x.test"), NOW);
-    assert_eq!(admin.grant().as_deref(), Some("user:u0@x.test tenant-admin (tenant role)"));
+    assert_eq!(
+        admin.grant().as_deref(),
+        Some("user:u0@x.test tenant-admin (tenant role)")
+    );
 }
 
 #[test]
 fn encoding_is_deterministic_and_signed_bundles_verify() {
     let p = sample();
-    assert_eq!(bundle::encode(&p, None).unwrap(), bundle::encode(&p, None).unwrap());
+    assert_eq!(
+        bundle::encode(&p, None).unwrap(),
+        bundle::encode(&p, None).unwrap()
+    );
 
     let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
     let other = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
@@ -448,8 +524,14 @@ fn encoding_is_deterministic_and_signed_bundles_verify() {
         trusted_keys: vec![other.verifying_key().to_bytes()],
     };
     let engine = Engine::load(signed.clone(), &trusted).unwrap();
-    assert_eq!(engine.bundle().signer(), Some(&key.verifying_key().to_bytes()));
-    assert_eq!(Engine::load(signed.clone(), &foreign).unwrap_err(), LoadError::UntrustedSigner);
+    assert_eq!(
+        engine.bundle().signer(),
+        Some(&key.verifying_key().to_bytes())
+    );
+    assert_eq!(
+        Engine::load(signed.clone(), &foreign).unwrap_err(),
+        LoadError::UntrustedSigner
+    );
     assert_eq!(
         Engine::load(bundle::encode(&p, None).unwrap(), &trusted).unwrap_err(),
         LoadError::Unsigned
@@ -458,7 +540,10 @@ fn encoding_is_deterministic_and_signed_bundles_verify() {
     let mut bad = signed.clone();
     let last = bad.len() - 1;
     bad[last] ^= 1;
-    assert_eq!(Engine::load(bad, &trusted).unwrap_err(), LoadError::BadSignature);
+    assert_eq!(
+        Engine::load(bad, &trusted).unwrap_err(),
+        LoadError::BadSignature
+    );
 }
 
 #[test]
@@ -472,7 +557,10 @@ fn header_checks() {
     );
     let mut magic = bytes.clone();
     magic[0] = b'X';
-    assert_eq!(Engine::load(magic, &LoadOptions::default()).unwrap_err(), LoadError::BadMagic);
+    assert_eq!(
+        Engine::load(magic, &LoadOptions::default()).unwrap_err(),
+        LoadError::BadMagic
+    );
     assert!(matches!(
         Engine::load(bytes[..20].to_vec(), &LoadOptions::default()).unwrap_err(),
         LoadError::Truncated(_)
@@ -480,7 +568,10 @@ fn header_checks() {
     let mut body = bytes.clone();
     let last = body.len() - 1;
     body[last] ^= 0x40;
-    assert_eq!(Engine::load(body, &LoadOptions::default()).unwrap_err(), LoadError::DigestMismatch);
+    assert_eq!(
+        Engine::load(body, &LoadOptions::default()).unwrap_err(),
+        LoadError::DigestMismatch
+    );
     let mut longer = bytes;
     longer.push(0);
     assert!(Engine::load(longer, &LoadOptions::default()).is_err());

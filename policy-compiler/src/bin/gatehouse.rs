@@ -1,0 +1,287 @@
+//! `gatehouse`: compile, check, inspect, keys, tokens and Envoy configuration.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use gatehouse_compiler::{cli, compile_paths, CompileError, CompileOptions};
+use gatehouse_engine::route::Body;
+use gatehouse_engine::{Engine, Identity, LoadOptions, Request};
+
+/// Gatehouse: multi-tenant IAM policy for Envoy, compiled into a signed bundle.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compile tenant files (and a gateway file) into a policy bundle.
+    Compile(CompileArgs),
+    /// Decide one request offline, exactly as the Envoy filter would.
+    Check(CheckArgs),
+    /// Describe a bundle.
+    Inspect(InspectArgs),
+    /// Key management.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Token tools.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Print an Envoy configuration that runs gatehouse.wasm with a bundle.
+    EnvoyConfig(cli::EnvoyConfigArgs),
+}
+
+#[derive(Debug, Args)]
+struct CompileArgs {
+    /// Gateway file (routes, token sources, mode). Built-in routes when omitted.
+    #[arg(long)]
+    gateway: Option<PathBuf>,
+    /// Tenant files, or directories of them (*.yaml, *.yml, *.json).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Where to write the bundle.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Ed25519 private JWK (from `gatehouse keys generate --alg EdDSA`) that signs the bundle.
+    #[arg(long)]
+    sign_key: Option<PathBuf>,
+    /// Revision string recorded in the bundle (default: derived from the inputs).
+    #[arg(long)]
+    revision: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    #[arg(long)]
+    bundle: PathBuf,
+    #[arg(long)]
+    method: String,
+    /// Request path, with its query string if any.
+    #[arg(long)]
+    path: String,
+    /// Host (`:authority`). Defaults to the host of a lone tenant.
+    #[arg(long)]
+    host: Option<String>,
+    /// Extra request header, `name: value`. Repeatable.
+    #[arg(short = 'H', long = "header")]
+    headers: Vec<String>,
+    /// Bearer token, sent as `Authorization: Bearer <token>`.
+    #[arg(long, conflicts_with_all = ["token_file", "as_subject"])]
+    token: Option<String>,
+    #[arg(long, conflicts_with = "as_subject")]
+    token_file: Option<PathBuf>,
+    /// Skip the token and decide for this subject (`user:<email>`, `virtualaccount:<name>`).
+    #[arg(long = "as")]
+    as_subject: Option<String>,
+    /// Request body (JSON text).
+    #[arg(long, conflicts_with = "body_file")]
+    body: Option<String>,
+    #[arg(long)]
+    body_file: Option<PathBuf>,
+    /// Decide at this time (RFC 3339) instead of now.
+    #[arg(long)]
+    now: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Ed25519 public keys (base64) the bundle must be signed by, as in the filter's VM config.
+    #[arg(long = "trusted-key")]
+    trusted_keys: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct InspectArgs {
+    bundle: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Generate a key pair: a private JWK and a public JWK Set.
+    Generate {
+        #[arg(long)]
+        alg: String,
+        /// Directory to write `private.jwk.json` and `jwks.json` into.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Mint a control-plane token signed with a private JWK.
+    Mint(cli::MintArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(cli::EXIT_ERROR)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Compile(args) => compile(args),
+        Command::Check(args) => check(args),
+        Command::Inspect(args) => {
+            let engine = load(&args.bundle, &[])?;
+            print!("{}", cli::inspect(&engine, args.json)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            command: KeysCommand::Generate { alg, out },
+        } => {
+            let written = cli::generate_keys(&alg, &out)?;
+            for line in written {
+                println!("{line}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token {
+            command: TokenCommand::Mint(args),
+        } => {
+            println!("{}", cli::mint(&args)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::EnvoyConfig(args) => {
+            print!("{}", cli::envoy_config(&args)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn compile(args: CompileArgs) -> Result<ExitCode> {
+    let options = CompileOptions {
+        gateway: args.gateway,
+        inputs: args.inputs,
+        revision: args.revision,
+    };
+    let policy = match compile_paths(&options) {
+        Ok(policy) => policy,
+        Err(CompileError::Invalid(diagnostics)) => {
+            let mut stderr = std::io::stderr().lock();
+            for d in &diagnostics {
+                let _ = writeln!(stderr, "{d}");
+            }
+            bail!("{} error(s); no bundle written", diagnostics.len());
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let signing_key = args
+        .sign_key
+        .as_deref()
+        .map(cli::read_signing_key)
+        .transpose()?;
+    let bytes = gatehouse_engine::bundle::encode(&policy, signing_key.as_ref())
+        .map_err(|e| anyhow!("{e}"))?;
+    std::fs::write(&args.output, &bytes)
+        .with_context(|| format!("writing `{}`", args.output.display()))?;
+    let grants: usize = policy.tenants.iter().map(|t| t.grants.len()).sum();
+    eprintln!(
+        "wrote {} ({} bytes, {} tenant(s), {} grant(s), revision {}{})",
+        args.output.display(),
+        bytes.len(),
+        policy.tenants.len(),
+        grants,
+        policy.revision,
+        if signing_key.is_some() {
+            ", signed"
+        } else {
+            ""
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load(path: &Path, trusted_keys: &[String]) -> Result<Engine> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading `{}`", path.display()))?;
+    let options = LoadOptions {
+        trusted_keys: trusted_keys
+            .iter()
+            .map(|k| cli::decode_public_key(k))
+            .collect::<Result<_>>()?,
+    };
+    Engine::load(bytes, &options).map_err(|e| anyhow!("`{}`: {e}", path.display()))
+}
+
+fn check(args: CheckArgs) -> Result<ExitCode> {
+    let engine = load(&args.bundle, &args.trusted_keys)?;
+    let now = match &args.now {
+        Some(text) => cli::parse_time(text)?,
+        None => cli::now(),
+    };
+    let host = match args.host {
+        Some(h) => h,
+        None => cli::default_host(&engine)?,
+    };
+    let token = match (&args.token, &args.token_file) {
+        (Some(t), _) => Some(t.trim().to_owned()),
+        (None, Some(f)) => Some(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("reading `{}`", f.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        (None, None) => None,
+    };
+    let mut headers = Vec::new();
+    for h in &args.headers {
+        let (name, value) = h
+            .split_once(':')
+            .ok_or_else(|| anyhow!("header `{h}` is not `name: value`"))?;
+        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    if let Some(token) = &token {
+        headers.push(("authorization".to_owned(), format!("Bearer {token}")));
+    }
+    let header_refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let body_bytes = match (&args.body, &args.body_file) {
+        (Some(b), _) => Some(b.clone().into_bytes()),
+        (None, Some(f)) => {
+            Some(std::fs::read(f).with_context(|| format!("reading `{}`", f.display()))?)
+        }
+        (None, None) => None,
+    };
+    let max = engine.bundle().gateway().max_body_bytes as usize;
+    let body = match &body_bytes {
+        None => Body::Absent,
+        Some(b) if b.len() > max => Body::TooLarge,
+        Some(b) => Body::Bytes(b),
+    };
+    let request = Request {
+        authority: &host,
+        method: &args.method,
+        path: &args.path,
+        headers: &header_refs,
+        body,
+    };
+    let identity = match &args.as_subject {
+        Some(subject) => Identity::Subject(subject),
+        None => Identity::Token,
+    };
+    let outcome = engine.decide(&request, identity, now);
+    print!("{}", cli::render_outcome(&outcome, args.json));
+    Ok(ExitCode::from(if outcome.decision.is_allow() {
+        cli::EXIT_ALLOW
+    } else {
+        cli::EXIT_DENY
+    }))
+}

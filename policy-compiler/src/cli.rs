@@ -1,0 +1,498 @@
+//! The pieces of the `gatehouse` command line that are worth testing without a process:
+//! rendering decisions, describing bundles, keys, tokens and Envoy configuration.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use clap::Args;
+use gatehouse_engine::{Decision, Engine, Outcome};
+use serde_json::{json, Value};
+
+use crate::keys::{self, KeyAlg};
+
+/// Exit codes of `gatehouse check` (and every other subcommand: 0 success, 1 error).
+pub const EXIT_ALLOW: u8 = 0;
+pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_DENY: u8 = 2;
+
+/// Current Unix time in seconds.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// RFC 3339 to Unix seconds.
+pub fn parse_time(text: &str) -> Result<i64> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|e| anyhow!("`{text}` is not an RFC 3339 time: {e}"))
+}
+
+/// `90`, `90s`, `15m`, `1h`, `7d` to seconds.
+pub fn parse_duration(text: &str) -> Result<i64> {
+    let (digits, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| anyhow!("`{text}` is not a duration like `90s`, `15m`, `1h` or `7d`"))?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => bail!("`{text}` is not a duration like `90s`, `15m`, `1h` or `7d`"),
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| anyhow!("`{text}` is too long"))
+}
+
+/// The host `check` uses when none is given: that of a lone tenant.
+pub fn default_host(engine: &Engine) -> Result<String> {
+    match engine.bundle().tenants() {
+        [only] => Ok(only
+            .config
+            .hosts
+            .iter()
+            .find(|h| !h.starts_with('*'))
+            .cloned()
+            .or_else(|| {
+                only.config
+                    .hosts
+                    .first()
+                    .map(|h| format!("gatehouse{}", h.trim_start_matches('*')))
+            })
+            .unwrap_or_else(|| "localhost".to_owned())),
+        _ => bail!("the bundle has several tenants: say which with --host"),
+    }
+}
+
+/// `gatehouse check` output: one JSON object, or a few aligned lines.
+pub fn render_outcome(outcome: &Outcome<'_>, as_json: bool) -> String {
+    let (decision, status, reason) = match outcome.decision {
+        Decision::Allow { .. } => ("allow", 200, None),
+        Decision::Deny { reason } => ("deny", reason.status(), Some(reason.code())),
+    };
+    if as_json {
+        let value = json!({
+            "decision": decision,
+            "status": status,
+            "reason": reason,
+            "tenant": outcome.tenant_name(),
+            "principal": outcome.subject(),
+            "route": outcome.route_name(),
+            "resource": outcome.resource(),
+            "action": outcome.action,
+            "grant": outcome.grant(),
+        });
+        return format!("{value}\n");
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{decision} {status}{}",
+        reason.map(|r| format!(" {r}")).unwrap_or_default()
+    );
+    let rows = [
+        ("tenant", outcome.tenant_name().map(str::to_owned)),
+        ("principal", outcome.subject()),
+        ("route", outcome.route_name().map(str::to_owned)),
+        ("resource", outcome.resource()),
+        ("action", outcome.action.map(str::to_owned)),
+        ("grant", outcome.grant()),
+    ];
+    for (name, value) in rows {
+        if let Some(value) = value {
+            let _ = writeln!(out, "  {name:<10} {value}");
+        }
+    }
+    out
+}
+
+/// `gatehouse inspect`.
+pub fn inspect(engine: &Engine, as_json: bool) -> Result<String> {
+    let bundle = engine.bundle();
+    let (major, minor) = bundle.format_version();
+    let gateway = bundle.gateway();
+    let tenants: Vec<Value> = bundle
+        .tenants()
+        .iter()
+        .map(|t| {
+            let tables = bundle.tables(t);
+            json!({
+                "name": t.config.name,
+                "hosts": t.config.hosts,
+                "issuer": t.config.issuer,
+                "keys": t.config.keys.len(),
+                "identity_providers": t.config.identity_providers.iter().map(|p| &p.name).collect::<Vec<_>>(),
+                "users": tables.users.len(),
+                "teams": tables.teams.len(),
+                "virtual_accounts": tables.virtual_accounts.len(),
+                "roles": t.config.roles.len(),
+                "resources": tables.resources.len(),
+                "grants": tables.grants.len(),
+            })
+        })
+        .collect();
+    let value = json!({
+        "format": format!("{major}.{minor}"),
+        "revision": bundle.meta().revision,
+        "compiler_version": bundle.meta().compiler_version,
+        "size_bytes": bundle.len(),
+        "digest_sha256": hex(bundle.digest()),
+        "signed_by": bundle.signer().map(|k| STANDARD.encode(k)),
+        "mode": if gateway.dry_run { "dry-run" } else { "enforce" },
+        "default": if gateway.default_authenticated { "authenticated" } else { "deny" },
+        "max_body_bytes": gateway.max_body_bytes,
+        "routes": gateway.routes.iter().map(|r| &r.name).collect::<Vec<_>>(),
+        "tenants": tenants,
+    });
+    if as_json {
+        return Ok(format!("{value:#}\n"));
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "gatehouse bundle, format {major}.{minor}");
+    let _ = writeln!(out, "  revision         {}", bundle.meta().revision);
+    let _ = writeln!(out, "  compiler         {}", bundle.meta().compiler_version);
+    let _ = writeln!(out, "  size             {} bytes", bundle.len());
+    let _ = writeln!(out, "  digest (sha256)  {}", hex(bundle.digest()));
+    let _ = writeln!(
+        out,
+        "  signed by        {}",
+        bundle
+            .signer()
+            .map_or_else(|| "(unsigned)".to_owned(), |k| STANDARD.encode(k))
+    );
+    let _ = writeln!(
+        out,
+        "  mode             {}, default {}, max body {} bytes",
+        if gateway.dry_run {
+            "dry-run"
+        } else {
+            "enforce"
+        },
+        if gateway.default_authenticated {
+            "authenticated"
+        } else {
+            "deny"
+        },
+        gateway.max_body_bytes
+    );
+    let names: Vec<&str> = gateway.routes.iter().map(|r| r.name.as_str()).collect();
+    let _ = writeln!(out, "  routes           {}", names.join(", "));
+    for t in bundle.tenants() {
+        let tables = bundle.tables(t);
+        let _ = writeln!(
+            out,
+            "tenant {}: {} users, {} teams, {} virtual accounts, {} roles, {} resources, {} grants",
+            t.config.name,
+            tables.users.len(),
+            tables.teams.len(),
+            tables.virtual_accounts.len(),
+            t.config.roles.len(),
+            tables.resources.len(),
+            tables.grants.len()
+        );
+    }
+    Ok(out)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// `gatehouse keys generate`: writes `private.jwk.json` (mode 0600) and `jwks.json`.
+pub fn generate_keys(alg: &str, out: &Path) -> Result<Vec<String>> {
+    let alg: KeyAlg = alg.parse().map_err(|e| anyhow!("{e}"))?;
+    let (private, public) = keys::generate(alg).map_err(|e| anyhow!("{e}"))?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating `{}`", out.display()))?;
+    let private_path = out.join("private.jwk.json");
+    let public_path = out.join("jwks.json");
+    write_private(&private_path, &private)?;
+    std::fs::write(&public_path, public.as_bytes())
+        .with_context(|| format!("writing `{}`", public_path.display()))?;
+    let mut lines = vec![
+        format!("private key: {}", private_path.display()),
+        format!("public JWK Set: {}", public_path.display()),
+    ];
+    if matches!(alg, KeyAlg::EdDsa) {
+        let key = signing_key_from_jwk(&private)?;
+        lines.push(format!(
+            "bundle signing public key (for trusted_keys): {}",
+            STANDARD.encode(key.verifying_key().as_bytes())
+        ));
+    }
+    Ok(lines)
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("writing `{}`", path.display()))?;
+        std::io::Write::write_all(&mut file, text.as_bytes())
+            .with_context(|| format!("writing `{}`", path.display()))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::write(path, text).with_context(|| format!("writing `{}`", path.display()))
+    }
+}
+
+/// An Ed25519 private JWK file (`kty: OKP`, `crv: Ed25519`, `d`) as a bundle signing key.
+pub fn read_signing_key(path: &Path) -> Result<ed25519_dalek::SigningKey> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading `{}`", path.display()))?;
+    signing_key_from_jwk(&text).with_context(|| format!("`{}`", path.display()))
+}
+
+fn signing_key_from_jwk(text: &str) -> Result<ed25519_dalek::SigningKey> {
+    let jwk: Value = serde_json::from_str(text).context("not a JSON Web Key")?;
+    let member = |name: &str| jwk.get(name).and_then(Value::as_str);
+    if member("kty") != Some("OKP") || member("crv") != Some("Ed25519") {
+        bail!(
+            "bundle signing keys are Ed25519 private JWKs (`gatehouse keys generate --alg EdDSA`)"
+        );
+    }
+    let d = member("d").ok_or_else(|| anyhow!("the JWK has no private part `d`"))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(d)
+        .context("`d` is not base64url")?;
+    let seed: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| anyhow!("`d` is not 32 bytes"))?;
+    Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
+}
+
+/// A trusted bundle signing key: base64 (standard or url-safe) of the 32-byte Ed25519 key.
+pub fn decode_public_key(text: &str) -> Result<[u8; 32]> {
+    let text = text.trim();
+    let bytes = STANDARD
+        .decode(text)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text))
+        .map_err(|_| anyhow!("trusted key `{text}` is not base64"))?;
+    bytes
+        .try_into()
+        .map_err(|_| anyhow!("trusted key `{text}` is not 32 bytes"))
+}
+
+#[derive(Debug, Args)]
+pub struct MintArgs {
+    /// Private JWK file.
+    #[arg(long)]
+    pub key: PathBuf,
+    #[arg(long)]
+    pub issuer: String,
+    /// Value of the `tenant` claim.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// `sub`, e.g. `user:alice@acme.com` or `virtualaccount:ci-bot`.
+    #[arg(long)]
+    pub sub: String,
+    /// Lifetime: `90s`, `15m`, `1h`, `7d`.
+    #[arg(long, default_value = "1h")]
+    pub ttl: String,
+    #[arg(long)]
+    pub jti: Option<String>,
+    /// `aud` claim; repeat for several.
+    #[arg(long)]
+    pub aud: Vec<String>,
+    /// Extra claim `name=value` (value parsed as JSON when it parses, else a string).
+    #[arg(long = "claim")]
+    pub claims: Vec<String>,
+    /// Issue as of this time (RFC 3339) instead of now.
+    #[arg(long)]
+    pub now: Option<String>,
+}
+
+/// `gatehouse token mint`.
+pub fn mint(args: &MintArgs) -> Result<String> {
+    let key = std::fs::read_to_string(&args.key)
+        .with_context(|| format!("reading `{}`", args.key.display()))?;
+    let now = match &args.now {
+        Some(t) => parse_time(t)?,
+        None => now(),
+    };
+    let ttl = parse_duration(&args.ttl)?;
+    let mut claims = serde_json::Map::new();
+    claims.insert("iss".into(), json!(args.issuer));
+    claims.insert("sub".into(), json!(args.sub));
+    if let Some(tenant) = &args.tenant {
+        claims.insert("tenant".into(), json!(tenant));
+    }
+    claims.insert("iat".into(), json!(now));
+    claims.insert("exp".into(), json!(now.saturating_add(ttl)));
+    if let Some(jti) = &args.jti {
+        claims.insert("jti".into(), json!(jti));
+    }
+    match args.aud.as_slice() {
+        [] => {}
+        [one] => {
+            claims.insert("aud".into(), json!(one));
+        }
+        many => {
+            claims.insert("aud".into(), json!(many));
+        }
+    }
+    for claim in &args.claims {
+        let (name, value) = claim
+            .split_once('=')
+            .ok_or_else(|| anyhow!("claim `{claim}` is not `name=value`"))?;
+        let value = serde_json::from_str(value).unwrap_or_else(|_| json!(value));
+        claims.insert(name.to_owned(), value);
+    }
+    keys::sign_jws(&key, None, &serde_json::Map::new(), &Value::Object(claims))
+        .map_err(|e| anyhow!("{e}"))
+}
+
+#[derive(Debug, Args)]
+pub struct EnvoyConfigArgs {
+    /// The policy bundle to embed.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// Path of gatehouse.wasm as Envoy will see it.
+    #[arg(long)]
+    pub wasm: PathBuf,
+    /// Listener address.
+    #[arg(long, default_value = "127.0.0.1:10000")]
+    pub listen: String,
+    /// Upstream `host:port`; without it Envoy answers allowed requests itself (200, `allowed`).
+    #[arg(long)]
+    pub upstream: Option<String>,
+    /// Admin interface address (stats at `/stats?filter=gatehouse`).
+    #[arg(long, default_value = "127.0.0.1:9901")]
+    pub admin: String,
+    /// Pin these bundle signing keys (base64 Ed25519) in the VM configuration.
+    #[arg(long = "trusted-key")]
+    pub trusted_keys: Vec<String>,
+}
+
+/// `gatehouse envoy-config`: a complete static Envoy configuration with the bundle inline.
+pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
+    let bytes = std::fs::read(&args.bundle)
+        .with_context(|| format!("reading `{}`", args.bundle.display()))?;
+    Engine::load(bytes.clone(), &gatehouse_engine::LoadOptions::default())
+        .map_err(|e| anyhow!("`{}`: {e}", args.bundle.display()))?;
+    for key in &args.trusted_keys {
+        decode_public_key(key)?;
+    }
+    let (listen_host, listen_port) = split_addr(&args.listen)?;
+    let (admin_host, admin_port) = split_addr(&args.admin)?;
+    let wasm = std::path::absolute(&args.wasm).unwrap_or_else(|_| args.wasm.clone());
+    let vm_config = json!({ "trusted_keys": args.trusted_keys }).to_string();
+    let route = match &args.upstream {
+        Some(_) => "                  route: { cluster: upstream }".to_owned(),
+        None => "                  direct_response: { status: 200, body: { inline_string: \"allowed\\n\" } }".to_owned(),
+    };
+    let clusters = match &args.upstream {
+        Some(upstream) => {
+            let (host, port) = split_addr(upstream)?;
+            format!(
+                "  clusters:\n  - name: upstream\n    type: STATIC\n    connect_timeout: 1s\n    load_assignment:\n      cluster_name: upstream\n      endpoints:\n      - lb_endpoints:\n        - endpoint:\n            address:\n              socket_address: {{ address: {host}, port_value: {port} }}\n"
+            )
+        }
+        None => "  clusters: []\n".to_owned(),
+    };
+    Ok(format!(
+        r#"# Generated by `gatehouse envoy-config`; bundle revision embedded below.
+admin:
+  address:
+    socket_address: {{ address: {admin_host}, port_value: {admin_port} }}
+static_resources:
+  listeners:
+  - name: gatehouse
+    address:
+      socket_address: {{ address: {listen_host}, port_value: {listen_port} }}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ingress
+          normalize_path: true
+          merge_slashes: true
+          path_with_escaped_slashes_action: REJECT_REQUEST
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {{ prefix: "/" }}
+{route}
+          http_filters:
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: gatehouse
+                root_id: gatehouse
+                failure_policy: FAIL_CLOSED
+                vm_config:
+                  vm_id: gatehouse
+                  runtime: envoy.wasm.runtime.v8
+                  code:
+                    local: {{ filename: {wasm:?} }}
+                  configuration:
+                    "@type": type.googleapis.com/google.protobuf.StringValue
+                    value: {vm_config:?}
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.BytesValue
+                  value: {bundle}
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+{clusters}"#,
+        wasm = wasm.display().to_string(),
+        bundle = STANDARD.encode(&bytes),
+    ))
+}
+
+fn split_addr(addr: &str) -> Result<(&str, u16)> {
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| anyhow!("`{addr}` is not `host:port`"))?;
+    let port = port
+        .parse()
+        .map_err(|_| anyhow!("`{addr}` has a bad port"))?;
+    Ok((host.trim_start_matches('[').trim_end_matches(']'), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), 90);
+        assert_eq!(parse_duration("15m").unwrap(), 900);
+        assert_eq!(parse_duration("1h").unwrap(), 3600);
+        assert_eq!(parse_duration("7d").unwrap(), 604_800);
+        assert!(parse_duration("1w").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("1970-01-01T00:01:00Z").unwrap(), 60);
+        assert!(parse_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn public_keys() {
+        let key = STANDARD.encode([7u8; 32]);
+        assert_eq!(decode_public_key(&key).unwrap(), [7u8; 32]);
+        assert!(decode_public_key("AAAA").is_err());
+    }
+}
