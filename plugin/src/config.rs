@@ -1,0 +1,169 @@
+//! Parsing the VM and plugin configurations. Pure functions, so they are tested on the host.
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use gatehouse_engine::bundle::MAGIC;
+use gatehouse_engine::{Engine, LoadError, LoadOptions};
+use serde::Deserialize;
+
+/// Why a configuration was refused. Logged at error level; never sent to a client.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// The VM configuration is not `{"trusted_keys": [...]}`.
+    VmConfig(String),
+    /// The plugin configuration is neither a bundle nor `{"bundle": "<base64>"}`.
+    PluginConfig(String),
+    /// The bundle itself was rejected by the engine.
+    Bundle(LoadError),
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ConfigError::VmConfig(why) => write!(f, "bad VM configuration: {why}"),
+            ConfigError::PluginConfig(why) => write!(f, "bad plugin configuration: {why}"),
+            ConfigError::Bundle(err) => write!(f, "bundle rejected: {err}"),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VmConfig {
+    #[serde(default)]
+    trusted_keys: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PluginConfig {
+    bundle: String,
+}
+
+/// `{"trusted_keys": ["<base64 ed25519 public key>", ...]}`; absent or empty pins no key.
+pub fn trusted_keys(vm_configuration: Option<&[u8]>) -> Result<Vec<[u8; 32]>, ConfigError> {
+    let raw = vm_configuration.unwrap_or_default();
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
+    let config: VmConfig =
+        serde_json::from_slice(raw).map_err(|e| ConfigError::VmConfig(e.to_string()))?;
+    config
+        .trusted_keys
+        .iter()
+        .map(|key| {
+            let bytes = decode_base64(key).ok_or_else(|| {
+                ConfigError::VmConfig(format!("trusted key `{key}` is not base64"))
+            })?;
+            <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                ConfigError::VmConfig(format!(
+                    "trusted key `{key}` is {} bytes, an Ed25519 public key is 32",
+                    bytes.len()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The bundle bytes of a plugin configuration: raw bundle bytes (`BytesValue`), or JSON
+/// `{"bundle": "<base64>"}` (`StringValue`, as Istio's `pluginConfig` delivers it).
+pub fn bundle_bytes(plugin_configuration: Option<Vec<u8>>) -> Result<Vec<u8>, ConfigError> {
+    let raw = plugin_configuration
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| {
+            ConfigError::PluginConfig("empty: a policy bundle is required".to_owned())
+        })?;
+    if raw.starts_with(&MAGIC) {
+        return Ok(raw);
+    }
+    let config: PluginConfig = serde_json::from_slice(&raw).map_err(|e| {
+        ConfigError::PluginConfig(format!(
+            "neither a gatehouse bundle (magic) nor JSON {{\"bundle\": \"<base64>\"}}: {e}"
+        ))
+    })?;
+    decode_base64(config.bundle.trim())
+        .ok_or_else(|| ConfigError::PluginConfig("`bundle` is not base64".to_owned()))
+}
+
+/// Parse a plugin configuration into an engine.
+pub fn load_engine(
+    plugin_configuration: Option<Vec<u8>>,
+    trusted_keys: &[[u8; 32]],
+) -> Result<Engine, ConfigError> {
+    let bytes = bundle_bytes(plugin_configuration)?;
+    let options = LoadOptions {
+        trusted_keys: trusted_keys.to_vec(),
+    };
+    Engine::load(bytes, &options).map_err(ConfigError::Bundle)
+}
+
+/// Standard base64 with or without padding, or URL-safe without padding.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    STANDARD
+        .decode(text)
+        .ok()
+        .or_else(|| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok())
+}
+
+/// A number for the revision gauge: the revision itself when it is a decimal integer (e.g.
+/// `--revision 42` or a Unix timestamp), else 0.
+pub fn numeric_revision(revision: &str) -> u64 {
+    revision.parse().unwrap_or(0)
+}
+
+/// The first 48 bits of the bundle digest, exact in a float64 (Prometheus); its hex form is the
+/// first 12 hex digits of the digest `gatehouse inspect` prints.
+pub fn digest48(digest: &[u8; 32]) -> u64 {
+    digest
+        .iter()
+        .take(6)
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vm_configuration() {
+        assert!(trusted_keys(None).unwrap().is_empty());
+        assert!(trusted_keys(Some(b"")).unwrap().is_empty());
+        assert!(trusted_keys(Some(b"{}")).unwrap().is_empty());
+        let key = STANDARD.encode([7u8; 32]);
+        let json = format!("{{\"trusted_keys\": [\"{key}\"]}}");
+        assert_eq!(
+            trusted_keys(Some(json.as_bytes())).unwrap(),
+            vec![[7u8; 32]]
+        );
+        assert!(trusted_keys(Some(b"{\"trusted_keys\": [\"AAAA\"]}")).is_err());
+        assert!(trusted_keys(Some(b"{\"trusted_key\": []}")).is_err());
+        assert!(trusted_keys(Some(b"not json")).is_err());
+    }
+
+    #[test]
+    fn plugin_configuration() {
+        let mut raw = MAGIC.to_vec();
+        raw.extend_from_slice(b"rest");
+        assert_eq!(bundle_bytes(Some(raw.clone())).unwrap(), raw);
+        let json = format!("{{\"bundle\": \"{}\"}}", STANDARD.encode(&raw));
+        assert_eq!(bundle_bytes(Some(json.into_bytes())).unwrap(), raw);
+        assert!(bundle_bytes(None).is_err());
+        assert!(bundle_bytes(Some(Vec::new())).is_err());
+        assert!(bundle_bytes(Some(b"{\"bundle\": \"!!\"}".to_vec())).is_err());
+        assert!(bundle_bytes(Some(b"garbage".to_vec())).is_err());
+        // A bundle-shaped configuration that is corrupt is refused by the engine.
+        assert!(matches!(
+            load_engine(Some(raw), &[]),
+            Err(ConfigError::Bundle(_))
+        ));
+    }
+
+    #[test]
+    fn gauges() {
+        assert_eq!(numeric_revision("42"), 42);
+        assert_eq!(numeric_revision("v1.2"), 0);
+        let mut digest = [0u8; 32];
+        digest[..7].copy_from_slice(&[0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67]);
+        assert_eq!(digest48(&digest), 0xabcd_ef01_2345);
+    }
+}

@@ -1,0 +1,328 @@
+//! The proxy-wasm contexts: [`Root`] loads the bundle once per configuration and shares it;
+//! [`Filter`] decides each request.
+
+use std::rc::Rc;
+use std::time::UNIX_EPOCH;
+
+use gatehouse_engine::route::Body;
+use gatehouse_engine::{Decision, Engine, Identity, Outcome, Reason, Request};
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, BufferType, ContextType, MapType};
+
+use crate::config;
+use crate::metrics::Metrics;
+use crate::reply::{self, Reply};
+
+/// Headers the filter owns: removed from every request, then set on allowed ones.
+const HEADER_PREFIX: &str = "x-gatehouse-";
+const HEADER_TENANT: &str = "x-gatehouse-tenant";
+const HEADER_SUBJECT: &str = "x-gatehouse-subject";
+const HEADER_ROUTE: &str = "x-gatehouse-route";
+
+/// One per plugin configuration (and per VM): parses once, shares read-only state.
+#[derive(Debug)]
+pub struct Root {
+    trusted_keys: Vec<[u8; 32]>,
+    engine: Option<Rc<Engine>>,
+    metrics: Rc<Metrics>,
+}
+
+impl Root {
+    pub fn new() -> Root {
+        Root {
+            trusted_keys: Vec::new(),
+            engine: None,
+            metrics: Rc::new(Metrics::define()),
+        }
+    }
+}
+
+impl Default for Root {
+    fn default() -> Self {
+        Root::new()
+    }
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
+        let raw = buffer(BufferType::VmConfiguration);
+        match config::trusted_keys(raw.as_deref()) {
+            Ok(keys) => {
+                if !keys.is_empty() {
+                    log::info!(
+                        "gatehouse: {} trusted bundle signing key(s) pinned",
+                        keys.len()
+                    );
+                }
+                self.trusted_keys = keys;
+                true
+            }
+            Err(err) => {
+                log::error!("gatehouse: refusing to start: {err}");
+                false
+            }
+        }
+    }
+
+    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
+        match config::load_engine(buffer(BufferType::PluginConfiguration), &self.trusted_keys) {
+            Ok(engine) => {
+                let bundle = engine.bundle();
+                let meta = bundle.meta();
+                log::info!(
+                    "gatehouse: loaded bundle revision `{}` ({} tenant(s), {} bytes, mode {})",
+                    meta.revision,
+                    bundle.tenants().len(),
+                    bundle.len(),
+                    if bundle.gateway().dry_run {
+                        "dry-run"
+                    } else {
+                        "enforce"
+                    },
+                );
+                self.metrics.bundle_loaded(
+                    config::numeric_revision(&meta.revision),
+                    config::digest48(bundle.digest()),
+                );
+                self.engine = Some(Rc::new(engine));
+                true
+            }
+            Err(err) => {
+                // Keep whatever engine this context already had: a rejected configuration never
+                // replaces a good one (and Envoy itself keeps the previous filter configuration
+                // when the new one fails to configure).
+                log::error!("gatehouse: rejecting configuration: {err}");
+                self.metrics.bundle_rejected();
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        // Always a context: the SDK panics on None. Without an engine, the filter denies.
+        Some(Box::new(Filter {
+            engine: self.engine.clone(),
+            metrics: Rc::clone(&self.metrics),
+            headers: Vec::new(),
+            waiting_for_body: false,
+        }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+/// One per HTTP request.
+#[derive(Debug)]
+pub struct Filter {
+    engine: Option<Rc<Engine>>,
+    metrics: Rc<Metrics>,
+    /// Request headers, kept while the body is being buffered.
+    headers: Vec<(String, String)>,
+    waiting_for_body: bool,
+}
+
+impl Context for Filter {}
+
+impl HttpContext for Filter {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let Some(engine) = self.engine.clone() else {
+            log::error!("gatehouse: no policy bundle loaded; denying");
+            return self.reply(&reply::unavailable());
+        };
+        self.headers = match hostcalls::get_map(MapType::HttpRequestHeaders) {
+            Ok(headers) => headers,
+            Err(status) => {
+                log::error!("gatehouse: cannot read request headers: {status:?}; denying");
+                return self.reply(&reply::unavailable());
+            }
+        };
+        let (authority, method, path) = (
+            self.header(":authority"),
+            self.header(":method"),
+            self.header(":path"),
+        );
+        if !end_of_stream && engine.needs_body(authority, method, path) {
+            let max = u64::from(engine.bundle().gateway().max_body_bytes);
+            let declared = self.header("content-length").parse::<u64>().ok();
+            if declared.is_some_and(|len| len > max) {
+                return self.decide(&engine, Body::TooLarge);
+            }
+            self.waiting_for_body = true;
+            return Action::Pause;
+        }
+        self.decide(&engine, Body::Absent)
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if !self.waiting_for_body {
+            return Action::Continue;
+        }
+        let Some(engine) = self.engine.clone() else {
+            return self.reply(&reply::unavailable());
+        };
+        let max = usize::try_from(engine.bundle().gateway().max_body_bytes).unwrap_or(usize::MAX);
+        if body_size > max {
+            // Envoy holds the buffered bytes; nothing more is read or kept.
+            self.waiting_for_body = false;
+            return self.decide(&engine, Body::TooLarge);
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        self.waiting_for_body = false;
+        self.decide_with_buffered_body(&engine, body_size)
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        // Trailers end the body without an end_of_stream body callback.
+        if !self.waiting_for_body {
+            return Action::Continue;
+        }
+        self.waiting_for_body = false;
+        let Some(engine) = self.engine.clone() else {
+            return self.reply(&reply::unavailable());
+        };
+        let size = usize::try_from(engine.bundle().gateway().max_body_bytes).unwrap_or(usize::MAX);
+        self.decide_with_buffered_body(&engine, size)
+    }
+}
+
+impl Filter {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    fn decide_with_buffered_body(&mut self, engine: &Engine, size: usize) -> Action {
+        match hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size) {
+            Ok(Some(bytes)) => self.decide(engine, Body::Bytes(&bytes)),
+            Ok(None) => self.decide(engine, Body::Absent),
+            Err(status) => {
+                log::error!("gatehouse: cannot read request body: {status:?}; denying");
+                self.reply(&reply::unavailable())
+            }
+        }
+    }
+
+    fn decide(&mut self, engine: &Engine, body: Body<'_>) -> Action {
+        let now = match hostcalls::get_current_time().map(|t| t.duration_since(UNIX_EPOCH)) {
+            Ok(Ok(since_epoch)) => i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX),
+            _ => {
+                log::error!("gatehouse: no clock; denying");
+                return self.reply(&reply::unavailable());
+            }
+        };
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let request = Request {
+            authority: self.header(":authority"),
+            method: self.header(":method"),
+            path: self.header(":path"),
+            headers: &headers,
+            body,
+        };
+        let outcome = engine.decide(&request, Identity::Token, now);
+        match outcome.decision {
+            Decision::Allow { .. } => {
+                self.metrics.allowed();
+                self.forward(&outcome)
+            }
+            Decision::Deny { reason } if engine.bundle().gateway().dry_run => {
+                log_denial(&outcome, reason, true);
+                self.metrics.dry_run_denied(reason);
+                self.forward(&outcome)
+            }
+            Decision::Deny { reason } => {
+                log_denial(&outcome, reason, false);
+                self.metrics.denied(reason);
+                let reply = reply::denial(reason, outcome.tenant_name(), outcome.token_presented);
+                self.reply(&reply)
+            }
+        }
+    }
+
+    /// Strip spoofed identity headers, set ours, let the request through.
+    fn forward(&self, outcome: &Outcome<'_>) -> Action {
+        for (name, _) in &self.headers {
+            if name
+                .get(..HEADER_PREFIX.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(HEADER_PREFIX))
+            {
+                let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name);
+            }
+        }
+        let subject = outcome.subject();
+        let identity = [
+            (HEADER_TENANT, outcome.tenant_name()),
+            (HEADER_SUBJECT, subject.as_deref()),
+            (HEADER_ROUTE, outcome.route_name()),
+        ];
+        for (name, value) in identity {
+            if let Some(value) = value {
+                if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)).is_err()
+                {
+                    // Forwarding without the identity header would be forwarding a request the
+                    // upstream cannot attribute; refuse instead.
+                    log::error!("gatehouse: cannot set {name}; denying");
+                    return self.reply(&reply::unavailable());
+                }
+            }
+        }
+        Action::Continue
+    }
+
+    fn reply(&self, reply: &Reply) -> Action {
+        let headers: Vec<(&str, &str)> = reply
+            .headers
+            .iter()
+            .map(|(n, v)| (*n, v.as_str()))
+            .collect();
+        if let Err(status) =
+            hostcalls::send_http_response(reply.status, headers, Some(reply.body.as_bytes()))
+        {
+            log::error!("gatehouse: cannot send the local reply: {status:?}");
+        }
+        // Never continue a denied request, even when the reply could not be sent.
+        Action::Pause
+    }
+}
+
+/// One line per denial; the token never appears (nor the query string, which may carry it).
+fn log_denial(outcome: &Outcome<'_>, reason: Reason, dry_run: bool) {
+    let subject = outcome.subject();
+    let resource = outcome.resource();
+    let line = format!(
+        "gatehouse: {} reason={} status={} tenant={} subject={} route={} resource={} action={}",
+        if dry_run {
+            "dry-run deny (request continues)"
+        } else {
+            "deny"
+        },
+        reason.code(),
+        reason.status(),
+        outcome.tenant_name().unwrap_or("-"),
+        subject.as_deref().unwrap_or("-"),
+        outcome.route_name().unwrap_or("-"),
+        resource.as_deref().unwrap_or("-"),
+        outcome.action.unwrap_or("-"),
+    );
+    if reason.status() == 401 {
+        log::info!("{line}");
+    } else {
+        log::warn!("{line}");
+    }
+}
+
+fn buffer(kind: BufferType) -> Option<Vec<u8>> {
+    hostcalls::get_buffer(kind, 0, usize::MAX).ok().flatten()
+}

