@@ -1279,6 +1279,16 @@ fn flatten<'a>(
             );
             continue;
         };
+        let Some(children) = &children.0 else {
+            d.error(
+                key.span(),
+                format!(
+                    "`{}` of resource `{name}` must be a list of resources",
+                    key.as_str()
+                ),
+            );
+            continue;
+        };
         for child in children {
             flatten(
                 d,
@@ -1904,6 +1914,28 @@ resources:
                 "9:25 team member `nobody@x.com` is not a user of this tenant",
                 "11:78 role `provider-account-user` applies to `provider-account` resources, not to `cluster:c`",
             ]
+        );
+    }
+
+    #[test]
+    fn a_scalar_under_an_unknown_resource_key_does_not_hide_other_errors() {
+        let errs = errors(&minimal(
+            "users:\n  - {email: a@x.com, role: nosuchrole}\nresources:\n  - type: cluster\n    name: c\n    colour: red\n  - type: provider-account\n    name: p\n    models: nope\n",
+        ));
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(
+            errs.iter().any(|e| e.contains("unknown role `nosuchrole`")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("unknown field `colour` in resource `c`")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("`models` of resource `p` must be a list of resources")),
+            "{errs:?}"
         );
     }
 

@@ -203,7 +203,58 @@ pub struct ResourceSpec {
     pub authorized_subjects: Option<Vec<SpannedString>>,
     pub collaborators: Vec<CollaboratorSpec>,
     /// `(children key, children)` in file order.
-    pub children: Vec<(SpannedString, Vec<ResourceSpec>)>,
+    pub children: Vec<(SpannedString, Children)>,
+}
+
+/// The value of a key that is not a fixed field of a resource: a list of child resources, or
+/// (`None`) anything else. Keeping the key instead of failing the parse lets
+/// [`crate::lower`] report an unknown field together with every other error of the file.
+#[derive(Debug)]
+pub struct Children(pub Option<Vec<ResourceSpec>>);
+
+impl<'de> Deserialize<'de> for Children {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ChildrenVisitor;
+        impl<'de> Visitor<'de> for ChildrenVisitor {
+            type Value = Children;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of resources")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Children, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Children(Some(items)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Children, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Children(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Children, E> {
+                Ok(Children(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Children, E> {
+                Ok(Children(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Children, E> {
+                Ok(Children(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Children, E> {
+                Ok(Children(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Children, E> {
+                Ok(Children(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Children, E> {
+                Ok(Children(None))
+            }
+        }
+        deserializer.deserialize_any(ChildrenVisitor)
+    }
 }
 
 /// One entry of `resource_types:` (see the module documentation).
