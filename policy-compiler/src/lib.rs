@@ -8,5 +8,6 @@ pub mod gateway;
 pub mod keys;
 pub mod lower;
 pub mod source;
+pub mod synth;
 
 pub use compile::{compile_paths, CompileError, CompileOptions};

@@ -38,6 +38,25 @@ enum Command {
     },
     /// Print an Envoy configuration that runs gatehouse.wasm with a bundle.
     EnvoyConfig(cli::EnvoyConfigArgs),
+    /// Write a synthetic tenant file for benchmarks (deterministic from the seed).
+    #[command(hide = true)]
+    Synth(SynthArgs),
+}
+
+#[derive(Debug, Args)]
+struct SynthArgs {
+    #[arg(long, default_value = "synth")]
+    name: String,
+    #[arg(long, default_value_t = 1_000)]
+    users: usize,
+    #[arg(long, default_value_t = 100)]
+    teams: usize,
+    #[arg(long, default_value_t = 10_000)]
+    grants: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(short, long)]
+    output: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +175,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command: TokenCommand::Mint(args),
         } => {
             println!("{}", cli::mint(&args)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Synth(args) => {
+            let size = gatehouse_compiler::synth::Size {
+                users: args.users,
+                teams: args.teams,
+                grants: args.grants,
+            };
+            let text = gatehouse_compiler::synth::tenant_json(&args.name, size, args.seed);
+            std::fs::write(&args.output, text)
+                .with_context(|| format!("writing `{}`", args.output.display()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::EnvoyConfig(args) => {
