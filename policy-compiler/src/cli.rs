@@ -70,26 +70,35 @@ pub fn default_host(engine: &Engine) -> Result<String> {
     }
 }
 
-/// `gatehouse check` output: one JSON object, or a few aligned lines.
-pub fn render_outcome(outcome: &Outcome<'_>, as_json: bool) -> String {
-    let (decision, status, reason) = match outcome.decision {
+/// The `gatehouse check --json` object for a decision (SPEC 5).
+pub fn outcome_json(outcome: &Outcome<'_>) -> Value {
+    let (decision, status, reason) = decision_parts(outcome);
+    json!({
+        "decision": decision,
+        "status": status,
+        "reason": reason,
+        "tenant": outcome.tenant_name(),
+        "principal": outcome.subject(),
+        "route": outcome.route_name(),
+        "resource": outcome.resource(),
+        "action": outcome.action,
+        "grant": outcome.grant(),
+    })
+}
+
+fn decision_parts(outcome: &Outcome<'_>) -> (&'static str, u16, Option<&'static str>) {
+    match outcome.decision {
         Decision::Allow { .. } => ("allow", 200, None),
         Decision::Deny { reason } => ("deny", reason.status(), Some(reason.code())),
-    };
-    if as_json {
-        let value = json!({
-            "decision": decision,
-            "status": status,
-            "reason": reason,
-            "tenant": outcome.tenant_name(),
-            "principal": outcome.subject(),
-            "route": outcome.route_name(),
-            "resource": outcome.resource(),
-            "action": outcome.action,
-            "grant": outcome.grant(),
-        });
-        return format!("{value}\n");
     }
+}
+
+/// `gatehouse check` output: one JSON object, or a few aligned lines.
+pub fn render_outcome(outcome: &Outcome<'_>, as_json: bool) -> String {
+    if as_json {
+        return format!("{}\n", outcome_json(outcome));
+    }
+    let (decision, status, reason) = decision_parts(outcome);
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -20,7 +20,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use gatehouse_compiler::{cli, compile_paths, keys, CompileOptions};
 use gatehouse_engine::route::Body;
-use gatehouse_engine::{Decision, Engine, Identity, LoadOptions, Outcome, Reason, Request};
+use gatehouse_engine::{Engine, Identity, LoadOptions, Reason, Request};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -545,24 +545,6 @@ fn tamper(jws: &str, how: &str) -> Result<String, String> {
 // ---------------------------------------------------------------------------------------------
 // Deciding: the engine in-process, and `gatehouse check`.
 
-fn outcome_json(outcome: &Outcome<'_>) -> Value {
-    let (decision, status, reason) = match outcome.decision {
-        Decision::Allow { .. } => ("allow", 200, None),
-        Decision::Deny { reason } => ("deny", reason.status(), Some(reason.code())),
-    };
-    json!({
-        "decision": decision,
-        "status": status,
-        "reason": reason,
-        "tenant": outcome.tenant_name(),
-        "principal": outcome.subject(),
-        "route": outcome.route_name(),
-        "resource": outcome.resource(),
-        "action": outcome.action,
-        "grant": outcome.grant(),
-    })
-}
-
 fn decide_engine(engine: &Engine, req: &HttpRequest, now: i64) -> Value {
     let headers: Vec<(&str, &str)> = req
         .headers
@@ -586,7 +568,7 @@ fn decide_engine(engine: &Engine, req: &HttpRequest, now: i64) -> Value {
         Some(s) => Identity::Subject(s),
         None => Identity::Token,
     };
-    outcome_json(&engine.decide(&request, identity, now))
+    gatehouse_compiler::cli::outcome_json(&engine.decide(&request, identity, now))
 }
 
 /// Runs `gatehouse check --json`; returns the parsed output and the exit code.
