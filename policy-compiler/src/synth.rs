@@ -241,56 +241,63 @@ pub fn tenant_json(name: &str, size: Size, seed: u64) -> String {
         }
         first = false;
     };
-    for a in 0..layout.provider_accounts {
-        sep(&mut out);
-        let _ = write!(out, r#"{{"type":"provider-account","name":"pa{a}""#);
-        collaborators(&mut out, "provider-account-user", &mut rng);
-        out.push_str(r#","models":["#);
-        for m in 0..layout.models_per_account {
-            if m > 0 {
-                out.push(',');
+    // (type, name prefix, role, children key, child prefix, child role, parents, children each).
+    // Models also carry the narrowing cases: the tenth is disabled, the ninth restricted.
+    let families = [
+        (
+            "provider-account",
+            "pa",
+            "provider-account-user",
+            "models",
+            "m",
+            "model-user",
+            layout.provider_accounts,
+            layout.models_per_account,
+        ),
+        (
+            "mcp-server",
+            "srv",
+            "mcp-server-user",
+            "tools",
+            "tool",
+            "tool-user",
+            layout.servers,
+            layout.tools_per_server,
+        ),
+        (
+            "cluster",
+            "c",
+            "cluster-viewer",
+            "workspaces",
+            "w",
+            "workspace-editor",
+            layout.clusters,
+            layout.workspaces_per_cluster,
+        ),
+    ];
+    for (ty, prefix, role, key, child_prefix, child_role, parents, children) in families {
+        let narrowed = key == "models";
+        for p in 0..parents {
+            sep(&mut out);
+            let _ = write!(out, r#"{{"type":"{ty}","name":"{prefix}{p}""#);
+            collaborators(&mut out, role, &mut rng);
+            let _ = write!(out, r#","{key}":["#);
+            for c in 0..children {
+                if c > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, r#"{{"name":"{child_prefix}{c}""#);
+                if narrowed && c == 9 {
+                    out.push_str(r#","enabled":false"#);
+                }
+                if narrowed && c == 8 {
+                    let _ = write!(out, r#","authorized_subjects":["team:team{}"]"#, p % teams);
+                }
+                collaborators(&mut out, child_role, &mut rng);
+                out.push('}');
             }
-            let _ = write!(out, r#"{{"name":"m{m}""#);
-            if m == 9 {
-                out.push_str(r#","enabled":false"#);
-            }
-            if m == 8 {
-                let _ = write!(out, r#","authorized_subjects":["team:team{}"]"#, a % teams);
-            }
-            collaborators(&mut out, "model-user", &mut rng);
-            out.push('}');
+            out.push_str("]}");
         }
-        out.push_str("]}");
-    }
-    for s in 0..layout.servers {
-        sep(&mut out);
-        let _ = write!(out, r#"{{"type":"mcp-server","name":"srv{s}""#);
-        collaborators(&mut out, "mcp-server-user", &mut rng);
-        out.push_str(r#","tools":["#);
-        for t in 0..layout.tools_per_server {
-            if t > 0 {
-                out.push(',');
-            }
-            let _ = write!(out, r#"{{"name":"tool{t}""#);
-            collaborators(&mut out, "tool-user", &mut rng);
-            out.push('}');
-        }
-        out.push_str("]}");
-    }
-    for c in 0..layout.clusters {
-        sep(&mut out);
-        let _ = write!(out, r#"{{"type":"cluster","name":"c{c}""#);
-        collaborators(&mut out, "cluster-viewer", &mut rng);
-        out.push_str(r#","workspaces":["#);
-        for w in 0..layout.workspaces_per_cluster {
-            if w > 0 {
-                out.push(',');
-            }
-            let _ = write!(out, r#"{{"name":"w{w}""#);
-            collaborators(&mut out, "workspace-editor", &mut rng);
-            out.push('}');
-        }
-        out.push_str("]}");
     }
     out.push_str("]}\n");
     out
