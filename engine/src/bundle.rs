@@ -219,7 +219,9 @@ pub enum EncodeError {
 impl core::fmt::Display for EncodeError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            EncodeError::TooLarge(what) => write!(f, "policy too large for bundle format v1: {what}"),
+            EncodeError::TooLarge(what) => {
+                write!(f, "policy too large for bundle format v1: {what}")
+            }
             EncodeError::Invalid(why) => write!(f, "invalid policy: {why}"),
         }
     }
@@ -252,7 +254,9 @@ impl core::fmt::Display for LoadError {
             LoadError::DigestMismatch => f.write_str("bundle digest mismatch (corrupt bundle)"),
             LoadError::BadSignature => f.write_str("bundle signature is invalid"),
             LoadError::Unsigned => f.write_str("bundle is unsigned but trusted keys are pinned"),
-            LoadError::UntrustedSigner => f.write_str("bundle is signed by a key that is not trusted"),
+            LoadError::UntrustedSigner => {
+                f.write_str("bundle is signed by a key that is not trusted")
+            }
             LoadError::Corrupt(why) => write!(f, "corrupt bundle: {why}"),
         }
     }
@@ -312,7 +316,11 @@ pub fn encode(policy: &Policy, signing_key: Option<&SigningKey>) -> Result<Vec<u
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_MAJOR.to_le_bytes());
     out.extend_from_slice(&FORMAT_MINOR.to_le_bytes());
-    let flags = if signing_key.is_some() { FLAG_SIGNED } else { 0 };
+    let flags = if signing_key.is_some() {
+        FLAG_SIGNED
+    } else {
+        0
+    };
     out.extend_from_slice(&flags.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     out.extend_from_slice(&Sha256::digest(&body));
@@ -336,7 +344,9 @@ fn u32_le(n: usize, what: &'static str) -> Result<[u8; 4], EncodeError> {
 }
 
 fn u32_of(n: usize, what: &'static str) -> Result<U32, EncodeError> {
-    u32::try_from(n).map(U32::new).map_err(|_| EncodeError::TooLarge(what))
+    u32::try_from(n)
+        .map(U32::new)
+        .map_err(|_| EncodeError::TooLarge(what))
 }
 
 /// Builds the string heap and the `u32` list pool of one tenant.
@@ -501,14 +511,27 @@ fn encode_tenant(tenant: &Tenant) -> Result<Vec<(u32, Vec<u8>)>, EncodeError> {
 /// The encoder re-checks the ordering invariants the decoder relies on, so a compiler bug shows
 /// up at compile time rather than as a bundle that every proxy rejects.
 fn check_tenant(tenant: &Tenant) -> Result<(), EncodeError> {
-    let bad = |why: &str| Err(EncodeError::Invalid(format!("tenant `{}`: {why}", tenant.name)));
+    let bad = |why: &str| {
+        Err(EncodeError::Invalid(format!(
+            "tenant `{}`: {why}",
+            tenant.name
+        )))
+    };
     if tenant.actions.len() > MAX_ACTIONS {
         return bad("more than 64 action names");
     }
-    if !tenant.users.windows(2).all(|w| matches!(w, [a, b] if a.email < b.email)) {
+    if !tenant
+        .users
+        .windows(2)
+        .all(|w| matches!(w, [a, b] if a.email < b.email))
+    {
         return bad("users not sorted by email or duplicated");
     }
-    if !tenant.teams.windows(2).all(|w| matches!(w, [a, b] if a.name < b.name)) {
+    if !tenant
+        .teams
+        .windows(2)
+        .all(|w| matches!(w, [a, b] if a.name < b.name))
+    {
         return bad("teams not sorted by name or duplicated");
     }
     if !tenant
@@ -518,7 +541,11 @@ fn check_tenant(tenant: &Tenant) -> Result<(), EncodeError> {
     {
         return bad("virtual accounts not sorted by name or duplicated");
     }
-    if !tenant.grants.windows(2).all(|w| matches!(w, [a, b] if a < b)) {
+    if !tenant
+        .grants
+        .windows(2)
+        .all(|w| matches!(w, [a, b] if a < b))
+    {
         return bad("grants not sorted or duplicated");
     }
     let mut previous: Option<String> = None;
@@ -600,6 +627,14 @@ impl<'a> Tables<'a> {
             .unwrap_or("")
     }
 
+    /// The bytes of a string, for comparisons: no UTF-8 check (strings were checked at load,
+    /// and byte order is `str` order).
+    pub fn bytes(&self, r: StrRef) -> &'a [u8] {
+        let start = r.offset.get() as usize;
+        let end = start.saturating_add(r.len.get() as usize);
+        self.strings.get(start..end).unwrap_or(&[])
+    }
+
     /// The list a reference names; empty if it is out of bounds (never, after validation).
     pub fn list(&self, r: ListRef) -> &'a [U32] {
         let start = r.start.get() as usize;
@@ -616,7 +651,7 @@ impl<'a> Tables<'a> {
     pub fn user(&self, email_lowercase: &str) -> Option<(u32, &'a UserRecord)> {
         let i = self
             .users
-            .binary_search_by(|u| self.str(u.email).cmp(email_lowercase))
+            .binary_search_by(|u| self.bytes(u.email).cmp(email_lowercase.as_bytes()))
             .ok()?;
         Some((i as u32, self.users.get(i)?))
     }
@@ -624,7 +659,7 @@ impl<'a> Tables<'a> {
     pub fn team(&self, name: &str) -> Option<(u32, &'a TeamRecord)> {
         let i = self
             .teams
-            .binary_search_by(|t| self.str(t.name).cmp(name))
+            .binary_search_by(|t| self.bytes(t.name).cmp(name.as_bytes()))
             .ok()?;
         Some((i as u32, self.teams.get(i)?))
     }
@@ -632,7 +667,7 @@ impl<'a> Tables<'a> {
     pub fn virtual_account(&self, name: &str) -> Option<(u32, &'a VirtualAccountRecord)> {
         let i = self
             .virtual_accounts
-            .binary_search_by(|v| self.str(v.name).cmp(name))
+            .binary_search_by(|v| self.bytes(v.name).cmp(name.as_bytes()))
             .ok()?;
         Some((i as u32, self.virtual_accounts.get(i)?))
     }
@@ -641,7 +676,9 @@ impl<'a> Tables<'a> {
     pub fn resource(&self, resource_type: &str, path: &str) -> Option<(u32, &'a ResourceRecord)> {
         let i = self
             .resources
-            .binary_search_by(|r| cmp_key(self.str(r.key), resource_type, path))
+            .binary_search_by(|r| {
+                cmp_key(self.bytes(r.key), resource_type.as_bytes(), path.as_bytes())
+            })
             .ok()?;
         Some((i as u32, self.resources.get(i)?))
     }
@@ -654,23 +691,30 @@ impl<'a> Tables<'a> {
         let tables = *self;
         let start = self
             .mappings
-            .partition_point(|m| (m.idp.get(), tables.str(m.value)) < (idp, value));
+            .partition_point(|m| (m.idp.get(), tables.bytes(m.value)) < (idp, value.as_bytes()));
         self.mappings
             .get(start..)
             .unwrap_or(&[])
             .iter()
-            .take_while(move |m| m.idp.get() == idp && tables.str(m.value) == value)
+            .take_while(move |m| m.idp.get() == idp && tables.bytes(m.value) == value.as_bytes())
             .map(|m| m.target.get())
     }
 }
 
-/// Compares a stored key `type:path` with the parts of a looked-up key.
-fn cmp_key(stored: &str, resource_type: &str, path: &str) -> core::cmp::Ordering {
-    let wanted = resource_type
-        .bytes()
-        .chain(core::iter::once(b':'))
-        .chain(path.bytes());
-    stored.bytes().cmp(wanted)
+/// Compares a stored key `type:path` with the parts of a looked-up key, as if they were
+/// joined: the same order as `stored.cmp(format!("{resource_type}:{path}"))`, two `memcmp`s.
+fn cmp_key(stored: &[u8], resource_type: &[u8], path: &[u8]) -> core::cmp::Ordering {
+    use core::cmp::Ordering;
+    let (head, rest) = stored.split_at(stored.len().min(resource_type.len()));
+    match head.cmp(resource_type) {
+        Ordering::Equal => {}
+        other => return other,
+    }
+    match rest.split_first() {
+        // `stored` is `resource_type` itself: a proper prefix of the wanted key.
+        None => Ordering::Less,
+        Some((&sep, tail)) => sep.cmp(&b':').then_with(|| tail.cmp(path)),
+    }
 }
 
 impl Bundle {
@@ -692,8 +736,8 @@ impl Bundle {
         if flags & !FLAG_SIGNED != 0 {
             return Err(corrupt(format!("unknown header flags {flags:#x}")));
         }
-        let body_len = usize::try_from(le_u64(rest.get(8..16)))
-            .map_err(|_| LoadError::Truncated("body"))?;
+        let body_len =
+            usize::try_from(le_u64(rest.get(8..16))).map_err(|_| LoadError::Truncated("body"))?;
         let mut digest = [0u8; 32];
         digest.copy_from_slice(rest.get(16..48).ok_or(LoadError::Truncated("header"))?);
         let signed_end = HEADER_LEN
@@ -720,11 +764,19 @@ impl Bundle {
             let trailer = bytes
                 .get(signed_end..)
                 .ok_or(LoadError::Truncated("signature"))?;
-            let (key, sig) = trailer.split_at_checked(32).ok_or(LoadError::Truncated("signature"))?;
-            let key: [u8; 32] = key.try_into().map_err(|_| LoadError::Truncated("signature"))?;
-            let sig: [u8; 64] = sig.try_into().map_err(|_| LoadError::Truncated("signature"))?;
+            let (key, sig) = trailer
+                .split_at_checked(32)
+                .ok_or(LoadError::Truncated("signature"))?;
+            let key: [u8; 32] = key
+                .try_into()
+                .map_err(|_| LoadError::Truncated("signature"))?;
+            let sig: [u8; 64] = sig
+                .try_into()
+                .map_err(|_| LoadError::Truncated("signature"))?;
             let verifying = VerifyingKey::from_bytes(&key).map_err(|_| LoadError::BadSignature)?;
-            let signed = bytes.get(..signed_end).ok_or(LoadError::Truncated("body"))?;
+            let signed = bytes
+                .get(..signed_end)
+                .ok_or(LoadError::Truncated("body"))?;
             verifying
                 .verify_strict(signed, &Signature::from_bytes(&sig))
                 .map_err(|_| LoadError::BadSignature)?;
@@ -853,15 +905,18 @@ impl TableRanges {
 }
 
 fn le_u16(b: Option<&[u8]>) -> u16 {
-    b.and_then(|b| b.try_into().ok()).map_or(0, u16::from_le_bytes)
+    b.and_then(|b| b.try_into().ok())
+        .map_or(0, u16::from_le_bytes)
 }
 
 fn le_u32(b: Option<&[u8]>) -> u32 {
-    b.and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes)
+    b.and_then(|b| b.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
 }
 
 fn le_u64(b: Option<&[u8]>) -> u64 {
-    b.and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes)
+    b.and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
 }
 
 struct Directory {
@@ -936,10 +991,15 @@ fn table<'a, T: FromBytes + Immutable + KnownLayout + Unaligned>(
     what: &'static str,
 ) -> Result<&'a [T], LoadError> {
     let bytes = body.get(range.clone()).ok_or(LoadError::Truncated(what))?;
-    <[T]>::ref_from_bytes(bytes).map_err(|_| corrupt(format!("{what}: not a whole number of records")))
+    <[T]>::ref_from_bytes(bytes)
+        .map_err(|_| corrupt(format!("{what}: not a whole number of records")))
 }
 
-fn load_tenant(body: &[u8], directory: &Directory, index: usize) -> Result<LoadedTenant, LoadError> {
+fn load_tenant(
+    body: &[u8],
+    directory: &Directory,
+    index: usize,
+) -> Result<LoadedTenant, LoadError> {
     let range = |kind| directory.get(section::tenant(index, kind));
     let config: TenantConfig = postcard_section(body, range(section::CONFIG)?, "tenant config")?;
     let name = config.name.clone();
@@ -955,7 +1015,9 @@ fn load_tenant(body: &[u8], directory: &Directory, index: usize) -> Result<Loade
         mappings: range(section::IDP_MAPPINGS)?,
     };
     let view = Tables {
-        strings: body.get(tables.strings.clone()).ok_or(LoadError::Truncated("strings"))?,
+        strings: body
+            .get(tables.strings.clone())
+            .ok_or(LoadError::Truncated("strings"))?,
         users: table(body, &tables.users, "users")?,
         teams: table(body, &tables.teams, "teams")?,
         virtual_accounts: table(body, &tables.virtual_accounts, "virtual accounts")?,
@@ -965,11 +1027,15 @@ fn load_tenant(body: &[u8], directory: &Directory, index: usize) -> Result<Loade
         mappings: table(body, &tables.mappings, "identity-provider mappings")?,
     };
     validate_tables(&config, &view).map_err(bad)?;
-    let keys = KeySet::new(&config.keys).map_err(|e| corrupt(format!("tenant `{name}` keys: {e}")))?;
+    let keys =
+        KeySet::new(&config.keys).map_err(|e| corrupt(format!("tenant `{name}` keys: {e}")))?;
     let mut idp_keys = Vec::with_capacity(config.identity_providers.len());
     for idp in &config.identity_providers {
         idp_keys.push(KeySet::new(&idp.keys).map_err(|e| {
-            corrupt(format!("tenant `{name}` identity provider `{}` keys: {e}", idp.name))
+            corrupt(format!(
+                "tenant `{name}` identity provider `{}` keys: {e}",
+                idp.name
+            ))
         })?);
     }
     Ok(LoadedTenant {
@@ -1006,7 +1072,11 @@ fn validate_tables(config: &TenantConfig, t: &Tables<'_>) -> Result<(), String> 
         }
     }
     for idp in &config.identity_providers {
-        if idp.algorithms.iter().any(|a| Algorithm::ALL.iter().all(|b| b != a)) {
+        if idp
+            .algorithms
+            .iter()
+            .any(|a| Algorithm::ALL.iter().all(|b| b != a))
+        {
             return Err("unknown algorithm".into());
         }
     }
@@ -1047,7 +1117,10 @@ fn validate_tables(config: &TenantConfig, t: &Tables<'_>) -> Result<(), String> 
         if u.role.get() as usize >= roles {
             return Err(format!("user `{email}` has an unknown role"));
         }
-        if t.list(u.teams).iter().any(|team| team.get() as usize >= t.teams.len()) {
+        if t.list(u.teams)
+            .iter()
+            .any(|team| team.get() as usize >= t.teams.len())
+        {
             return Err(format!("user `{email}` is in an unknown team"));
         }
     }
@@ -1091,7 +1164,10 @@ fn validate_tables(config: &TenantConfig, t: &Tables<'_>) -> Result<(), String> 
         let Some(type_name) = config.resource_types.get(ty).map(|t| t.name.as_str()) else {
             return Err(format!("resource `{key}` has an unknown type"));
         };
-        if !key.strip_prefix(type_name).is_some_and(|rest| rest.starts_with(':')) {
+        if !key
+            .strip_prefix(type_name)
+            .is_some_and(|rest| rest.starts_with(':'))
+        {
             return Err(format!("resource `{key}` does not start with its type"));
         }
         let parent = r.parent.get();
@@ -1108,7 +1184,10 @@ fn validate_tables(config: &TenantConfig, t: &Tables<'_>) -> Result<(), String> 
                 if depth > MAX_DEPTH {
                     return Err(format!("resource `{key}` is nested too deep or in a cycle"));
                 }
-                cursor = t.resources.get(cursor as usize).map_or(NONE, |p| p.parent.get());
+                cursor = t
+                    .resources
+                    .get(cursor as usize)
+                    .map_or(NONE, |p| p.parent.get());
             }
         }
         if r.grants_start.get() as usize != next_grant {
@@ -1132,7 +1211,9 @@ fn validate_tables(config: &TenantConfig, t: &Tables<'_>) -> Result<(), String> 
         }
         let authorized = t.list(r.authorized);
         if authorized.iter().any(|c| !subject_ok(c.get()))
-            || !authorized.windows(2).all(|w| matches!(w, [a, b] if a.get() < b.get()))
+            || !authorized
+                .windows(2)
+                .all(|w| matches!(w, [a, b] if a.get() < b.get()))
         {
             return Err(format!("authorized subjects of `{key}` invalid"));
         }
@@ -1168,3 +1249,38 @@ fn validate_tables(config: &TenantConfig, t: &Tables<'_>) -> Result<(), String> 
 
 /// The deepest resource nesting a bundle may carry.
 pub const MAX_DEPTH: usize = 32;
+
+#[cfg(test)]
+mod tests {
+    use super::cmp_key;
+
+    #[test]
+    fn cmp_key_orders_like_the_joined_key() {
+        let stored = [
+            "model",
+            "model:",
+            "model:a",
+            "model:a/b",
+            "model-x:a",
+            "mode",
+            "tool:a",
+            "",
+        ];
+        let wanted = [
+            ("model", "a"),
+            ("model", ""),
+            ("mode", "l:a"),
+            ("model", "a/b"),
+            ("tool", "a"),
+        ];
+        for s in stored {
+            for (ty, path) in wanted {
+                assert_eq!(
+                    cmp_key(s.as_bytes(), ty.as_bytes(), path.as_bytes()),
+                    s.cmp(format!("{ty}:{path}").as_str()),
+                    "{s} vs {ty}:{path}"
+                );
+            }
+        }
+    }
+}

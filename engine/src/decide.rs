@@ -6,18 +6,22 @@
 use std::borrow::Cow;
 
 use crate::bundle::{
-    self, subject_code, Bundle, LoadError, LoadOptions, LoadedTenant, ResourceRecord, Tables,
-    NONE, NO_TIME, RESOURCE_DISABLED, RESOURCE_RESTRICTED, USER_ACTIVE,
+    self, subject_code, Bundle, LoadError, LoadOptions, LoadedTenant, ResourceRecord, Tables, NONE,
+    NO_TIME, RESOURCE_DISABLED, RESOURCE_RESTRICTED, USER_ACTIVE,
 };
+use crate::cache::{self, CacheStats, TokenCache, Window};
 use crate::jwt::{self, Token, Validation};
 use crate::model::{ResolveTo, RoleKind, Route};
 use crate::reason::Reason;
 use crate::route::{self, Body, Facts};
 
-/// A loaded bundle, ready to decide requests. Immutable: share it between requests.
+/// A loaded bundle, ready to decide requests. Share it between the requests of one thread: the
+/// only state that changes is the verified-token cache (interior mutability, not `Sync`), which
+/// lives and dies with the bundle.
 #[derive(Debug)]
 pub struct Engine {
     bundle: Bundle,
+    cache: TokenCache<Caller>,
 }
 
 /// The facts of one request. Header names may be in any case.
@@ -46,8 +50,12 @@ pub enum Identity<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// `grant` is `None` on public routes and on routes that only need a valid principal.
-    Allow { grant: Option<GrantRef> },
-    Deny { reason: Reason },
+    Allow {
+        grant: Option<GrantRef>,
+    },
+    Deny {
+        reason: Reason,
+    },
 }
 
 impl Decision {
@@ -95,12 +103,32 @@ pub struct Outcome<'e> {
     pub action: Option<&'e str>,
     /// A token was found in the request (for `www-authenticate: error="invalid_token"`).
     pub token_presented: bool,
+    /// The token was found in the verified-token cache (no signature check ran).
+    pub token_cache_hit: bool,
     tables: Option<Tables<'e>>,
 }
 
 impl Engine {
+    /// With a verified-token cache of [`cache::DEFAULT_CAPACITY`] entries.
     pub fn load(bytes: Vec<u8>, options: &LoadOptions) -> Result<Engine, LoadError> {
-        Bundle::decode(bytes, options).map(|bundle| Engine { bundle })
+        let bundle = Bundle::decode(bytes, options)?;
+        Ok(Engine {
+            cache: TokenCache::new(cache::DEFAULT_CAPACITY, cache_seed(&bundle)),
+            bundle,
+        })
+    }
+
+    /// The same engine with a verified-token cache of `capacity` entries (0: no cache).
+    pub fn with_token_cache(self, capacity: usize) -> Engine {
+        Engine {
+            cache: TokenCache::new(capacity, cache_seed(&self.bundle)),
+            bundle: self.bundle,
+        }
+    }
+
+    /// Hits, misses and occupancy of the verified-token cache, for metrics.
+    pub fn token_cache_stats(&self) -> CacheStats {
+        self.cache.stats()
     }
 
     pub fn bundle(&self) -> &Bundle {
@@ -116,7 +144,12 @@ impl Engine {
     }
 
     /// Decide a request at time `now` (Unix seconds).
-    pub fn decide<'e>(&'e self, request: &Request<'_>, identity: Identity<'_>, now: i64) -> Outcome<'e> {
+    pub fn decide<'e>(
+        &'e self,
+        request: &Request<'_>,
+        identity: Identity<'_>,
+        now: i64,
+    ) -> Outcome<'e> {
         let mut outcome = Outcome {
             decision: Decision::Deny {
                 reason: Reason::TenantUnknown,
@@ -128,6 +161,7 @@ impl Engine {
             resource_path: None,
             action: None,
             token_presented: false,
+            token_cache_hit: false,
             tables: None,
         };
         outcome.decision = match self.steps(request, identity, now, &mut outcome) {
@@ -145,7 +179,9 @@ impl Engine {
         out: &mut Outcome<'e>,
     ) -> Result<Option<GrantRef>, Reason> {
         // 1. Tenant.
-        let tenant = self.tenant_for(request.authority).ok_or(Reason::TenantUnknown)?;
+        let tenant = self
+            .tenant_for(request.authority)
+            .ok_or(Reason::TenantUnknown)?;
         let tables = self.bundle.tables(tenant);
         out.tenant = Some(tenant);
         out.tables = Some(tables);
@@ -167,10 +203,30 @@ impl Engine {
         let caller = match identity {
             Identity::Subject(subject) => self.resolve_subject(tenant, &tables, subject, now)?,
             Identity::Token => {
-                let token = route::extract_token(&gateway.token_sources, request.path, request.headers)
-                    .ok_or(Reason::TokenMissing)?;
+                let token =
+                    route::extract_token(&gateway.token_sources, request.path, request.headers)
+                        .ok_or(Reason::TokenMissing)?;
                 out.token_presented = true;
-                self.authenticate(tenant, &tables, &token, now)?
+                // Tenants are few; the index keys the cache (a token verified for one tenant
+                // says nothing about another).
+                let tenant_index = self
+                    .bundle
+                    .tenants()
+                    .iter()
+                    .position(|t| core::ptr::eq(t, tenant))
+                    .unwrap_or(usize::MAX) as u32;
+                if let Some(caller) = self.cache.get(tenant_index, token.as_bytes(), now) {
+                    out.token_cache_hit = true;
+                    // Everything else the caller rests on is fixed by the bundle; this depends
+                    // on the clock (virtual-account expiry).
+                    check_principal(&tables, &caller, now)?;
+                    caller
+                } else {
+                    let (caller, window) = self.authenticate(tenant, &tables, &token, now)?;
+                    self.cache
+                        .insert(tenant_index, token.as_bytes(), window, now, caller.clone());
+                    caller
+                }
             }
         };
         out.principal = Some(caller.principal);
@@ -201,7 +257,14 @@ impl Engine {
         let (resource_index, resource) = found.ok_or(Reason::ResourceUnknown)?;
 
         // 7. Authorize.
-        authorize(tenant, &tables, &caller, resource_index, resource, &target.action)
+        authorize(
+            tenant,
+            &tables,
+            &caller,
+            resource_index,
+            resource,
+            &target.action,
+        )
     }
 
     /// Step 1: exact host names first, then the longest matching `*.suffix`; a lone tenant
@@ -240,24 +303,32 @@ impl Engine {
         })
     }
 
-    /// Steps 4-5 for a token.
+    /// Steps 4-5 for a token; also the time window in which the same token gets the same answer.
     fn authenticate(
         &self,
         tenant: &LoadedTenant,
         tables: &Tables<'_>,
         raw: &str,
         now: i64,
-    ) -> Result<Caller, Reason> {
+    ) -> Result<(Caller, Window), Reason> {
         let token = Token::parse(raw)?;
         let issuer = token.issuer().ok_or(Reason::IssuerUnknown)?;
         let config = &tenant.config;
         let skew = i64::from(config.clock_skew_seconds);
         let idp = if issuer == config.issuer {
             None
-        } else if let Some(i) = config.identity_providers.iter().position(|p| p.issuer == issuer) {
+        } else if let Some(i) = config
+            .identity_providers
+            .iter()
+            .position(|p| p.issuer == issuer)
+        {
             Some(i)
         } else if self.bundle.tenants().iter().any(|t| {
-            t.config.issuer == issuer || t.config.identity_providers.iter().any(|p| p.issuer == issuer)
+            t.config.issuer == issuer
+                || t.config
+                    .identity_providers
+                    .iter()
+                    .any(|p| p.issuer == issuer)
         }) {
             return Err(Reason::TenantMismatch);
         } else {
@@ -267,7 +338,10 @@ impl Engine {
         let (keys, algorithms, audiences) = match idp {
             None => (&tenant.keys, &[][..], &config.audiences),
             Some(i) => {
-                let provider = config.identity_providers.get(i).ok_or(Reason::IssuerUnknown)?;
+                let provider = config
+                    .identity_providers
+                    .get(i)
+                    .ok_or(Reason::IssuerUnknown)?;
                 let keys = tenant.idp_keys.get(i).ok_or(Reason::KeyUnknown)?;
                 (keys, provider.algorithms.as_slice(), &provider.audiences)
             }
@@ -302,7 +376,10 @@ impl Engine {
                 self.resolve_subject(tenant, tables, subject, now)?
             }
             Some(i) => {
-                let provider = config.identity_providers.get(i).ok_or(Reason::IssuerUnknown)?;
+                let provider = config
+                    .identity_providers
+                    .get(i)
+                    .ok_or(Reason::IssuerUnknown)?;
                 let idp_index = i as u32;
                 match &provider.resolve_to {
                     ResolveTo::User {
@@ -313,7 +390,7 @@ impl Engine {
                             .path(email_claim)
                             .and_then(serde_json::Value::as_str)
                             .ok_or(Reason::PrincipalUnknown)?;
-                        let mut caller = user_caller(tables, &email.to_lowercase())?;
+                        let mut caller = user_caller(tables, &lowercase(email))?;
                         if let Some(values) = team_claim.as_ref().and_then(|c| claims.path(c)) {
                             let values: Vec<&str> = match values {
                                 serde_json::Value::String(s) => vec![s.as_str()],
@@ -323,9 +400,11 @@ impl Engine {
                                 _ => Vec::new(),
                             };
                             for value in values {
-                                caller
-                                    .subjects
-                                    .extend(tables.mapped(idp_index, value).map(|t| subject_code::TEAM | t));
+                                caller.subjects.extend(
+                                    tables
+                                        .mapped(idp_index, value)
+                                        .map(|t| subject_code::TEAM | t),
+                                );
                             }
                             caller.normalize();
                         }
@@ -338,7 +417,10 @@ impl Engine {
                             .path(virtual_account_claim)
                             .and_then(serde_json::Value::as_str)
                             .ok_or(Reason::PrincipalUnknown)?;
-                        let va = tables.mapped(idp_index, value).next().ok_or(Reason::PrincipalUnknown)?;
+                        let va = tables
+                            .mapped(idp_index, value)
+                            .next()
+                            .ok_or(Reason::PrincipalUnknown)?;
                         Caller::virtual_account(va)
                     }
                 }
@@ -354,7 +436,14 @@ impl Engine {
                 return Err(Reason::TokenRevoked);
             }
         }
-        Ok(caller)
+        // `verify` succeeded: `exp` is present and every time claim is an integer.
+        let window = Window {
+            exp: claims.int("exp").unwrap_or(i64::MIN),
+            nbf: claims.int("nbf"),
+            iat: claims.int("iat"),
+            skew: skew.max(0),
+        };
+        Ok((caller, window))
     }
 
     /// A subject reference (`user:<email>`, `virtualaccount:<name>`) to a caller, with the
@@ -367,15 +456,34 @@ impl Engine {
         now: i64,
     ) -> Result<Caller, Reason> {
         let caller = if let Some(email) = subject.strip_prefix("user:") {
-            user_caller(tables, &email.to_lowercase())?
+            user_caller(tables, &lowercase(email))?
         } else if let Some(name) = subject.strip_prefix("virtualaccount:") {
-            let (i, _) = tables.virtual_account(name).ok_or(Reason::PrincipalUnknown)?;
+            let (i, _) = tables
+                .virtual_account(name)
+                .ok_or(Reason::PrincipalUnknown)?;
             Caller::virtual_account(i)
         } else {
             return Err(Reason::PrincipalUnknown);
         };
         check_principal(tables, &caller, now)?;
         Ok(caller)
+    }
+}
+
+/// Varies the cache's hash per bundle.
+fn cache_seed(bundle: &Bundle) -> u64 {
+    let mut seed = [0u8; 8];
+    seed.copy_from_slice(bundle.digest().get(..8).unwrap_or(&[0; 8]));
+    u64::from_le_bytes(seed)
+}
+
+/// `s.to_lowercase()`, without the allocation when it would change nothing (the usual case:
+/// emails are stored lowercased and usually sent that way).
+fn lowercase(s: &str) -> Cow<'_, str> {
+    if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.to_lowercase())
     }
 }
 
@@ -401,7 +509,7 @@ fn host_of(authority: &str) -> Cow<'_, str> {
 }
 
 /// The caller and every subject it acts as (itself, its teams, `team:everyone`), sorted.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Caller {
     principal: Principal,
     subjects: Vec<u32>,
@@ -416,6 +524,14 @@ impl Caller {
     }
 
     fn normalize(&mut self) {
+        // Usually already so (user code < team codes, sorted at load, < everyone): skip the sort.
+        if self
+            .subjects
+            .windows(2)
+            .all(|w| matches!(w, [a, b] if a < b))
+        {
+            return;
+        }
         self.subjects.sort_unstable();
         self.subjects.dedup();
     }
@@ -439,7 +555,10 @@ fn user_caller(tables: &Tables<'_>, email: &str) -> Result<Caller, Reason> {
 fn check_principal(tables: &Tables<'_>, caller: &Caller, now: i64) -> Result<(), Reason> {
     match caller.principal {
         Principal::User(i) => {
-            let user = tables.users.get(i as usize).ok_or(Reason::PrincipalUnknown)?;
+            let user = tables
+                .users
+                .get(i as usize)
+                .ok_or(Reason::PrincipalUnknown)?;
             if user.flags.get() & USER_ACTIVE == 0 {
                 return Err(Reason::PrincipalInactive);
             }
@@ -534,7 +653,9 @@ fn authorize(
     for (_, r) in chain() {
         let node_type = r.resource_type.get();
         for (subject, role) in &tenant_roles {
-            if let Some(RoleKind::Tenant { permissions }) = config.roles.get(*role as usize).map(|r| &r.kind) {
+            if let Some(RoleKind::Tenant { permissions }) =
+                config.roles.get(*role as usize).map(|r| &r.kind)
+            {
                 if permissions
                     .iter()
                     .any(|(ty, actions)| ty.0 == node_type && actions.contains(action))
@@ -553,12 +674,20 @@ fn authorize(
         let grants = tables.grants_of(r);
         for subject in &caller.subjects {
             let start = grants.partition_point(|g| g.subject.get() < *subject);
-            for g in grants.get(start..).unwrap_or(&[]).iter().take_while(|g| g.subject.get() == *subject) {
+            for g in grants
+                .get(start..)
+                .unwrap_or(&[])
+                .iter()
+                .take_while(|g| g.subject.get() == *subject)
+            {
                 let role = u32::from(g.role.get());
-                let grants_action = config.roles.get(role as usize).is_some_and(|r| match r.kind {
-                    RoleKind::Collaborator { actions, .. } => actions.contains(action),
-                    _ => false,
-                });
+                let grants_action = config
+                    .roles
+                    .get(role as usize)
+                    .is_some_and(|r| match r.kind {
+                        RoleKind::Collaborator { actions, .. } => actions.contains(action),
+                        _ => false,
+                    });
                 if grants_action {
                     return Ok(Some(GrantRef {
                         subject: *subject,
@@ -611,7 +740,11 @@ impl Outcome<'_> {
 
     /// `type:path` of the requested resource, when the route names one and it could be filled.
     pub fn resource(&self) -> Option<String> {
-        Some(format!("{}:{}", self.resource_type?, self.resource_path.as_ref()?))
+        Some(format!(
+            "{}:{}",
+            self.resource_type?,
+            self.resource_path.as_ref()?
+        ))
     }
 
     /// What allowed the request, e.g.
@@ -628,10 +761,15 @@ impl Outcome<'_> {
             .get(grant.role as usize)
             .map_or("?", |r| r.name.as_str());
         let subject = subject_name(tables, grant.subject);
-        Some(match grant.resource.and_then(|i| tables.resources.get(i as usize)) {
-            Some(r) => format!("{subject} {role} on {}", tables.str(r.key)),
-            None => format!("{subject} {role} (tenant role)"),
-        })
+        Some(
+            match grant
+                .resource
+                .and_then(|i| tables.resources.get(i as usize))
+            {
+                Some(r) => format!("{subject} {role} on {}", tables.str(r.key)),
+                None => format!("{subject} {role} (tenant role)"),
+            },
+        )
     }
 }
 
@@ -648,7 +786,10 @@ fn subject_name(tables: &Tables<'_>, code: u32) -> String {
         ),
         subject_code::VIRTUAL_ACCOUNT => format!(
             "virtualaccount:{}",
-            tables.virtual_accounts.get(i).map_or("?", |v| tables.str(v.name))
+            tables
+                .virtual_accounts
+                .get(i)
+                .map_or("?", |v| tables.str(v.name))
         ),
         _ => "team:everyone".to_owned(),
     }

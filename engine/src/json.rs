@@ -106,7 +106,8 @@ impl StrictVisitor {
 
 /// The value at a path of object keys.
 pub fn at_path<'v, S: AsRef<str>>(value: &'v Value, path: &[S]) -> Option<&'v Value> {
-    path.iter().try_fold(value, |v, key| v.as_object()?.get(key.as_ref()))
+    path.iter()
+        .try_fold(value, |v, key| v.as_object()?.get(key.as_ref()))
 }
 
 #[cfg(test)]

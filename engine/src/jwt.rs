@@ -153,6 +153,24 @@ pub fn verify(token: &Token<'_>, validation: &Validation<'_>) -> Result<(), Reas
     check_claims(&token.claims, validation)
 }
 
+/// Test hook (Wycheproof vectors, fuzzing): verifies `signature` over an arbitrary `message` with
+/// the same key preparation and signature code as [`verify`], without the JWS framing. `Err` when
+/// [`KeySet::new`] refuses the key (too small, off the curve...); `Ok(false)` when the key does not
+/// fit `alg` or the signature is invalid.
+#[doc(hidden)]
+pub fn verify_raw(
+    alg: Algorithm,
+    key: &crate::model::Jwk,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<bool, String> {
+    let set = KeySet::new(core::slice::from_ref(key))?;
+    let verified = set
+        .candidates(alg)
+        .any(|key| key.verify(alg, message, signature));
+    Ok(verified)
+}
+
 /// Time and audience checks; only ever called on verified claims.
 fn check_claims(claims: &Claims, validation: &Validation<'_>) -> Result<(), Reason> {
     // Types first: a claim of the wrong type makes the token malformed whatever the time.

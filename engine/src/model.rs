@@ -40,9 +40,16 @@ pub struct Gateway {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TokenSource {
     /// Header name lowercased; `prefix` compared case-insensitively and stripped.
-    Header { name: String, prefix: String },
-    Query { name: String },
-    Cookie { name: String },
+    Header {
+        name: String,
+        prefix: String,
+    },
+    Query {
+        name: String,
+    },
+    Cookie {
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,7 +162,9 @@ index_type!(
 );
 
 /// A bit set over [`Tenant::actions`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct ActionSet(pub u64);
 
 impl ActionSet {
@@ -221,7 +230,9 @@ pub enum ResolveTo {
         email_claim: Vec<String>,
         team_claim: Option<Vec<String>>,
     },
-    VirtualAccount { virtual_account_claim: Vec<String> },
+    VirtualAccount {
+        virtual_account_claim: Vec<String>,
+    },
 }
 
 /// A public verification key (or an explicitly configured HMAC secret) from a JWK Set.
@@ -236,12 +247,23 @@ pub struct Jwk {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KeyMaterial {
     /// Big-endian modulus and exponent.
-    Rsa { n: Vec<u8>, e: Vec<u8> },
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
     /// Uncompressed affine coordinates.
-    Ec { curve: Curve, x: Vec<u8>, y: Vec<u8> },
-    Ed25519 { x: Vec<u8> },
+    Ec {
+        curve: Curve,
+        x: Vec<u8>,
+        y: Vec<u8>,
+    },
+    Ed25519 {
+        x: Vec<u8>,
+    },
     /// Symmetric secret; only HS* algorithms may use it.
-    Symmetric { k: Vec<u8> },
+    Symmetric {
+        k: Vec<u8>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -321,12 +343,17 @@ pub struct Role {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RoleKind {
     /// Granted on one resource of `resource_type`; gives `actions` there and on descendants (2.4).
-    Collaborator { resource_type: TypeId, actions: ActionSet },
+    Collaborator {
+        resource_type: TypeId,
+        actions: ActionSet,
+    },
     /// `tenant-admin`: every action on every resource of the tenant.
     TenantAdmin,
     /// `tenant-member` (no permissions) and custom roles: `<type>:<action>` pairs, one entry per
     /// type, sorted by type.
-    Tenant { permissions: Vec<(TypeId, ActionSet)> },
+    Tenant {
+        permissions: Vec<(TypeId, ActionSet)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -45,7 +45,10 @@ pub fn decide(
 
     let mut chain: Vec<(usize, &Resource)> = vec![(index, resource)];
     while let Some(parent) = chain.last().and_then(|(_, r)| r.parent) {
-        let p = t.resources.get(parent.index()).ok_or(Reason::ResourceUnknown)?;
+        let p = t
+            .resources
+            .get(parent.index())
+            .ok_or(Reason::ResourceUnknown)?;
         chain.push((parent.index(), p));
     }
     if chain.iter().any(|(_, r)| !r.enabled) {
@@ -56,9 +59,12 @@ pub fn decide(
     for s in &subjects {
         match s {
             Subject::User(u) => tenant_roles.extend(t.users.get(u.index()).map(|u| u.role)),
-            Subject::Team(team) => {
-                tenant_roles.extend(t.teams.get(team.index()).into_iter().flat_map(|t| t.roles.iter().copied()))
-            }
+            Subject::Team(team) => tenant_roles.extend(
+                t.teams
+                    .get(team.index())
+                    .into_iter()
+                    .flat_map(|t| t.roles.iter().copied()),
+            ),
             _ => {}
         }
     }
@@ -108,7 +114,10 @@ fn principal_subjects(t: &Tenant, subject: &str, now: i64) -> Result<Vec<Subject
         if !user.active {
             return Err(Reason::PrincipalInactive);
         }
-        let mut subjects = vec![Subject::User(crate::model::UserId(i as u32)), Subject::Everyone];
+        let mut subjects = vec![
+            Subject::User(crate::model::UserId(i as u32)),
+            Subject::Everyone,
+        ];
         subjects.extend(user.teams.iter().map(|team: &TeamId| Subject::Team(*team)));
         Ok(subjects)
     } else if let Some(name) = subject.strip_prefix("virtualaccount:") {
@@ -121,7 +130,9 @@ fn principal_subjects(t: &Tenant, subject: &str, now: i64) -> Result<Vec<Subject
         if va.expires.is_some_and(|e| now >= e) {
             return Err(Reason::PrincipalExpired);
         }
-        Ok(vec![Subject::VirtualAccount(crate::model::VirtualAccountId(i as u32))])
+        Ok(vec![Subject::VirtualAccount(
+            crate::model::VirtualAccountId(i as u32),
+        )])
     } else {
         Err(Reason::PrincipalUnknown)
     }

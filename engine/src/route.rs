@@ -6,7 +6,9 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use crate::json;
-use crate::model::{Gateway, Part, PathMatch, Route, RouteTarget, Segment, Target, Template, TokenSource};
+use crate::model::{
+    Gateway, Part, PathMatch, Route, RouteTarget, Segment, Target, Template, TokenSource,
+};
 use crate::reason::Reason;
 
 /// The request body as the engine sees it.
@@ -30,7 +32,9 @@ pub fn match_route<'g, 'p>(
 ) -> Option<(&'g Route, Captures<'g, 'p>)> {
     let (path, _) = split_query(path);
     gateway.routes.iter().find_map(|route| {
-        if !route.methods.is_empty() && !route.methods.iter().any(|m| m.eq_ignore_ascii_case(method)) {
+        if !route.methods.is_empty()
+            && !route.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
+        {
             return None;
         }
         match_path(&route.path, path).map(|c| (route, c))
@@ -71,7 +75,9 @@ pub fn query_param<'a>(path: &'a str, name: &str) -> Option<Cow<'a, str>> {
     let (_, query) = split_query(path);
     query?.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k)? == name).then(|| percent_decode(v)).flatten()
+        (percent_decode(k)? == name)
+            .then(|| percent_decode(v))
+            .flatten()
     })
 }
 
@@ -175,7 +181,10 @@ pub fn target<'g>(route: &'g Route, body: Option<&Value>) -> Result<Option<&'g T
                 .ok()
                 .and_then(|i| methods.get(i))
                 .map(|(_, t)| t);
-            found.or(fallback.as_ref()).map(Some).ok_or(Reason::ResourceUnresolved)
+            found
+                .or(fallback.as_ref())
+                .map(Some)
+                .ok_or(Reason::ResourceUnresolved)
         }
     }
 }
@@ -279,14 +288,20 @@ mod tests {
         assert!(match_route(&g, "POST", "/api/llm/mcp/a/b/server").is_none());
         assert!(match_route(&g, "POST", "/api/llm/mcp//server").is_none());
         assert!(match_route(&g, "POST", "/api/llm/mcp/github/server/").is_none());
-        assert_eq!(match_route(&g, "GET", "/healthz/live").unwrap().0.name, "health");
+        assert_eq!(
+            match_route(&g, "GET", "/healthz/live").unwrap().0.name,
+            "health"
+        );
     }
 
     #[test]
     fn token_sources_in_order() {
         let g = gateway();
         let h = [("Authorization", "bearer abc")];
-        assert_eq!(extract_token(&g.token_sources, "/", &h).as_deref(), Some("abc"));
+        assert_eq!(
+            extract_token(&g.token_sources, "/", &h).as_deref(),
+            Some("abc")
+        );
         let h = [("authorization", "Basic abc")];
         assert_eq!(extract_token(&g.token_sources, "/", &h), None);
         assert_eq!(
@@ -294,7 +309,10 @@ mod tests {
             Some("t+k")
         );
         let h = [("cookie", "a=b; gh=tok; c=d")];
-        assert_eq!(extract_token(&g.token_sources, "/", &h).as_deref(), Some("tok"));
+        assert_eq!(
+            extract_token(&g.token_sources, "/", &h).as_deref(),
+            Some("tok")
+        );
     }
 
     #[test]

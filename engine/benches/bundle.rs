@@ -1,0 +1,103 @@
+//! Bundle compile time (synthetic tenant JSON -> `Policy` -> bundle bytes, what
+//! `gatehouse compile` does between reading and writing files), load time (`Engine::load`:
+//! digest, decode, validate every offset, prepare keys) and size per grant, across sizes.
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "bench code"
+)]
+
+#[path = "support/fixtures.rs"]
+#[allow(
+    dead_code,
+    reason = "shared with the other benches and the wasm harness"
+)]
+mod fixtures;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use gatehouse_compiler::compile::compile_sources;
+use gatehouse_compiler::synth::{self, Size};
+use gatehouse_engine::{Engine, LoadOptions};
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Duration;
+
+const MEDIUM: Size = Size {
+    users: 10_000,
+    teams: 1_000,
+    grants: 100_000,
+};
+
+fn sizes() -> [(&'static str, Size); 3] {
+    [
+        ("small", Size::SMALL),
+        ("medium", MEDIUM),
+        ("large", Size::LARGE),
+    ]
+}
+
+fn compile(c: &mut Criterion) {
+    let mut group = c.benchmark_group("compile");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    for (label, size) in sizes() {
+        let source = synth::tenant_json(fixtures::TENANT, size, 42);
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                let policy = compile_sources(
+                    None,
+                    &[(Path::new("synth.json"), black_box(source.as_str()))],
+                    None,
+                )
+                .unwrap();
+                gatehouse_engine::bundle::encode(&policy, None).unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn load(c: &mut Criterion) {
+    let mut group = c.benchmark_group("load");
+    group.sample_size(20);
+    for (label, size) in sizes() {
+        let fixture = fixtures::tenant(size);
+        report_size(label, &fixture);
+        group.bench_function(label, |b| {
+            b.iter_batched(
+                || fixture.bundle.clone(),
+                |bytes| Engine::load(bytes, &LoadOptions::default()).unwrap(),
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+/// Bytes per grant, whole bundle and per table (criterion measures time, not size).
+fn report_size(label: &str, fixture: &fixtures::Fixture) {
+    let engine = fixtures::engine(&fixture.bundle);
+    let bundle = engine.bundle();
+    let tenant = &bundle.tenants()[0];
+    let tables = bundle.tables(tenant);
+    let grants = tables.grants.len() as f64;
+    let per = |bytes: usize| bytes as f64 / grants;
+    eprintln!(
+        "bundle/{label}: {} grants, source {} B, bundle {} B = {:.2} B/grant \
+         (grants {:.2}, users {:.2}, resources {:.2}, strings {:.2}, lists {:.2}, teams {:.2})",
+        tables.grants.len(),
+        fixture.source_len,
+        bundle.len(),
+        per(bundle.len()),
+        per(core::mem::size_of_val(tables.grants)),
+        per(core::mem::size_of_val(tables.users)),
+        per(core::mem::size_of_val(tables.resources)),
+        per(tables.strings.len()),
+        per(core::mem::size_of_val(tables.lists)),
+        per(core::mem::size_of_val(tables.teams)),
+    );
+}
+
+criterion_group!(benches, load, compile);
+criterion_main!(benches);

@@ -1,0 +1,33 @@
+//! What the benchmarks time, engine side only: shared by the criterion benches and by the wasm
+//! harness (`bench/wasm-harness`, which includes this file by path and runs it in V8).
+
+use gatehouse_engine::jwt::{self, KeySet, Token, Validation};
+use gatehouse_engine::Reason;
+
+/// Step 4 alone: parse the compact JWS, select the key, check the signature and the claims.
+pub struct Verifier {
+    keys: KeySet,
+}
+
+impl Verifier {
+    pub fn new(jwks: &str) -> Verifier {
+        let jwks = jwt::parse_jwks(jwks).unwrap();
+        Verifier {
+            keys: KeySet::new(&jwks).unwrap(),
+        }
+    }
+
+    pub fn verify(&self, token: &str, now: i64) -> Result<(), Reason> {
+        let token = Token::parse(token)?;
+        jwt::verify(
+            &token,
+            &Validation {
+                keys: &self.keys,
+                algorithms: &[],
+                audiences: &[],
+                clock_skew_seconds: 60,
+                now,
+            },
+        )
+    }
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Envoy under keep-alive load, one run, four configurations on the same machine (SPEC.md 6):
+#   none        Envoy, direct_response, no filter
+#   jwt_rbac    Envoy's native jwt_authn (with its JWT cache) + rbac on the `sub` claim
+#   cached      gatehouse.wasm, the same token on every request (verified-token cache)
+#   uncached    gatehouse.wasm, a fresh token on every request (signature check each time)
+# 1 Envoy worker (--concurrency 1), loopback, wrk -t1 -c16, POST chat request allowed for
+# carol@acme.com (examples/acme, ES256 control-plane token).
+#
+#   scripts/bench-envoy.sh [DURATION_SECONDS]     default 15
+#
+# Needs: wrk (apt-get install -y wrk), Envoy 1.40 (installed into .venv by scripts/lib.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=lib.sh
+source scripts/lib.sh
+
+DURATION="${1:-15}"
+CONNECTIONS=16
+FRESH_TOKENS=20000
+WORK=target/bench-envoy
+PORT=18080
+ADMIN=18901
+mkdir -p "$WORK"
+
+command -v wrk >/dev/null || { echo "error: wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
+ensure_wasm_target
+ensure_envoy
+build_plugin
+cargo build --release -p gatehouse-compiler
+gatehouse=target/release/gatehouse
+
+"$gatehouse" compile --gateway examples/gateway.yaml examples/acme examples/globex -o "$WORK/acme.bundle"
+mint() {
+  "$gatehouse" token mint --key examples/acme/keys/acme-cp.private.jwk.json \
+    --issuer https://acme.cp.example.com --tenant acme --sub user:carol@acme.com --ttl 2h "$@"
+}
+mint > "$WORK/token"
+if [ ! -s "$WORK/fresh-tokens" ] || [ "$(wc -l < "$WORK/fresh-tokens")" -lt "$FRESH_TOKENS" ]; then
+  echo "minting $FRESH_TOKENS distinct tokens for the uncached run" >&2
+  : > "$WORK/fresh-tokens"
+  for i in $(seq 1 "$FRESH_TOKENS"); do mint --jti "bench-$i" >> "$WORK/fresh-tokens"; done
+fi
+BODY='{"model":"openai-main/gpt-4o","messages":[{"role":"user","content":"hi"}]}'
+
+# wrk scripts: one fixed token, or a different token per request (cycling through the file).
+cat > "$WORK/fixed.lua" <<LUA
+local f = io.open("$WORK/token"); local token = f:read("*l"); f:close()
+wrk.method = "POST"
+wrk.body = '$BODY'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. token
+LUA
+cat > "$WORK/fresh.lua" <<LUA
+local tokens = {}
+for line in io.lines("$WORK/fresh-tokens") do tokens[#tokens + 1] = line end
+local i = 0
+request = function()
+  i = i % #tokens + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer " .. tokens[i]}, '$BODY')
+end
+LUA
+
+# Envoy configurations.
+"$gatehouse" envoy-config --bundle "$WORK/acme.bundle" --wasm "$WASM_PATH" \
+  --listen "127.0.0.1:$PORT" --admin "127.0.0.1:$ADMIN" > "$WORK/gatehouse.yaml"
+plain_config() { # $1: extra http_filters YAML (indented) placed before the router
+  cat <<YAML
+admin:
+  address: { socket_address: { address: 127.0.0.1, port_value: $ADMIN } }
+static_resources:
+  listeners:
+  - name: bench
+    address: { socket_address: { address: 127.0.0.1, port_value: $PORT } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: ingress
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: { prefix: "/" }
+                direct_response: { status: 200, body: { inline_string: "allowed\n" } }
+          http_filters:
+$1
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+YAML
+}
+plain_config "" > "$WORK/none.yaml"
+JWKS=$(tr -d '\n' < examples/acme/keys/acme-cp.jwks.json | sed 's/"/\\"/g')
+plain_config "          - name: envoy.filters.http.jwt_authn
+            typed_config:
+              \"@type\": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
+              providers:
+                acme:
+                  issuer: https://acme.cp.example.com
+                  local_jwks: { inline_string: \"$JWKS\" }
+                  payload_in_metadata: jwt_payload
+                  jwt_cache_config: { jwt_cache_size: 100 }
+                  clock_skew_seconds: 60
+              rules:
+              - match: { prefix: / }
+                requires: { provider_name: acme }
+          - name: envoy.filters.http.rbac
+            typed_config:
+              \"@type\": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC
+              rules:
+                action: ALLOW
+                policies:
+                  carol-uses-gpt-4o:
+                    permissions:
+                    - and_rules:
+                        rules:
+                        - header: { name: :method, string_match: { exact: POST } }
+                        - url_path: { path: { exact: /api/llm/v1/chat/completions } }
+                    principals:
+                    - metadata:
+                        filter: envoy.filters.http.jwt_authn
+                        path: [ { key: jwt_payload }, { key: sub } ]
+                        value: { string_match: { exact: user:carol@acme.com } }" > "$WORK/jwt_rbac.yaml"
+
+run() { # $1: name, $2: config, $3: wrk script
+  local log="$WORK/$1.envoy.log"
+  "$ENVOY_BIN" -c "$2" --concurrency 1 --log-level warn > "$log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$ADMIN/ready" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  # Must be allowed, or we would be measuring denials.
+  local status
+  status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/api/llm/v1/chat/completions" \
+    -H "Authorization: Bearer $(cat "$WORK/token")" -H 'Content-Type: application/json' -d "$BODY")
+  if [ "$status" != 200 ]; then
+    echo "error: $1 answered $status to an allowed request" >&2
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    return 1
+  fi
+  wrk -t1 -c"$CONNECTIONS" -d2s -s "$3" "http://127.0.0.1:$PORT/api/llm/v1/chat/completions" >/dev/null # warm-up
+  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$3" \
+    "http://127.0.0.1:$PORT/api/llm/v1/chat/completions" > "$WORK/$1.wrk.txt"
+  if [ "$1" = cached ] || [ "$1" = uncached ]; then
+    curl -s "http://127.0.0.1:$ADMIN/stats?filter=gatehouse" > "$WORK/$1.stats.txt" || true
+  fi
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+"$ENVOY_BIN" --mode validate -c "$WORK/jwt_rbac.yaml" >/dev/null
+run none "$WORK/none.yaml" "$WORK/fixed.lua"
+run jwt_rbac "$WORK/jwt_rbac.yaml" "$WORK/fixed.lua"
+run cached "$WORK/gatehouse.yaml" "$WORK/fixed.lua"
+run uncached "$WORK/gatehouse.yaml" "$WORK/fresh.lua"
+
+python3 - "$WORK" <<'PY'
+import re, sys
+work = sys.argv[1]
+def parse(name):
+    text = open(f"{work}/{name}.wrk.txt").read()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    def lat(p):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)", text, re.M)
+        v, unit = float(m.group(1)), m.group(2)
+        return v * {"us": 1e-3, "ms": 1, "s": 1e3}[unit]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    return rps, lat("50"), lat("99"), int(non2xx.group(1)) if non2xx else 0
+rows = {n: parse(n) for n in ["none", "jwt_rbac", "cached", "uncached"]}
+base, native = rows["none"][0], rows["jwt_rbac"][0]
+print("| configuration | requests/s | vs no filter | vs jwt_authn+rbac | p50 ms | p99 ms | p99/p50 | non-2xx |")
+print("|---|---|---|---|---|---|---|---|")
+for n, (rps, p50, p99, bad) in rows.items():
+    print(f"| {n} | {rps:.0f} | {rps/base:.2f}x | {rps/native:.2f}x | {p50:.3f} | {p99:.3f} | {p99/p50:.1f} | {bad} |")
+c = rows["cached"]
+print(f"\ntargets: cached >= 0.9x no filter: {'met' if c[0]/base >= 0.9 else 'NOT met'} ({c[0]/base:.2f}x); "
+      f">= 1.0x jwt_authn+rbac: {'met' if c[0]/native >= 1.0 else 'NOT met'} ({c[0]/native:.2f}x); "
+      f"p99/p50 <= 3: {'met' if c[2]/c[1] <= 3 else 'NOT met'} ({c[2]/c[1]:.1f})")
+PY
