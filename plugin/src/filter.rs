@@ -52,16 +52,13 @@ impl RootContext for Root {
         match config::trusted_keys(raw.as_deref()) {
             Ok(keys) => {
                 if !keys.is_empty() {
-                    log::info!(
-                        "gatehouse: {} trusted bundle signing key(s) pinned",
-                        keys.len()
-                    );
+                    log::info!("{} trusted bundle signing key(s) pinned", keys.len());
                 }
                 self.trusted_keys = keys;
                 true
             }
             Err(err) => {
-                log::error!("gatehouse: refusing to start: {err}");
+                log::error!("refusing to start: {err}");
                 false
             }
         }
@@ -73,7 +70,7 @@ impl RootContext for Root {
                 let bundle = engine.bundle();
                 let meta = bundle.meta();
                 log::info!(
-                    "gatehouse: loaded bundle revision `{}` ({} tenant(s), {} bytes, mode {})",
+                    "loaded bundle revision `{}` ({} tenant(s), {} bytes, mode {})",
                     meta.revision,
                     bundle.tenants().len(),
                     bundle.len(),
@@ -94,7 +91,7 @@ impl RootContext for Root {
                 // Keep whatever engine this context already had: a rejected configuration never
                 // replaces a good one (and Envoy itself keeps the previous filter configuration
                 // when the new one fails to configure).
-                log::error!("gatehouse: rejecting configuration: {err}");
+                log::error!("rejecting configuration: {err}");
                 self.metrics.bundle_rejected();
                 false
             }
@@ -131,13 +128,13 @@ impl Context for Filter {}
 impl HttpContext for Filter {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let Some(engine) = self.engine.clone() else {
-            log::error!("gatehouse: no policy bundle loaded; denying");
+            log::error!("no policy bundle loaded; denying");
             return self.reply(&reply::unavailable());
         };
         self.headers = match hostcalls::get_map(MapType::HttpRequestHeaders) {
             Ok(headers) => headers,
             Err(status) => {
-                log::error!("gatehouse: cannot read request headers: {status:?}; denying");
+                log::error!("cannot read request headers: {status:?}; denying");
                 return self.reply(&reply::unavailable());
             }
         };
@@ -205,7 +202,7 @@ impl Filter {
             Ok(Some(bytes)) => self.decide(engine, Body::Bytes(&bytes)),
             Ok(None) => self.decide(engine, Body::Absent),
             Err(status) => {
-                log::error!("gatehouse: cannot read request body: {status:?}; denying");
+                log::error!("cannot read request body: {status:?}; denying");
                 self.reply(&reply::unavailable())
             }
         }
@@ -215,7 +212,7 @@ impl Filter {
         let now = match hostcalls::get_current_time().map(|t| t.duration_since(UNIX_EPOCH)) {
             Ok(Ok(since_epoch)) => i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX),
             _ => {
-                log::error!("gatehouse: no clock; denying");
+                log::error!("no clock; denying");
                 return self.reply(&reply::unavailable());
             }
         };
@@ -232,6 +229,9 @@ impl Filter {
             body,
         };
         let outcome = engine.decide(&request, Identity::Token, now);
+        if outcome.token_presented {
+            self.metrics.token_lookup(outcome.token_cache_hit);
+        }
         match outcome.decision {
             Decision::Allow { .. } => {
                 self.metrics.allowed();
@@ -273,7 +273,7 @@ impl Filter {
                 {
                     // Forwarding without the identity header would be forwarding a request the
                     // upstream cannot attribute; refuse instead.
-                    log::error!("gatehouse: cannot set {name}; denying");
+                    log::error!("cannot set {name}; denying");
                     return self.reply(&reply::unavailable());
                 }
             }
@@ -290,7 +290,7 @@ impl Filter {
         if let Err(status) =
             hostcalls::send_http_response(reply.status, headers, Some(reply.body.as_bytes()))
         {
-            log::error!("gatehouse: cannot send the local reply: {status:?}");
+            log::error!("cannot send the local reply: {status:?}");
         }
         // Never continue a denied request, even when the reply could not be sent.
         Action::Pause
@@ -302,7 +302,7 @@ fn log_denial(outcome: &Outcome<'_>, reason: Reason, dry_run: bool) {
     let subject = outcome.subject();
     let resource = outcome.resource();
     let line = format!(
-        "gatehouse: {} reason={} status={} tenant={} subject={} route={} resource={} action={}",
+        "{} reason={} status={} tenant={} subject={} route={} resource={} action={}",
         if dry_run {
             "dry-run deny (request continues)"
         } else {

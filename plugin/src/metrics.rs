@@ -20,16 +20,14 @@ pub struct Metrics {
     bundle_rejections: Option<u32>,
     bundle_revision: Option<u32>,
     bundle_digest: Option<u32>,
+    token_cache_hits: Option<u32>,
+    token_cache_misses: Option<u32>,
 }
 
 impl Metrics {
     /// Define every metric up front, so dashboards see zeros rather than missing series.
     pub fn define() -> Metrics {
         let counter = |name: &str| define(MetricType::Counter, name);
-        // Defined so dashboards can be built now; they stay 0 until the engine caches verified
-        // tokens, so their ids are not kept.
-        let _ = counter("gatehouse.token_cache_hits");
-        let _ = counter("gatehouse.token_cache_misses");
         Metrics {
             allowed: counter("gatehouse.allowed"),
             denied: counter("gatehouse.denied"),
@@ -42,6 +40,8 @@ impl Metrics {
             bundle_rejections: counter("gatehouse.bundle_rejections"),
             bundle_revision: define(MetricType::Gauge, "gatehouse.bundle_revision"),
             bundle_digest: define(MetricType::Gauge, "gatehouse.bundle_digest48"),
+            token_cache_hits: counter("gatehouse.token_cache_hits"),
+            token_cache_misses: counter("gatehouse.token_cache_misses"),
         }
     }
 
@@ -67,6 +67,16 @@ impl Metrics {
         record(self.bundle_digest, digest48);
     }
 
+    /// A token was presented: it was either found in the engine's verified-token cache or
+    /// verified (and, when valid, cached).
+    pub fn token_lookup(&self, hit: bool) {
+        increment(if hit {
+            self.token_cache_hits
+        } else {
+            self.token_cache_misses
+        });
+    }
+
     pub fn bundle_rejected(&self) {
         increment(self.bundle_rejections);
     }
@@ -85,7 +95,7 @@ fn define(kind: MetricType, name: &str) -> Option<u32> {
     match hostcalls::define_metric(kind, name) {
         Ok(id) => Some(id),
         Err(status) => {
-            log::warn!("gatehouse: cannot define metric {name}: {status:?}");
+            log::warn!("cannot define metric {name}: {status:?}");
             None
         }
     }

