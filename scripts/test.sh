@@ -8,7 +8,10 @@ source scripts/lib.sh
 ensure_wasm_target
 ensure_envoy
 build_plugin
+build_plugin_fixed_clock
 
 export GATEHOUSE_ENVOY="$ENVOY_BIN"
+export ENVOY_BIN  # what the e2e harness (tests/src/lib.rs) reads
 export GATEHOUSE_WASM="$PWD/$WASM_PATH"
+export GATEHOUSE_WASM_FIXED_CLOCK="$PWD/$WASM_FIXED_CLOCK_PATH"
 cargo test --workspace --locked

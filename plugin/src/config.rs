@@ -32,6 +32,22 @@ impl core::fmt::Display for ConfigError {
 struct VmConfig {
     #[serde(default)]
     trusted_keys: Vec<String>,
+    /// Test builds only (feature `fixed-clock`): without the feature the member is unknown and
+    /// the VM configuration is refused, so a release build cannot be told what time it is.
+    #[cfg(feature = "fixed-clock")]
+    #[serde(default)]
+    fixed_now: Option<i64>,
+}
+
+/// What the VM configuration sets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VmSettings {
+    /// Pinned bundle signing keys (Ed25519 public keys).
+    pub trusted_keys: Vec<[u8; 32]>,
+    /// `fixed_now` (Unix seconds): the clock every decision uses instead of Envoy's. Only in
+    /// builds with the `fixed-clock` feature, for replaying golden vectors at their `now`.
+    #[cfg(feature = "fixed-clock")]
+    pub fixed_now: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,13 +58,19 @@ struct PluginConfig {
 
 /// `{"trusted_keys": ["<base64 ed25519 public key>", ...]}`; absent or empty pins no key.
 pub fn trusted_keys(vm_configuration: Option<&[u8]>) -> Result<Vec<[u8; 32]>, ConfigError> {
+    vm_settings(vm_configuration).map(|settings| settings.trusted_keys)
+}
+
+/// The whole VM configuration: `{"trusted_keys": [...]}`, plus `"fixed_now": <unix seconds>` in
+/// builds with the `fixed-clock` feature. Absent or blank: the defaults.
+pub fn vm_settings(vm_configuration: Option<&[u8]>) -> Result<VmSettings, ConfigError> {
     let raw = vm_configuration.unwrap_or_default();
     if raw.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Vec::new());
+        return Ok(VmSettings::default());
     }
     let config: VmConfig =
         serde_json::from_slice(raw).map_err(|e| ConfigError::VmConfig(e.to_string()))?;
-    config
+    let trusted_keys = config
         .trusted_keys
         .iter()
         .map(|key| {
@@ -62,7 +84,12 @@ pub fn trusted_keys(vm_configuration: Option<&[u8]>) -> Result<Vec<[u8; 32]>, Co
                 ))
             })
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok(VmSettings {
+        trusted_keys,
+        #[cfg(feature = "fixed-clock")]
+        fixed_now: config.fixed_now,
+    })
 }
 
 /// The bundle bytes of a plugin configuration: raw bundle bytes (`BytesValue`), or JSON
@@ -138,6 +165,22 @@ mod tests {
         assert!(trusted_keys(Some(b"{\"trusted_keys\": [\"AAAA\"]}")).is_err());
         assert!(trusted_keys(Some(b"{\"trusted_key\": []}")).is_err());
         assert!(trusted_keys(Some(b"not json")).is_err());
+    }
+
+    #[cfg(not(feature = "fixed-clock"))]
+    #[test]
+    fn a_release_build_cannot_be_given_a_clock() {
+        assert!(vm_settings(Some(b"{\"fixed_now\": 1795867200}")).is_err());
+    }
+
+    #[cfg(feature = "fixed-clock")]
+    #[test]
+    fn a_fixed_clock_build_reads_fixed_now() {
+        let settings =
+            vm_settings(Some(b"{\"trusted_keys\": [], \"fixed_now\": 1795867200}")).unwrap();
+        assert_eq!(settings.fixed_now, Some(1_795_867_200));
+        assert_eq!(vm_settings(Some(b"{}")).unwrap().fixed_now, None);
+        assert!(vm_settings(Some(b"{\"fixed_now\": \"now\"}")).is_err());
     }
 
     #[test]

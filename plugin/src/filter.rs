@@ -26,6 +26,9 @@ pub struct Root {
     trusted_keys: Vec<[u8; 32]>,
     engine: Option<Rc<Engine>>,
     metrics: Rc<Metrics>,
+    /// Feature `fixed-clock` (test builds): the VM configuration's `fixed_now`.
+    #[cfg(feature = "fixed-clock")]
+    fixed_now: Option<i64>,
 }
 
 impl Root {
@@ -34,6 +37,8 @@ impl Root {
             trusted_keys: Vec::new(),
             engine: None,
             metrics: Rc::new(Metrics::define()),
+            #[cfg(feature = "fixed-clock")]
+            fixed_now: None,
         }
     }
 }
@@ -49,12 +54,22 @@ impl Context for Root {}
 impl RootContext for Root {
     fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
         let raw = buffer(BufferType::VmConfiguration);
-        match config::trusted_keys(raw.as_deref()) {
-            Ok(keys) => {
-                if !keys.is_empty() {
-                    log::info!("{} trusted bundle signing key(s) pinned", keys.len());
+        match config::vm_settings(raw.as_deref()) {
+            Ok(settings) => {
+                if !settings.trusted_keys.is_empty() {
+                    log::info!(
+                        "{} trusted bundle signing key(s) pinned",
+                        settings.trusted_keys.len()
+                    );
                 }
-                self.trusted_keys = keys;
+                self.trusted_keys = settings.trusted_keys;
+                #[cfg(feature = "fixed-clock")]
+                {
+                    if let Some(now) = settings.fixed_now {
+                        log::warn!("test build: the clock is fixed at {now} (fixed_now)");
+                    }
+                    self.fixed_now = settings.fixed_now;
+                }
                 true
             }
             Err(err) => {
@@ -105,6 +120,8 @@ impl RootContext for Root {
             metrics: Rc::clone(&self.metrics),
             headers: Vec::new(),
             waiting_for_body: false,
+            #[cfg(feature = "fixed-clock")]
+            fixed_now: self.fixed_now,
         }))
     }
 
@@ -121,6 +138,8 @@ pub struct Filter {
     /// Request headers, kept while the body is being buffered.
     headers: Vec<(String, String)>,
     waiting_for_body: bool,
+    #[cfg(feature = "fixed-clock")]
+    fixed_now: Option<i64>,
 }
 
 impl Context for Filter {}
@@ -128,8 +147,7 @@ impl Context for Filter {}
 impl HttpContext for Filter {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let Some(engine) = self.engine.clone() else {
-            log::error!("no policy bundle loaded; denying");
-            return self.reply(&reply::unavailable());
+            return self.deny_without_policy();
         };
         self.headers = match hostcalls::get_map(MapType::HttpRequestHeaders) {
             Ok(headers) => headers,
@@ -160,7 +178,7 @@ impl HttpContext for Filter {
             return Action::Continue;
         }
         let Some(engine) = self.engine.clone() else {
-            return self.reply(&reply::unavailable());
+            return self.deny_without_policy();
         };
         let max = usize::try_from(engine.bundle().gateway().max_body_bytes).unwrap_or(usize::MAX);
         if body_size > max {
@@ -182,7 +200,7 @@ impl HttpContext for Filter {
         }
         self.waiting_for_body = false;
         let Some(engine) = self.engine.clone() else {
-            return self.reply(&reply::unavailable());
+            return self.deny_without_policy();
         };
         let size = usize::try_from(engine.bundle().gateway().max_body_bytes).unwrap_or(usize::MAX);
         self.decide_with_buffered_body(&engine, size)
@@ -190,6 +208,18 @@ impl HttpContext for Filter {
 }
 
 impl Filter {
+    /// Envoy's clock, in Unix seconds.
+    #[cfg(not(feature = "fixed-clock"))]
+    fn now(&self) -> Option<i64> {
+        host_now()
+    }
+
+    /// The VM configuration's `fixed_now` if any, else Envoy's clock.
+    #[cfg(feature = "fixed-clock")]
+    fn now(&self) -> Option<i64> {
+        self.fixed_now.or_else(host_now)
+    }
+
     fn header(&self, name: &str) -> &str {
         self.headers
             .iter()
@@ -209,12 +239,9 @@ impl Filter {
     }
 
     fn decide(&mut self, engine: &Engine, body: Body<'_>) -> Action {
-        let now = match hostcalls::get_current_time().map(|t| t.duration_since(UNIX_EPOCH)) {
-            Ok(Ok(since_epoch)) => i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX),
-            _ => {
-                log::error!("no clock; denying");
-                return self.reply(&reply::unavailable());
-            }
+        let Some(now) = self.now() else {
+            log::error!("no clock; denying");
+            return self.reply(&reply::unavailable());
         };
         let headers: Vec<(&str, &str)> = self
             .headers
@@ -281,6 +308,13 @@ impl Filter {
         Action::Continue
     }
 
+    /// No bundle loaded: no policy knows any tenant. Denied and counted as `tenant_unknown`.
+    fn deny_without_policy(&self) -> Action {
+        log::error!("no policy bundle loaded; denying (tenant_unknown)");
+        self.metrics.denied(Reason::TenantUnknown);
+        self.reply(&reply::no_policy())
+    }
+
     fn reply(&self, reply: &Reply) -> Action {
         let headers: Vec<(&str, &str)> = reply
             .headers
@@ -321,6 +355,14 @@ fn log_denial(outcome: &Outcome<'_>, reason: Reason, dry_run: bool) {
     } else {
         log::warn!("{line}");
     }
+}
+
+fn host_now() -> Option<i64> {
+    let since_epoch = hostcalls::get_current_time()
+        .ok()?
+        .duration_since(UNIX_EPOCH)
+        .ok()?;
+    Some(i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn buffer(kind: BufferType) -> Option<Vec<u8>> {

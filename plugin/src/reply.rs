@@ -40,8 +40,15 @@ pub fn denial(reason: Reason, tenant: Option<&str>, token_presented: bool) -> Re
 }
 
 /// The reply when no policy is loaded (cannot happen through Envoy, which refuses a plugin whose
-/// configuration fails, but the filter fails closed regardless). Outside the closed set of
-/// decision reasons on purpose: it is not a policy decision.
+/// configuration fails, but the filter fails closed regardless): no policy knows any tenant, so
+/// the request is denied as `tenant_unknown` — within the closed set of SPEC 3.3.
+pub fn no_policy() -> Reply {
+    denial(Reason::TenantUnknown, None, false)
+}
+
+/// The reply when the host fails the filter (a request header, the body or the clock cannot be
+/// read, an identity header cannot be set): fail closed. No decision was made, so there is no
+/// reason code; the cause is in Envoy's log.
 pub fn unavailable() -> Reply {
     Reply {
         status: 503,
@@ -49,7 +56,7 @@ pub fn unavailable() -> Reply {
             ("content-type", "application/json".to_owned()),
             ("cache-control", "no-store".to_owned()),
         ],
-        body: "{\"error\":\"unavailable\",\"reason\":\"no_policy\"}".to_owned(),
+        body: "{\"error\":\"unavailable\"}".to_owned(),
     }
 }
 
@@ -107,6 +114,26 @@ mod tests {
             assert_eq!(body["error"], kind);
             assert_eq!(body["reason"], reason.code());
         }
+    }
+
+    #[test]
+    fn no_policy_is_tenant_unknown() {
+        let reply = no_policy();
+        assert_eq!(reply.status, 403);
+        assert_eq!(
+            reply.body,
+            r#"{"error":"forbidden","reason":"tenant_unknown"}"#
+        );
+        assert_eq!(header(&reply, "www-authenticate"), None);
+        assert_eq!(header(&reply, "content-type"), Some("application/json"));
+    }
+
+    #[test]
+    fn unavailable_carries_no_reason_code() {
+        let reply = unavailable();
+        assert_eq!(reply.status, 503);
+        let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(body, serde_json::json!({"error": "unavailable"}));
     }
 
     #[test]

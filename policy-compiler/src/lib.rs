@@ -9,5 +9,6 @@ pub mod keys;
 pub mod lower;
 pub mod source;
 pub mod synth;
+pub mod vectors;
 
 pub use compile::{compile_paths, CompileError, CompileOptions};

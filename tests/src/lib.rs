@@ -5,7 +5,9 @@
 //! Envoy comes from `ENVOY_BIN`, else `<repo>/.venv/bin/envoy` (what `scripts/demo.sh` installs),
 //! else `envoy` on `PATH`. The plugin is built once per test binary with
 //! `cargo build -p gatehouse-plugin --target wasm32-wasip1 --release`, unless `GATEHOUSE_WASM`
-//! names a prebuilt one.
+//! names a prebuilt one. The golden-vector replay needs the test variant that can be given a fixed
+//! clock (feature `fixed-clock`, built into `target/fixed-clock`), unless
+//! `GATEHOUSE_WASM_FIXED_CLOCK` names a prebuilt one.
 #![expect(
     clippy::panic,
     clippy::expect_used,
@@ -67,22 +69,52 @@ pub fn wasm() -> &'static Path {
         if let Some(path) = std::env::var_os("GATEHOUSE_WASM") {
             return PathBuf::from(path);
         }
-        let root = repo_root();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(&root)
-            .args(["build", "-p", "gatehouse-plugin", "--target", "wasm32-wasip1", "--release"])
-            .status()
-            .expect("running cargo to build gatehouse.wasm");
-        assert!(
-            status.success(),
-            "building gatehouse.wasm failed (is the target installed? `rustup target add wasm32-wasip1`)"
-        );
-        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-        let wasm = target.join("wasm32-wasip1/release/gatehouse.wasm");
-        assert!(wasm.exists(), "no {} after the build", wasm.display());
-        wasm
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| repo_root().join("target"), PathBuf::from);
+        build_wasm(&[], &target)
     })
+}
+
+/// The test variant of `gatehouse.wasm` (feature `fixed-clock`: the VM configuration may fix the
+/// clock), built once per test binary into `target/fixed-clock` so that it never takes the place
+/// of the release artefact.
+pub fn wasm_fixed_clock() -> &'static Path {
+    static WASM: OnceLock<PathBuf> = OnceLock::new();
+    WASM.get_or_init(|| {
+        if let Some(path) = std::env::var_os("GATEHOUSE_WASM_FIXED_CLOCK") {
+            return PathBuf::from(path);
+        }
+        build_wasm(
+            &["--features", "fixed-clock"],
+            &repo_root().join("target/fixed-clock"),
+        )
+    })
+}
+
+fn build_wasm(extra: &[&str], target_dir: &Path) -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(repo_root())
+        .args([
+            "build",
+            "-p",
+            "gatehouse-plugin",
+            "--target",
+            "wasm32-wasip1",
+            "--release",
+        ])
+        .args(extra)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .status()
+        .expect("running cargo to build gatehouse.wasm");
+    assert!(
+        status.success(),
+        "building gatehouse.wasm {extra:?} failed (is the target installed? `rustup target add wasm32-wasip1`)"
+    );
+    let wasm = target_dir.join("wasm32-wasip1/release/gatehouse.wasm");
+    assert!(wasm.exists(), "no {} after the build", wasm.display());
+    wasm
 }
 
 /// A bundle compiled from the fixture tenant, with the fixture gateway file edited by `edit`.
@@ -213,6 +245,20 @@ impl Drop for Upstream {
 pub struct EnvoyOptions {
     /// Base64 Ed25519 keys pinned in the VM configuration.
     pub trusted_keys: Vec<String>,
+    /// Fix the filter's clock at these Unix seconds (`"fixed_now"` in the VM configuration);
+    /// runs the `fixed-clock` test build of the plugin ([`wasm_fixed_clock`]).
+    pub fixed_now: Option<i64>,
+}
+
+impl EnvoyOptions {
+    /// The plugin build these options need.
+    pub fn wasm(&self) -> &'static Path {
+        if self.fixed_now.is_some() {
+            wasm_fixed_clock()
+        } else {
+            wasm()
+        }
+    }
 }
 
 /// A real Envoy running `envoy/envoy.yaml` with gatehouse.wasm, its own ports and ECDS file.
@@ -229,7 +275,7 @@ pub struct Envoy {
 impl Envoy {
     /// Start Envoy serving `bundle`; returns once `/ready` says LIVE.
     pub fn start(name: &str, bundle: &[u8], options: EnvoyOptions) -> Envoy {
-        let wasm = wasm();
+        let wasm = options.wasm();
         let upstream = Upstream::start();
         let dir = scratch(name);
         let (port, admin_port) = (free_port(), free_port());
@@ -370,24 +416,47 @@ impl Drop for Envoy {
 
 fn write_ecds(dir: &Path, options: &EnvoyOptions, bundle: &[u8]) {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let path = dir.join(format!("bundle-{}.bin", N.fetch_add(1, Ordering::Relaxed)));
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let path = dir.join(format!("bundle-{n}.bin"));
     std::fs::write(&path, bundle).expect("writing a bundle");
+    let ecds = dir.join("ecds/gatehouse-filter.yaml");
+    // With a fixed clock, push-bundle.sh writes outside the watched directory; the VM
+    // configuration is then edited and the file renamed into place (still one atomic update).
+    let out = match options.fixed_now {
+        None => ecds.clone(),
+        Some(_) => dir.join(format!("gatehouse-filter-{n}.yaml")),
+    };
     let mut cmd = Command::new("bash");
     cmd.arg(repo_root().join("scripts/push-bundle.sh"))
         .arg(&path)
         .arg("--out")
-        .arg(dir.join("ecds/gatehouse-filter.yaml"))
+        .arg(&out)
         .arg("--wasm")
-        .arg(wasm());
+        .arg(options.wasm());
     for key in &options.trusted_keys {
         cmd.args(["--trusted-key", key]);
     }
-    let out = cmd.output().expect("running scripts/push-bundle.sh");
+    let output = cmd.output().expect("running scripts/push-bundle.sh");
     assert!(
-        out.status.success(),
+        output.status.success(),
         "push-bundle.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&output.stderr)
     );
+    if let Some(now) = options.fixed_now {
+        let text = std::fs::read_to_string(&out).expect("reading the ECDS file");
+        let vm_config = "value: '{\"trusted_keys\":";
+        assert!(
+            text.contains(vm_config),
+            "push-bundle.sh no longer writes the VM configuration as `{vm_config}…`"
+        );
+        let text = text.replace(
+            vm_config,
+            &format!("value: '{{\"fixed_now\":{now},\"trusted_keys\":"),
+        );
+        std::fs::write(&out, text).expect("writing the ECDS file");
+        std::fs::create_dir_all(dir.join("ecds")).expect("creating the ECDS directory");
+        std::fs::rename(&out, &ecds).expect("renaming the ECDS file into place");
+    }
 }
 
 fn substitute(text: &str, pairs: &[(&str, String)]) -> String {
@@ -504,10 +573,14 @@ impl HttpResponse {
     }
 }
 
-/// One request on a fresh connection (`connection: close`), response read to the end.
+/// One request on a fresh connection (`connection: close`), response read until it is complete
+/// (by `content-length` or the last chunk) or the connection ends.
 pub fn send(port: u16, req: &HttpRequest<'_>) -> std::io::Result<HttpResponse> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    // One write per request part and no Nagle: a small body after the head must not wait for the
+    // peer's delayed ACK.
+    stream.set_nodelay(true)?;
     let mut head = format!(
         "{} {} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n",
         req.method, req.path, req.host
@@ -521,27 +594,59 @@ pub fn send(port: u16, req: &HttpRequest<'_>) -> std::io::Result<HttpResponse> {
         (None, _) => {}
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
+    let mut out = head.into_bytes();
     if let Some(body) = &req.body {
         if req.chunked {
             for chunk in body.chunks(512) {
-                stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
-                stream.write_all(chunk)?;
-                stream.write_all(b"\r\n")?;
+                out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                out.extend_from_slice(chunk);
+                out.extend_from_slice(b"\r\n");
             }
-            stream.write_all(b"0\r\n\r\n")?;
+            out.extend_from_slice(b"0\r\n\r\n");
         } else {
-            stream.write_all(body)?;
+            out.extend_from_slice(body);
         }
     }
-    let mut raw = Vec::new();
     // A local reply may come before the whole body was sent; Envoy then closes. Keep what came.
-    if let Err(e) = stream.read_to_end(&mut raw) {
-        if raw.is_empty() {
-            return Err(e);
+    let written = stream.write_all(&out);
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    // Stop at the end of the response rather than at the end of the connection: after a local
+    // reply Envoy waits (`delayed_close_timeout`, 1 s) for the client to close first.
+    while !response_complete(&raw) {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(buf.get(..n).unwrap_or_default()),
+            Err(e) if raw.is_empty() => return Err(written.err().unwrap_or(e)),
+            Err(_) => break,
         }
     }
     parse_response(&raw)
+}
+
+/// Whether `raw` holds a whole response: the head, then `content-length` bytes or the last
+/// chunk. Without either, only the end of the connection ends the response.
+fn response_complete(raw: &[u8]) -> bool {
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let (head, rest) = raw.split_at(split);
+    let body = rest.get(4..).unwrap_or_default();
+    let head = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let header = |name: &str| {
+        head.split("\r\n")
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .find(|(n, _)| n.trim() == name)
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    if let Some(len) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        return body.len() >= len;
+    }
+    if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        return body.ends_with(b"0\r\n\r\n");
+    }
+    false
 }
 
 fn parse_response(raw: &[u8]) -> std::io::Result<HttpResponse> {

@@ -181,8 +181,14 @@ fn enforce_mode_over_http() {
     assert_eq!(get("dry_run_denied"), Some(0));
     assert_eq!(get("bundle_revision"), Some(1));
     // carol's token is presented many times: verified once per VM, then found in the cache.
-    assert!(get("token_cache_hits").is_some_and(|n| n >= 1), "{stats:#?}");
-    assert!(get("token_cache_misses").is_some_and(|n| n >= 1), "{stats:#?}");
+    assert!(
+        get("token_cache_hits").is_some_and(|n| n >= 1),
+        "{stats:#?}"
+    );
+    assert!(
+        get("token_cache_misses").is_some_and(|n| n >= 1),
+        "{stats:#?}"
+    );
     assert!(get("bundle_loads").is_some_and(|n| n >= 1));
     assert_eq!(get("bundle_rejections"), Some(0));
 
@@ -274,6 +280,7 @@ fn bundle_updates_apply_without_restart_and_bad_ones_are_rejected() {
 fn pinned_signing_keys_reject_unsigned_bundles() {
     let options = EnvoyOptions {
         trusted_keys: vec![gatehouse_e2e::fixture_signing_public_key()],
+        ..EnvoyOptions::default()
     };
     let envoy = Envoy::start(
         "signed",

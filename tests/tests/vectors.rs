@@ -1,0 +1,266 @@
+//! The golden vectors (`tests/vectors`, the same cases the engine and `gatehouse check` replay in
+//! `policy-compiler/tests/vectors.rs`) through a real Envoy: one Envoy per vector, serving that
+//! vector's bundle with the `fixed-clock` test build of the plugin set to the vector's `now`, and
+//! every case that HTTP can express sent as a real request. Cases decided `as` a subject have no
+//! HTTP form; they are skipped and counted.
+//!
+//! Checked per case: the HTTP status; on a denial the JSON body `{"error", "reason"}` (and
+//! `www-authenticate` exactly on 401s); on an allow, the identity headers the echo upstream saw
+//! (`x-gatehouse-tenant`/`-subject`/`-route`) against the expected `tenant`/`principal`/`route`.
+//!
+//! `GATEHOUSE_VECTOR=<name>` replays one vector; `GATEHOUSE_VECTORS_SKIP_KNOWN=1` skips cases
+//! marked `known_issue`.
+
+#![expect(clippy::panic, reason = "test code: a panic is a test failure")]
+
+use std::time::Instant;
+
+use gatehouse_compiler::compile_paths;
+use gatehouse_compiler::vectors::{self, Case, CaseRequest, Vector};
+use gatehouse_e2e::{repo_root, Envoy, EnvoyOptions, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+#[derive(Debug, Default)]
+struct Tally {
+    sent: usize,
+    skipped_as: usize,
+    skipped_known: usize,
+    passed: usize,
+    failed: usize,
+}
+
+#[test]
+fn golden_vectors_through_envoy() {
+    let only = std::env::var("GATEHOUSE_VECTOR").ok();
+    let skip_known = std::env::var_os("GATEHOUSE_VECTORS_SKIP_KNOWN").is_some();
+    let all =
+        vectors::load_all(&repo_root().join("tests/vectors")).unwrap_or_else(|e| panic!("{e}"));
+    let selected: Vec<Vector> = all
+        .into_iter()
+        .filter(|v| only.as_deref().is_none_or(|o| o == v.name))
+        .collect();
+    assert!(
+        !selected.is_empty(),
+        "no vectors found (GATEHOUSE_VECTOR={only:?})"
+    );
+
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    let mut total = Tally::default();
+    for vector in &selected {
+        let tally = replay(vector, skip_known, &mut failures);
+        eprintln!(
+            "envoy vector {:<18} {:>3} sent, {:>2} skipped (as), {:>3} passed, {} failed{}",
+            vector.name,
+            tally.sent,
+            tally.skipped_as,
+            tally.passed,
+            tally.failed,
+            if tally.skipped_known > 0 {
+                format!(", {} skipped (known issue)", tally.skipped_known)
+            } else {
+                String::new()
+            }
+        );
+        total.sent += tally.sent;
+        total.skipped_as += tally.skipped_as;
+        total.skipped_known += tally.skipped_known;
+        total.passed += tally.passed;
+        total.failed += tally.failed;
+    }
+    eprintln!(
+        "envoy golden vectors: {} vectors, {} sent, {} skipped (as), {} skipped (known issue), \
+         {} passed, {} failed, in {:.1} s",
+        selected.len(),
+        total.sent,
+        total.skipped_as,
+        total.skipped_known,
+        total.passed,
+        total.failed,
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} golden vector failure(s) through Envoy:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// One Envoy for the vector, every HTTP case through it.
+fn replay(vector: &Vector, skip_known: bool, failures: &mut Vec<String>) -> Tally {
+    let mut tally = Tally::default();
+    let options = vector
+        .compile_options()
+        .unwrap_or_else(|e| panic!("vector `{}`: {e}", vector.name));
+    let policy = compile_paths(&options)
+        .unwrap_or_else(|e| panic!("vector `{}` does not compile: {e:?}", vector.name));
+    let bundle = gatehouse_engine::bundle::encode(&policy, None)
+        .unwrap_or_else(|e| panic!("vector `{}`: encode: {e}", vector.name));
+    let envoy = Envoy::start(
+        &format!("vector-{}", vector.name),
+        &bundle,
+        EnvoyOptions {
+            fixed_now: Some(vector.now),
+            ..EnvoyOptions::default()
+        },
+    );
+
+    for case in &vector.file.cases {
+        let label = format!("[{} / {}]", vector.name, case.name);
+        if let Some(issue) = &case.known_issue {
+            if skip_known {
+                eprintln!("skipping {label}: known issue: {issue}");
+                tally.skipped_known += 1;
+                continue;
+            }
+        }
+        let req = match vector.request(case) {
+            Ok(r) => r,
+            Err(e) => {
+                tally.failed += 1;
+                failures.push(format!("{label} bad case: {e}"));
+                continue;
+            }
+        };
+        if !req.is_http() {
+            tally.skipped_as += 1;
+            continue;
+        }
+        tally.sent += 1;
+        let response = envoy.request(&http_request(&req));
+        let wrong = check(case, &response);
+        if wrong.is_empty() {
+            tally.passed += 1;
+        } else {
+            tally.failed += 1;
+            let note = case
+                .known_issue
+                .as_ref()
+                .map(|i| format!(" (known issue: {i})"))
+                .unwrap_or_default();
+            failures.push(format!(
+                "{label} envoy: {}{note}\n    request {} {} host {}\n    response {} {}",
+                wrong.join(", "),
+                req.method,
+                req.path,
+                req.host,
+                response.status,
+                response.text()
+            ));
+        }
+    }
+    if tally.failed > 0 {
+        // Keep the denial log lines next to the failures.
+        eprintln!(
+            "vector {}: Envoy log (gatehouse lines):\n{}",
+            vector.name,
+            envoy
+                .log()
+                .lines()
+                .filter(|l| l.contains("wasm"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    tally
+}
+
+fn http_request(req: &CaseRequest) -> HttpRequest<'_> {
+    let mut http = HttpRequest::new(&req.method, &req.path).host(&req.host);
+    http.headers = req.headers.clone();
+    http.body = req.body.clone();
+    http
+}
+
+/// What the response gets wrong against the case's expectation.
+fn check(case: &Case, r: &HttpResponse) -> Vec<String> {
+    let mut wrong = Vec::new();
+    let expect = |field: &str| case.expected(field);
+    let status = expect("status").and_then(Value::as_u64);
+    if let Some(want) = status {
+        if u64::from(r.status) != want {
+            wrong.push(format!("status: expected {want}, got {}", r.status));
+        }
+    }
+    let allowed = expect("decision")
+        .map(|d| d == "allow")
+        .unwrap_or(status == Some(200));
+    if allowed {
+        // Reached the upstream: the echo's view of our identity headers.
+        let echoed = serde_json::from_slice::<Value>(&r.body).ok();
+        let Some(headers) = echoed.as_ref().and_then(|e| e.get("headers")) else {
+            wrong.push("allowed, but the body is not the upstream's echo".to_owned());
+            return wrong;
+        };
+        for (field, header) in [
+            ("tenant", "x-gatehouse-tenant"),
+            ("principal", "x-gatehouse-subject"),
+            ("route", "x-gatehouse-route"),
+        ] {
+            if let Some(want) = expect(field) {
+                let got = headers.get(header).cloned().unwrap_or(Value::Null);
+                if &got != want {
+                    wrong.push(format!("{header}: expected {want}, got {got}"));
+                }
+            }
+        }
+        return wrong;
+    }
+
+    // A local reply: `{"error": <kind of the status>, "reason": <code>}`.
+    let body = serde_json::from_slice::<Value>(&r.body).unwrap_or(Value::Null);
+    if let Some(want) = expect("reason") {
+        let got = body.get("reason").cloned().unwrap_or(Value::Null);
+        if &got != want {
+            wrong.push(format!("reason: expected {want}, got {got}"));
+        }
+    }
+    let kind = match r.status {
+        401 => "unauthorized",
+        403 => "forbidden",
+        400 => "bad_request",
+        413 => "payload_too_large",
+        _ => "?",
+    };
+    if body.get("error") != Some(&json!(kind)) {
+        wrong.push(format!(
+            "body: expected error {kind:?} for {}, got {}",
+            r.status,
+            r.text()
+        ));
+    }
+    if r.header("content-type") != Some("application/json") {
+        wrong.push(format!(
+            "content-type: expected application/json, got {:?}",
+            r.header("content-type")
+        ));
+    }
+    let challenge = r.header("www-authenticate");
+    if (r.status == 401) != challenge.is_some() {
+        wrong.push(format!("www-authenticate on a {}: {challenge:?}", r.status));
+    }
+    wrong
+}
+
+/// The fixed clock is a test-build capability only: the release `gatehouse.wasm` does not even
+/// know the `fixed_now` member (its VM configuration refuses it as unknown), the test build does.
+#[test]
+fn only_the_test_build_can_fix_the_clock() {
+    let contains = |path: &std::path::Path| {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        bytes.windows(b"fixed_now".len()).any(|w| w == b"fixed_now")
+    };
+    let release = gatehouse_e2e::wasm();
+    let test_build = gatehouse_e2e::wasm_fixed_clock();
+    assert!(
+        !contains(release),
+        "{} mentions fixed_now: the release build must not have the fixed clock",
+        release.display()
+    );
+    assert!(
+        contains(test_build),
+        "{} does not mention fixed_now: not the fixed-clock build?",
+        test_build.display()
+    );
+}
