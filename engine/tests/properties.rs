@@ -74,7 +74,14 @@ type Narrowing = (bool, Option<Vec<u32>>);
 /// A server: its narrowing and its tools' narrowings.
 type ServerShape = (bool, Option<Vec<u32>>, Vec<Narrowing>);
 /// (key, type, path, parent key, enabled, authorized subjects)
-type RawResource = (String, TypeId, String, Option<String>, bool, Option<Vec<Subject>>);
+type RawResource = (
+    String,
+    TypeId,
+    String,
+    Option<String>,
+    bool,
+    Option<Vec<Subject>>,
+);
 
 #[derive(Debug, Clone)]
 struct Shape {

@@ -9,7 +9,10 @@ use base64::Engine as _;
 use gatehouse_compiler::cli::{envoy_config, EnvoyConfigArgs};
 use gatehouse_e2e::{envoy_bin, fixture_bundle, repo_root, scratch, wasm};
 
-#[expect(clippy::expect_used, reason = "test helper: failing to run Envoy fails the test")]
+#[expect(
+    clippy::expect_used,
+    reason = "test helper: failing to run Envoy fails the test"
+)]
 fn validate(config: &Path, cwd: &Path) {
     let out = Command::new(envoy_bin())
         .current_dir(cwd)

@@ -6,11 +6,7 @@
 //! - `gatehouse-wasm-harness run DIR [PREFIX]`: one line per benchmark,
 //!   `name<TAB>median ns/op<TAB>min<TAB>max<TAB>iterations per sample`. Natively it also times
 //!   `ring` verifying the same tokens.
-#![expect(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "bench code"
-)]
+#![expect(clippy::unwrap_used, clippy::indexing_slicing, reason = "bench code")]
 #![cfg_attr(
     not(target_arch = "wasm32"),
     expect(clippy::panic, reason = "bench code: fixture generation")
