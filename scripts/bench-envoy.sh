@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Envoy under keep-alive load, one run, four configurations on the same machine (SPEC.md 6):
-#   none        Envoy, direct_response, no filter
+#   none        Envoy, direct_response, no filter (only `buffer`, so the request is read whole
+#               before the answer and the connection stays open, as with gatehouse)
 #   jwt_rbac    Envoy's native jwt_authn (with its JWT cache) + rbac on the `sub` claim
 #   cached      gatehouse.wasm, the same token on every request (verified-token cache)
 #   uncached    gatehouse.wasm, a fresh token on every request (signature check each time)
@@ -9,6 +10,12 @@
 #
 #   scripts/bench-envoy.sh [DURATION_SECONDS]     default 15
 #
+# ROUNDS=n (default 3) repeats the four configurations n times, interleaved (none, jwt_rbac,
+# cached, uncached, none, ...), and reports medians and [min .. max]; each ratio is taken within
+# one round. GATEHOUSE_WASM=path uses a prebuilt plugin instead of building it. The Envoy process's
+# resident memory (VmRSS) is sampled after each run: gatehouse minus none is what the wasm VMs
+# (main thread + 1 worker) and the plugin cost.
+#
 # Needs: wrk (apt-get install -y wrk), Envoy 1.40 (installed into .venv by scripts/lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +23,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 DURATION="${1:-15}"
+ROUNDS="${ROUNDS:-3}"
 CONNECTIONS=16
 FRESH_TOKENS=20000
 WORK=target/bench-envoy
@@ -26,7 +34,11 @@ mkdir -p "$WORK"
 command -v wrk >/dev/null || { echo "error: wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
 ensure_wasm_target
 ensure_envoy
-build_plugin
+if [ -n "${GATEHOUSE_WASM:-}" ]; then
+  WASM_PATH="$GATEHOUSE_WASM"
+else
+  build_plugin
+fi
 cargo build --release -p gatehouse-compiler
 gatehouse=target/release/gatehouse
 
@@ -87,6 +99,13 @@ static_resources:
               - match: { prefix: "/" }
                 direct_response: { status: 200, body: { inline_string: "allowed\n" } }
           http_filters:
+          # Read the whole request before answering, as gatehouse does on this route (it reads
+          # the body): a direct_response sent while the body is still arriving makes Envoy add
+          # `connection: close`, and the baseline would measure a new connection per request.
+          - name: envoy.filters.http.buffer
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer
+              max_request_bytes: 65536
 $1
           - name: envoy.filters.http.router
             typed_config:
@@ -126,7 +145,7 @@ plain_config "          - name: envoy.filters.http.jwt_authn
                         path: [ { key: jwt_payload }, { key: sub } ]
                         value: { string_match: { exact: user:carol@acme.com } }" > "$WORK/jwt_rbac.yaml"
 
-run() { # $1: name, $2: config, $3: wrk script
+run() { # $1: name, $2: config, $3: wrk script, $4: round
   local log="$WORK/$1.envoy.log"
   "$ENVOY_BIN" -c "$2" --concurrency 1 --log-level warn > "$log" 2>&1 &
   local pid=$!
@@ -138,6 +157,14 @@ run() { # $1: name, $2: config, $3: wrk script
   local status
   status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/api/llm/v1/chat/completions" \
     -H "Authorization: Bearer $(cat "$WORK/token")" -H 'Content-Type: application/json' -d "$BODY")
+  # Keep-alive must hold, or we would be measuring connection setup.
+  if curl -s -D - -o /dev/null -X POST "http://127.0.0.1:$PORT/api/llm/v1/chat/completions" \
+    -H "Authorization: Bearer $(cat "$WORK/token")" -H 'Content-Type: application/json' -d "$BODY" \
+    | grep -qi '^connection: close'; then
+    echo "error: $1 closes the connection after each request" >&2
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    return 1
+  fi
   if [ "$status" != 200 ]; then
     echo "error: $1 answered $status to an allowed request" >&2
     kill "$pid"; wait "$pid" 2>/dev/null || true
@@ -145,24 +172,29 @@ run() { # $1: name, $2: config, $3: wrk script
   fi
   wrk -t1 -c"$CONNECTIONS" -d2s -s "$3" "http://127.0.0.1:$PORT/api/llm/v1/chat/completions" >/dev/null # warm-up
   wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$3" \
-    "http://127.0.0.1:$PORT/api/llm/v1/chat/completions" > "$WORK/$1.wrk.txt"
+    "http://127.0.0.1:$PORT/api/llm/v1/chat/completions" > "$WORK/$1.$4.wrk.txt"
+  awk '/^VmRSS/ {print $2}' "/proc/$pid/status" > "$WORK/$1.$4.rss_kb"
   if [ "$1" = cached ] || [ "$1" = uncached ]; then
-    curl -s "http://127.0.0.1:$ADMIN/stats?filter=gatehouse" > "$WORK/$1.stats.txt" || true
+    curl -s "http://127.0.0.1:$ADMIN/stats?filter=gatehouse" > "$WORK/$1.$4.stats.txt" || true
   fi
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
 "$ENVOY_BIN" --mode validate -c "$WORK/jwt_rbac.yaml" >/dev/null
-run none "$WORK/none.yaml" "$WORK/fixed.lua"
-run jwt_rbac "$WORK/jwt_rbac.yaml" "$WORK/fixed.lua"
-run cached "$WORK/gatehouse.yaml" "$WORK/fixed.lua"
-run uncached "$WORK/gatehouse.yaml" "$WORK/fresh.lua"
+rm -f "$WORK"/*.wrk.txt "$WORK"/*.rss_kb
+for round in $(seq 1 "$ROUNDS"); do
+  echo "round $round/$ROUNDS" >&2
+  run none "$WORK/none.yaml" "$WORK/fixed.lua" "$round"
+  run jwt_rbac "$WORK/jwt_rbac.yaml" "$WORK/fixed.lua" "$round"
+  run cached "$WORK/gatehouse.yaml" "$WORK/fixed.lua" "$round"
+  run uncached "$WORK/gatehouse.yaml" "$WORK/fresh.lua" "$round"
+done
 
-python3 - "$WORK" <<'PY'
-import re, sys
-work = sys.argv[1]
-def parse(name):
-    text = open(f"{work}/{name}.wrk.txt").read()
+python3 - "$WORK" "$ROUNDS" <<'PY'
+import re, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+def parse(name, r):
+    text = open(f"{work}/{name}.{r}.wrk.txt").read()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     def lat(p):
         m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)", text, re.M)
@@ -170,14 +202,26 @@ def parse(name):
         return v * {"us": 1e-3, "ms": 1, "s": 1e3}[unit]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
     return rps, lat("50"), lat("99"), int(non2xx.group(1)) if non2xx else 0
-rows = {n: parse(n) for n in ["none", "jwt_rbac", "cached", "uncached"]}
-base, native = rows["none"][0], rows["jwt_rbac"][0]
-print("| configuration | requests/s | vs no filter | vs jwt_authn+rbac | p50 ms | p99 ms | p99/p50 | non-2xx |")
-print("|---|---|---|---|---|---|---|---|")
-for n, (rps, p50, p99, bad) in rows.items():
-    print(f"| {n} | {rps:.0f} | {rps/base:.2f}x | {rps/native:.2f}x | {p50:.3f} | {p99:.3f} | {p99/p50:.1f} | {bad} |")
-c = rows["cached"]
-print(f"\ntargets: cached >= 0.9x no filter: {'met' if c[0]/base >= 0.9 else 'NOT met'} ({c[0]/base:.2f}x); "
-      f">= 1.0x jwt_authn+rbac: {'met' if c[0]/native >= 1.0 else 'NOT met'} ({c[0]/native:.2f}x); "
-      f"p99/p50 <= 3: {'met' if c[2]/c[1] <= 3 else 'NOT met'} ({c[2]/c[1]:.1f})")
+names = ["none", "jwt_rbac", "cached", "uncached"]
+runs = {n: [parse(n, r) for r in range(1, rounds + 1)] for n in names}
+rss = {n: [int(open(f"{work}/{n}.{r}.rss_kb").read() or 0) for r in range(1, rounds + 1)] for n in names}
+def stat(xs, f="{:.0f}"):
+    return f"{f.format(statistics.median(xs))} [{f.format(min(xs))} .. {f.format(max(xs))}]"
+def ratios(n, peer):
+    return [a[0] / b[0] for a, b in zip(runs[n], runs[peer])]
+print(f"{rounds} round(s), median [min .. max]; ratios taken within each round")
+print("| configuration | requests/s | vs no filter | vs jwt_authn+rbac | p50 ms | p99 ms | p99/p50 | non-2xx | Envoy RSS MiB |")
+print("|---|---|---|---|---|---|---|---|---|")
+for n in names:
+    rs = runs[n]
+    print(f"| {n} | {stat([r[0] for r in rs])} | {stat(ratios(n, 'none'), '{:.2f}')}x "
+          f"| {stat(ratios(n, 'jwt_rbac'), '{:.2f}')}x | {stat([r[1] for r in rs], '{:.3f}')} "
+          f"| {stat([r[2] for r in rs], '{:.3f}')} | {stat([r[2] / r[1] for r in rs], '{:.1f}')} "
+          f"| {sum(r[3] for r in rs)} | {stat([k / 1024 for k in rss[n]], '{:.1f}')} |")
+vs_none = statistics.median(ratios("cached", "none"))
+vs_native = statistics.median(ratios("cached", "jwt_rbac"))
+tail = statistics.median([r[2] / r[1] for r in runs["cached"]])
+print(f"\ntargets (medians): cached >= 0.9x no filter: {'met' if vs_none >= 0.9 else 'NOT met'} ({vs_none:.2f}x); "
+      f">= 1.0x jwt_authn+rbac: {'met' if vs_native >= 1.0 else 'NOT met'} ({vs_native:.2f}x); "
+      f"p99/p50 <= 3: {'met' if tail <= 3 else 'NOT met'} ({tail:.1f})")
 PY

@@ -31,6 +31,15 @@ echo "== wasm (node $(node --version), --no-liftoff)" >&2
 node --no-liftoff --no-warnings bench/wasm-harness/run.mjs \
   "target/wasm32-wasip1/release/$HARNESS.wasm" "$FIXTURES" "$PREFIX" | tee "$OUT/wasm.tsv" >&2
 
+# Memory one VM holds after loading each bundle: a fresh instance per size.
+if [ -z "$PREFIX" ] || [[ "$PREFIX" == mem/* ]]; then
+  for size in small large; do
+    "target/release/$HARNESS" run "$FIXTURES" "mem/$size" | tee -a "$OUT/native.tsv" >&2
+    node --no-liftoff --no-warnings bench/wasm-harness/run.mjs \
+      "target/wasm32-wasip1/release/$HARNESS.wasm" "$FIXTURES" "mem/$size" | tee -a "$OUT/wasm.tsv" >&2
+  done
+fi
+
 python3 - "$OUT/native.tsv" "$OUT/wasm.tsv" <<'PY'
 import sys
 
@@ -43,6 +52,8 @@ def load(path):
 
 native, wasm = load(sys.argv[1]), load(sys.argv[2])
 def fmt(ns):
+    if ns >= 1e7:
+        return f"{ns/1e6:.1f} ms"
     return f"{ns/1000:.3f} us" if ns < 1e6 else f"{ns/1e6:.3f} ms"
 def cell(row):
     m, lo, hi = row
@@ -60,7 +71,18 @@ for alg, limit in limits.items():
     ratio = w[0] / r[0]
     print(f"| {alg} | {cell(r)} | {cell(n)} | {cell(w)} | {ratio:.2f}x | <= {limit}x | {'yes' if ratio <= limit else 'NO'} |")
 
-other = sorted(k for k in wasm if not k.startswith("verify/") or not any(k == f"verify/{a}/gatehouse" for a in limits))
+mem = [s for s in ("small", "large") if f"mem/{s}/bytes" in wasm]
+if mem:
+    print("\n## One VM after loading a bundle (fresh instance; load = first Engine::load)")
+    print("| bundle | bundle bytes | wasm linear memory | over the bundle | first load native | first load wasm |")
+    print("|---|---|---|---|---|---|")
+    for s in mem:
+        b, m = wasm[f"mem/{s}/bundle_bytes"][0], wasm[f"mem/{s}/bytes"][0]
+        ln = native.get(f"mem/{s}/first_load_ns", (float("nan"),))[0]
+        lw = wasm[f"mem/{s}/first_load_ns"][0]
+        print(f"| {s} | {b:.0f} | {m:.0f} | {(m - b) / 2**20:.2f} MiB | {ln/1e6:.2f} ms | {lw/1e6:.2f} ms |")
+
+other = sorted(k for k in wasm if not k.startswith("mem/") and not k.startswith("verify/") or not any(k == f"verify/{a}/gatehouse" for a in limits))
 if other:
     print("\n## Other: native vs wasm (median [min .. max])")
     print("| benchmark | native | wasm | wasm/native |")

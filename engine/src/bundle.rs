@@ -651,7 +651,7 @@ impl<'a> Tables<'a> {
     pub fn user(&self, email_lowercase: &str) -> Option<(u32, &'a UserRecord)> {
         let i = self
             .users
-            .binary_search_by(|u| self.bytes(u.email).cmp(email_lowercase.as_bytes()))
+            .binary_search_by(|u| cmp_bytes(self.bytes(u.email), email_lowercase.as_bytes()))
             .ok()?;
         Some((i as u32, self.users.get(i)?))
     }
@@ -659,7 +659,7 @@ impl<'a> Tables<'a> {
     pub fn team(&self, name: &str) -> Option<(u32, &'a TeamRecord)> {
         let i = self
             .teams
-            .binary_search_by(|t| self.bytes(t.name).cmp(name.as_bytes()))
+            .binary_search_by(|t| cmp_bytes(self.bytes(t.name), name.as_bytes()))
             .ok()?;
         Some((i as u32, self.teams.get(i)?))
     }
@@ -667,7 +667,7 @@ impl<'a> Tables<'a> {
     pub fn virtual_account(&self, name: &str) -> Option<(u32, &'a VirtualAccountRecord)> {
         let i = self
             .virtual_accounts
-            .binary_search_by(|v| self.bytes(v.name).cmp(name.as_bytes()))
+            .binary_search_by(|v| cmp_bytes(self.bytes(v.name), name.as_bytes()))
             .ok()?;
         Some((i as u32, self.virtual_accounts.get(i)?))
     }
@@ -703,17 +703,42 @@ impl<'a> Tables<'a> {
 
 /// Compares a stored key `type:path` with the parts of a looked-up key, as if they were
 /// joined: the same order as `stored.cmp(format!("{resource_type}:{path}"))`, two `memcmp`s.
+/// `a.cmp(b)` eight bytes at a time, inline: the keys compared in lookups are short, and a call
+/// to `memcmp` (a byte loop on wasm32) costs more than the comparison.
+#[inline]
+pub(crate) fn cmp_bytes(a: &[u8], b: &[u8]) -> core::cmp::Ordering {
+    let mut a_chunks = a.chunks_exact(8);
+    let mut b_chunks = b.chunks_exact(8);
+    for (x, y) in a_chunks.by_ref().zip(b_chunks.by_ref()) {
+        let (Ok(x), Ok(y)) = (<[u8; 8]>::try_from(x), <[u8; 8]>::try_from(y)) else {
+            break;
+        };
+        let (x, y) = (u64::from_be_bytes(x), u64::from_be_bytes(y));
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    let done = a.len().min(b.len()) / 8 * 8;
+    let (a, b) = (a.get(done..).unwrap_or(&[]), b.get(done..).unwrap_or(&[]));
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
 fn cmp_key(stored: &[u8], resource_type: &[u8], path: &[u8]) -> core::cmp::Ordering {
     use core::cmp::Ordering;
     let (head, rest) = stored.split_at(stored.len().min(resource_type.len()));
-    match head.cmp(resource_type) {
+    match cmp_bytes(head, resource_type) {
         Ordering::Equal => {}
         other => return other,
     }
     match rest.split_first() {
         // `stored` is `resource_type` itself: a proper prefix of the wanted key.
         None => Ordering::Less,
-        Some((&sep, tail)) => sep.cmp(&b':').then_with(|| tail.cmp(path)),
+        Some((&sep, tail)) => sep.cmp(&b':').then_with(|| cmp_bytes(tail, path)),
     }
 }
 
@@ -1253,6 +1278,31 @@ pub const MAX_DEPTH: usize = 32;
 #[cfg(test)]
 mod tests {
     use super::cmp_key;
+
+    #[test]
+    fn cmp_bytes_is_slice_order() {
+        let words: Vec<&[u8]> = vec![
+            b"",
+            b"a",
+            b"ab",
+            b"abcdefgh",
+            b"abcdefghi",
+            b"abcdefgh\0",
+            b"abcdefgi",
+            b"abcdefg",
+            b"\xffabcdefgh",
+            b"u28014@synth.example.com",
+            b"u28014@synth.example.co",
+            b"u28015@synth.example.com",
+            b"abcdefghabcdefgh",
+            b"abcdefghabcdefgz",
+        ];
+        for a in &words {
+            for b in &words {
+                assert_eq!(super::cmp_bytes(a, b), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn cmp_key_orders_like_the_joined_key() {

@@ -236,11 +236,12 @@ impl Engine {
             return Ok(None);
         };
         let body = if route.target.reads_body() {
-            Some(route::parse_body(request.body)?)
+            Some(route::read_body(route, request.body)?)
         } else {
             None
         };
-        let Some(target) = route::target(route, body.as_ref())? else {
+        let body = body.as_ref().map(route::ReadBody::as_ref);
+        let Some(target) = route::target(route, body)? else {
             return Ok(None);
         };
         out.resource_type = Some(target.resource.resource_type.as_str());
@@ -249,7 +250,7 @@ impl Engine {
             path: request.path,
             headers: request.headers,
             captures: &captures,
-            body: body.as_ref(),
+            body,
         };
         let path = route::fill(&target.resource, &facts)?;
         let found = tables.resource(&target.resource.resource_type, &path);
@@ -512,14 +513,85 @@ fn host_of(authority: &str) -> Cow<'_, str> {
 #[derive(Debug, Clone)]
 struct Caller {
     principal: Principal,
-    subjects: Vec<u32>,
+    subjects: Small<u32, 12>,
+}
+
+/// A short list kept inline (no allocation per request in the usual case), spilling to the heap.
+#[derive(Debug, Clone)]
+enum Small<T: Copy + Default, const N: usize> {
+    Inline { len: usize, items: [T; N] },
+    Heap(Vec<T>),
+}
+
+impl<T: Copy + Default, const N: usize> Small<T, N> {
+    fn new() -> Self {
+        Small::Inline {
+            len: 0,
+            items: [T::default(); N],
+        }
+    }
+
+    fn push(&mut self, value: T) {
+        match self {
+            Small::Inline { len, items } => {
+                if let Some(slot) = items.get_mut(*len) {
+                    *slot = value;
+                    *len += 1;
+                } else {
+                    let mut heap = Vec::with_capacity(N * 2);
+                    heap.extend_from_slice(items);
+                    heap.push(value);
+                    *self = Small::Heap(heap);
+                }
+            }
+            Small::Heap(v) => v.push(value),
+        }
+    }
+
+    fn truncate(&mut self, to: usize) {
+        match self {
+            Small::Inline { len, .. } => *len = (*len).min(to),
+            Small::Heap(v) => v.truncate(to),
+        }
+    }
+}
+
+impl<T: Copy + Default, const N: usize> Extend<T> for Small<T, N> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        for v in iter {
+            self.push(v);
+        }
+    }
+}
+
+impl<T: Copy + Default, const N: usize> core::ops::Deref for Small<T, N> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        match self {
+            Small::Inline { len, items } => items.get(..*len).unwrap_or(&[]),
+            Small::Heap(v) => v,
+        }
+    }
+}
+
+impl<T: Copy + Default, const N: usize> core::ops::DerefMut for Small<T, N> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        match self {
+            Small::Inline { len, items } => items.get_mut(..*len).unwrap_or(&mut []),
+            Small::Heap(v) => v,
+        }
+    }
 }
 
 impl Caller {
     fn virtual_account(index: u32) -> Caller {
         Caller {
             principal: Principal::VirtualAccount(index),
-            subjects: vec![subject_code::VIRTUAL_ACCOUNT | index],
+            subjects: {
+                let mut s = Small::new();
+                s.push(subject_code::VIRTUAL_ACCOUNT | index);
+                s
+            },
         }
     }
 
@@ -533,14 +605,26 @@ impl Caller {
             return;
         }
         self.subjects.sort_unstable();
-        self.subjects.dedup();
+        let mut kept: usize = 0;
+        for i in 0..self.subjects.len() {
+            let (Some(&v), prev) = (self.subjects.get(i), kept.checked_sub(1)) else {
+                break;
+            };
+            if prev.and_then(|p| self.subjects.get(p)) != Some(&v) {
+                if let Some(slot) = self.subjects.get_mut(kept) {
+                    *slot = v;
+                }
+                kept += 1;
+            }
+        }
+        self.subjects.truncate(kept);
     }
 }
 
 fn user_caller(tables: &Tables<'_>, email: &str) -> Result<Caller, Reason> {
     let (index, user) = tables.user(email).ok_or(Reason::PrincipalUnknown)?;
     let teams = tables.list(user.teams);
-    let mut subjects = Vec::with_capacity(teams.len() + 2);
+    let mut subjects = Small::new();
     subjects.push(subject_code::USER | index);
     subjects.extend(teams.iter().map(|t| subject_code::TEAM | t.get()));
     subjects.push(subject_code::EVERYONE);
@@ -652,7 +736,7 @@ fn authorize(
 
     for (_, r) in chain() {
         let node_type = r.resource_type.get();
-        for (subject, role) in &tenant_roles {
+        for (subject, role) in tenant_roles.iter() {
             if let Some(RoleKind::Tenant { permissions }) =
                 config.roles.get(*role as usize).map(|r| &r.kind)
             {
@@ -672,7 +756,7 @@ fn authorize(
 
     for (index, r) in chain() {
         let grants = tables.grants_of(r);
-        for subject in &caller.subjects {
+        for subject in caller.subjects.iter() {
             let start = grants.partition_point(|g| g.subject.get() < *subject);
             for g in grants
                 .get(start..)
@@ -702,14 +786,14 @@ fn authorize(
 }
 
 /// `(subject code, role)` for every tenant-level role the caller holds.
-fn tenant_roles(tables: &Tables<'_>, caller: &Caller) -> Vec<(u32, u32)> {
-    let mut roles = Vec::new();
+fn tenant_roles(tables: &Tables<'_>, caller: &Caller) -> Small<(u32, u32), 8> {
+    let mut roles = Small::new();
     if let Principal::User(i) = caller.principal {
         if let Some(user) = tables.users.get(i as usize) {
             roles.push((subject_code::USER | i, user.role.get()));
         }
     }
-    for subject in &caller.subjects {
+    for subject in caller.subjects.iter() {
         if subject & subject_code::KIND_MASK == subject_code::TEAM {
             let team = subject & subject_code::INDEX_MASK;
             if let Some(t) = tables.teams.get(team as usize) {

@@ -4,6 +4,8 @@
 //! filter must never decide on one value while the upstream reads another. Gatehouse rejects
 //! such documents outright, in tokens and in request bodies alike.
 
+use std::borrow::Cow;
+
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
@@ -104,6 +106,266 @@ impl StrictVisitor {
     }
 }
 
+/// A path of object keys to a field the caller wants from a document.
+pub trait JsonPath {
+    fn keys(&self) -> usize;
+    fn key(&self, i: usize) -> &str;
+}
+
+impl<S: AsRef<str>> JsonPath for &[S] {
+    fn keys(&self) -> usize {
+        self.len()
+    }
+    fn key(&self, i: usize) -> &str {
+        self.get(i).map_or("", AsRef::as_ref)
+    }
+}
+
+/// The most paths [`extract_strict`] reads in one pass.
+pub const MAX_FIELDS: usize = 8;
+
+/// What [`extract_strict`] read: for each wanted path, the string at it (`None` when the path is
+/// absent or holds anything but a string), and whether the document is an object.
+#[derive(Debug, Default)]
+pub struct Fields<'b> {
+    pub root_is_object: bool,
+    pub values: [Option<Cow<'b, str>>; MAX_FIELDS],
+}
+
+/// The same acceptance as [`parse_strict`] (serde_json's grammar, no duplicate keys at any depth,
+/// at most [`MAX_DEPTH`] levels, no trailing data), without building a [`Value`]: only the strings
+/// at `paths` are kept, borrowed from `bytes` unless they contain escapes. At most
+/// [`MAX_FIELDS`] paths (more is an error of its own; callers fall back to [`parse_strict`]).
+pub fn extract_strict<'b>(
+    bytes: &'b [u8],
+    paths: &[&dyn JsonPath],
+) -> Result<Fields<'b>, serde_json::Error> {
+    if paths.len() > MAX_FIELDS {
+        return Err(de::Error::custom("too many paths"));
+    }
+    let mut out = Fields::default();
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let all = (1u16 << paths.len()) - 1;
+    de::DeserializeSeed::deserialize(
+        ScanSeed {
+            depth: 0,
+            matched: 0,
+            mask: all,
+            paths,
+            out: &mut out,
+        },
+        &mut de,
+    )?;
+    de.end()?;
+    Ok(out)
+}
+
+/// Keys of one object, for the duplicate check: on the stack while few, hashed beyond.
+struct KeySet<'de> {
+    small: [Option<Cow<'de, str>>; SMALL_OBJECT],
+    len: usize,
+    large: Option<std::collections::HashSet<Cow<'de, str>>>,
+}
+
+const SMALL_OBJECT: usize = 16;
+
+impl<'de> KeySet<'de> {
+    fn new() -> Self {
+        KeySet {
+            small: Default::default(),
+            len: 0,
+            large: None,
+        }
+    }
+
+    /// `false` when `key` was already there.
+    fn insert(&mut self, key: Cow<'de, str>) -> bool {
+        if let Some(large) = &mut self.large {
+            return large.insert(key);
+        }
+        let seen = self.small.get(..self.len).unwrap_or(&[]);
+        if seen.iter().any(|k| k.as_deref() == Some(&*key)) {
+            return false;
+        }
+        if let Some(slot) = self.small.get_mut(self.len) {
+            *slot = Some(key);
+            self.len += 1;
+        } else {
+            let mut large: std::collections::HashSet<Cow<'de, str>> =
+                self.small.iter_mut().filter_map(Option::take).collect();
+            large.insert(key);
+            self.large = Some(large);
+        }
+        true
+    }
+}
+
+/// A value at `matched` keys deep along the wanted paths in `mask`, `depth` containers deep.
+struct ScanSeed<'a, 'b> {
+    depth: usize,
+    matched: usize,
+    mask: u16,
+    paths: &'a [&'a dyn JsonPath],
+    out: &'a mut Fields<'b>,
+}
+
+impl<'de, 'a> de::DeserializeSeed<'de> for ScanSeed<'a, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'a, 'b> ScanSeed<'a, 'b> {
+    /// Paths of the mask that end here.
+    fn ending(&self) -> u16 {
+        if self.mask == 0 {
+            return 0;
+        }
+        (0..self.paths.len())
+            .filter(|&i| {
+                self.mask & (1 << i) != 0
+                    && self.paths.get(i).is_some_and(|p| p.keys() == self.matched)
+            })
+            .fold(0, |m, i| m | 1 << i)
+    }
+
+    fn string(self, s: Cow<'b, str>) {
+        let ends = self.ending();
+        if ends == 0 {
+            return;
+        }
+        for (i, slot) in self.out.values.iter_mut().enumerate() {
+            if ends & (1 << i) != 0 {
+                *slot = Some(s.clone());
+            }
+        }
+    }
+
+    fn nested<E: de::Error>(&self) -> Result<usize, E> {
+        let depth = self.depth + 1;
+        if depth > MAX_DEPTH {
+            return Err(E::custom("nested too deep"));
+        }
+        Ok(depth)
+    }
+}
+
+impl<'de, 'a> Visitor<'de> for ScanSeed<'a, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
+        self.string(Cow::Borrowed(v));
+        Ok(())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        if self.ending() != 0 {
+            self.string(Cow::Owned(v.to_owned()));
+        }
+        Ok(())
+    }
+    fn visit_string<E>(self, v: String) -> Result<(), E> {
+        self.string(Cow::Owned(v));
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let depth = self.nested::<A::Error>()?;
+        // Paths only go through objects.
+        while seq
+            .next_element_seed(ScanSeed {
+                depth,
+                matched: 0,
+                mask: 0,
+                paths: self.paths,
+                out: &mut *self.out,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let depth = self.nested::<A::Error>()?;
+        if self.depth == 0 {
+            self.out.root_is_object = true;
+        }
+        let mut keys = KeySet::new();
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let mut mask = 0;
+            for i in (0..self.paths.len()).filter(|_| self.mask != 0) {
+                if self.mask & (1 << i) != 0
+                    && self
+                        .paths
+                        .get(i)
+                        .is_some_and(|p| p.keys() > self.matched && p.key(self.matched) == key)
+                {
+                    mask |= 1 << i;
+                }
+            }
+            if !keys.insert(key) {
+                return Err(de::Error::custom("duplicate key"));
+            }
+            map.next_value_seed(ScanSeed {
+                depth,
+                matched: self.matched + 1,
+                mask,
+                paths: self.paths,
+                out: &mut *self.out,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the input unless it has escapes.
+struct KeySeed;
+
+impl<'de> de::DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
 /// The value at a path of object keys.
 pub fn at_path<'v, S: AsRef<str>>(value: &'v Value, path: &[S]) -> Option<&'v Value> {
     path.iter()
@@ -129,6 +391,130 @@ mod tests {
         assert!(parse_strict(deep.as_bytes()).is_err());
         let ok = "[".repeat(60) + &"]".repeat(60);
         assert!(parse_strict(ok.as_bytes()).is_ok());
+    }
+
+    fn check_extract(bytes: &[u8]) {
+        let paths: [&[&str]; 5] = [
+            &["model"],
+            &["params", "name"],
+            &["method"],
+            &[],
+            &["a", "a"],
+        ];
+        let wanted: Vec<&dyn JsonPath> = paths.iter().map(|p| p as &dyn JsonPath).collect();
+        let strict = parse_strict(bytes);
+        let fields = extract_strict(bytes, &wanted);
+        assert_eq!(
+            strict.is_ok(),
+            fields.is_ok(),
+            "acceptance differs on {:?}",
+            String::from_utf8_lossy(bytes)
+        );
+        if let (Ok(v), Ok(f)) = (strict, fields) {
+            assert_eq!(v.is_object(), f.root_is_object);
+            for (i, p) in paths.iter().enumerate() {
+                assert_eq!(
+                    at_path(&v, p).and_then(Value::as_str),
+                    f.values[i].as_deref(),
+                    "path {p:?} of {:?}",
+                    String::from_utf8_lossy(bytes)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn extract_agrees_with_parse_strict_on_edges() {
+        let deep_ok = "[".repeat(64) + &"]".repeat(64);
+        let deep_bad = "[".repeat(65) + &"]".repeat(65);
+        let deep_obj = "{\"a\":".repeat(65) + "1" + &"}".repeat(65);
+        let many: String = format!(
+            "{{{}}}",
+            (0..40)
+                .map(|i| format!("\"k{i}\":{i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let many_dup = many.replace("}", ",\"k33\":0}");
+        for doc in [
+            &br#"{"model":"a/b","messages":[{"role":"user"}]}"#[..],
+            br#"{"model":"a\/b"}"#,
+            br#"{"model":"a","mod\u0065l":"b"}"#,
+            br#"{"model":1}"#,
+            br#"{"params":{"name":"x"},"params":{}}"#,
+            br#"{"params":{"name":"\ud83d\ude00"}}"#,
+            br#"{"params":{"name":"\ud800"}}"#,
+            br#"{"a":{"a":"x","a":"y"}}"#,
+            br#"{"a":{"a":"x"}}"#,
+            br#""just a string""#,
+            br#"[{"model":"x"}]"#,
+            br#"{"n":1e400}"#,
+            br#"{"n":-0.0e-999,"m":18446744073709551616}"#,
+            br#"{"model":"x"} "#,
+            br#"{"model":"x"} {}"#,
+            br#"{"model":"x",}"#,
+            b"{\"model\":\"\xff\"}",
+            b"{\"mo\xffdel\":\"x\"}",
+            b"",
+            b"  ",
+            b"nul",
+            deep_ok.as_bytes(),
+            deep_bad.as_bytes(),
+            deep_obj.as_bytes(),
+            many.as_bytes(),
+            many_dup.as_bytes(),
+        ] {
+            check_extract(doc);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn extract_agrees_with_parse_strict(
+            doc in "[ {}\\[\\],:\"amodelparmsnthd\\\\/u0-9e.+tfn]{0,40}"
+        ) {
+            check_extract(doc.as_bytes());
+        }
+
+        #[test]
+        fn extract_agrees_on_generated_documents(v in json_value(4)) {
+            check_extract(v.as_bytes());
+        }
+    }
+
+    /// JSON text from a small vocabulary of keys, so duplicates and wanted paths are common.
+    fn json_value(depth: u32) -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let key = prop_oneof![
+            Just("model"),
+            Just("params"),
+            Just("name"),
+            Just("method"),
+            Just("a"),
+            Just("mod\\u0065l"),
+            Just("x")
+        ];
+        let leaf = prop_oneof![
+            Just("1".to_owned()),
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("\"v\"".to_owned()),
+            Just("\"e\\u00e9\\n\"".to_owned()),
+            Just("-2.5e3".to_owned())
+        ];
+        leaf.prop_recursive(depth, 32, 5, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|items| format!("[{}]", items.join(","))),
+                proptest::collection::vec((key.clone(), inner), 0..5).prop_map(|fields| {
+                    let body: Vec<String> =
+                        fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                    format!("{{{}}}", body.join(","))
+                }),
+            ]
+        })
     }
 
     #[test]

@@ -158,11 +158,150 @@ pub struct Facts<'a, 'r> {
     pub headers: &'a [(&'a str, &'a str)],
     pub captures: &'a [(&'r str, &'a str)],
     /// The parsed body, when the route reads it.
-    pub body: Option<&'a Value>,
+    pub body: Option<BodyRef<'a>>,
+}
+
+/// A body as read for a route: the whole tree, or only the fields the route's templates name.
+#[derive(Debug, Clone, Copy)]
+pub enum BodyRef<'a> {
+    Tree(&'a Value),
+    Fields(&'a BodyFields<'a, 'a>),
+}
+
+impl<'a> From<&'a Value> for BodyRef<'a> {
+    fn from(v: &'a Value) -> Self {
+        BodyRef::Tree(v)
+    }
+}
+
+impl<'a> BodyRef<'a> {
+    fn is_object(self) -> bool {
+        match self {
+            BodyRef::Tree(v) => v.is_object(),
+            BodyRef::Fields(f) => f.fields.root_is_object,
+        }
+    }
+
+    /// The string at a path of object keys (`None`: absent or not a string).
+    fn str_at(self, path: BodyPath<'_>) -> Option<&'a str> {
+        match self {
+            BodyRef::Tree(v) => match path {
+                BodyPath::Method => json::at_path(v, &["method"]),
+                BodyPath::Keys(keys) => json::at_path(v, keys),
+            }
+            .and_then(Value::as_str),
+            BodyRef::Fields(f) => {
+                let i = f.paths.get(..f.len)?.iter().position(|p| *p == path)?;
+                f.fields.values.get(i)?.as_deref()
+            }
+        }
+    }
+}
+
+/// A path a route reads from the body: JSON-RPC's `method`, or a template's `{body.a.b}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyPath<'r> {
+    Method,
+    Keys(&'r [String]),
+}
+
+impl json::JsonPath for BodyPath<'_> {
+    fn keys(&self) -> usize {
+        match self {
+            BodyPath::Method => 1,
+            BodyPath::Keys(k) => k.len(),
+        }
+    }
+    fn key(&self, i: usize) -> &str {
+        match self {
+            BodyPath::Method => "method",
+            BodyPath::Keys(k) => k.get(i).map_or("", String::as_str),
+        }
+    }
+}
+
+/// The fields of a body a route reads, extracted in one strict pass.
+#[derive(Debug)]
+pub struct BodyFields<'r, 'b> {
+    paths: [BodyPath<'r>; json::MAX_FIELDS],
+    len: usize,
+    fields: json::Fields<'b>,
+}
+
+/// A body read for `route`: the fields its targets name when they are few (the usual case), the
+/// whole tree otherwise. Either way the acceptance is [`json::parse_strict`]'s.
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "lives on the stack for one request; boxing the fields would allocate per request"
+)]
+pub enum ReadBody<'r, 'b> {
+    Tree(Value),
+    Fields(BodyFields<'r, 'b>),
+}
+
+impl ReadBody<'_, '_> {
+    pub fn as_ref(&self) -> BodyRef<'_> {
+        match self {
+            ReadBody::Tree(v) => BodyRef::Tree(v),
+            ReadBody::Fields(f) => BodyRef::Fields(f),
+        }
+    }
+}
+
+/// Read the body of a request on `route` (which reads it).
+pub fn read_body<'r, 'b>(route: &'r Route, body: Body<'b>) -> Result<ReadBody<'r, 'b>, Reason> {
+    let bytes = match body {
+        Body::TooLarge => return Err(Reason::BodyTooLarge),
+        Body::Absent => return Err(Reason::BodyInvalid),
+        Body::Bytes(bytes) => bytes,
+    };
+    let mut paths = [BodyPath::Method; json::MAX_FIELDS];
+    let mut len = 0;
+    let mut fits = true;
+    let mut add = |p: BodyPath<'r>| {
+        if paths.get(..len).is_some_and(|seen| seen.contains(&p)) {
+            return;
+        }
+        match paths.get_mut(len) {
+            Some(slot) => {
+                *slot = p;
+                len += 1;
+            }
+            None => fits = false,
+        }
+    };
+    let add_template = |t: &'r Template, add: &mut dyn FnMut(BodyPath<'r>)| {
+        for part in &t.path {
+            if let Part::Body(keys) = part {
+                add(BodyPath::Keys(keys));
+            }
+        }
+    };
+    match &route.target {
+        RouteTarget::None => {}
+        RouteTarget::One(t) => add_template(&t.resource, &mut add),
+        RouteTarget::JsonRpc { methods, fallback } => {
+            add(BodyPath::Method);
+            for t in methods.iter().map(|(_, t)| t).chain(fallback) {
+                add_template(&t.resource, &mut add);
+            }
+        }
+    }
+    if !fits {
+        return parse_body(body).map(ReadBody::Tree);
+    }
+    let wanted: [&dyn json::JsonPath; json::MAX_FIELDS] = paths.each_ref().map(|p| p as _);
+    let fields = json::extract_strict(bytes, wanted.get(..len).unwrap_or(&[]))
+        .map_err(|_| Reason::BodyInvalid)?;
+    Ok(ReadBody::Fields(BodyFields { paths, len, fields }))
 }
 
 /// The target a route maps this request to. `Ok(None)`: the route names no resource.
-pub fn target<'g>(route: &'g Route, body: Option<&Value>) -> Result<Option<&'g Target>, Reason> {
+pub fn target<'g>(
+    route: &'g Route,
+    body: Option<BodyRef<'_>>,
+) -> Result<Option<&'g Target>, Reason> {
     match &route.target {
         RouteTarget::None => Ok(None),
         RouteTarget::One(t) => Ok(Some(t)),
@@ -170,11 +309,11 @@ pub fn target<'g>(route: &'g Route, body: Option<&Value>) -> Result<Option<&'g T
             // A JSON-RPC batch could carry calls on several resources: refuse it rather than
             // decide on one of them.
             let body = body.ok_or(Reason::BodyInvalid)?;
+            if !body.is_object() {
+                return Err(Reason::BodyInvalid);
+            }
             let method = body
-                .as_object()
-                .ok_or(Reason::BodyInvalid)?
-                .get("method")
-                .and_then(Value::as_str)
+                .str_at(BodyPath::Method)
                 .ok_or(Reason::ResourceUnresolved)?;
             let found = methods
                 .binary_search_by(|(m, _)| m.as_str().cmp(method))
@@ -203,8 +342,7 @@ pub fn fill(template: &Template, facts: &Facts<'_, '_>) -> Result<String, Reason
                 .ok_or(Reason::ResourceUnresolved)?,
             Part::Body(path) => facts
                 .body
-                .and_then(|b| json::at_path(b, path))
-                .and_then(Value::as_str)
+                .and_then(|b| b.str_at(BodyPath::Keys(path)))
                 .map(Cow::Borrowed)
                 .ok_or(Reason::ResourceUnresolved)?,
             Part::Header(name) => header(facts.headers, name)
@@ -331,12 +469,12 @@ mod tests {
             path: "/",
             headers: &[],
             captures: &captures,
-            body: Some(&body),
+            body: Some((&body).into()),
         };
         assert_eq!(fill(&t, &facts).unwrap(), "github/create_issue");
         let empty = json::parse_strict(br#"{"params":{"name":""}}"#).unwrap();
         let facts = Facts {
-            body: Some(&empty),
+            body: Some((&empty).into()),
             ..facts
         };
         assert_eq!(fill(&t, &facts), Err(Reason::ResourceUnresolved));
@@ -368,9 +506,35 @@ mod tests {
         let call = json::parse_strict(br#"{"jsonrpc":"2.0","method":"tools/call"}"#).unwrap();
         let list = json::parse_strict(br#"{"jsonrpc":"2.0","method":"tools/list"}"#).unwrap();
         let batch = json::parse_strict(br#"[{"jsonrpc":"2.0","method":"tools/call"}]"#).unwrap();
-        assert_eq!(target(&route, Some(&call)).unwrap(), Some(&tool));
-        assert_eq!(target(&route, Some(&list)).unwrap(), Some(&server));
-        assert_eq!(target(&route, Some(&batch)), Err(Reason::BodyInvalid));
+        assert_eq!(target(&route, Some((&call).into())).unwrap(), Some(&tool));
+        assert_eq!(target(&route, Some((&list).into())).unwrap(), Some(&server));
+        assert_eq!(
+            target(&route, Some((&batch).into())),
+            Err(Reason::BodyInvalid)
+        );
+        for (body, want) in [
+            (
+                &br#"{"jsonrpc":"2.0","method":"tools/call"}"#[..],
+                Ok(Some(&tool)),
+            ),
+            (
+                br#"{"jsonrpc":"2.0","method":"tools/list"}"#,
+                Ok(Some(&server)),
+            ),
+            (
+                br#"[{"jsonrpc":"2.0","method":"tools/call"}]"#,
+                Err(Reason::BodyInvalid),
+            ),
+            (br#"{"method":1}"#, Err(Reason::ResourceUnresolved)),
+            (
+                br#"{"method":"tools/call","method":"x"}"#,
+                Err(Reason::BodyInvalid),
+            ),
+        ] {
+            let read = read_body(&route, Body::Bytes(body));
+            let got = read.and_then(|r| target(&route, Some(r.as_ref())));
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(body));
+        }
         assert_eq!(parse_body(Body::TooLarge), Err(Reason::BodyTooLarge));
         assert_eq!(parse_body(Body::Bytes(b"{")), Err(Reason::BodyInvalid));
     }

@@ -78,7 +78,29 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
+/// `mem/<size>`, alone in a fresh process: the bundle's size natively; in wasm, the linear memory
+/// after reading the bundle and loading it the way the plugin does (bytes handed to
+/// `Engine::load` by value), which is what one VM holds.
+fn mem(dir: &Path, size: &str) {
+    let bytes = std::fs::read(dir.join(format!("{size}.bundle"))).unwrap();
+    let len = bytes.len();
+    let start = Instant::now();
+    let engine = Engine::load(bytes, &LoadOptions::default()).unwrap();
+    let load_ns = start.elapsed().as_nanos() as f64;
+    #[cfg(target_arch = "wasm32")]
+    let held = core::arch::wasm32::memory_size(0) * 65536;
+    #[cfg(not(target_arch = "wasm32"))]
+    let held = len;
+    black_box(&engine);
+    println!("mem/{size}/bytes\t{held}\t{held}\t{held}\t1");
+    println!("mem/{size}/bundle_bytes\t{len}\t{len}\t{len}\t1");
+    println!("mem/{size}/first_load_ns\t{load_ns:.0}\t{load_ns:.0}\t{load_ns:.0}\t1");
+}
+
 fn run(dir: &Path, filter: &str) {
+    if let Some(size) = filter.strip_prefix("mem/") {
+        return mem(dir, size.trim_end_matches('/'));
+    }
     let bench = |name: &str, f: &mut dyn FnMut() -> bool| {
         if name.starts_with(filter) {
             measure(name, f);
@@ -116,10 +138,20 @@ fn run(dir: &Path, filter: &str) {
 
     for size in SIZES {
         let prefix = format!("decide/{size}/");
-        if !(prefix.starts_with(filter) || filter.starts_with(&prefix)) {
+        let load = format!("load/{size}/");
+        if !(prefix.starts_with(filter)
+            || filter.starts_with(&prefix)
+            || load.starts_with(filter)
+            || filter.starts_with(&load))
+        {
             continue;
         }
         let bundle = std::fs::read(dir.join(format!("{size}.bundle"))).unwrap();
+        // `on_configure`: the plugin hands `Engine::load` a fresh copy of the configuration
+        // buffer, so the copy is part of what is timed.
+        bench(&format!("load/{size}/gatehouse"), &mut || {
+            Engine::load(black_box(bundle.clone()), &LoadOptions::default()).is_ok()
+        });
         let engine = Engine::load(bundle, &LoadOptions::default()).unwrap();
         let cases = read_json(&dir.join(format!("{size}.cases.json")));
         let now = cases["now"].as_i64().unwrap();
