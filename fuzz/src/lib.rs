@@ -1,0 +1,388 @@
+//! Fuzz entry points. Each `fuzz_targets/*.rs` is a one-liner over one of these functions, and
+//! `tests/replay.rs` runs the same functions over the seeds plus deterministic mutations, so the
+//! targets are exercised by plain `cargo test` on a stable toolchain too.
+//!
+//! Every function only uses the engine's and compiler's public API. Besides "no panic" (and, under
+//! libFuzzer, no unbounded allocation: `-rss_limit_mb`), each checks invariants that must hold for
+//! any input; a violated invariant panics, which the fuzzer reports as a crash.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use gatehouse_compiler::compile::compile_sources;
+use gatehouse_compiler::{compile_paths, CompileOptions};
+use gatehouse_engine::jwt::{self, parse_jwks, KeySet, Token, Validation};
+use gatehouse_engine::model::Algorithm;
+use gatehouse_engine::route::{self, Body};
+use gatehouse_engine::{json, Engine, Identity, LoadOptions, Request};
+use sha2::{Digest, Sha256};
+
+pub mod seeds;
+
+/// Bundle header layout (docs/bundle-format.md): magic, major, minor, flags, body length, digest.
+const HEADER_LEN: usize = 56;
+const FLAGS: core::ops::Range<usize> = 12..16;
+const BODY_LEN: core::ops::Range<usize> = 16..24;
+const DIGEST: core::ops::Range<usize> = 24..56;
+/// The clock of the adversarial token suite (tests/adversarial/cases.json).
+const NOW: i64 = 1_795_867_200;
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Decoding arbitrary bytes as a bundle, and, so that mutations get past the SHA-256 digest,
+/// the same bytes with the header's length and digest recomputed (and the signature flag
+/// cleared). A bundle that loads must then decide requests without panicking.
+pub fn bundle_decode(data: &[u8]) {
+    if let Ok(engine) = Engine::load(data.to_vec(), &LoadOptions::default()) {
+        exercise(&engine);
+    }
+    // Pinned keys: no input the fuzzer makes is signed by this key.
+    let pinned = LoadOptions {
+        trusted_keys: vec![[7; 32]],
+    };
+    assert!(
+        Engine::load(data.to_vec(), &pinned).is_err(),
+        "a bundle loaded although it is not signed by the pinned key"
+    );
+    if let Some(fixed) = with_valid_digest(data) {
+        if let Ok(engine) = Engine::load(fixed, &LoadOptions::default()) {
+            exercise(&engine);
+        }
+    }
+}
+
+fn with_valid_digest(data: &[u8]) -> Option<Vec<u8>> {
+    if data.len() < HEADER_LEN {
+        return None;
+    }
+    let mut out = data.to_vec();
+    let body_len = (out.len() - HEADER_LEN) as u64;
+    let flags = u32::from_le_bytes(out.get(FLAGS)?.try_into().ok()?) & !1;
+    out.get_mut(FLAGS)?.copy_from_slice(&flags.to_le_bytes());
+    out.get_mut(BODY_LEN)?
+        .copy_from_slice(&body_len.to_le_bytes());
+    let digest = Sha256::digest(out.get(HEADER_LEN..)?);
+    out.get_mut(DIGEST)?.copy_from_slice(&digest);
+    Some(out)
+}
+
+/// A few decisions on every tenant of a loaded bundle, as its users and virtual accounts.
+fn exercise(engine: &Engine) {
+    let bundle = engine.bundle();
+    let _ = (bundle.meta(), bundle.digest(), bundle.format_version());
+    for tenant in bundle.tenants().iter().take(4) {
+        let tables = bundle.tables(tenant);
+        let host = tenant
+            .config
+            .hosts
+            .first()
+            .map(|h| h.trim_start_matches("*."))
+            .unwrap_or("localhost");
+        let mut subjects: Vec<String> = tables
+            .users
+            .iter()
+            .take(6)
+            .map(|u| format!("user:{}", tables.str(u.email)))
+            .collect();
+        subjects.extend(
+            tables
+                .virtual_accounts
+                .iter()
+                .take(3)
+                .map(|v| format!("virtualaccount:{}", tables.str(v.name))),
+        );
+        for resource in tables.resources.iter().take(32) {
+            let _ = tables.grants_of(resource);
+            let _ = tables.list(resource.authorized);
+            let _ = tables.str(resource.key);
+        }
+        for (method, path, body) in REQUESTS {
+            let request = Request {
+                authority: host,
+                method,
+                path,
+                headers: &[("authorization", "Bearer a.b.c")],
+                body: body.map_or(Body::Absent, |b| Body::Bytes(b.as_bytes())),
+            };
+            let _ = engine.needs_body(host, method, path);
+            summarize(&engine.decide(&request, Identity::Token, NOW));
+            for subject in &subjects {
+                summarize(&engine.decide(&request, Identity::Subject(subject), NOW));
+            }
+        }
+    }
+}
+
+const REQUESTS: [(&str, &str, Option<&str>); 5] = [
+    ("GET", "/api/prompts/prompts/summarize", None),
+    (
+        "POST",
+        "/api/llm/v1/chat/completions",
+        Some(r#"{"model":"openai-main/gpt-4o"}"#),
+    ),
+    (
+        "POST",
+        "/api/llm/mcp/github/server",
+        Some(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_issue"}}"#),
+    ),
+    ("GET", "/healthz", None),
+    ("DELETE", "/nowhere", None),
+];
+
+/// Everything `gatehouse check --json` would print, so name lookups run too.
+fn summarize(outcome: &gatehouse_engine::Outcome<'_>) {
+    let _ = (
+        outcome.subject(),
+        outcome.tenant_name(),
+        outcome.route_name(),
+        outcome.resource(),
+        outcome.grant(),
+    );
+    if let Some(reason) = outcome.decision.reason() {
+        let _ = (reason.code(), reason.status());
+    }
+}
+
+/// Token parsing and verification, alone and through a full decision on the adversarial bundle.
+pub fn token(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let text = text.as_ref();
+    // Token sources trim surrounding whitespace (as HTTP does), so that is what gets parsed.
+    if let Ok(token) = Token::parse(text.trim()) {
+        let _ = (token.algorithm(), token.issuer(), format!("{token:?}"));
+        let audiences = ["https://acme.adv.test".to_owned()];
+        for (algorithms, audiences) in [
+            (&[][..], &[][..]),
+            (&[Algorithm::RS256][..], &audiences[..]),
+            (&[Algorithm::ES256, Algorithm::EdDSA][..], &[][..]),
+        ] {
+            let validation = Validation {
+                keys: fuzz_keys(),
+                algorithms,
+                audiences,
+                clock_skew_seconds: 60,
+                now: NOW,
+            };
+            if jwt::verify(&token, &validation).is_ok() {
+                // Only a token signed by one of the suite's keys can verify: its signing input
+                // must then be exactly what was signed, which the seeds are.
+                assert!(text.trim().matches('.').count() == 2);
+            }
+        }
+    } else {
+        // A token the parser refuses can never be accepted by a decision.
+        let header = format!("Bearer {text}");
+        let request = Request {
+            authority: "acme.adv.test",
+            method: "GET",
+            path: "/api/prompts/prompts/summarize",
+            headers: &[("authorization", &header)],
+            body: Body::Absent,
+        };
+        let outcome = adversarial_engine().decide(&request, Identity::Token, NOW);
+        assert!(!outcome.decision.is_allow(), "unparseable token allowed");
+    }
+    let header = format!("Bearer {text}");
+    for host in ["acme.adv.test", "globex.adv.test"] {
+        let request = Request {
+            authority: host,
+            method: "GET",
+            path: "/api/prompts/prompts/summarize",
+            headers: &[("authorization", &header)],
+            body: Body::Absent,
+        };
+        summarize(&adversarial_engine().decide(&request, Identity::Token, NOW));
+    }
+}
+
+/// Every key of the adversarial suite's tenants, in one set.
+fn fuzz_keys() -> &'static KeySet {
+    static KEYS: OnceLock<KeySet> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut all = Vec::new();
+        for name in [
+            "acme-cp",
+            "okta",
+            "ci",
+            "legacy-hs",
+            "globex-cp",
+            "globex-sso",
+        ] {
+            let path = repo().join(format!("tests/adversarial/keys/{name}.jwks.json"));
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            all.extend(parse_jwks(&text).unwrap_or_default());
+        }
+        KeySet::new(&all).unwrap_or_else(|_| KeySet::new(&[]).unwrap_or_else(|_| unreachable!()))
+    })
+}
+
+fn compiled(gateway: &Path, inputs: &[PathBuf]) -> Engine {
+    let options = CompileOptions {
+        gateway: Some(gateway.to_path_buf()),
+        inputs: inputs.to_vec(),
+        revision: Some("fuzz".into()),
+    };
+    let policy = compile_paths(&options).unwrap_or_else(|e| panic!("fuzz set-up: {e:?}"));
+    let bytes = gatehouse_engine::bundle::encode(&policy, None)
+        .unwrap_or_else(|e| panic!("fuzz set-up: {e}"));
+    Engine::load(bytes, &LoadOptions::default()).unwrap_or_else(|e| panic!("fuzz set-up: {e}"))
+}
+
+// The engine keeps a per-thread token cache (not `Sync`): one engine per thread, leaked.
+thread_local! {
+    static ADVERSARIAL: &'static Engine = Box::leak(Box::new({
+        let dir = repo().join("tests/adversarial");
+        compiled(
+            &dir.join("gateway.yaml"),
+            &[dir.join("tenant-acme.yaml"), dir.join("tenant-globex.yaml")],
+        )
+    }));
+    static ROUTES: &'static Engine = Box::leak(Box::new(compiled(
+        &repo().join("fuzz/gateway.yaml"),
+        &[repo().join("examples/acme"), repo().join("examples/globex")],
+    )));
+}
+
+fn adversarial_engine() -> &'static Engine {
+    ADVERSARIAL.with(|e| *e)
+}
+
+/// The example tenants behind `fuzz/gateway.yaml` (every placeholder kind and token source).
+pub fn routes_engine() -> &'static Engine {
+    ROUTES.with(|e| *e)
+}
+
+/// A whole request from one input: `method\nauthority\npath\n(header: value\n)*\nbody`.
+pub fn route(data: &[u8]) {
+    let split = data
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map_or((data, &b""[..]), |i| (&data[..i], &data[i + 2..]));
+    let (head, body) = split;
+    let head = String::from_utf8_lossy(head);
+    let mut lines = head.split('\n');
+    let method = lines.next().unwrap_or("GET");
+    let authority = lines.next().unwrap_or("acme.gw.example.com");
+    let path = lines.next().unwrap_or("/");
+    let headers: Vec<(&str, &str)> = lines
+        .map(|l| {
+            l.split_once(':')
+                .map_or((l, ""), |(n, v)| (n, v.trim_start()))
+        })
+        .collect();
+    let engine = routes_engine();
+    let gateway = engine.bundle().gateway();
+    if let Some((matched, captures)) = route::match_route(gateway, method, path) {
+        assert!(
+            captures
+                .iter()
+                .all(|(_, v)| !v.is_empty() && !v.contains('/')),
+            "a capture is one non-empty path segment"
+        );
+        let _ = matched.target.reads_body();
+    }
+    let _ = route::extract_token(&gateway.token_sources, path, &headers);
+    let _ = route::query_param(path, "access_token");
+    let _ = route::cookie(&headers, "gh_session");
+    let body = if body.is_empty() {
+        Body::Absent
+    } else if body.len() > gateway.max_body_bytes as usize {
+        Body::TooLarge
+    } else {
+        Body::Bytes(body)
+    };
+    let request = Request {
+        authority,
+        method,
+        path,
+        headers: &headers,
+        body,
+    };
+    let _ = engine.needs_body(authority, method, path);
+    summarize(&engine.decide(&request, Identity::Token, NOW));
+    for subject in [
+        "user:alice@acme.com",
+        "user:carol@acme.com",
+        "virtualaccount:ci-bot",
+    ] {
+        let outcome = engine.decide(&request, Identity::Subject(subject), NOW);
+        // A resource path is only ever built from a matched route.
+        assert!(outcome.resource().is_none() || outcome.route.is_some());
+        summarize(&outcome);
+    }
+}
+
+/// Request bodies: the strict JSON parser, differential against serde_json, and the body routes.
+pub fn body(data: &[u8]) {
+    if let Ok(value) = json::parse_strict(data) {
+        // Strict parsing only ever refuses more than serde_json, never reads differently.
+        let loose: serde_json::Value =
+            serde_json::from_slice(data).unwrap_or_else(|e| panic!("strict ok, loose not: {e}"));
+        assert_eq!(
+            value, loose,
+            "strict and loose parsers read different values"
+        );
+        for path in [&["model"][..], &["params", "name"], &["method"]] {
+            let _ = json::at_path(&value, path);
+        }
+    }
+    let _ = route::parse_body(Body::Bytes(data));
+    let engine = routes_engine();
+    for (path, host) in [
+        ("/api/llm/v1/chat/completions", "acme.gw.example.com"),
+        ("/api/llm/mcp/github/server", "acme.gw.example.com"),
+        ("/api/llm/mcp/jira/server", "localhost:8080"),
+    ] {
+        let request = Request {
+            authority: host,
+            method: "POST",
+            path,
+            headers: &[],
+            body: Body::Bytes(data),
+        };
+        for subject in [
+            "user:alice@acme.com",
+            "user:carol@acme.com",
+            "user:bob@acme.com",
+        ] {
+            let outcome = engine.decide(&request, Identity::Subject(subject), NOW);
+            if json::parse_strict(data).is_err() {
+                assert!(!outcome.decision.is_allow(), "invalid JSON body allowed");
+            }
+            summarize(&outcome);
+        }
+    }
+}
+
+/// The compiler's YAML input: a tenant file, or (first byte `G`) a gateway file. Whatever compiles
+/// must encode, load, and encode again to the same bytes.
+pub fn compile_yaml(data: &[u8]) {
+    let (is_gateway, data) = match data.split_first() {
+        Some((b'G', rest)) => (true, rest),
+        _ => (false, data),
+    };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    // A path that does not exist: relative `jwks_file`s cannot be read.
+    let fake = Path::new("/nonexistent/gatehouse-fuzz/input.yaml");
+    let result = if is_gateway {
+        let tenant = seeds::inline_keys(&repo().join("examples/acme/tenant.yaml"));
+        compile_sources(Some((fake, text)), &[(fake, tenant.as_str())], Some("fuzz"))
+    } else {
+        compile_sources(None, &[(fake, text)], Some("fuzz"))
+    };
+    let Ok(policy) = result else {
+        return;
+    };
+    let bytes = gatehouse_engine::bundle::encode(&policy, None)
+        .unwrap_or_else(|e| panic!("compiled policy does not encode: {e}"));
+    let again = gatehouse_engine::bundle::encode(&policy, None)
+        .unwrap_or_else(|e| panic!("compiled policy does not encode twice: {e}"));
+    assert_eq!(bytes, again, "encoding is not deterministic");
+    let engine = Engine::load(bytes, &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("compiled bundle does not load: {e}"));
+    exercise(&engine);
+}

@@ -1,0 +1,284 @@
+//! Seed inputs, built from the repository's own data: the example and golden-vector tenants
+//! (compiled into bundles, or as YAML), the adversarial tokens, and the golden vectors' requests
+//! and bodies. `cargo run --bin seed` writes them to `corpus/<target>/`.
+
+use std::path::{Path, PathBuf};
+
+use gatehouse_compiler::{compile_paths, CompileOptions};
+use serde_json::Value;
+
+use crate::repo;
+
+pub const TARGETS: [&str; 5] = ["bundle_decode", "token", "route", "body", "compile_yaml"];
+
+pub fn seeds(target: &str) -> Vec<Vec<u8>> {
+    match target {
+        "bundle_decode" => bundles(),
+        "token" => tokens(),
+        "route" => requests(),
+        "body" => bodies(),
+        "compile_yaml" => yaml(),
+        other => panic!("no target {other}"),
+    }
+}
+
+/// Directories of compilable inputs: (gateway, tenant files or directories).
+fn policies() -> Vec<(Option<PathBuf>, Vec<PathBuf>)> {
+    let root = repo();
+    let mut out = vec![
+        (
+            Some(root.join("examples/gateway.yaml")),
+            vec![root.join("examples/acme"), root.join("examples/globex")],
+        ),
+        (
+            Some(root.join("fuzz/gateway.yaml")),
+            vec![root.join("examples/acme")],
+        ),
+        (
+            Some(root.join("tests/adversarial/gateway.yaml")),
+            vec![
+                root.join("tests/adversarial/tenant-acme.yaml"),
+                root.join("tests/adversarial/tenant-globex.yaml"),
+            ],
+        ),
+    ];
+    for dir in vector_dirs() {
+        let tenants = files(&dir, |n| n.starts_with("tenant") && n.ends_with(".yaml"));
+        if tenants.is_empty() {
+            continue;
+        }
+        let gateway = dir.join("gateway.yaml");
+        out.push((gateway.exists().then_some(gateway), tenants));
+    }
+    out
+}
+
+fn vector_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo().join("tests/vectors"))
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    dirs.retain(|d| d.is_dir() && !d.ends_with("keys"));
+    dirs.sort();
+    dirs
+}
+
+fn files(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    out.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(&keep));
+    out.sort();
+    out
+}
+
+fn bundles() -> Vec<Vec<u8>> {
+    policies()
+        .into_iter()
+        .filter_map(|(gateway, inputs)| {
+            let options = CompileOptions {
+                gateway,
+                inputs,
+                revision: Some("seed".into()),
+            };
+            let policy = compile_paths(&options).ok()?;
+            gatehouse_engine::bundle::encode(&policy, None).ok()
+        })
+        .collect()
+}
+
+fn json_file(path: &Path) -> Option<Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+fn vector_cases() -> Vec<Value> {
+    vector_dirs()
+        .iter()
+        .filter_map(|d| json_file(&d.join("requests.json")))
+        .flat_map(|f| f["cases"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+fn tokens() -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    if let Some(file) = json_file(&repo().join("tests/adversarial/cases.json")) {
+        for case in file["cases"].as_array().into_iter().flatten() {
+            if let Some(t) = case["token"].as_str() {
+                out.push(t.as_bytes().to_vec());
+            }
+        }
+    }
+    for case in vector_cases() {
+        if let Some(raw) = case["token"]["raw"].as_str() {
+            out.push(raw.as_bytes().to_vec());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Requests in `route`'s format: `method\nauthority\npath\n(header: value\n)*\nbody`.
+fn request(method: &str, host: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
+    let mut text = format!("{method}\n{host}\n{path}\n");
+    for (name, value) in headers {
+        text.push_str(&format!("{name}: {value}\n"));
+    }
+    text.push('\n');
+    text.push_str(body);
+    text.into_bytes()
+}
+
+fn requests() -> Vec<Vec<u8>> {
+    let host = "acme.gw.example.com";
+    let mut out = vec![
+        request("GET", host, "/healthz", &[], ""),
+        request(
+            "POST",
+            host,
+            "/api/llm/v1/chat/completions",
+            &[("authorization", "Bearer x.y.z")],
+            r#"{"model":"openai-main/gpt-4o"}"#,
+        ),
+        request(
+            "POST",
+            "localhost:10000",
+            "/api/llm/mcp/github/server",
+            &[("cookie", "a=b; gh_session=x.y.z")],
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_issue"}}"#,
+        ),
+        request(
+            "GET",
+            host,
+            "/api/prompts/prompts/summarize?access_token=x.y.z",
+            &[],
+            "",
+        ),
+        request(
+            "PUT",
+            host,
+            "/api/clusters/prod/workspaces/ml-serving/applications/api/deploy",
+            &[("x-api-key", "x.y.z")],
+            "",
+        ),
+        request(
+            "POST",
+            host,
+            "/api/llm/v1/responses",
+            &[("x-model", "openai-main/o3")],
+            "",
+        ),
+        request(
+            "GET",
+            "[::1]:8080",
+            "/api/llm/v1/model-info?account=openai-main&model=gpt%2D4o+x",
+            &[],
+            "",
+        ),
+    ];
+    for case in vector_cases() {
+        let r = &case["request"];
+        let (Some(method), Some(path)) = (r["method"].as_str(), r["path"].as_str()) else {
+            continue;
+        };
+        let host = r["host"].as_str().unwrap_or(host);
+        let headers: Vec<(String, String)> = r["headers"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let refs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        out.push(request(method, host, path, &refs, &body_of(r)));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn body_of(request: &Value) -> String {
+    match (&request["body"], request["body_raw"].as_str()) {
+        (_, Some(raw)) => raw.to_owned(),
+        (Value::Null, None) => String::new(),
+        (body, None) => body.to_string(),
+    }
+}
+
+fn bodies() -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = [
+        r#"{"model":"openai-main/gpt-4o","messages":[{"role":"user","content":"hi"}]}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_issue","arguments":{}}}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+        r#"[{"jsonrpc":"2.0","method":"tools/call"}]"#,
+        r#"{"model":"a","model":"b"}"#,
+        r#"{"model":"\ud83d\ude00","x":[1,2.5,-3e10,true,null]}"#,
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    for case in vector_cases() {
+        let body = body_of(&case["request"]);
+        if !body.is_empty() {
+            out.push(body.into_bytes());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn yaml() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for (gateway, inputs) in policies() {
+        if let Some(g) = gateway {
+            if let Ok(text) = std::fs::read_to_string(&g) {
+                out.push([b"G".as_slice(), text.as_bytes()].concat());
+            }
+        }
+        for input in inputs {
+            let tenants = if input.is_dir() {
+                files(&input, |n| n.ends_with(".yaml"))
+            } else {
+                vec![input]
+            };
+            for tenant in tenants {
+                out.push(inline_keys(&tenant).into_bytes());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The tenant file with every `jwks_file: X` replaced by `jwks: <the file's JSON>`, so that it
+/// compiles wherever it is read from.
+pub fn inline_keys(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    text.lines()
+        .map(|line| {
+            let trimmed = line.trim_start();
+            let indent = &line[..line.len() - trimmed.len()];
+            let (dash, rest) = match trimmed.strip_prefix("- ") {
+                Some(rest) => ("- ", rest),
+                None => ("", trimmed),
+            };
+            match rest.strip_prefix("jwks_file:") {
+                Some(file) => {
+                    let json = std::fs::read_to_string(dir.join(file.trim()))
+                        .ok()
+                        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "{}".to_owned());
+                    format!("{indent}{dash}jwks: {json}\n")
+                }
+                None => format!("{line}\n"),
+            }
+        })
+        .collect()
+}
