@@ -149,8 +149,15 @@ impl HttpContext for Filter {
         let Some(engine) = self.engine.clone() else {
             return self.deny_without_policy();
         };
-        self.headers = match hostcalls::get_map(MapType::HttpRequestHeaders) {
-            Ok(headers) => headers,
+        // Values as bytes: the SDK's `get_map` unwraps a UTF-8 conversion and a header value
+        // with bytes 0x80-0xFF would panic the VM. Invalid sequences become U+FFFD, so such a
+        // token is malformed and such a placeholder names no resource. (Names are HTTP tokens,
+        // ASCII by the time Envoy's codec has accepted them.)
+        self.headers = match hostcalls::get_map_bytes(MapType::HttpRequestHeaders) {
+            Ok(headers) => headers
+                .into_iter()
+                .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
+                .collect(),
             Err(status) => {
                 log::error!("cannot read request headers: {status:?}; denying");
                 return self.reply(&reply::unavailable());

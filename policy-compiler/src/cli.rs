@@ -431,6 +431,9 @@ static_resources:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: ingress
           normalize_path: true
+          # A body that trickles in must not hold a request (and its buffer) for the idle
+          # timeout: the whole request has 30 s.
+          request_timeout: 30s
           merge_slashes: true
           path_with_escaped_slashes_action: REJECT_REQUEST
           route_config:
