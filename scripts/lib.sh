@@ -5,9 +5,9 @@ ENVOY_VERSION=1.40.0
 VENV_DIR="${GATEHOUSE_VENV:-$PWD/.venv}"
 ENVOY_BIN="$VENV_DIR/bin/envoy"
 WASM_PATH=target/wasm32-wasip1/release/gatehouse.wasm
-# The test build that can be given a fixed clock (feature `fixed-clock`), for replaying the golden
+# The test build that can be given a fixed clock (feature `test-hooks`), for replaying the golden
 # vectors through Envoy. Its own target directory: it never takes the release artefact's place.
-WASM_FIXED_CLOCK_PATH=target/fixed-clock/wasm32-wasip1/release/gatehouse.wasm
+WASM_TEST_HOOKS_PATH=target/test-hooks/wasm32-wasip1/release/gatehouse.wasm
 
 ensure_wasm_target() {
   if ! rustc --print target-libdir --target wasm32-wasip1 >/dev/null 2>&1 \
@@ -32,10 +32,10 @@ build_plugin() {
   [ -f "$WASM_PATH" ] || { echo "error: $WASM_PATH was not built" >&2; return 1; }
 }
 
-build_plugin_fixed_clock() {
+build_plugin_test_hooks() {
   cargo build --locked --release -p gatehouse-plugin --target wasm32-wasip1 \
-    --features fixed-clock --target-dir target/fixed-clock
-  [ -f "$WASM_FIXED_CLOCK_PATH" ] || { echo "error: $WASM_FIXED_CLOCK_PATH was not built" >&2; return 1; }
+    --features test-hooks --target-dir target/test-hooks
+  [ -f "$WASM_TEST_HOOKS_PATH" ] || { echo "error: $WASM_TEST_HOOKS_PATH was not built" >&2; return 1; }
 }
 
 build_cli() {

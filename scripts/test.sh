@@ -8,10 +8,10 @@ source scripts/lib.sh
 ensure_wasm_target
 ensure_envoy
 build_plugin
-build_plugin_fixed_clock
+build_plugin_test_hooks
 
 export GATEHOUSE_ENVOY="$ENVOY_BIN"
 export ENVOY_BIN  # what the e2e harness (tests/src/lib.rs) reads
 export GATEHOUSE_WASM="$PWD/$WASM_PATH"
-export GATEHOUSE_WASM_FIXED_CLOCK="$PWD/$WASM_FIXED_CLOCK_PATH"
+export GATEHOUSE_WASM_TEST_HOOKS="$PWD/$WASM_TEST_HOOKS_PATH"
 cargo test --workspace --locked

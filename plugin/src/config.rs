@@ -32,11 +32,16 @@ impl core::fmt::Display for ConfigError {
 struct VmConfig {
     #[serde(default)]
     trusted_keys: Vec<String>,
-    /// Test builds only (feature `fixed-clock`): without the feature the member is unknown and
+    /// Test builds only (feature `test-hooks`): without the feature the member is unknown and
     /// the VM configuration is refused, so a release build cannot be told what time it is.
-    #[cfg(feature = "fixed-clock")]
+    #[cfg(feature = "test-hooks")]
     #[serde(default)]
     fixed_now: Option<i64>,
+    /// Test builds only: a request to exactly this path panics the VM, to prove that a panic
+    /// fails closed.
+    #[cfg(feature = "test-hooks")]
+    #[serde(default)]
+    panic_path: Option<String>,
 }
 
 /// What the VM configuration sets.
@@ -45,9 +50,12 @@ pub struct VmSettings {
     /// Pinned bundle signing keys (Ed25519 public keys).
     pub trusted_keys: Vec<[u8; 32]>,
     /// `fixed_now` (Unix seconds): the clock every decision uses instead of Envoy's. Only in
-    /// builds with the `fixed-clock` feature, for replaying golden vectors at their `now`.
-    #[cfg(feature = "fixed-clock")]
+    /// builds with the `test-hooks` feature, for replaying golden vectors at their `now`.
+    #[cfg(feature = "test-hooks")]
     pub fixed_now: Option<i64>,
+    /// `panic_path`: a request to exactly this path panics the VM. Only in `test-hooks` builds.
+    #[cfg(feature = "test-hooks")]
+    pub panic_path: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,7 +70,7 @@ pub fn trusted_keys(vm_configuration: Option<&[u8]>) -> Result<Vec<[u8; 32]>, Co
 }
 
 /// The whole VM configuration: `{"trusted_keys": [...]}`, plus `"fixed_now": <unix seconds>` in
-/// builds with the `fixed-clock` feature. Absent or blank: the defaults.
+/// builds with the `test-hooks` feature. Absent or blank: the defaults.
 pub fn vm_settings(vm_configuration: Option<&[u8]>) -> Result<VmSettings, ConfigError> {
     let raw = vm_configuration.unwrap_or_default();
     if raw.iter().all(u8::is_ascii_whitespace) {
@@ -87,8 +95,10 @@ pub fn vm_settings(vm_configuration: Option<&[u8]>) -> Result<VmSettings, Config
         .collect::<Result<_, _>>()?;
     Ok(VmSettings {
         trusted_keys,
-        #[cfg(feature = "fixed-clock")]
+        #[cfg(feature = "test-hooks")]
         fixed_now: config.fixed_now,
+        #[cfg(feature = "test-hooks")]
+        panic_path: config.panic_path,
     })
 }
 
@@ -167,15 +177,15 @@ mod tests {
         assert!(trusted_keys(Some(b"not json")).is_err());
     }
 
-    #[cfg(not(feature = "fixed-clock"))]
+    #[cfg(not(feature = "test-hooks"))]
     #[test]
     fn a_release_build_cannot_be_given_a_clock() {
         assert!(vm_settings(Some(b"{\"fixed_now\": 1795867200}")).is_err());
     }
 
-    #[cfg(feature = "fixed-clock")]
+    #[cfg(feature = "test-hooks")]
     #[test]
-    fn a_fixed_clock_build_reads_fixed_now() {
+    fn a_test_hooks_build_reads_fixed_now() {
         let settings =
             vm_settings(Some(b"{\"trusted_keys\": [], \"fixed_now\": 1795867200}")).unwrap();
         assert_eq!(settings.fixed_now, Some(1_795_867_200));

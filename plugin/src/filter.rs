@@ -26,9 +26,11 @@ pub struct Root {
     trusted_keys: Vec<[u8; 32]>,
     engine: Option<Rc<Engine>>,
     metrics: Rc<Metrics>,
-    /// Feature `fixed-clock` (test builds): the VM configuration's `fixed_now`.
-    #[cfg(feature = "fixed-clock")]
+    /// Feature `test-hooks` (test builds): the VM configuration's `fixed_now`.
+    #[cfg(feature = "test-hooks")]
     fixed_now: Option<i64>,
+    #[cfg(feature = "test-hooks")]
+    panic_path: Option<Rc<str>>,
 }
 
 impl Root {
@@ -37,8 +39,10 @@ impl Root {
             trusted_keys: Vec::new(),
             engine: None,
             metrics: Rc::new(Metrics::define()),
-            #[cfg(feature = "fixed-clock")]
+            #[cfg(feature = "test-hooks")]
             fixed_now: None,
+            #[cfg(feature = "test-hooks")]
+            panic_path: None,
         }
     }
 }
@@ -63,12 +67,13 @@ impl RootContext for Root {
                     );
                 }
                 self.trusted_keys = settings.trusted_keys;
-                #[cfg(feature = "fixed-clock")]
+                #[cfg(feature = "test-hooks")]
                 {
                     if let Some(now) = settings.fixed_now {
                         log::warn!("test build: the clock is fixed at {now} (fixed_now)");
                     }
                     self.fixed_now = settings.fixed_now;
+                    self.panic_path = settings.panic_path.map(Rc::from);
                 }
                 true
             }
@@ -120,8 +125,10 @@ impl RootContext for Root {
             metrics: Rc::clone(&self.metrics),
             headers: Vec::new(),
             waiting_for_body: false,
-            #[cfg(feature = "fixed-clock")]
+            #[cfg(feature = "test-hooks")]
             fixed_now: self.fixed_now,
+            #[cfg(feature = "test-hooks")]
+            panic_path: self.panic_path.clone(),
         }))
     }
 
@@ -138,8 +145,10 @@ pub struct Filter {
     /// Request headers, kept while the body is being buffered.
     headers: Vec<(String, String)>,
     waiting_for_body: bool,
-    #[cfg(feature = "fixed-clock")]
+    #[cfg(feature = "test-hooks")]
     fixed_now: Option<i64>,
+    #[cfg(feature = "test-hooks")]
+    panic_path: Option<Rc<str>>,
 }
 
 impl Context for Filter {}
@@ -163,6 +172,8 @@ impl HttpContext for Filter {
                 return self.reply(&reply::unavailable());
             }
         };
+        #[cfg(feature = "test-hooks")]
+        self.panic_if_asked();
         let (authority, method, path) = (
             self.header(":authority"),
             self.header(":method"),
@@ -215,14 +226,31 @@ impl HttpContext for Filter {
 }
 
 impl Filter {
+    /// Test builds only: a request to the configured `panic_path` panics the VM, so the
+    /// end-to-end suite can show what Envoy does with a panicking filter (it must deny).
+    #[cfg(feature = "test-hooks")]
+    #[expect(
+        clippy::panic,
+        reason = "test-hooks builds only: proves a VM panic fails closed"
+    )]
+    fn panic_if_asked(&self) {
+        if self
+            .panic_path
+            .as_deref()
+            .is_some_and(|p| p == self.header(":path"))
+        {
+            panic!("test hook: panic_path requested");
+        }
+    }
+
     /// Envoy's clock, in Unix seconds.
-    #[cfg(not(feature = "fixed-clock"))]
+    #[cfg(not(feature = "test-hooks"))]
     fn now(&self) -> Option<i64> {
         host_now()
     }
 
     /// The VM configuration's `fixed_now` if any, else Envoy's clock.
-    #[cfg(feature = "fixed-clock")]
+    #[cfg(feature = "test-hooks")]
     fn now(&self) -> Option<i64> {
         self.fixed_now.or_else(host_now)
     }

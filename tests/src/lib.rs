@@ -6,8 +6,8 @@
 //! else `envoy` on `PATH`. The plugin is built once per test binary with
 //! `cargo build -p gatehouse-plugin --target wasm32-wasip1 --release`, unless `GATEHOUSE_WASM`
 //! names a prebuilt one. The golden-vector replay needs the test variant that can be given a fixed
-//! clock (feature `fixed-clock`, built into `target/fixed-clock`), unless
-//! `GATEHOUSE_WASM_FIXED_CLOCK` names a prebuilt one.
+//! clock (feature `test-hooks`, built into `target/test-hooks`), unless
+//! `GATEHOUSE_WASM_TEST_HOOKS` names a prebuilt one.
 #![expect(
     clippy::panic,
     clippy::expect_used,
@@ -75,18 +75,18 @@ pub fn wasm() -> &'static Path {
     })
 }
 
-/// The test variant of `gatehouse.wasm` (feature `fixed-clock`: the VM configuration may fix the
-/// clock), built once per test binary into `target/fixed-clock` so that it never takes the place
+/// The test variant of `gatehouse.wasm` (feature `test-hooks`: the VM configuration may fix the
+/// clock), built once per test binary into `target/test-hooks` so that it never takes the place
 /// of the release artefact.
-pub fn wasm_fixed_clock() -> &'static Path {
+pub fn wasm_test_hooks() -> &'static Path {
     static WASM: OnceLock<PathBuf> = OnceLock::new();
     WASM.get_or_init(|| {
-        if let Some(path) = std::env::var_os("GATEHOUSE_WASM_FIXED_CLOCK") {
+        if let Some(path) = std::env::var_os("GATEHOUSE_WASM_TEST_HOOKS") {
             return PathBuf::from(path);
         }
         build_wasm(
-            &["--features", "fixed-clock"],
-            &repo_root().join("target/fixed-clock"),
+            &["--features", "test-hooks"],
+            &repo_root().join("target/test-hooks"),
         )
     })
 }
@@ -246,18 +246,37 @@ pub struct EnvoyOptions {
     /// Base64 Ed25519 keys pinned in the VM configuration.
     pub trusted_keys: Vec<String>,
     /// Fix the filter's clock at these Unix seconds (`"fixed_now"` in the VM configuration);
-    /// runs the `fixed-clock` test build of the plugin ([`wasm_fixed_clock`]).
+    /// runs the `test-hooks` test build of the plugin ([`wasm_test_hooks`]).
     pub fixed_now: Option<i64>,
+    /// A request to exactly this path panics the VM (`"panic_path"`); test build only.
+    pub panic_path: Option<String>,
 }
 
 impl EnvoyOptions {
+    /// Whether these options need the `test-hooks` build of the plugin.
+    fn test_hooks(&self) -> bool {
+        self.fixed_now.is_some() || self.panic_path.is_some()
+    }
+
     /// The plugin build these options need.
     pub fn wasm(&self) -> &'static Path {
-        if self.fixed_now.is_some() {
-            wasm_fixed_clock()
+        if self.test_hooks() {
+            wasm_test_hooks()
         } else {
             wasm()
         }
+    }
+
+    /// Test-hook members to put first in the VM configuration's JSON object.
+    fn vm_config_members(&self) -> String {
+        let mut members = String::new();
+        if let Some(now) = self.fixed_now {
+            members.push_str(&format!("\"fixed_now\":{now},"));
+        }
+        if let Some(path) = &self.panic_path {
+            members.push_str(&format!("\"panic_path\":{},", serde_json::json!(path)));
+        }
+        members
     }
 }
 
@@ -422,9 +441,10 @@ fn write_ecds(dir: &Path, options: &EnvoyOptions, bundle: &[u8]) {
     let ecds = dir.join("ecds/gatehouse-filter.yaml");
     // With a fixed clock, push-bundle.sh writes outside the watched directory; the VM
     // configuration is then edited and the file renamed into place (still one atomic update).
-    let out = match options.fixed_now {
-        None => ecds.clone(),
-        Some(_) => dir.join(format!("gatehouse-filter-{n}.yaml")),
+    let out = if options.test_hooks() {
+        dir.join(format!("gatehouse-filter-{n}.yaml"))
+    } else {
+        ecds.clone()
     };
     let mut cmd = Command::new("bash");
     cmd.arg(repo_root().join("scripts/push-bundle.sh"))
@@ -442,7 +462,7 @@ fn write_ecds(dir: &Path, options: &EnvoyOptions, bundle: &[u8]) {
         "push-bundle.sh failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    if let Some(now) = options.fixed_now {
+    if options.test_hooks() {
         let text = std::fs::read_to_string(&out).expect("reading the ECDS file");
         let vm_config = "value: '{\"trusted_keys\":";
         assert!(
@@ -451,7 +471,7 @@ fn write_ecds(dir: &Path, options: &EnvoyOptions, bundle: &[u8]) {
         );
         let text = text.replace(
             vm_config,
-            &format!("value: '{{\"fixed_now\":{now},\"trusted_keys\":"),
+            &format!("value: '{{{}\"trusted_keys\":", options.vm_config_members()),
         );
         std::fs::write(&out, text).expect("writing the ECDS file");
         std::fs::create_dir_all(dir.join("ecds")).expect("creating the ECDS directory");

@@ -105,8 +105,8 @@ struct Replay {
 /// Replays every case (or those not tied to the file's clock) against `envoy`.
 fn replay(envoy: &Envoy, cases: &[Value], include_fixed_clock: bool) -> Replay {
     let mut out = Replay::default();
-    // Header bytes that are not UTF-8 kill the VM today (see `non_utf8_header_*` below): they
-    // are replayed there, so that this suite is measured on a healthy VM.
+    // Header bytes that are not UTF-8 are replayed by `non_utf8_header_*` below, which send them
+    // raw; this replay sends tokens as text.
     for case in cases.iter().filter(|c| !c["token_hex"].is_string()) {
         if case["fixed_clock"].as_bool() == Some(true) && !include_fixed_clock {
             continue;
@@ -386,9 +386,9 @@ fn a_body_that_never_ends_is_never_forwarded() {
 }
 
 /// A header value that is not UTF-8 (obs-text, which Envoy's HTTP/1 codec lets through). The
-/// proxy-wasm SDK's `hostcalls::get_map` unwraps `String::from_utf8` on every header, so the VM
-/// panics; with `failure_policy: FAIL_CLOSED` Envoy then answers 503 to that request and to every
-/// later one on that worker. This test pins the fail-closed half: nothing is ever allowed.
+/// proxy-wasm SDK's `hostcalls::get_map` unwraps `String::from_utf8` on every header, which used
+/// to panic the VM; the filter now reads values as bytes. Whatever happens, nothing is allowed
+/// that the policy denies.
 #[test]
 fn non_utf8_header_and_vm_failure_fail_closed() {
     let envoy = Envoy::start(
@@ -435,6 +435,52 @@ fn non_utf8_header_and_vm_failure_fail_closed() {
     assert_ne!(
         denied.status, 200,
         "token-less request allowed after the failure"
+    );
+}
+
+/// A panic inside the VM (the `test-hooks` build panics on a configured path): Envoy must not
+/// let that request through, nor, with `failure_policy: FAIL_CLOSED`, anything after it.
+#[test]
+fn a_vm_panic_fails_closed() {
+    let envoy = Envoy::start(
+        "vm-panic",
+        &fixture_bundle("42", str::to_owned, str::to_owned),
+        EnvoyOptions {
+            panic_path: Some("/__gatehouse_test_panic".to_owned()),
+            ..EnvoyOptions::default()
+        },
+    );
+    let carol = token("user:carol@e2e.test", json!({}));
+    let chat = || {
+        HttpRequest::new("POST", CHAT)
+            .bearer(&carol)
+            .json(&json!({"model": "openai/gpt-4o"}))
+    };
+    assert_eq!(
+        envoy.request(&chat()).status,
+        200,
+        "allowed before the panic"
+    );
+    let upstream_before = envoy.stat("cluster.upstream.upstream_rq_total");
+    let panicked =
+        envoy.request(&HttpRequest::new("GET", "/__gatehouse_test_panic").bearer(&carol));
+    assert_ne!(panicked.status, 200, "the panicking request was allowed");
+    let mut after = Vec::new();
+    for _ in 0..5 {
+        after.push(envoy.request(&chat()).status);
+    }
+    println!(
+        "VM panic: panicking request -> {}, the next five allowed requests -> {after:?}",
+        panicked.status
+    );
+    assert!(
+        after.iter().all(|s| *s != 200),
+        "a request was allowed by a VM that panicked: {after:?}"
+    );
+    assert_eq!(
+        envoy.stat("cluster.upstream.upstream_rq_total"),
+        upstream_before,
+        "something reached the upstream after the panic"
     );
 }
 

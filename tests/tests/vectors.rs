@@ -1,6 +1,6 @@
 //! The golden vectors (`tests/vectors`, the same cases the engine and `gatehouse check` replay in
 //! `policy-compiler/tests/vectors.rs`) through a real Envoy: one Envoy per vector, serving that
-//! vector's bundle with the `fixed-clock` test build of the plugin set to the vector's `now`, and
+//! vector's bundle with the `test-hooks` test build of the plugin set to the vector's `now`, and
 //! every case that HTTP can express sent as a real request. Cases decided `as` a subject have no
 //! HTTP form; they are skipped and counted.
 //!
@@ -252,7 +252,7 @@ fn only_the_test_build_can_fix_the_clock() {
         bytes.windows(b"fixed_now".len()).any(|w| w == b"fixed_now")
     };
     let release = gatehouse_e2e::wasm();
-    let test_build = gatehouse_e2e::wasm_fixed_clock();
+    let test_build = gatehouse_e2e::wasm_test_hooks();
     assert!(
         !contains(release),
         "{} mentions fixed_now: the release build must not have the fixed clock",
@@ -260,7 +260,7 @@ fn only_the_test_build_can_fix_the_clock() {
     );
     assert!(
         contains(test_build),
-        "{} does not mention fixed_now: not the fixed-clock build?",
+        "{} does not mention fixed_now: not the test-hooks build?",
         test_build.display()
     );
 }
