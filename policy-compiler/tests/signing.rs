@@ -123,10 +123,12 @@ impl Fixture {
             r#"{"model":"openai-main/gpt-4o"}"#,
             "--json",
         ];
-        for key in trusted {
-            args.push("--trusted-key");
-            args.push(key);
-        }
+        // `--trusted-key=KEY`: a url-safe key may start with `-`, which would read as a flag.
+        let keys: Vec<String> = trusted
+            .iter()
+            .map(|key| format!("--trusted-key={key}"))
+            .collect();
+        args.extend(keys.iter().map(String::as_str));
         gatehouse(&args)
     }
 

@@ -113,6 +113,7 @@ struct CheckArgs {
     #[arg(long)]
     json: bool,
     /// Ed25519 public keys (base64) the bundle must be signed by, as in the filter's VM config.
+    /// Write `--trusted-key=KEY` when a url-safe key starts with `-`.
     #[arg(long = "trusted-key")]
     trusted_keys: Vec<String>,
 }
