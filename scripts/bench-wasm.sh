@@ -25,11 +25,26 @@ if [ ! -f "$FIXTURES/large.bundle" ]; then
   "target/release/$HARNESS" gen "$FIXTURES"
 fi
 
+if [ ! -f "$FIXTURES/stack.json" ]; then
+  echo "generating $FIXTURES/stack.json (an 8192-bit RSA key: openssl, python3-cryptography)" >&2
+  python3 bench/wasm-harness/gen-stack.py "$FIXTURES/stack.json" \
+    "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["now"])' "$FIXTURES/tokens.json")"
+fi
+
 echo "== native" >&2
 "target/release/$HARNESS" run "$FIXTURES" "$PREFIX" | tee "$OUT/native.tsv" >&2
 echo "== wasm (node $(node --version), --no-liftoff)" >&2
 node --no-liftoff --no-warnings bench/wasm-harness/run.mjs \
   "target/wasm32-wasip1/release/$HARNESS.wasm" "$FIXTURES" "$PREFIX" | tee "$OUT/wasm.tsv" >&2
+
+# Stack headroom: the deepest inputs (8192-bit RS512, 64-level claims and bodies, 10,000-level
+# body refused, large bundle load) in wasm with the workspace's wasm stack (.cargo/config.toml);
+# a stack overflow traps and fails the script.
+if [ -z "$PREFIX" ]; then  # (PREFIX=stack/ runs it above)
+  echo "== stack (wasm)" >&2
+  node --no-liftoff --no-warnings bench/wasm-harness/run.mjs \
+    "target/wasm32-wasip1/release/$HARNESS.wasm" "$FIXTURES" stack/ >&2
+fi
 
 # Memory one VM holds after loading each bundle: a fresh instance per size.
 if [ -z "$PREFIX" ] || [[ "$PREFIX" == mem/* ]]; then

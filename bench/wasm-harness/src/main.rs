@@ -97,9 +97,50 @@ fn mem(dir: &Path, size: &str) {
     println!("mem/{size}/first_load_ns\t{load_ns:.0}\t{load_ns:.0}\t{load_ns:.0}\t1");
 }
 
+/// `stack/`: the deepest-recursing inputs, run once each (a wasm stack overflow traps): the large
+/// bundle's load, an RS512 signature with an 8192-bit key (the engine's RSA cap), claims nested 64
+/// levels deep, request bodies nested 64 (accepted), 65 and 10,000 levels (refused). Fixtures:
+/// `stack.json` from `bench/wasm-harness/gen-stack.py`. Prints `stack/<case>/ok` lines.
+fn stack(dir: &Path) {
+    let large = std::fs::read(dir.join("large.bundle")).unwrap();
+    black_box(Engine::load(large, &LoadOptions::default()).unwrap());
+    println!("stack/load_large/ok\t1\t1\t1\t1");
+    let fixture = read_json(&dir.join("stack.json"));
+    let now = fixture["now"].as_i64().unwrap();
+    for t in fixture["tokens"].as_array().unwrap() {
+        let verifier = ops::Verifier::new(t["jwks"].as_str().unwrap());
+        assert_eq!(verifier.verify(t["token"].as_str().unwrap(), now), Ok(()));
+        println!("stack/{}/ok\t1\t1\t1\t1", t["name"].as_str().unwrap());
+    }
+    let engine = Engine::load(
+        std::fs::read(dir.join("small.bundle")).unwrap(),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let cases = read_json(&dir.join("small.cases.json"));
+    let case = &cases["cases"][0];
+    for b in fixture["bodies"].as_array().unwrap() {
+        let request = Request {
+            authority: "synth.gw.example.com",
+            method: case["method"].as_str().unwrap(),
+            path: case["path"].as_str().unwrap(),
+            headers: &[],
+            body: Body::Bytes(b["body"].as_str().unwrap().as_bytes()),
+        };
+        let identity = Identity::Subject(case["subject"].as_str().unwrap());
+        let allowed = engine.decide(&request, identity, now).decision.is_allow();
+        let name = b["name"].as_str().unwrap();
+        assert_eq!(allowed, name == "body_depth64", "{name}");
+        println!("stack/{name}/ok\t1\t1\t1\t1");
+    }
+}
+
 fn run(dir: &Path, filter: &str) {
     if let Some(size) = filter.strip_prefix("mem/") {
         return mem(dir, size.trim_end_matches('/'));
+    }
+    if filter.starts_with("stack/") {
+        return stack(dir);
     }
     let bench = |name: &str, f: &mut dyn FnMut() -> bool| {
         if name.starts_with(filter) {
