@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the project: unit and property tests, golden vectors through the engine and the
 # CLI, and the end-to-end suite against a real Envoy. Installs what it needs on a fresh machine.
-set -euo pipefail
+set -euo pipefail  # pipefail: a failing `cargo test` fails the pipe through tee
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
@@ -10,8 +10,14 @@ ensure_envoy
 build_plugin
 build_plugin_test_hooks
 
-export GATEHOUSE_ENVOY="$ENVOY_BIN"
 export ENVOY_BIN  # what the e2e harness (tests/src/lib.rs) reads
 export GATEHOUSE_WASM="$PWD/$WASM_PATH"
 export GATEHOUSE_WASM_TEST_HOOKS="$PWD/$WASM_TEST_HOOKS_PATH"
-cargo test --workspace --locked
+mkdir -p target
+log=target/test-output.log
+cargo test --workspace --locked 2>&1 | tee "$log"
+
+# One closing line for the whole run: cargo prints a summary per test binary.
+awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' \
+  "$log" | tee target/test-summary.txt
