@@ -2,10 +2,14 @@
 //! signature arithmetic.
 
 use hmac::{Hmac, Mac};
-use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPublicKey};
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use rsa::{BigUint, RsaPublicKey};
+use sha2::{Sha256, Sha384, Sha512};
 
 use crate::model::{Algorithm, Curve, Jwk, KeyMaterial};
+use rsa32::RsaKey;
+
+#[path = "rsa32.rs"]
+mod rsa32;
 
 /// Smallest RSA modulus accepted (NIST SP 800-131A).
 const RSA_MIN_BITS: usize = 2048;
@@ -86,11 +90,12 @@ pub(super) struct Key {
 }
 
 enum Material {
-    Rsa(RsaPublicKey),
+    /// Validated by the `rsa` crate at load; verified by [`RsaKey`] (32-bit Montgomery).
+    Rsa(RsaKey),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     Ed25519(ed25519_dalek::VerifyingKey),
-    Hmac(Vec<u8>),
+    Hmac(Box<HmacKeys>),
 }
 
 impl Key {
@@ -124,21 +129,22 @@ impl Key {
             return false;
         }
         match (&self.material, alg) {
-            (Material::Hmac(k), Algorithm::HS256) => hmac::<Hmac<Sha256>>(k, input, signature),
-            (Material::Hmac(k), Algorithm::HS384) => hmac::<Hmac<Sha384>>(k, input, signature),
-            (Material::Hmac(k), Algorithm::HS512) => hmac::<Hmac<Sha512>>(k, input, signature),
+            (Material::Hmac(k), Algorithm::HS256) => hmac(&k.sha256, input, signature),
+            (Material::Hmac(k), Algorithm::HS384) => hmac(&k.sha384, input, signature),
+            (Material::Hmac(k), Algorithm::HS512) => hmac(&k.sha512, input, signature),
             (Material::Rsa(k), Algorithm::RS256) => {
-                pkcs1::<Sha256>(k, &SHA256_PREFIX, input, signature)
+                k.verify_pkcs1::<Sha256>(&SHA256_PREFIX, input, signature)
             }
             (Material::Rsa(k), Algorithm::RS384) => {
-                pkcs1::<Sha384>(k, &SHA384_PREFIX, input, signature)
+                k.verify_pkcs1::<Sha384>(&SHA384_PREFIX, input, signature)
             }
             (Material::Rsa(k), Algorithm::RS512) => {
-                pkcs1::<Sha512>(k, &SHA512_PREFIX, input, signature)
+                k.verify_pkcs1::<Sha512>(&SHA512_PREFIX, input, signature)
             }
-            (Material::Rsa(k), Algorithm::PS256) => pss::<Sha256>(k, input, signature),
-            (Material::Rsa(k), Algorithm::PS384) => pss::<Sha384>(k, input, signature),
-            (Material::Rsa(k), Algorithm::PS512) => pss::<Sha512>(k, input, signature),
+            // Salt length = hash length, as RFC 7518 section 3.5 fixes.
+            (Material::Rsa(k), Algorithm::PS256) => k.verify_pss::<Sha256>(input, signature),
+            (Material::Rsa(k), Algorithm::PS384) => k.verify_pss::<Sha384>(input, signature),
+            (Material::Rsa(k), Algorithm::PS512) => k.verify_pss::<Sha512>(input, signature),
             (Material::P256(k), Algorithm::ES256) => {
                 use p256::ecdsa::signature::Verifier as _;
                 // JOSE ECDSA signatures are raw r || s (RFC 7518 section 3.4), never DER.
@@ -164,6 +170,7 @@ impl Material {
     fn new(material: &KeyMaterial) -> Result<Material, String> {
         match material {
             KeyMaterial::Rsa { n, e } => {
+                let (n_be, e_be) = (n, e);
                 let n = BigUint::from_bytes_be(n);
                 let bits = n.bits();
                 if bits < RSA_MIN_BITS {
@@ -172,10 +179,13 @@ impl Material {
                     ));
                 }
                 RsaPublicKey::new_with_max_size(n, BigUint::from_bytes_be(e), RSA_MAX_BITS)
-                    .map(Material::Rsa)
                     .map_err(|e| {
                         format!("invalid rsa public key: {}", e.to_string().to_lowercase())
-                    })
+                    })?;
+                let n_be: &[u8] = n_be;
+                RsaKey::new(n_be, e_be)
+                    .map(Material::Rsa)
+                    .ok_or_else(|| "invalid rsa public key: even modulus".to_owned())
             }
             KeyMaterial::Ec { curve, x, y } => {
                 let size = match curve {
@@ -222,7 +232,12 @@ impl Material {
                         k.len()
                     ));
                 }
-                Ok(Material::Hmac(k.clone()))
+                let new = |_| "invalid hmac secret".to_owned();
+                Ok(Material::Hmac(Box::new(HmacKeys {
+                    sha256: <Hmac<Sha256> as Mac>::new_from_slice(k).map_err(new)?,
+                    sha384: <Hmac<Sha384> as Mac>::new_from_slice(k).map_err(new)?,
+                    sha512: <Hmac<Sha512> as Mac>::new_from_slice(k).map_err(new)?,
+                })))
             }
         }
     }
@@ -256,33 +271,19 @@ fn label(jwk: &Jwk, index: usize) -> String {
     }
 }
 
+/// HMAC states with the padded secret already absorbed (inner and outer), built once per key:
+/// a verification clones one instead of hashing the two padded key blocks again.
+struct HmacKeys {
+    sha256: Hmac<Sha256>,
+    sha384: Hmac<Sha384>,
+    sha512: Hmac<Sha512>,
+}
+
 /// Constant-time comparison (`verify_slice` uses `subtle`); a tag of the wrong length fails.
-fn hmac<M: Mac + hmac::digest::KeyInit>(key: &[u8], input: &[u8], tag: &[u8]) -> bool {
-    match <M as Mac>::new_from_slice(key) {
-        Ok(mut mac) => {
-            mac.update(input);
-            mac.verify_slice(tag).is_ok()
-        }
-        Err(_) => false,
-    }
-}
-
-fn pkcs1<D: Digest>(key: &RsaPublicKey, prefix: &[u8], input: &[u8], signature: &[u8]) -> bool {
-    let scheme = Pkcs1v15Sign {
-        hash_len: Some(<D as Digest>::output_size()),
-        prefix: prefix.into(),
-    };
-    // rsa checks that the signature is exactly as long as the modulus and below it.
-    key.verify(scheme, &D::digest(input), signature).is_ok()
-}
-
-fn pss<D>(key: &RsaPublicKey, input: &[u8], signature: &[u8]) -> bool
-where
-    D: 'static + Digest + sha2::digest::DynDigest + Send + Sync,
-{
-    // Salt length = hash length, as RFC 7518 section 3.5 fixes; rsa enforces it.
-    key.verify(Pss::new::<D>(), &D::digest(input), signature)
-        .is_ok()
+fn hmac<M: Mac + Clone>(keyed: &M, input: &[u8], tag: &[u8]) -> bool {
+    let mut mac = keyed.clone();
+    mac.update(input);
+    mac.verify_slice(tag).is_ok()
 }
 
 #[cfg(test)]
