@@ -19,9 +19,24 @@ class Echo(BaseHTTPRequestHandler):
     # Headers and body go out in separate writes; without this, Nagle delays each reply ~40 ms.
     disable_nagle_algorithm = True
 
-    def _echo(self):
+    def _read_body(self):
+        # The whole body must be read, chunked ones included: bytes left in the socket would be
+        # parsed as the next request on this keep-alive connection (Envoy: "protocol error").
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+            body = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return body
+                body += self.rfile.read(size)
+                self.rfile.readline()  # the CRLF after each chunk
         length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _echo(self):
+        body = self._read_body()
         payload = json.dumps(
             {
                 "method": self.command,
