@@ -319,8 +319,12 @@ impl Filter {
             if name
                 .get(..HEADER_PREFIX.len())
                 .is_some_and(|p| p.eq_ignore_ascii_case(HEADER_PREFIX))
+                && hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).is_err()
             {
-                let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name);
+                // A spoofed identity header that cannot be removed would reach the upstream as
+                // if Gatehouse had set it.
+                log::error!("cannot remove {name}; denying");
+                return self.reply(&reply::unavailable());
             }
         }
         let subject = outcome.subject();
