@@ -3,8 +3,10 @@
 pub mod bundle;
 pub mod cache;
 pub mod decide;
+pub mod headers;
 pub mod json;
 pub mod jwt;
+pub mod logsafe;
 pub mod model;
 pub mod reason;
 #[doc(hidden)]

@@ -35,6 +35,22 @@ pub struct Gateway {
     pub token_sources: Vec<TokenSource>,
     /// First match wins.
     pub routes: Vec<Route>,
+    /// `override_headers:`: what happens to method/URL override headers (SPEC 3.3).
+    pub override_headers: OverrideHeaders,
+}
+
+/// What the filter does with `X-HTTP-Method-Override` and the other method/URL override headers
+/// ([`crate::headers::OVERRIDE_HEADERS`]): the decision is made on `:method` and `:path`, and an
+/// upstream that honours one of them would act on a different request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum OverrideHeaders {
+    /// Removed from every request the filter lets through (the default).
+    #[default]
+    Remove,
+    /// A request carrying any of them is refused (`request_ambiguous`, 400).
+    Deny,
+    /// Passed through untouched, for upstreams that need them.
+    Keep,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

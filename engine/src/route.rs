@@ -413,6 +413,7 @@ mod tests {
                     target: RouteTarget::None,
                 },
             ],
+            override_headers: Default::default(),
         }
     }
 

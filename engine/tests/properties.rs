@@ -319,6 +319,7 @@ fn gateway() -> Gateway {
         max_body_bytes: 1024,
         token_sources: vec![],
         routes,
+        override_headers: Default::default(),
     }
 }
 

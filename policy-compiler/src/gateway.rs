@@ -10,7 +10,8 @@ use marked_yaml::Span;
 
 use crate::diagnostics::{parse_source, Diagnostic, FileDiagnostics};
 use crate::source::{
-    DefaultSpec, GatewayFile, ModeSpec, RouteSpec, SpannedString, TargetSpec, TokenSourceSpec,
+    DefaultSpec, GatewayFile, ModeSpec, OverrideHeadersSpec, RouteSpec, SpannedString, TargetSpec,
+    TokenSourceSpec,
 };
 
 /// Bodies larger than this are rejected unless the gateway file says otherwise.
@@ -58,6 +59,7 @@ pub fn default_gateway() -> model::Gateway {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             token_sources: vec![default_token_source()],
             routes: Vec::new(),
+            override_headers: model::OverrideHeaders::Remove,
         },
     }
 }
@@ -130,6 +132,14 @@ pub fn lower_gateway(
         max_body_bytes,
         token_sources,
         routes,
+        override_headers: file.override_headers.as_ref().map_or(
+            model::OverrideHeaders::Remove,
+            |o| match **o {
+                OverrideHeadersSpec::Remove => model::OverrideHeaders::Remove,
+                OverrideHeadersSpec::Deny => model::OverrideHeaders::Deny,
+                OverrideHeadersSpec::Keep => model::OverrideHeaders::Keep,
+            },
+        ),
     };
     (diags.count() == before).then_some(gateway)
 }
@@ -753,6 +763,36 @@ routes:
         assert_eq!(errs.len(), 1);
         assert!(
             errs[0].starts_with("1:7 ") && errs[0].contains("unknown variant `loose`"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn override_headers_setting() {
+        use model::OverrideHeaders;
+        assert_eq!(
+            compile("routes: []\n").unwrap().override_headers,
+            OverrideHeaders::Remove
+        );
+        assert_eq!(default_gateway().override_headers, OverrideHeaders::Remove);
+        for (text, want) in [
+            ("remove", OverrideHeaders::Remove),
+            ("deny", OverrideHeaders::Deny),
+            ("keep", OverrideHeaders::Keep),
+        ] {
+            let g = compile(&format!("override_headers: {text}\n")).unwrap();
+            assert_eq!(g.override_headers, want);
+        }
+        let errs = errors("mode: enforce\noverride_headers: strip\n");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].starts_with("2:19 ") && errs[0].contains("unknown variant `strip`"),
+            "{errs:?}"
+        );
+        let errs = errors("override_header: deny\n");
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].starts_with("1:1 unknown field `override_header`"),
             "{errs:?}"
         );
     }

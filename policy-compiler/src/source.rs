@@ -285,6 +285,7 @@ pub struct GatewayFile {
     pub mode: Option<Spanned<ModeSpec>>,
     pub max_body_bytes: Option<Spanned<u32>>,
     pub token_sources: Option<Vec<TokenSourceSpec>>,
+    pub override_headers: Option<Spanned<OverrideHeadersSpec>>,
     #[serde(default)]
     pub routes: Vec<RouteSpec>,
 }
@@ -303,6 +304,15 @@ pub enum DefaultSpec {
 pub enum ModeSpec {
     Enforce,
     DryRun,
+}
+
+/// `override_headers:` of the gateway file (SPEC 3.3): `remove` (default), `deny` or `keep`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OverrideHeadersSpec {
+    Remove,
+    Deny,
+    Keep,
 }
 
 /// `{header: name, prefix?: str}` | `{query: name}` | `{cookie: name}`: exactly one of
