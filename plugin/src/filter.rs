@@ -1,9 +1,12 @@
 //! The proxy-wasm contexts: [`Root`] loads the bundle once per configuration and shares it;
 //! [`Filter`] decides each request.
 
+use std::borrow::Cow;
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
+use gatehouse_engine::headers::removed_before_forwarding;
+use gatehouse_engine::logsafe::log_safe;
 use gatehouse_engine::route::Body;
 use gatehouse_engine::{Decision, Engine, Identity, Outcome, Reason, Request};
 use proxy_wasm::hostcalls;
@@ -14,8 +17,8 @@ use crate::config;
 use crate::metrics::Metrics;
 use crate::reply::{self, Reply};
 
-/// Headers the filter owns: removed from every request, then set on allowed ones.
-const HEADER_PREFIX: &str = "x-gatehouse-";
+/// Headers the filter sets on allowed requests, after removing every incoming `x-gatehouse-*`
+/// header (any case, `_` for `-`: `gatehouse_engine::headers`).
 const HEADER_TENANT: &str = "x-gatehouse-tenant";
 const HEADER_SUBJECT: &str = "x-gatehouse-subject";
 const HEADER_ROUTE: &str = "x-gatehouse-route";
@@ -297,12 +300,12 @@ impl Filter {
         match outcome.decision {
             Decision::Allow { .. } => {
                 self.metrics.allowed();
-                self.forward(&outcome)
+                self.forward(engine, &outcome)
             }
             Decision::Deny { reason } if engine.bundle().gateway().dry_run => {
                 log_denial(&outcome, reason, true);
                 self.metrics.dry_run_denied(reason);
-                self.forward(&outcome)
+                self.forward(engine, &outcome)
             }
             Decision::Deny { reason } => {
                 log_denial(&outcome, reason, false);
@@ -313,17 +316,18 @@ impl Filter {
         }
     }
 
-    /// Strip spoofed identity headers, set ours, let the request through.
-    fn forward(&self, outcome: &Outcome<'_>) -> Action {
+    /// Strip spoofed identity headers (any case, `_` read as `-`, as CGI-style upstreams read
+    /// them) and, unless `override_headers: keep`, method/URL override headers; set ours; let the
+    /// request through.
+    fn forward(&self, engine: &Engine, outcome: &Outcome<'_>) -> Action {
+        let gateway = engine.bundle().gateway();
         for (name, _) in &self.headers {
-            if name
-                .get(..HEADER_PREFIX.len())
-                .is_some_and(|p| p.eq_ignore_ascii_case(HEADER_PREFIX))
+            if removed_before_forwarding(gateway, name)
                 && hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).is_err()
             {
                 // A spoofed identity header that cannot be removed would reach the upstream as
-                // if Gatehouse had set it.
-                log::error!("cannot remove {name}; denying");
+                // if Gatehouse had set it; an override header, as a request nobody decided on.
+                log::error!("cannot remove {}; denying", log_safe(name));
                 return self.reply(&reply::unavailable());
             }
         }
@@ -371,6 +375,9 @@ impl Filter {
 }
 
 /// One line per denial; the token never appears (nor the query string, which may carry it).
+/// Every value goes through [`log_safe`]: the subject comes from a token claim and the resource
+/// path from the body, path or headers, so they could otherwise forge lines (a newline), reach a
+/// terminal as escape sequences, or fill the log; names from the bundle pass unchanged.
 fn log_denial(outcome: &Outcome<'_>, reason: Reason, dry_run: bool) {
     let subject = outcome.subject();
     let resource = outcome.resource();
@@ -383,17 +390,22 @@ fn log_denial(outcome: &Outcome<'_>, reason: Reason, dry_run: bool) {
         },
         reason.code(),
         reason.status(),
-        outcome.tenant_name().unwrap_or("-"),
-        subject.as_deref().unwrap_or("-"),
-        outcome.route_name().unwrap_or("-"),
-        resource.as_deref().unwrap_or("-"),
-        outcome.action.unwrap_or("-"),
+        field(outcome.tenant_name()),
+        field(subject.as_deref()),
+        field(outcome.route_name()),
+        field(resource.as_deref()),
+        field(outcome.action),
     );
     if reason.status() == 401 {
         log::info!("{line}");
     } else {
         log::warn!("{line}");
     }
+}
+
+/// A field of a log line: `-` when absent.
+fn field(value: Option<&str>) -> Cow<'_, str> {
+    log_safe(value.unwrap_or("-"))
 }
 
 fn host_now() -> Option<i64> {
