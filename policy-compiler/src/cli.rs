@@ -436,6 +436,11 @@ static_resources:
           request_timeout: 30s
           merge_slashes: true
           path_with_escaped_slashes_action: REJECT_REQUEST
+          # `x_gatehouse_subject` is `x-gatehouse-subject` to CGI, WSGI, PHP-FPM and Rack
+          # upstreams: refuse (400) any header name with an underscore. (The filter removes
+          # `x-gatehouse-*` under either spelling too, for proxies that allow them.)
+          common_http_protocol_options:
+            headers_with_underscores_action: REJECT_REQUEST
           route_config:
             virtual_hosts:
             - name: all

@@ -9,6 +9,11 @@ use base64::Engine as _;
 use gatehouse_compiler::cli::{envoy_config, EnvoyConfigArgs};
 use gatehouse_e2e::{envoy_bin, fixture_bundle, repo_root, scratch, wasm};
 
+/// `x_gatehouse_subject` is `x-gatehouse-subject` to CGI-style upstreams: every configuration
+/// Gatehouse writes refuses header names with `_` (SPEC 3.3).
+const UNDERSCORES_REJECTED: &str =
+    "common_http_protocol_options:\n            headers_with_underscores_action: REJECT_REQUEST";
+
 #[expect(
     clippy::expect_used,
     reason = "test helper: failing to run Envoy fails the test"
@@ -43,6 +48,7 @@ fn every_file_in_envoy_dir_is_checked() {
         match name.as_str() {
             "README.md" => {}
             "envoy.yaml" => {
+                assert!(text.contains(UNDERSCORES_REJECTED));
                 // Relative paths: validate from a directory holding the ECDS file it watches,
                 // written by the script the README tells operators to use.
                 let cwd = scratch("validate");
@@ -101,6 +107,7 @@ fn generated_static_configs_validate() {
         .unwrap();
         assert!(yaml.contains("allow_on_headers_stop_iteration: true"));
         assert!(yaml.contains("failure_policy: FAIL_CLOSED"));
+        assert!(yaml.contains(UNDERSCORES_REJECTED), "{yaml}");
         let path = dir.join("static.yaml");
         std::fs::write(&path, yaml).unwrap();
         validate(&path, &dir);
