@@ -27,6 +27,20 @@ ensure_envoy() {
   "$ENVOY_BIN" --version >/dev/null
 }
 
+# Go (Debian's golang-go) for the Go upstream of the differential suite
+# (tests/tests/differential.rs): standard library only, nothing is fetched by the Go tool.
+ensure_go() {
+  if command -v go >/dev/null 2>&1; then
+    return
+  fi
+  echo "installing Go (Debian golang-go)" >&2
+  if ! apt-get install -y golang-go >/dev/null 2>&1; then
+    apt-get update >/dev/null
+    apt-get install -y golang-go >/dev/null
+  fi
+  command -v go >/dev/null 2>&1 || { echo "error: golang-go installed no \`go\` on PATH" >&2; return 1; }
+}
+
 build_plugin() {
   cargo build --locked --release -p gatehouse-plugin --target wasm32-wasip1
   [ -f "$WASM_PATH" ] || { echo "error: $WASM_PATH was not built" >&2; return 1; }

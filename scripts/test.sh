@@ -7,6 +7,7 @@ source scripts/lib.sh
 
 ensure_wasm_target
 ensure_envoy
+ensure_go  # the differential suite fails (does not skip) without it
 build_plugin
 build_plugin_test_hooks
 

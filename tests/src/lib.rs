@@ -28,6 +28,8 @@ use base64::Engine as _;
 use gatehouse_compiler::{cli, compile::compile_sources, keys};
 use serde_json::{Map, Value};
 
+pub mod upstreams;
+
 /// The workspace root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,0 +1,3 @@
+module gatehouse.test/differential-upstream
+
+go 1.19
