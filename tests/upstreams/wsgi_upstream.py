@@ -7,6 +7,11 @@ Python services behind a gateway read requests: headers through the CGI environ,
 HTTP_X_GATEHOUSE_SUBJECT; wsgiref joins repeats with `,`). Answers 200 with JSON of the environ
 keys it got.
 
+wsgiref keeps header names with `_` (checked on Python 3.11): it does not drop them the way
+gunicorn (22+), waitress, eventlet and werkzeug's development server (2.3+) do, so a forged
+`x_gatehouse_subject` reaches the application as HTTP_X_GATEHOUSE_SUBJECT unless the proxy
+refuses or removes it. That is the mapping the differential suite needs.
+
     python3 tests/upstreams/wsgi_upstream.py [PORT]   # prints "listening on 127.0.0.1:PORT"
 """
 
