@@ -91,7 +91,7 @@ static_resources:
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: ingress
-          # As every configuration Gatehouse generates: header names with `_` are refused.
+          # As every configuration Gatehouse generates: header names with underscores are refused.
           common_http_protocol_options:
             headers_with_underscores_action: REJECT_REQUEST
           route_config:
@@ -104,7 +104,7 @@ static_resources:
           http_filters:
           # Read the whole request before answering, as gatehouse does on this route (it reads
           # the body): a direct_response sent while the body is still arriving makes Envoy add
-          # `connection: close`, and the baseline would measure a new connection per request.
+          # "connection: close", and the baseline would measure a new connection per request.
           - name: envoy.filters.http.buffer
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer
