@@ -252,6 +252,9 @@ pub struct EnvoyOptions {
     pub fixed_now: Option<i64>,
     /// A request to exactly this path panics the VM (`"panic_path"`); test build only.
     pub panic_path: Option<String>,
+    /// Run `envoy/envoy.yaml` with `headers_with_underscores_action: ALLOW` in place of its
+    /// `REJECT_REQUEST` (Envoy's and Istio's default): header names with `_` reach the filter.
+    pub allow_underscores: bool,
 }
 
 impl EnvoyOptions {
@@ -303,22 +306,26 @@ impl Envoy {
         let ecds_dir = dir.join("ecds");
         let bootstrap = std::fs::read_to_string(repo_root().join("envoy/envoy.yaml"))
             .expect("reading envoy/envoy.yaml");
-        let config = substitute(
-            &bootstrap,
-            &[
-                ("port_value: 9901", format!("port_value: {admin_port}")),
-                ("port_value: 10000", format!("port_value: {port}")),
-                ("port_value: 8080", format!("port_value: {}", upstream.port)),
-                (
-                    "path: target/envoy/gatehouse-filter.yaml",
-                    format!("path: {}/gatehouse-filter.yaml", ecds_dir.display()),
-                ),
-                (
-                    "path: target/envoy }",
-                    format!("path: {} }}", ecds_dir.display()),
-                ),
-            ],
-        );
+        let mut pairs = vec![
+            ("port_value: 9901", format!("port_value: {admin_port}")),
+            ("port_value: 10000", format!("port_value: {port}")),
+            ("port_value: 8080", format!("port_value: {}", upstream.port)),
+            (
+                "path: target/envoy/gatehouse-filter.yaml",
+                format!("path: {}/gatehouse-filter.yaml", ecds_dir.display()),
+            ),
+            (
+                "path: target/envoy }",
+                format!("path: {} }}", ecds_dir.display()),
+            ),
+        ];
+        if options.allow_underscores {
+            pairs.push((
+                "headers_with_underscores_action: REJECT_REQUEST",
+                "headers_with_underscores_action: ALLOW".to_owned(),
+            ));
+        }
+        let config = substitute(&bootstrap, &pairs);
         let config_path = dir.join("envoy.yaml");
         std::fs::write(&config_path, config).expect("writing the Envoy configuration");
         write_ecds(&dir, &options, bundle);

@@ -324,3 +324,194 @@ fn istio_style_json_plugin_configuration() {
     let carol = token("user:carol@e2e.test", json!({}));
     assert_eq!(envoy.request(&chat(&carol, "openai/gpt-4o")).status, 200);
 }
+
+const PROMPT: &str = "/api/prompts/prompts/summarize";
+
+#[test]
+fn identity_headers_spelt_with_underscores_never_reach_the_upstream() {
+    let carol = token("user:carol@e2e.test", json!({}));
+    let spoofed = |name: &str| {
+        HttpRequest::get(PROMPT)
+            .bearer(&carol)
+            .header(name, "user:alice@e2e.test")
+    };
+
+    // The committed configuration: Envoy itself refuses any header name with `_`.
+    let envoy = Envoy::start(
+        "underscores-rejected",
+        &enforce_bundle("1"),
+        EnvoyOptions::default(),
+    );
+    let r = envoy.request(&spoofed("x_gatehouse_subject"));
+    assert_eq!(r.status, 400, "body: {}", r.text());
+    let r = envoy.request(&spoofed("x-gatehouse-subject"));
+    assert_reached_upstream(&r, Some("user:carol@e2e.test"), "prompts");
+    drop(envoy);
+
+    // The same configuration with underscores allowed (Envoy's and Istio's default): the filter
+    // removes every spelling of x-gatehouse-*, and of the override headers, by itself.
+    let options = EnvoyOptions {
+        allow_underscores: true,
+        ..EnvoyOptions::default()
+    };
+    let envoy = Envoy::start("underscores-allowed", &enforce_bundle("1"), options);
+    // Underscores do reach the upstream here (else this scenario would prove nothing).
+    let r = envoy.request(&spoofed("x_unrelated_header"));
+    assert_reached_upstream(&r, Some("user:carol@e2e.test"), "prompts");
+    assert_eq!(
+        r.echoed_header("x_unrelated_header").as_deref(),
+        Some("user:alice@e2e.test")
+    );
+    for name in [
+        "x_gatehouse_subject",
+        "X_Gatehouse_Subject",
+        "x-gatehouse_subject",
+        "x_gatehouse-tenant",
+        "x_gatehouse_admin",
+        "X_HTTP_Method_Override",
+        "x_original_url",
+    ] {
+        let r = envoy.request(&spoofed(name));
+        assert_reached_upstream(&r, Some("user:carol@e2e.test"), "prompts");
+        assert_eq!(r.echoed_header(&name.to_ascii_lowercase()), None, "{name}");
+    }
+    // Public route (no identity of ours to set): still removed.
+    let r = envoy.request(&HttpRequest::get("/healthz").header("x_gatehouse_subject", "forged"));
+    assert_reached_upstream(&r, None, "health");
+    assert_eq!(r.echoed_header("x_gatehouse_subject"), None);
+
+    // Dry-run forwarding of a denied request removes them as well.
+    let dry_run = fixture_bundle(
+        "2",
+        |g| g.replace("mode: enforce", "mode: dry-run"),
+        str::to_owned,
+    );
+    envoy.push(&dry_run);
+    envoy.eventually("dry-run bundle serving", |e| {
+        e.stat("wasmcustom.gatehouse.bundle_revision") == 2
+    });
+    let dave = token("user:dave@e2e.test", json!({}));
+    let r = envoy.request(&chat(&dave, "openai/gpt-4o").header("x_gatehouse_subject", "forged"));
+    assert_reached_upstream(&r, Some("user:dave@e2e.test"), "chat");
+    assert_eq!(r.echoed_header("x_gatehouse_subject"), None);
+    assert_eq!(envoy.stat("wasmcustom.gatehouse.dry_run_denied"), 1);
+}
+
+const OVERRIDES: [(&str, &str); 5] = [
+    ("X-HTTP-Method-Override", "DELETE"),
+    ("X-HTTP-Method", "DELETE"),
+    ("X-Method-Override", "PUT"),
+    ("X-Original-URL", "/admin/users"),
+    ("X-Rewrite-URL", "/admin/users"),
+];
+
+fn with_overrides(mut request: HttpRequest<'static>) -> HttpRequest<'static> {
+    for (name, value) in OVERRIDES {
+        request = request.header(name, value);
+    }
+    request
+}
+
+#[test]
+fn override_headers_are_removed_refused_or_kept() {
+    let carol = token("user:carol@e2e.test", json!({}));
+    let get = || with_overrides(HttpRequest::get(PROMPT).bearer(&carol));
+
+    // Default (`override_headers: remove`): decided on GET /api/prompts/..., forwarded without
+    // anything that would make the upstream act on another method or URL.
+    let envoy = Envoy::start("overrides", &enforce_bundle("1"), EnvoyOptions::default());
+    let r = envoy.request(&get());
+    assert_reached_upstream(&r, Some("user:carol@e2e.test"), "prompts");
+    for (name, _) in OVERRIDES {
+        assert_eq!(r.echoed_header(&name.to_ascii_lowercase()), None, "{name}");
+    }
+    // Body-reading route too.
+    let r = envoy.request(&with_overrides(chat(&carol, "openai/gpt-4o")));
+    assert_reached_upstream(&r, Some("user:carol@e2e.test"), "chat");
+    assert_eq!(r.echoed_header("x-http-method-override"), None);
+
+    // `keep`: passed through untouched, for upstreams that need them.
+    let keep = fixture_bundle(
+        "2",
+        |g| g.replace("mode: enforce", "mode: enforce\noverride_headers: keep"),
+        str::to_owned,
+    );
+    envoy.push(&keep);
+    envoy.eventually("override_headers: keep serving", |e| {
+        e.stat("wasmcustom.gatehouse.bundle_revision") == 2
+    });
+    let r = envoy.request(&get());
+    assert_reached_upstream(&r, Some("user:carol@e2e.test"), "prompts");
+    for (name, value) in OVERRIDES {
+        assert_eq!(
+            r.echoed_header(&name.to_ascii_lowercase()).as_deref(),
+            Some(value),
+            "{name}"
+        );
+    }
+
+    // `deny`: any of them refuses the request (400 request_ambiguous); without them, allowed.
+    let deny = fixture_bundle(
+        "3",
+        |g| g.replace("mode: enforce", "mode: enforce\noverride_headers: deny"),
+        str::to_owned,
+    );
+    envoy.push(&deny);
+    envoy.eventually("override_headers: deny serving", |e| {
+        e.stat("wasmcustom.gatehouse.bundle_revision") == 3
+    });
+    for (name, value) in OVERRIDES {
+        let r = envoy.request(&HttpRequest::get(PROMPT).bearer(&carol).header(name, value));
+        assert_denied(&r, 400, "request_ambiguous");
+    }
+    let r = envoy.request(&HttpRequest::get(PROMPT).bearer(&carol));
+    assert_reached_upstream(&r, Some("user:carol@e2e.test"), "prompts");
+    assert!(envoy
+        .log()
+        .contains("deny reason=request_ambiguous status=400 tenant=e2e"));
+}
+
+#[test]
+fn denial_log_lines_escape_and_cap_request_values() {
+    // Room for a 10 KiB model name in the body.
+    let bundle = fixture_bundle(
+        "1",
+        |g| g.replace("max_body_bytes: 1024", "max_body_bytes: 16384"),
+        str::to_owned,
+    );
+    let envoy = Envoy::start("log-lines", &bundle, EnvoyOptions::default());
+    let carol = token("user:carol@e2e.test", json!({}));
+    let forged = "[2099-01-01 00:00:00.000][1][warning][wasm] wasm log: deny reason=forged";
+    let model = format!("openai/x\n{forged}\u{1b}[2J{}", "A".repeat(10 * 1024));
+    let r = envoy.request(&chat(&carol, &model));
+    assert_eq!(r.status, 403, "body: {}", r.text());
+
+    let log = envoy.log();
+    // No line of the log starts with (or is) the forged one.
+    assert!(
+        !log.lines()
+            .any(|l| l.starts_with("[2099")
+                || (l.contains("reason=forged") && !l.contains("resource="))),
+        "{log}"
+    );
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("resource=model:openai/x"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    let line = lines[0];
+    let resource = format!("model:{model}");
+    let shown = gatehouse_engine::logsafe::log_safe(&resource);
+    assert!(
+        line.contains(&format!("resource={shown} action=use")),
+        "{line}"
+    );
+    assert!(
+        line.contains("resource=model:openai/x\\n[2099-01-01"),
+        "{line}"
+    );
+    assert!(line.contains("\\u{001b}[2J"), "{line}");
+    assert!(!line.contains('\u{1b}'), "{line}");
+    assert!(line.contains(" bytes) action=use"), "{line}");
+    assert!(line.len() < 1024, "{} bytes: {line}", line.len());
+}
