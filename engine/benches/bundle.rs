@@ -49,6 +49,7 @@ fn compile(c: &mut Criterion) {
                     None,
                     &[(Path::new("synth.json"), black_box(source.as_str()))],
                     None,
+                    1,
                 )
                 .unwrap();
                 gatehouse_engine::bundle::encode(&policy, None).unwrap()

@@ -26,7 +26,7 @@ use crate::model::{
 };
 
 pub const MAGIC: [u8; 8] = *b"GATEHSE\x01";
-pub const FORMAT_MAJOR: u16 = 1;
+pub const FORMAT_MAJOR: u16 = 2;
 pub const FORMAT_MINOR: u16 = 0;
 pub const HEADER_LEN: usize = 56;
 pub const SIGNATURE_TRAILER_LEN: usize = 32 + 64;
@@ -191,6 +191,8 @@ pub struct Meta {
     pub revision: String,
     pub compiler_version: String,
     pub tenant_count: u32,
+    /// Monotonic serial set at compile time ([`Policy::serial`]); since format 2.0.
+    pub serial: u64,
 }
 
 /// A tenant's CONFIG section: everything but the large tables.
@@ -220,7 +222,10 @@ impl core::fmt::Display for EncodeError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             EncodeError::TooLarge(what) => {
-                write!(f, "policy too large for bundle format v1: {what}")
+                write!(
+                    f,
+                    "policy too large for bundle format v{FORMAT_MAJOR}: {what}"
+                )
             }
             EncodeError::Invalid(why) => write!(f, "invalid policy: {why}"),
         }
@@ -286,6 +291,7 @@ pub fn encode(policy: &Policy, signing_key: Option<&SigningKey>) -> Result<Vec<u
         revision: policy.revision.clone(),
         compiler_version: policy.compiler_version.clone(),
         tenant_count: policy.tenants.len() as u32,
+        serial: policy.serial,
     };
     sections.push((section::META, postcard_bytes(&meta)?));
     sections.push((section::GATEWAY, postcard_bytes(&policy.gateway)?));
@@ -295,12 +301,20 @@ pub fn encode(policy: &Policy, signing_key: Option<&SigningKey>) -> Result<Vec<u
         }
     }
     sections.sort_by_key(|(id, _)| *id);
+    assemble(&sections, signing_key)
+}
 
+/// Header, section directory, sections and (when a key is given) the signature trailer, from
+/// sections sorted by id.
+fn assemble(
+    sections: &[(u32, Vec<u8>)],
+    signing_key: Option<&SigningKey>,
+) -> Result<Vec<u8>, EncodeError> {
     let mut body = Vec::new();
     let dir_len = 4 + sections.len() * 12;
     body.extend_from_slice(&u32_le(sections.len(), "sections")?);
     let mut offset = dir_len;
-    for (id, bytes) in &sections {
+    for (id, bytes) in sections {
         body.extend_from_slice(&id.to_le_bytes());
         body.extend_from_slice(&u32_le(offset, "bundle size")?);
         body.extend_from_slice(&u32_le(bytes.len(), "section size")?);
@@ -308,7 +322,7 @@ pub fn encode(policy: &Policy, signing_key: Option<&SigningKey>) -> Result<Vec<u
             .checked_add(bytes.len())
             .ok_or(EncodeError::TooLarge("bundle size"))?;
     }
-    for (_, bytes) in &sections {
+    for (_, bytes) in sections {
         body.extend_from_slice(bytes);
     }
 
@@ -852,6 +866,11 @@ impl Bundle {
         &self.meta
     }
 
+    /// The bundle's monotonic serial (META, covered by the digest and the signature).
+    pub fn serial(&self) -> u64 {
+        self.meta.serial
+    }
+
     pub fn gateway(&self) -> &Gateway {
         &self.gateway
     }
@@ -1278,6 +1297,134 @@ pub const MAX_DEPTH: usize = 32;
 #[cfg(test)]
 mod tests {
     use super::cmp_key;
+
+    mod serial {
+        use super::super::*;
+        use crate::model::Gateway;
+
+        fn policy(serial: u64) -> Policy {
+            Policy {
+                revision: "r".into(),
+                compiler_version: "test".into(),
+                serial,
+                gateway: Gateway {
+                    default_authenticated: false,
+                    dry_run: false,
+                    max_body_bytes: 1024,
+                    token_sources: Vec::new(),
+                    routes: Vec::new(),
+                    override_headers: Default::default(),
+                },
+                tenants: Vec::new(),
+            }
+        }
+
+        fn decode(bytes: Vec<u8>) -> Result<Bundle, LoadError> {
+            Bundle::decode(bytes, &LoadOptions::default())
+        }
+
+        /// A bundle of `policy(0)` whose META section is `meta`, digest and directory intact.
+        fn with_meta(meta: Vec<u8>) -> Vec<u8> {
+            let gateway = postcard_bytes(&policy(0).gateway).unwrap_or_default();
+            assemble(&[(section::META, meta), (section::GATEWAY, gateway)], None)
+                .unwrap_or_default()
+        }
+
+        #[test]
+        fn serial_round_trips_and_is_in_meta() {
+            for serial in [0, 1, 10, 1_795_867_200, u64::MAX] {
+                let bytes = encode(&policy(serial), None).unwrap_or_default();
+                let bundle = decode(bytes).unwrap_or_else(|e| panic!("{serial}: {e}"));
+                assert_eq!(bundle.serial(), serial);
+                assert_eq!(bundle.meta().serial, serial);
+                assert_eq!(bundle.format_version(), (2, 0));
+            }
+            // META is `revision, compiler_version, tenant_count, serial` (docs/bundle-format.md
+            // 3.1): the serial is the last field, a LEB128 varint.
+            let meta = Meta {
+                revision: "r".into(),
+                compiler_version: "v".into(),
+                tenant_count: 0,
+                serial: 300,
+            };
+            assert_eq!(
+                postcard_bytes(&meta).unwrap_or_default(),
+                [1, b'r', 1, b'v', 0, 0xac, 0x02]
+            );
+        }
+
+        #[test]
+        fn serial_is_covered_by_digest_and_signature() {
+            let a = encode(&policy(10), None).unwrap_or_default();
+            let b = encode(&policy(5), None).unwrap_or_default();
+            assert_eq!(a.len(), b.len());
+            assert_ne!(a.get(24..56), b.get(24..56), "same digest for two serials");
+            // Same policy, same serial: same bytes (determinism).
+            assert_eq!(a, encode(&policy(10), None).unwrap_or_default());
+
+            // Rewriting the serial of a signed bundle in place breaks digest and signature.
+            let key = SigningKey::from_bytes(&[7; 32]);
+            let signed = encode(&policy(10), Some(&key)).unwrap_or_default();
+            let pos = signed
+                .len()
+                .checked_sub(SIGNATURE_TRAILER_LEN)
+                .and_then(|end| signed.get(..end))
+                .and_then(|head| head.iter().rposition(|b| *b == 10));
+            let mut forged = signed.clone();
+            if let Some(b) = pos.and_then(|p| forged.get_mut(p)) {
+                *b = 5;
+            }
+            assert_ne!(forged, signed);
+            assert_eq!(decode(forged).err(), Some(LoadError::DigestMismatch));
+            // With the digest recomputed, the signature still fails.
+            let mut forged = encode(&policy(5), None).unwrap_or_default();
+            forged.extend_from_slice(signed.get(signed.len() - 96..).unwrap_or_default());
+            if let Some(flags) = forged.get_mut(12) {
+                *flags = 1;
+            }
+            assert_eq!(decode(forged).err(), Some(LoadError::BadSignature));
+        }
+
+        #[test]
+        fn corrupt_serials_are_refused() {
+            let base = [1, b'r', 1, b'v', 0];
+            let cases: [(&str, Vec<u8>); 5] = [
+                // A format 1.0 META: no serial at all.
+                ("missing", base.to_vec()),
+                // A varint cut short.
+                ("truncated", [&base[..], &[0x80]].concat()),
+                // Eleven continuation bytes: longer than any u64.
+                ("overlong", [&base[..], &[0xff; 10], &[0x01]].concat()),
+                // Ten bytes whose value exceeds u64::MAX.
+                ("overflow", [&base[..], &[0xff; 9], &[0x7f]].concat()),
+                ("trailing byte", [&base[..], &[0x05, 0x00]].concat()),
+            ];
+            for (what, meta) in cases {
+                match decode(with_meta(meta)) {
+                    Err(LoadError::Corrupt(why)) => assert!(why.contains("meta"), "{what}: {why}"),
+                    other => panic!("{what}: {other:?}"),
+                }
+            }
+            // The largest serial, spelled canonically, loads.
+            let max = [&base[..], &[0xff; 9], &[0x01]].concat();
+            assert_eq!(
+                decode(with_meta(max)).map(|b| b.serial()).ok(),
+                Some(u64::MAX)
+            );
+        }
+
+        #[test]
+        fn format_1_bundles_are_refused() {
+            let mut bytes = encode(&policy(10), None).unwrap_or_default();
+            if let Some(major) = bytes.get_mut(8..10) {
+                major.copy_from_slice(&1u16.to_le_bytes());
+            }
+            assert_eq!(
+                decode(bytes).err(),
+                Some(LoadError::UnsupportedVersion { major: 1, minor: 0 })
+            );
+        }
+    }
 
     #[test]
     fn cmp_bytes_is_slice_order() {

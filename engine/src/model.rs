@@ -18,6 +18,11 @@ pub struct Policy {
     pub revision: String,
     /// Version of the compiler that wrote the bundle.
     pub compiler_version: String,
+    /// Monotonic serial set at compile time (`--serial`, by default the compile time in Unix
+    /// seconds). A running filter refuses a bundle whose serial is lower than the one in
+    /// service. Not part of the derived revision: the same policy keeps its revision.
+    #[serde(default)]
+    pub serial: u64,
     pub gateway: Gateway,
     /// Sorted by name.
     pub tenants: Vec<Tenant>,

@@ -122,6 +122,7 @@ fn load() -> (CaseFile, Engine) {
         gateway: Some(dir().join(&file.gateway)),
         inputs: file.inputs.iter().map(|i| dir().join(i)).collect(),
         revision: Some("adversarial".into()),
+        serial: 1,
     };
     let policy = compile_paths(&options).unwrap_or_else(|e| panic!("compile: {e:?}"));
     let bytes = gatehouse_engine::bundle::encode(&policy, None).expect("encode");

@@ -327,6 +327,7 @@ fn policy(shape: &Shape) -> Policy {
     Policy {
         revision: "r1".into(),
         compiler_version: "test".into(),
+        serial: 1,
         gateway: gateway(),
         tenants: vec![tenant(shape)],
     }
@@ -558,10 +559,14 @@ fn encoding_is_deterministic_and_signed_bundles_verify() {
 fn header_checks() {
     let bytes = bundle::encode(&sample(), None).unwrap();
     let mut future = bytes.clone();
-    future[8] = 2;
+    let next_major = bundle::FORMAT_MAJOR + 1;
+    future[8..10].copy_from_slice(&next_major.to_le_bytes());
     assert_eq!(
         Engine::load(future, &LoadOptions::default()).unwrap_err(),
-        LoadError::UnsupportedVersion { major: 2, minor: 0 }
+        LoadError::UnsupportedVersion {
+            major: next_major,
+            minor: 0
+        }
     );
     let mut magic = bytes.clone();
     magic[0] = b'X';
@@ -590,5 +595,5 @@ fn minor_versions_are_accepted() {
     let mut bytes = bundle::encode(&sample(), None).unwrap();
     bytes[10] = 7;
     let engine = Engine::load(bytes, &LoadOptions::default()).unwrap();
-    assert_eq!(engine.bundle().format_version(), (1, 7));
+    assert_eq!(engine.bundle().format_version(), (bundle::FORMAT_MAJOR, 7));
 }

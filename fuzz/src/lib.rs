@@ -223,6 +223,7 @@ fn compiled(gateway: &Path, inputs: &[PathBuf]) -> Engine {
         gateway: Some(gateway.to_path_buf()),
         inputs: inputs.to_vec(),
         revision: Some("fuzz".into()),
+        serial: 1,
     };
     let policy = compile_paths(&options).unwrap_or_else(|e| panic!("fuzz set-up: {e:?}"));
     let bytes = gatehouse_engine::bundle::encode(&policy, None)
@@ -370,9 +371,9 @@ pub fn compile_yaml(data: &[u8]) {
     let fake = Path::new("/nonexistent/gatehouse-fuzz/input.yaml");
     let result = if is_gateway {
         let tenant = seeds::inline_keys(&repo().join("examples/acme/tenant.yaml"));
-        compile_sources(Some((fake, text)), &[(fake, tenant.as_str())], Some("fuzz"))
+        compile_sources(Some((fake, text)), &[(fake, tenant.as_str())], Some("fuzz"), 1)
     } else {
-        compile_sources(None, &[(fake, text)], Some("fuzz"))
+        compile_sources(None, &[(fake, text)], Some("fuzz"), 1)
     };
     let Ok(policy) = result else {
         return;

@@ -79,6 +79,7 @@ fn bundles() -> Vec<Vec<u8>> {
                 gateway,
                 inputs,
                 revision: Some("seed".into()),
+                serial: 1,
             };
             let policy = compile_paths(&options).ok()?;
             gatehouse_engine::bundle::encode(&policy, None).ok()

@@ -23,6 +23,17 @@ pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// The serial `gatehouse compile` records when `--serial` is not given: `SOURCE_DATE_EPOCH`
+/// (reproducible builds) when set, else `now` (Unix seconds), so successive compiles increase.
+pub fn default_serial(source_date_epoch: Option<&str>, now: i64) -> Result<u64> {
+    match source_date_epoch.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(text) => text.parse().map_err(|_| {
+            anyhow!("SOURCE_DATE_EPOCH `{text}` is not a Unix time in seconds (a serial)")
+        }),
+        None => u64::try_from(now).map_err(|_| anyhow!("the clock is before 1970: give --serial")),
+    }
+}
+
 /// RFC 3339 to Unix seconds.
 pub fn parse_time(text: &str) -> Result<i64> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
@@ -149,6 +160,7 @@ pub fn inspect(engine: &Engine, as_json: bool) -> Result<String> {
     let value = json!({
         "format": format!("{major}.{minor}"),
         "revision": bundle.meta().revision,
+        "serial": bundle.serial(),
         "compiler_version": bundle.meta().compiler_version,
         "size_bytes": bundle.len(),
         "digest_sha256": hex(bundle.digest()),
@@ -165,6 +177,7 @@ pub fn inspect(engine: &Engine, as_json: bool) -> Result<String> {
     let mut out = String::new();
     let _ = writeln!(out, "gatehouse bundle, format {major}.{minor}");
     let _ = writeln!(out, "  revision         {}", bundle.meta().revision);
+    let _ = writeln!(out, "  serial           {}", bundle.serial());
     let _ = writeln!(out, "  compiler         {}", bundle.meta().compiler_version);
     let _ = writeln!(out, "  size             {} bytes", bundle.len());
     let _ = writeln!(out, "  digest (sha256)  {}", hex(bundle.digest()));
@@ -501,6 +514,19 @@ mod tests {
         assert_eq!(parse_duration("7d").unwrap(), 604_800);
         assert!(parse_duration("1w").is_err());
         assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn default_serials() {
+        assert_eq!(default_serial(None, 1_795_867_200).unwrap(), 1_795_867_200);
+        assert_eq!(default_serial(Some(""), 42).unwrap(), 42);
+        assert_eq!(
+            default_serial(Some("1700000000"), 42).unwrap(),
+            1_700_000_000
+        );
+        assert!(default_serial(Some("yesterday"), 42).is_err());
+        assert!(default_serial(Some("-1"), 42).is_err());
+        assert!(default_serial(None, -1).is_err());
     }
 
     #[test]

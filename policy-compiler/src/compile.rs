@@ -21,6 +21,10 @@ pub struct CompileOptions {
     pub inputs: Vec<PathBuf>,
     /// `None`: a short hex digest of the compiled policy.
     pub revision: Option<String>,
+    /// The bundle's monotonic serial (META). Always explicit here, so that the same options
+    /// give the same bytes; `gatehouse compile` defaults it to `SOURCE_DATE_EPOCH` or the
+    /// current Unix time ([`crate::cli::default_serial`]).
+    pub serial: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +69,7 @@ pub fn compile_paths(opts: &CompileOptions) -> Result<Policy, CompileError> {
         gateway.as_ref().map(|(p, t)| (p.as_path(), t.as_str())),
         &tenant_refs,
         opts.revision.as_deref(),
+        opts.serial,
     )
 }
 
@@ -76,15 +81,18 @@ pub fn compile_paths(opts: &CompileOptions) -> Result<Policy, CompileError> {
 /// have no line and column. So if the run finds any error and a file was read that way, the
 /// whole run is redone with the YAML loader for every file, and its diagnostics (located, all
 /// of them) are the answer: the result is always the YAML loader's.
+///
+/// `serial` is the bundle's monotonic serial ([`Policy::serial`]).
 pub fn compile_sources(
     gateway: Option<(&Path, &str)>,
     tenants: &[(&Path, &str)],
     revision: Option<&str>,
+    serial: u64,
 ) -> Result<Policy, CompileError> {
-    let (result, fast) = compile_sources_with(gateway, tenants, revision, true);
+    let (result, fast) = compile_sources_with(gateway, tenants, revision, serial, true);
     match result {
         Err(CompileError::Invalid(_)) if fast => {
-            compile_sources_with(gateway, tenants, revision, false).0
+            compile_sources_with(gateway, tenants, revision, serial, false).0
         }
         result => result,
     }
@@ -96,10 +104,11 @@ fn compile_sources_with(
     gateway: Option<(&Path, &str)>,
     tenants: &[(&Path, &str)],
     revision: Option<&str>,
+    serial: u64,
     json_fast: bool,
 ) -> (Result<Policy, CompileError>, bool) {
     let mut fast = false;
-    let result = compile_sources_inner(gateway, tenants, revision, json_fast, &mut fast);
+    let result = compile_sources_inner(gateway, tenants, revision, serial, json_fast, &mut fast);
     (result, fast)
 }
 
@@ -107,6 +116,7 @@ fn compile_sources_inner(
     gateway: Option<(&Path, &str)>,
     tenants: &[(&Path, &str)],
     revision: Option<&str>,
+    serial: u64,
     json_fast: bool,
     fast: &mut bool,
 ) -> Result<Policy, CompileError> {
@@ -161,6 +171,7 @@ fn compile_sources_inner(
         gateway.clone().unwrap_or_else(default_gateway),
         &sources,
         revision,
+        serial,
     );
     match lowered {
         Ok(policy) if out.is_empty() && gateway.is_some() => Ok(policy),
@@ -227,9 +238,9 @@ mod tests {
     }
 
     fn both_ways(name: &Path, text: &str) -> (String, String) {
-        let (fast, used) = compile_sources_with(None, &[(name, text)], None, true);
+        let (fast, used) = compile_sources_with(None, &[(name, text)], None, 1, true);
         assert!(used, "{}: the JSON fast path declined", name.display());
-        let (slow, used) = compile_sources_with(None, &[(name, text)], None, false);
+        let (slow, used) = compile_sources_with(None, &[(name, text)], None, 1, false);
         assert!(!used);
         let json = |r: Result<Policy, CompileError>| match r {
             Ok(policy) => serde_json::to_string(&policy).unwrap_or_default(),
@@ -268,11 +279,11 @@ mod tests {
         let broken = synth.replacen("\"users\":[{\"email\":\"", "\"users\":[{\"email\":\"x", 1);
         assert_ne!(broken, synth);
         let name = Path::new("synth.json");
-        let Err(CompileError::Invalid(fast)) = compile_sources(None, &[(name, &broken)], None)
+        let Err(CompileError::Invalid(fast)) = compile_sources(None, &[(name, &broken)], None, 1)
         else {
             panic!("expected errors")
         };
-        let (slow, _) = compile_sources_with(None, &[(name, &broken)], None, false);
+        let (slow, _) = compile_sources_with(None, &[(name, &broken)], None, 1, false);
         let Err(CompileError::Invalid(slow)) = slow else {
             panic!("expected errors")
         };

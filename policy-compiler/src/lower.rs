@@ -36,11 +36,14 @@ pub struct TenantSource<'a> {
 }
 
 /// Lowers every tenant and assembles the policy. `revision`: `None` derives a short hex digest
-/// of the compiled policy, so the same input always gets the same revision.
+/// of the compiled policy, so the same input always gets the same revision (the serial is not
+/// part of it). `serial`: the bundle's monotonic serial, given by the caller so that the same
+/// input and serial always give the same policy.
 pub fn lower(
     gateway: model::Gateway,
     tenants: &[TenantSource<'_>],
     revision: Option<&str>,
+    serial: u64,
 ) -> Result<Policy, Vec<Diagnostic>> {
     let mut out = Vec::new();
     let mut lowered = Vec::new();
@@ -62,6 +65,9 @@ pub fn lower(
     let mut policy = Policy {
         revision: String::new(),
         compiler_version: env!("CARGO_PKG_VERSION").to_string(),
+        // Set after the revision is derived: the same policy keeps its revision whatever its
+        // serial.
+        serial: 0,
         gateway,
         tenants: lowered,
     };
@@ -69,6 +75,7 @@ pub fn lower(
         Some(r) => r.to_string(),
         None => content_revision(&policy),
     };
+    policy.serial = serial;
     Ok(policy)
 }
 
@@ -1636,7 +1643,7 @@ resources:
     }
 
     fn compile_one(text: &str) -> Result<Policy, CompileError> {
-        compile_sources(None, &[(Path::new("acme.yaml"), text)], None)
+        compile_sources(None, &[(Path::new("acme.yaml"), text)], None, 1)
     }
 
     fn errors(text: &str) -> Vec<String> {
@@ -1883,9 +1890,31 @@ resources:
             None,
             &[(Path::new("acme.yaml"), &full_tenant())],
             Some("r7"),
+            1,
         )
         .unwrap();
         assert_eq!(c.revision, "r7");
+        assert_eq!(c.serial, 1);
+    }
+
+    #[test]
+    fn serial_is_kept_but_not_part_of_the_derived_revision() {
+        let compile = |serial| {
+            compile_sources(
+                None,
+                &[(Path::new("acme.yaml"), &full_tenant())],
+                None,
+                serial,
+            )
+            .unwrap()
+        };
+        let (a, b) = (compile(5), compile(1_795_867_200));
+        assert_eq!((a.serial, b.serial), (5, 1_795_867_200));
+        assert_eq!(
+            a.revision, b.revision,
+            "the serial changed the derived revision"
+        );
+        assert_eq!(a, Policy { serial: 5, ..b });
     }
 
     #[test]
@@ -1896,7 +1925,7 @@ resources:
   "resources": [{{"type": "mcp-server", "name": "gh", "collaborators": [{{"subject": "user:a@x.com", "role": "mcp-server-user"}}],
                  "tools": [{{"name": "t"}}]}}]}}"#
         );
-        let policy = compile_sources(None, &[(Path::new("acme.json"), &text)], None).unwrap();
+        let policy = compile_sources(None, &[(Path::new("acme.json"), &text)], None, 1).unwrap();
         assert_eq!(policy.tenants[0].users[0].email, "a@x.com");
         assert_eq!(policy.tenants[0].resources.len(), 2);
         assert_eq!(policy.tenants[0].grants.len(), 1);
@@ -1907,6 +1936,7 @@ resources:
                 r#"{"tenant": {"name": "a", "issuer": "i", "jwks": {}, "colour": 1}}"#,
             )],
             None,
+            1,
         ) {
             Err(CompileError::Invalid(d)) => d,
             other => panic!("{other:?}"),
@@ -2089,6 +2119,7 @@ resources:
                 (Path::new("c.yaml"), &c),
             ],
             None,
+            1,
         ) {
             Err(CompileError::Invalid(d)) => d.iter().map(ToString::to_string).collect::<Vec<_>>(),
             other => panic!("{other:?}"),
@@ -2119,6 +2150,7 @@ resources:
             gateway: None,
             inputs: vec![dir.clone()],
             revision: None,
+            serial: 1,
         })
         .unwrap();
         assert_eq!(policy.tenants[0].keys.len(), 1);
@@ -2131,6 +2163,7 @@ resources:
             gateway: None,
             inputs: vec![dir.join("acme.yaml")],
             revision: None,
+            serial: 1,
         })
         .unwrap_err();
         let CompileError::Invalid(d) = err else {

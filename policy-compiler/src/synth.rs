@@ -320,7 +320,7 @@ mod tests {
         assert_eq!(a, tenant_json("synth", size, 7));
         assert_ne!(a, tenant_json("synth", size, 8));
         let path = Path::new("synth.json");
-        let policy = compile_sources(None, &[(path, a.as_str())], Some("r")).unwrap();
+        let policy = compile_sources(None, &[(path, a.as_str())], Some("r"), 1).unwrap();
         let tenant = &policy.tenants[0];
         assert_eq!(tenant.users.len(), 300);
         assert_eq!(tenant.teams.len(), 20);

@@ -304,12 +304,19 @@ impl Vector {
         format!("vector-{}", self.name)
     }
 
+    /// The bundle serial of every vector: fixed, so that the library and `gatehouse compile
+    /// --serial` write the same bytes.
+    pub fn serial(&self) -> u64 {
+        1
+    }
+
     /// What `gatehouse compile` is given for this vector.
     pub fn compile_options(&self) -> Result<CompileOptions, VectorError> {
         Ok(CompileOptions {
             gateway: self.gateway(),
             inputs: self.inputs()?,
             revision: Some(self.revision()),
+            serial: self.serial(),
         })
     }
 

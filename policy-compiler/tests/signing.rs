@@ -311,10 +311,12 @@ fn future_major_bundles_are_refused() {
     let f = Fixture::new("future");
     for name in ["signed.bundle", "unsigned.bundle"] {
         let mut bytes = f.read(name);
-        bytes[MAJOR_OFFSET..MAJOR_OFFSET + 2].copy_from_slice(&2u16.to_le_bytes());
+        let next_major = gatehouse_engine::bundle::FORMAT_MAJOR + 1;
+        bytes[MAJOR_OFFSET..MAJOR_OFFSET + 2].copy_from_slice(&next_major.to_le_bytes());
         let path = f.write(&format!("future-{name}"), &bytes);
-        f.refused(&path, &[], &["unsupported bundle format 2."]);
-        f.refused(&path, &[&f.trusted], &["unsupported bundle format 2."]);
+        let why = format!("unsupported bundle format {next_major}.");
+        f.refused(&path, &[], &[&why]);
+        f.refused(&path, &[&f.trusted], &[&why]);
     }
     // A newer minor version of the same major is not a reason to refuse, but the header is
     // signed, so on a signed bundle the change breaks the signature.

@@ -87,7 +87,9 @@ fn compile(vector: &Vector) -> (Vec<u8>, PathBuf) {
         .arg("-o")
         .arg(&path)
         .arg("--revision")
-        .arg(vector.revision());
+        .arg(vector.revision())
+        .arg("--serial")
+        .arg(vector.serial().to_string());
     let out = cmd.output().expect("run gatehouse compile");
     assert!(
         out.status.success(),
@@ -324,6 +326,7 @@ fn examples_compile() {
         gateway: Some(root.join("examples/gateway.yaml")),
         inputs: vec![root.join("examples/acme"), root.join("examples/globex")],
         revision: None,
+        serial: 1,
     };
     let policy = compile_paths(&options).unwrap_or_else(|e| panic!("examples: {}", describe(&e)));
     let names: Vec<&str> = policy.tenants.iter().map(|t| t.name.as_str()).collect();
@@ -369,6 +372,7 @@ fn examples_compile() {
             gateway: None,
             inputs: vec![root.join(tenant)],
             revision: None,
+            serial: 1,
         };
         compile_paths(&options).unwrap_or_else(|e| panic!("{tenant}: {}", describe(&e)));
     }
@@ -379,6 +383,101 @@ fn run(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run gatehouse")
+}
+
+/// `gatehouse compile` records a serial (`--serial`, else `SOURCE_DATE_EPOCH`, else the current
+/// time) and `gatehouse inspect` shows it, in text and JSON; with the serial fixed the CLI writes
+/// the library's bytes.
+#[test]
+fn compile_records_the_serial_and_inspect_shows_it() {
+    let root = repo_root();
+    let dir = scratch_dir("serial");
+    let tenant = root.join("examples/globex/tenant.yaml");
+    let compile = |out: &Path, serial: Option<&str>, epoch: Option<&str>| {
+        let mut cmd = Command::new(GATEHOUSE);
+        cmd.arg("compile").arg(&tenant).arg("-o").arg(out);
+        if let Some(serial) = serial {
+            cmd.args(["--serial", serial]);
+        }
+        match epoch {
+            Some(epoch) => cmd.env("SOURCE_DATE_EPOCH", epoch),
+            None => cmd.env_remove("SOURCE_DATE_EPOCH"),
+        };
+        cmd.output().expect("run gatehouse compile")
+    };
+    let ok = |out: Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let inspect_serial = |bundle: &Path| {
+        let bundle = bundle.to_str().unwrap();
+        let out = run(&["inspect", bundle]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("serial"))
+            .unwrap_or_else(|| panic!("no serial line in `gatehouse inspect`: {text}"));
+        let out = run(&["inspect", bundle, "--json"]);
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let serial = json["serial"].as_u64().expect("`serial` in inspect --json");
+        assert_eq!(line.trim(), serial.to_string(), "text and JSON disagree");
+        serial
+    };
+
+    let explicit = dir.join("explicit.bundle");
+    let said = ok(compile(&explicit, Some("42"), Some("1700000000")));
+    assert!(said.contains("serial 42"), "{said}");
+    assert_eq!(
+        inspect_serial(&explicit),
+        42,
+        "--serial wins over SOURCE_DATE_EPOCH"
+    );
+    let library = compile_paths(&CompileOptions {
+        gateway: None,
+        inputs: vec![tenant.clone()],
+        revision: None,
+        serial: 42,
+    })
+    .unwrap();
+    assert_eq!(
+        std::fs::read(&explicit).unwrap(),
+        gatehouse_engine::bundle::encode(&library, None).unwrap(),
+        "`compile --serial 42` and the library with serial 42 wrote different bundles"
+    );
+
+    let epoch = dir.join("epoch.bundle");
+    ok(compile(&epoch, None, Some("1700000000")));
+    assert_eq!(inspect_serial(&epoch), 1_700_000_000);
+    // The serial is not part of the derived revision.
+    let revision = |bundle: &Path| {
+        let out = run(&["inspect", bundle.to_str().unwrap(), "--json"]);
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["revision"].clone()
+    };
+    assert_eq!(revision(&epoch), revision(&explicit));
+
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let clock = dir.join("clock.bundle");
+    let before = now();
+    ok(compile(&clock, None, None));
+    let after = now();
+    let serial = inspect_serial(&clock);
+    assert!(
+        (before..=after).contains(&serial),
+        "serial {serial} is not the compile time ({before}..={after})"
+    );
+
+    let out = compile(&dir.join("never.bundle"), None, Some("yesterday"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SOURCE_DATE_EPOCH"));
 }
 
 #[test]

@@ -119,18 +119,33 @@ fn build_wasm(extra: &[&str], target_dir: &Path) -> PathBuf {
     wasm
 }
 
+/// The serial of the fixture bundles: one value for all of them, so a filter accepts them in
+/// any order (equal serials are re-pushes). Rollback tests pick their own serials with
+/// [`fixture_bundle_with_serial`].
+pub const FIXTURE_SERIAL: u64 = 1;
+
 /// A bundle compiled from the fixture tenant, with the fixture gateway file edited by `edit`.
 pub fn fixture_bundle(
     revision: &str,
     edit_gateway: impl Fn(&str) -> String,
     edit_tenant: impl Fn(&str) -> String,
 ) -> Vec<u8> {
-    compile(revision, edit_gateway, edit_tenant, false)
+    compile(revision, FIXTURE_SERIAL, edit_gateway, edit_tenant, false)
+}
+
+/// Same with the given bundle serial.
+pub fn fixture_bundle_with_serial(
+    revision: &str,
+    serial: u64,
+    edit_gateway: impl Fn(&str) -> String,
+    edit_tenant: impl Fn(&str) -> String,
+) -> Vec<u8> {
+    compile(revision, serial, edit_gateway, edit_tenant, false)
 }
 
 /// Same, signed with the fixture key (`tests/fixtures/keys/e2e-cp.private.jwk.json`).
 pub fn signed_fixture_bundle(revision: &str) -> Vec<u8> {
-    compile(revision, str::to_owned, str::to_owned, true)
+    compile(revision, FIXTURE_SERIAL, str::to_owned, str::to_owned, true)
 }
 
 /// The base64 Ed25519 public key of the fixture signing key, for `trusted_keys`.
@@ -145,6 +160,7 @@ fn fixture_private_key() -> PathBuf {
 
 fn compile(
     revision: &str,
+    serial: u64,
     edit_gateway: impl Fn(&str) -> String,
     edit_tenant: impl Fn(&str) -> String,
     signed: bool,
@@ -158,6 +174,7 @@ fn compile(
         Some((gateway_path.as_path(), gateway.as_str())),
         &[(tenant_path.as_path(), tenant.as_str())],
         Some(revision),
+        serial,
     )
     .unwrap_or_else(|e| panic!("compiling the fixture: {e:?}"));
     let key = signed

@@ -34,6 +34,7 @@ fn adversarial_bundle() -> Vec<u8> {
         gateway: Some(dir.join("gateway.yaml")),
         inputs: vec![dir.join("tenant-acme.yaml"), dir.join("tenant-globex.yaml")],
         revision: Some("50".into()),
+        serial: 1,
     };
     let policy = compile_paths(&options).unwrap_or_else(|e| panic!("compile: {e:?}"));
     gatehouse_engine::bundle::encode(&policy, None).unwrap()
@@ -270,8 +271,10 @@ fn filter_refuses_bad_bundles_and_keeps_serving() {
     flipped_sig[last] ^= 0x01;
     bad.push(("bit-flipped signature", flipped_sig, "signature is invalid"));
     let mut future = gatehouse_e2e::signed_fixture_bundle("24");
-    future[8..10].copy_from_slice(&2u16.to_le_bytes());
-    bad.push(("future major", future, "unsupported bundle format 2"));
+    let next_major = gatehouse_engine::bundle::FORMAT_MAJOR + 1;
+    future[8..10].copy_from_slice(&next_major.to_le_bytes());
+    let future_message = format!("unsupported bundle format {next_major}.");
+    bad.push(("future major", future, future_message.as_str()));
     bad.push((
         "unsigned",
         fixture_bundle("25", str::to_owned, str::to_owned),
@@ -290,6 +293,7 @@ fn filter_refuses_bad_bundles_and_keeps_serving() {
             gateway: Some(dir.join("gateway.yaml")),
             inputs: vec![dir.join("tenant.yaml")],
             revision: Some("26".into()),
+            serial: gatehouse_e2e::FIXTURE_SERIAL,
         })
         .unwrap();
         gatehouse_engine::bundle::encode(&policy, Some(&key)).unwrap()

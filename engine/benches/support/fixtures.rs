@@ -36,6 +36,7 @@ pub fn tenant(size: Size) -> Fixture {
         None,
         &[(Path::new("synth.json"), source.as_str())],
         Some("bench"),
+        1,
     )
     .unwrap_or_else(|e| panic!("synthetic tenant does not compile: {e}"));
     let bundle = gatehouse_engine::bundle::encode(&policy, None).unwrap();

@@ -76,6 +76,11 @@ struct CompileArgs {
     /// Revision string recorded in the bundle (default: derived from the inputs).
     #[arg(long)]
     revision: Option<String>,
+    /// Monotonic serial recorded in the bundle; a running filter refuses a bundle whose serial
+    /// is lower than the one in service (default: SOURCE_DATE_EPOCH, else the current Unix
+    /// time in seconds).
+    #[arg(long)]
+    serial: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -208,10 +213,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn compile(args: CompileArgs) -> Result<ExitCode> {
+    let serial = match args.serial {
+        Some(serial) => serial,
+        None => cli::default_serial(
+            std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
+            cli::now(),
+        )?,
+    };
     let options = CompileOptions {
         gateway: args.gateway,
         inputs: args.inputs,
         revision: args.revision,
+        serial,
     };
     let policy = match compile_paths(&options) {
         Ok(policy) => policy,
@@ -235,12 +248,13 @@ fn compile(args: CompileArgs) -> Result<ExitCode> {
         .with_context(|| format!("writing `{}`", args.output.display()))?;
     let grants: usize = policy.tenants.iter().map(|t| t.grants.len()).sum();
     eprintln!(
-        "wrote {} ({} bytes, {} tenant(s), {} grant(s), revision {}{})",
+        "wrote {} ({} bytes, {} tenant(s), {} grant(s), revision {}, serial {}{})",
         args.output.display(),
         bytes.len(),
         policy.tenants.len(),
         grants,
         policy.revision,
+        policy.serial,
         if signing_key.is_some() {
             ", signed"
         } else {
