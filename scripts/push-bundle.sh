@@ -2,6 +2,7 @@
 # Deliver a policy bundle to a running (or about to start) Envoy through the watched ECDS file.
 #
 #   scripts/push-bundle.sh BUNDLE [--out FILE] [--wasm PATH] [--trusted-key BASE64]...
+#                          [--allow-rollback]
 #
 # Writes an ECDS DiscoveryResponse holding the gatehouse wasm filter configuration (the bundle as
 # a BytesValue) to FILE (default target/envoy/gatehouse-filter.yaml, the path envoy/envoy.yaml
@@ -10,21 +11,25 @@
 # previous one serving.
 #
 # --wasm is the path of gatehouse.wasm as Envoy sees it (relative to Envoy's working directory or
-# absolute); default target/wasm32-wasip1/release/gatehouse.wasm.
+# absolute); default target/wasm32-wasip1/release/gatehouse.wasm. --allow-rollback sets
+# "allow_rollback": true in the VM configuration: the filter then accepts a bundle whose serial is
+# lower than the one in service (changing the VM configuration also starts a fresh VM).
 set -euo pipefail
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 [[ $# -ge 1 ]] || usage
 bundle=$1; shift
 out=target/envoy/gatehouse-filter.yaml
 wasm=target/wasm32-wasip1/release/gatehouse.wasm
 keys=()
+rollback=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --out) out=$2; shift 2 ;;
     --wasm) wasm=$2; shift 2 ;;
     --trusted-key) keys+=("\"$2\""); shift 2 ;;
+    --allow-rollback) rollback=',"allow_rollback":true'; shift ;;
     -h|--help) usage ;;
     *) echo "push-bundle: unknown argument $1" >&2; usage ;;
   esac
@@ -58,7 +63,7 @@ resources:
           local: { filename: "$wasm" }
         configuration:
           "@type": type.googleapis.com/google.protobuf.StringValue
-          value: '{"trusted_keys":[$trusted]}'
+          value: '{"trusted_keys":[$trusted]$rollback}'
       configuration:
         "@type": type.googleapis.com/google.protobuf.BytesValue
         value: "$(base64 -w0 "$bundle")"

@@ -15,6 +15,9 @@ pub enum ConfigError {
     PluginConfig(String),
     /// The bundle itself was rejected by the engine.
     Bundle(LoadError),
+    /// The bundle is valid but older (lower serial) than the one in service, and the VM
+    /// configuration does not say `"allow_rollback": true`.
+    Rollback { serial: u64, in_service: u64 },
 }
 
 impl core::fmt::Display for ConfigError {
@@ -23,6 +26,12 @@ impl core::fmt::Display for ConfigError {
             ConfigError::VmConfig(why) => write!(f, "bad VM configuration: {why}"),
             ConfigError::PluginConfig(why) => write!(f, "bad plugin configuration: {why}"),
             ConfigError::Bundle(err) => write!(f, "bundle rejected: {err}"),
+            ConfigError::Rollback { serial, in_service } => write!(
+                f,
+                "bundle rejected: rollback refused: serial {serial} is older than serial \
+                 {in_service} in service (\"allow_rollback\": true in the VM configuration \
+                 permits it)"
+            ),
         }
     }
 }
@@ -32,6 +41,8 @@ impl core::fmt::Display for ConfigError {
 struct VmConfig {
     #[serde(default)]
     trusted_keys: Vec<String>,
+    #[serde(default)]
+    allow_rollback: bool,
     /// Test builds only (feature `test-hooks`): without the feature the member is unknown and
     /// the VM configuration is refused, so a release build cannot be told what time it is.
     #[cfg(feature = "test-hooks")]
@@ -49,6 +60,8 @@ struct VmConfig {
 pub struct VmSettings {
     /// Pinned bundle signing keys (Ed25519 public keys).
     pub trusted_keys: Vec<[u8; 32]>,
+    /// `allow_rollback`: accept a bundle whose serial is lower than the one in service.
+    pub allow_rollback: bool,
     /// `fixed_now` (Unix seconds): the clock every decision uses instead of Envoy's. Only in
     /// builds with the `test-hooks` feature, for replaying golden vectors at their `now`.
     #[cfg(feature = "test-hooks")]
@@ -69,8 +82,9 @@ pub fn trusted_keys(vm_configuration: Option<&[u8]>) -> Result<Vec<[u8; 32]>, Co
     vm_settings(vm_configuration).map(|settings| settings.trusted_keys)
 }
 
-/// The whole VM configuration: `{"trusted_keys": [...]}`, plus `"fixed_now": <unix seconds>` in
-/// builds with the `test-hooks` feature. Absent or blank: the defaults.
+/// The whole VM configuration: `{"trusted_keys": [...], "allow_rollback": false}`, plus
+/// `"fixed_now": <unix seconds>` in builds with the `test-hooks` feature. Absent or blank: the
+/// defaults.
 pub fn vm_settings(vm_configuration: Option<&[u8]>) -> Result<VmSettings, ConfigError> {
     let raw = vm_configuration.unwrap_or_default();
     if raw.iter().all(u8::is_ascii_whitespace) {
@@ -95,6 +109,7 @@ pub fn vm_settings(vm_configuration: Option<&[u8]>) -> Result<VmSettings, Config
         .collect::<Result<_, _>>()?;
     Ok(VmSettings {
         trusted_keys,
+        allow_rollback: config.allow_rollback,
         #[cfg(feature = "test-hooks")]
         fixed_now: config.fixed_now,
         #[cfg(feature = "test-hooks")]
@@ -132,6 +147,27 @@ pub fn load_engine(
         trusted_keys: trusted_keys.to_vec(),
     };
     Engine::load(bytes, &options).map_err(ConfigError::Bundle)
+}
+
+/// Whether a valid bundle of serial `serial` may replace the one in service (`in_service`:
+/// its serial, `None` before the first bundle of this VM). Equal serials are accepted (a
+/// re-push); a lower one only with `allow_rollback`.
+pub fn check_serial(
+    serial: u64,
+    in_service: Option<u64>,
+    allow_rollback: bool,
+) -> Result<(), ConfigError> {
+    match in_service {
+        Some(in_service) if serial < in_service && !allow_rollback => {
+            Err(ConfigError::Rollback { serial, in_service })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A serial as stored in Envoy's shared data (8 bytes, little-endian); `None` if malformed.
+pub fn serial_from_shared(value: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(value).ok().map(u64::from_le_bytes)
 }
 
 /// Standard base64 with or without padding, or URL-safe without padding.
@@ -175,6 +211,42 @@ mod tests {
         assert!(trusted_keys(Some(b"{\"trusted_keys\": [\"AAAA\"]}")).is_err());
         assert!(trusted_keys(Some(b"{\"trusted_key\": []}")).is_err());
         assert!(trusted_keys(Some(b"not json")).is_err());
+        assert!(!vm_settings(None).unwrap().allow_rollback);
+        assert!(!vm_settings(Some(b"{}")).unwrap().allow_rollback);
+        let settings = vm_settings(Some(b"{\"trusted_keys\": [], \"allow_rollback\": true}"));
+        assert!(settings.unwrap().allow_rollback);
+        assert!(vm_settings(Some(b"{\"allow_rollback\": \"yes\"}")).is_err());
+        assert!(vm_settings(Some(b"{\"allow_rollbacks\": true}")).is_err());
+    }
+
+    #[test]
+    fn rollback() {
+        // The first bundle of a VM: any serial.
+        assert!(check_serial(0, None, false).is_ok());
+        assert!(check_serial(5, None, false).is_ok());
+        // Newer and equal (a re-push) are accepted.
+        assert!(check_serial(11, Some(10), false).is_ok());
+        assert!(check_serial(10, Some(10), false).is_ok());
+        // Older is refused, unless the VM configuration allows rollback.
+        let err = check_serial(5, Some(10), false).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Rollback {
+                serial: 5,
+                in_service: 10
+            }
+        ));
+        let message = err.to_string();
+        assert!(
+            message.contains("rollback refused") && message.contains("allow_rollback"),
+            "{message}"
+        );
+        assert!(check_serial(5, Some(10), true).is_ok());
+        assert!(check_serial(0, Some(u64::MAX), true).is_ok());
+        assert!(check_serial(u64::MAX - 1, Some(u64::MAX), false).is_err());
+        assert_eq!(serial_from_shared(&10u64.to_le_bytes()), Some(10));
+        assert_eq!(serial_from_shared(b"short"), None);
+        assert_eq!(serial_from_shared(&[0; 9]), None);
     }
 
     #[cfg(not(feature = "test-hooks"))]

@@ -2,6 +2,8 @@
 //! [`Filter`] decides each request.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
@@ -23,10 +25,28 @@ const HEADER_TENANT: &str = "x-gatehouse-tenant";
 const HEADER_SUBJECT: &str = "x-gatehouse-subject";
 const HEADER_ROUTE: &str = "x-gatehouse-route";
 
+thread_local! {
+    /// The serial of the bundle this VM serves, per filter name (`plugin_name`). Not in [`Root`]:
+    /// Envoy gives each new plugin configuration a new root context in the same VM, so only
+    /// VM-wide state sees the bundle a new configuration would replace.
+    static SERIAL_IN_SERVICE: RefCell<BTreeMap<String, u64>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Envoy shared-data key (shared by every VM of the `vm_id` in the process) of the serial last
+/// accepted for a filter name. Envoy validates a new configuration in a fresh VM on the main
+/// thread before the per-thread VMs (which remember their own serial) see it; without this,
+/// that fresh VM would accept an older bundle, and the per-thread VMs' refusal would then fail
+/// them instead of leaving the old bundle serving.
+fn shared_serial_key(plugin: &str) -> String {
+    format!("gatehouse.serial_in_service.{plugin}")
+}
+
 /// One per plugin configuration (and per VM): parses once, shares read-only state.
 #[derive(Debug)]
 pub struct Root {
     trusted_keys: Vec<[u8; 32]>,
+    /// The VM configuration's `allow_rollback`.
+    allow_rollback: bool,
     engine: Option<Rc<Engine>>,
     metrics: Rc<Metrics>,
     /// Feature `test-hooks` (test builds): the VM configuration's `fixed_now`.
@@ -40,6 +60,7 @@ impl Root {
     pub fn new() -> Root {
         Root {
             trusted_keys: Vec::new(),
+            allow_rollback: false,
             engine: None,
             metrics: Rc::new(Metrics::define()),
             #[cfg(feature = "test-hooks")]
@@ -69,7 +90,13 @@ impl RootContext for Root {
                         settings.trusted_keys.len()
                     );
                 }
+                if settings.allow_rollback {
+                    log::warn!(
+                        "allow_rollback: bundles older than the one in service are accepted"
+                    );
+                }
                 self.trusted_keys = settings.trusted_keys;
+                self.allow_rollback = settings.allow_rollback;
                 #[cfg(feature = "test-hooks")]
                 {
                     if let Some(now) = settings.fixed_now {
@@ -88,13 +115,49 @@ impl RootContext for Root {
     }
 
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
-        match config::load_engine(buffer(BufferType::PluginConfiguration), &self.trusted_keys) {
+        let plugin = plugin_name();
+        let shared_key = shared_serial_key(&plugin);
+        // This VM's own serial first: a VM that serves a bundle compares with it, so the order
+        // in which it receives updates is all that matters. A VM that serves none yet (the one
+        // Envoy validates a configuration in, or a new one) compares with the last accepted.
+        let in_service = SERIAL_IN_SERVICE
+            .with(|s| s.borrow().get(&plugin).copied())
+            .or_else(|| {
+                hostcalls::get_shared_data(&shared_key)
+                    .ok()
+                    .and_then(|(value, _)| value)
+                    .and_then(|value| config::serial_from_shared(&value))
+            });
+        let loaded =
+            config::load_engine(buffer(BufferType::PluginConfiguration), &self.trusted_keys)
+                .and_then(|engine| {
+                    config::check_serial(engine.bundle().serial(), in_service, self.allow_rollback)
+                        .map(|()| engine)
+                });
+        match loaded {
             Ok(engine) => {
                 let bundle = engine.bundle();
                 let meta = bundle.meta();
+                if in_service.is_some_and(|s| meta.serial < s) {
+                    log::warn!(
+                        "rolling back from serial {} to serial {} (allow_rollback)",
+                        in_service.unwrap_or_default(),
+                        meta.serial
+                    );
+                }
+                SERIAL_IN_SERVICE.with(|s| s.borrow_mut().insert(plugin, meta.serial));
+                if let Err(status) =
+                    hostcalls::set_shared_data(&shared_key, Some(&meta.serial.to_le_bytes()), None)
+                {
+                    log::warn!(
+                        "cannot record serial {} in shared data: {status:?}",
+                        meta.serial
+                    );
+                }
                 log::info!(
-                    "loaded bundle revision `{}` ({} tenant(s), {} bytes, mode {})",
+                    "loaded bundle revision `{}` serial {} ({} tenant(s), {} bytes, mode {})",
                     meta.revision,
+                    meta.serial,
                     bundle.tenants().len(),
                     bundle.len(),
                     if bundle.gateway().dry_run {
@@ -414,6 +477,15 @@ fn host_now() -> Option<i64> {
         .duration_since(UNIX_EPOCH)
         .ok()?;
     Some(i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The filter's name (`config.name` in Envoy), which keys the serial in service.
+fn plugin_name() -> String {
+    hostcalls::get_property(vec!["plugin_name"])
+        .ok()
+        .flatten()
+        .map(|name| String::from_utf8_lossy(&name).into_owned())
+        .unwrap_or_default()
 }
 
 fn buffer(kind: BufferType) -> Option<Vec<u8>> {

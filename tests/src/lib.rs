@@ -269,6 +269,8 @@ pub struct EnvoyOptions {
     pub fixed_now: Option<i64>,
     /// A request to exactly this path panics the VM (`"panic_path"`); test build only.
     pub panic_path: Option<String>,
+    /// `"allow_rollback": true` in the VM configuration: accept bundles with a lower serial.
+    pub allow_rollback: bool,
     /// Run `envoy/envoy.yaml` with `headers_with_underscores_action: ALLOW` in place of its
     /// `REJECT_REQUEST` (Envoy's and Istio's default): header names with `_` reach the filter.
     pub allow_underscores: bool,
@@ -481,6 +483,9 @@ fn write_ecds(dir: &Path, options: &EnvoyOptions, bundle: &[u8]) {
         .arg(options.wasm());
     for key in &options.trusted_keys {
         cmd.args(["--trusted-key", key]);
+    }
+    if options.allow_rollback {
+        cmd.arg("--allow-rollback");
     }
     let output = cmd.output().expect("running scripts/push-bundle.sh");
     assert!(

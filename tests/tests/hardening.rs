@@ -1,6 +1,7 @@
 //! Issue 5 at the Envoy level (SPEC 7), through the e2e harness: the adversarial token suite
 //! (`tests/adversarial/cases.json`) replayed over HTTP, bundles the filter must refuse while it
-//! keeps serving the previous one, fail-closed behaviour, and hot reload under load.
+//! keeps serving the previous one (among them an older one: rollback), fail-closed behaviour, and
+//! hot reload under load.
 
 #![expect(
     clippy::indexing_slicing,
@@ -18,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use gatehouse_compiler::{compile_paths, CompileOptions};
 use gatehouse_e2e::{
-    fixture_bundle, repo_root, send, token, Envoy, EnvoyOptions, HttpRequest, HttpResponse,
+    fixture_bundle, fixture_bundle_with_serial, repo_root, send, token, Envoy, EnvoyOptions,
+    HttpRequest, HttpResponse,
 };
 use serde_json::{json, Value};
 
@@ -324,6 +326,91 @@ fn filter_refuses_bad_bundles_and_keeps_serving() {
         refused += 1;
     }
     println!("filter: {refused} bad bundles refused, revision 20 kept serving after each");
+}
+
+/// A validly signed but older bundle (lower serial) must not replace the one in service; with
+/// `"allow_rollback": true` in the VM configuration it does.
+#[test]
+fn rollback_to_an_older_bundle_is_refused() {
+    // Serial 10: dave is in team ml and may chat. Serial 5 (older): he is not in it.
+    let newer = |revision: &str| {
+        fixture_bundle_with_serial(revision, 10, str::to_owned, |t| {
+            t.replace(
+                "members: [carol@e2e.test]",
+                "members: [carol@e2e.test, dave@e2e.test]",
+            )
+        })
+    };
+    let older = fixture_bundle_with_serial("5", 5, str::to_owned, str::to_owned);
+    let dave = token("user:dave@e2e.test", json!({}));
+    let chat = || {
+        HttpRequest::new("POST", CHAT)
+            .bearer(&dave)
+            .json(&json!({"model": "openai/gpt-4o"}))
+    };
+    let fails = "extension_config_discovery.http_filter.gatehouse.config_fail";
+    let rejections = "wasmcustom.gatehouse.bundle_rejections";
+    let revision = "wasmcustom.gatehouse.bundle_revision";
+
+    let envoy = Envoy::start("rollback", &newer("10"), EnvoyOptions::default());
+    assert_eq!(
+        envoy.request(&chat()).status,
+        200,
+        "serial 10 lets dave chat"
+    );
+    let (fails_before, rejections_before) = (envoy.stat(fails), envoy.stat(rejections));
+    envoy.push(&older);
+    envoy.eventually("the serial-5 bundle refused", |e| {
+        e.stat(fails) > fails_before
+    });
+    let message = "rollback refused: serial 5 is older than serial 10 in service";
+    assert!(envoy.log().contains(message), "no `{message}` in the log");
+    // Refused where Envoy validates the configuration (the base VM), not by failing the
+    // per-thread VMs that serve.
+    assert!(
+        !envoy.log().contains("Failed to configure thread-local"),
+        "a VM failed on the refusal: {}",
+        envoy.log()
+    );
+    assert!(
+        envoy.stat(rejections) > rejections_before,
+        "the refusal is not counted in {rejections}"
+    );
+    assert_eq!(envoy.stat(revision), 10, "revision changed");
+    let after_refusal = envoy.request(&chat()).status;
+    assert_eq!(after_refusal, 200, "the serial-10 bundle no longer serves");
+    // The same serial again is a re-push, accepted.
+    envoy.push(&newer("11"));
+    envoy.eventually("serial 10 pushed again (revision 11)", |e| {
+        e.stat(revision) == 11
+    });
+    assert_eq!(envoy.request(&chat()).status, 200);
+    let refused = envoy.stat(fails) - fails_before;
+    drop(envoy);
+
+    // A second Envoy whose VM configuration allows rollback.
+    let options = EnvoyOptions {
+        allow_rollback: true,
+        ..EnvoyOptions::default()
+    };
+    let envoy = Envoy::start("rollback-allowed", &newer("10"), options);
+    assert_eq!(
+        envoy.request(&chat()).status,
+        200,
+        "serial 10 lets dave chat"
+    );
+    envoy.push(&older);
+    envoy.eventually("the serial-5 bundle accepted", |e| e.stat(revision) == 5);
+    let after_rollback = envoy.request(&chat()).status;
+    assert_eq!(after_rollback, 403, "the serial-5 bundle is not serving");
+    assert!(envoy
+        .log()
+        .contains("rolling back from serial 10 to serial 5"));
+    assert_eq!(envoy.stat(fails), 0);
+    println!(
+        "rollback: serial 5 after serial 10 refused ({refused} config_fail), dave still {after_refusal}; \
+         serial 10 re-pushed accepted; with allow_rollback serial 5 accepted, dave {after_rollback}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
