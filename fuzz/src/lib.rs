@@ -371,7 +371,12 @@ pub fn compile_yaml(data: &[u8]) {
     let fake = Path::new("/nonexistent/gatehouse-fuzz/input.yaml");
     let result = if is_gateway {
         let tenant = seeds::inline_keys(&repo().join("examples/acme/tenant.yaml"));
-        compile_sources(Some((fake, text)), &[(fake, tenant.as_str())], Some("fuzz"), 1)
+        compile_sources(
+            Some((fake, text)),
+            &[(fake, tenant.as_str())],
+            Some("fuzz"),
+            1,
+        )
     } else {
         compile_sources(None, &[(fake, text)], Some("fuzz"), 1)
     };
