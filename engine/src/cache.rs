@@ -21,28 +21,8 @@ pub const DEFAULT_CAPACITY: usize = 256;
 /// Longer tokens are verified every time (Envoy's `jwt_authn` cache stops at 4 KiB too).
 pub const MAX_CACHED_TOKEN_BYTES: usize = 4096;
 
-/// When a verified token may be used, exactly as `jwt::verify` checks the time claims.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    pub exp: i64,
-    pub nbf: Option<i64>,
-    pub iat: Option<i64>,
-    /// Non-negative.
-    pub skew: i64,
-}
-
-impl Window {
-    /// Mirrors `jwt::check_claims`: anything it would reject is outside the window.
-    pub fn admits(&self, now: i64) -> bool {
-        now < self.exp.saturating_add(self.skew)
-            && self
-                .nbf
-                .is_none_or(|nbf| now >= nbf.saturating_sub(self.skew))
-            && self
-                .iat
-                .is_none_or(|iat| iat <= now.saturating_add(self.skew))
-    }
-}
+/// When a verified token may be used: the one time rule, shared with `jwt::verify`.
+pub use crate::jwt::Window;
 
 /// Counters for the filter's metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

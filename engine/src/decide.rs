@@ -10,6 +10,7 @@ use crate::bundle::{
     NO_TIME, RESOURCE_DISABLED, RESOURCE_RESTRICTED, USER_ACTIVE,
 };
 use crate::cache::{self, CacheStats, TokenCache, Window};
+use crate::headers;
 use crate::jwt::{self, Token, Validation};
 use crate::model::{ResolveTo, RoleKind, Route};
 use crate::reason::Reason;
@@ -187,7 +188,11 @@ impl Engine {
         out.tables = Some(tables);
         let gateway = self.bundle.gateway();
 
-        // 2. Route.
+        // 2. Canonical request, then route.
+        route::canonical_path(request.path)?;
+        if headers::override_refused(gateway, request.headers) {
+            return Err(Reason::RequestAmbiguous);
+        }
         let matched = route::match_route(gateway, request.method, request.path);
         let (route, captures) = match matched {
             Some((route, captures)) => (Some(route), captures),
@@ -204,7 +209,7 @@ impl Engine {
             Identity::Subject(subject) => self.resolve_subject(tenant, &tables, subject, now)?,
             Identity::Token => {
                 let token =
-                    route::extract_token(&gateway.token_sources, request.path, request.headers)
+                    route::extract_token(&gateway.token_sources, request.path, request.headers)?
                         .ok_or(Reason::TokenMissing)?;
                 out.token_presented = true;
                 // Tenants are few; the index keys the cache (a token verified for one tenant
@@ -236,7 +241,7 @@ impl Engine {
             return Ok(None);
         };
         let body = if route.target.reads_body() {
-            Some(route::read_body(route, request.body)?)
+            Some(route::read_body(route, request.headers, request.body)?)
         } else {
             None
         };
@@ -386,12 +391,20 @@ impl Engine {
                     ResolveTo::User {
                         email_claim,
                         team_claim,
+                        require_email_verified,
                     } => {
+                        // An address the provider has not verified names no one: anyone can
+                        // put someone else's address on an unverified account.
+                        match claims.get("email_verified") {
+                            Some(serde_json::Value::Bool(true)) => {}
+                            None if !require_email_verified => {}
+                            _ => return Err(Reason::PrincipalUnknown),
+                        }
                         let email = claims
                             .path(email_claim)
                             .and_then(serde_json::Value::as_str)
                             .ok_or(Reason::PrincipalUnknown)?;
-                        let mut caller = user_caller(tables, &lowercase(email))?;
+                        let mut caller = user_caller(tables, &ascii_lowercase(email))?;
                         if let Some(values) = team_claim.as_ref().and_then(|c| claims.path(c)) {
                             let values: Vec<&str> = match values {
                                 serde_json::Value::String(s) => vec![s.as_str()],
@@ -457,7 +470,7 @@ impl Engine {
         now: i64,
     ) -> Result<Caller, Reason> {
         let caller = if let Some(email) = subject.strip_prefix("user:") {
-            user_caller(tables, &lowercase(email))?
+            user_caller(tables, &ascii_lowercase(email))?
         } else if let Some(name) = subject.strip_prefix("virtualaccount:") {
             let (i, _) = tables
                 .virtual_account(name)
@@ -478,13 +491,15 @@ fn cache_seed(bundle: &Bundle) -> u64 {
     u64::from_le_bytes(seed)
 }
 
-/// `s.to_lowercase()`, without the allocation when it would change nothing (the usual case:
-/// emails are stored lowercased and usually sent that way).
-fn lowercase(s: &str) -> Cow<'_, str> {
-    if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
-        Cow::Borrowed(s)
+/// An email as the user table stores it: ASCII letters lowercased, everything else exactly as
+/// given. Full Unicode lowercasing would let `\u{212A}ira@acme.com` (Kelvin sign) name
+/// `kira@acme.com`; no mail system treats those as one mailbox. Borrows when nothing changes
+/// (the usual case: emails are stored lowercased and usually sent that way).
+fn ascii_lowercase(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
     } else {
-        Cow::Owned(s.to_lowercase())
+        Cow::Borrowed(s)
     }
 }
 

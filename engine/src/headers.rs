@@ -39,6 +39,12 @@ fn eq_folded(name: &str, canonical: &str) -> bool {
     name.len() == canonical.len() && starts_with_folded(name, canonical)
 }
 
+/// Whether header names `a` and `b` are one name as CGI-style upstreams read them (any case, `_`
+/// as `-`).
+pub fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| fold(x) == fold(y))
+}
+
 /// Whether `name` is an `x-gatehouse-*` header, in any case and with `_` for `-`.
 pub fn is_identity_header(name: &str) -> bool {
     starts_with_folded(name, IDENTITY_PREFIX)

@@ -1,13 +1,18 @@
-//! JSON parsing that refuses duplicate object keys at any depth.
+//! JSON parsing that refuses ambiguous object keys at any depth.
 //!
 //! Two parsers that disagree on `{"sub":"a","sub":"b"}` are a classic authorization bypass: the
-//! filter must never decide on one value while the upstream reads another. Gatehouse rejects
-//! such documents outright, in tokens and in request bodies alike.
+//! filter must never decide on one value while the upstream reads another. Go's `encoding/json`
+//! goes further and matches keys case-insensitively under Unicode simple case folding, keeping the
+//! last match, so `{"model":"a","MODEL":"b"}` is the same kind of document. Gatehouse rejects
+//! objects with two keys equal under folding ([`crate::fold`]) outright, in tokens and in request
+//! bodies alike.
 
 use std::borrow::Cow;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+
+use crate::fold;
 
 /// The most nested arrays and objects a document may have; deeper input is rejected.
 const MAX_DEPTH: usize = 64;
@@ -85,9 +90,12 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let depth = self.nested::<A::Error>()?;
         let mut out = Map::new();
+        let mut keys = KeySet::new();
         while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+            if !keys.insert(Cow::Owned(key.clone())) {
+                return Err(de::Error::custom(format_args!(
+                    "duplicate key `{key}` (keys compare under case folding)"
+                )));
             }
             let value = map.next_value_seed(StrictSeed { depth })?;
             out.insert(key, value);
@@ -160,7 +168,8 @@ pub fn extract_strict<'b>(
     Ok(out)
 }
 
-/// Keys of one object, for the duplicate check: on the stack while few, hashed beyond.
+/// Keys of one object, for the duplicate check under case folding ([`fold::eq_fold`]): on the
+/// stack while few, hashed by their fold beyond.
 struct KeySet<'de> {
     small: [Option<Cow<'de, str>>; SMALL_OBJECT],
     len: usize,
@@ -168,6 +177,14 @@ struct KeySet<'de> {
 }
 
 const SMALL_OBJECT: usize = 16;
+
+/// A key as the hashed set keeps it: its case fold.
+fn folded(key: Cow<'_, str>) -> Cow<'_, str> {
+    match fold::fold(&key) {
+        Cow::Borrowed(_) => key,
+        Cow::Owned(f) => Cow::Owned(f),
+    }
+}
 
 impl<'de> KeySet<'de> {
     fn new() -> Self {
@@ -181,19 +198,23 @@ impl<'de> KeySet<'de> {
     /// `false` when `key` was already there.
     fn insert(&mut self, key: Cow<'de, str>) -> bool {
         if let Some(large) = &mut self.large {
-            return large.insert(key);
+            return large.insert(folded(key));
         }
         let seen = self.small.get(..self.len).unwrap_or(&[]);
-        if seen.iter().any(|k| k.as_deref() == Some(&*key)) {
+        if seen.iter().flatten().any(|k| fold::eq_fold(k, &key)) {
             return false;
         }
         if let Some(slot) = self.small.get_mut(self.len) {
             *slot = Some(key);
             self.len += 1;
         } else {
-            let mut large: std::collections::HashSet<Cow<'de, str>> =
-                self.small.iter_mut().filter_map(Option::take).collect();
-            large.insert(key);
+            let mut large: std::collections::HashSet<Cow<'de, str>> = self
+                .small
+                .iter_mut()
+                .filter_map(Option::take)
+                .map(folded)
+                .collect();
+            large.insert(folded(key));
             self.large = Some(large);
         }
         true
@@ -385,6 +406,39 @@ mod tests {
     }
 
     #[test]
+    fn rejects_keys_equal_under_case_folding() {
+        for doc in [
+            r#"{"model":"a","MODEL":"b"}"#,
+            r#"{"model":"a","Model":"b"}"#,
+            r#"{"x":{"params":{"name":"a","NAME":"b"}}}"#,
+            r#"{"params":{},"PARAMS":{}}"#,
+            // The Kelvin sign folds onto k, the long s onto s (Go matches them both).
+            "{\"key\":1,\"\u{212A}ey\":2}",
+            "{\"tasks\":\"a\",\"ta\u{17F}ks\":1}",
+            r#"{"key":1,"\u212aey":2}"#,
+            r#"[{"a":1},{"b":2,"B":3}]"#,
+        ] {
+            assert!(parse_strict(doc.as_bytes()).is_err(), "{doc}");
+            let wanted: [&dyn JsonPath; 1] = [&&["model"][..]];
+            assert!(extract_strict(doc.as_bytes(), &wanted).is_err(), "{doc}");
+        }
+        // Distinct under folding: accepted.
+        for doc in [
+            r#"{"model":"a","models":"b"}"#,
+            r#"{"a":{"model":1},"b":{"MODEL":2}}"#,
+            "{\"ss\":1,\"\u{DF}\":2}",
+        ] {
+            assert!(parse_strict(doc.as_bytes()).is_ok(), "{doc}");
+        }
+        // More keys than the inline set holds: the hashed set folds too.
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        let doc = format!("{{{},\"K39\":0}}", many.join(","));
+        assert!(parse_strict(doc.as_bytes()).is_err());
+        let wanted: [&dyn JsonPath; 1] = [&&["k1"][..]];
+        assert!(extract_strict(doc.as_bytes(), &wanted).is_err());
+    }
+
+    #[test]
     fn rejects_trailing_data_and_deep_nesting() {
         assert!(parse_strict(br#"{"a":1} x"#).is_err());
         let deep = "[".repeat(100) + &"]".repeat(100);
@@ -494,6 +548,10 @@ mod tests {
             Just("method"),
             Just("a"),
             Just("mod\\u0065l"),
+            Just("MODEL"),
+            Just("Params"),
+            Just("\\u212A"),
+            Just("k"),
             Just("x")
         ];
         let leaf = prop_oneof![

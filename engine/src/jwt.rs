@@ -171,6 +171,45 @@ pub fn verify_raw(
     Ok(verified)
 }
 
+/// The time claims of a token and the clock skew they are read with: when the token may be used.
+/// The one definition of the time rule, for verification and for the verified-token cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub exp: i64,
+    pub nbf: Option<i64>,
+    pub iat: Option<i64>,
+    /// Non-negative.
+    pub skew: i64,
+}
+
+impl Window {
+    /// `exp` has passed (`now >= exp + skew`): expired; `nbf` or `iat` ahead of the clock by more
+    /// than the skew: not yet valid.
+    pub fn check(&self, now: i64) -> Result<(), Reason> {
+        if now >= self.exp.saturating_add(self.skew) {
+            return Err(Reason::TokenExpired);
+        }
+        if self
+            .nbf
+            .is_some_and(|nbf| now < nbf.saturating_sub(self.skew))
+        {
+            return Err(Reason::TokenNotYetValid);
+        }
+        if self
+            .iat
+            .is_some_and(|iat| iat > now.saturating_add(self.skew))
+        {
+            return Err(Reason::TokenNotYetValid);
+        }
+        Ok(())
+    }
+
+    /// Whether [`Window::check`] passes at `now`.
+    pub fn admits(&self, now: i64) -> bool {
+        self.check(now).is_ok()
+    }
+}
+
 /// Time and audience checks; only ever called on verified claims.
 fn check_claims(claims: &Claims, validation: &Validation<'_>) -> Result<(), Reason> {
     // Types first: a claim of the wrong type makes the token malformed whatever the time.
@@ -178,17 +217,13 @@ fn check_claims(claims: &Claims, validation: &Validation<'_>) -> Result<(), Reas
     let nbf = claims.numeric_date("nbf")?;
     let iat = claims.numeric_date("iat")?;
 
-    let skew = validation.clock_skew_seconds.max(0);
-    let now = validation.now;
-    if now >= exp.saturating_add(skew) {
-        return Err(Reason::TokenExpired);
+    Window {
+        exp,
+        nbf,
+        iat,
+        skew: validation.clock_skew_seconds.max(0),
     }
-    if nbf.is_some_and(|nbf| now < nbf.saturating_sub(skew)) {
-        return Err(Reason::TokenNotYetValid);
-    }
-    if iat.is_some_and(|iat| iat > now.saturating_add(skew)) {
-        return Err(Reason::TokenNotYetValid);
-    }
+    .check(validation.now)?;
 
     if !validation.audiences.is_empty() {
         let wanted = |aud: &str| validation.audiences.iter().any(|a| a == aud);

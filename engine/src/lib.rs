@@ -3,6 +3,7 @@
 pub mod bundle;
 pub mod cache;
 pub mod decide;
+pub mod fold;
 pub mod headers;
 pub mod json;
 pub mod jwt;

@@ -250,6 +250,8 @@ pub enum ResolveTo {
         /// Dotted path into the claims, e.g. `email` or `ext.mail`.
         email_claim: Vec<String>,
         team_claim: Option<Vec<String>>,
+        /// The token must carry `email_verified: true` (a `false` claim is refused either way).
+        require_email_verified: bool,
     },
     VirtualAccount {
         virtual_account_claim: Vec<String>,

@@ -1,32 +1,8 @@
 //! The closed set of denial reasons (SPEC 3.3) and how each maps onto HTTP.
-
-/// Why a request was denied. Each variant is one reason code of the specification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Reason {
-    TokenMissing,
-    TokenMalformed,
-    AlgNotAllowed,
-    IssuerUnknown,
-    KeyUnknown,
-    SignatureInvalid,
-    TokenExpired,
-    TokenNotYetValid,
-    AudienceMismatch,
-    TokenRevoked,
-    TenantUnknown,
-    TenantMismatch,
-    PrincipalUnknown,
-    PrincipalInactive,
-    PrincipalExpired,
-    NoRoute,
-    ResourceUnresolved,
-    ResourceUnknown,
-    ResourceDisabled,
-    NotAuthorizedSubject,
-    NoGrant,
-    BodyTooLarge,
-    BodyInvalid,
-}
+//!
+//! Every reason is one row of the table below: its variant, its wire code, the `error` kind (and
+//! so the HTTP status) of its denial, and its one-line description. Adding a reason is adding a
+//! row; nothing else decides a reason's status.
 
 /// The `error` member of a denial body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +11,7 @@ pub enum ErrorKind {
     Forbidden,
     BadRequest,
     PayloadTooLarge,
+    UnsupportedMediaType,
 }
 
 impl ErrorKind {
@@ -44,6 +21,7 @@ impl ErrorKind {
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::BadRequest => "bad_request",
             ErrorKind::PayloadTooLarge => "payload_too_large",
+            ErrorKind::UnsupportedMediaType => "unsupported_media_type",
         }
     }
 
@@ -53,85 +31,74 @@ impl ErrorKind {
             ErrorKind::Forbidden => 403,
             ErrorKind::BadRequest => 400,
             ErrorKind::PayloadTooLarge => 413,
+            ErrorKind::UnsupportedMediaType => 415,
         }
     }
 }
 
+macro_rules! reasons {
+    ($( $(#[$meta:meta])* $variant:ident = $code:literal, $kind:ident, $doc:literal; )*) => {
+        /// Why a request was denied. Each variant is one reason code of the specification.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Reason {
+            $( #[doc = $doc] $(#[$meta])* $variant, )*
+        }
+
+        impl Reason {
+            /// Every reason, in table order.
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant),*];
+
+            /// The wire code, as it appears in responses, logs, metrics and
+            /// `gatehouse check --json`.
+            pub fn code(self) -> &'static str {
+                match self { $(Reason::$variant => $code,)* }
+            }
+
+            /// The `error` kind of the denial, which fixes its HTTP status.
+            pub fn error_kind(self) -> ErrorKind {
+                match self { $(Reason::$variant => ErrorKind::$kind,)* }
+            }
+
+            /// What the reason means, one line (for docs and `gatehouse check`).
+            pub fn description(self) -> &'static str {
+                match self { $(Reason::$variant => $doc,)* }
+            }
+        }
+    };
+}
+
+reasons! {
+    TokenMissing = "token_missing", Unauthorized, "no token in any configured token source";
+    TokenMalformed = "token_malformed", Unauthorized, "the token is not a well-formed compact JWS";
+    AlgNotAllowed = "alg_not_allowed", Unauthorized, "the token's `alg` is not allowed for its key or issuer";
+    IssuerUnknown = "issuer_unknown", Unauthorized, "the token's `iss` is no issuer of any tenant";
+    KeyUnknown = "key_unknown", Unauthorized, "no key of the issuer has the token's `kid`";
+    SignatureInvalid = "signature_invalid", Unauthorized, "the signature does not verify";
+    TokenExpired = "token_expired", Unauthorized, "`exp` has passed (or is missing)";
+    TokenNotYetValid = "token_not_yet_valid", Unauthorized, "`nbf` or `iat` is in the future";
+    AudienceMismatch = "audience_mismatch", Unauthorized, "`aud` does not name a configured audience";
+    TokenRevoked = "token_revoked", Unauthorized, "the token's `jti` is revoked, or it predates `tokens_valid_after`";
+    TenantUnknown = "tenant_unknown", Forbidden, "the host names no tenant";
+    TenantMismatch = "tenant_mismatch", Unauthorized, "the token belongs to another tenant";
+    PrincipalUnknown = "principal_unknown", Unauthorized, "the token names no existing user or virtual account";
+    PrincipalInactive = "principal_inactive", Unauthorized, "the user is deactivated";
+    PrincipalExpired = "principal_expired", Unauthorized, "the virtual account has expired";
+    NoRoute = "no_route", Forbidden, "no route matches the request";
+    ResourceUnresolved = "resource_unresolved", Forbidden, "a placeholder of the route's resource cannot be filled";
+    ResourceUnknown = "resource_unknown", Forbidden, "the resource does not exist in the tenant";
+    ResourceDisabled = "resource_disabled", Forbidden, "the resource or an ancestor is disabled";
+    NotAuthorizedSubject = "not_authorized_subject", Forbidden, "the resource admits only its authorized subjects";
+    NoGrant = "no_grant", Forbidden, "no grant of the caller allows the action";
+    BodyTooLarge = "body_too_large", PayloadTooLarge, "the body is larger than `max_body_bytes`";
+    BodyInvalid = "body_invalid", BadRequest, "the body the route reads is not valid, unambiguous JSON";
+    PathNotCanonical = "path_not_canonical", BadRequest, "the path is not in canonical form (dot or empty segments, encoded separators, backslashes)";
+    UnsupportedMediaType = "unsupported_media_type", UnsupportedMediaType, "the route reads a JSON body but the Content-Type is not JSON";
+    RequestAmbiguous = "request_ambiguous", BadRequest, "a fact the decision reads has more than one value (repeated parameter, header, cookie or token), or the request carries a refused override header";
+}
+
 impl Reason {
-    pub const ALL: [Reason; 23] = [
-        Reason::TokenMissing,
-        Reason::TokenMalformed,
-        Reason::AlgNotAllowed,
-        Reason::IssuerUnknown,
-        Reason::KeyUnknown,
-        Reason::SignatureInvalid,
-        Reason::TokenExpired,
-        Reason::TokenNotYetValid,
-        Reason::AudienceMismatch,
-        Reason::TokenRevoked,
-        Reason::TenantUnknown,
-        Reason::TenantMismatch,
-        Reason::PrincipalUnknown,
-        Reason::PrincipalInactive,
-        Reason::PrincipalExpired,
-        Reason::NoRoute,
-        Reason::ResourceUnresolved,
-        Reason::ResourceUnknown,
-        Reason::ResourceDisabled,
-        Reason::NotAuthorizedSubject,
-        Reason::NoGrant,
-        Reason::BodyTooLarge,
-        Reason::BodyInvalid,
-    ];
-
-    /// The wire code, as it appears in responses, logs, metrics and `gatehouse check --json`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Reason::TokenMissing => "token_missing",
-            Reason::TokenMalformed => "token_malformed",
-            Reason::AlgNotAllowed => "alg_not_allowed",
-            Reason::IssuerUnknown => "issuer_unknown",
-            Reason::KeyUnknown => "key_unknown",
-            Reason::SignatureInvalid => "signature_invalid",
-            Reason::TokenExpired => "token_expired",
-            Reason::TokenNotYetValid => "token_not_yet_valid",
-            Reason::AudienceMismatch => "audience_mismatch",
-            Reason::TokenRevoked => "token_revoked",
-            Reason::TenantUnknown => "tenant_unknown",
-            Reason::TenantMismatch => "tenant_mismatch",
-            Reason::PrincipalUnknown => "principal_unknown",
-            Reason::PrincipalInactive => "principal_inactive",
-            Reason::PrincipalExpired => "principal_expired",
-            Reason::NoRoute => "no_route",
-            Reason::ResourceUnresolved => "resource_unresolved",
-            Reason::ResourceUnknown => "resource_unknown",
-            Reason::ResourceDisabled => "resource_disabled",
-            Reason::NotAuthorizedSubject => "not_authorized_subject",
-            Reason::NoGrant => "no_grant",
-            Reason::BodyTooLarge => "body_too_large",
-            Reason::BodyInvalid => "body_invalid",
-        }
-    }
-
     pub fn from_code(code: &str) -> Option<Reason> {
-        Reason::ALL.into_iter().find(|r| r.code() == code)
-    }
-
-    /// Steps 1-5 are authentication failures (401), except `tenant_unknown` which, like route and
-    /// authorization failures, is 403; body problems have their own statuses.
-    pub fn error_kind(self) -> ErrorKind {
-        match self {
-            Reason::TenantUnknown
-            | Reason::NoRoute
-            | Reason::ResourceUnresolved
-            | Reason::ResourceUnknown
-            | Reason::ResourceDisabled
-            | Reason::NotAuthorizedSubject
-            | Reason::NoGrant => ErrorKind::Forbidden,
-            Reason::BodyTooLarge => ErrorKind::PayloadTooLarge,
-            Reason::BodyInvalid => ErrorKind::BadRequest,
-            _ => ErrorKind::Unauthorized,
-        }
+        Reason::ALL.iter().copied().find(|r| r.code() == code)
     }
 
     pub fn status(self) -> u16 {
@@ -152,11 +119,11 @@ mod tests {
     #[test]
     fn codes_round_trip_and_are_unique() {
         let mut seen = std::collections::BTreeSet::new();
-        for r in Reason::ALL {
+        for &r in Reason::ALL {
             assert!(seen.insert(r.code()), "duplicate code {}", r.code());
             assert_eq!(Reason::from_code(r.code()), Some(r));
         }
-        assert_eq!(seen.len(), 23);
+        assert_eq!(seen.len(), 26);
     }
 
     #[test]
@@ -170,5 +137,8 @@ mod tests {
         assert_eq!(Reason::NoGrant.status(), 403);
         assert_eq!(Reason::BodyTooLarge.status(), 413);
         assert_eq!(Reason::BodyInvalid.status(), 400);
+        assert_eq!(Reason::PathNotCanonical.status(), 400);
+        assert_eq!(Reason::UnsupportedMediaType.status(), 415);
+        assert_eq!(Reason::RequestAmbiguous.status(), 400);
     }
 }

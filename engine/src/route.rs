@@ -5,6 +5,8 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
+use crate::fold;
+use crate::headers;
 use crate::json;
 use crate::model::{
     Gateway, Part, PathMatch, Route, RouteTarget, Segment, Target, Template, TokenSource,
@@ -24,7 +26,8 @@ pub enum Body<'a> {
 /// Path captures of a matched route: `(name, raw segment)`.
 pub type Captures<'r, 'p> = Vec<(&'r str, &'p str)>;
 
-/// The first route that matches `method` and the path of `path` (query excluded).
+/// The first route that matches `method` and the path of `path` (query excluded). Methods are
+/// case-sensitive (RFC 9110 9.1): `get` is not `GET`, for Gatehouse as for the upstream.
 pub fn match_route<'g, 'p>(
     gateway: &'g Gateway,
     method: &str,
@@ -32,9 +35,7 @@ pub fn match_route<'g, 'p>(
 ) -> Option<(&'g Route, Captures<'g, 'p>)> {
     let (path, _) = split_query(path);
     gateway.routes.iter().find_map(|route| {
-        if !route.methods.is_empty()
-            && !route.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
-        {
+        if !route.methods.is_empty() && !route.methods.iter().any(|m| m == method) {
             return None;
         }
         match_path(&route.path, path).map(|c| (route, c))
@@ -43,7 +44,12 @@ pub fn match_route<'g, 'p>(
 
 fn match_path<'r, 'p>(pattern: &'r PathMatch, path: &'p str) -> Option<Captures<'r, 'p>> {
     match pattern {
-        PathMatch::Prefix(prefix) => path.starts_with(prefix.as_str()).then(Vec::new),
+        // On segment boundaries, as Envoy's `path_separated_prefix`: `/healthz` matches
+        // `/healthz` and `/healthz/...`, never `/healthzadmin`.
+        PathMatch::Prefix(prefix) => {
+            let rest = path.strip_prefix(prefix.as_str())?;
+            (rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/')).then(Vec::new)
+        }
         PathMatch::Template(segments) => {
             let mut rest = path.strip_prefix('/')?.split('/');
             let mut captures = Vec::new();
@@ -69,16 +75,73 @@ pub fn split_query(path: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// The first value of query parameter `name`, percent-decoded (`+` is a space). A value that does
-/// not decode to UTF-8 counts as absent.
-pub fn query_param<'a>(path: &'a str, name: &str) -> Option<Cow<'a, str>> {
+/// Refuse a path that an upstream could read as another path (SPEC 3.1 step 2): Gatehouse decides
+/// on the path as it arrives, and only when every common reading of it is the same.
+///
+/// Refused: a path not starting with `/`; dot segments (`.`, `..`) and empty segments (`//`, a
+/// trailing `/`), which upstreams resolve or merge; a backslash, which some read as `/`;
+/// percent-encodings of `/`, `\`, `.`, NUL and of every unreserved character (RFC 3986 2.3), which
+/// upstreams decode before routing (`%2e%2e` is `..`, `%73erver` is `server`); a `%` that does not
+/// start a valid escape; control characters, spaces and `#`. The query is not part of the path.
+pub fn canonical_path(path: &str) -> Result<(), Reason> {
+    let (path, _) = split_query(path);
+    if path == "/" {
+        return Ok(());
+    }
+    let rest = path.strip_prefix('/').ok_or(Reason::PathNotCanonical)?;
+    for segment in rest.split('/') {
+        if segment.is_empty() || segment == "." || segment == ".." {
+            return Err(Reason::PathNotCanonical);
+        }
+        let mut bytes = segment.bytes();
+        while let Some(b) = bytes.next() {
+            match b {
+                b'%' => {
+                    let hi = bytes.next().and_then(hex).ok_or(Reason::PathNotCanonical)?;
+                    let lo = bytes.next().and_then(hex).ok_or(Reason::PathNotCanonical)?;
+                    let decoded = hi << 4 | lo;
+                    if decoded.is_ascii_alphanumeric()
+                        || matches!(decoded, b'-' | b'.' | b'_' | b'~' | b'/' | b'\\' | 0)
+                    {
+                        return Err(Reason::PathNotCanonical);
+                    }
+                }
+                b'\\' | b'#' | b' ' => return Err(Reason::PathNotCanonical),
+                b if b.is_ascii_control() => return Err(Reason::PathNotCanonical),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The value of query parameter `name`, percent-decoded (`+` is a space). A value that does not
+/// decode to UTF-8 counts as absent. Repeats with the same value are one value; repeats with
+/// different values are [`Reason::RequestAmbiguous`] (upstreams disagree on first-wins and
+/// last-wins).
+pub fn query_param<'a>(path: &'a str, name: &str) -> Result<Option<Cow<'a, str>>, Reason> {
     let (_, query) = split_query(path);
-    query?.split('&').find_map(|pair| {
+    let Some(query) = query else {
+        return Ok(None);
+    };
+    let values = query.split('&').filter_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k)? == name)
-            .then(|| percent_decode(v))
-            .flatten()
-    })
+        (percent_decode(k)? == name).then(|| percent_decode(v))
+    });
+    single(values).map(Option::flatten)
+}
+
+/// The one value of an iterator of readings: none, one, or several equal ones.
+fn single<T: PartialEq>(mut values: impl Iterator<Item = T>) -> Result<Option<T>, Reason> {
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    for other in values {
+        if other != first {
+            return Err(Reason::RequestAmbiguous);
+        }
+    }
+    Ok(Some(first))
 }
 
 fn percent_decode(s: &str) -> Option<Cow<'_, str>> {
@@ -110,45 +173,137 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
-/// The first header named `name` (case-insensitive).
-pub fn header<'a>(headers: &[(&'a str, &'a str)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| *v)
+/// The value of header `name` (any case). Several headers of that name with one value are that
+/// value; with different values, or spelled with `_` for `-` (which WSGI, CGI, PHP-FPM and Rack
+/// read as the same header and Go does not), the request is [`Reason::RequestAmbiguous`].
+pub fn header<'a>(headers: &[(&'a str, &'a str)], name: &str) -> Result<Option<&'a str>, Reason> {
+    let mut found = None;
+    for (n, v) in headers {
+        if !headers::same_name(n, name) {
+            continue;
+        }
+        if !n.eq_ignore_ascii_case(name) {
+            return Err(Reason::RequestAmbiguous);
+        }
+        match found {
+            Some(seen) if seen != *v => return Err(Reason::RequestAmbiguous),
+            _ => found = Some(*v),
+        }
+    }
+    Ok(found)
 }
 
-/// The value of cookie `name` from every `cookie` header.
-pub fn cookie<'a>(headers: &[(&'a str, &'a str)], name: &str) -> Option<&'a str> {
-    headers
+/// The value of cookie `name` from every `cookie` header (surrounding double quotes removed). The
+/// same cookie with different values is [`Reason::RequestAmbiguous`].
+pub fn cookie<'a>(headers: &[(&'a str, &'a str)], name: &str) -> Result<Option<&'a str>, Reason> {
+    let values = headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
         .flat_map(|(_, v)| v.split(';'))
-        .find_map(|pair| {
+        .filter_map(|pair| {
             let (k, v) = pair.trim().split_once('=')?;
-            (k == name).then(|| v.trim_matches('"'))
-        })
+            (k.trim() == name).then(|| v.trim().trim_matches('"'))
+        });
+    single(values)
 }
 
-/// The token the first present source carries. A source that is present but empty after its
-/// prefix still counts as present (the token is then malformed, not missing).
+/// The token the request carries. Every source is read: a source that is present but empty after
+/// its prefix still counts as present (the token is then malformed, not missing), and sources
+/// carrying different tokens, or one source repeated with different values, are
+/// [`Reason::RequestAmbiguous`] — never first-wins.
 pub fn extract_token<'a>(
     sources: &[TokenSource],
     path: &'a str,
     headers: &[(&'a str, &'a str)],
-) -> Option<Cow<'a, str>> {
-    sources.iter().find_map(|source| match source {
-        TokenSource::Header { name, prefix } => {
-            let value = header(headers, name)?;
-            let head = value.get(..prefix.len())?;
-            head.eq_ignore_ascii_case(prefix)
-                .then(|| value.get(prefix.len()..))
-                .flatten()
-                .map(|t| Cow::Borrowed(t.trim()))
+) -> Result<Option<Cow<'a, str>>, Reason> {
+    let mut found: Option<Cow<'a, str>> = None;
+    for source in sources {
+        let token = match source {
+            TokenSource::Header { name, prefix } => {
+                let value = header(headers, name)?;
+                // Envoy joins repeated headers of some names with `,` before the filter sees
+                // them; a compact JWS has no comma, so a comma is a repeat.
+                if value.is_some_and(|v| v.contains(',')) {
+                    return Err(Reason::RequestAmbiguous);
+                }
+                value.and_then(|value| {
+                    let head = value.get(..prefix.len())?;
+                    head.eq_ignore_ascii_case(prefix)
+                        .then(|| value.get(prefix.len()..))
+                        .flatten()
+                        .map(|t| Cow::Borrowed(t.trim()))
+                })
+            }
+            TokenSource::Query { name } => query_param(path, name)?,
+            TokenSource::Cookie { name } => cookie(headers, name)?.map(Cow::Borrowed),
+        };
+        match (&found, token) {
+            (_, None) => {}
+            (None, Some(t)) => found = Some(t),
+            (Some(seen), Some(t)) if *seen == t => {}
+            (Some(_), Some(_)) => return Err(Reason::RequestAmbiguous),
         }
-        TokenSource::Query { name } => query_param(path, name),
-        TokenSource::Cookie { name } => cookie(headers, name).map(Cow::Borrowed),
-    })
+    }
+    Ok(found)
+}
+
+/// Whether a Content-Type names JSON: `application/json` or `application/<x>+json`, with
+/// parameters, the only `charset` being UTF-8 (an upstream that honours another charset would
+/// read other characters than the engine). Anything else, a missing header included, is
+/// [`Reason::UnsupportedMediaType`]; several different ones are [`Reason::RequestAmbiguous`].
+pub fn json_content_type(headers: &[(&str, &str)]) -> Result<(), Reason> {
+    let value = header(headers, "content-type")?.ok_or(Reason::UnsupportedMediaType)?;
+    // Envoy joins repeated headers with `,`; a media type has none.
+    if value.contains(',') {
+        return Err(Reason::RequestAmbiguous);
+    }
+    let mut parts = value.split(';');
+    let media = parts.next().unwrap_or("").trim();
+    let (kind, subtype) = media.split_once('/').ok_or(Reason::UnsupportedMediaType)?;
+    let token = |s: &str| !s.is_empty() && s.bytes().all(is_tchar);
+    if !token(kind) || !token(subtype) || !kind.eq_ignore_ascii_case("application") {
+        return Err(Reason::UnsupportedMediaType);
+    }
+    let json = subtype.eq_ignore_ascii_case("json")
+        || subtype
+            .len()
+            .checked_sub(5)
+            .filter(|&i| i > 0)
+            .and_then(|i| subtype.get(i..))
+            .is_some_and(|tail| tail.eq_ignore_ascii_case("+json"));
+    if !json {
+        return Err(Reason::UnsupportedMediaType);
+    }
+    for param in parts {
+        let (name, value) = param
+            .trim()
+            .split_once('=')
+            .ok_or(Reason::UnsupportedMediaType)?;
+        let name = name.trim();
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        if !token(name)
+            || value
+                .bytes()
+                .any(|b| b == b'"' || b == b'\\' || b.is_ascii_control())
+        {
+            return Err(Reason::UnsupportedMediaType);
+        }
+        if name.eq_ignore_ascii_case("charset")
+            && !(value.eq_ignore_ascii_case("utf-8") || value.eq_ignore_ascii_case("utf8"))
+        {
+            return Err(Reason::UnsupportedMediaType);
+        }
+    }
+    Ok(())
+}
+
+/// RFC 9110 `tchar`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Request facts a resource template can read.
@@ -249,8 +404,17 @@ impl ReadBody<'_, '_> {
     }
 }
 
-/// Read the body of a request on `route` (which reads it).
-pub fn read_body<'r, 'b>(route: &'r Route, body: Body<'b>) -> Result<ReadBody<'r, 'b>, Reason> {
+/// Read the body of a request on `route` (which reads it): a JSON Content-Type first
+/// ([`json_content_type`]), then the strict parse.
+pub fn read_body<'r, 'b>(
+    route: &'r Route,
+    headers: &[(&str, &str)],
+    body: Body<'b>,
+) -> Result<ReadBody<'r, 'b>, Reason> {
+    if body == Body::TooLarge {
+        return Err(Reason::BodyTooLarge);
+    }
+    json_content_type(headers)?;
     let bytes = match body {
         Body::TooLarge => return Err(Reason::BodyTooLarge),
         Body::Absent => return Err(Reason::BodyInvalid),
@@ -320,6 +484,17 @@ pub fn target<'g>(
                 .ok()
                 .and_then(|i| methods.get(i))
                 .map(|(_, t)| t);
+            if found.is_none() {
+                // A method that only an upstream folding case or trimming space would route:
+                // refuse it rather than send it to the fallback.
+                let trimmed = method.trim_matches(|c: char| c.is_whitespace());
+                if methods
+                    .iter()
+                    .any(|(m, _)| fold::eq_fold(m, trimmed) || m.as_str() == trimmed)
+                {
+                    return Err(Reason::RequestAmbiguous);
+                }
+            }
             found
                 .or(fallback.as_ref())
                 .map(Some)
@@ -345,10 +520,12 @@ pub fn fill(template: &Template, facts: &Facts<'_, '_>) -> Result<String, Reason
                 .and_then(|b| b.str_at(BodyPath::Keys(path)))
                 .map(Cow::Borrowed)
                 .ok_or(Reason::ResourceUnresolved)?,
-            Part::Header(name) => header(facts.headers, name)
+            Part::Header(name) => header(facts.headers, name)?
                 .map(Cow::Borrowed)
                 .ok_or(Reason::ResourceUnresolved)?,
-            Part::Query(name) => query_param(facts.path, name).ok_or(Reason::ResourceUnresolved)?,
+            Part::Query(name) => {
+                query_param(facts.path, name)?.ok_or(Reason::ResourceUnresolved)?
+            }
         };
         if value.is_empty() && !matches!(part, Part::Literal(_)) {
             return Err(Reason::ResourceUnresolved);
@@ -420,7 +597,7 @@ mod tests {
     #[test]
     fn first_match_wins_and_captures_one_segment() {
         let g = gateway();
-        let (r, c) = match_route(&g, "post", "/api/llm/mcp/github/server?x=1").unwrap();
+        let (r, c) = match_route(&g, "POST", "/api/llm/mcp/github/server?x=1").unwrap();
         assert_eq!(r.name, "mcp");
         assert_eq!(c, vec![("server", "github")]);
         assert!(match_route(&g, "GET", "/api/llm/mcp/github/server").is_none());
@@ -431,27 +608,154 @@ mod tests {
             match_route(&g, "GET", "/healthz/live").unwrap().0.name,
             "health"
         );
+        // Methods are case-sensitive; prefixes end on a segment boundary.
+        assert!(match_route(&g, "post", "/api/llm/mcp/github/server").is_none());
+        assert_eq!(match_route(&g, "GET", "/healthz").unwrap().0.name, "health");
+        assert!(match_route(&g, "GET", "/healthzadmin").is_none());
+        assert!(match_route(&g, "GET", "/healthz.json").is_none());
+    }
+
+    #[test]
+    fn canonical_paths() {
+        for ok in [
+            "/",
+            "/healthz",
+            "/api/llm/mcp/github/server",
+            "/api/prompts/a%20b/c",
+            "/a/b?x=../..&y=%2F",
+            "/a/%E2%82%AC",
+            "/a/..b/c.d/.e",
+        ] {
+            assert_eq!(canonical_path(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "healthz",
+            "//healthz",
+            "/healthz/",
+            "/a//b",
+            "/a/./b",
+            "/a/../b",
+            "/a/..",
+            "/healthz/..%2F..%2Fapi",
+            "/a%2fb",
+            "/a%5Cb",
+            "/a%5cb",
+            "/a\\b",
+            "/a/%2e%2e/b",
+            "/a/%2E/b",
+            "/a%00",
+            "/a/%73erver",
+            "/a/%7E",
+            "/a/%",
+            "/a/%4",
+            "/a/%zz",
+            "/a b",
+            "/a#b",
+            "/a\tb",
+        ] {
+            assert_eq!(
+                canonical_path(bad),
+                Err(Reason::PathNotCanonical),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn repeated_facts_are_ambiguous_unless_equal() {
+        assert_eq!(
+            query_param("/x?a=1&a=1", "a").unwrap().as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            query_param("/x?a=1&a=2", "a"),
+            Err(Reason::RequestAmbiguous)
+        );
+        assert_eq!(
+            query_param("/x?a=1&%61=2", "a"),
+            Err(Reason::RequestAmbiguous)
+        );
+        assert_eq!(query_param("/x?b=1", "a"), Ok(None));
+        let h = [("x-t", "a"), ("X-T", "a")];
+        assert_eq!(header(&h, "x-t"), Ok(Some("a")));
+        let h = [("x-t", "a"), ("x-t", "b")];
+        assert_eq!(header(&h, "x-t"), Err(Reason::RequestAmbiguous));
+        let h = [("x_t", "a")];
+        assert_eq!(header(&h, "x-t"), Err(Reason::RequestAmbiguous));
+        let h = [("cookie", "gh=a; x=1"), ("cookie", "gh=b")];
+        assert_eq!(cookie(&h, "gh"), Err(Reason::RequestAmbiguous));
+        let h = [("cookie", "gh=a; gh=a")];
+        assert_eq!(cookie(&h, "gh"), Ok(Some("a")));
+    }
+
+    #[test]
+    fn json_content_types() {
+        for ok in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=\"UTF-8\"",
+            "application/merge-patch+json",
+            "application/vnd.api+json; ext=x",
+        ] {
+            assert_eq!(json_content_type(&[("content-type", ok)]), Ok(()), "{ok}");
+        }
+        for bad in [
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "text/plain",
+            "text/json",
+            "application/json; charset=iso-8859-1",
+            "application/json; charset=utf-16",
+            "application/jsonx",
+            "application/+json",
+            "application/json; x",
+            "",
+        ] {
+            assert_eq!(
+                json_content_type(&[("content-type", bad)]),
+                Err(Reason::UnsupportedMediaType),
+                "{bad}"
+            );
+        }
+        assert_eq!(json_content_type(&[]), Err(Reason::UnsupportedMediaType));
+        for repeated in [
+            &[
+                ("content-type", "application/json"),
+                ("content-type", "text/plain"),
+            ][..],
+            &[("content-type", "application/json, text/plain")],
+        ] {
+            assert_eq!(json_content_type(repeated), Err(Reason::RequestAmbiguous));
+        }
     }
 
     #[test]
     fn token_sources_in_order() {
         let g = gateway();
+        let token = |path, h: &[(&str, &str)]| {
+            extract_token(&g.token_sources, path, h).map(|t| t.map(Cow::into_owned))
+        };
         let h = [("Authorization", "bearer abc")];
-        assert_eq!(
-            extract_token(&g.token_sources, "/", &h).as_deref(),
-            Some("abc")
-        );
+        assert_eq!(token("/", &h), Ok(Some("abc".into())));
         let h = [("authorization", "Basic abc")];
-        assert_eq!(extract_token(&g.token_sources, "/", &h), None);
+        assert_eq!(token("/", &h), Ok(None));
         assert_eq!(
-            extract_token(&g.token_sources, "/x?a=1&access_token=t%2Bk", &[]).as_deref(),
-            Some("t+k")
+            token("/x?a=1&access_token=t%2Bk", &[]),
+            Ok(Some("t+k".into()))
         );
         let h = [("cookie", "a=b; gh=tok; c=d")];
+        assert_eq!(token("/", &h), Ok(Some("tok".into())));
+        // The same token in two sources is one token; different ones are refused.
+        let h = [("authorization", "Bearer tok"), ("cookie", "gh=tok")];
+        assert_eq!(token("/?access_token=tok", &h), Ok(Some("tok".into())));
         assert_eq!(
-            extract_token(&g.token_sources, "/", &h).as_deref(),
-            Some("tok")
+            token("/?access_token=other", &h),
+            Err(Reason::RequestAmbiguous)
         );
+        let h = [("authorization", "Bearer a"), ("authorization", "Bearer b")];
+        assert_eq!(token("/", &h), Err(Reason::RequestAmbiguous));
     }
 
     #[test]
@@ -527,12 +831,34 @@ mod tests {
                 Err(Reason::BodyInvalid),
             ),
             (br#"{"method":1}"#, Err(Reason::ResourceUnresolved)),
+            // Routed only by an upstream that folds case or trims: refused, not the fallback.
+            (br#"{"method":"Tools/Call"}"#, Err(Reason::RequestAmbiguous)),
+            (
+                br#"{"method":" tools/call"}"#,
+                Err(Reason::RequestAmbiguous),
+            ),
+            (
+                br#"{"method":"tools/call\n"}"#,
+                Err(Reason::RequestAmbiguous),
+            ),
+            (
+                br#"{"method":"tool\u017f/call"}"#,
+                Err(Reason::RequestAmbiguous),
+            ),
+            (
+                br#"{"method":"tools/list","METHOD":"tools/call"}"#,
+                Err(Reason::BodyInvalid),
+            ),
             (
                 br#"{"method":"tools/call","method":"x"}"#,
                 Err(Reason::BodyInvalid),
             ),
         ] {
-            let read = read_body(&route, Body::Bytes(body));
+            let read = read_body(
+                &route,
+                &[("content-type", "application/json")],
+                Body::Bytes(body),
+            );
             let got = read.and_then(|r| target(&route, Some(r.as_ref())));
             assert_eq!(got, want, "{}", String::from_utf8_lossy(body));
         }

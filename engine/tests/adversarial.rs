@@ -1,4 +1,4 @@
-//! The adversarial token suite (SPEC 7, issue 5 item 1) at the engine level: every case of
+//! The adversarial token suite (SPEC 7) at the engine level: every case of
 //! `tests/adversarial/cases.json` (made with PyJWT / jwcrypto by `make_tokens.py`) is decided by
 //! `Engine::decide` on a bundle compiled from the two tenants next to it, and must get exactly
 //! the expected status and reason.
@@ -79,7 +79,7 @@ struct Expect {
     principal: Option<String>,
 }
 
-/// Every attack class of issue 5 item 1, by the `category` the generator gives it.
+/// Every attack class SPEC 7 names, by the `category` the generator gives it.
 const REQUIRED_CATEGORIES: [&str; 28] = [
     "control",
     "alg-none",

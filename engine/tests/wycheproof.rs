@@ -1,4 +1,4 @@
-//! Signature verification against Project Wycheproof's vectors (SPEC 7, issue 5 item 2): RSA
+//! Signature verification against Project Wycheproof's vectors (SPEC 7): RSA
 //! PKCS#1 v1.5 (2048-8192 bits, SHA-256/384/512), RSA-PSS, ECDSA P-256/P-384 in the raw r||s
 //! (IEEE P1363) form JOSE uses, and Ed25519. The files are vendored in `tests/wycheproof/`
 //! (see its README for provenance and licence).

@@ -284,6 +284,21 @@ pub fn route(data: &[u8]) {
         );
         let _ = matched.target.reads_body();
     }
+    if route::canonical_path(path).is_ok() {
+        // A canonical path has one reading: no segment an upstream resolves, merges or decodes
+        // into a separator.
+        let (p, _) = route::split_query(path);
+        let lower = p.to_ascii_lowercase();
+        assert!(p.starts_with('/'), "canonical paths are absolute");
+        assert!(p == "/" || !p.ends_with('/'), "no trailing empty segment");
+        for bad in ["//", "/./", "/../", "\\", "%2f", "%5c", "%2e", "%00"] {
+            assert!(!lower.contains(bad), "canonical path {p:?} holds {bad:?}");
+        }
+        assert!(
+            !p.ends_with("/.") && !p.ends_with("/.."),
+            "no final dot segment"
+        );
+    }
     let _ = route::extract_token(&gateway.token_sources, path, &headers);
     let _ = route::query_param(path, "access_token");
     let _ = route::cookie(&headers, "gh_session");
@@ -328,6 +343,23 @@ pub fn body(data: &[u8]) {
         for path in [&["model"][..], &["params", "name"], &["method"]] {
             let _ = json::at_path(&value, path);
         }
+        // No object, at any depth, holds two keys equal under case folding: Go's encoding/json
+        // would read either.
+        fn no_folded_duplicates(v: &serde_json::Value) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    let folded: std::collections::BTreeSet<String> = map
+                        .keys()
+                        .map(|k| gatehouse_engine::fold::fold(k).into_owned())
+                        .collect();
+                    assert_eq!(folded.len(), map.len(), "keys equal under folding accepted");
+                    map.values().for_each(no_folded_duplicates);
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(no_folded_duplicates),
+                _ => {}
+            }
+        }
+        no_folded_duplicates(&value);
     }
     let _ = route::parse_body(Body::Bytes(data));
     let engine = routes_engine();
@@ -340,7 +372,7 @@ pub fn body(data: &[u8]) {
             authority: host,
             method: "POST",
             path,
-            headers: &[],
+            headers: &[("content-type", "application/json")],
             body: Body::Bytes(data),
         };
         for subject in [

@@ -765,6 +765,7 @@ fn lower_tenant(
                     email_claim: claim_path(d, p.email_claim.as_ref())
                         .unwrap_or_else(|| vec!["email".into()]),
                     team_claim: claim_path(d, p.team_claim.as_ref()),
+                    require_email_verified: p.require_email_verified.as_ref().is_some_and(|r| **r),
                 }
             }
             ResolveToSpec::VirtualAccount => {
@@ -772,6 +773,12 @@ fn lower_tenant(
                     d.error(
                         claim.span(),
                         "`email_claim` and `team_claim` require `resolve_to: user`",
+                    );
+                }
+                if let Some(r) = &p.require_email_verified {
+                    d.error(
+                        r.span(),
+                        "`require_email_verified` requires `resolve_to: user`",
                     );
                 }
                 let claim = claim_path(d, p.virtual_account_claim.as_ref());
@@ -855,7 +862,7 @@ fn lower_tenant(
         .copied()
         .unwrap_or(RoleId(0));
     for u in &spec.users {
-        let email = u.email.to_lowercase();
+        let email = u.email.to_ascii_lowercase();
         let line = u.email.span().start().map_or(0, |m| m.line());
         if !is_email(&email) {
             d.error(
@@ -1378,7 +1385,7 @@ impl Subjects<'_> {
         let found = match subject.split_once(':') {
             Some(("user", email)) => self
                 .users
-                .get(&email.to_lowercase())
+                .get(&email.to_ascii_lowercase())
                 .map(|id| Subject::User(*id)),
             Some(("team", EVERYONE)) => Some(Subject::Everyone),
             Some(("team", name)) => self.teams.get(name).map(|id| Subject::Team(*id)),
@@ -1734,7 +1741,8 @@ resources:
             t.identity_providers[1].resolve_to,
             ResolveTo::User {
                 email_claim: vec!["ext".into(), "mail".into()],
-                team_claim: Some(vec!["groups".into()])
+                team_claim: Some(vec!["groups".into()]),
+                require_email_verified: false,
             }
         );
         assert_eq!(

@@ -103,6 +103,8 @@ pub struct IdentityProviderSpec {
     pub resolve_to: Spanned<ResolveToSpec>,
     pub email_claim: Option<SpannedString>,
     pub team_claim: Option<SpannedString>,
+    /// `resolve_to: user` only: refuse tokens without `email_verified: true`.
+    pub require_email_verified: Option<Spanned<bool>>,
     pub virtual_account_claim: Option<SpannedString>,
 }
 

@@ -113,6 +113,13 @@ pub struct RequestSpec {
     pub host: Option<String>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Headers sent after `headers`, in order, repeats allowed (`[[name, value], ...]`).
+    #[serde(default)]
+    pub header_list: Vec<(String, String)>,
+    /// A body goes with `content-type: application/json` unless `headers` names a Content-Type
+    /// or this is set (as `gatehouse check --body` does).
+    #[serde(default)]
+    pub no_content_type: bool,
     #[serde(default)]
     pub body: Option<Value>,
     #[serde(default)]
@@ -347,9 +354,18 @@ impl Vector {
             .headers
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
+            .chain(spec.header_list.iter().cloned())
             .collect();
         let mut path = spec.path.clone();
         let body = body_bytes(spec)?;
+        if body.is_some()
+            && !spec.no_content_type
+            && !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            headers.push(("content-type".into(), "application/json".into()));
+        }
 
         if case.token.is_some() && case.as_subject.is_some() {
             return Err("a case has `token` or `as`, not both".into());
@@ -389,6 +405,7 @@ impl Vector {
             body,
             as_subject: case.as_subject.clone(),
             bearer,
+            no_content_type: spec.no_content_type,
         })
     }
 
@@ -536,6 +553,8 @@ pub struct CaseRequest {
     /// The token, when it travels as `authorization: Bearer` (also among `headers`; the CLI
     /// passes it with `--token`).
     pub bearer: Option<String>,
+    /// A body without a Content-Type (the CLI's `--no-content-type`).
+    pub no_content_type: bool,
 }
 
 impl CaseRequest {

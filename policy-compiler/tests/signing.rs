@@ -1,4 +1,4 @@
-//! Bundle signing end to end through the real `gatehouse` binary (issue 5 item 3): a key from
+//! Bundle signing end to end through the real `gatehouse` binary: a key from
 //! `keys generate --alg EdDSA`, `compile --sign-key`, and `check --trusted-key` accepting it;
 //! unsigned, foreign-signed, truncated, bit-flipped and future-major bundles are refused with
 //! exit code 1 and a message that says why. A library-level sweep then flips one bit in every

@@ -146,6 +146,9 @@ fn decide_cli(
     if let Some(token) = &req.bearer {
         cmd.arg(format!("--token={token}"));
     }
+    if req.no_content_type {
+        cmd.arg("--no-content-type");
+    }
     if let Some(subject) = &req.as_subject {
         cmd.arg(format!("--as={subject}"));
     }

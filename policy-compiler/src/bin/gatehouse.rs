@@ -111,6 +111,9 @@ struct CheckArgs {
     body: Option<String>,
     #[arg(long)]
     body_file: Option<PathBuf>,
+    /// Send a body without the default `content-type: application/json` (when no `-H` names one).
+    #[arg(long)]
+    no_content_type: bool,
     /// Decide at this time (RFC 3339) instead of now.
     #[arg(long)]
     now: Option<String>,
@@ -304,6 +307,15 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
     }
     if let Some(token) = &token {
         headers.push(("authorization".to_owned(), format!("Bearer {token}")));
+    }
+    // A body is JSON unless `-H` says otherwise, as clients of JSON APIs send it.
+    if (args.body.is_some() || args.body_file.is_some())
+        && !args.no_content_type
+        && !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("content-type".to_owned(), "application/json".to_owned()));
     }
     let header_refs: Vec<(&str, &str)> = headers
         .iter()
