@@ -274,6 +274,10 @@ pub struct EnvoyOptions {
     /// Run `envoy/envoy.yaml` with `headers_with_underscores_action: ALLOW` in place of its
     /// `REJECT_REQUEST` (Envoy's and Istio's default): header names with `_` reach the filter.
     pub allow_underscores: bool,
+    /// Run `envoy/envoy.yaml` with Envoy's path handling off (`normalize_path: false`,
+    /// `merge_slashes: false`, escaped slashes kept): the filter sees every path exactly as
+    /// sent, so the engine's own canonical-path rule is what refuses the odd ones.
+    pub raw_paths: bool,
 }
 
 impl EnvoyOptions {
@@ -343,6 +347,16 @@ impl Envoy {
                 "headers_with_underscores_action: REJECT_REQUEST",
                 "headers_with_underscores_action: ALLOW".to_owned(),
             ));
+        }
+        if options.raw_paths {
+            pairs.extend([
+                ("normalize_path: true", "normalize_path: false".to_owned()),
+                ("merge_slashes: true", "merge_slashes: false".to_owned()),
+                (
+                    "path_with_escaped_slashes_action: REJECT_REQUEST",
+                    "path_with_escaped_slashes_action: KEEP_UNCHANGED".to_owned(),
+                ),
+            ]);
         }
         let config = substitute(&bootstrap, &pairs);
         let config_path = dir.join("envoy.yaml");

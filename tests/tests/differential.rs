@@ -1701,3 +1701,44 @@ fn differential_against_real_upstream_parsers() {
         failures.join("\n")
     );
 }
+
+/// The engine's case folding ([`gatehouse_engine::fold`]) against Go's own: every pair of runes
+/// that Go's `encoding/json` matches as one key (checked by decoding, in the Go upstream's
+/// `fold-pairs` mode) must be equal under the engine's folding, or a body Gatehouse accepts could
+/// carry two keys that Go reads as one field.
+#[test]
+fn case_folding_covers_go_encoding_json() {
+    let output = std::process::Command::new(gatehouse_e2e::upstreams::go_upstream_binary())
+        .arg("fold-pairs")
+        .output()
+        .expect("running the Go upstream's fold-pairs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).expect("fold-pairs prints ASCII");
+    let mut pairs = 0;
+    let mut missing = Vec::new();
+    for line in text.lines() {
+        let mut runes = line
+            .split(' ')
+            .map(|hex| u32::from_str_radix(hex, 16).ok().and_then(char::from_u32));
+        let (Some(Some(a)), Some(Some(b))) = (runes.next(), runes.next()) else {
+            panic!("unexpected fold-pairs line {line:?}");
+        };
+        pairs += 1;
+        if !gatehouse_engine::fold::eq_fold(&a.to_string(), &b.to_string()) {
+            missing.push(format!("U+{:04X} ~ U+{:04X}", a as u32, b as u32));
+        }
+    }
+    eprintln!(
+        "case folding: {pairs} pairs Go's encoding/json matches, {} not folded by the engine",
+        missing.len()
+    );
+    assert!(pairs > 2000, "Go printed only {pairs} pairs");
+    assert!(
+        missing.is_empty(),
+        "Go folds these, the engine does not: {missing:?}"
+    );
+}

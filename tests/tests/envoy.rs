@@ -27,13 +27,16 @@ fn mcp(token: &str, method: &str) -> HttpRequest<'static> {
 fn assert_denied(r: &HttpResponse, status: u16, reason: &str) {
     assert_eq!(r.status, status, "body: {}", r.text());
     assert_eq!(r.header("content-type"), Some("application/json"));
-    let kind = match status {
-        401 => "unauthorized",
-        403 => "forbidden",
-        400 => "bad_request",
-        413 => "payload_too_large",
-        _ => unreachable!(),
+    let Some(code) = gatehouse_engine::Reason::from_code(reason) else {
+        unreachable!("`{reason}` is not a reason of the closed set");
     };
+    assert_eq!(
+        code.status(),
+        status,
+        "`{reason}` is answered {}",
+        code.status()
+    );
+    let kind = code.error_kind().as_str();
     assert_eq!(r.json(), json!({"error": kind, "reason": reason}));
 }
 
@@ -77,7 +80,11 @@ fn enforce_mode_over_http() {
     assert_reached_upstream(&r, None, "health");
 
     // 401: missing token (no error=), bad token (error="invalid_token"), expired token.
-    let r = envoy.request(&chat("", "openai/gpt-4o").header("authorization", "Basic Zm9vOmJhcg=="));
+    let r = envoy.request(
+        &HttpRequest::new("POST", CHAT)
+            .json(&json!({"model": "openai/gpt-4o", "messages": []}))
+            .header("authorization", "Basic Zm9vOmJhcg=="),
+    );
     assert_denied(&r, 401, "token_missing");
     assert_eq!(r.header("www-authenticate"), Some(r#"Bearer realm="e2e""#));
     let r = envoy.request(&HttpRequest::get("/api/prompts/prompts/summarize"));
@@ -140,6 +147,7 @@ fn enforce_mode_over_http() {
     let r = envoy.request(
         &HttpRequest::new("POST", CHAT)
             .bearer(&carol)
+            .header("content-type", "application/json")
             .body(fits.into_bytes())
             .chunked(),
     );
@@ -149,12 +157,25 @@ fn enforce_mode_over_http() {
     let r = envoy.request(
         &HttpRequest::new("POST", CHAT)
             .bearer(&carol)
+            .header("content-type", "application/json")
             .body(b"{\"model\":".to_vec()),
     );
     assert_denied(&r, 400, "body_invalid");
     // A body-reading route without a body: nothing to parse either (the engine's answer).
-    let r = envoy.request(&HttpRequest::new("POST", CHAT).bearer(&carol));
+    let r = envoy.request(
+        &HttpRequest::new("POST", CHAT)
+            .bearer(&carol)
+            .header("content-type", "application/json"),
+    );
     assert_denied(&r, 400, "body_invalid");
+    // 415: the route reads JSON, the request says it sends something else (or nothing).
+    let r = envoy.request(
+        &HttpRequest::new("POST", CHAT)
+            .bearer(&carol)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(b"model=openai%2Fo3".to_vec()),
+    );
+    assert_denied(&r, 415, "unsupported_media_type");
 
     // MCP JSON-RPC: dave may list (mcp-server-viewer: read) but not call a tool (use).
     let r = envoy.request(&mcp(&dave, "tools/list"));
@@ -171,10 +192,15 @@ fn enforce_mode_over_http() {
         .keys()
         .filter(|k| k.starts_with("wasmcustom.gatehouse.denied."))
         .count();
-    assert_eq!(per_reason, 23, "{stats:#?}");
+    assert_eq!(
+        per_reason,
+        gatehouse_engine::Reason::ALL.len(),
+        "{stats:#?}"
+    );
     let get = |k: &str| stats.get(&format!("wasmcustom.gatehouse.{k}")).copied();
     assert_eq!(get("allowed"), Some(7), "{stats:#?}");
-    assert_eq!(get("denied"), Some(15), "{stats:#?}");
+    assert_eq!(get("denied"), Some(16), "{stats:#?}");
+    assert_eq!(get("denied.unsupported_media_type"), Some(1));
     assert_eq!(get("denied.token_missing"), Some(2));
     assert_eq!(get("denied.no_grant"), Some(2));
     assert_eq!(get("denied.body_too_large"), Some(2));

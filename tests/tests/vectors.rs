@@ -18,6 +18,7 @@ use std::time::Instant;
 use gatehouse_compiler::compile_paths;
 use gatehouse_compiler::vectors::{self, Case, CaseRequest, Vector};
 use gatehouse_e2e::{repo_root, Envoy, EnvoyOptions, HttpRequest, HttpResponse};
+use gatehouse_engine::Reason;
 use serde_json::{json, Value};
 
 #[derive(Debug, Default)]
@@ -100,8 +101,12 @@ fn replay(vector: &Vector, skip_known: bool, failures: &mut Vec<String>) -> Tall
     let envoy = Envoy::start(
         &format!("vector-{}", vector.name),
         &bundle,
+        // Envoy's own path normalisation and underscore rejection off: the filter sees each
+        // request exactly as the vector writes it, and must decide it as the engine does.
         EnvoyOptions {
             fixed_now: Some(vector.now),
+            raw_paths: true,
+            allow_underscores: true,
             ..EnvoyOptions::default()
         },
     );
@@ -216,13 +221,13 @@ fn check(case: &Case, r: &HttpResponse) -> Vec<String> {
             wrong.push(format!("reason: expected {want}, got {got}"));
         }
     }
-    let kind = match r.status {
-        401 => "unauthorized",
-        403 => "forbidden",
-        400 => "bad_request",
-        413 => "payload_too_large",
-        _ => "?",
-    };
+    // The error kind of the reason the filter gave, which must also be the one of its status.
+    let kind = body
+        .get("reason")
+        .and_then(Value::as_str)
+        .and_then(Reason::from_code)
+        .filter(|reason| reason.status() == r.status)
+        .map_or("?", |reason| reason.error_kind().as_str());
     if body.get("error") != Some(&json!(kind)) {
         wrong.push(format!(
             "body: expected error {kind:?} for {}, got {}",

@@ -3,12 +3,15 @@
 // and MCP servers written in Go do) and answers 200 with JSON of what it read.
 //
 //	go run . [PORT]     # prints "listening on 127.0.0.1:PORT" once ready (0: a free port)
+//	go run . fold-pairs  # prints "<hex rune> <hex rune>" for every pair that encoding/json's
+//	                     # key matching treats as equal (unicode.SimpleFold steps), then exits
 //
 // Standard library only. Not a ServeMux: ServeMux would redirect unclean paths; a real service
 // behind a router that cleans paths sees path.Clean(r.URL.Path), reported as clean_path.
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,7 +20,9 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"reflect"
 	"sort"
+	"unicode"
 	"strings"
 )
 
@@ -128,6 +133,10 @@ func handle(w http.ResponseWriter, r *http.Request) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "fold-pairs" {
+		foldPairs()
+		return
+	}
 	port := "0"
 	if len(os.Args) > 1 {
 		port = os.Args[1]
@@ -142,5 +151,30 @@ func main() {
 	if err := server.Serve(listener); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+}
+
+// foldPairs prints each rune with the next rune of its simple case folding orbit: the relation
+// bytes.EqualFold (and encoding/json's field matching) walks. Each pair is also checked against
+// encoding/json itself, so the list is what Go's decoder does, not only what its tables say.
+func foldPairs() {
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		f := unicode.SimpleFold(r)
+		if f == r {
+			continue
+		}
+		// {"<r>x": "v"} decoded into a struct whose field is tagged "<f>x".
+		field := reflect.StructField{Name: "F", Type: reflect.TypeOf(""), Tag: reflect.StructTag(`json:"` + string(f) + `x"`)}
+		value := reflect.New(reflect.StructOf([]reflect.StructField{field}))
+		doc, _ := json.Marshal(map[string]string{string(r) + "x": "v"})
+		matched := json.Unmarshal(doc, value.Interface()) == nil && value.Elem().Field(0).String() == "v"
+		if !matched {
+			// Not a valid tag name (encoding/json takes only letters, digits and some
+			// punctuation in tags), so the pair cannot be tried this way.
+			continue
+		}
+		fmt.Fprintf(out, "%x %x\n", r, f)
 	}
 }
