@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzing smoke run (issue 5 item 4): every cargo-fuzz target in fuzz/ for a short time, seeded
+# Fuzzing smoke run: every cargo-fuzz target in fuzz/ for a short time, seeded
 # from the repository's vectors, examples and adversarial tokens. CI calls it; the longer runs in
 # docs/security.md use the same script with FUZZ_SECONDS raised.
 #
