@@ -379,14 +379,36 @@ pub fn mint(args: &MintArgs) -> Result<String> {
         .map_err(|e| anyhow!("{e}"))
 }
 
+/// What `gatehouse envoy-config` prints (see [`crate::envoy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EnvoyConfigKind {
+    /// A complete bootstrap with the bundle inline.
+    Static,
+    /// A bootstrap that reads the Gatehouse filter from the watched ECDS file (`--ecds-path`).
+    EcdsBootstrap,
+    /// The ECDS file alone: the Gatehouse filter with the bundle (what push-bundle.sh writes).
+    EcdsResource,
+    /// The same listener without a deciding filter (only `buffer`), for benchmarks.
+    BaselineNone,
+    /// The same listener with Envoy's native `jwt_authn` + `rbac` (`--jwt-*`, `--rbac-*`).
+    BaselineJwtRbac,
+}
+
 #[derive(Debug, Args)]
 pub struct EnvoyConfigArgs {
-    /// The policy bundle to embed.
+    /// Which configuration.
+    #[arg(long, value_enum, default_value = "static")]
+    pub kind: EnvoyConfigKind,
+    #[arg(long, value_enum, default_value = "yaml")]
+    pub format: crate::envoy::Format,
+    /// The policy bundle to embed (static, ecds-resource).
     #[arg(long)]
-    pub bundle: PathBuf,
-    /// Path of gatehouse.wasm as Envoy will see it.
+    pub bundle: Option<PathBuf>,
+    /// Path of gatehouse.wasm as Envoy will see it (static, ecds-resource). For `static` it is
+    /// made absolute; for `ecds-resource` it is written as given (relative to Envoy's working
+    /// directory).
     #[arg(long)]
-    pub wasm: PathBuf,
+    pub wasm: Option<PathBuf>,
     /// Listener address.
     #[arg(long, default_value = "127.0.0.1:10000")]
     pub listen: String,
@@ -399,107 +421,128 @@ pub struct EnvoyConfigArgs {
     /// Pin these bundle signing keys (base64 Ed25519) in the VM configuration.
     #[arg(long = "trusted-key")]
     pub trusted_keys: Vec<String>,
+    /// `"allow_rollback": true` in the VM configuration: accept a bundle with a lower serial.
+    #[arg(long)]
+    pub allow_rollback: bool,
+    /// Envoy's path handling.
+    #[arg(long, value_enum, default_value = "strict")]
+    pub paths: crate::envoy::PathHandling,
+    /// `headers_with_underscores_action`.
+    #[arg(long, value_enum, default_value = "reject")]
+    pub headers_with_underscores: crate::envoy::Underscores,
+    /// The watched ECDS file (ecds-bootstrap); its directory is the watched directory.
+    #[arg(long, default_value = "target/envoy/gatehouse-filter.yaml")]
+    pub ecds_path: PathBuf,
+    /// `version_info` of the ECDS resource (default: the bundle's SHA-256, 12 hex digits).
+    #[arg(long)]
+    pub version_info: Option<String>,
+    /// baseline-jwt-rbac: the issuer `jwt_authn` accepts.
+    #[arg(long)]
+    pub jwt_issuer: Option<String>,
+    /// baseline-jwt-rbac: the issuer's JWK Set file, inlined.
+    #[arg(long)]
+    pub jwt_jwks: Option<PathBuf>,
+    /// baseline-jwt-rbac: clock skew allowed on `exp`/`nbf`.
+    #[arg(long, default_value_t = 60)]
+    pub jwt_clock_skew: u64,
+    /// baseline-jwt-rbac: the `sub` rbac allows.
+    #[arg(long)]
+    pub rbac_subject: Option<String>,
+    /// baseline-jwt-rbac: the method rbac allows.
+    #[arg(long, default_value = "POST")]
+    pub rbac_method: String,
+    /// baseline-jwt-rbac: the exact path rbac allows.
+    #[arg(long)]
+    pub rbac_path: Option<String>,
 }
 
-/// `gatehouse envoy-config`: a complete static Envoy configuration with the bundle inline.
+/// `gatehouse envoy-config`: the Envoy configuration `--kind` names, from [`crate::envoy`].
 pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
-    let bytes = std::fs::read(&args.bundle)
-        .with_context(|| format!("reading `{}`", args.bundle.display()))?;
-    Engine::load(bytes.clone(), &gatehouse_engine::LoadOptions::default())
-        .map_err(|e| anyhow!("`{}`: {e}", args.bundle.display()))?;
+    use crate::envoy::{self, Addr, Ecds, Filter, Options, Upstream};
     for key in &args.trusted_keys {
         decode_public_key(key)?;
     }
-    let (listen_host, listen_port) = split_addr(&args.listen)?;
-    let (admin_host, admin_port) = split_addr(&args.admin)?;
-    let wasm = std::path::absolute(&args.wasm).unwrap_or_else(|_| args.wasm.clone());
-    let vm_config = json!({ "trusted_keys": args.trusted_keys }).to_string();
-    let route = match &args.upstream {
-        Some(_) => "                route: { cluster: upstream }".to_owned(),
-        None => "                direct_response: { status: 200, body: { inline_string: \"allowed\\n\" } }".to_owned(),
+    let addr = |text: &str| text.parse::<Addr>().map_err(|e| anyhow!("{e}"));
+    let options = Options {
+        listen: addr(&args.listen)?,
+        admin: addr(&args.admin)?,
+        upstream: match &args.upstream {
+            Some(upstream) => Upstream::Cluster(addr(upstream)?),
+            None => Upstream::Direct,
+        },
+        header_routes: Vec::new(),
+        paths: args.paths,
+        underscores: args.headers_with_underscores,
     };
-    let clusters = match &args.upstream {
-        Some(upstream) => {
-            let (host, port) = split_addr(upstream)?;
-            format!(
-                "  clusters:\n  - name: upstream\n    type: STATIC\n    connect_timeout: 1s\n    load_assignment:\n      cluster_name: upstream\n      endpoints:\n      - lb_endpoints:\n        - endpoint:\n            address:\n              socket_address: {{ address: {host}, port_value: {port} }}\n"
-            )
+    let kind = args.kind;
+    let needs = |flag: &str| anyhow!("`--kind {}` needs `--{flag}`", kind_name(kind));
+    let bundle = || -> Result<(&Path, Vec<u8>)> {
+        let path = args.bundle.as_deref().ok_or_else(|| needs("bundle"))?;
+        let bytes = std::fs::read(path).with_context(|| format!("reading `{}`", path.display()))?;
+        Ok((path, bytes))
+    };
+    let filter = |wasm: PathBuf| Filter {
+        wasm,
+        trusted_keys: args.trusted_keys.clone(),
+        allow_rollback: args.allow_rollback,
+        fixed_now: None,
+        panic_path: None,
+    };
+    let wasm = || args.wasm.clone().ok_or_else(|| needs("wasm"));
+    let config = match kind {
+        EnvoyConfigKind::Static => {
+            let (path, bytes) = bundle()?;
+            // A static configuration has no later update to fix a bad bundle with: refuse it now.
+            Engine::load(bytes.clone(), &gatehouse_engine::LoadOptions::default())
+                .map_err(|e| anyhow!("`{}`: {e}", path.display()))?;
+            let wasm = wasm()?;
+            let wasm = std::path::absolute(&wasm).unwrap_or(wasm);
+            envoy::static_bootstrap(&options, &filter(wasm), &bytes)
         }
-        None => "  clusters: []\n".to_owned(),
+        EnvoyConfigKind::EcdsBootstrap => {
+            envoy::ecds_bootstrap(&options, &Ecds::file(&args.ecds_path))
+        }
+        // Not loaded here: the filter validates it, and a bundle it rejects is a rejected ECDS
+        // update (the previous one keeps serving).
+        EnvoyConfigKind::EcdsResource => {
+            let (_, bytes) = bundle()?;
+            let version = match &args.version_info {
+                Some(v) => v.clone(),
+                None => hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes))
+                    .chars()
+                    .take(12)
+                    .collect(),
+            };
+            envoy::ecds_resource(&filter(wasm()?), &bytes, &version)
+        }
+        EnvoyConfigKind::BaselineNone => envoy::baseline(&options, &envoy::Baseline::None),
+        EnvoyConfigKind::BaselineJwtRbac => {
+            let jwks_path = args.jwt_jwks.as_ref().ok_or_else(|| needs("jwt-jwks"))?;
+            let jwks = std::fs::read_to_string(jwks_path)
+                .with_context(|| format!("reading `{}`", jwks_path.display()))?;
+            let jwks: Value = serde_json::from_str(&jwks)
+                .with_context(|| format!("`{}` is not a JWK Set", jwks_path.display()))?;
+            let jwt = envoy::JwtRbac {
+                issuer: args.jwt_issuer.clone().ok_or_else(|| needs("jwt-issuer"))?,
+                jwks: jwks.to_string(),
+                clock_skew_seconds: args.jwt_clock_skew,
+                method: args.rbac_method.clone(),
+                path: args.rbac_path.clone().ok_or_else(|| needs("rbac-path"))?,
+                subject: args
+                    .rbac_subject
+                    .clone()
+                    .ok_or_else(|| needs("rbac-subject"))?,
+            };
+            envoy::baseline(&options, &envoy::Baseline::JwtRbac(jwt))
+        }
     };
-    Ok(format!(
-        r#"# Generated by `gatehouse envoy-config`; bundle revision embedded below.
-admin:
-  address:
-    socket_address: {{ address: {admin_host}, port_value: {admin_port} }}
-static_resources:
-  listeners:
-  - name: gatehouse
-    address:
-      socket_address: {{ address: {listen_host}, port_value: {listen_port} }}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-          normalize_path: true
-          # A body that trickles in must not hold a request (and its buffer) for the idle
-          # timeout: the whole request has 30 s.
-          request_timeout: 30s
-          merge_slashes: true
-          path_with_escaped_slashes_action: REJECT_REQUEST
-          # `x_gatehouse_subject` is `x-gatehouse-subject` to CGI, WSGI, PHP-FPM and Rack
-          # upstreams: refuse (400) any header name with an underscore. (The filter removes
-          # `x-gatehouse-*` under either spelling too, for proxies that allow them.)
-          common_http_protocol_options:
-            headers_with_underscores_action: REJECT_REQUEST
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {{ prefix: "/" }}
-{route}
-          http_filters:
-          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: gatehouse
-                root_id: gatehouse
-                failure_policy: FAIL_CLOSED
-                # The filter holds a request's headers while it reads the body a route needs;
-                # without this Envoy would stop all iteration and the request would stall.
-                allow_on_headers_stop_iteration: true
-                vm_config:
-                  vm_id: gatehouse
-                  runtime: envoy.wasm.runtime.v8
-                  code:
-                    local: {{ filename: {wasm:?} }}
-                  configuration:
-                    "@type": type.googleapis.com/google.protobuf.StringValue
-                    value: {vm_config:?}
-                configuration:
-                  "@type": type.googleapis.com/google.protobuf.BytesValue
-                  value: {bundle}
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-{clusters}"#,
-        wasm = wasm.display().to_string(),
-        bundle = STANDARD.encode(&bytes),
-    ))
+    Ok(config.render(args.format))
 }
 
-fn split_addr(addr: &str) -> Result<(&str, u16)> {
-    let (host, port) = addr
-        .rsplit_once(':')
-        .ok_or_else(|| anyhow!("`{addr}` is not `host:port`"))?;
-    let port = port
-        .parse()
-        .map_err(|_| anyhow!("`{addr}` has a bad port"))?;
-    Ok((host.trim_start_matches('[').trim_end_matches(']'), port))
+fn kind_name(kind: EnvoyConfigKind) -> String {
+    clap::ValueEnum::to_possible_value(&kind)
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod cli;
 pub mod compile;
 pub mod diagnostics;
+pub mod envoy;
 pub mod gateway;
 pub mod keys;
 pub mod lower;

@@ -1,0 +1,970 @@
+//! Every Envoy configuration Gatehouse writes, built as data in one place.
+//!
+//! `gatehouse envoy-config`, `scripts/push-bundle.sh`, `scripts/bench-envoy.sh`, the end-to-end
+//! tests and the committed `envoy/envoy.yaml` all come from the functions below, so a setting
+//! (and the reason for it) is written once:
+//!
+//! - [`static_bootstrap`]: a complete bootstrap with the bundle inline;
+//! - [`ecds_bootstrap`]: a bootstrap whose Gatehouse filter comes from a watched file (ECDS), so a
+//!   new bundle applies without a restart; [`ecds_resource`] is the file it watches;
+//! - [`baseline`]: the same listener with other HTTP filters (none, or Envoy's native
+//!   `jwt_authn` + `rbac`), so benchmark ratios compare like with like.
+//!
+//! A configuration is a [`Config`]: a `serde_json::Value` plus the explanations that go with its
+//! settings, rendered as commented YAML or as plain JSON ([`Format`]).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+
+const HCM_TYPE: &str =
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+const WASM_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
+const ROUTER_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
+
+/// A `host:port` socket address (an IPv6 host may be written in brackets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addr {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Addr {
+    /// `127.0.0.1:port`.
+    pub fn loopback(port: u16) -> Addr {
+        Addr {
+            host: "127.0.0.1".to_owned(),
+            port,
+        }
+    }
+
+    fn socket_address(&self) -> Value {
+        json!({ "socket_address": { "address": self.host, "port_value": self.port } })
+    }
+}
+
+impl FromStr for Addr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Addr, String> {
+        let (host, port) = text
+            .rsplit_once(':')
+            .ok_or_else(|| format!("`{text}` is not `host:port`"))?;
+        let port = port
+            .parse()
+            .map_err(|_| format!("`{text}` has a bad port"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        Ok(Addr {
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
+/// Where allowed requests go.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Upstream {
+    /// Envoy answers them itself: 200, `allowed`.
+    #[default]
+    Direct,
+    /// The cluster `upstream` at this address.
+    Cluster(Addr),
+}
+
+/// A further upstream for requests carrying `header: value` (checked before the catch-all
+/// route); the differential suite sends each case to its upstream this way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderRoute {
+    pub header: String,
+    pub value: String,
+    /// Cluster name; must not be `upstream`.
+    pub cluster: String,
+    pub address: Addr,
+}
+
+/// What Envoy does to the path before routing (and so before the filter sees it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum PathHandling {
+    /// Normalised, `//` merged, encoded slashes refused with 400: what Gatehouse generates.
+    #[default]
+    Strict,
+    /// Istio's default (`pathNormalization: BASE`): normalised, slashes not merged, escaped
+    /// slashes kept.
+    Istio,
+    /// Envoy's path handling off: the filter sees every path exactly as sent.
+    Raw,
+}
+
+/// `headers_with_underscores_action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Underscores {
+    /// `REJECT_REQUEST`: what Gatehouse generates.
+    #[default]
+    Reject,
+    /// `ALLOW`: Envoy's and Istio's default.
+    Allow,
+}
+
+/// The Gatehouse wasm filter's own settings (its VM configuration and module).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filter {
+    /// `gatehouse.wasm` as Envoy will see it (relative to Envoy's working directory, or absolute).
+    pub wasm: PathBuf,
+    /// Base64 Ed25519 keys: when any, only bundles signed by one of them load.
+    pub trusted_keys: Vec<String>,
+    /// Accept a bundle with a lower serial than the one in service.
+    pub allow_rollback: bool,
+    /// Test build (`test-hooks`) only: the filter's clock, in Unix seconds.
+    pub fixed_now: Option<i64>,
+    /// Test build (`test-hooks`) only: a request to exactly this path panics the VM.
+    pub panic_path: Option<String>,
+}
+
+/// Settings shared by every bootstrap: the listener, its connection manager and routes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    pub listen: Addr,
+    pub admin: Addr,
+    pub upstream: Upstream,
+    pub header_routes: Vec<HeaderRoute>,
+    pub paths: PathHandling,
+    pub underscores: Underscores,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            listen: Addr::loopback(10000),
+            admin: Addr::loopback(9901),
+            upstream: Upstream::Direct,
+            header_routes: Vec::new(),
+            paths: PathHandling::Strict,
+            underscores: Underscores::Reject,
+        }
+    }
+}
+
+/// The watched file an ECDS bootstrap reads the filter from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ecds {
+    /// The ECDS file (`.yaml` or `.json`: Envoy picks the parser by extension).
+    pub path: PathBuf,
+    /// The directory Envoy watches for the file being renamed into place.
+    pub watched_directory: PathBuf,
+}
+
+impl Ecds {
+    /// A file and the directory that holds it.
+    pub fn file(path: impl Into<PathBuf>) -> Ecds {
+        let path = path.into();
+        let watched_directory = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        Ecds {
+            path,
+            watched_directory,
+        }
+    }
+}
+
+impl Default for Ecds {
+    /// What `envoy/envoy.yaml` watches and `scripts/push-bundle.sh` writes.
+    fn default() -> Ecds {
+        Ecds::file("target/envoy/gatehouse-filter.yaml")
+    }
+}
+
+/// A benchmark peer: the Gatehouse listener with other HTTP filters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Baseline {
+    /// No filter that decides anything.
+    None,
+    /// Envoy's native `jwt_authn` + `rbac` doing the check Gatehouse does for one request.
+    JwtRbac(JwtRbac),
+}
+
+/// A `jwt_authn` provider and the one request `rbac` allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtRbac {
+    pub issuer: String,
+    /// The provider's JWK Set (JSON text), inline.
+    pub jwks: String,
+    pub clock_skew_seconds: u64,
+    /// The allowed request: method, exact path, and `sub` claim.
+    pub method: String,
+    pub path: String,
+    pub subject: String,
+}
+
+/// Output syntax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// YAML with the settings' explanations as comments.
+    #[default]
+    Yaml,
+    /// JSON (Envoy reads it from a file ending in `.json`).
+    Json,
+}
+
+/// One generated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    header: Vec<String>,
+    // INVARIANT: an object member whose key starts with `#` is the explanation (a string) of the
+    // member named by the rest of the key. No Envoy field starts with `#`; `json` drops them.
+    value: Value,
+}
+
+impl Config {
+    /// The configuration as data (what Envoy reads), without explanations.
+    pub fn json(&self) -> Value {
+        without_notes(&self.value)
+    }
+
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Json => format!("{:#}\n", self.json()),
+            Format::Yaml => {
+                let mut out = String::new();
+                for line in &self.header {
+                    push_comment(&mut out, 0, line);
+                }
+                if let Value::Object(top) = &self.value {
+                    yaml::map(&mut out, 0, top);
+                }
+                out
+            }
+        }
+    }
+}
+
+/// A complete bootstrap with the Gatehouse filter and `bundle` inline
+/// (`gatehouse envoy-config`).
+pub fn static_bootstrap(options: &Options, filter: &Filter, bundle: &[u8]) -> Config {
+    let gatehouse = json!({
+        "name": "envoy.filters.http.wasm",
+        "typed_config": wasm(filter, bundle),
+    });
+    Config {
+        header: vec!["Generated by `gatehouse envoy-config`: a static bootstrap with the policy bundle inline.".to_owned()],
+        value: bootstrap(options, vec![gatehouse]),
+    }
+}
+
+/// A bootstrap that reads the Gatehouse filter (and so the bundle) from the watched file `ecds`,
+/// so a new bundle applies without restarting Envoy (`envoy/envoy.yaml`).
+pub fn ecds_bootstrap(options: &Options, ecds: &Ecds) -> Config {
+    let gatehouse = json!({
+        "name": "gatehouse",
+        "config_discovery": {
+            "config_source": {
+                "path_config_source": {
+                    "path": display(&ecds.path),
+                    "watched_directory": { "path": display(&ecds.watched_directory) },
+                },
+                "resource_api_version": "V3",
+            },
+            "#type_urls": "No default configuration: until a bundle has loaded, the listener is \
+                not ready (nothing is served without a policy).",
+            "type_urls": [WASM_TYPE],
+        },
+    });
+    let ecds_file = display(&ecds.path);
+    let upstream = match &options.upstream {
+        Upstream::Cluster(addr) => format!(
+            "  python3 scripts/echo_upstream.py {}    # the upstream: echoes request headers",
+            addr.port
+        ),
+        Upstream::Direct => "  (no upstream: Envoy answers allowed requests itself)".to_owned(),
+    };
+    let header = [
+        "Generated by `gatehouse envoy-config --kind ecds-bootstrap` (policy-compiler/src/envoy.rs); do not edit.",
+        "",
+        "Envoy 1.40 bootstrap for Gatehouse: the wasm filter's configuration (and so the policy bundle) comes from a watched file through ECDS, so a new bundle applies without restarting Envoy.",
+        "",
+        "Run from the repository root (relative paths are relative to Envoy's working directory):",
+        "",
+        &format!("  scripts/push-bundle.sh acme.bundle --out {ecds_file}"),
+        &upstream,
+        "  .venv/bin/envoy -c envoy/envoy.yaml --concurrency 1",
+        "",
+        "Updating the policy: run scripts/push-bundle.sh again. It writes the new filter configuration next to the old one and renames it over it (atomic); Envoy sees the rename in the watched directory, and the wasm plugin validates the bundle in `on_configure`. A rejected bundle is a rejected ECDS update: Envoy keeps serving the previous one (see `/stats?filter=ecds`, the `extension_config_discovery.gatehouse.config_fail` counter, and the error in Envoy's log).",
+        "",
+        "`scripts/demo.sh` does all of this; the end-to-end tests (tests/) run the same bootstrap with their own ports and paths.",
+    ];
+    let mut value = bootstrap(options, vec![gatehouse]);
+    if let Value::Object(top) = &mut value {
+        top.insert(
+            "#node".into(),
+            json!("xDS (ECDS from a file included) requires a node identity."),
+        );
+        top.insert(
+            "node".into(),
+            json!({ "id": "gatehouse-local", "cluster": "gatehouse" }),
+        );
+    }
+    Config {
+        header: header.iter().map(|l| (*l).to_owned()).collect(),
+        value,
+    }
+}
+
+/// The ECDS `DiscoveryResponse` an [`ecds_bootstrap`] watches: the Gatehouse filter with
+/// `bundle` (what `scripts/push-bundle.sh` writes, atomically).
+pub fn ecds_resource(filter: &Filter, bundle: &[u8], version_info: &str) -> Config {
+    Config {
+        header: vec![
+            "Written by `gatehouse envoy-config --kind ecds-resource` (scripts/push-bundle.sh). Replaced atomically; do not edit.".to_owned(),
+        ],
+        value: json!({
+            "version_info": version_info,
+            "resources": [{
+                "@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+                "name": "gatehouse",
+                "typed_config": wasm(filter, bundle),
+            }],
+        }),
+    }
+}
+
+/// The listener of [`static_bootstrap`] with other HTTP filters, for benchmarks: only the filters
+/// differ, so a ratio against it measures the filters and nothing else.
+pub fn baseline(options: &Options, baseline: &Baseline) -> Config {
+    let buffer = json!({
+        "#name": "Read the whole request before answering, as gatehouse does on a route that \
+            reads the body: a direct_response sent while the body is still arriving makes Envoy \
+            add `connection: close`, and the baseline would measure a new connection per request.",
+        "name": "envoy.filters.http.buffer",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer",
+            "max_request_bytes": 65536,
+        },
+    });
+    let (filters, what) = match baseline {
+        Baseline::None => (vec![buffer], "no filter that decides (only `buffer`)"),
+        Baseline::JwtRbac(jwt) => (
+            vec![buffer, jwt_authn(jwt), rbac(jwt)],
+            "Envoy's native jwt_authn (with its JWT cache) + rbac",
+        ),
+    };
+    Config {
+        header: vec![format!(
+            "Generated by `gatehouse envoy-config`: a benchmark baseline, {what}; the listener and connection manager are those of the Gatehouse configuration."
+        )],
+        value: bootstrap(options, filters),
+    }
+}
+
+fn jwt_authn(jwt: &JwtRbac) -> Value {
+    json!({
+        "name": "envoy.filters.http.jwt_authn",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+            "providers": {
+                "control_plane": {
+                    "issuer": jwt.issuer,
+                    "local_jwks": { "inline_string": jwt.jwks },
+                    "payload_in_metadata": "jwt_payload",
+                    "#jwt_cache_config": "Gatehouse caches verified tokens: so does the peer.",
+                    "jwt_cache_config": { "jwt_cache_size": 100 },
+                    "clock_skew_seconds": jwt.clock_skew_seconds,
+                },
+            },
+            "rules": [{ "match": { "prefix": "/" }, "requires": { "provider_name": "control_plane" } }],
+        },
+    })
+}
+
+fn rbac(jwt: &JwtRbac) -> Value {
+    json!({
+        "name": "envoy.filters.http.rbac",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+            "rules": {
+                "action": "ALLOW",
+                "policies": {
+                    "allowed": {
+                        "permissions": [{
+                            "and_rules": {
+                                "rules": [
+                                    { "header": { "name": ":method", "string_match": { "exact": jwt.method } } },
+                                    { "url_path": { "path": { "exact": jwt.path } } },
+                                ],
+                            },
+                        }],
+                        "principals": [{
+                            "metadata": {
+                                "filter": "envoy.filters.http.jwt_authn",
+                                "path": [{ "key": "jwt_payload" }, { "key": "sub" }],
+                                "value": { "string_match": { "exact": jwt.subject } },
+                            },
+                        }],
+                    },
+                },
+            },
+        },
+    })
+}
+
+/// The Gatehouse filter's `Wasm` configuration with `bundle`.
+fn wasm(filter: &Filter, bundle: &[u8]) -> Value {
+    let mut vm = Map::new();
+    vm.insert("trusted_keys".into(), json!(filter.trusted_keys));
+    if filter.allow_rollback {
+        vm.insert("allow_rollback".into(), json!(true));
+    }
+    if let Some(now) = filter.fixed_now {
+        vm.insert("fixed_now".into(), json!(now));
+    }
+    if let Some(path) = &filter.panic_path {
+        vm.insert("panic_path".into(), json!(path));
+    }
+    json!({
+        "@type": WASM_TYPE,
+        "config": {
+            "name": "gatehouse",
+            "root_id": "gatehouse",
+            "#failure_policy": "A VM that failed (or never loaded) denies: never fail open.",
+            "failure_policy": "FAIL_CLOSED",
+            "#allow_on_headers_stop_iteration": "Lets on_http_request_headers return StopIteration \
+                and still receive the body: the filter holds the headers of a request whose route \
+                reads the body until it has decided. Without it Envoy turns StopIteration into \
+                StopAllIteration and such requests would stall.",
+            "allow_on_headers_stop_iteration": true,
+            "vm_config": {
+                "vm_id": "gatehouse",
+                "runtime": "envoy.wasm.runtime.v8",
+                "code": { "local": { "filename": display(&filter.wasm) } },
+                "#configuration": "The VM configuration (README, \"Filter configuration\"). \
+                    Changing it starts a fresh VM, which forgets the serial in service.",
+                "configuration": {
+                    "@type": "type.googleapis.com/google.protobuf.StringValue",
+                    "value": Value::Object(vm).to_string(),
+                },
+            },
+            "#configuration": "The policy bundle, as raw bytes.",
+            "configuration": {
+                "@type": "type.googleapis.com/google.protobuf.BytesValue",
+                "value": STANDARD.encode(bundle),
+            },
+        },
+    })
+}
+
+/// A bootstrap: admin, one listener whose connection manager runs `filters` then the router,
+/// and the clusters its routes name.
+fn bootstrap(options: &Options, filters: Vec<Value>) -> Value {
+    let mut clusters = Vec::new();
+    if let Upstream::Cluster(addr) = &options.upstream {
+        clusters.push(cluster("upstream", addr));
+    }
+    clusters.extend(
+        options
+            .header_routes
+            .iter()
+            .map(|r| cluster(&r.cluster, &r.address)),
+    );
+    json!({
+        "admin": { "address": options.admin.socket_address() },
+        "static_resources": {
+            "listeners": [{
+                "name": "gatehouse",
+                "address": options.listen.socket_address(),
+                "filter_chains": [{
+                    "filters": [{
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "typed_config": connection_manager(options, filters),
+                    }],
+                }],
+            }],
+            "clusters": clusters,
+        },
+    })
+}
+
+fn connection_manager(options: &Options, filters: Vec<Value>) -> Value {
+    let mut hcm = json!({
+        "@type": HCM_TYPE,
+        "stat_prefix": "ingress",
+        "#request_timeout": "A body that trickles in must not hold a request (and its buffer) \
+            for the idle timeout: the whole request has 30 s.",
+        "request_timeout": "30s",
+        "route_config": {
+            "name": "local",
+            "virtual_hosts": [{ "name": "all", "domains": ["*"], "routes": routes(options) }],
+        },
+    });
+    let (normalize, merge, escaped, why) = match options.paths {
+        PathHandling::Strict => (
+            true,
+            true,
+            "REJECT_REQUEST",
+            "The filter sees the path Envoy routes on: normalised, no `//`, no encoded slashes.",
+        ),
+        PathHandling::Istio => (
+            true,
+            false,
+            "KEEP_UNCHANGED",
+            "Istio's default (pathNormalization BASE): RFC 3986 normalisation, slashes not \
+             merged, escaped slashes kept; the filter sees raw `//` and `%2F` and refuses what \
+             an upstream could read differently.",
+        ),
+        PathHandling::Raw => (
+            false,
+            false,
+            "KEEP_UNCHANGED",
+            "Envoy's path handling off: the filter sees every path exactly as sent, so the \
+             engine's own canonical-path rule is what refuses the odd ones.",
+        ),
+    };
+    let (underscores, underscores_why) = match options.underscores {
+        Underscores::Reject => (
+            "REJECT_REQUEST",
+            "`x_gatehouse_subject` is `x-gatehouse-subject` to CGI, WSGI, PHP-FPM and Rack \
+             upstreams: refuse (400) any header name with an underscore. (The filter removes \
+             `x-gatehouse-*` under either spelling too, for proxies that allow them.)",
+        ),
+        Underscores::Allow => (
+            "ALLOW",
+            "Envoy's and Istio's default: header names with `_` reach the filter, which removes \
+             `x-gatehouse-*` under either spelling.",
+        ),
+    };
+    let mut router = filters;
+    router.push(json!({
+        "name": "envoy.filters.http.router",
+        "typed_config": { "@type": ROUTER_TYPE },
+    }));
+    if let Value::Object(map) = &mut hcm {
+        map.insert("#normalize_path".into(), json!(why));
+        map.insert("normalize_path".into(), json!(normalize));
+        map.insert("merge_slashes".into(), json!(merge));
+        map.insert("path_with_escaped_slashes_action".into(), json!(escaped));
+        map.insert(
+            "#common_http_protocol_options".into(),
+            json!(underscores_why),
+        );
+        map.insert(
+            "common_http_protocol_options".into(),
+            json!({ "headers_with_underscores_action": underscores }),
+        );
+        map.insert("http_filters".into(), Value::Array(router));
+    }
+    hcm
+}
+
+fn routes(options: &Options) -> Vec<Value> {
+    let mut routes: Vec<Value> = options
+        .header_routes
+        .iter()
+        .map(|r| {
+            json!({
+                "match": {
+                    "prefix": "/",
+                    "headers": [{ "name": r.header, "string_match": { "exact": r.value } }],
+                },
+                "route": { "cluster": r.cluster },
+            })
+        })
+        .collect();
+    routes.push(match &options.upstream {
+        Upstream::Cluster(_) => json!({
+            "match": { "prefix": "/" },
+            "route": { "cluster": "upstream" },
+        }),
+        Upstream::Direct => json!({
+            "match": { "prefix": "/" },
+            "direct_response": { "status": 200, "body": { "inline_string": "allowed\n" } },
+        }),
+    });
+    routes
+}
+
+fn cluster(name: &str, addr: &Addr) -> Value {
+    json!({
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{ "lb_endpoints": [{ "endpoint": { "address": addr.socket_address() } }] }],
+        },
+    })
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn without_notes(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !k.starts_with('#'))
+                .map(|(k, v)| (k.clone(), without_notes(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_notes).collect()),
+        other => other.clone(),
+    }
+}
+
+/// `# text`, word-wrapped to 100 columns at `indent`.
+fn push_comment(out: &mut String, indent: usize, text: &str) {
+    if text.is_empty() {
+        out.push_str(&" ".repeat(indent));
+        out.push_str("#\n");
+        return;
+    }
+    // Lines that start with spaces (commands) are kept as they are.
+    if text.starts_with(' ') {
+        let _ = writeln!(out, "{}#{text}", " ".repeat(indent));
+        return;
+    }
+    let width = 100usize.saturating_sub(indent + 2).max(40);
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            let _ = writeln!(out, "{}# {line}", " ".repeat(indent));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    let _ = writeln!(out, "{}# {line}", " ".repeat(indent));
+}
+
+/// A small YAML emitter for JSON values: block style, short scalar-only collections in flow
+/// style, strings plain only when no YAML 1.1 or 1.2 reader could take them for anything else.
+mod yaml {
+    use std::fmt::Write as _;
+
+    use serde_json::{Map, Value};
+
+    use super::push_comment;
+
+    /// How far (indent and text) a flow collection may reach; the key comes on top.
+    const FLOW_WIDTH: usize = 80;
+
+    /// Members in this order: what names a thing first, then the rest alphabetically.
+    fn ordered(map: &Map<String, Value>) -> Vec<(&String, &Value)> {
+        let mut members: Vec<_> = map.iter().filter(|(k, _)| !k.starts_with('#')).collect();
+        let rank = |k: &str| match k {
+            "@type" => 0,
+            "name" => 1,
+            "stat_prefix" | "listeners" | "version_info" => 2,
+            _ => 3,
+        };
+        members.sort_by(|(a, _), (b, _)| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+        members
+    }
+
+    fn note<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m str> {
+        map.get(&format!("#{key}")).and_then(Value::as_str)
+    }
+
+    /// The members of `map` at `indent`, each on its own line(s).
+    pub(super) fn map(out: &mut String, indent: usize, map: &Map<String, Value>) {
+        for (i, (key, value)) in ordered(map).into_iter().enumerate() {
+            // The first member of a sequence item shares the `- ` line.
+            let pad = if i == 0 && out.ends_with("- ") {
+                0
+            } else {
+                indent
+            };
+            if let Some(text) = note(map, key) {
+                if pad == 0 && indent > 0 {
+                    // A note on the first member of an item goes above the item's `- `.
+                    let dash = out.len().saturating_sub(2);
+                    let mut comment = String::new();
+                    push_comment(&mut comment, indent.saturating_sub(2), text);
+                    out.insert_str(line_start(out, dash), &comment);
+                } else {
+                    push_comment(out, indent, text);
+                }
+            }
+            let _ = write!(out, "{}{}:", " ".repeat(pad), scalar_text(key));
+            member(out, indent, value);
+        }
+    }
+
+    fn line_start(out: &str, at: usize) -> usize {
+        out.get(..at)
+            .and_then(|head| head.rfind('\n'))
+            .map_or(0, |n| n + 1)
+    }
+
+    /// A member's value after `key:`, at the key's `indent`.
+    fn member(out: &mut String, indent: usize, value: &Value) {
+        match value {
+            Value::Object(m) if !m.is_empty() && flow(value, indent).is_none() => {
+                out.push('\n');
+                map(out, indent + 2, m);
+            }
+            Value::Array(items) if !items.is_empty() && flow(value, indent).is_none() => {
+                out.push('\n');
+                seq(out, indent, items);
+            }
+            _ => {
+                let text = flow(value, indent).unwrap_or_else(|| inline(value));
+                let _ = writeln!(out, " {text}");
+            }
+        }
+    }
+
+    fn seq(out: &mut String, indent: usize, items: &[Value]) {
+        for item in items {
+            let _ = write!(out, "{}- ", " ".repeat(indent));
+            match item {
+                Value::Object(m) if !m.is_empty() && flow(item, indent).is_none() => {
+                    map(out, indent + 2, m);
+                }
+                Value::Array(inner) if !inner.is_empty() && flow(item, indent).is_none() => {
+                    out.push('\n');
+                    seq(out, indent + 2, inner);
+                }
+                _ => {
+                    let text = flow(item, indent).unwrap_or_else(|| inline(item));
+                    let _ = writeln!(out, "{text}");
+                }
+            }
+        }
+    }
+
+    /// The flow form of a collection, when it is short, all its leaves are scalars and nothing
+    /// in it carries a note.
+    fn flow(value: &Value, indent: usize) -> Option<String> {
+        let text = flow_text(value)?;
+        (indent + text.len() <= FLOW_WIDTH).then_some(text)
+    }
+
+    fn flow_text(value: &Value) -> Option<String> {
+        match value {
+            Value::Object(m) if m.is_empty() => Some("{}".to_owned()),
+            Value::Array(items) if items.is_empty() => Some("[]".to_owned()),
+            Value::Object(m) => {
+                if m.keys().any(|k| k.starts_with('#')) {
+                    return None;
+                }
+                let members = ordered(m)
+                    .into_iter()
+                    .map(|(k, v)| Some(format!("{}: {}", scalar_text(k), flow_text(v)?)))
+                    .collect::<Option<Vec<_>>>()?;
+                Some(format!("{{ {} }}", members.join(", ")))
+            }
+            Value::Array(items) => {
+                let items = items.iter().map(flow_text).collect::<Option<Vec<_>>>()?;
+                Some(format!("[{}]", items.join(", ")))
+            }
+            scalar => Some(inline(scalar)),
+        }
+    }
+
+    fn inline(value: &Value) -> String {
+        match value {
+            Value::String(s) => scalar_text(s),
+            Value::Object(m) if m.is_empty() => "{}".to_owned(),
+            Value::Array(a) if a.is_empty() => "[]".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// A string as a YAML scalar: plain when that cannot be read as another type or as YAML
+    /// syntax, else double-quoted (JSON escapes are YAML escapes).
+    pub(super) fn scalar_text(s: &str) -> String {
+        let plain_chars = s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'));
+        let first_ok = s
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '_' | '/'));
+        let reserved = matches!(
+            s.to_ascii_lowercase().as_str(),
+            "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null"
+        );
+        if plain_chars && first_ok && !reserved {
+            s.to_owned()
+        } else {
+            Value::String(s.to_owned()).to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// YAML (as [`Config::render`] writes it) read back with an independent parser.
+    fn yaml_to_json(yaml: &yaml_rust2::Yaml) -> Value {
+        use yaml_rust2::Yaml;
+        match yaml {
+            Yaml::Real(text) => json!(text.parse::<f64>().unwrap()),
+            Yaml::Integer(i) => json!(i),
+            Yaml::String(s) => json!(s),
+            Yaml::Boolean(b) => json!(b),
+            Yaml::Array(items) => Value::Array(items.iter().map(yaml_to_json).collect()),
+            Yaml::Hash(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.as_str().unwrap().to_owned(), yaml_to_json(v)))
+                    .collect(),
+            ),
+            other => panic!("unexpected YAML node {other:?}"),
+        }
+    }
+
+    fn round_trip(config: &Config) {
+        let yaml = config.render(Format::Yaml);
+        let docs = yaml_rust2::YamlLoader::load_from_str(&yaml).unwrap();
+        assert_eq!(docs.len(), 1, "{yaml}");
+        assert_eq!(yaml_to_json(&docs[0]), config.json(), "{yaml}");
+        let json: Value = serde_json::from_str(&config.render(Format::Json)).unwrap();
+        assert_eq!(json, config.json());
+        assert!(!config.render(Format::Json).contains("\"#"));
+    }
+
+    fn every_kind() -> Vec<Config> {
+        let filter = Filter {
+            wasm: "target/wasm32-wasip1/release/gatehouse.wasm".into(),
+            trusted_keys: vec![STANDARD.encode([7u8; 32])],
+            allow_rollback: true,
+            fixed_now: Some(1_795_867_200),
+            panic_path: Some("/panic \"now\"".into()),
+        };
+        let routed = Options {
+            upstream: Upstream::Cluster(Addr::loopback(8080)),
+            header_routes: vec![HeaderRoute {
+                header: "x-differential-upstream".into(),
+                value: "wsgi".into(),
+                cluster: "wsgi".into(),
+                address: "[::1]:8081".parse().unwrap(),
+            }],
+            paths: PathHandling::Istio,
+            underscores: Underscores::Allow,
+            ..Options::default()
+        };
+        let jwt = JwtRbac {
+            issuer: "https://acme.cp.example.com".into(),
+            jwks: r#"{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b"}]}"#.into(),
+            clock_skew_seconds: 60,
+            method: "POST".into(),
+            path: "/api/llm/v1/chat/completions".into(),
+            subject: "user:carol@acme.com".into(),
+        };
+        vec![
+            static_bootstrap(&Options::default(), &filter, b"GATEHSE\x01"),
+            static_bootstrap(&routed, &Filter::default(), b""),
+            ecds_bootstrap(&Options::default(), &Ecds::default()),
+            ecds_bootstrap(
+                &Options {
+                    paths: PathHandling::Raw,
+                    ..routed.clone()
+                },
+                &Ecds::file("/tmp/x/f.json"),
+            ),
+            ecds_resource(&filter, b"bundle", "1-abc"),
+            baseline(&Options::default(), &Baseline::None),
+            baseline(&routed, &Baseline::JwtRbac(jwt)),
+        ]
+    }
+
+    #[test]
+    fn yaml_reads_back_as_the_json() {
+        for config in every_kind() {
+            round_trip(&config);
+        }
+    }
+
+    #[test]
+    fn scalars_that_look_like_something_else_are_quoted() {
+        for s in [
+            "",
+            "true",
+            "No",
+            "null",
+            "1",
+            "1.5",
+            "30s",
+            "127.0.0.1",
+            "@type",
+            "-x",
+            ".inf",
+            "*",
+            "a b",
+            "a:b",
+            "a#b",
+            "~",
+            "y",
+        ] {
+            assert!(yaml::scalar_text(s).starts_with('"'), "{s}");
+        }
+        for s in [
+            "gatehouse",
+            "envoy.wasm.runtime.v8",
+            "/",
+            "target/envoy",
+            "REJECT_REQUEST",
+        ] {
+            assert_eq!(yaml::scalar_text(s), s);
+        }
+    }
+
+    #[test]
+    fn baselines_differ_from_gatehouse_only_by_their_http_filters() {
+        let options = Options::default();
+        let strip = |config: &Config| {
+            let mut value = config.json();
+            let hcm = value
+                .pointer_mut("/static_resources/listeners/0/filter_chains/0/filters/0/typed_config")
+                .unwrap();
+            let filters = hcm.as_object_mut().unwrap().remove("http_filters").unwrap();
+            (value, filters)
+        };
+        let (gatehouse, _) = strip(&static_bootstrap(&options, &Filter::default(), b""));
+        let jwt = JwtRbac {
+            issuer: "https://cp.example.com".into(),
+            jwks: r#"{"keys":[]}"#.into(),
+            clock_skew_seconds: 60,
+            method: "GET".into(),
+            path: "/".into(),
+            subject: "user:a@b.c".into(),
+        };
+        for (kind, n) in [(Baseline::None, 2), (Baseline::JwtRbac(jwt), 4)] {
+            let (peer, filters) = strip(&baseline(&options, &kind));
+            assert_eq!(peer, gatehouse);
+            assert_eq!(filters.as_array().unwrap().len(), n);
+            assert_eq!(filters[0]["name"], "envoy.filters.http.buffer");
+        }
+    }
+
+    #[test]
+    fn settings_gatehouse_relies_on() {
+        let config = static_bootstrap(&Options::default(), &Filter::default(), b"").json();
+        let hcm = config
+            .pointer("/static_resources/listeners/0/filter_chains/0/filters/0/typed_config")
+            .unwrap();
+        assert_eq!(hcm["normalize_path"], true);
+        assert_eq!(hcm["merge_slashes"], true);
+        assert_eq!(hcm["path_with_escaped_slashes_action"], "REJECT_REQUEST");
+        assert_eq!(
+            hcm["common_http_protocol_options"]["headers_with_underscores_action"],
+            "REJECT_REQUEST"
+        );
+        assert_eq!(hcm["request_timeout"], "30s");
+        let wasm = &hcm["http_filters"][0]["typed_config"]["config"];
+        assert_eq!(wasm["failure_policy"], "FAIL_CLOSED");
+        assert_eq!(wasm["allow_on_headers_stop_iteration"], true);
+        assert_eq!(wasm["vm_config"]["runtime"], "envoy.wasm.runtime.v8");
+        assert_eq!(
+            wasm["vm_config"]["configuration"]["value"],
+            r#"{"trusted_keys":[]}"#
+        );
+    }
+}
