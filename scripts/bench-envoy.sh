@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Envoy under keep-alive load, one run, four configurations on the same machine (SPEC.md 6):
 #   none        Envoy, direct_response, no filter (only `buffer`, so the request is read whole
-#               before the answer and the connection stays open, as with gatehouse)
+#               before the answer and the connection stays open, as with gatehouse); the same
+#               listener and connection-manager settings as gatehouse
 #   jwt_rbac    Envoy's native jwt_authn (with its JWT cache) + rbac on the `sub` claim
 #   cached      gatehouse.wasm, the same token on every request (verified-token cache)
 #   uncached    gatehouse.wasm, a fresh token on every request (signature check each time)
@@ -16,6 +17,10 @@
 # resident memory (VmRSS) is sampled after each run: gatehouse minus none is what the wasm VMs
 # (main thread + 1 worker) and the plugin cost.
 #
+# CONFIG_ONLY=1 writes the configurations, validates them (envoy --mode validate) and stops;
+# FRESH_TOKENS=n (default 20000) sets how many distinct tokens the uncached run cycles through;
+# GATEHOUSE_BIN=path uses a prebuilt `gatehouse` CLI.
+#
 # Needs: wrk (apt-get install -y wrk), Envoy 1.40 (installed into .venv by scripts/lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,13 +30,14 @@ source scripts/lib.sh
 DURATION="${1:-15}"
 ROUNDS="${ROUNDS:-3}"
 CONNECTIONS=16
-FRESH_TOKENS=20000
+FRESH_TOKENS="${FRESH_TOKENS:-20000}"
 WORK=target/bench-envoy
 PORT=18080
 ADMIN=18901
 mkdir -p "$WORK"
 
-command -v wrk >/dev/null || { echo "error: wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
+[ -n "${CONFIG_ONLY:-}" ] || command -v wrk >/dev/null \
+  || { echo "error: wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
 ensure_wasm_target
 ensure_envoy
 if [ -n "${GATEHOUSE_WASM:-}" ]; then
@@ -39,10 +45,30 @@ if [ -n "${GATEHOUSE_WASM:-}" ]; then
 else
   build_plugin
 fi
-cargo build --release -p gatehouse-compiler
-gatehouse=target/release/gatehouse
+if [ -n "${GATEHOUSE_BIN:-}" ]; then
+  gatehouse="$GATEHOUSE_BIN"
+else
+  cargo build --release -p gatehouse-compiler
+  gatehouse=target/release/gatehouse
+fi
 
 "$gatehouse" compile --gateway examples/gateway.yaml examples/acme examples/globex -o "$WORK/acme.bundle"
+# Envoy configurations, all from `gatehouse envoy-config` (policy-compiler/src/envoy.rs): the
+# baselines are the Gatehouse listener and connection manager with other HTTP filters, so each
+# ratio compares the filters and nothing else.
+common=(--listen "127.0.0.1:$PORT" --admin "127.0.0.1:$ADMIN")
+"$gatehouse" envoy-config --bundle "$WORK/acme.bundle" --wasm "$WASM_PATH" "${common[@]}" \
+  > "$WORK/gatehouse.yaml"
+"$gatehouse" envoy-config --kind baseline-none "${common[@]}" > "$WORK/none.yaml"
+"$gatehouse" envoy-config --kind baseline-jwt-rbac "${common[@]}" \
+  --jwt-issuer https://acme.cp.example.com --jwt-jwks examples/acme/keys/acme-cp.jwks.json \
+  --rbac-method POST --rbac-path /api/llm/v1/chat/completions --rbac-subject user:carol@acme.com \
+  > "$WORK/jwt_rbac.yaml"
+for config in gatehouse none jwt_rbac; do
+  "$ENVOY_BIN" --mode validate -c "$WORK/$config.yaml" >/dev/null
+done
+[ -z "${CONFIG_ONLY:-}" ] || { echo "configurations in $WORK (CONFIG_ONLY: not run)" >&2; exit 0; }
+
 mint() {
   "$gatehouse" token mint --key examples/acme/keys/acme-cp.private.jwk.json \
     --issuer https://acme.cp.example.com --tenant acme --sub user:carol@acme.com --ttl 2h "$@"
@@ -73,80 +99,6 @@ request = function()
     ["Authorization"] = "Bearer " .. tokens[i]}, '$BODY')
 end
 LUA
-
-# Envoy configurations.
-"$gatehouse" envoy-config --bundle "$WORK/acme.bundle" --wasm "$WASM_PATH" \
-  --listen "127.0.0.1:$PORT" --admin "127.0.0.1:$ADMIN" > "$WORK/gatehouse.yaml"
-plain_config() { # $1: extra http_filters YAML (indented) placed before the router
-  cat <<YAML
-admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: $ADMIN } }
-static_resources:
-  listeners:
-  - name: bench
-    address: { socket_address: { address: 127.0.0.1, port_value: $PORT } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ingress
-          # As every configuration Gatehouse generates: header names with underscores are refused.
-          common_http_protocol_options:
-            headers_with_underscores_action: REJECT_REQUEST
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                direct_response: { status: 200, body: { inline_string: "allowed\n" } }
-          http_filters:
-          # Read the whole request before answering, as gatehouse does on this route (it reads
-          # the body): a direct_response sent while the body is still arriving makes Envoy add
-          # "connection: close", and the baseline would measure a new connection per request.
-          - name: envoy.filters.http.buffer
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer
-              max_request_bytes: 65536
-$1
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-YAML
-}
-plain_config "" > "$WORK/none.yaml"
-JWKS=$(tr -d '\n' < examples/acme/keys/acme-cp.jwks.json | sed 's/"/\\"/g')
-plain_config "          - name: envoy.filters.http.jwt_authn
-            typed_config:
-              \"@type\": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
-              providers:
-                acme:
-                  issuer: https://acme.cp.example.com
-                  local_jwks: { inline_string: \"$JWKS\" }
-                  payload_in_metadata: jwt_payload
-                  jwt_cache_config: { jwt_cache_size: 100 }
-                  clock_skew_seconds: 60
-              rules:
-              - match: { prefix: / }
-                requires: { provider_name: acme }
-          - name: envoy.filters.http.rbac
-            typed_config:
-              \"@type\": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC
-              rules:
-                action: ALLOW
-                policies:
-                  carol-uses-gpt-4o:
-                    permissions:
-                    - and_rules:
-                        rules:
-                        - header: { name: :method, string_match: { exact: POST } }
-                        - url_path: { path: { exact: /api/llm/v1/chat/completions } }
-                    principals:
-                    - metadata:
-                        filter: envoy.filters.http.jwt_authn
-                        path: [ { key: jwt_payload }, { key: sub } ]
-                        value: { string_match: { exact: user:carol@acme.com } }" > "$WORK/jwt_rbac.yaml"
 
 run() { # $1: name, $2: config, $3: wrk script, $4: round
   local log="$WORK/$1.envoy.log"
@@ -183,7 +135,6 @@ run() { # $1: name, $2: config, $3: wrk script, $4: round
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
-"$ENVOY_BIN" --mode validate -c "$WORK/jwt_rbac.yaml" >/dev/null
 rm -f "$WORK"/*.wrk.txt "$WORK"/*.rss_kb
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round/$ROUNDS" >&2

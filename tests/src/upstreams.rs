@@ -1,6 +1,6 @@
 //! Upstreams that parse requests the way real services do, for the differential suite
-//! (`tests/tests/differential.rs`), and an Envoy that runs a whole static configuration (the one
-//! `gatehouse envoy-config` generates, possibly patched) rather than `envoy/envoy.yaml`.
+//! (`tests/tests/differential.rs`), and an Envoy that runs a whole static configuration (one
+//! `gatehouse_compiler::envoy::static_bootstrap` generates) rather than the ECDS bootstrap.
 //!
 //! - [`go_upstream`]: `tests/upstreams/go` (net/http, encoding/json into structs), built once per
 //!   test binary with the Go toolchain on `PATH` (or `GO_BIN`); no modules from the network.
@@ -141,8 +141,9 @@ pub fn form_upstream() -> UpstreamProcess {
     spawn("form", python("form_upstream.py"))
 }
 
-/// Envoy running one complete static configuration (JSON), e.g. a patched `gatehouse
-/// envoy-config` output. The listener and admin ports are the caller's, inside `config`.
+/// Envoy running one complete static configuration (JSON), e.g.
+/// `gatehouse_compiler::envoy::static_bootstrap(..).json()`. The listener and admin ports are the
+/// caller's, inside `config`.
 #[derive(Debug)]
 pub struct StaticEnvoy {
     child: Child,

@@ -9,8 +9,9 @@
 //! - **form**: picks its body parser from Content-Type (form, multipart, JSON).
 //!
 //! under two Envoy configurations, each one Envoy reused by every case:
-//! - **generated**: exactly what `gatehouse envoy-config` writes (routes patched, as data, to send
-//!   each case to its upstream by an `x-differential-upstream` header);
+//! - **generated**: the static bootstrap `gatehouse envoy-config` writes
+//!   (`gatehouse_compiler::envoy`), with a route and a cluster per upstream that send each case
+//!   to its upstream by an `x-differential-upstream` header;
 //! - **istio**: the same with Istio's default path settings (`normalize_path: true`,
 //!   `merge_slashes: false`, `path_with_escaped_slashes_action: KEEP_UNCHANGED`) and Envoy's
 //!   default `headers_with_underscores_action: ALLOW`: the filter sees raw `//`, `%2F`, `_`.
@@ -28,23 +29,19 @@
 //! refusals, benign allows and failures per upstream and configuration, then every failure;
 //! with `DIFFERENTIAL_VERBOSE=1`, also one line per case with what was observed.
 
-#![expect(
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "test code: a broken setup fails the test; JSON values are indexed to patch them"
-)]
+#![expect(clippy::panic, reason = "test code: a broken setup fails the test")]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use gatehouse_compiler::cli::{envoy_config, EnvoyConfigArgs};
 use gatehouse_compiler::compile::compile_sources;
+use gatehouse_compiler::envoy::{self, Addr, HeaderRoute, PathHandling, Underscores, Upstream};
 use gatehouse_compiler::keys;
 use gatehouse_e2e::upstreams::{
     form_upstream, go_upstream, wsgi_upstream, StaticEnvoy, UpstreamProcess,
 };
-use gatehouse_e2e::{free_port, repo_root, scratch, wasm, HttpRequest, HttpResponse};
+use gatehouse_e2e::{free_port, repo_root, wasm, HttpRequest, HttpResponse};
 use gatehouse_engine::route::{match_route, Body};
 use gatehouse_engine::{Engine, Identity, LoadOptions, Request};
 use serde_json::{json, Map, Value};
@@ -964,153 +961,51 @@ fn email_folding_cases() -> Vec<Case> {
 // ---------------------------------------------------------------------------------------------
 // Envoy configurations
 
-/// YAML (as `gatehouse envoy-config` writes it) to JSON, keeping scalar types.
-fn yaml_to_json(yaml: &yaml_rust2::Yaml) -> Value {
-    use yaml_rust2::Yaml;
-    match yaml {
-        Yaml::Real(text) => text
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map_or_else(|| Value::String(text.clone()), Value::Number),
-        Yaml::Integer(i) => json!(i),
-        Yaml::String(s) => json!(s),
-        Yaml::Boolean(b) => json!(b),
-        Yaml::Array(items) => Value::Array(items.iter().map(yaml_to_json).collect()),
-        Yaml::Hash(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| {
-                    let key = match k {
-                        Yaml::String(s) => s.clone(),
-                        Yaml::Integer(i) => i.to_string(),
-                        other => panic!("unexpected YAML key {other:?}"),
-                    };
-                    (key, yaml_to_json(v))
-                })
-                .collect(),
-        ),
-        Yaml::Null => Value::Null,
-        other => panic!("unexpected YAML node {other:?}"),
-    }
-}
-
-/// The listener's HttpConnectionManager `typed_config`.
-fn hcm(config: &mut Value) -> &mut Map<String, Value> {
-    config
-        .pointer_mut("/static_resources/listeners")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-        .filter_map(|l| l.get_mut("filter_chains").and_then(Value::as_array_mut))
-        .flatten()
-        .filter_map(|c| c.get_mut("filters").and_then(Value::as_array_mut))
-        .flatten()
-        .find(|f| {
-            f.get("name").and_then(Value::as_str)
-                == Some("envoy.filters.network.http_connection_manager")
-        })
-        .and_then(|f| f.get_mut("typed_config"))
-        .and_then(Value::as_object_mut)
-        .unwrap_or_else(|| panic!("no http_connection_manager in the generated configuration"))
-}
-
 struct Ports {
     listen: u16,
     admin: u16,
 }
 
-/// `gatehouse envoy-config` for this bundle, as data, with a route and a cluster per upstream.
+/// The static bootstrap for this bundle, as data, with a route and a cluster per upstream.
 fn envoy_json(
     config: Config,
-    bundle: &Path,
+    bundle: &[u8],
     ports: &Ports,
     upstreams: &BTreeMap<Up, UpstreamProcess>,
 ) -> Value {
-    let port_of = |up: Up| {
+    let addr_of = |up: Up| {
         upstreams
             .get(&up)
-            .map(|u| u.port)
+            .map(|u| Addr::loopback(u.port))
             .unwrap_or_else(|| panic!("no {} upstream", up.name()))
     };
-    let yaml = envoy_config(&EnvoyConfigArgs {
-        bundle: bundle.to_path_buf(),
+    let (paths, underscores) = match config {
+        Config::Generated => (PathHandling::Strict, Underscores::Reject),
+        // Istio's default (pathNormalization BASE) and Envoy's default for header names with
+        // underscores.
+        Config::Istio => (PathHandling::Istio, Underscores::Allow),
+    };
+    let options = envoy::Options {
+        listen: Addr::loopback(ports.listen),
+        admin: Addr::loopback(ports.admin),
+        upstream: Upstream::Cluster(addr_of(Up::Go)),
+        header_routes: [Up::Wsgi, Up::Form]
+            .into_iter()
+            .map(|up| HeaderRoute {
+                header: ROUTE_HEADER.to_owned(),
+                value: up.name().to_owned(),
+                cluster: up.name().to_owned(),
+                address: addr_of(up),
+            })
+            .collect(),
+        paths,
+        underscores,
+    };
+    let filter = envoy::Filter {
         wasm: wasm().to_path_buf(),
-        listen: format!("127.0.0.1:{}", ports.listen),
-        upstream: Some(format!("127.0.0.1:{}", port_of(Up::Go))),
-        admin: format!("127.0.0.1:{}", ports.admin),
-        trusted_keys: Vec::new(),
-    })
-    .unwrap_or_else(|e| panic!("gatehouse envoy-config: {e:#}"));
-    let docs = yaml_rust2::YamlLoader::load_from_str(&yaml)
-        .unwrap_or_else(|e| panic!("the generated configuration is not YAML: {e}"));
-    let mut value = docs
-        .first()
-        .map(yaml_to_json)
-        .unwrap_or_else(|| panic!("the generated configuration is empty"));
-
-    // One cluster per upstream, copied from the generated `upstream` cluster.
-    let clusters = value
-        .pointer_mut("/static_resources/clusters")
-        .and_then(Value::as_array_mut)
-        .unwrap_or_else(|| panic!("no clusters in the generated configuration"));
-    let template = clusters
-        .iter()
-        .find(|c| c.get("name").and_then(Value::as_str) == Some("upstream"))
-        .cloned()
-        .unwrap_or_else(|| panic!("no `upstream` cluster in the generated configuration"));
-    for up in [Up::Wsgi, Up::Form] {
-        let mut cluster = template.clone();
-        cluster["name"] = json!(up.name());
-        cluster["load_assignment"]["cluster_name"] = json!(up.name());
-        let endpoint = cluster
-            .pointer_mut(
-                "/load_assignment/endpoints/0/lb_endpoints/0/endpoint/address/socket_address",
-            )
-            .unwrap_or_else(|| panic!("the generated cluster has no socket address"));
-        endpoint["port_value"] = json!(port_of(up));
-        clusters.push(cluster);
-    }
-
-    let hcm = hcm(&mut value);
-    for host in hcm
-        .get_mut("route_config")
-        .and_then(|r| r.get_mut("virtual_hosts"))
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
-        let Some(routes) = host.get_mut("routes").and_then(Value::as_array_mut) else {
-            continue;
-        };
-        let Some(catch_all) = routes.first().cloned() else {
-            continue;
-        };
-        let mut patched = Vec::new();
-        for up in [Up::Wsgi, Up::Form] {
-            let mut route = catch_all.clone();
-            route["match"]["headers"] =
-                json!([{"name": ROUTE_HEADER, "string_match": {"exact": up.name()}}]);
-            route["route"]["cluster"] = json!(up.name());
-            patched.push(route);
-        }
-        patched.push(catch_all);
-        *routes = patched;
-    }
-    if config == Config::Istio {
-        // Istio's default (pathNormalization BASE): RFC 3986 normalisation, slashes not merged,
-        // escaped slashes kept; Envoy's default for header names with underscores.
-        hcm.insert("normalize_path".into(), json!(true));
-        hcm.insert("merge_slashes".into(), json!(false));
-        hcm.insert(
-            "path_with_escaped_slashes_action".into(),
-            json!("KEEP_UNCHANGED"),
-        );
-        let options = hcm
-            .entry("common_http_protocol_options")
-            .or_insert_with(|| json!({}));
-        options["headers_with_underscores_action"] = json!("ALLOW");
-    }
-    value
+        ..envoy::Filter::default()
+    };
+    envoy::static_bootstrap(&options, &filter, bundle).json()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1575,9 +1470,6 @@ fn differential_against_real_upstream_parsers() {
         .unwrap_or_else(|e| panic!("encoding the bundle: {e:?}"));
     let engine = Engine::load(bundle.clone(), &LoadOptions::default())
         .unwrap_or_else(|e| panic!("loading the bundle: {e}"));
-    let dir = scratch("differential");
-    let bundle_path = dir.join("acme.bundle");
-    std::fs::write(&bundle_path, &bundle).unwrap_or_else(|e| panic!("writing the bundle: {e}"));
 
     let upstreams: BTreeMap<Up, UpstreamProcess> = [
         (Up::Go, go_upstream()),
@@ -1597,7 +1489,7 @@ fn differential_against_real_upstream_parsers() {
             listen: free_port(),
             admin: free_port(),
         };
-        let value = envoy_json(config, &bundle_path, &ports, &upstreams);
+        let value = envoy_json(config, &bundle, &ports, &upstreams);
         let envoy = StaticEnvoy::start(
             &format!("differential-{}", config.name()),
             &value,
@@ -1652,7 +1544,6 @@ fn differential_against_real_upstream_parsers() {
         drop(envoy);
     }
     drop(upstreams);
-    let _ = std::fs::remove_dir_all(&dir);
 
     let mut table = String::new();
     let _ = writeln!(
