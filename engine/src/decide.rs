@@ -6,13 +6,14 @@
 use std::borrow::Cow;
 
 use crate::bundle::{
-    self, subject_code, Bundle, LoadError, LoadOptions, LoadedTenant, ResourceRecord, Tables, NONE,
-    NO_TIME, RESOURCE_DISABLED, RESOURCE_RESTRICTED, USER_ACTIVE,
+    self, Bundle, LoadError, LoadOptions, LoadedTenant, ResourceRecord, SubjectCode, Tables,
 };
 use crate::cache::{self, CacheStats, TokenCache, Window};
 use crate::headers;
 use crate::jwt::{self, Token, Validation};
-use crate::model::{ResolveTo, RoleKind, Route};
+use crate::model::{
+    IdpId, ResolveTo, ResourceId, RoleId, RoleKind, Route, Subject, UserId, VirtualAccountId,
+};
 use crate::reason::Reason;
 use crate::route::{self, Body, Facts};
 
@@ -76,18 +77,17 @@ impl Decision {
 /// role) or tenant-wide (tenant-level role).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GrantRef {
-    /// Subject code (see [`bundle::subject_code`]).
-    pub subject: u32,
-    pub role: u32,
-    /// Resource index, `None` for tenant-level roles.
-    pub resource: Option<u32>,
+    pub subject: SubjectCode,
+    pub role: RoleId,
+    /// `None` for tenant-level roles.
+    pub resource: Option<ResourceId>,
 }
 
 /// The resolved caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Principal {
-    User(u32),
-    VirtualAccount(u32),
+    User(UserId),
+    VirtualAccount(VirtualAccountId),
 }
 
 /// Everything a decision found out, for headers, logs and `gatehouse check`.
@@ -386,7 +386,7 @@ impl Engine {
                     .identity_providers
                     .get(i)
                     .ok_or(Reason::IssuerUnknown)?;
-                let idp_index = i as u32;
+                let idp_index = IdpId(u32::try_from(i).map_err(|_| Reason::IssuerUnknown)?);
                 match &provider.resolve_to {
                     ResolveTo::User {
                         email_claim,
@@ -415,9 +415,7 @@ impl Engine {
                             };
                             for value in values {
                                 caller.subjects.extend(
-                                    tables
-                                        .mapped(idp_index, value)
-                                        .map(|t| subject_code::TEAM | t),
+                                    tables.mapped_teams(idp_index, value).map(SubjectCode::team),
                                 );
                             }
                             caller.normalize();
@@ -432,8 +430,7 @@ impl Engine {
                             .and_then(serde_json::Value::as_str)
                             .ok_or(Reason::PrincipalUnknown)?;
                         let va = tables
-                            .mapped(idp_index, value)
-                            .next()
+                            .mapped_virtual_account(idp_index, value)
                             .ok_or(Reason::PrincipalUnknown)?;
                         Caller::virtual_account(va)
                     }
@@ -444,9 +441,9 @@ impl Engine {
         if let Principal::VirtualAccount(i) = caller.principal {
             let valid_after = tables
                 .virtual_accounts
-                .get(i as usize)
-                .map_or(NO_TIME, |v| v.tokens_valid_after.get());
-            if valid_after != NO_TIME && claims.int("iat").is_none_or(|iat| iat < valid_after) {
+                .get(i.index())
+                .and_then(|v| v.tokens_valid_after());
+            if valid_after.is_some_and(|after| claims.int("iat").is_none_or(|iat| iat < after)) {
                 return Err(Reason::TokenRevoked);
             }
         }
@@ -528,7 +525,7 @@ fn host_of(authority: &str) -> Cow<'_, str> {
 #[derive(Debug, Clone)]
 struct Caller {
     principal: Principal,
-    subjects: Small<u32, 12>,
+    subjects: Small<SubjectCode, 12>,
 }
 
 /// A short list kept inline (no allocation per request in the usual case), spilling to the heap.
@@ -599,12 +596,12 @@ impl<T: Copy + Default, const N: usize> core::ops::DerefMut for Small<T, N> {
 }
 
 impl Caller {
-    fn virtual_account(index: u32) -> Caller {
+    fn virtual_account(id: VirtualAccountId) -> Caller {
         Caller {
-            principal: Principal::VirtualAccount(index),
+            principal: Principal::VirtualAccount(id),
             subjects: {
                 let mut s = Small::new();
-                s.push(subject_code::VIRTUAL_ACCOUNT | index);
+                s.push(SubjectCode::virtual_account(id));
                 s
             },
         }
@@ -637,14 +634,13 @@ impl Caller {
 }
 
 fn user_caller(tables: &Tables<'_>, email: &str) -> Result<Caller, Reason> {
-    let (index, user) = tables.user(email).ok_or(Reason::PrincipalUnknown)?;
-    let teams = tables.list(user.teams);
+    let (id, user) = tables.user(email).ok_or(Reason::PrincipalUnknown)?;
     let mut subjects = Small::new();
-    subjects.push(subject_code::USER | index);
-    subjects.extend(teams.iter().map(|t| subject_code::TEAM | t.get()));
-    subjects.push(subject_code::EVERYONE);
+    subjects.push(SubjectCode::user(id));
+    subjects.extend(tables.teams_of(user).map(SubjectCode::team));
+    subjects.push(SubjectCode::EVERYONE);
     let mut caller = Caller {
-        principal: Principal::User(index),
+        principal: Principal::User(id),
         subjects,
     };
     caller.normalize();
@@ -656,19 +652,18 @@ fn check_principal(tables: &Tables<'_>, caller: &Caller, now: i64) -> Result<(),
         Principal::User(i) => {
             let user = tables
                 .users
-                .get(i as usize)
+                .get(i.index())
                 .ok_or(Reason::PrincipalUnknown)?;
-            if user.flags.get() & USER_ACTIVE == 0 {
+            if !user.is_active() {
                 return Err(Reason::PrincipalInactive);
             }
         }
         Principal::VirtualAccount(i) => {
             let va = tables
                 .virtual_accounts
-                .get(i as usize)
+                .get(i.index())
                 .ok_or(Reason::PrincipalUnknown)?;
-            let expires = va.expires.get();
-            if expires != NO_TIME && now >= expires {
+            if va.expires().is_some_and(|expires| now >= expires) {
                 return Err(Reason::PrincipalExpired);
             }
         }
@@ -681,7 +676,7 @@ fn authorize(
     tenant: &LoadedTenant,
     tables: &Tables<'_>,
     caller: &Caller,
-    resource_index: u32,
+    resource_index: ResourceId,
     resource: &ResourceRecord,
     action_name: &str,
 ) -> Result<Option<GrantRef>, Reason> {
@@ -693,9 +688,10 @@ fn authorize(
         .ok_or(Reason::NoGrant)? as u32;
     let type_actions = config
         .resource_types
-        .get(resource.resource_type.get() as usize)
-        .map_or(0, |t| t.actions.0);
-    if type_actions & (1u64 << action) == 0 {
+        .get(resource.resource_type().index())
+        .map(|t| t.actions)
+        .unwrap_or_default();
+    if !type_actions.contains(action) {
         return Err(Reason::NoGrant);
     }
 
@@ -704,17 +700,17 @@ fn authorize(
         let mut next = Some((resource_index, resource));
         core::iter::from_fn(move || {
             let current = next?;
-            let parent = current.1.parent.get();
-            next = (parent != NONE)
-                .then(|| tables.resources.get(parent as usize).map(|r| (parent, r)))
-                .flatten();
+            next = current
+                .1
+                .parent()
+                .and_then(|parent| Some((parent, tables.resources.get(parent.index())?)));
             Some(current)
         })
         .take(bundle::MAX_DEPTH + 1)
     };
 
     // Narrowing: disabled anywhere up the chain denies everyone.
-    if chain().any(|(_, r)| r.flags.get() & RESOURCE_DISABLED != 0) {
+    if chain().any(|(_, r)| r.is_disabled()) {
         return Err(Reason::ResourceDisabled);
     }
 
@@ -723,21 +719,14 @@ fn authorize(
     let admin = tenant_roles.iter().find(|(_, role)| {
         config
             .roles
-            .get(*role as usize)
+            .get(role.index())
             .is_some_and(|r| matches!(r.kind, RoleKind::TenantAdmin))
     });
 
     if admin.is_none() {
         for (_, r) in chain() {
-            if r.flags.get() & RESOURCE_RESTRICTED != 0 {
-                let allowed = tables.list(r.authorized);
-                if !caller
-                    .subjects
-                    .iter()
-                    .any(|s| allowed.binary_search_by(|a| a.get().cmp(s)).is_ok())
-                {
-                    return Err(Reason::NotAuthorizedSubject);
-                }
+            if r.is_restricted() && !caller.subjects.iter().any(|s| tables.authorizes(r, *s)) {
+                return Err(Reason::NotAuthorizedSubject);
             }
         }
     }
@@ -750,14 +739,14 @@ fn authorize(
     }
 
     for (_, r) in chain() {
-        let node_type = r.resource_type.get();
+        let node_type = r.resource_type();
         for (subject, role) in tenant_roles.iter() {
             if let Some(RoleKind::Tenant { permissions }) =
-                config.roles.get(*role as usize).map(|r| &r.kind)
+                config.roles.get(role.index()).map(|r| &r.kind)
             {
                 if permissions
                     .iter()
-                    .any(|(ty, actions)| ty.0 == node_type && actions.contains(action))
+                    .any(|(ty, actions)| *ty == node_type && actions.contains(action))
                 {
                     return Ok(Some(GrantRef {
                         subject: *subject,
@@ -772,17 +761,17 @@ fn authorize(
     for (index, r) in chain() {
         let grants = tables.grants_of(r);
         for subject in caller.subjects.iter() {
-            let start = grants.partition_point(|g| g.subject.get() < *subject);
+            let start = grants.partition_point(|g| g.subject() < *subject);
             for g in grants
                 .get(start..)
                 .unwrap_or(&[])
                 .iter()
-                .take_while(|g| g.subject.get() == *subject)
+                .take_while(|g| g.subject() == *subject)
             {
-                let role = u32::from(g.role.get());
+                let role = g.role();
                 let grants_action = config
                     .roles
-                    .get(role as usize)
+                    .get(role.index())
                     .is_some_and(|r| match r.kind {
                         RoleKind::Collaborator { actions, .. } => actions.contains(action),
                         _ => false,
@@ -801,19 +790,16 @@ fn authorize(
 }
 
 /// `(subject code, role)` for every tenant-level role the caller holds.
-fn tenant_roles(tables: &Tables<'_>, caller: &Caller) -> Small<(u32, u32), 8> {
+fn tenant_roles(tables: &Tables<'_>, caller: &Caller) -> Small<(SubjectCode, RoleId), 8> {
     let mut roles = Small::new();
-    if let Principal::User(i) = caller.principal {
-        if let Some(user) = tables.users.get(i as usize) {
-            roles.push((subject_code::USER | i, user.role.get()));
+    if let Principal::User(id) = caller.principal {
+        if let Some(user) = tables.users.get(id.index()) {
+            roles.push((SubjectCode::user(id), user.role()));
         }
     }
     for subject in caller.subjects.iter() {
-        if subject & subject_code::KIND_MASK == subject_code::TEAM {
-            let team = subject & subject_code::INDEX_MASK;
-            if let Some(t) = tables.teams.get(team as usize) {
-                roles.extend(tables.list(t.roles).iter().map(|r| (*subject, r.get())));
-            }
+        if let Some(team) = subject.team_id().and_then(|t| tables.teams.get(t.index())) {
+            roles.extend(tables.roles_of(team).map(|role| (*subject, role)));
         }
     }
     roles
@@ -824,8 +810,8 @@ impl Outcome<'_> {
     pub fn subject(&self) -> Option<String> {
         let tables = self.tables.as_ref()?;
         Some(match self.principal? {
-            Principal::User(i) => subject_name(tables, subject_code::USER | i),
-            Principal::VirtualAccount(i) => subject_name(tables, subject_code::VIRTUAL_ACCOUNT | i),
+            Principal::User(id) => subject_name(tables, SubjectCode::user(id)),
+            Principal::VirtualAccount(id) => subject_name(tables, SubjectCode::virtual_account(id)),
         })
     }
 
@@ -857,14 +843,11 @@ impl Outcome<'_> {
             .tenant?
             .config
             .roles
-            .get(grant.role as usize)
+            .get(grant.role.index())
             .map_or("?", |r| r.name.as_str());
         let subject = subject_name(tables, grant.subject);
         Some(
-            match grant
-                .resource
-                .and_then(|i| tables.resources.get(i as usize))
-            {
+            match grant.resource.and_then(|i| tables.resources.get(i.index())) {
                 Some(r) => format!("{subject} {role} on {}", tables.str(r.key)),
                 None => format!("{subject} {role} (tenant role)"),
             },
@@ -872,25 +855,30 @@ impl Outcome<'_> {
     }
 }
 
-fn subject_name(tables: &Tables<'_>, code: u32) -> String {
-    let i = (code & subject_code::INDEX_MASK) as usize;
-    match code & subject_code::KIND_MASK {
-        subject_code::USER => format!(
+fn subject_name(tables: &Tables<'_>, code: SubjectCode) -> String {
+    match code.subject() {
+        Subject::User(u) => format!(
             "user:{}",
-            tables.users.get(i).map_or("?", |u| tables.str(u.email))
+            tables
+                .users
+                .get(u.index())
+                .map_or("?", |u| tables.str(u.email))
         ),
-        subject_code::TEAM => format!(
+        Subject::Team(t) => format!(
             "team:{}",
-            tables.teams.get(i).map_or("?", |t| tables.str(t.name))
+            tables
+                .teams
+                .get(t.index())
+                .map_or("?", |t| tables.str(t.name))
         ),
-        subject_code::VIRTUAL_ACCOUNT => format!(
+        Subject::VirtualAccount(v) => format!(
             "virtualaccount:{}",
             tables
                 .virtual_accounts
-                .get(i)
+                .get(v.index())
                 .map_or("?", |v| tables.str(v.name))
         ),
-        _ => "team:everyone".to_owned(),
+        Subject::Everyone => "team:everyone".to_owned(),
     }
 }
 

@@ -154,11 +154,15 @@ pub enum Part {
     Query(String),
 }
 
-/// Index newtypes. They index the tables of one [`Tenant`].
+/// Index newtypes. They index the tables of one [`Tenant`], and the bundle's tables of that tenant
+/// (written in the same order), so the decoder hands them out too.
 macro_rules! index_type {
     ($($(#[$m:meta])* $name:ident),* $(,)?) => {$(
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+        )]
+        #[repr(transparent)]
         pub struct $name(pub u32);
         impl $name {
             pub fn index(self) -> usize { self.0 as usize }
@@ -174,15 +178,15 @@ index_type!(
     VirtualAccountId,
     /// Index into [`Tenant::resources`].
     ResourceId,
-    /// Index into [`Tenant::roles`].
+    /// Index into [`TenantConfig::roles`].
     RoleId,
-    /// Index into [`Tenant::resource_types`].
+    /// Index into [`TenantConfig::resource_types`].
     TypeId,
-    /// Index into [`Tenant::identity_providers`].
+    /// Index into [`TenantConfig::identity_providers`].
     IdpId,
 );
 
-/// A bit set over [`Tenant::actions`].
+/// A bit set over [`TenantConfig::actions`].
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]
@@ -204,8 +208,44 @@ pub enum Subject {
     Everyone,
 }
 
+/// One tenant: its settings (what the bundle's CONFIG section carries) and its large tables.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tenant {
+    /// Everything but the large tables; encoded as is in the bundle (its CONFIG section).
+    pub config: TenantConfig,
+    /// Sorted by lowercased email.
+    pub users: Vec<User>,
+    /// Sorted by name; `team:everyone` is not in this table (it is [`Subject::Everyone`]).
+    pub teams: Vec<Team>,
+    /// Sorted by name.
+    pub virtual_accounts: Vec<VirtualAccount>,
+    /// Sorted bytewise by the reference string `type:path` (e.g. `model:openai-main/gpt-4o`).
+    pub resources: Vec<Resource>,
+    /// Sorted by `(resource, subject, role)`, no duplicates.
+    pub grants: Vec<Grant>,
+}
+
+/// `tenant.roles` reads `tenant.config.roles`: a tenant is its settings plus its tables, and the
+/// compiler and tests name the settings directly.
+impl core::ops::Deref for Tenant {
+    type Target = TenantConfig;
+
+    fn deref(&self) -> &TenantConfig {
+        &self.config
+    }
+}
+
+impl core::ops::DerefMut for Tenant {
+    fn deref_mut(&mut self) -> &mut TenantConfig {
+        &mut self.config
+    }
+}
+
+/// A tenant's keys, identity providers, action names, types and roles: the small part of a
+/// tenant, the bundle's CONFIG section (`docs/bundle-format.md` 3.3). Field order is the wire
+/// order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantConfig {
     pub name: String,
     /// Lowercased; exact names or `*.suffix`. Empty: serves every host when it is the only tenant.
     pub hosts: Vec<String>,
@@ -221,16 +261,6 @@ pub struct Tenant {
     pub actions: Vec<String>,
     pub resource_types: Vec<ResourceType>,
     pub roles: Vec<Role>,
-    /// Sorted by lowercased email.
-    pub users: Vec<User>,
-    /// Sorted by name; `team:everyone` is not in this table (it is [`Subject::Everyone`]).
-    pub teams: Vec<Team>,
-    /// Sorted by name.
-    pub virtual_accounts: Vec<VirtualAccount>,
-    /// Sorted bytewise by the reference string `type:path` (e.g. `model:openai-main/gpt-4o`).
-    pub resources: Vec<Resource>,
-    /// Sorted by `(resource, subject, role)`, no duplicates.
-    pub grants: Vec<Grant>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -24,17 +24,20 @@ pub fn decide(
         .enumerate()
         .find(|(_, r)| {
             r.path == path
-                && t.resource_types
+                && t.config
+                    .resource_types
                     .get(r.resource_type.index())
                     .is_some_and(|ty| ty.name == resource_type)
         })
         .ok_or(Reason::ResourceUnknown)?;
     let action = t
+        .config
         .actions
         .iter()
         .position(|a| a == action)
         .ok_or(Reason::NoGrant)? as u32;
     let type_actions = t
+        .config
         .resource_types
         .get(resource.resource_type.index())
         .map(|ty| ty.actions)
@@ -68,7 +71,7 @@ pub fn decide(
             _ => {}
         }
     }
-    let role_kind = |r: &crate::model::RoleId| t.roles.get(r.index()).map(|r| &r.kind);
+    let role_kind = |r: &crate::model::RoleId| t.config.roles.get(r.index()).map(|r| &r.kind);
     let admin = tenant_roles
         .iter()
         .any(|r| matches!(role_kind(r), Some(RoleKind::TenantAdmin)));

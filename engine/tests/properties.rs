@@ -263,28 +263,30 @@ fn tenant(shape: &Shape) -> Tenant {
     grants.dedup();
 
     Tenant {
-        name: "t".into(),
-        hosts: vec![],
-        issuer: "https://issuer.test".into(),
-        keys: vec![],
-        audiences: vec![],
-        clock_skew_seconds: 60,
-        revoked_token_ids: vec![],
-        identity_providers: vec![],
-        actions: ACTIONS.iter().map(|a| a.to_string()).collect(),
-        resource_types: vec![
-            ResourceType {
-                name: "server".into(),
-                parent: None,
-                actions: set(&ACTIONS),
-            },
-            ResourceType {
-                name: "tool".into(),
-                parent: Some(TypeId(0)),
-                actions: set(&["read", "use"]),
-            },
-        ],
-        roles: roles(),
+        config: TenantConfig {
+            name: "t".into(),
+            hosts: vec![],
+            issuer: "https://issuer.test".into(),
+            keys: vec![],
+            audiences: vec![],
+            clock_skew_seconds: 60,
+            revoked_token_ids: vec![],
+            identity_providers: vec![],
+            actions: ACTIONS.iter().map(|a| a.to_string()).collect(),
+            resource_types: vec![
+                ResourceType {
+                    name: "server".into(),
+                    parent: None,
+                    actions: set(&ACTIONS),
+                },
+                ResourceType {
+                    name: "tool".into(),
+                    parent: Some(TypeId(0)),
+                    actions: set(&["read", "use"]),
+                },
+            ],
+            roles: roles(),
+        },
         users,
         teams: team_list,
         virtual_accounts: vas,
@@ -375,7 +377,7 @@ fn questions(p: &Policy) -> Vec<(String, String, String, String)> {
     let mut out = Vec::new();
     for s in &subjects {
         for r in &t.resources {
-            let ty = &t.resource_types[r.resource_type.index()].name;
+            let ty = &t.config.resource_types[r.resource_type.index()].name;
             for a in ACTIONS {
                 out.push((s.clone(), ty.clone(), r.path.clone(), a.to_string()));
             }

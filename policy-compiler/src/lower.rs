@@ -1165,27 +1165,29 @@ fn lower_tenant(
         return None;
     }
     Some(model::Tenant {
-        name: t.name.to_string(),
-        hosts,
-        issuer: t.issuer.to_string(),
-        keys: tenant_keys,
-        audiences,
-        clock_skew_seconds,
-        revoked_token_ids,
-        identity_providers: idps.into_values().map(|e| e.idp).collect(),
-        actions: types.actions.clone(),
-        resource_types: types
-            .types
-            .iter()
-            .zip(&types.parents)
-            .zip(&types.sets)
-            .map(|((t, parent), actions)| model::ResourceType {
-                name: t.name.clone(),
-                parent: *parent,
-                actions: *actions,
-            })
-            .collect(),
-        roles: roles.roles,
+        config: model::TenantConfig {
+            name: t.name.to_string(),
+            hosts,
+            issuer: t.issuer.to_string(),
+            keys: tenant_keys,
+            audiences,
+            clock_skew_seconds,
+            revoked_token_ids,
+            identity_providers: idps.into_values().map(|e| e.idp).collect(),
+            actions: types.actions.clone(),
+            resource_types: types
+                .types
+                .iter()
+                .zip(&types.parents)
+                .zip(&types.sets)
+                .map(|((t, parent), actions)| model::ResourceType {
+                    name: t.name.clone(),
+                    parent: *parent,
+                    actions: *actions,
+                })
+                .collect(),
+            roles: roles.roles,
+        },
         users,
         teams,
         virtual_accounts,

@@ -1,0 +1,302 @@
+//! Bundle bytes to a [`Bundle`] (the filter's and `gatehouse check`'s side): header, digest,
+//! signature and trust, then the sections, every offset checked here once.
+
+use core::ops::Range;
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
+
+use super::error::{corrupt, LoadError};
+use super::format::{
+    section, Directory, Header, Meta, Reader, SignatureTrailer, FORMAT_MAJOR, HEADER_LEN,
+    MAX_TENANTS,
+};
+use super::tables::Tables;
+use super::validate;
+use crate::jwt::KeySet;
+use crate::model::{Gateway, TenantConfig};
+
+/// How a bundle is accepted.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Ed25519 public keys. When non-empty, only bundles signed by one of them load.
+    pub trusted_keys: Vec<[u8; 32]>,
+}
+
+/// A decoded, validated bundle. Owns its bytes; the large tables are read in place.
+#[derive(Debug)]
+pub struct Bundle {
+    bytes: Vec<u8>,
+    digest: [u8; 32],
+    signer: Option<[u8; 32]>,
+    minor: u16,
+    meta: Meta,
+    gateway: Gateway,
+    tenants: Vec<LoadedTenant>,
+}
+
+/// The decoded small part of one tenant, its prepared keys, and where its tables are.
+pub struct LoadedTenant {
+    pub config: TenantConfig,
+    pub keys: KeySet,
+    /// Same order as `config.identity_providers`.
+    pub idp_keys: Vec<KeySet>,
+    tables: TableRanges,
+}
+
+impl core::fmt::Debug for LoadedTenant {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LoadedTenant")
+            .field("name", &self.config.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where one tenant's tables are, in the bundle's bytes.
+#[derive(Debug, Clone, Default)]
+struct TableRanges {
+    strings: Range<usize>,
+    users: Range<usize>,
+    teams: Range<usize>,
+    virtual_accounts: Range<usize>,
+    resources: Range<usize>,
+    grants: Range<usize>,
+    lists: Range<usize>,
+    mappings: Range<usize>,
+}
+
+impl TableRanges {
+    fn of_tenant(directory: &Directory<'_>, index: usize) -> Result<TableRanges, LoadError> {
+        let range = |kind| directory.get(section::tenant(index, kind));
+        Ok(TableRanges {
+            strings: range(section::STRINGS)?,
+            users: range(section::USERS)?,
+            teams: range(section::TEAMS)?,
+            virtual_accounts: range(section::VIRTUAL_ACCOUNTS)?,
+            resources: range(section::RESOURCES)?,
+            grants: range(section::GRANTS)?,
+            lists: range(section::LISTS)?,
+            mappings: range(section::IDP_MAPPINGS)?,
+        })
+    }
+
+    /// The tables these ranges of `bytes` hold; `Err` if one is out of bounds or not a whole
+    /// number of records.
+    fn view<'a>(&self, bytes: &'a [u8]) -> Result<Tables<'a>, LoadError> {
+        Ok(Tables {
+            strings: bytes
+                .get(self.strings.clone())
+                .ok_or(LoadError::Truncated("strings"))?,
+            users: table(bytes, &self.users, "users")?,
+            teams: table(bytes, &self.teams, "teams")?,
+            virtual_accounts: table(bytes, &self.virtual_accounts, "virtual accounts")?,
+            resources: table(bytes, &self.resources, "resources")?,
+            grants: table(bytes, &self.grants, "grants")?,
+            lists: table(bytes, &self.lists, "lists")?,
+            mappings: table(bytes, &self.mappings, "identity-provider mappings")?,
+        })
+    }
+
+    /// The same ranges, `by` bytes further on. `None` on overflow (never: they lie in a buffer).
+    fn shifted(&self, by: usize) -> Option<TableRanges> {
+        let shift = |r: &Range<usize>| Some(r.start.checked_add(by)?..r.end.checked_add(by)?);
+        Some(TableRanges {
+            strings: shift(&self.strings)?,
+            users: shift(&self.users)?,
+            teams: shift(&self.teams)?,
+            virtual_accounts: shift(&self.virtual_accounts)?,
+            resources: shift(&self.resources)?,
+            grants: shift(&self.grants)?,
+            lists: shift(&self.lists)?,
+            mappings: shift(&self.mappings)?,
+        })
+    }
+}
+
+fn table<'a, T: FromBytes + Immutable + KnownLayout + Unaligned>(
+    bytes: &'a [u8],
+    range: &Range<usize>,
+    what: &'static str,
+) -> Result<&'a [T], LoadError> {
+    let bytes = bytes.get(range.clone()).ok_or(LoadError::Truncated(what))?;
+    <[T]>::ref_from_bytes(bytes)
+        .map_err(|_| corrupt(format!("{what}: not a whole number of records")))
+}
+
+impl Bundle {
+    /// Validate and decode bundle bytes. Every offset is checked here, once.
+    pub fn decode(bytes: Vec<u8>, options: &LoadOptions) -> Result<Bundle, LoadError> {
+        let mut r = Reader::new(&bytes);
+        let header = Header::read(&mut r)?;
+        let file_len = header.file_len()?;
+        if bytes.len() < file_len {
+            return Err(LoadError::Truncated("body"));
+        }
+        if bytes.len() > file_len {
+            return Err(corrupt("trailing bytes after the bundle"));
+        }
+        let body = r.take(header.body_len()?, "body")?;
+        if Sha256::digest(body)[..] != header.digest[..] {
+            return Err(LoadError::DigestMismatch);
+        }
+        let signer = if header.is_signed() {
+            let signed = bytes
+                .get(..r.offset())
+                .ok_or(LoadError::Truncated("body"))?;
+            let trailer = SignatureTrailer::read(&mut r)?;
+            let verifying = VerifyingKey::from_bytes(&trailer.public_key)
+                .map_err(|_| LoadError::BadSignature)?;
+            verifying
+                .verify_strict(signed, &Signature::from_bytes(&trailer.signature))
+                .map_err(|_| LoadError::BadSignature)?;
+            Some(trailer.public_key)
+        } else {
+            None
+        };
+        if !options.trusted_keys.is_empty() {
+            match signer {
+                None => return Err(LoadError::Unsigned),
+                Some(key) if !options.trusted_keys.contains(&key) => {
+                    return Err(LoadError::UntrustedSigner)
+                }
+                Some(_) => {}
+            }
+        }
+
+        let mut body_reader = Reader::new(body);
+        let directory = Directory::read(&mut body_reader)?;
+        validate::sections(&directory, body_reader.offset(), body.len())?;
+        let meta: Meta = postcard_section(body, directory.get(section::META)?, "meta")?;
+        let gateway: Gateway = postcard_section(body, directory.get(section::GATEWAY)?, "gateway")?;
+        let tenant_count = meta.tenant_count as usize;
+        if tenant_count > MAX_TENANTS {
+            return Err(corrupt("too many tenants"));
+        }
+        if directory.entries.len() != 2 + tenant_count * section::TENANT_KINDS {
+            return Err(corrupt("unexpected sections"));
+        }
+        let mut tenants = Vec::with_capacity(tenant_count);
+        for index in 0..tenant_count {
+            tenants.push(load_tenant(body, &directory, index)?);
+        }
+        Ok(Bundle {
+            digest: header.digest,
+            minor: header.minor.get(),
+            bytes,
+            signer,
+            meta,
+            gateway,
+            tenants,
+        })
+    }
+
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    /// The bundle's monotonic serial (META, covered by the digest and the signature).
+    pub fn serial(&self) -> u64 {
+        self.meta.serial
+    }
+
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    pub fn tenants(&self) -> &[LoadedTenant] {
+        &self.tenants
+    }
+
+    /// SHA-256 of the body, as stored in the header.
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.digest
+    }
+
+    /// The Ed25519 public key that signed the bundle, if it is signed.
+    pub fn signer(&self) -> Option<&[u8; 32]> {
+        self.signer.as_ref()
+    }
+
+    pub fn format_version(&self) -> (u16, u16) {
+        (FORMAT_MAJOR, self.minor)
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The large tables of a tenant.
+    ///
+    /// INVARIANT: the ranges were validated in `decode` (in bounds, whole records, strings UTF-8,
+    /// lists and references in bounds). Should that ever not hold, the tables read as empty,
+    /// which can only lead to a denial: no principal, no resource, no grant.
+    pub fn tables(&self, tenant: &LoadedTenant) -> Tables<'_> {
+        tenant.tables.view(&self.bytes).unwrap_or(Tables {
+            strings: &[],
+            users: &[],
+            teams: &[],
+            virtual_accounts: &[],
+            resources: &[],
+            grants: &[],
+            lists: &[],
+            mappings: &[],
+        })
+    }
+}
+
+fn postcard_section<T: for<'de> Deserialize<'de>>(
+    body: &[u8],
+    range: Range<usize>,
+    what: &'static str,
+) -> Result<T, LoadError> {
+    let bytes = body.get(range).ok_or(LoadError::Truncated(what))?;
+    let (value, rest) = postcard::take_from_bytes::<T>(bytes)
+        .map_err(|e| corrupt(format!("{what} section: {e}")))?;
+    if !rest.is_empty() {
+        return Err(corrupt(format!("{what} section: trailing bytes")));
+    }
+    Ok(value)
+}
+
+fn load_tenant(
+    body: &[u8],
+    directory: &Directory<'_>,
+    index: usize,
+) -> Result<LoadedTenant, LoadError> {
+    let config: TenantConfig = postcard_section(
+        body,
+        directory.get(section::tenant(index, section::CONFIG))?,
+        "tenant config",
+    )?;
+    let name = &config.name;
+    let tables = TableRanges::of_tenant(directory, index)?;
+    validate::tables(&config, &tables.view(body)?)
+        .map_err(|why| corrupt(format!("tenant `{name}`: {why}")))?;
+    let keys =
+        KeySet::new(&config.keys).map_err(|e| corrupt(format!("tenant `{name}` keys: {e}")))?;
+    let mut idp_keys = Vec::with_capacity(config.identity_providers.len());
+    for idp in &config.identity_providers {
+        idp_keys.push(KeySet::new(&idp.keys).map_err(|e| {
+            corrupt(format!(
+                "tenant `{name}` identity provider `{}` keys: {e}",
+                idp.name
+            ))
+        })?);
+    }
+    // Tables were validated against `body`; store them relative to the whole buffer.
+    let tables = tables
+        .shifted(HEADER_LEN)
+        .ok_or(LoadError::Truncated("body"))?;
+    Ok(LoadedTenant {
+        config,
+        keys,
+        idp_keys,
+        tables,
+    })
+}

@@ -1,0 +1,739 @@
+//! The bundle's bytes, written once: constants, the header, the section directory, the signature
+//! trailer, the structured META section and the fixed-size table records. Each wire struct has
+//! one `encode` and one `read` (rustls `Codec` style), and a size assertion ties it to
+//! `docs/bundle-format.md`, the normative description; change both in the same commit.
+
+use core::mem::size_of;
+use core::ops::Range;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zerocopy::little_endian::{I64, U16, U32, U64};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+
+use super::error::{EncodeError, LoadError};
+use crate::model::{IdpId, ResourceId, RoleId, Subject, TeamId, TypeId, UserId, VirtualAccountId};
+
+pub const MAGIC: [u8; 8] = *b"GATEHSE\x01";
+pub const FORMAT_MAJOR: u16 = 2;
+pub const FORMAT_MINOR: u16 = 0;
+pub const HEADER_LEN: usize = 56;
+pub const SIGNATURE_TRAILER_LEN: usize = 32 + 64;
+const FLAG_SIGNED: u32 = 1;
+/// Sections per tenant are numbered `(tenant + 1) << 8 | kind`.
+pub(super) const MAX_TENANTS: usize = 0xFFFF;
+/// The deepest resource nesting a bundle may carry.
+pub const MAX_DEPTH: usize = 32;
+
+/// Section ids (`docs/bundle-format.md` 2).
+pub(super) mod section {
+    pub const META: u32 = 1;
+    pub const GATEWAY: u32 = 2;
+    pub const CONFIG: u32 = 1;
+    pub const STRINGS: u32 = 2;
+    pub const USERS: u32 = 3;
+    pub const TEAMS: u32 = 4;
+    pub const VIRTUAL_ACCOUNTS: u32 = 5;
+    pub const RESOURCES: u32 = 6;
+    pub const GRANTS: u32 = 7;
+    pub const LISTS: u32 = 8;
+    pub const IDP_MAPPINGS: u32 = 9;
+    /// Every tenant has one section of each kind.
+    pub const TENANT_KINDS: usize = 9;
+
+    pub fn tenant(index: usize, kind: u32) -> u32 {
+        // INVARIANT: index < MAX_TENANTS, checked by the encoder and the decoder.
+        (((index as u32) + 1) << 8) | kind
+    }
+}
+
+/// A bounds-checked cursor over borrowed bytes: every read either yields a whole value in place
+/// or fails with [`LoadError::Truncated`].
+#[derive(Debug, Clone, Copy)]
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    offset: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf, offset: 0 }
+    }
+
+    pub fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], LoadError> {
+        let (head, rest) = self
+            .buf
+            .split_at_checked(n)
+            .ok_or(LoadError::Truncated(what))?;
+        self.buf = rest;
+        // Cannot overflow: `n` bytes of one slice were just consumed.
+        self.offset = self.offset.saturating_add(n);
+        Ok(head)
+    }
+
+    /// One fixed-size value, in place.
+    pub fn read<T: FromBytes + KnownLayout + Immutable + Unaligned>(
+        &mut self,
+        what: &'static str,
+    ) -> Result<&'a T, LoadError> {
+        let bytes = self.take(size_of::<T>(), what)?;
+        T::ref_from_bytes(bytes).map_err(|_| LoadError::Truncated(what))
+    }
+
+    /// `count` fixed-size values, in place.
+    pub fn slice<T: FromBytes + KnownLayout + Immutable + Unaligned>(
+        &mut self,
+        count: usize,
+        what: &'static str,
+    ) -> Result<&'a [T], LoadError> {
+        let len = count
+            .checked_mul(size_of::<T>())
+            .ok_or(LoadError::Truncated(what))?;
+        let bytes = self.take(len, what)?;
+        <[T]>::ref_from_bytes(bytes).map_err(|_| LoadError::Truncated(what))
+    }
+
+    /// Bytes consumed so far.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+/// The fixed 56-byte header (`docs/bundle-format.md` 1).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct Header {
+    pub magic: [u8; 8],
+    pub major: U16,
+    pub minor: U16,
+    /// Bit 0: signed; every other bit 0.
+    pub flags: U32,
+    pub body_len: U64,
+    /// SHA-256 of the body.
+    pub digest: [u8; 32],
+}
+
+impl Header {
+    /// This build's header for `body`.
+    pub fn for_body(body: &[u8], signed: bool) -> Header {
+        Header {
+            magic: MAGIC,
+            major: U16::new(FORMAT_MAJOR),
+            minor: U16::new(FORMAT_MINOR),
+            flags: U32::new(if signed { FLAG_SIGNED } else { 0 }),
+            body_len: U64::new(body.len() as u64),
+            digest: Sha256::digest(body).into(),
+        }
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.as_bytes());
+    }
+
+    /// Reads a header with the right magic, a major version this build reads and no unknown
+    /// flag. Body length and digest are checked against the bytes by the caller.
+    pub fn read(r: &mut Reader<'_>) -> Result<Header, LoadError> {
+        let header = *r.read::<Header>("header")?;
+        if header.magic != MAGIC {
+            return Err(LoadError::BadMagic);
+        }
+        let (major, minor) = (header.major.get(), header.minor.get());
+        if major != FORMAT_MAJOR {
+            return Err(LoadError::UnsupportedVersion { major, minor });
+        }
+        let flags = header.flags.get();
+        if flags & !FLAG_SIGNED != 0 {
+            return Err(LoadError::Corrupt(format!(
+                "unknown header flags {flags:#x}"
+            )));
+        }
+        Ok(header)
+    }
+
+    pub fn is_signed(&self) -> bool {
+        self.flags.get() & FLAG_SIGNED != 0
+    }
+
+    pub fn body_len(&self) -> Result<usize, LoadError> {
+        usize::try_from(self.body_len.get()).map_err(|_| LoadError::Truncated("body"))
+    }
+
+    /// The exact file length the header announces: header, body and (when signed) trailer.
+    pub fn file_len(&self) -> Result<usize, LoadError> {
+        let signed_end = HEADER_LEN
+            .checked_add(self.body_len()?)
+            .ok_or(LoadError::Truncated("body"))?;
+        let trailer = if self.is_signed() {
+            SIGNATURE_TRAILER_LEN
+        } else {
+            0
+        };
+        signed_end
+            .checked_add(trailer)
+            .ok_or(LoadError::Truncated("body"))
+    }
+}
+
+/// The 96 bytes after the body of a signed bundle: the signer's Ed25519 public key and its
+/// signature of header and body.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct SignatureTrailer {
+    pub public_key: [u8; 32],
+    pub signature: [u8; 64],
+}
+
+impl SignatureTrailer {
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.as_bytes());
+    }
+
+    pub fn read(r: &mut Reader<'_>) -> Result<SignatureTrailer, LoadError> {
+        r.read::<SignatureTrailer>("signature").copied()
+    }
+}
+
+/// One entry of the section directory: 12 bytes.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
+#[repr(C)]
+pub struct SectionEntry {
+    pub id: U32,
+    /// In the body.
+    pub offset: U32,
+    pub len: U32,
+}
+
+impl SectionEntry {
+    /// Where the section lies in the body; `None` if it does not fit in `usize`.
+    pub fn range(&self) -> Option<Range<usize>> {
+        let start = usize::try_from(self.offset.get()).ok()?;
+        let len = usize::try_from(self.len.get()).ok()?;
+        Some(start..start.checked_add(len)?)
+    }
+}
+
+/// The section directory that opens the body (`docs/bundle-format.md` 2): a `u32` count, then
+/// that many entries, sorted by id. Read in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Directory<'a> {
+    pub entries: &'a [SectionEntry],
+}
+
+impl<'a> Directory<'a> {
+    /// The bytes a directory of `count` entries takes.
+    pub fn encoded_len(count: usize) -> Option<usize> {
+        count
+            .checked_mul(size_of::<SectionEntry>())?
+            .checked_add(size_of::<U32>())
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let count =
+            u32::try_from(self.entries.len()).map_err(|_| EncodeError::TooLarge("sections"))?;
+        out.extend_from_slice(&count.to_le_bytes());
+        out.extend_from_slice(self.entries.as_bytes());
+        Ok(())
+    }
+
+    /// Reads the entries; where they point is checked by `validate::sections`.
+    pub fn read(r: &mut Reader<'a>) -> Result<Directory<'a>, LoadError> {
+        let count = r.read::<U32>("section directory")?.get();
+        let count =
+            usize::try_from(count).map_err(|_| LoadError::Truncated("section directory"))?;
+        let entries = r.slice::<SectionEntry>(count, "section directory")?;
+        Ok(Directory { entries })
+    }
+
+    /// The body range of section `id`.
+    pub fn get(&self, id: u32) -> Result<Range<usize>, LoadError> {
+        self.entries
+            .binary_search_by_key(&id, |e| e.id.get())
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .and_then(SectionEntry::range)
+            .ok_or_else(|| LoadError::Corrupt(format!("missing section {id:#x}")))
+    }
+}
+
+/// The META section (postcard, `docs/bundle-format.md` 3.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    pub revision: String,
+    pub compiler_version: String,
+    pub tenant_count: u32,
+    /// Monotonic serial set at compile time ([`crate::model::Policy::serial`]); since format 2.0.
+    pub serial: u64,
+}
+
+/// A subject in grants and `authorized` lists: kind in bits 30-31 (user, team, virtual account,
+/// `team:everyone`), index in bits 0-29. Ordered as the `u32` it is stored as, which is the order
+/// of those sorted lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(transparent)]
+pub struct SubjectCode(u32);
+
+impl SubjectCode {
+    const USER: u32 = 0;
+    const TEAM: u32 = 1 << 30;
+    const VIRTUAL_ACCOUNT: u32 = 2 << 30;
+    const KIND_MASK: u32 = 3 << 30;
+    const INDEX_MASK: u32 = (1 << 30) - 1;
+    pub const EVERYONE: SubjectCode = SubjectCode(3 << 30);
+
+    pub fn user(id: UserId) -> SubjectCode {
+        SubjectCode(Self::USER | (id.0 & Self::INDEX_MASK))
+    }
+
+    pub fn team(id: TeamId) -> SubjectCode {
+        SubjectCode(Self::TEAM | (id.0 & Self::INDEX_MASK))
+    }
+
+    pub fn virtual_account(id: VirtualAccountId) -> SubjectCode {
+        SubjectCode(Self::VIRTUAL_ACCOUNT | (id.0 & Self::INDEX_MASK))
+    }
+
+    pub fn from_wire(code: U32) -> SubjectCode {
+        SubjectCode(code.get())
+    }
+
+    pub fn to_wire(self) -> U32 {
+        U32::new(self.0)
+    }
+
+    pub fn subject(self) -> Subject {
+        let i = self.0 & Self::INDEX_MASK;
+        match self.0 & Self::KIND_MASK {
+            Self::USER => Subject::User(UserId(i)),
+            Self::TEAM => Subject::Team(TeamId(i)),
+            Self::VIRTUAL_ACCOUNT => Subject::VirtualAccount(VirtualAccountId(i)),
+            _ => Subject::Everyone,
+        }
+    }
+
+    /// The team, when this names one.
+    pub fn team_id(self) -> Option<TeamId> {
+        match self.subject() {
+            Subject::Team(team) => Some(team),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a code [`SubjectCode::from`] writes (`team:everyone` carries no index).
+    pub fn is_canonical(self) -> bool {
+        self.0 & Self::KIND_MASK != Self::EVERYONE.0 || self == Self::EVERYONE
+    }
+}
+
+impl From<Subject> for SubjectCode {
+    fn from(subject: Subject) -> SubjectCode {
+        match subject {
+            Subject::User(id) => SubjectCode::user(id),
+            Subject::Team(id) => SubjectCode::team(id),
+            Subject::VirtualAccount(id) => SubjectCode::virtual_account(id),
+            Subject::Everyone => SubjectCode::EVERYONE,
+        }
+    }
+}
+
+/// `u32::MAX` in a parent field: none.
+pub const NONE: u32 = u32::MAX;
+/// `i64::MIN` in a timestamp field: none.
+pub const NO_TIME: i64 = i64::MIN;
+
+fn index_field(index: Option<u32>) -> U32 {
+    U32::new(index.unwrap_or(NONE))
+}
+
+fn index_of(field: U32) -> Option<u32> {
+    Some(field.get()).filter(|i| *i != NONE)
+}
+
+fn time_field(time: Option<i64>) -> I64 {
+    I64::new(time.unwrap_or(NO_TIME))
+}
+
+fn time_of(field: I64) -> Option<i64> {
+    Some(field.get()).filter(|t| *t != NO_TIME)
+}
+
+/// A string in the tenant's string heap.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct StrRef {
+    pub offset: U32,
+    pub len: U32,
+}
+
+/// A run of the tenant's `u32` list pool.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct ListRef {
+    pub start: U32,
+    pub len: U32,
+}
+
+/// `start .. start + len` of a reference; `None` if it does not fit in `usize`.
+fn run(start: U32, len: U32) -> Option<Range<usize>> {
+    let start = usize::try_from(start.get()).ok()?;
+    let len = usize::try_from(len.get()).ok()?;
+    Some(start..start.checked_add(len)?)
+}
+
+impl StrRef {
+    pub fn range(&self) -> Option<Range<usize>> {
+        run(self.offset, self.len)
+    }
+}
+
+impl ListRef {
+    pub fn range(&self) -> Option<Range<usize>> {
+        run(self.start, self.len)
+    }
+}
+
+pub const RESOURCE_DISABLED: u32 = 1;
+pub const RESOURCE_RESTRICTED: u32 = 2;
+pub const USER_ACTIVE: u32 = 1;
+
+/// 24 bytes. Sorted by `email`.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct UserRecord {
+    pub email: StrRef,
+    /// Tenant-level role.
+    pub role: U32,
+    /// Bit 0: active.
+    pub flags: U32,
+    /// Team indices, sorted.
+    pub teams: ListRef,
+}
+
+impl UserRecord {
+    pub fn new(email: StrRef, role: RoleId, active: bool, teams: ListRef) -> UserRecord {
+        UserRecord {
+            email,
+            role: U32::new(role.0),
+            flags: U32::new(if active { USER_ACTIVE } else { 0 }),
+            teams,
+        }
+    }
+
+    pub fn role(&self) -> RoleId {
+        RoleId(self.role.get())
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.flags.get() & USER_ACTIVE != 0
+    }
+}
+
+/// 16 bytes. Sorted by `name`.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct TeamRecord {
+    pub name: StrRef,
+    /// Tenant-level role indices, sorted.
+    pub roles: ListRef,
+}
+
+/// 24 bytes. Sorted by `name`.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct VirtualAccountRecord {
+    pub name: StrRef,
+    pub expires: I64,
+    pub tokens_valid_after: I64,
+}
+
+impl VirtualAccountRecord {
+    pub fn new(
+        name: StrRef,
+        expires: Option<i64>,
+        tokens_valid_after: Option<i64>,
+    ) -> VirtualAccountRecord {
+        VirtualAccountRecord {
+            name,
+            expires: time_field(expires),
+            tokens_valid_after: time_field(tokens_valid_after),
+        }
+    }
+
+    /// Unix seconds.
+    pub fn expires(&self) -> Option<i64> {
+        time_of(self.expires)
+    }
+
+    /// Unix seconds.
+    pub fn tokens_valid_after(&self) -> Option<i64> {
+        time_of(self.tokens_valid_after)
+    }
+}
+
+/// 36 bytes. Sorted by `key` (`type:path`).
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct ResourceRecord {
+    pub key: StrRef,
+    pub resource_type: U32,
+    pub parent: U32,
+    /// Bit 0: disabled. Bit 1: restricted to `authorized`.
+    pub flags: U32,
+    /// Index of the first grant and count, in the grants table.
+    pub grants_start: U32,
+    pub grants_len: U32,
+    /// Subject codes, sorted.
+    pub authorized: ListRef,
+}
+
+impl ResourceRecord {
+    pub fn flags_of(enabled: bool, restricted: bool) -> U32 {
+        let disabled = if enabled { 0 } else { RESOURCE_DISABLED };
+        let restricted = if restricted { RESOURCE_RESTRICTED } else { 0 };
+        U32::new(disabled | restricted)
+    }
+
+    pub fn parent_of(parent: Option<ResourceId>) -> U32 {
+        index_field(parent.map(|p| p.0))
+    }
+
+    pub fn resource_type(&self) -> TypeId {
+        TypeId(self.resource_type.get())
+    }
+
+    pub fn parent(&self) -> Option<ResourceId> {
+        index_of(self.parent).map(ResourceId)
+    }
+
+    pub fn is_disabled(&self) -> bool {
+        self.flags.get() & RESOURCE_DISABLED != 0
+    }
+
+    pub fn is_restricted(&self) -> bool {
+        self.flags.get() & RESOURCE_RESTRICTED != 0
+    }
+
+    /// The resource's run of the grants table.
+    pub fn grants(&self) -> Option<Range<usize>> {
+        run(self.grants_start, self.grants_len)
+    }
+}
+
+/// 6 bytes. Grouped by resource, sorted by `(subject, role)` within a resource.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct GrantRecord {
+    pub subject: U32,
+    pub role: U16,
+}
+
+impl GrantRecord {
+    pub fn subject(&self) -> SubjectCode {
+        SubjectCode::from_wire(self.subject)
+    }
+
+    pub fn role(&self) -> RoleId {
+        RoleId(u32::from(self.role.get()))
+    }
+}
+
+/// 16 bytes. Sorted by `(idp, value, target)`. The target is a team for identity providers that
+/// resolve to users and a virtual account for those that resolve to virtual accounts.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct MappingRecord {
+    pub idp: U32,
+    pub value: StrRef,
+    pub target: U32,
+}
+
+impl MappingRecord {
+    pub fn idp(&self) -> IdpId {
+        IdpId(self.idp.get())
+    }
+}
+
+// The sizes `docs/bundle-format.md` gives.
+const _: () = {
+    assert!(size_of::<Header>() == HEADER_LEN);
+    assert!(size_of::<SignatureTrailer>() == SIGNATURE_TRAILER_LEN);
+    assert!(size_of::<SectionEntry>() == 12);
+    assert!(size_of::<StrRef>() == 8);
+    assert!(size_of::<ListRef>() == 8);
+    assert!(size_of::<UserRecord>() == 24);
+    assert!(size_of::<TeamRecord>() == 16);
+    assert!(size_of::<VirtualAccountRecord>() == 24);
+    assert!(size_of::<ResourceRecord>() == 36);
+    assert!(size_of::<GrantRecord>() == 6);
+    assert!(size_of::<MappingRecord>() == 16);
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trips_at_documented_offsets() {
+        for signed in [false, true] {
+            let header = Header::for_body(b"body", signed);
+            let mut bytes = Vec::new();
+            header.encode(&mut bytes);
+            assert_eq!(bytes.len(), HEADER_LEN);
+            assert_eq!(bytes.get(0..8), Some(&MAGIC[..]));
+            assert_eq!(bytes.get(8..10), Some(&FORMAT_MAJOR.to_le_bytes()[..]));
+            assert_eq!(bytes.get(10..12), Some(&FORMAT_MINOR.to_le_bytes()[..]));
+            assert_eq!(
+                bytes.get(12..16),
+                Some(&u32::from(signed).to_le_bytes()[..])
+            );
+            assert_eq!(bytes.get(16..24), Some(&4u64.to_le_bytes()[..]));
+            assert_eq!(bytes.get(24..56), Some(&Sha256::digest(b"body")[..]));
+            let mut r = Reader::new(&bytes);
+            assert_eq!(Header::read(&mut r), Ok(header));
+            assert_eq!(r.remaining(), 0);
+            assert_eq!(header.is_signed(), signed);
+            assert_eq!(
+                header.file_len(),
+                Ok(HEADER_LEN + 4 + 96 * usize::from(signed))
+            );
+        }
+    }
+
+    #[test]
+    fn header_read_refuses_what_it_must() {
+        let mut good = Vec::new();
+        Header::for_body(b"", false).encode(&mut good);
+        let read = |bytes: &[u8]| Header::read(&mut Reader::new(bytes));
+        assert_eq!(
+            read(good.get(..55).unwrap_or_default()),
+            Err(LoadError::Truncated("header"))
+        );
+        let mut bad = good.clone();
+        if let Some(b) = bad.get_mut(0) {
+            *b = b'X';
+        }
+        assert_eq!(read(&bad), Err(LoadError::BadMagic));
+        let mut bad = good.clone();
+        if let Some(b) = bad.get_mut(8..12) {
+            b.copy_from_slice(&[3, 0, 9, 0]);
+        }
+        assert_eq!(
+            read(&bad),
+            Err(LoadError::UnsupportedVersion { major: 3, minor: 9 })
+        );
+        let mut bad = good;
+        if let Some(b) = bad.get_mut(12) {
+            *b = 2;
+        }
+        assert!(matches!(read(&bad), Err(LoadError::Corrupt(_))));
+    }
+
+    #[test]
+    fn trailer_round_trips() {
+        let trailer = SignatureTrailer {
+            public_key: [1; 32],
+            signature: [2; 64],
+        };
+        let mut bytes = Vec::new();
+        trailer.encode(&mut bytes);
+        assert_eq!(bytes.len(), SIGNATURE_TRAILER_LEN);
+        assert_eq!(bytes.get(..32), Some(&[1; 32][..]));
+        assert_eq!(
+            SignatureTrailer::read(&mut Reader::new(&bytes)),
+            Ok(trailer)
+        );
+    }
+
+    #[test]
+    fn directory_round_trips_at_documented_offsets() {
+        let entry = |id: u32, offset: u32, len: u32| SectionEntry {
+            id: U32::new(id),
+            offset: U32::new(offset),
+            len: U32::new(len),
+        };
+        let entries = [entry(1, 28, 5), entry(0x102, 33, 0)];
+        let mut bytes = Vec::new();
+        Directory { entries: &entries }
+            .encode(&mut bytes)
+            .unwrap_or_default();
+        assert_eq!(Directory::encoded_len(2), Some(bytes.len()));
+        let words: Vec<u32> = bytes
+            .chunks_exact(4)
+            .filter_map(|w| w.try_into().ok().map(u32::from_le_bytes))
+            .collect();
+        assert_eq!(words, [2, 1, 28, 5, 0x102, 33, 0]);
+        let mut r = Reader::new(&bytes);
+        let directory = Directory::read(&mut r);
+        assert_eq!(directory, Ok(Directory { entries: &entries }));
+        assert_eq!(r.offset(), bytes.len());
+        let directory = directory.unwrap_or(Directory { entries: &[] });
+        assert_eq!(directory.get(0x102), Ok(33..33));
+        assert!(directory.get(2).is_err());
+        assert_eq!(
+            Directory::read(&mut Reader::new(bytes.get(..20).unwrap_or_default())),
+            Err(LoadError::Truncated("section directory"))
+        );
+        let huge = u32::MAX.to_le_bytes();
+        assert_eq!(
+            Directory::read(&mut Reader::new(&huge)),
+            Err(LoadError::Truncated("section directory"))
+        );
+    }
+
+    #[test]
+    fn subject_codes_round_trip_in_wire_order() {
+        let subjects = [
+            Subject::User(UserId(0)),
+            Subject::User(UserId(7)),
+            Subject::Team(TeamId(0)),
+            Subject::Team(TeamId(3)),
+            Subject::VirtualAccount(VirtualAccountId(2)),
+            Subject::Everyone,
+        ];
+        let codes: Vec<SubjectCode> = subjects.iter().map(|s| SubjectCode::from(*s)).collect();
+        let raw: Vec<u32> = codes.iter().map(|c| c.to_wire().get()).collect();
+        assert_eq!(raw, [0, 7, 1 << 30, (1 << 30) | 3, (2 << 30) | 2, 3 << 30]);
+        assert!(codes.windows(2).all(|w| matches!(w, [a, b] if a < b)));
+        for (code, subject) in codes.iter().zip(subjects) {
+            assert_eq!(code.subject(), subject);
+            assert!(code.is_canonical());
+        }
+        assert_eq!(codes.get(3).and_then(|c| c.team_id()), Some(TeamId(3)));
+        assert!(!SubjectCode::from_wire(U32::new((3 << 30) | 1)).is_canonical());
+    }
+
+    #[test]
+    fn optional_fields_use_their_sentinels() {
+        let r = ResourceRecord {
+            key: StrRef {
+                offset: U32::new(0),
+                len: U32::new(0),
+            },
+            resource_type: U32::new(1),
+            parent: ResourceRecord::parent_of(None),
+            flags: ResourceRecord::flags_of(false, true),
+            grants_start: U32::new(0),
+            grants_len: U32::new(0),
+            authorized: ListRef {
+                start: U32::new(0),
+                len: U32::new(0),
+            },
+        };
+        assert_eq!(r.parent.get(), NONE);
+        assert_eq!(r.parent(), None);
+        assert!(r.is_disabled() && r.is_restricted());
+        assert_eq!(r.flags.get(), RESOURCE_DISABLED | RESOURCE_RESTRICTED);
+        let va = VirtualAccountRecord::new(r.key, None, Some(5));
+        assert_eq!(va.expires.get(), NO_TIME);
+        assert_eq!((va.expires(), va.tokens_valid_after()), (None, Some(5)));
+    }
+}
