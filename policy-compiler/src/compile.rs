@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use gatehouse_engine::model::Policy;
 
-use crate::diagnostics::{parse_json_fast, parse_source, Diagnostic, FileDiagnostics};
+use crate::diagnostics::{parse_source, Diagnostic, FileDiagnostics};
 use crate::gateway::{default_gateway, lower_gateway};
 use crate::lower::{lower, TenantSource};
-use crate::source::{GatewayFile, TenantFile};
+use crate::source::{parse_json_fast, GatewayFile, TenantFile};
 
 /// What `gatehouse compile` compiles.
 #[derive(Debug, Clone, Default)]
