@@ -24,7 +24,7 @@ const HEADER_LEN: usize = 56;
 const FLAGS: core::ops::Range<usize> = 12..16;
 const BODY_LEN: core::ops::Range<usize> = 16..24;
 const DIGEST: core::ops::Range<usize> = 24..56;
-/// The clock of the adversarial token suite (tests/adversarial/cases.json).
+/// The clock of the adversarial token suite (tests/vectors/adversarial/requests.json).
 const NOW: i64 = 1_795_867_200;
 
 pub fn repo() -> PathBuf {
@@ -210,7 +210,7 @@ fn fuzz_keys() -> &'static KeySet {
             "globex-cp",
             "globex-sso",
         ] {
-            let path = repo().join(format!("tests/adversarial/keys/{name}.jwks.json"));
+            let path = repo().join(format!("tests/vectors/adversarial/keys/{name}.jwks.json"));
             let text = std::fs::read_to_string(&path).unwrap_or_default();
             all.extend(parse_jwks(&text).unwrap_or_default());
         }
@@ -234,7 +234,7 @@ fn compiled(gateway: &Path, inputs: &[PathBuf]) -> Engine {
 // The engine keeps a per-thread token cache (not `Sync`): one engine per thread, leaked.
 thread_local! {
     static ADVERSARIAL: &'static Engine = Box::leak(Box::new({
-        let dir = repo().join("tests/adversarial");
+        let dir = repo().join("tests/vectors/adversarial");
         compiled(
             &dir.join("gateway.yaml"),
             &[dir.join("tenant-acme.yaml"), dir.join("tenant-globex.yaml")],

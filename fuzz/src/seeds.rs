@@ -1,6 +1,6 @@
 //! Seed inputs, built from the repository's own data: the example and golden-vector tenants
-//! (compiled into bundles, or as YAML), the adversarial tokens, and the golden vectors' requests
-//! and bodies. `cargo run --bin seed` writes them to `corpus/<target>/`.
+//! (compiled into bundles, or as YAML), and the golden vectors' tokens (the adversarial ones
+//! among them), requests and bodies. `cargo run --bin seed` writes them to `corpus/<target>/`.
 
 use std::path::{Path, PathBuf};
 
@@ -33,13 +33,6 @@ fn policies() -> Vec<(Option<PathBuf>, Vec<PathBuf>)> {
         (
             Some(root.join("fuzz/gateway.yaml")),
             vec![root.join("examples/acme")],
-        ),
-        (
-            Some(root.join("tests/adversarial/gateway.yaml")),
-            vec![
-                root.join("tests/adversarial/tenant-acme.yaml"),
-                root.join("tests/adversarial/tenant-globex.yaml"),
-            ],
         ),
     ];
     for dir in vector_dirs() {
@@ -101,13 +94,6 @@ fn vector_cases() -> Vec<Value> {
 
 fn tokens() -> Vec<Vec<u8>> {
     let mut out: Vec<Vec<u8>> = Vec::new();
-    if let Some(file) = json_file(&repo().join("tests/adversarial/cases.json")) {
-        for case in file["cases"].as_array().into_iter().flatten() {
-            if let Some(t) = case["token"].as_str() {
-                out.push(t.as_bytes().to_vec());
-            }
-        }
-    }
     for case in vector_cases() {
         if let Some(raw) = case["token"]["raw"].as_str() {
             out.push(raw.as_bytes().to_vec());

@@ -63,6 +63,10 @@ pub struct VectorFile {
     pub description: Option<String>,
     /// The clock of every case, RFC 3339.
     pub now: String,
+    /// Other times (RFC 3339) at which every case not marked `now_only` must give the same
+    /// answer: the cases claim to hold from `now` until the latest of them.
+    #[serde(default)]
+    pub also_at: Vec<String>,
     /// The default `request.host`.
     #[serde(default)]
     pub host: Option<String>,
@@ -86,8 +90,14 @@ pub struct VectorFile {
 pub struct Case {
     /// Unique within the file.
     pub name: String,
+    /// What class of input the case belongs to (the adversarial vector requires every class).
+    #[serde(default)]
+    pub category: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
+    /// The answer holds only at `now` (e.g. a clock-skew edge): not checked at `also_at`.
+    #[serde(default)]
+    pub now_only: bool,
     pub request: RequestSpec,
     /// The token the request carries (see the README: raw or minted, `profile`, `source`).
     #[serde(default)]
@@ -97,6 +107,10 @@ pub struct Case {
     pub as_subject: Option<String>,
     /// Expected fields of `gatehouse check --json` ([`EXPECT_FIELDS`]).
     pub expect: Map<String, Value>,
+    /// Members that replace `expect`'s for an HTTP replay, where HTTP itself changes the request
+    /// before any filter sees it (a proxy trims header values).
+    #[serde(default)]
+    pub expect_http: Map<String, Value>,
     /// The expectation follows the SPEC but the implementation does not (yet).
     #[serde(default)]
     pub known_issue: Option<String>,
@@ -222,6 +236,8 @@ pub struct Vector {
     pub file: VectorFile,
     /// `file.now` in Unix seconds.
     pub now: i64,
+    /// `file.also_at` in Unix seconds.
+    pub also_at: Vec<i64>,
 }
 
 /// Every vector under `root` (each subdirectory with a `requests.json`), in name order.
@@ -254,6 +270,11 @@ impl Vector {
         let file: VectorFile = serde_json::from_str(&text)
             .map_err(|e| format!("vector `{name}`: requests.json: {e}"))?;
         let now = cli::parse_time(&file.now).map_err(|e| format!("vector `{name}`: `now`: {e}"))?;
+        let also_at = file
+            .also_at
+            .iter()
+            .map(|t| cli::parse_time(t).map_err(|e| format!("vector `{name}`: `also_at`: {e}")))
+            .collect::<Result<Vec<i64>, String>>()?;
         let mut seen = BTreeSet::new();
         for case in &file.cases {
             if !seen.insert(case.name.as_str()) {
@@ -265,6 +286,7 @@ impl Vector {
             dir: dir.to_path_buf(),
             file,
             now,
+            also_at,
         })
     }
 
@@ -519,10 +541,12 @@ impl Vector {
 }
 
 impl Case {
-    /// An `expect` member that is not a field of `gatehouse check --json`, if any.
+    /// An `expect` or `expect_http` member that is not a field of `gatehouse check --json`, if
+    /// any.
     pub fn unknown_expect_field(&self) -> Option<&str> {
         self.expect
             .keys()
+            .chain(self.expect_http.keys())
             .map(String::as_str)
             .find(|k| !EXPECT_FIELDS.contains(k))
     }
@@ -530,6 +554,13 @@ impl Case {
     /// The expected value of `field` (`None` when not expected; `Some(Null)` when expected null).
     pub fn expected(&self, field: &str) -> Option<&Value> {
         self.expect.get(field)
+    }
+
+    /// What an HTTP replay expects: `expect` with `expect_http`'s members over it.
+    pub fn expect_over_http(&self) -> Map<String, Value> {
+        let mut expect = self.expect.clone();
+        expect.extend(self.expect_http.clone());
+        expect
     }
 }
 

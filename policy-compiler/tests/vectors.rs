@@ -4,6 +4,10 @@
 //! building each request) is `gatehouse_compiler::vectors`, shared with the Envoy replay in
 //! `tests/tests/vectors.rs`.
 //!
+//! A vector's `also_at` times are decided again by the engine, for every case not marked
+//! `now_only`. The adversarial token vector (`tests/vectors/adversarial`, SPEC 7) must also hold
+//! a case of every attack class.
+//!
 //! `GATEHOUSE_VECTOR=<name>` runs one vector; `GATEHOUSE_VECTORS_SKIP_KNOWN=1` skips cases marked
 //! `known_issue` (by default they run, and fail while the issue is open).
 
@@ -14,7 +18,7 @@
     reason = "test code: a panic is a test failure"
 )]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -223,13 +227,19 @@ fn golden_vectors() {
                 known.push_str(&format!(" (note: {note})"));
             }
 
+            // At `now`, and again on the other clocks where the vector says the answer holds.
             let engine_answer = req.decide(&engine, vector.now);
-            let wrong = mismatches(&case.expect, &engine_answer);
-            if !wrong.is_empty() {
-                failures.push(format!(
-                    "{label} engine: {}{known}; full answer {engine_answer}",
-                    wrong.join(", ")
-                ));
+            let also_at = vector.also_at.iter().filter(|_| !case.now_only);
+            let answers = std::iter::once((String::new(), engine_answer.clone()))
+                .chain(also_at.map(|&at| (format!(" at {at} (also_at)"), req.decide(&engine, at))));
+            for (when, answer) in answers {
+                let wrong = mismatches(&case.expect, &answer);
+                if !wrong.is_empty() {
+                    failures.push(format!(
+                        "{label} engine{when}: {}{known}; full answer {answer}",
+                        wrong.join(", ")
+                    ));
+                }
             }
 
             match decide_cli(&bundle_path, &req, &vector.file.now, &scratch) {
@@ -317,6 +327,75 @@ fn vectors_cover_every_reason_code() {
         .collect();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(missing.is_empty(), "no vector expects: {missing:?}");
+}
+
+/// Every attack class SPEC 7 names, by the `category` `make_tokens.py` gives it.
+const ATTACK_CLASSES: [&str; 28] = [
+    "control",
+    "alg-none",
+    "hs-confusion",
+    "alg-mixup",
+    "signature-stripped",
+    "signature-foreign-key",
+    "kid",
+    "embedded-key",
+    "crit",
+    "b64",
+    "jwe",
+    "time",
+    "skew-edge",
+    "exp-type",
+    "issuer",
+    "cross-tenant",
+    "audience",
+    "tenant-claim",
+    "duplicate-json",
+    "base64",
+    "whitespace",
+    "oversized",
+    "non-utf8",
+    "revoked-jti",
+    "va-rotation",
+    "principal-inactive",
+    "principal-unknown",
+    "principal-expired",
+];
+
+/// The adversarial token vector holds a case of every attack class and no other class; every
+/// case carries a raw token (or none), as the generator made it.
+#[test]
+fn adversarial_vector_covers_every_attack_class() {
+    let vector = Vector::load(&vectors_dir().join("adversarial")).unwrap_or_else(|e| panic!("{e}"));
+    let mut categories: BTreeMap<&str, usize> = BTreeMap::new();
+    let (mut denied, mut allowed) = (0, 0);
+    for case in &vector.file.cases {
+        let category = case
+            .category
+            .as_deref()
+            .unwrap_or_else(|| panic!("[adversarial / {}] has no category", case.name));
+        *categories.entry(category).or_default() += 1;
+        assert!(
+            case.token.as_ref().is_none_or(|t| t.get("raw").is_some()),
+            "[adversarial / {}] is not a raw token",
+            case.name
+        );
+        match case.expect.get("decision").and_then(Value::as_str) {
+            Some("allow") => allowed += 1,
+            _ => denied += 1,
+        }
+    }
+    eprintln!(
+        "adversarial tokens: {} cases, {denied} to be rejected, {allowed} controls, {} classes",
+        vector.file.cases.len(),
+        categories.len()
+    );
+    for class in ATTACK_CLASSES {
+        assert!(categories.contains_key(class), "no case of class {class}");
+    }
+    assert!(
+        categories.keys().all(|c| ATTACK_CLASSES.contains(c)),
+        "unknown class in {categories:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
