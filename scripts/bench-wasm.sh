@@ -12,12 +12,12 @@ cd "$(dirname "$0")/.."
 PREFIX="${1:-}"
 FIXTURES=target/bench-fixtures
 OUT=target/bench-wasm
-HARNESS=gatehouse-wasm-harness
+HARNESS=gatehouse-wasm-harness  # binary of the gatehouse-bench crate (bench/)
 mkdir -p "$OUT"
 
 rustup target list --installed 2>/dev/null | grep -q wasm32-wasip1 || rustup target add wasm32-wasip1
-cargo build --release -p "$HARNESS"
-cargo build --release -p "$HARNESS" --target wasm32-wasip1
+cargo build --release -p gatehouse-bench --bin "$HARNESS"
+cargo build --release -p gatehouse-bench --bin "$HARNESS" --target wasm32-wasip1
 command -v node >/dev/null || { echo "error: node (20+) is needed for the wasm half" >&2; exit 1; }
 
 if [ ! -f "$FIXTURES/large.bundle" ]; then

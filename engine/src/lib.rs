@@ -10,6 +10,7 @@ pub mod jwt;
 pub mod logsafe;
 pub mod model;
 pub mod reason;
+#[cfg(feature = "test-support")]
 #[doc(hidden)]
 pub mod reference;
 pub mod route;

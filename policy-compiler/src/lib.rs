@@ -9,7 +9,9 @@ pub mod gateway;
 pub mod keys;
 pub mod lower;
 pub mod source;
+#[cfg(any(test, feature = "test-support"))]
 pub mod synth;
+#[cfg(any(test, feature = "test-support"))]
 pub mod vectors;
 
 pub use compile::{compile_paths, CompileError, CompileOptions};

@@ -38,11 +38,14 @@ enum Command {
     },
     /// Print an Envoy configuration that runs gatehouse.wasm with a bundle.
     EnvoyConfig(cli::EnvoyConfigArgs),
-    /// Write a synthetic tenant file for benchmarks (deterministic from the seed).
+    /// Write a synthetic tenant file for benchmarks (deterministic from the seed). Only in a
+    /// binary built with the `test-support` feature (docs/benchmarks.md).
+    #[cfg(feature = "test-support")]
     #[command(hide = true)]
     Synth(SynthArgs),
 }
 
+#[cfg(feature = "test-support")]
 #[derive(Debug, Args)]
 struct SynthArgs {
     #[arg(long, default_value = "synth")]
@@ -197,6 +200,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", cli::mint(&args)?);
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "test-support")]
         Command::Synth(args) => {
             let size = gatehouse_compiler::synth::Size {
                 users: args.users,

@@ -1,21 +1,10 @@
 //! Bundle compile time (synthetic tenant JSON -> `Policy` -> bundle bytes, what
 //! `gatehouse compile` does between reading and writing files), load time (`Engine::load`:
 //! digest, decode, validate every offset, prepare keys) and size per grant, across sizes.
-#![expect(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "bench code"
-)]
-
-#[path = "support/fixtures.rs"]
-#[allow(
-    dead_code,
-    reason = "shared with the other benches and the wasm harness"
-)]
-mod fixtures;
+#![expect(clippy::unwrap_used, clippy::indexing_slicing, reason = "bench code")]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use gatehouse_bench::fixtures;
 use gatehouse_compiler::compile::compile_sources;
 use gatehouse_compiler::synth::{self, Size};
 use gatehouse_engine::{Engine, LoadOptions};

@@ -28,7 +28,7 @@ use gatehouse_engine::model::{Policy, RoleKind, Subject, Tenant};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 
-use super::fixtures::Case;
+use gatehouse_bench::fixtures::Case;
 
 pub struct Cedar {
     pub policies: PolicySet,

@@ -7,17 +7,10 @@
 //!   `name<TAB>median ns/op<TAB>min<TAB>max<TAB>iterations per sample`. Natively it also times
 //!   `ring` verifying the same tokens.
 #![expect(clippy::unwrap_used, clippy::indexing_slicing, reason = "bench code")]
-#![cfg_attr(
-    not(target_arch = "wasm32"),
-    expect(clippy::panic, reason = "bench code: fixture generation")
-)]
 
 #[cfg(not(target_arch = "wasm32"))]
-#[path = "../../../engine/benches/support/fixtures.rs"]
-#[allow(dead_code, reason = "shared with the criterion benches")]
-mod fixtures;
-#[path = "../../../engine/benches/support/ops.rs"]
-mod ops;
+use gatehouse_bench::fixtures;
+use gatehouse_bench::ops;
 
 use gatehouse_engine::route::Body;
 use gatehouse_engine::{Engine, Identity, LoadOptions, Request};

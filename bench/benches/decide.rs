@@ -1,24 +1,13 @@
 //! Steps 5-7 (token already verified: `Identity::Subject`) on the small and the 1M-grant
 //! synthetic tenants, next to Cedar deciding the same questions over the same policy
-//! (translation in `support/cedar.rs`). One criterion group per tenant size, so the two
+//! (translation in `cedar.rs`). One criterion group per tenant size, so the two
 //! engines share a run.
-#![expect(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "bench code"
-)]
+#![expect(clippy::unwrap_used, clippy::indexing_slicing, reason = "bench code")]
 
-#[path = "support/cedar.rs"]
 mod cedar;
-#[path = "support/fixtures.rs"]
-#[allow(
-    dead_code,
-    reason = "shared with the other benches and the wasm harness"
-)]
-mod fixtures;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use gatehouse_bench::fixtures;
 use gatehouse_compiler::synth::Size;
 use std::hint::black_box;
 

@@ -1,23 +1,9 @@
 //! Token verification (step 4) per algorithm: the engine (parse the compact JWS, pick the key,
 //! check the signature, then exp/nbf/iat) next to `ring` checking the same signature natively
 //! (signature only: the floor). Same token, same key, same run.
-#![expect(
-    clippy::unwrap_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    reason = "bench code"
-)]
-
-#[path = "support/fixtures.rs"]
-#[allow(
-    dead_code,
-    reason = "shared with the other benches and the wasm harness"
-)]
-mod fixtures;
-#[path = "support/ops.rs"]
-mod ops;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use gatehouse_bench::{fixtures, ops};
 use std::hint::black_box;
 
 fn verify(c: &mut Criterion) {

@@ -1,9 +1,15 @@
-//! Benchmark fixtures shared by the criterion benches (`engine/benches/*.rs`) and the native side
-//! of the wasm harness (`bench/wasm-harness`, which includes this file by path): synthetic
-//! tenants compiled to bundles, representative requests found in them, and signed tokens with
-//! the same keys prepared for `ring`.
+//! Benchmark fixtures shared by the criterion benches (`bench/benches/*.rs`) and the native side
+//! of the wasm harness (`gatehouse-wasm-harness gen`): synthetic tenants compiled to bundles,
+//! representative requests found in them, and signed tokens with the same keys prepared for
+//! `ring`.
 //!
 //! Host-only (it runs the compiler and `ring`); the wasm side reads what this writes.
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "bench code: a fixture that cannot be built ends the run"
+)]
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -23,6 +29,7 @@ pub const HOST: &str = "synth.gw.example.com";
 pub const NOW: i64 = 1_750_000_000;
 
 /// A synthetic tenant compiled: the IR (for Cedar and for finding cases) and the bundle bytes.
+#[derive(Debug)]
 pub struct Fixture {
     pub size: Size,
     pub policy: Policy,
@@ -249,6 +256,7 @@ fn sign(alg: &'static str, private: &str, jwks: &str) -> TokenFixture {
 
 /// The same verification `ring` does natively: signature over `header.payload` only (no
 /// base64 of the header and claims, no JSON, no claim checks), i.e. the floor.
+#[derive(Debug)]
 pub struct RingVerifier {
     alg: &'static str,
     /// HMAC key, RSA `n`, SEC1 point or Ed25519 key.
