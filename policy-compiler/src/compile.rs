@@ -215,6 +215,7 @@ fn tenant_files_in(dir: &Path) -> Result<Vec<PathBuf>, CompileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lower::test_support::JWKS;
     use marked_yaml::Node;
     use serde_json::Value;
 
@@ -270,6 +271,39 @@ mod tests {
         let synth = crate::synth::tenant_json("synth", crate::synth::Size::SMALL, 42);
         let (fast, slow) = both_ways(Path::new("synth.json"), &synth);
         assert_eq!(fast, slow);
+    }
+
+    #[test]
+    fn json_input() {
+        let text = format!(
+            r#"{{"tenant": {{"name": "acme", "issuer": "https://cp", "jwks": {JWKS}}},
+  "users": [{{"email": "A@x.com"}}],
+  "resources": [{{"type": "mcp-server", "name": "gh", "collaborators": [{{"subject": "user:a@x.com", "role": "mcp-server-user"}}],
+                 "tools": [{{"name": "t"}}]}}]}}"#
+        );
+        let policy = compile_sources(None, &[(Path::new("acme.json"), &text)], None, 1).unwrap();
+        assert_eq!(policy.tenants[0].users[0].email, "a@x.com");
+        assert_eq!(policy.tenants[0].resources.len(), 2);
+        assert_eq!(policy.tenants[0].grants.len(), 1);
+        let errs = match compile_sources(
+            None,
+            &[(
+                Path::new("acme.json"),
+                r#"{"tenant": {"name": "a", "issuer": "i", "jwks": {}, "colour": 1}}"#,
+            )],
+            None,
+            1,
+        ) {
+            Err(CompileError::Invalid(d)) => d,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(errs.len(), 1);
+        assert_eq!((errs[0].line, errs[0].column), (1, 53), "{}", errs[0]);
+        assert!(
+            errs[0].message.starts_with("unknown field `colour`"),
+            "{}",
+            errs[0]
+        );
     }
 
     #[test]

@@ -1,0 +1,119 @@
+//! Key sets of the tenant and its identity providers: `jwks_file` or inline `jwks`.
+
+use std::path::{Path, PathBuf};
+
+use gatehouse_engine::model::Jwk;
+use marked_yaml::{Span, Spanned};
+
+use crate::diagnostics::FileDiagnostics;
+use crate::source::SpannedString;
+
+/// Reads the key set from `jwks_file` (relative to `base_dir`) or inline `jwks`.
+pub(super) fn keys(
+    d: &mut FileDiagnostics<'_>,
+    base_dir: &Path,
+    file: Option<&SpannedString>,
+    inline: Option<&Spanned<serde_json::Value>>,
+    owner_span: &Span,
+    owner: &str,
+) -> Vec<Jwk> {
+    let parsed = match (file, inline) {
+        (Some(_), Some(inline)) => {
+            d.error(
+                inline.span(),
+                format!("{owner} takes `jwks_file` or `jwks`, not both"),
+            );
+            return Vec::new();
+        }
+        (None, None) => {
+            d.error(owner_span, format!("{owner} needs `jwks_file` or `jwks`"));
+            return Vec::new();
+        }
+        (Some(file), None) => {
+            let path: PathBuf = base_dir.join(file.as_str());
+            match std::fs::read_to_string(&path) {
+                Err(err) => Err((
+                    file.span(),
+                    format!("cannot read JWKS file `{}`: {err}", path.display()),
+                )),
+                Ok(text) => gatehouse_engine::jwt::parse_jwks(&text).map_err(|err| {
+                    (
+                        file.span(),
+                        format!("invalid JWK Set in `{}`: {err}", file.as_str()),
+                    )
+                }),
+            }
+        }
+        (None, Some(inline)) => {
+            let text = serde_json::to_string(&**inline).unwrap_or_default();
+            gatehouse_engine::jwt::parse_jwks(&text)
+                .map_err(|err| (inline.span(), format!("invalid inline `jwks`: {err}")))
+        }
+    };
+    match parsed {
+        Ok(keys) if keys.is_empty() => {
+            let span = file
+                .map(|f| *f.span())
+                .or(inline.map(|i| *i.span()))
+                .unwrap_or(*owner_span);
+            d.error(&span, format!("the JWK Set of {owner} has no keys"));
+            Vec::new()
+        }
+        Ok(keys) => keys,
+        Err((span, message)) => {
+            d.error(span, message);
+            Vec::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::compile::CompileError;
+
+    use super::super::test_support::JWKS;
+
+    #[test]
+    fn jwks_file_relative_to_tenant_file_and_compile_paths() {
+        let dir = std::env::temp_dir().join(format!("gatehouse-lower-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("keys")).unwrap();
+        std::fs::write(dir.join("keys/cp.jwks.json"), JWKS).unwrap();
+        std::fs::write(dir.join("keys/notes.txt"), "not a tenant").unwrap();
+        std::fs::write(
+            dir.join("acme.yaml"),
+            "tenant: {name: acme, issuer: i, jwks_file: keys/cp.jwks.json}\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("README.md"), "ignored").unwrap();
+        let policy = crate::compile::compile_paths(&crate::compile::CompileOptions {
+            gateway: None,
+            inputs: vec![dir.clone()],
+            revision: None,
+            serial: 1,
+        })
+        .unwrap();
+        assert_eq!(policy.tenants[0].keys.len(), 1);
+        std::fs::write(
+            dir.join("acme.yaml"),
+            "tenant: {name: acme, issuer: i, jwks_file: keys/missing.json}\n",
+        )
+        .unwrap();
+        let err = crate::compile::compile_paths(&crate::compile::CompileOptions {
+            gateway: None,
+            inputs: vec![dir.join("acme.yaml")],
+            revision: None,
+            serial: 1,
+        })
+        .unwrap_err();
+        let CompileError::Invalid(d) = err else {
+            panic!()
+        };
+        assert_eq!((d[0].line, d[0].column), (1, 44));
+        assert!(
+            d[0].message.starts_with("cannot read JWKS file"),
+            "{}",
+            d[0]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
