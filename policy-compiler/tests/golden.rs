@@ -7,11 +7,7 @@
 //!
 //! META carries the compiler version, so a version bump also regenerates the file.
 
-#![expect(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test code: a panic is a test failure"
-)]
+#![expect(clippy::expect_used, reason = "test code: a panic is a test failure")]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

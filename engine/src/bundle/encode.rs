@@ -136,11 +136,7 @@ fn encode_tenant(tenant: &Tenant) -> Result<Vec<(u32, Vec<u8>)>, EncodeError> {
             roles: heaps.list(team.roles.iter().map(|r| U32::new(r.0)))?,
         };
         teams.extend_from_slice(record.as_bytes());
-        mappings.extend(
-            team.idp_mappings
-                .iter()
-                .map(|(idp, value)| (*idp, value.as_str(), index as u32)),
-        );
+        mappings.extend(mapping_rows(&team.idp_mappings, index));
     }
 
     let mut vas = Vec::with_capacity(tenant.virtual_accounts.len() * 24);
@@ -148,11 +144,7 @@ fn encode_tenant(tenant: &Tenant) -> Result<Vec<(u32, Vec<u8>)>, EncodeError> {
         let name = heaps.string(&va.name)?;
         let record = VirtualAccountRecord::new(name, va.expires, va.tokens_valid_after);
         vas.extend_from_slice(record.as_bytes());
-        mappings.extend(
-            va.idp_mappings
-                .iter()
-                .map(|(idp, value)| (*idp, value.as_str(), index as u32)),
-        );
+        mappings.extend(mapping_rows(&va.idp_mappings, index));
     }
 
     let mut resources = Vec::with_capacity(tenant.resources.len() * 36);
@@ -224,6 +216,16 @@ fn encode_tenant(tenant: &Tenant) -> Result<Vec<(u32, Vec<u8>)>, EncodeError> {
         (section::LISTS, heaps.lists),
         (section::IDP_MAPPINGS, mapping_bytes),
     ])
+}
+
+/// The IDP_MAPPINGS rows `(idp, value, target)` of one team or virtual account.
+fn mapping_rows(
+    mappings: &[(IdpId, String)],
+    target: usize,
+) -> impl Iterator<Item = (IdpId, &str, u32)> {
+    mappings
+        .iter()
+        .map(move |(idp, value)| (*idp, value.as_str(), target as u32))
 }
 
 /// The encoder re-checks the ordering invariants the decoder relies on, so a compiler bug shows

@@ -78,30 +78,32 @@ impl<'a> Tables<'a> {
     }
 
     pub fn user(&self, email_lowercase: &str) -> Option<(UserId, &'a UserRecord)> {
-        let i = self
-            .users
-            .binary_search_by(|u| cmp_bytes(self.bytes(u.email), email_lowercase.as_bytes()))
-            .ok()?;
-        found(self.users, i, UserId)
+        self.named(self.users, |u| u.email, email_lowercase, UserId)
     }
 
     pub fn team(&self, name: &str) -> Option<(TeamId, &'a TeamRecord)> {
-        let i = self
-            .teams
-            .binary_search_by(|t| cmp_bytes(self.bytes(t.name), name.as_bytes()))
-            .ok()?;
-        found(self.teams, i, TeamId)
+        self.named(self.teams, |t| t.name, name, TeamId)
     }
 
     pub fn virtual_account(
         &self,
         name: &str,
     ) -> Option<(VirtualAccountId, &'a VirtualAccountRecord)> {
-        let i = self
-            .virtual_accounts
-            .binary_search_by(|v| cmp_bytes(self.bytes(v.name), name.as_bytes()))
+        self.named(self.virtual_accounts, |v| v.name, name, VirtualAccountId)
+    }
+
+    /// The record of a table sorted by name whose name is `name`, by binary search.
+    fn named<T, Id>(
+        &self,
+        table: &'a [T],
+        name_of: fn(&T) -> StrRef,
+        name: &str,
+        id: fn(u32) -> Id,
+    ) -> Option<(Id, &'a T)> {
+        let i = table
+            .binary_search_by(|r| cmp_bytes(self.bytes(name_of(r)), name.as_bytes()))
             .ok()?;
-        found(self.virtual_accounts, i, VirtualAccountId)
+        found(table, i, id)
     }
 
     /// Looks a resource up by its `type:path` key without building the key.

@@ -164,18 +164,38 @@ fn next_key<K: PartialOrd>(previous: &mut Option<K>, key: K, table: Table) -> Re
     Ok(())
 }
 
+fn str_ok(t: &Tables<'_>, r: StrRef) -> bool {
+    r.range()
+        .and_then(|range| t.strings.get(range))
+        .is_some_and(|b| core::str::from_utf8(b).is_ok())
+}
+
+fn list_ok(t: &Tables<'_>, r: ListRef) -> bool {
+    r.range().is_some_and(|range| range.end <= t.lists.len())
+}
+
+/// A record's key string and lists in bounds, and its key after the previous record's: the
+/// key.
+fn keyed<'a>(
+    t: &Tables<'a>,
+    previous: &mut Option<&'a str>,
+    table: Table,
+    key: StrRef,
+    lists: &[ListRef],
+) -> Result<&'a str, Invalid> {
+    if !str_ok(t, key) || !lists.iter().all(|l| list_ok(t, *l)) {
+        return Err(Invalid::OutOfBounds(table));
+    }
+    let key = t.str(key);
+    next_key(previous, key, table)?;
+    Ok(key)
+}
+
 /// A tenant's tables against its CONFIG (`docs/bundle-format.md` 4, "Invariants checked at
 /// load").
 pub(super) fn tables(cfg: &TenantConfig, t: &Tables<'_>) -> Result<(), Invalid> {
     config(cfg)?;
     let roles = cfg.roles.len();
-    let str_ok = |r: StrRef| -> bool {
-        r.range()
-            .and_then(|range| t.strings.get(range))
-            .is_some_and(|b| core::str::from_utf8(b).is_ok())
-    };
-    let list_ok =
-        |r: ListRef| -> bool { r.range().is_some_and(|range| range.end <= t.lists.len()) };
     let subject_ok = |code: SubjectCode| -> bool {
         match code.subject() {
             Subject::User(u) => u.index() < t.users.len(),
@@ -187,11 +207,7 @@ pub(super) fn tables(cfg: &TenantConfig, t: &Tables<'_>) -> Result<(), Invalid> 
 
     let mut previous = None;
     for u in t.users {
-        if !str_ok(u.email) || !list_ok(u.teams) {
-            return Err(Invalid::OutOfBounds(Table::User));
-        }
-        let email = t.str(u.email);
-        next_key(&mut previous, email, Table::User)?;
+        let email = keyed(t, &mut previous, Table::User, u.email, &[u.teams])?;
         if u.role().index() >= roles {
             return Err(Invalid::UserRole(email.to_owned()));
         }
@@ -201,30 +217,19 @@ pub(super) fn tables(cfg: &TenantConfig, t: &Tables<'_>) -> Result<(), Invalid> 
     }
     let mut previous = None;
     for team in t.teams {
-        if !str_ok(team.name) || !list_ok(team.roles) {
-            return Err(Invalid::OutOfBounds(Table::Team));
-        }
-        let name = t.str(team.name);
-        next_key(&mut previous, name, Table::Team)?;
+        let name = keyed(t, &mut previous, Table::Team, team.name, &[team.roles])?;
         if t.roles_of(team).any(|r| r.index() >= roles) {
             return Err(Invalid::TeamRole(name.to_owned()));
         }
     }
     let mut previous = None;
     for va in t.virtual_accounts {
-        if !str_ok(va.name) {
-            return Err(Invalid::OutOfBounds(Table::VirtualAccount));
-        }
-        next_key(&mut previous, t.str(va.name), Table::VirtualAccount)?;
+        keyed(t, &mut previous, Table::VirtualAccount, va.name, &[])?;
     }
     let mut previous = None;
     let mut next_grant = 0usize;
     for (index, r) in t.resources.iter().enumerate() {
-        if !str_ok(r.key) || !list_ok(r.authorized) {
-            return Err(Invalid::OutOfBounds(Table::Resource));
-        }
-        let key = t.str(r.key);
-        next_key(&mut previous, key, Table::Resource)?;
+        let key = keyed(t, &mut previous, Table::Resource, r.key, &[r.authorized])?;
         let named = || key.to_owned();
         let Some(type_name) = cfg
             .resource_types
@@ -291,7 +296,7 @@ pub(super) fn tables(cfg: &TenantConfig, t: &Tables<'_>) -> Result<(), Invalid> 
     }
     let mut previous = None;
     for m in t.mappings {
-        if !str_ok(m.value) {
+        if !str_ok(t, m.value) {
             return Err(Invalid::OutOfBounds(Table::Mapping));
         }
         let Some(provider) = cfg.identity_providers.get(m.idp().index()) else {
