@@ -14,6 +14,7 @@ pub mod reason;
 #[doc(hidden)]
 pub mod reference;
 pub mod route;
+pub mod trust;
 
 pub use bundle::{Bundle, LoadError, LoadOptions};
 pub use decide::{Decision, Engine, Identity, Outcome, Principal, Request};

@@ -73,6 +73,21 @@ pub enum TokenSource {
     },
 }
 
+impl TokenSource {
+    /// `Authorization: Bearer <token>`: the default source, and what `gatehouse check --token`
+    /// sends.
+    pub fn bearer() -> TokenSource {
+        TokenSource::Header {
+            name: "authorization".into(),
+            prefix: "Bearer ".into(),
+        }
+    }
+
+    pub fn is_bearer(&self) -> bool {
+        matches!(self, TokenSource::Header { name, prefix } if name == "authorization" && prefix == "Bearer ")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
     pub name: String,

@@ -662,6 +662,30 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+
+        /// Whatever an upstream does with a canonical path — decode its escapes once, resolve
+        /// dot segments, merge slashes, read `\` as `/` — it reads the same segments.
+        #[test]
+        fn canonical_paths_have_one_reading(path in "/[a-z./\\\\%0-9A-F~_-]{0,16}") {
+            if canonical_path(&path).is_ok() {
+                let decoded = percent_decode(&path).map(Cow::into_owned);
+                for reading in [Some(path.clone()), decoded].into_iter().flatten() {
+                    let segments: Vec<&str> = reading.split('/').skip(1).collect();
+                    proptest::prop_assert!(path == "/" || segments.iter().all(|s| {
+                        !s.is_empty() && *s != "." && *s != ".." && !s.contains('\\')
+                    }), "{path:?} reads as {reading:?}");
+                    proptest::prop_assert_eq!(
+                        reading.matches('/').count(),
+                        path.matches('/').count(),
+                        "{:?}: decoding added a separator", path
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn repeated_facts_are_ambiguous_unless_equal() {
         assert_eq!(

@@ -3,6 +3,7 @@
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use gatehouse_engine::bundle::MAGIC;
+use gatehouse_engine::trust::parse_trusted_key;
 use gatehouse_engine::{Engine, LoadError, LoadOptions};
 use serde::Deserialize;
 
@@ -96,15 +97,8 @@ pub fn vm_settings(vm_configuration: Option<&[u8]>) -> Result<VmSettings, Config
         .trusted_keys
         .iter()
         .map(|key| {
-            let bytes = decode_base64(key).ok_or_else(|| {
-                ConfigError::VmConfig(format!("trusted key `{key}` is not base64"))
-            })?;
-            <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-                ConfigError::VmConfig(format!(
-                    "trusted key `{key}` is {} bytes, an Ed25519 public key is 32",
-                    bytes.len()
-                ))
-            })
+            parse_trusted_key(key)
+                .map_err(|e| ConfigError::VmConfig(format!("trusted key `{key}` {e}")))
         })
         .collect::<Result<_, _>>()?;
     Ok(VmSettings {

@@ -13,10 +13,23 @@ use serde_json::{json, Value};
 
 use crate::keys::{self, KeyAlg};
 
-/// Exit codes of `gatehouse check` (and every other subcommand: 0 success, 1 error).
-pub const EXIT_ALLOW: u8 = 0;
-pub const EXIT_ERROR: u8 = 1;
-pub const EXIT_DENY: u8 = 2;
+/// The exit status of every `gatehouse` command, one definition for the CLI and the scripts and
+/// CI jobs that read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: done; for `check`, allowed.
+    Success = 0,
+    /// 1: bad input, an unreadable or rejected bundle, a usage error.
+    Error = 1,
+    /// 2: the answer is negative: `check` denied.
+    Negative = 2,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        std::process::ExitCode::from(exit as u8)
+    }
+}
 
 /// Current Unix time in seconds.
 pub fn now() -> i64 {
@@ -300,14 +313,8 @@ fn signing_key_from_jwk(text: &str) -> Result<ed25519_dalek::SigningKey> {
 
 /// A trusted bundle signing key: base64 (standard or url-safe) of the 32-byte Ed25519 key.
 pub fn decode_public_key(text: &str) -> Result<[u8; 32]> {
-    let text = text.trim();
-    let bytes = STANDARD
-        .decode(text)
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text))
-        .map_err(|_| anyhow!("trusted key `{text}` is not base64"))?;
-    bytes
-        .try_into()
-        .map_err(|_| anyhow!("trusted key `{text}` is not 32 bytes"))
+    gatehouse_engine::trust::parse_trusted_key(text)
+        .map_err(|e| anyhow!("trusted key `{}` {e}", text.trim()))
 }
 
 #[derive(Debug, Args)]

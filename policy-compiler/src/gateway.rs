@@ -57,7 +57,7 @@ pub fn default_gateway() -> model::Gateway {
             default_authenticated: false,
             dry_run: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            token_sources: vec![default_token_source()],
+            token_sources: vec![TokenSource::bearer()],
             routes: Vec::new(),
             override_headers: model::OverrideHeaders::Remove,
         },
@@ -80,13 +80,6 @@ pub fn compile_gateway(file: &Path, text: &str) -> Result<model::Gateway, Vec<Di
     }
 }
 
-fn default_token_source() -> TokenSource {
-    TokenSource::Header {
-        name: "authorization".into(),
-        prefix: "Bearer ".into(),
-    }
-}
-
 /// Lowers a parsed gateway file; `None` when it reported an error.
 pub fn lower_gateway(
     diags: &mut FileDiagnostics<'_>,
@@ -94,7 +87,7 @@ pub fn lower_gateway(
 ) -> Option<model::Gateway> {
     let before = diags.count();
     let token_sources = match &file.token_sources {
-        None => vec![default_token_source()],
+        None => vec![TokenSource::bearer()],
         Some(sources) => {
             if sources.is_empty() {
                 diags.at(0, 0, "`token_sources` must list at least one source");
@@ -577,7 +570,7 @@ mod tests {
         assert_eq!(g, default_gateway());
         assert!(!g.default_authenticated && !g.dry_run);
         assert_eq!(g.max_body_bytes, 65536);
-        assert_eq!(g.token_sources, vec![default_token_source()]);
+        assert_eq!(g.token_sources, vec![TokenSource::bearer()]);
         let names: Vec<&str> = g.routes.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(
             names,

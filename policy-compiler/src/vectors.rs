@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use gatehouse_engine::model::TokenSource;
 use gatehouse_engine::route::Body;
 use gatehouse_engine::{Engine, Identity, Request};
 use serde::Deserialize;
@@ -175,52 +176,30 @@ struct TokenSpec {
     source: Option<Value>,
 }
 
-/// Where a request carries its token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenSource {
-    /// `<name>: <prefix><token>`.
-    Header { name: String, prefix: String },
-    /// `?<name>=<token>` (or `&…`).
-    Query(String),
-    /// `cookie: <name>=<token>`.
-    Cookie(String),
-}
-
-impl TokenSource {
-    /// `"header"` or absent: `authorization: Bearer`; else `{"header", "prefix"}`, `{"query"}` or
-    /// `{"cookie"}`.
-    pub fn parse(value: Option<&Value>) -> Result<TokenSource, VectorError> {
-        let bearer = TokenSource::Header {
-            name: "authorization".into(),
-            prefix: "Bearer ".into(),
-        };
-        let Some(value) = value else {
-            return Ok(bearer);
-        };
-        if value == "header" {
-            return Ok(bearer);
-        }
-        let obj = value
-            .as_object()
-            .ok_or_else(|| format!("`source` {value} is neither \"header\" nor an object"))?;
-        let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
-        if let Some(name) = text("header") {
-            let prefix = text("prefix").unwrap_or_default();
-            if obj.keys().any(|k| k != "header" && k != "prefix") {
-                return Err(format!("`source` {value} has unknown members").into());
-            }
-            return Ok(TokenSource::Header { name, prefix });
-        }
-        match (text("query"), text("cookie"), obj.len()) {
-            (Some(q), None, 1) => Ok(TokenSource::Query(q)),
-            (None, Some(c), 1) => Ok(TokenSource::Cookie(c)),
-            _ => Err(format!("`source` {value} is not one of header/query/cookie").into()),
-        }
+/// A case's `token.source`: `"header"` or absent is `authorization: Bearer`; else
+/// `{"header", "prefix"}`, `{"query"}` or `{"cookie"}` — the gateway file's token sources.
+fn parse_source(value: Option<&Value>) -> Result<TokenSource, VectorError> {
+    let Some(value) = value else {
+        return Ok(TokenSource::bearer());
+    };
+    if value == "header" {
+        return Ok(TokenSource::bearer());
     }
-
-    /// `authorization: Bearer <token>`, what `gatehouse check --token` sends.
-    pub fn is_bearer(&self) -> bool {
-        matches!(self, TokenSource::Header { name, prefix } if name == "authorization" && prefix == "Bearer ")
+    let obj = value
+        .as_object()
+        .ok_or_else(|| format!("`source` {value} is neither \"header\" nor an object"))?;
+    let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
+    if let Some(name) = text("header") {
+        let prefix = text("prefix").unwrap_or_default();
+        if obj.keys().any(|k| k != "header" && k != "prefix") {
+            return Err(format!("`source` {value} has unknown members").into());
+        }
+        return Ok(TokenSource::Header { name, prefix });
+    }
+    match (text("query"), text("cookie"), obj.len()) {
+        (Some(name), None, 1) => Ok(TokenSource::Query { name }),
+        (None, Some(name), 1) => Ok(TokenSource::Cookie { name }),
+        _ => Err(format!("`source` {value} is not one of header/query/cookie").into()),
     }
 }
 
@@ -403,11 +382,11 @@ impl Vector {
                 TokenSource::Header { name, prefix } => {
                     headers.push((name, format!("{prefix}{token_text}")));
                 }
-                TokenSource::Query(name) => {
+                TokenSource::Query { name } => {
                     let sep = if path.contains('?') { '&' } else { '?' };
                     path = format!("{path}{sep}{name}={token_text}");
                 }
-                TokenSource::Cookie(name) => {
+                TokenSource::Cookie { name } => {
                     let cookie = format!("{name}={token_text}");
                     match headers
                         .iter_mut()
@@ -436,7 +415,7 @@ impl Vector {
         let merged = self.merge_profile(token)?;
         let spec: TokenSpec =
             serde_json::from_value(Value::Object(merged)).map_err(|e| format!("`token`: {e}"))?;
-        let source = TokenSource::parse(spec.source.as_ref())?;
+        let source = parse_source(spec.source.as_ref())?;
         if let Some(raw) = &spec.raw {
             if spec.key.is_some() || !spec.claims.is_empty() || spec.tamper.is_some() {
                 return Err("a raw token takes only `source`".into());
@@ -684,23 +663,21 @@ mod tests {
 
     #[test]
     fn token_sources() {
-        assert!(TokenSource::parse(None).unwrap().is_bearer());
-        assert!(TokenSource::parse(Some(&json!("header")))
-            .unwrap()
-            .is_bearer());
+        assert!(parse_source(None).unwrap().is_bearer());
+        assert!(parse_source(Some(&json!("header"))).unwrap().is_bearer());
         assert_eq!(
-            TokenSource::parse(Some(&json!({"header": "x-api-key"}))).unwrap(),
+            parse_source(Some(&json!({"header": "x-api-key"}))).unwrap(),
             TokenSource::Header {
                 name: "x-api-key".into(),
                 prefix: String::new()
             }
         );
         assert_eq!(
-            TokenSource::parse(Some(&json!({"query": "t"}))).unwrap(),
-            TokenSource::Query("t".into())
+            parse_source(Some(&json!({"query": "t"}))).unwrap(),
+            TokenSource::Query { name: "t".into() }
         );
-        assert!(TokenSource::parse(Some(&json!({"query": "t", "cookie": "c"}))).is_err());
-        assert!(TokenSource::parse(Some(&json!({"header": "h", "x": 1}))).is_err());
+        assert!(parse_source(Some(&json!({"query": "t", "cookie": "c"}))).is_err());
+        assert!(parse_source(Some(&json!({"header": "h", "x": 1}))).is_err());
     }
 
     #[test]

@@ -161,9 +161,9 @@ fn main() -> ExitCode {
         Err(err) => {
             let _ = err.print();
             return if err.use_stderr() {
-                ExitCode::from(cli::EXIT_ERROR)
+                cli::Exit::Error.into()
             } else {
-                ExitCode::SUCCESS
+                cli::Exit::Success.into()
             };
         }
     };
@@ -171,7 +171,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(cli::EXIT_ERROR)
+            cli::Exit::Error.into()
         }
     }
 }
@@ -183,7 +183,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Inspect(args) => {
             let engine = load(&args.bundle, &[])?;
             print!("{}", cli::inspect(&engine, args.json)?);
-            Ok(ExitCode::SUCCESS)
+            Ok(cli::Exit::Success.into())
         }
         Command::Keys {
             command: KeysCommand::Generate { alg, out },
@@ -192,13 +192,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             for line in written {
                 println!("{line}");
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(cli::Exit::Success.into())
         }
         Command::Token {
             command: TokenCommand::Mint(args),
         } => {
             println!("{}", cli::mint(&args)?);
-            Ok(ExitCode::SUCCESS)
+            Ok(cli::Exit::Success.into())
         }
         #[cfg(feature = "test-support")]
         Command::Synth(args) => {
@@ -210,11 +210,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let text = gatehouse_compiler::synth::tenant_json(&args.name, size, args.seed);
             std::fs::write(&args.output, text)
                 .with_context(|| format!("writing `{}`", args.output.display()))?;
-            Ok(ExitCode::SUCCESS)
+            Ok(cli::Exit::Success.into())
         }
         Command::EnvoyConfig(args) => {
             print!("{}", cli::envoy_config(&args)?);
-            Ok(ExitCode::SUCCESS)
+            Ok(cli::Exit::Success.into())
         }
     }
 }
@@ -268,7 +268,7 @@ fn compile(args: CompileArgs) -> Result<ExitCode> {
             ""
         }
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(cli::Exit::Success.into())
 }
 
 fn load(path: &Path, trusted_keys: &[String]) -> Result<Engine> {
@@ -351,9 +351,10 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
     };
     let outcome = engine.decide(&request, identity, now);
     print!("{}", cli::render_outcome(&outcome, args.json));
-    Ok(ExitCode::from(if outcome.decision.is_allow() {
-        cli::EXIT_ALLOW
+    Ok(if outcome.decision.is_allow() {
+        cli::Exit::Success
     } else {
-        cli::EXIT_DENY
-    }))
+        cli::Exit::Negative
+    }
+    .into())
 }
