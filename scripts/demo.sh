@@ -76,7 +76,10 @@ show() { # description, curl args...
   local what=$1; shift
   n=$((n + 1))
   local out status body
-  out=$(curl -s -w '\n%{http_code}' "$@" || true)
+  # JSON clients say what they send: a body-reading route refuses any other Content-Type (415).
+  local type=(-H 'content-type: application/json')
+  [[ "$*" == *content-type:* ]] && type=()
+  out=$(curl -s -w '\n%{http_code}' "${type[@]}" "$@" || true)
   status=${out##*$'\n'}
   body=${out%$'\n'*}
   printf '\n%d. %s\n   -> %s ' "$n" "$what" "$status"
@@ -103,6 +106,10 @@ show "dave calls the disabled MCP tool delete_repo" -H "authorization: Bearer $d
 show "bob has left the company (active: false)" -H "authorization: Bearer $bob" $chat -d '{"model":"openai-main/gpt-4o"}'
 show "carol's token with a forged signature" -H "authorization: Bearer $forged" $chat -d '{"model":"openai-main/gpt-4o"}'
 show "a body that is not JSON" -H "authorization: Bearer $carol" $chat -d '{"model":'
+show "two keys that Go's encoding/json reads as one (model, MODEL)" -H "authorization: Bearer $carol" \
+  $chat -d '{"model":"openai-main/gpt-4o","MODEL":"openai-main/o3"}'
+show "a form body on a JSON route" -H "authorization: Bearer $carol" $chat \
+  -H 'content-type: application/x-www-form-urlencoded' -d 'model=openai-main%2Fo3'
 
 say "stats (curl -s 127.0.0.1:9901/stats?filter=gatehouse)"
 curl -s '127.0.0.1:9901/stats?filter=wasmcustom.gatehouse' | grep -v ': 0$' || true
