@@ -218,6 +218,22 @@ pub fn named_source(file: &Path, text: &str) -> NamedSource<String> {
     NamedSource::new(file.display().to_string(), text.to_string())
 }
 
+/// [`parse_source`] into a fresh list: the value (`None`: an error) and the diagnostics.
+#[cfg(test)]
+pub(crate) fn parse_alone<T: DeserializeOwned>(
+    file: &str,
+    text: &str,
+) -> (Option<T>, Vec<Diagnostic>) {
+    let mut out = Vec::new();
+    let mut diags = FileDiagnostics {
+        file: Path::new(file),
+        text: None,
+        out: &mut out,
+    };
+    let parsed = parse_source(&mut diags, text);
+    (parsed, out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,13 +253,7 @@ mod tests {
 
     #[test]
     fn syntax_error_is_located() {
-        let mut out = Vec::new();
-        let mut diags = FileDiagnostics {
-            file: Path::new("x.yaml"),
-            text: None,
-            out: &mut out,
-        };
-        let parsed: Option<serde_json::Value> = parse_source(&mut diags, "a: [1, 2\nb: c\n");
+        let (parsed, out) = parse_alone::<serde_json::Value>("x.yaml", "a: [1, 2\nb: c\n");
         assert!(parsed.is_none());
         assert_eq!(out.len(), 1);
         assert!(out[0].line > 0, "{}", out[0]);
@@ -252,13 +262,7 @@ mod tests {
 
     #[test]
     fn duplicate_key_is_located() {
-        let mut out = Vec::new();
-        let mut diags = FileDiagnostics {
-            file: Path::new("x.yaml"),
-            text: None,
-            out: &mut out,
-        };
-        let parsed: Option<serde_json::Value> = parse_source(&mut diags, "a: 1\nb: 2\na: 3\n");
+        let (parsed, out) = parse_alone::<serde_json::Value>("x.yaml", "a: 1\nb: 2\na: 3\n");
         assert!(parsed.is_none());
         assert_eq!((out[0].line, out[0].column), (3, 1), "{}", out[0]);
         assert_eq!(out[0].message, "duplicate key `a` (first at line 1)");

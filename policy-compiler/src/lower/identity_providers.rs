@@ -115,15 +115,8 @@ impl Lowering<'_, '_> {
             } else {
                 issuers.insert(p.issuer.to_string(), name.to_string());
             }
-            let owner = format!("identity provider `{name}`");
-            let keys = keys(
-                d,
-                self.base_dir,
-                p.jwks_file.as_ref(),
-                p.jwks.as_ref(),
-                p.name.span(),
-                &owner,
-            );
+            let (file, inline) = (p.jwks_file.as_ref(), p.jwks.as_ref());
+            let keys = keys(d, self.base_dir, "identity provider", &p.name, file, inline);
             let mut algorithms = Vec::new();
             for alg in &p.algorithms {
                 match Algorithm::from_name(alg) {

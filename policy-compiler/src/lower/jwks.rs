@@ -3,20 +3,23 @@
 use std::path::{Path, PathBuf};
 
 use gatehouse_engine::model::Jwk;
-use marked_yaml::{Span, Spanned};
+use marked_yaml::Spanned;
 
 use crate::diagnostics::FileDiagnostics;
 use crate::source::SpannedString;
 
-/// Reads the key set from `jwks_file` (relative to `base_dir`) or inline `jwks`.
+/// Reads the key set of the `what` (`tenant`, `identity provider`) `name` from `jwks_file`
+/// (relative to `base_dir`) or inline `jwks`.
 pub(super) fn keys(
     d: &mut FileDiagnostics<'_>,
     base_dir: &Path,
+    what: &str,
+    name: &SpannedString,
     file: Option<&SpannedString>,
     inline: Option<&Spanned<serde_json::Value>>,
-    owner_span: &Span,
-    owner: &str,
 ) -> Vec<Jwk> {
+    let owner = format!("{what} `{}`", name.as_str());
+    let owner_span = name.span();
     let parsed = match (file, inline) {
         (Some(_), Some(inline)) => {
             d.error(

@@ -44,15 +44,8 @@ impl Lowering<'_, '_> {
         if t.issuer.is_empty() {
             d.error(t.issuer.span(), "`issuer` must not be empty");
         }
-        let owner = format!("tenant `{}`", t.name.as_str());
-        let keys = keys(
-            d,
-            self.base_dir,
-            t.jwks_file.as_ref(),
-            t.jwks.as_ref(),
-            t.name.span(),
-            &owner,
-        );
+        let (file, inline) = (t.jwks_file.as_ref(), t.jwks.as_ref());
+        let keys = keys(d, self.base_dir, "tenant", &t.name, file, inline);
         TenantSection {
             hosts,
             keys,

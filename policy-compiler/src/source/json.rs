@@ -70,6 +70,15 @@ struct Wrap<V> {
     mode: Mode,
 }
 
+impl<V> Wrap<V> {
+    fn plain(visitor: V) -> Self {
+        Wrap {
+            visitor,
+            mode: Mode::Plain,
+        }
+    }
+}
+
 struct SeedWrap<S>(S);
 
 impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for SeedWrap<S> {
@@ -82,7 +91,7 @@ impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for SeedWrap<S> {
 macro_rules! forward {
     ($($method:ident)*) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-            self.de.$method(Wrap { visitor, mode: Mode::Plain })
+            self.de.$method(Wrap::plain(visitor))
         }
     )*};
 }
@@ -148,53 +157,30 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Proxy<D> {
         if name == SPANNED_TYPE {
             return visitor.visit_map(SpannedInner { value: Some(self) });
         }
-        self.de.deserialize_struct(
-            name,
-            fields,
-            Wrap {
-                visitor,
-                mode: Mode::Plain,
-            },
-        )
+        self.de
+            .deserialize_struct(name, fields, Wrap::plain(visitor))
     }
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        self.de.deserialize_newtype_struct(
-            name,
-            Wrap {
-                visitor,
-                mode: Mode::Plain,
-            },
-        )
+        self.de
+            .deserialize_newtype_struct(name, Wrap::plain(visitor))
     }
     fn deserialize_unit_struct<V: Visitor<'de>>(
         self,
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        self.de.deserialize_unit_struct(
-            name,
-            Wrap {
-                visitor,
-                mode: Mode::Plain,
-            },
-        )
+        self.de.deserialize_unit_struct(name, Wrap::plain(visitor))
     }
     fn deserialize_tuple<V: Visitor<'de>>(
         self,
         len: usize,
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        self.de.deserialize_tuple(
-            len,
-            Wrap {
-                visitor,
-                mode: Mode::Plain,
-            },
-        )
+        self.de.deserialize_tuple(len, Wrap::plain(visitor))
     }
     fn deserialize_tuple_struct<V: Visitor<'de>>(
         self,
@@ -202,14 +188,8 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Proxy<D> {
         len: usize,
         visitor: V,
     ) -> Result<V::Value, D::Error> {
-        self.de.deserialize_tuple_struct(
-            name,
-            len,
-            Wrap {
-                visitor,
-                mode: Mode::Plain,
-            },
-        )
+        self.de
+            .deserialize_tuple_struct(name, len, Wrap::plain(visitor))
     }
     fn deserialize_enum<V: Visitor<'de>>(
         self,
@@ -437,20 +417,12 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for MapWrap<'de, A> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::diagnostics::{parse_source, FileDiagnostics};
+    use crate::diagnostics::parse_alone;
 
     /// What the YAML loader makes of `text` (`None`: an error).
     fn slow<T: DeserializeOwned>(text: &str) -> Option<T> {
-        let mut out = Vec::new();
-        let mut diags = FileDiagnostics {
-            file: Path::new("x.json"),
-            text: None,
-            out: &mut out,
-        };
-        parse_source(&mut diags, text)
+        parse_alone("x.json", text).0
     }
 
     #[test]
