@@ -13,6 +13,7 @@ pub mod reason;
 #[cfg(feature = "test-support")]
 #[doc(hidden)]
 pub mod reference;
+pub mod request;
 pub mod route;
 pub mod trust;
 

@@ -14,7 +14,7 @@ use gatehouse_compiler::{compile_paths, CompileOptions};
 use gatehouse_engine::jwt::{self, parse_jwks, KeySet, Token, Validation};
 use gatehouse_engine::model::Algorithm;
 use gatehouse_engine::route::{self, Body};
-use gatehouse_engine::{json, Engine, Identity, LoadOptions, Request};
+use gatehouse_engine::{json, request, Engine, Identity, LoadOptions, Request};
 use sha2::{Digest, Sha256};
 
 pub mod seeds;
@@ -284,10 +284,10 @@ pub fn route(data: &[u8]) {
         );
         let _ = matched.target.reads_body();
     }
-    if route::canonical_path(path).is_ok() {
+    if request::canonical_path(path).is_ok() {
         // A canonical path has one reading: no segment an upstream resolves, merges or decodes
         // into a separator.
-        let (p, _) = route::split_query(path);
+        let (p, _) = request::split_query(path);
         let lower = p.to_ascii_lowercase();
         assert!(p.starts_with('/'), "canonical paths are absolute");
         assert!(p == "/" || !p.ends_with('/'), "no trailing empty segment");
@@ -299,9 +299,9 @@ pub fn route(data: &[u8]) {
             "no final dot segment"
         );
     }
-    let _ = route::extract_token(&gateway.token_sources, path, &headers);
-    let _ = route::query_param(path, "access_token");
-    let _ = route::cookie(&headers, "gh_session");
+    let _ = request::extract_token(&gateway.token_sources, path, &headers);
+    let _ = request::query_param(path, "access_token");
+    let _ = request::cookie(&headers, "gh_session");
     let body = if body.is_empty() {
         Body::Absent
     } else if body.len() > gateway.max_body_bytes as usize {

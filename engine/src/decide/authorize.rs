@@ -1,0 +1,145 @@
+//! Step 7: the narrowing checks on the resource, then the grant that allows the action.
+
+use super::principal::Caller;
+use super::small::Small;
+use super::{GrantRef, Principal};
+use crate::bundle::{self, LoadedTenant, ResourceRecord, SubjectCode, Tables};
+use crate::model::{ResourceId, RoleId, RoleKind};
+use crate::reason::Reason;
+
+/// Step 7.
+pub(super) fn authorize(
+    tenant: &LoadedTenant,
+    tables: &Tables<'_>,
+    caller: &Caller,
+    resource_index: ResourceId,
+    resource: &ResourceRecord,
+    action_name: &str,
+) -> Result<Option<GrantRef>, Reason> {
+    let config = &tenant.config;
+    let action = config
+        .actions
+        .iter()
+        .position(|a| a == action_name)
+        .ok_or(Reason::NoGrant)? as u32;
+    let type_actions = config
+        .resource_types
+        .get(resource.resource_type().index())
+        .map(|t| t.actions)
+        .unwrap_or_default();
+    if !type_actions.contains(action) {
+        return Err(Reason::NoGrant);
+    }
+
+    // The resource and its ancestors, nearest first. Depth is bounded at load.
+    let chain = || {
+        let mut next = Some((resource_index, resource));
+        core::iter::from_fn(move || {
+            let current = next?;
+            next = current
+                .1
+                .parent()
+                .and_then(|parent| Some((parent, tables.resources.get(parent.index())?)));
+            Some(current)
+        })
+        .take(bundle::MAX_DEPTH + 1)
+    };
+
+    // Narrowing: disabled anywhere up the chain denies everyone.
+    if chain().any(|(_, r)| r.is_disabled()) {
+        return Err(Reason::ResourceDisabled);
+    }
+
+    // Tenant-level roles: the user's own role, then its teams' roles.
+    let tenant_roles = tenant_roles(tables, caller);
+    let admin = tenant_roles.iter().find(|(_, role)| {
+        config
+            .roles
+            .get(role.index())
+            .is_some_and(|r| matches!(r.kind, RoleKind::TenantAdmin))
+    });
+
+    if admin.is_none() {
+        for (_, r) in chain() {
+            if r.is_restricted() && !caller.subjects.iter().any(|s| tables.authorizes(r, *s)) {
+                return Err(Reason::NotAuthorizedSubject);
+            }
+        }
+    }
+    if let Some((subject, role)) = admin {
+        return Ok(Some(GrantRef {
+            subject: *subject,
+            role: *role,
+            resource: None,
+        }));
+    }
+
+    for (_, r) in chain() {
+        let node_type = r.resource_type();
+        for (subject, role) in tenant_roles.iter() {
+            if let Some(RoleKind::Tenant { permissions }) =
+                config.roles.get(role.index()).map(|r| &r.kind)
+            {
+                if permissions
+                    .iter()
+                    .any(|(ty, actions)| *ty == node_type && actions.contains(action))
+                {
+                    return Ok(Some(GrantRef {
+                        subject: *subject,
+                        role: *role,
+                        resource: None,
+                    }));
+                }
+            }
+        }
+    }
+
+    for (index, r) in chain() {
+        let grants = tables.grants_of(r);
+        for subject in caller.subjects.iter() {
+            let start = grants.partition_point(|g| g.subject() < *subject);
+            for g in grants
+                .get(start..)
+                .unwrap_or(&[])
+                .iter()
+                .take_while(|g| g.subject() == *subject)
+            {
+                let role = g.role();
+                let grants_action = config
+                    .roles
+                    .get(role.index())
+                    .is_some_and(|r| match r.kind {
+                        RoleKind::Collaborator { actions, .. } => actions.contains(action),
+                        _ => false,
+                    });
+                if grants_action {
+                    return Ok(Some(GrantRef {
+                        subject: *subject,
+                        role,
+                        resource: Some(index),
+                    }));
+                }
+            }
+        }
+    }
+    Err(Reason::NoGrant)
+}
+
+/// `(subject code, role)` for every tenant-level role the caller holds.
+pub(super) fn tenant_roles(
+    tables: &Tables<'_>,
+    caller: &Caller,
+) -> Small<(SubjectCode, RoleId), 8> {
+    let mut roles = Small::new();
+    if let Principal::User(id) = caller.principal {
+        if let Some(user) = tables.users.get(id.index()) {
+            roles.push((SubjectCode::user(id), user.role()));
+        }
+    }
+    for subject in caller.subjects.iter() {
+        if let Some(team) = subject.team_id().and_then(|t| tables.teams.get(t.index())) {
+            roles.extend(tables.roles_of(team).map(|role| (*subject, role)));
+        }
+    }
+    roles
+}

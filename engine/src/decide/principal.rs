@@ -1,0 +1,284 @@
+//! Steps 4-5: who the caller is, from a verified token or a subject reference, and the
+//! principal checks of SPEC 2.5.
+
+use std::borrow::Cow;
+
+use super::small::Small;
+use super::{Engine, Principal};
+use crate::bundle::{LoadedTenant, SubjectCode, Tables};
+use crate::cache::Window;
+use crate::jwt::{self, Token, Validation};
+use crate::model::{IdpId, ResolveTo, VirtualAccountId};
+use crate::reason::Reason;
+
+impl Engine {
+    /// Steps 4-5 for a token; also the time window in which the same token gets the same answer.
+    pub(super) fn authenticate(
+        &self,
+        tenant: &LoadedTenant,
+        tables: &Tables<'_>,
+        raw: &str,
+        now: i64,
+    ) -> Result<(Caller, Window), Reason> {
+        let token = Token::parse(raw)?;
+        let issuer = token.issuer().ok_or(Reason::IssuerUnknown)?;
+        let config = &tenant.config;
+        let skew = i64::from(config.clock_skew_seconds);
+        let idp = if issuer == config.issuer {
+            None
+        } else if let Some(i) = config
+            .identity_providers
+            .iter()
+            .position(|p| p.issuer == issuer)
+        {
+            Some(i)
+        } else if self.bundle.tenants().iter().any(|t| {
+            t.config.issuer == issuer
+                || t.config
+                    .identity_providers
+                    .iter()
+                    .any(|p| p.issuer == issuer)
+        }) {
+            return Err(Reason::TenantMismatch);
+        } else {
+            return Err(Reason::IssuerUnknown);
+        };
+
+        let (keys, algorithms, audiences) = match idp {
+            None => (&tenant.keys, &[][..], &config.audiences),
+            Some(i) => {
+                let provider = config
+                    .identity_providers
+                    .get(i)
+                    .ok_or(Reason::IssuerUnknown)?;
+                let keys = tenant.idp_keys.get(i).ok_or(Reason::KeyUnknown)?;
+                (keys, provider.algorithms.as_slice(), &provider.audiences)
+            }
+        };
+        jwt::verify(
+            &token,
+            &Validation {
+                keys,
+                algorithms,
+                audiences,
+                clock_skew_seconds: skew,
+                now,
+            },
+        )?;
+        let claims = token.claims();
+        if let Some(jti) = claims.str("jti") {
+            if config
+                .revoked_token_ids
+                .binary_search_by(|r| r.as_str().cmp(jti))
+                .is_ok()
+            {
+                return Err(Reason::TokenRevoked);
+            }
+        }
+
+        let caller = match idp {
+            None => {
+                if claims.str("tenant") != Some(config.name.as_str()) {
+                    return Err(Reason::TenantMismatch);
+                }
+                let subject = claims.str("sub").ok_or(Reason::PrincipalUnknown)?;
+                self.resolve_subject(tenant, tables, subject, now)?
+            }
+            Some(i) => {
+                let provider = config
+                    .identity_providers
+                    .get(i)
+                    .ok_or(Reason::IssuerUnknown)?;
+                let idp_index = IdpId(u32::try_from(i).map_err(|_| Reason::IssuerUnknown)?);
+                match &provider.resolve_to {
+                    ResolveTo::User {
+                        email_claim,
+                        team_claim,
+                        require_email_verified,
+                    } => {
+                        // An address the provider has not verified names no one: anyone can
+                        // put someone else's address on an unverified account.
+                        match claims.get("email_verified") {
+                            Some(serde_json::Value::Bool(true)) => {}
+                            None if !require_email_verified => {}
+                            _ => return Err(Reason::PrincipalUnknown),
+                        }
+                        let email = claims
+                            .path(email_claim)
+                            .and_then(serde_json::Value::as_str)
+                            .ok_or(Reason::PrincipalUnknown)?;
+                        let mut caller = user_caller(tables, &ascii_lowercase(email))?;
+                        if let Some(values) = team_claim.as_ref().and_then(|c| claims.path(c)) {
+                            let values: Vec<&str> = match values {
+                                serde_json::Value::String(s) => vec![s.as_str()],
+                                serde_json::Value::Array(items) => {
+                                    items.iter().filter_map(serde_json::Value::as_str).collect()
+                                }
+                                _ => Vec::new(),
+                            };
+                            for value in values {
+                                caller.subjects.extend(
+                                    tables.mapped_teams(idp_index, value).map(SubjectCode::team),
+                                );
+                            }
+                            caller.normalize();
+                        }
+                        caller
+                    }
+                    ResolveTo::VirtualAccount {
+                        virtual_account_claim,
+                    } => {
+                        let value = claims
+                            .path(virtual_account_claim)
+                            .and_then(serde_json::Value::as_str)
+                            .ok_or(Reason::PrincipalUnknown)?;
+                        let va = tables
+                            .mapped_virtual_account(idp_index, value)
+                            .ok_or(Reason::PrincipalUnknown)?;
+                        Caller::virtual_account(va)
+                    }
+                }
+            }
+        };
+        check_principal(tables, &caller, now)?;
+        if let Principal::VirtualAccount(i) = caller.principal {
+            let valid_after = tables
+                .virtual_accounts
+                .get(i.index())
+                .and_then(|v| v.tokens_valid_after());
+            if valid_after.is_some_and(|after| claims.int("iat").is_none_or(|iat| iat < after)) {
+                return Err(Reason::TokenRevoked);
+            }
+        }
+        // `verify` succeeded: `exp` is present and every time claim is an integer.
+        let window = Window {
+            exp: claims.int("exp").unwrap_or(i64::MIN),
+            nbf: claims.int("nbf"),
+            iat: claims.int("iat"),
+            skew: skew.max(0),
+        };
+        Ok((caller, window))
+    }
+
+    /// A subject reference (`user:<email>`, `virtualaccount:<name>`) to a caller, with the
+    /// principal checks of 2.5.
+    pub(super) fn resolve_subject(
+        &self,
+        _tenant: &LoadedTenant,
+        tables: &Tables<'_>,
+        subject: &str,
+        now: i64,
+    ) -> Result<Caller, Reason> {
+        let caller = if let Some(email) = subject.strip_prefix("user:") {
+            user_caller(tables, &ascii_lowercase(email))?
+        } else if let Some(name) = subject.strip_prefix("virtualaccount:") {
+            let (i, _) = tables
+                .virtual_account(name)
+                .ok_or(Reason::PrincipalUnknown)?;
+            Caller::virtual_account(i)
+        } else {
+            return Err(Reason::PrincipalUnknown);
+        };
+        check_principal(tables, &caller, now)?;
+        Ok(caller)
+    }
+}
+
+/// An email as the user table stores it: ASCII letters lowercased, everything else exactly as
+/// given. Full Unicode lowercasing would let `\u{212A}ira@acme.com` (Kelvin sign) name
+/// `kira@acme.com`; no mail system treats those as one mailbox. Borrows when nothing changes
+/// (the usual case: emails are stored lowercased and usually sent that way).
+pub(super) fn ascii_lowercase(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// The caller and every subject it acts as (itself, its teams, `team:everyone`), sorted.
+#[derive(Debug, Clone)]
+pub(super) struct Caller {
+    pub(super) principal: Principal,
+    pub(super) subjects: Small<SubjectCode, 12>,
+}
+
+impl Caller {
+    fn virtual_account(id: VirtualAccountId) -> Caller {
+        Caller {
+            principal: Principal::VirtualAccount(id),
+            subjects: {
+                let mut s = Small::new();
+                s.push(SubjectCode::virtual_account(id));
+                s
+            },
+        }
+    }
+
+    fn normalize(&mut self) {
+        // Usually already so (user code < team codes, sorted at load, < everyone): skip the sort.
+        if self
+            .subjects
+            .windows(2)
+            .all(|w| matches!(w, [a, b] if a < b))
+        {
+            return;
+        }
+        self.subjects.sort_unstable();
+        let mut kept: usize = 0;
+        for i in 0..self.subjects.len() {
+            let (Some(&v), prev) = (self.subjects.get(i), kept.checked_sub(1)) else {
+                break;
+            };
+            if prev.and_then(|p| self.subjects.get(p)) != Some(&v) {
+                if let Some(slot) = self.subjects.get_mut(kept) {
+                    *slot = v;
+                }
+                kept += 1;
+            }
+        }
+        self.subjects.truncate(kept);
+    }
+}
+
+pub(super) fn user_caller(tables: &Tables<'_>, email: &str) -> Result<Caller, Reason> {
+    let (id, user) = tables.user(email).ok_or(Reason::PrincipalUnknown)?;
+    let mut subjects = Small::new();
+    subjects.push(SubjectCode::user(id));
+    subjects.extend(tables.teams_of(user).map(SubjectCode::team));
+    subjects.push(SubjectCode::EVERYONE);
+    let mut caller = Caller {
+        principal: Principal::User(id),
+        subjects,
+    };
+    caller.normalize();
+    Ok(caller)
+}
+
+pub(super) fn check_principal(
+    tables: &Tables<'_>,
+    caller: &Caller,
+    now: i64,
+) -> Result<(), Reason> {
+    match caller.principal {
+        Principal::User(i) => {
+            let user = tables
+                .users
+                .get(i.index())
+                .ok_or(Reason::PrincipalUnknown)?;
+            if !user.is_active() {
+                return Err(Reason::PrincipalInactive);
+            }
+        }
+        Principal::VirtualAccount(i) => {
+            let va = tables
+                .virtual_accounts
+                .get(i.index())
+                .ok_or(Reason::PrincipalUnknown)?;
+            if va.expires().is_some_and(|expires| now >= expires) {
+                return Err(Reason::PrincipalExpired);
+            }
+        }
+    }
+    Ok(())
+}
