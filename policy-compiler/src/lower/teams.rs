@@ -43,7 +43,7 @@ impl Lowering<'_, '_> {
             }
             let mut members = Vec::new();
             for member in &team.members {
-                match users.ids.get(&member.to_lowercase()) {
+                match users.ids.get(&member.to_ascii_lowercase()) {
                     Some(id) => members.push(*id),
                     None => d.error(
                         member.span(),
@@ -92,5 +92,31 @@ impl Lowering<'_, '_> {
             list: teams.into_values().map(|(t, _)| t).collect(),
             ids,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lower::test_support::{compile_one, errors, JWKS};
+
+    fn tenant(member: &str) -> String {
+        format!(
+            "tenant: {{name: acme, issuer: https://cp.example, jwks: {JWKS}}}\n\
+             users: [{{email: \"\u{C9}mile@Acme.com\"}}]\n\
+             teams: [{{name: t, members: [\"{member}\"]}}]\n"
+        )
+    }
+
+    /// Members name users the way tokens do: ASCII case folds, nothing else does.
+    #[test]
+    fn members_fold_ascii_case_only() {
+        for same in ["\u{C9}mile@acme.com", "\u{C9}MILE@ACME.COM"] {
+            let policy = compile_one(&tenant(same)).unwrap();
+            let user = &policy.tenants[0].users[0];
+            assert_eq!(user.email, "\u{C9}mile@acme.com");
+            assert_eq!(user.teams.len(), 1, "{same}");
+        }
+        let wrong = errors(&tenant("\u{E9}mile@acme.com"));
+        assert_eq!(wrong.len(), 1, "{wrong:?}");
     }
 }
