@@ -7,7 +7,7 @@
 mod cedar;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gatehouse_bench::fixtures;
+use gatehouse_bench::{fixtures, ops};
 use gatehouse_compiler::synth::Size;
 use std::hint::black_box;
 
@@ -50,7 +50,7 @@ fn decide(c: &mut Criterion) {
         let case = &cases[0];
         let token = fixtures::token_for(case);
         let header = format!("Bearer {token}");
-        let headers = [("authorization", header.as_str())];
+        let headers = [ops::CONTENT_TYPE, ("authorization", header.as_str())];
         let request = gatehouse_engine::Request {
             headers: &headers,
             ..case.request()

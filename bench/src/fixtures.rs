@@ -19,6 +19,8 @@ use gatehouse_compiler::synth::{self, Size};
 use gatehouse_engine::model::{Policy, RoleKind, Subject};
 use gatehouse_engine::route::Body;
 use gatehouse_engine::{Engine, Identity, LoadOptions, Reason, Request};
+
+use crate::ops;
 use serde_json::{json, Map, Value};
 use std::path::Path;
 
@@ -77,7 +79,7 @@ impl Case {
             authority: HOST,
             method: self.method,
             path: self.path,
-            headers: &[],
+            headers: &[ops::CONTENT_TYPE],
             body: Body::Bytes(self.body.as_bytes()),
         }
     }

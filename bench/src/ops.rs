@@ -5,6 +5,10 @@
 use gatehouse_engine::jwt::{self, KeySet, Token, Validation};
 use gatehouse_engine::Reason;
 
+/// The media type every benchmark request declares: routes that read the body refuse a body
+/// that is not declared JSON (`unsupported_media_type`), as the filter sees real clients do.
+pub const CONTENT_TYPE: (&str, &str) = ("content-type", "application/json");
+
 /// Step 4 alone: parse the compact JWS, select the key, check the signature and the claims.
 #[derive(Debug)]
 pub struct Verifier {

@@ -117,7 +117,7 @@ fn stack(dir: &Path) {
             authority: "synth.gw.example.com",
             method: case["method"].as_str().unwrap(),
             path: case["path"].as_str().unwrap(),
-            headers: &[],
+            headers: &[ops::CONTENT_TYPE],
             body: Body::Bytes(b["body"].as_str().unwrap().as_bytes()),
         };
         let identity = Identity::Subject(case["subject"].as_str().unwrap());
@@ -195,7 +195,7 @@ fn run(dir: &Path, filter: &str) {
                 authority: "synth.gw.example.com",
                 method: s("method"),
                 path: s("path"),
-                headers: &[],
+                headers: &[ops::CONTENT_TYPE],
                 body: Body::Bytes(s("body").as_bytes()),
             };
             let identity = Identity::Subject(s("subject"));
@@ -215,7 +215,7 @@ fn run(dir: &Path, filter: &str) {
         let case = &cases["cases"][0];
         let s = |k: &str| case[k].as_str().unwrap();
         let header = format!("Bearer {}", s("token"));
-        let headers = [("authorization", header.as_str())];
+        let headers = [ops::CONTENT_TYPE, ("authorization", header.as_str())];
         let request = Request {
             authority: "synth.gw.example.com",
             method: s("method"),
