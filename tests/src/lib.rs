@@ -223,6 +223,17 @@ pub fn token(sub: &str, extra: Value) -> String {
     keys::sign_jws(&key, None, &Map::new(), &claims).expect("signing a fixture token")
 }
 
+/// Run `command` to completion, panicking (with `what`, or with its stderr) unless it succeeds.
+pub fn run_ok(command: &mut Command, what: &str) -> std::process::Output {
+    let out = command.output().unwrap_or_else(|e| panic!("{what}: {e:?}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -275,8 +286,7 @@ impl Upstream {
 
 impl Drop for Upstream {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
 }
 
@@ -473,13 +483,24 @@ impl Envoy {
 
 impl Drop for Envoy {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("Envoy scratch directory kept: {}", self.dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
+        stop_envoy(&mut self.child, &self.dir);
+    }
+}
+
+/// Kill `child` and reap it.
+pub(crate) fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Stop an Envoy and remove its scratch directory `dir`, which is kept (and named) if the test
+/// is failing.
+pub(crate) fn stop_envoy(child: &mut Child, dir: &Path) {
+    stop(child);
+    if std::thread::panicking() {
+        eprintln!("Envoy scratch directory kept: {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 

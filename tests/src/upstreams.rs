@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{envoy_bin, repo_root, scratch, send, HttpRequest, HttpResponse};
+use crate::{envoy_bin, repo_root, scratch, send, stop, stop_envoy, HttpRequest, HttpResponse};
 
 /// A running upstream process on a loopback port.
 #[derive(Debug)]
@@ -30,8 +30,7 @@ pub struct UpstreamProcess {
 
 impl Drop for UpstreamProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
 }
 
@@ -53,8 +52,7 @@ fn spawn(name: &'static str, mut command: Command) -> UpstreamProcess {
     match port {
         Some(port) => UpstreamProcess { child, name, port },
         None => {
-            let _ = child.kill();
-            let _ = child.wait();
+            stop(&mut child);
             panic!("the {name} upstream did not say its port: {line:?}")
         }
     }
@@ -223,12 +221,6 @@ impl StaticEnvoy {
 
 impl Drop for StaticEnvoy {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("Envoy scratch directory kept: {}", self.dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
+        stop_envoy(&mut self.child, &self.dir);
     }
 }

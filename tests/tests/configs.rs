@@ -10,7 +10,7 @@ use base64::Engine as _;
 use gatehouse_compiler::envoy::{self, Addr, Baseline, Ecds, Filter, Format, JwtRbac, Upstream};
 use gatehouse_e2e::{
     envoy_bin, fixture_bundle, fixture_signing_public_key, fixtures, gatehouse_cli, repo_root,
-    scratch, signed_fixture_bundle, wasm,
+    run_ok, scratch, signed_fixture_bundle, wasm,
 };
 
 /// What `envoy/envoy.yaml` is generated from:
@@ -47,24 +47,16 @@ fn validate(config: &Path, cwd: &Path) {
 }
 
 /// `scripts/push-bundle.sh` run in `cwd`, writing the ECDS file `envoy/envoy.yaml` watches.
-#[expect(
-    clippy::expect_used,
-    reason = "test helper: failing to run the script fails the test"
-)]
 fn push_bundle(cwd: &Path, bundle: &Path) {
-    let out = Command::new("bash")
-        .current_dir(cwd)
-        .env("GATEHOUSE_BIN", gatehouse_cli())
-        .arg(repo_root().join("scripts/push-bundle.sh"))
-        .arg(bundle)
-        .arg("--wasm")
-        .arg(wasm())
-        .output()
-        .expect("running scripts/push-bundle.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new("bash")
+            .current_dir(cwd)
+            .env("GATEHOUSE_BIN", gatehouse_cli())
+            .arg(repo_root().join("scripts/push-bundle.sh"))
+            .arg(bundle)
+            .arg("--wasm")
+            .arg(wasm()),
+        "running scripts/push-bundle.sh",
     );
 }
 

@@ -43,7 +43,7 @@ use gatehouse_e2e::upstreams::{
 };
 use gatehouse_e2e::{free_port, repo_root, wasm, HttpRequest, HttpResponse};
 use gatehouse_engine::route::{match_route, Body};
-use gatehouse_engine::{Engine, Identity, LoadOptions, Request};
+use gatehouse_engine::{Engine, Identity, LoadOptions, Reason, Request};
 use serde_json::{json, Map, Value};
 
 const CHAT: &str = "/api/llm/v1/chat/completions";
@@ -924,38 +924,42 @@ fn email_folding_cases() -> Vec<Case> {
             Some("prompt:prompts/summarize"),
         ))
     };
-    vec![
-        okta(
+    let cases = [
+        (
             "okta: kira@acme.com (control)",
             json!({"email": "kira@acme.com"}),
-        )
-        .expect(kira_reads()),
-        okta(
+            kira_reads(),
+        ),
+        (
             "okta: KIRA@ACME.COM (ASCII case)",
             json!({"email": "KIRA@ACME.COM"}),
-        )
-        .expect(kira_reads()),
-        okta(
+            kira_reads(),
+        ),
+        (
             "okta: Kelvin sign \u{212A}ira@acme.com",
             json!({"email": "\u{212A}ira@acme.com"}),
-        )
-        .expect(unknown()),
-        okta(
+            unknown(),
+        ),
+        (
             "okta: long s \u{17F}ybil@acme.com",
             json!({"email": "\u{17F}ybil@acme.com"}),
-        )
-        .expect(unknown()),
-        okta(
+            unknown(),
+        ),
+        (
             "okta: email_verified false",
             json!({"email": "carol@acme.com", "email_verified": false}),
-        )
-        .expect(unknown()),
-        okta(
+            unknown(),
+        ),
+        (
             "okta: email_verified true (control)",
             json!({"email": "kira@acme.com", "email_verified": true}),
-        )
-        .expect(kira_reads()),
-    ]
+            kira_reads(),
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, claims, expectation)| okta(name, claims).expect(expectation))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1082,15 +1086,11 @@ fn classify(r: &HttpResponse) -> Observed {
     ))
 }
 
-fn error_kind(status: u16) -> &'static str {
-    match status {
-        400 => "bad_request",
-        401 => "unauthorized",
-        403 => "forbidden",
-        413 => "payload_too_large",
-        415 => "unsupported_media_type",
-        _ => "?",
-    }
+/// The error kind Gatehouse's body carries for `reason` at `status` (the engine's reason table).
+fn error_kind(status: u16, reason: &str) -> &'static str {
+    Reason::from_code(reason)
+        .filter(|reason| reason.status() == status)
+        .map_or("?", |reason| reason.error_kind().as_str())
 }
 
 fn refusal_matches(list: &[Refusal], observed: &Observed) -> bool {
@@ -1102,7 +1102,7 @@ fn refusal_matches(list: &[Refusal], observed: &Observed) -> bool {
                 error,
                 reason: got,
             },
-        ) => s == status && reason == got && error == error_kind(*status),
+        ) => s == status && reason == got && error == error_kind(*status, reason),
         (Refusal::Envoy(s), Observed::Envoy { status, .. }) => s == status,
         _ => false,
     })
@@ -1599,14 +1599,10 @@ fn differential_against_real_upstream_parsers() {
 /// carry two keys that Go reads as one field.
 #[test]
 fn case_folding_covers_go_encoding_json() {
-    let output = std::process::Command::new(gatehouse_e2e::upstreams::go_upstream_binary())
-        .arg("fold-pairs")
-        .output()
-        .expect("running the Go upstream's fold-pairs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = gatehouse_e2e::run_ok(
+        std::process::Command::new(gatehouse_e2e::upstreams::go_upstream_binary())
+            .arg("fold-pairs"),
+        "running the Go upstream's fold-pairs",
     );
     let text = String::from_utf8(output.stdout).expect("fold-pairs prints ASCII");
     let mut pairs = 0;

@@ -11,6 +11,20 @@ fn enforce_bundle(revision: &str) -> Vec<u8> {
     fixture_bundle(revision, str::to_owned, str::to_owned)
 }
 
+/// Push the fixture bundle at `revision` with the gateway's `mode: enforce` line replaced by
+/// `mode`, and wait until that revision serves.
+fn push_with_mode(envoy: &Envoy, revision: u64, mode: &str, what: &str) {
+    let bundle = fixture_bundle(
+        &revision.to_string(),
+        |g| g.replace("mode: enforce", mode),
+        str::to_owned,
+    );
+    envoy.push(&bundle);
+    envoy.eventually(what, |e| {
+        e.stat("wasmcustom.gatehouse.bundle_revision") == revision
+    });
+}
+
 fn chat(token: &str, model: &str) -> HttpRequest<'static> {
     HttpRequest::new("POST", CHAT)
         .bearer(token)
@@ -407,15 +421,7 @@ fn identity_headers_spelt_with_underscores_never_reach_the_upstream() {
     assert_eq!(r.echoed_header("x_gatehouse_subject"), None);
 
     // Dry-run forwarding of a denied request removes them as well.
-    let dry_run = fixture_bundle(
-        "2",
-        |g| g.replace("mode: enforce", "mode: dry-run"),
-        str::to_owned,
-    );
-    envoy.push(&dry_run);
-    envoy.eventually("dry-run bundle serving", |e| {
-        e.stat("wasmcustom.gatehouse.bundle_revision") == 2
-    });
+    push_with_mode(&envoy, 2, "mode: dry-run", "dry-run bundle serving");
     let dave = token("user:dave@e2e.test", json!({}));
     let r = envoy.request(&chat(&dave, "openai/gpt-4o").header("x_gatehouse_subject", "forged"));
     assert_reached_upstream(&r, Some("user:dave@e2e.test"), "chat");
@@ -457,15 +463,12 @@ fn override_headers_are_removed_refused_or_kept() {
     assert_eq!(r.echoed_header("x-http-method-override"), None);
 
     // `keep`: passed through untouched, for upstreams that need them.
-    let keep = fixture_bundle(
-        "2",
-        |g| g.replace("mode: enforce", "mode: enforce\noverride_headers: keep"),
-        str::to_owned,
+    push_with_mode(
+        &envoy,
+        2,
+        "mode: enforce\noverride_headers: keep",
+        "override_headers: keep serving",
     );
-    envoy.push(&keep);
-    envoy.eventually("override_headers: keep serving", |e| {
-        e.stat("wasmcustom.gatehouse.bundle_revision") == 2
-    });
     let r = envoy.request(&get());
     assert_reached_upstream(&r, Some("user:carol@e2e.test"), "prompts");
     for (name, value) in OVERRIDES {
@@ -477,15 +480,12 @@ fn override_headers_are_removed_refused_or_kept() {
     }
 
     // `deny`: any of them refuses the request (400 request_ambiguous); without them, allowed.
-    let deny = fixture_bundle(
-        "3",
-        |g| g.replace("mode: enforce", "mode: enforce\noverride_headers: deny"),
-        str::to_owned,
+    push_with_mode(
+        &envoy,
+        3,
+        "mode: enforce\noverride_headers: deny",
+        "override_headers: deny serving",
     );
-    envoy.push(&deny);
-    envoy.eventually("override_headers: deny serving", |e| {
-        e.stat("wasmcustom.gatehouse.bundle_revision") == 3
-    });
     for (name, value) in OVERRIDES {
         let r = envoy.request(&HttpRequest::get(PROMPT).bearer(&carol).header(name, value));
         assert_denied(&r, 400, "request_ambiguous");

@@ -13,11 +13,11 @@ and answers 200 with the `model`, `method` and `params.name` it read.
 """
 
 import json
-import sys
 import urllib.parse
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import serve
 
 
 def first(values):
@@ -61,29 +61,12 @@ def parse(content_type, body):
     }
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def _read_body(self):
-        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
-            body = b""
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return body
-                body += self.rfile.read(size)
-                self.rfile.readline()
-        length = int(self.headers.get("content-length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _answer(self):
+class Handler(serve.JsonHandler):
+    def answer(self):
         body = self._read_body()
         content_type = self.headers.get("content-type")
         parser, fields = parse(content_type, body)
-        payload = json.dumps(
+        self.reply_json(
             {
                 "upstream": "form",
                 "method": self.command,
@@ -95,30 +78,12 @@ class Handler(BaseHTTPRequestHandler):
                 "route": self.headers.get_all("x-gatehouse-route") or [],
                 "body_bytes": len(body),
             },
-            sort_keys=True,
-        ).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(payload)))
-        self.send_header("x-differential-upstream", "form")
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
-
-    def log_message(self, fmt, *args):
-        pass
+            [("x-differential-upstream", "form")],
+        )
 
 
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    print(f"listening on 127.0.0.1:{server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve.main(Handler, 0)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import json
 import sys
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+import serve
+
 KEYS = [
     "REQUEST_METHOD",
     "PATH_INFO",
@@ -73,13 +75,8 @@ def app(environ, start_response):
 
 
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    server = make_server("127.0.0.1", port, app, server_class=WSGIServer, handler_class=Handler)
-    print(f"listening on 127.0.0.1:{server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    port = serve.port_arg(0)
+    serve.serve(make_server("127.0.0.1", port, app, server_class=WSGIServer, handler_class=Handler))
 
 
 if __name__ == "__main__":
