@@ -15,7 +15,7 @@
 )]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -263,23 +263,11 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn start() -> Upstream {
-        let mut child = Command::new("python3")
+        let mut command = Command::new("python3");
+        command
             .arg(repo_root().join("scripts/echo_upstream.py"))
-            .arg("0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting scripts/echo_upstream.py (needs python3)");
-        let mut line = String::new();
-        if let Some(out) = child.stdout.take() {
-            let _ = BufReader::new(out).read_line(&mut line);
-        }
-        let port = line
-            .trim()
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("echo upstream did not say its port: {line:?}"));
+            .arg("0");
+        let (child, port) = upstreams::spawn_listening("echo (scripts/echo_upstream.py)", command);
         Upstream { child, port }
     }
 }

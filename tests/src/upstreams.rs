@@ -34,7 +34,14 @@ impl Drop for UpstreamProcess {
     }
 }
 
-fn spawn(name: &'static str, mut command: Command) -> UpstreamProcess {
+fn spawn(name: &'static str, command: Command) -> UpstreamProcess {
+    let (child, port) = spawn_listening(name, command);
+    UpstreamProcess { child, name, port }
+}
+
+/// Start the `name` upstream's `command` and read its port from the first line it prints
+/// (`listening on 127.0.0.1:PORT`).
+pub(crate) fn spawn_listening(name: &str, mut command: Command) -> (Child, u16) {
     let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -50,7 +57,7 @@ fn spawn(name: &'static str, mut command: Command) -> UpstreamProcess {
         .and_then(|addr| addr.rsplit(':').next())
         .and_then(|p| p.parse().ok());
     match port {
-        Some(port) => UpstreamProcess { child, name, port },
+        Some(port) => (child, port),
         None => {
             stop(&mut child);
             panic!("the {name} upstream did not say its port: {line:?}")

@@ -536,6 +536,12 @@ fn path_cases(dave: &str) -> Vec<Case> {
     // After Envoy's normalisation the path is the MCP route's, which needs a token.
     let normalised_or_refused =
         || refused(&[gh(401, "token_missing"), NOT_CANONICAL, Refusal::Envoy(400)]);
+    let dave_lists = |path: &str| {
+        Case::new(Up::Go, &format!("dave: {path}"), "POST", path)
+            .bearer(dave)
+            .json(list)
+    };
+    let dave_get = |name: &str, path: &str| Case::new(Up::Go, name, "GET", path).bearer(dave);
     let mcp_list = || allowed("mcp", Some(DAVE), Some("mcp-server:github"));
     vec![
         anon(
@@ -610,77 +616,38 @@ fn path_cases(dave: &str) -> Vec<Case> {
             "/healthz/deep",
         )
         .expect(Expect::Allowed(allowed("health", None, None))),
-        Case::new(
-            Up::Go,
-            "dave: /api/llm/mcp/github/%73erver",
-            "POST",
-            "/api/llm/mcp/github/%73erver",
-        )
-        .bearer(dave)
-        .json(list)
-        .expect(Expect::AllowedOrRefused(
+        dave_lists("/api/llm/mcp/github/%73erver").expect(Expect::AllowedOrRefused(
             mcp_list(),
             vec![NOT_CANONICAL, gh(403, "no_route")],
         )),
-        Case::new(
-            Up::Go,
-            "dave: /api/llm/mcp/%67ithub/server",
-            "POST",
-            "/api/llm/mcp/%67ithub/server",
-        )
-        .bearer(dave)
-        .json(list)
-        .expect(Expect::AllowedOrRefused(
+        dave_lists("/api/llm/mcp/%67ithub/server").expect(Expect::AllowedOrRefused(
             mcp_list(),
             vec![NOT_CANONICAL, gh(403, "resource_unknown")],
         )),
-        Case::new(
-            Up::Go,
-            "dave: /api/llm/mcp/jira/..%2Fgithub/server",
-            "POST",
-            "/api/llm/mcp/jira/..%2Fgithub/server",
-        )
-        .bearer(dave)
-        .json(list)
-        .expect(refused(&[Refusal::Envoy(400)]))
-        .istio(refused(&[NOT_CANONICAL])),
-        Case::new(
-            Up::Go,
-            "dave: /api/llm/mcp/github%2Fserver/x/server",
-            "POST",
-            "/api/llm/mcp/github%2Fserver/x/server",
-        )
-        .bearer(dave)
-        .json(list)
-        .expect(refused(&[Refusal::Envoy(400)]))
-        .istio(refused(&[NOT_CANONICAL])),
-        Case::new(
-            Up::Go,
+        dave_lists("/api/llm/mcp/jira/..%2Fgithub/server")
+            .expect(refused(&[Refusal::Envoy(400)]))
+            .istio(refused(&[NOT_CANONICAL])),
+        dave_lists("/api/llm/mcp/github%2Fserver/x/server")
+            .expect(refused(&[Refusal::Envoy(400)]))
+            .istio(refused(&[NOT_CANONICAL])),
+        dave_get(
             "dave: prompt summarize%2F..%2Fclassify-ticket",
-            "GET",
             "/api/prompts/prompts/summarize%2F..%2Fclassify-ticket",
         )
-        .bearer(dave)
         .expect(refused(&[Refusal::Envoy(400)]))
         .istio(refused(&[NOT_CANONICAL])),
-        Case::new(
-            Up::Go,
+        dave_get(
             "dave: prompt %2e%2e segment",
-            "GET",
             "/api/prompts/prompts/%2e%2e/prompts/summarize",
         )
-        .bearer(dave)
         .expect(Expect::AllowedOrRefused(
             allowed("prompts", Some(DAVE), Some("prompt:prompts/summarize")),
             vec![NOT_CANONICAL],
         )),
-        Case::new(
-            Up::Go,
+        dave_get(
             "dave: //api/prompts/... (leading empty segment)",
-            "GET",
             "//api/prompts/prompts/summarize",
         )
-        .bearer(dave)
         .expect(Expect::AllowedOrRefused(
             allowed("prompts", Some(DAVE), Some("prompt:prompts/summarize")),
             vec![NOT_CANONICAL, Refusal::Envoy(400)],

@@ -11,15 +11,19 @@ fn enforce_bundle(revision: &str) -> Vec<u8> {
     fixture_bundle(revision, str::to_owned, str::to_owned)
 }
 
+/// The fixture bundle at `revision` with `from` replaced by `to` in its gateway.yaml.
+fn gateway_edited(revision: &str, from: &str, to: &str) -> Vec<u8> {
+    fixture_bundle(revision, |g| g.replace(from, to), str::to_owned)
+}
+
 /// Push the fixture bundle at `revision` with the gateway's `mode: enforce` line replaced by
 /// `mode`, and wait until that revision serves.
 fn push_with_mode(envoy: &Envoy, revision: u64, mode: &str, what: &str) {
-    let bundle = fixture_bundle(
+    envoy.push(&gateway_edited(
         &revision.to_string(),
-        |g| g.replace("mode: enforce", mode),
-        str::to_owned,
-    );
-    envoy.push(&bundle);
+        "mode: enforce",
+        mode,
+    ));
     envoy.eventually(what, |e| {
         e.stat("wasmcustom.gatehouse.bundle_revision") == revision
     });
@@ -240,11 +244,7 @@ fn enforce_mode_over_http() {
 
 #[test]
 fn dry_run_lets_denials_through_and_counts_them() {
-    let bundle = fixture_bundle(
-        "7",
-        |g| g.replace("mode: enforce", "mode: dry-run"),
-        str::to_owned,
-    );
+    let bundle = gateway_edited("7", "mode: enforce", "mode: dry-run");
     let envoy = Envoy::start("dry-run", &bundle, EnvoyOptions::default());
     let dave = token("user:dave@e2e.test", json!({}));
 
@@ -500,11 +500,7 @@ fn override_headers_are_removed_refused_or_kept() {
 #[test]
 fn denial_log_lines_escape_and_cap_request_values() {
     // Room for a 10 KiB model name in the body.
-    let bundle = fixture_bundle(
-        "1",
-        |g| g.replace("max_body_bytes: 1024", "max_body_bytes: 16384"),
-        str::to_owned,
-    );
+    let bundle = gateway_edited("1", "max_body_bytes: 1024", "max_body_bytes: 16384");
     let envoy = Envoy::start("log-lines", &bundle, EnvoyOptions::default());
     let carol = token("user:carol@e2e.test", json!({}));
     let forged = "[2099-01-01 00:00:00.000][1][warning][wasm] wasm log: deny reason=forged";
