@@ -173,23 +173,27 @@ fn policies(
         ))
     ));
     text.push_str("permit(principal, action, resource) when { principal.admin };\n");
-    for &k in collab_actions {
+    let mut permit = |k: u32, condition: String| {
         text.push_str(&format!(
-            "permit(principal, action == Action::{:?}, resource) when {{ {} }};\n",
+            "permit(principal, action == Action::{:?}, resource) when {{ {condition} }};\n",
             t.actions[k as usize],
-            chain_any(depth, &|r| format!(
-                "{r}.can_{k}.containsAny(principal.subjects)"
-            ))
         ));
+    };
+    for &k in collab_actions {
+        permit(
+            k,
+            chain_any(depth, &|r| {
+                format!("{r}.can_{k}.containsAny(principal.subjects)")
+            }),
+        );
     }
     for &k in tenant_actions {
-        text.push_str(&format!(
-            "permit(principal, action == Action::{:?}, resource) when {{ {} }};\n",
-            t.actions[k as usize],
-            chain_any(depth, &|r| format!(
-                "principal.perms_{k}.contains({r}.type)"
-            ))
-        ));
+        permit(
+            k,
+            chain_any(depth, &|r| {
+                format!("principal.perms_{k}.contains({r}.type)")
+            }),
+        );
     }
     text
 }

@@ -72,28 +72,17 @@ fn decide(c: &mut Criterion) {
                     .decision
             })
         });
-        group.bench_function("token_cached", |b| {
-            b.iter(|| {
-                engine
-                    .decide(
-                        black_box(&request),
-                        gatehouse_engine::Identity::Token,
-                        fixtures::NOW,
-                    )
-                    .decision
-            })
-        });
-        group.bench_function("token_uncached", |b| {
-            b.iter(|| {
-                uncached
-                    .decide(
-                        black_box(&request),
-                        gatehouse_engine::Identity::Token,
-                        fixtures::NOW,
-                    )
-                    .decision
-            })
-        });
+        let by_token = |engine: &gatehouse_engine::Engine| {
+            engine
+                .decide(
+                    black_box(&request),
+                    gatehouse_engine::Identity::Token,
+                    fixtures::NOW,
+                )
+                .decision
+        };
+        group.bench_function("token_cached", |b| b.iter(|| by_token(&engine)));
+        group.bench_function("token_uncached", |b| b.iter(|| by_token(&uncached)));
         group.finish();
     }
 }

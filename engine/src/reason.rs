@@ -128,17 +128,22 @@ mod tests {
 
     #[test]
     fn statuses_follow_the_spec() {
-        assert_eq!(Reason::TokenMissing.status(), 401);
-        assert_eq!(Reason::TenantMismatch.status(), 401);
-        assert_eq!(Reason::PrincipalInactive.status(), 401);
-        assert_eq!(Reason::TokenRevoked.status(), 401);
-        assert_eq!(Reason::TenantUnknown.status(), 403);
-        assert_eq!(Reason::NoRoute.status(), 403);
-        assert_eq!(Reason::NoGrant.status(), 403);
-        assert_eq!(Reason::BodyTooLarge.status(), 413);
-        assert_eq!(Reason::BodyInvalid.status(), 400);
-        assert_eq!(Reason::PathNotCanonical.status(), 400);
-        assert_eq!(Reason::UnsupportedMediaType.status(), 415);
-        assert_eq!(Reason::RequestAmbiguous.status(), 400);
+        let expected = [
+            (Reason::TokenMissing, 401),
+            (Reason::TenantMismatch, 401),
+            (Reason::PrincipalInactive, 401),
+            (Reason::TokenRevoked, 401),
+            (Reason::TenantUnknown, 403),
+            (Reason::NoRoute, 403),
+            (Reason::NoGrant, 403),
+            (Reason::BodyTooLarge, 413),
+            (Reason::BodyInvalid, 400),
+            (Reason::PathNotCanonical, 400),
+            (Reason::UnsupportedMediaType, 415),
+            (Reason::RequestAmbiguous, 400),
+        ];
+        for (reason, status) in expected {
+            assert_eq!(reason.status(), status, "{reason:?}");
+        }
     }
 }

@@ -461,33 +461,50 @@ fn sample() -> Policy {
 fn team_grant_inherits_to_tools_but_not_disabled_ones() {
     let p = sample();
     let engine = load(&p);
-    // Team t0 (subject 3) holds server-user on server:s0.
-    assert_eq!(
-        engine_decides(&engine, "user:u1@x.test", "tool", "s0/t0", "use"),
-        Ok(())
-    );
-    assert_eq!(
-        engine_decides(&engine, "user:u1@x.test", "server", "s0", "manage"),
-        Err(Reason::NoGrant)
-    );
-    assert_eq!(
-        engine_decides(&engine, "user:u0@x.test", "tool", "s0/t1", "use"),
-        Err(Reason::ResourceDisabled),
-        "disabled denies tenant admins too"
-    );
-    assert_eq!(
-        engine_decides(&engine, "user:u2@x.test", "tool", "s0/t0", "use"),
-        Err(Reason::PrincipalInactive),
-        "a team grant does not help a deactivated user"
-    );
-    assert_eq!(
-        engine_decides(&engine, "user:U1@X.test", "server", "s0", "read"),
-        Ok(())
-    );
-    assert_eq!(
-        engine_decides(&engine, "virtualaccount:va0", "server", "s0", "read"),
-        Err(Reason::NoGrant)
-    );
+    let cases = [
+        // Team t0 (subject 3) holds server-user on server:s0.
+        ("user:u1@x.test", "tool", "s0/t0", "use", Ok(()), ""),
+        (
+            "user:u1@x.test",
+            "server",
+            "s0",
+            "manage",
+            Err(Reason::NoGrant),
+            "",
+        ),
+        (
+            "user:u0@x.test",
+            "tool",
+            "s0/t1",
+            "use",
+            Err(Reason::ResourceDisabled),
+            "disabled denies tenant admins too",
+        ),
+        (
+            "user:u2@x.test",
+            "tool",
+            "s0/t0",
+            "use",
+            Err(Reason::PrincipalInactive),
+            "a team grant does not help a deactivated user",
+        ),
+        ("user:U1@X.test", "server", "s0", "read", Ok(()), ""),
+        (
+            "virtualaccount:va0",
+            "server",
+            "s0",
+            "read",
+            Err(Reason::NoGrant),
+            "",
+        ),
+    ];
+    for (subject, kind, key, action, expected, why) in cases {
+        assert_eq!(
+            engine_decides(&engine, subject, kind, key, action),
+            expected,
+            "{subject} {action} {kind}:{key}: {why}"
+        );
+    }
 }
 
 #[test]

@@ -9,21 +9,17 @@
 
 #![expect(clippy::expect_used, reason = "test code: a panic is a test failure")]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use gatehouse_compiler::{compile_paths, CompileOptions};
 use gatehouse_engine::{Bundle, LoadOptions};
+use support::repo_root;
 
 /// SHA-256 of the golden bundle's body, as `gatehouse inspect` shows it.
 const GOLDEN_DIGEST: &str = "f8f5c366608c78c622a19489afcf701b647d8389a186eb4eb492bee370a70601";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the compiler crate lives in the workspace")
-        .to_path_buf()
-}
 
 fn golden_path() -> PathBuf {
     repo_root().join("tests/golden/acme.bundle")

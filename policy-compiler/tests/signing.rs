@@ -11,25 +11,17 @@
     reason = "test code: a panic is a test failure"
 )]
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use support::{repo_root, run};
 
 use gatehouse_engine::{Engine, LoadError, LoadOptions};
 
-const GATEHOUSE: &str = env!("CARGO_BIN_EXE_gatehouse");
 /// Offset of the format major version in the header (docs/bundle-format.md).
 const MAJOR_OFFSET: usize = 8;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn gatehouse(args: &[&str]) -> Output {
-    Command::new(GATEHOUSE)
-        .args(args)
-        .output()
-        .expect("run gatehouse")
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -67,9 +59,9 @@ impl Fixture {
     }
 
     fn compile(&self, out: &str, key: Option<&str>) {
-        let gateway = repo().join("examples/gateway.yaml");
-        let acme = repo().join("examples/acme");
-        let globex = repo().join("examples/globex");
+        let gateway = repo_root().join("examples/gateway.yaml");
+        let acme = repo_root().join("examples/acme");
+        let globex = repo_root().join("examples/globex");
         let mut args = vec![
             "compile".to_owned(),
             "--gateway".to_owned(),
@@ -92,7 +84,7 @@ impl Fixture {
             );
         }
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = gatehouse(&refs);
+        let out = run(&refs);
         assert!(out.status.success(), "compile: {}", text(&out.stderr));
     }
 
@@ -129,7 +121,7 @@ impl Fixture {
             .map(|key| format!("--trusted-key={key}"))
             .collect();
         args.extend(keys.iter().map(String::as_str));
-        gatehouse(&args)
+        run(&args)
     }
 
     /// The check must fail to load the bundle: exit 1, nothing on stdout, a message naming the
@@ -162,7 +154,7 @@ impl Fixture {
 
 /// `keys generate --alg EdDSA`; returns the base64 public key it prints for `trusted_keys`.
 fn generate(out: &Path) -> String {
-    let result = gatehouse(&[
+    let result = run(&[
         "keys",
         "generate",
         "--alg",
@@ -214,7 +206,7 @@ fn signed_bundle_is_accepted_by_its_trusted_key() {
     let url_safe = url_safe.trim_end_matches('=');
     assert_eq!(f.check(&signed, &[url_safe]).status.code(), Some(0));
     // `inspect` shows who signed it.
-    let out = gatehouse(&["inspect", &signed, "--json"]);
+    let out = run(&["inspect", &signed, "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
 

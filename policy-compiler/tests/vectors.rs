@@ -18,6 +18,8 @@
     reason = "test code: a panic is a test failure"
 )]
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -26,15 +28,7 @@ use gatehouse_compiler::vectors::{self, mismatches, CaseRequest, Vector};
 use gatehouse_compiler::{compile_paths, CompileOptions};
 use gatehouse_engine::{Engine, LoadOptions, Reason};
 use serde_json::{json, Value};
-
-const GATEHOUSE: &str = env!("CARGO_BIN_EXE_gatehouse");
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the compiler crate lives in the workspace")
-        .to_path_buf()
-}
+use support::{repo_root, run, GATEHOUSE};
 
 fn vectors_dir() -> PathBuf {
     repo_root().join("tests/vectors")
@@ -460,13 +454,6 @@ fn examples_compile() {
     }
 }
 
-fn run(args: &[&str]) -> Output {
-    Command::new(GATEHOUSE)
-        .args(args)
-        .output()
-        .expect("run gatehouse")
-}
-
 /// `gatehouse compile` records a serial (`--serial`, else `SOURCE_DATE_EPOCH`, else the current
 /// time) and `gatehouse inspect` shows it, in text and JSON; with the serial fixed the CLI writes
 /// the library's bytes.
@@ -655,53 +642,34 @@ fn cli_exits_1_on_bad_arguments() {
         String::from_utf8_lossy(&out.stderr)
     );
     let bundle = bundle.to_str().unwrap();
-    let cases: [&[&str]; 5] = [
+    let check = |rest: &[&'static str]| -> Vec<&str> {
+        [
+            &[
+                "check",
+                "--bundle",
+                bundle,
+                "--host",
+                "localhost",
+                "--method",
+                "GET",
+            ][..],
+            rest,
+        ]
+        .concat()
+    };
+    let cases: [Vec<&str>; 5] = [
         // Several tenants and no --host.
-        &[
+        vec![
             "check", "--bundle", bundle, "--method", "GET", "--path", "/healthz",
         ],
-        &[
-            "check",
-            "--bundle",
-            bundle,
-            "--host",
-            "localhost",
-            "--method",
-            "GET",
-            "--path",
-            "/healthz",
-            "--now",
-            "yesterday",
-        ],
+        check(&["--path", "/healthz", "--now", "yesterday"]),
         // Usage errors (clap exits 2 unless told otherwise).
-        &[
-            "check",
-            "--bundle",
-            bundle,
-            "--host",
-            "localhost",
-            "--method",
-            "GET",
-        ],
-        &[
-            "check",
-            "--bundle",
-            bundle,
-            "--host",
-            "localhost",
-            "--method",
-            "GET",
-            "--path",
-            "/",
-            "--as",
-            "user:a@acme.com",
-            "--token",
-            "x.y.z",
-        ],
-        &["no-such-subcommand"],
+        check(&[]),
+        check(&["--path", "/", "--as", "user:a@acme.com", "--token", "x.y.z"]),
+        vec!["no-such-subcommand"],
     ];
     for args in cases {
-        let out = run(args);
+        let out = run(&args);
         assert_eq!(out.status.code(), Some(1), "gatehouse {}", args.join(" "));
         assert!(
             out.stdout.is_empty(),

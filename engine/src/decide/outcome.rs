@@ -1,7 +1,7 @@
 //! What a decision found out, rendered for headers, logs and `gatehouse check`.
 
 use super::{Decision, Outcome, Principal};
-use crate::bundle::{SubjectCode, Tables};
+use crate::bundle::{StrRef, SubjectCode, Tables};
 use crate::model::Subject;
 
 impl Outcome<'_> {
@@ -56,27 +56,27 @@ impl Outcome<'_> {
 
 pub(super) fn subject_name(tables: &Tables<'_>, code: SubjectCode) -> String {
     match code.subject() {
-        Subject::User(u) => format!(
-            "user:{}",
-            tables
-                .users
-                .get(u.index())
-                .map_or("?", |u| tables.str(u.email))
-        ),
-        Subject::Team(t) => format!(
-            "team:{}",
-            tables
-                .teams
-                .get(t.index())
-                .map_or("?", |t| tables.str(t.name))
-        ),
-        Subject::VirtualAccount(v) => format!(
-            "virtualaccount:{}",
-            tables
-                .virtual_accounts
-                .get(v.index())
-                .map_or("?", |v| tables.str(v.name))
+        Subject::User(u) => record_name(tables, "user", tables.users, u.index(), |u| u.email),
+        Subject::Team(t) => record_name(tables, "team", tables.teams, t.index(), |t| t.name),
+        Subject::VirtualAccount(v) => record_name(
+            tables,
+            "virtualaccount",
+            tables.virtual_accounts,
+            v.index(),
+            |v| v.name,
         ),
         Subject::Everyone => "team:everyone".to_owned(),
     }
+}
+
+/// `kind:name` for record `index` of `records`, or `kind:?` if there is no such record.
+fn record_name<T>(
+    tables: &Tables<'_>,
+    kind: &str,
+    records: &[T],
+    index: usize,
+    name: impl Fn(&T) -> StrRef,
+) -> String {
+    let name = records.get(index).map_or("?", |r| tables.str(name(r)));
+    format!("{kind}:{name}")
 }
