@@ -107,13 +107,9 @@ pub fn decide(
 
 fn principal_subjects(t: &Tenant, subject: &str, now: i64) -> Result<Vec<Subject>, Reason> {
     if let Some(email) = subject.strip_prefix("user:") {
-        let email = email.to_lowercase();
-        let (i, user) = t
-            .users
-            .iter()
-            .enumerate()
-            .find(|(_, u)| u.email == email)
-            .ok_or(Reason::PrincipalUnknown)?;
+        // Emails fold ASCII case only (SPEC 3.1 step 5).
+        let email = email.to_ascii_lowercase();
+        let (i, user) = find(&t.users, |u| u.email == email)?;
         if !user.active {
             return Err(Reason::PrincipalInactive);
         }
@@ -124,12 +120,7 @@ fn principal_subjects(t: &Tenant, subject: &str, now: i64) -> Result<Vec<Subject
         subjects.extend(user.teams.iter().map(|team: &TeamId| Subject::Team(*team)));
         Ok(subjects)
     } else if let Some(name) = subject.strip_prefix("virtualaccount:") {
-        let (i, va) = t
-            .virtual_accounts
-            .iter()
-            .enumerate()
-            .find(|(_, v)| v.name == name)
-            .ok_or(Reason::PrincipalUnknown)?;
+        let (i, va) = find(&t.virtual_accounts, |v| v.name == name)?;
         if va.expires.is_some_and(|e| now >= e) {
             return Err(Reason::PrincipalExpired);
         }
@@ -139,4 +130,13 @@ fn principal_subjects(t: &Tenant, subject: &str, now: i64) -> Result<Vec<Subject
     } else {
         Err(Reason::PrincipalUnknown)
     }
+}
+
+/// The first item that `is` accepts, with its index; else the principal is unknown.
+fn find<T>(items: &[T], is: impl Fn(&T) -> bool) -> Result<(usize, &T), Reason> {
+    items
+        .iter()
+        .enumerate()
+        .find(|(_, item)| is(item))
+        .ok_or(Reason::PrincipalUnknown)
 }

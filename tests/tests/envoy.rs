@@ -171,27 +171,25 @@ fn enforce_mode_over_http() {
     );
     assert_reached_upstream(&r, Some("user:carol@e2e.test"), "chat");
 
-    // 400: a body the route must read is not JSON.
-    let r = envoy.request(
-        &HttpRequest::new("POST", CHAT)
+    let typed = |content_type: &str, body: Option<&[u8]>| {
+        let request = HttpRequest::new("POST", CHAT)
             .bearer(&carol)
-            .header("content-type", "application/json")
-            .body(b"{\"model\":".to_vec()),
-    );
+            .header("content-type", content_type);
+        envoy.request(&match body {
+            Some(body) => request.body(body.to_vec()),
+            None => request,
+        })
+    };
+    // 400: a body the route must read is not JSON.
+    let r = typed("application/json", Some(b"{\"model\":"));
     assert_denied(&r, 400, "body_invalid");
     // A body-reading route without a body: nothing to parse either (the engine's answer).
-    let r = envoy.request(
-        &HttpRequest::new("POST", CHAT)
-            .bearer(&carol)
-            .header("content-type", "application/json"),
-    );
+    let r = typed("application/json", None);
     assert_denied(&r, 400, "body_invalid");
     // 415: the route reads JSON, the request says it sends something else (or nothing).
-    let r = envoy.request(
-        &HttpRequest::new("POST", CHAT)
-            .bearer(&carol)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(b"model=openai%2Fo3".to_vec()),
+    let r = typed(
+        "application/x-www-form-urlencoded",
+        Some(b"model=openai%2Fo3"),
     );
     assert_denied(&r, 415, "unsupported_media_type");
 
