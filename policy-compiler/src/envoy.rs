@@ -18,7 +18,7 @@ use std::str::FromStr;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 const HCM_TYPE: &str =
     "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
@@ -412,16 +412,18 @@ fn rbac(jwt: &JwtRbac) -> Value {
 
 /// The Gatehouse filter's `Wasm` configuration with `bundle`.
 fn wasm(filter: &Filter, bundle: &[u8]) -> Value {
-    let mut vm = Map::new();
-    vm.insert("trusted_keys".into(), json!(filter.trusted_keys));
+    // Sorted by key whatever serde_json's `preserve_order` feature (which feature unification
+    // may turn on in some builds and not others): the same configuration, the same bytes.
+    let mut vm = std::collections::BTreeMap::new();
+    vm.insert("trusted_keys", json!(filter.trusted_keys));
     if filter.allow_rollback {
-        vm.insert("allow_rollback".into(), json!(true));
+        vm.insert("allow_rollback", json!(true));
     }
     if let Some(now) = filter.fixed_now {
-        vm.insert("fixed_now".into(), json!(now));
+        vm.insert("fixed_now", json!(now));
     }
     if let Some(path) = &filter.panic_path {
-        vm.insert("panic_path".into(), json!(path));
+        vm.insert("panic_path", json!(path));
     }
     json!({
         "@type": WASM_TYPE,
@@ -443,7 +445,7 @@ fn wasm(filter: &Filter, bundle: &[u8]) -> Value {
                     Changing it starts a fresh VM, which forgets the serial in service.",
                 "configuration": {
                     "@type": "type.googleapis.com/google.protobuf.StringValue",
-                    "value": Value::Object(vm).to_string(),
+                    "value": json!(vm).to_string(),
                 },
             },
             "#configuration": "The policy bundle, as raw bytes.",
