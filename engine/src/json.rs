@@ -91,14 +91,17 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let depth = self.nested::<A::Error>()?;
         let mut out = Map::new();
         let mut keys = KeySet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if !keys.insert(Cow::Owned(key.clone())) {
+        // Keys borrowed from the input where they have no escapes: the duplicate check keeps
+        // the borrow, the map its own copy.
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let owned = key.clone().into_owned();
+            if !keys.insert(key) {
                 return Err(de::Error::custom(format_args!(
-                    "duplicate key `{key}` (keys compare under case folding)"
+                    "duplicate key `{owned}` (keys compare under case folding)"
                 )));
             }
             let value = map.next_value_seed(StrictSeed { depth })?;
-            out.insert(key, value);
+            out.insert(owned, value);
         }
         Ok(Value::Object(out))
     }

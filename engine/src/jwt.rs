@@ -212,18 +212,9 @@ impl Window {
 
 /// Time and audience checks; only ever called on verified claims.
 fn check_claims(claims: &Claims, validation: &Validation<'_>) -> Result<(), Reason> {
-    // Types first: a claim of the wrong type makes the token malformed whatever the time.
-    let exp = claims.numeric_date("exp")?.ok_or(Reason::TokenMalformed)?;
-    let nbf = claims.numeric_date("nbf")?;
-    let iat = claims.numeric_date("iat")?;
-
-    Window {
-        exp,
-        nbf,
-        iat,
-        skew: validation.clock_skew_seconds.max(0),
-    }
-    .check(validation.now)?;
+    claims
+        .window(validation.clock_skew_seconds)?
+        .check(validation.now)?;
 
     if !validation.audiences.is_empty() {
         let wanted = |aud: &str| validation.audiences.iter().any(|a| a == aud);
@@ -247,6 +238,17 @@ fn check_claims(claims: &Claims, validation: &Validation<'_>) -> Result<(), Reas
 pub struct Claims(Map<String, Value>);
 
 impl Claims {
+    /// The token's time window read with `skew` (a negative skew counts as none). Types first: a
+    /// time claim of the wrong type, or no `exp`, makes the token malformed whatever the time.
+    pub fn window(&self, skew: i64) -> Result<Window, Reason> {
+        Ok(Window {
+            exp: self.numeric_date("exp")?.ok_or(Reason::TokenMalformed)?,
+            nbf: self.numeric_date("nbf")?,
+            iat: self.numeric_date("iat")?,
+            skew: skew.max(0),
+        })
+    }
+
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.0.get(name)
     }

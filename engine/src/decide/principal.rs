@@ -150,14 +150,8 @@ impl Engine {
                 return Err(Reason::TokenRevoked);
             }
         }
-        // `verify` succeeded: `exp` is present and every time claim is an integer.
-        let window = Window {
-            exp: claims.int("exp").unwrap_or(i64::MIN),
-            nbf: claims.int("nbf"),
-            iat: claims.int("iat"),
-            skew: skew.max(0),
-        };
-        Ok((caller, window))
+        // The window `verify` checked, for the cache.
+        Ok((caller, claims.window(skew)?))
     }
 
     /// A subject reference (`user:<email>`, `virtualaccount:<name>`) to a caller, with the
