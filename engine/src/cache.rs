@@ -1,23 +1,32 @@
-//! The verified-token cache (SPEC 6): a repeated token costs a hash, a probe and a comparison,
-//! not a signature check.
+//! The verified-token cache (SPEC 6): a repeated token costs a keyed hash and a probe, not a
+//! signature check, and tens of thousands of live tokens fit in a few MiB per VM.
 //!
-//! - Bounded: a fixed number of entries (two-way set associative, allocated once), and tokens
-//!   over [`MAX_CACHED_TOKEN_BYTES`] are never cached, so the memory is at most
-//!   `capacity * (MAX_CACHED_TOKEN_BYTES + entry)`.
-//! - Keyed by a fast non-cryptographic hash of the token bytes (SHA-256 would cost more than
-//!   the HMAC it saves in wasm), then a full comparison of the stored token: a hash collision can
-//!   only cost a miss, never let one token pass for another.
-//! - Only successes are cached, together with their validity window (`exp`, `nbf`, `iat` and
-//!   the clock skew); a lookup outside the window is a miss, so the full path runs and gives its
-//!   own answer (`token_expired`...). Whatever the cached value depends on besides time comes
+//! - Keyed by a 128-bit SipHash-1-3 of the tenant and the token bytes under a key drawn from
+//!   the operating system's (in Envoy: the VM's WASI) random source when the cache is created.
+//!   Only the 128-bit value is stored, never the token. `docs/security.md` ("Verified-token
+//!   cache") gives the collision and forgery argument: finding a token whose key equals a cached
+//!   one without knowing the cache key is a 2^-128 guess per stored entry. Without a random
+//!   source the cache is off: every token is verified.
+//! - Bounded: at most `capacity` entries of [`ENTRY_BYTES`] or so each, allocated as they
+//!   fill, in a `hashbrown::HashTable` of slot indices over one slot vector. When full, the
+//!   CLOCK hand evicts an entry whose window has closed for good, else one not used since the
+//!   hand last passed it. Tokens over [`MAX_CACHED_TOKEN_BYTES`] are never cached.
+//! - Only successes are cached, with their validity window (`exp`, `nbf`, `iat` and the clock
+//!   skew) as two bounds; a lookup outside the window is a miss, so the full path runs and
+//!   gives its own answer (`token_expired`...). Whatever else the cached value depends on comes
 //!   from the bundle, and the cache belongs to the [`Engine`](crate::Engine) holding that
-//!   bundle: a new bundle is a new engine with an empty cache.
+//!   bundle: a new bundle (revocations included) is a new engine with an empty cache.
 //! - Single-threaded by design (`RefCell`): proxy-wasm runs one VM per worker thread.
 
 use std::cell::{Cell, RefCell};
+use std::hash::Hasher;
 
-/// Entries an engine's cache holds by default (Envoy's `jwt_authn` keeps 100).
-pub const DEFAULT_CAPACITY: usize = 256;
+use hashbrown::HashTable;
+use siphasher::sip128::{Hasher128, SipHasher13};
+
+/// Entries an engine's cache holds by default: 65,536 (about 3.5 MiB when full in wasm32,
+/// nothing until tokens arrive). Envoy's `jwt_authn` keeps 100 unless configured.
+pub const DEFAULT_CAPACITY: usize = 1 << 16;
 /// Longer tokens are verified every time (Envoy's `jwt_authn` cache stops at 4 KiB too).
 pub const MAX_CACHED_TOKEN_BYTES: usize = 4096;
 
@@ -29,76 +38,117 @@ pub use crate::jwt::Window;
 pub struct CacheStats {
     pub hits: u64,
     pub misses: u64,
+    /// Entries dropped to make room for another.
+    pub evictions: u64,
     /// Entries currently held.
     pub entries: usize,
+    /// Most entries held at once; 0 when the cache is off.
     pub capacity: usize,
 }
 
 /// A bounded map from (tenant, token) to what verifying it established.
 #[derive(Debug)]
 pub struct TokenCache<V> {
-    /// `sets * 2` slots; set `i` is slots `2i` and `2i + 1`.
-    slots: RefCell<Vec<Option<Entry<V>>>>,
-    /// Power of two.
-    sets: usize,
-    seed: u64,
-    clock: Cell<u64>,
+    inner: RefCell<Inner<V>>,
+    /// 0 when the cache is off (asked for, or no random key).
+    capacity: usize,
+    key: (u64, u64),
     hits: Cell<u64>,
     misses: Cell<u64>,
+    evictions: Cell<u64>,
 }
 
 #[derive(Debug)]
-struct Entry<V> {
-    hash: u64,
-    tenant: u32,
-    token: Box<[u8]>,
-    window: Window,
-    /// Last use, for choosing the victim within a set.
-    used: u64,
+struct Inner<V> {
+    /// Indices into `slots`, hashed by the low half of each slot's key.
+    index: HashTable<u32>,
+    slots: Vec<Slot<V>>,
+    /// The CLOCK hand: the next slot considered for eviction.
+    hand: usize,
+}
+
+#[derive(Debug)]
+struct Slot<V> {
+    key: Key,
+    /// The window as `from <= now < until` (see [`bounds`]).
+    from: i64,
+    until: i64,
+    /// Used since the hand last passed.
+    referenced: bool,
     value: V,
 }
 
-impl<V: Clone> TokenCache<V> {
-    /// `capacity` is rounded up to an even power of two; 0 disables the cache. `seed` varies
-    /// the hash (the engine uses bytes of the bundle digest).
-    pub fn new(capacity: usize, seed: u64) -> TokenCache<V> {
-        let sets = if capacity == 0 {
-            0
-        } else {
-            capacity.div_ceil(2).next_power_of_two()
-        };
-        let mut slots = Vec::new();
-        slots.resize_with(sets * 2, || None);
-        TokenCache {
-            slots: RefCell::new(slots),
-            sets,
-            seed,
-            clock: Cell::new(0),
-            hits: Cell::new(0),
-            misses: Cell::new(0),
+/// 128-bit keyed hash of (tenant, token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key(u64, u64);
+
+impl Key {
+    fn probe(self) -> u64 {
+        self.0
+    }
+}
+
+/// Approximate bytes per entry on wasm32 for a value of `value_bytes`, for sizing docs and the
+/// memory tests: the slot plus the index's share (one `u32` and one control byte at 7/8 load).
+pub const fn entry_bytes(value_bytes: usize) -> usize {
+    16 + 8 + 8 + 8 + value_bytes + 6
+}
+
+/// [`entry_bytes`] for the engine's cached caller (a principal and a boxed slice on wasm32).
+pub const ENTRY_BYTES: usize = entry_bytes(16);
+
+impl<V> TokenCache<V> {
+    /// A cache of at most `capacity` entries (0 turns it off) under a fresh random key.
+    pub fn new(capacity: usize) -> TokenCache<V> {
+        let mut seed = [0u8; 16];
+        match getrandom::getrandom(&mut seed) {
+            Ok(()) => {
+                let (k0, k1) = seed.split_at(8);
+                let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+                TokenCache::with_key(capacity, (word(k0), word(k1)))
+            }
+            // No secret key, no cache: a guessable key would let tokens be forged to collide.
+            Err(_) => TokenCache::with_key(0, (0, 0)),
         }
     }
 
-    /// The value stored for this token in this tenant, if its window admits `now`.
-    pub fn get(&self, tenant: u32, token: &[u8], now: i64) -> Option<V> {
-        if self.sets == 0 || token.len() > MAX_CACHED_TOKEN_BYTES {
-            return None;
+    fn with_key(capacity: usize, key: (u64, u64)) -> TokenCache<V> {
+        TokenCache {
+            inner: RefCell::new(Inner {
+                index: HashTable::new(),
+                slots: Vec::new(),
+                hand: 0,
+            }),
+            // Slot indices are u32.
+            capacity: capacity.min(u32::MAX as usize),
+            key,
+            hits: Cell::new(0),
+            misses: Cell::new(0),
+            evictions: Cell::new(0),
         }
-        let hash = hash(self.seed, token);
-        let tick = self.tick();
-        let found = self.slots.try_borrow_mut().ok().and_then(|mut slots| {
-            let set = self.set(hash);
-            slots.get_mut(set..set + 2)?.iter_mut().find_map(|slot| {
-                let entry = slot.as_mut()?;
-                let matches = entry.hash == hash
-                    && entry.tenant == tenant
-                    && same(&entry.token, token)
-                    && entry.window.admits(now);
-                matches.then(|| {
-                    entry.used = tick;
-                    entry.value.clone()
-                })
-            })
+    }
+
+    /// `f` of the value stored for this token in this tenant, if its window admits `now`.
+    pub fn get<R>(
+        &self,
+        tenant: u32,
+        token: &[u8],
+        now: i64,
+        f: impl FnOnce(&V) -> R,
+    ) -> Option<R> {
+        let found = self.key_of(tenant, token).and_then(|key| {
+            let mut inner = self.inner.try_borrow_mut().ok()?;
+            let Inner { index, slots, .. } = &mut *inner;
+            let at = *index.find(key.probe(), |&i| {
+                slots.get(i as usize).is_some_and(|s| s.key == key)
+            })?;
+            let slot = slots.get_mut(at as usize)?;
+            if slot.from <= now && now < slot.until {
+                slot.referenced = true;
+                Some(f(&slot.value))
+            } else {
+                None
+            }
         });
         let counter = if found.is_some() {
             &self.hits
@@ -109,111 +159,133 @@ impl<V: Clone> TokenCache<V> {
         found
     }
 
-    /// Remembers a token that verified. Evicts, within its set, an empty slot first, then one
-    /// whose window has closed for good, then the least recently used.
+    /// Remembers a token that verified, replacing what the same token had.
     pub fn insert(&self, tenant: u32, token: &[u8], window: Window, now: i64, value: V) {
-        if self.sets == 0 || token.len() > MAX_CACHED_TOKEN_BYTES {
+        let Some(key) = self.key_of(tenant, token) else {
+            return;
+        };
+        let (from, until) = bounds(&window);
+        let Ok(mut inner) = self.inner.try_borrow_mut() else {
+            return;
+        };
+        let Inner { index, slots, hand } = &mut *inner;
+        let slot = Slot {
+            key,
+            from,
+            until,
+            referenced: false,
+            value,
+        };
+        let probe_of =
+            |slots: &[Slot<V>], i: u32| slots.get(i as usize).map_or(0, |s| s.key.probe());
+        if let Some(&at) = index.find(key.probe(), |&i| {
+            slots.get(i as usize).is_some_and(|s| s.key == key)
+        }) {
+            if let Some(old) = slots.get_mut(at as usize) {
+                *old = slot;
+            }
             return;
         }
-        let hash = hash(self.seed, token);
-        let tick = self.tick();
-        let Ok(mut slots) = self.slots.try_borrow_mut() else {
+        if slots.len() < self.capacity {
+            let Ok(at) = u32::try_from(slots.len()) else {
+                return;
+            };
+            if slots.len() == slots.capacity() {
+                // Grow by doubling, but never past the capacity.
+                let more = slots.len().max(16).min(self.capacity - slots.len());
+                slots.reserve_exact(more);
+            }
+            slots.push(slot);
+            index.insert_unique(key.probe(), at, |&i| probe_of(slots, i));
             return;
-        };
-        let set = self.set(hash);
-        let Some(pair) = slots.get_mut(set..set + 2) else {
-            return;
-        };
-        let rank = |slot: &Option<Entry<V>>| match slot {
-            None => (0, 0),
-            Some(e) if now >= e.window.exp.saturating_add(e.window.skew) => (1, e.used),
-            Some(e) => (2, e.used),
-        };
-        let victim = pair.iter_mut().min_by_key(|slot| rank(slot));
-        if let Some(slot) = victim {
-            *slot = Some(Entry {
-                hash,
-                tenant,
-                token: token.into(),
-                window,
-                used: tick,
-                value,
-            });
         }
+        let Some(victim) = clock_victim(slots, hand, now) else {
+            return;
+        };
+        let Some(old) = slots.get(victim).map(|s| s.key) else {
+            return;
+        };
+        let Ok(at) = u32::try_from(victim) else {
+            return;
+        };
+        if let Ok(entry) = index.find_entry(old.probe(), |&i| i == at) {
+            entry.remove();
+        }
+        if let Some(place) = slots.get_mut(victim) {
+            *place = slot;
+        }
+        index.insert_unique(key.probe(), at, |&i| probe_of(slots, i));
+        self.evictions.set(self.evictions.get().wrapping_add(1));
     }
 
     pub fn stats(&self) -> CacheStats {
         CacheStats {
             hits: self.hits.get(),
             misses: self.misses.get(),
-            entries: self
-                .slots
-                .try_borrow()
-                .map_or(0, |slots| slots.iter().filter(|s| s.is_some()).count()),
-            capacity: self.sets * 2,
+            evictions: self.evictions.get(),
+            entries: self.inner.try_borrow().map_or(0, |inner| inner.slots.len()),
+            capacity: self.capacity,
         }
     }
 
-    /// Drops every entry (counters are kept).
+    /// Drops every entry and frees their memory (counters are kept).
     pub fn clear(&self) {
-        if let Ok(mut slots) = self.slots.try_borrow_mut() {
-            slots.iter_mut().for_each(|s| *s = None);
+        if let Ok(mut inner) = self.inner.try_borrow_mut() {
+            *inner = Inner {
+                index: HashTable::new(),
+                slots: Vec::new(),
+                hand: 0,
+            };
         }
     }
 
-    fn set(&self, hash: u64) -> usize {
-        // `sets` is a power of two; the high bits are the best mixed.
-        ((hash >> 32) as usize & (self.sets - 1)) * 2
-    }
-
-    fn tick(&self) -> u64 {
-        let t = self.clock.get().wrapping_add(1);
-        self.clock.set(t);
-        t
+    /// `None` when the token is not cached at all (cache off, or the token too long).
+    fn key_of(&self, tenant: u32, token: &[u8]) -> Option<Key> {
+        if self.capacity == 0 || token.len() > MAX_CACHED_TOKEN_BYTES {
+            return None;
+        }
+        let mut h = SipHasher13::new_with_keys(self.key.0, self.key.1);
+        // Fixed-width tenant first, then the token: no two (tenant, token) pairs share input.
+        h.write(&tenant.to_le_bytes());
+        h.write(token);
+        let out = h.finish128();
+        Some(Key(out.h1, out.h2))
     }
 }
 
-const K: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// Eight bytes at a time, multiply-rotate, then a final avalanche. Only has to spread tokens
-/// over the sets: equality is decided by [`same`].
-fn hash(seed: u64, bytes: &[u8]) -> u64 {
-    let mut h = seed ^ (bytes.len() as u64).wrapping_mul(K);
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        h = (h ^ word(chunk)).wrapping_mul(K).rotate_left(29);
+/// The slot CLOCK evicts: the first, from the hand on, whose window has closed for good or
+/// that was not used since the hand last passed (clearing the mark of those it passes). At most
+/// two turns: after one, every mark is clear.
+fn clock_victim<V>(slots: &mut [Slot<V>], hand: &mut usize, now: i64) -> Option<usize> {
+    let len = slots.len();
+    for _ in 0..=2 * len {
+        let at = *hand % len.max(1);
+        *hand = (at + 1) % len.max(1);
+        let slot = slots.get_mut(at)?;
+        if now >= slot.until || !slot.referenced {
+            return Some(at);
+        }
+        slot.referenced = false;
     }
-    h = (h ^ word(chunks.remainder())).wrapping_mul(K);
-    h ^= h >> 32;
-    h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
-    h ^ (h >> 32)
+    None
 }
 
-/// Up to eight bytes, little-endian, zero-padded.
-fn word(bytes: &[u8]) -> u64 {
-    let mut buf = [0u8; 8];
-    let n = bytes.len().min(8);
-    if let (Some(dst), Some(src)) = (buf.get_mut(..n), bytes.get(..n)) {
-        dst.copy_from_slice(src);
-    }
-    u64::from_le_bytes(buf)
-}
-
-/// Equality a word at a time without an early exit: no timing hint of how much of a stored
-/// (valid) token a guess matched. Byte-by-byte comparison is several times slower in wasm.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a
-        .chunks(8)
-        .zip(b.chunks(8))
-        .fold(0u64, |acc, (x, y)| acc | (word(x) ^ word(y)));
-    diff == 0
+/// [`Window::admits`] as two bounds: `admits(now)` exactly when `from <= now < until`.
+fn bounds(w: &Window) -> (i64, i64) {
+    let until = w.exp.saturating_add(w.skew);
+    let from = [w.nbf, w.iat]
+        .into_iter()
+        .flatten()
+        .map(|t| t.saturating_sub(w.skew))
+        .max()
+        .unwrap_or(i64::MIN);
+    (from, until)
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn window(exp: i64) -> Window {
@@ -225,19 +297,26 @@ mod tests {
         }
     }
 
+    fn get(cache: &TokenCache<u32>, tenant: u32, token: &[u8], now: i64) -> Option<u32> {
+        cache.get(tenant, token, now, |v| *v)
+    }
+
     #[test]
     fn hit_needs_same_token_tenant_and_open_window() {
-        let cache = TokenCache::new(8, 1);
+        let cache = TokenCache::new(8);
         cache.insert(0, b"token-a", window(100), 10, 7u32);
-        assert_eq!(cache.get(0, b"token-a", 50), Some(7));
-        assert_eq!(cache.get(1, b"token-a", 50), None, "other tenant");
-        assert_eq!(cache.get(0, b"token-b", 50), None);
-        assert_eq!(cache.get(0, b"token-a!", 50), None);
-        assert_eq!(cache.get(0, b"token-a", 100), None, "expired");
+        assert_eq!(get(&cache, 0, b"token-a", 50), Some(7));
+        assert_eq!(get(&cache, 1, b"token-a", 50), None, "other tenant");
+        assert_eq!(get(&cache, 0, b"token-b", 50), None);
+        assert_eq!(get(&cache, 0, b"token-a!", 50), None);
+        assert_eq!(get(&cache, 0, b"token-a", 100), None, "expired");
         let stats = cache.stats();
         assert_eq!((stats.hits, stats.misses, stats.entries), (1, 4, 1));
+        cache.insert(0, b"token-a", window(200), 10, 8u32);
+        assert_eq!(get(&cache, 0, b"token-a", 150), Some(8), "replaced");
+        assert_eq!(cache.stats().entries, 1);
         cache.clear();
-        assert_eq!(cache.get(0, b"token-a", 50), None);
+        assert_eq!(get(&cache, 0, b"token-a", 50), None);
     }
 
     #[test]
@@ -253,31 +332,100 @@ mod tests {
         assert!(w.admits(25));
         assert!(w.admits(104));
         assert!(!w.admits(105));
+        assert_eq!(bounds(&w), (25, 105));
+    }
+
+    proptest! {
+        /// The two bounds the cache stores say exactly what `Window::admits` says, including
+        /// at the ends of the integer range (claims are any JSON integer).
+        #[test]
+        fn bounds_agree_with_admits(
+            exp in prop_oneof![Just(i64::MIN), Just(i64::MAX), any::<i64>(), -50i64..50],
+            nbf in proptest::option::of(prop_oneof![Just(i64::MIN), Just(i64::MAX), any::<i64>(), -50i64..50]),
+            iat in proptest::option::of(prop_oneof![Just(i64::MIN), Just(i64::MAX), any::<i64>(), -50i64..50]),
+            skew in prop_oneof![Just(0i64), Just(i64::MAX), 0i64..20],
+            now in prop_oneof![Just(i64::MIN), Just(i64::MAX), any::<i64>(), -60i64..60],
+        ) {
+            let w = Window { exp, nbf, iat, skew };
+            let (from, until) = bounds(&w);
+            prop_assert_eq!(w.admits(now), from <= now && now < until);
+        }
     }
 
     #[test]
-    fn bounded_and_evicts() {
-        let cache = TokenCache::new(4, 0);
-        for i in 0..1000u32 {
+    fn bounded_evicts_with_clock() {
+        let cache = TokenCache::new(4);
+        for i in 0..4u32 {
             cache.insert(0, format!("token-{i}").as_bytes(), window(100), 0, i);
         }
-        assert!(cache.stats().entries <= 4);
-        assert_eq!(cache.stats().capacity, 4);
-        let long = vec![b'x'; MAX_CACHED_TOKEN_BYTES + 1];
-        cache.insert(0, &long, window(100), 0, 1);
-        assert_eq!(cache.get(0, &long, 0), None);
-        let off = TokenCache::new(0, 0);
-        off.insert(0, b"t", window(100), 0, 1u32);
-        assert_eq!(off.get(0, b"t", 0), None);
+        assert_eq!(cache.stats().entries, 4);
+        // token-0 and token-1 used: the hand clears their marks and takes token-2.
+        assert_eq!(get(&cache, 0, b"token-0", 0), Some(0));
+        assert_eq!(get(&cache, 0, b"token-1", 0), Some(1));
+        cache.insert(0, b"token-4", window(100), 0, 4);
+        assert_eq!(get(&cache, 0, b"token-2", 0), None, "evicted");
+        for kept in [0u32, 1, 3, 4] {
+            let token = format!("token-{kept}");
+            assert_eq!(get(&cache, 0, token.as_bytes(), 0), Some(kept), "{token}");
+        }
+        let stats = cache.stats();
+        assert_eq!((stats.entries, stats.capacity, stats.evictions), (4, 4, 1));
+        for i in 0..1000u32 {
+            cache.insert(0, format!("t-{i}").as_bytes(), window(100), 0, i);
+        }
+        assert_eq!(cache.stats().entries, 4);
+        assert_eq!(cache.stats().evictions, 1001);
+        // The last insert is always findable.
+        assert_eq!(get(&cache, 0, b"t-999", 0), Some(999));
     }
 
     #[test]
-    fn word_compare() {
-        assert!(same(b"", b""));
-        assert!(same(b"abcdefghijk", b"abcdefghijk"));
-        assert!(!same(b"abcdefghijk", b"abcdefghijj"));
-        assert!(!same(b"abc", b"abcd"));
-        assert_ne!(hash(0, b"abc"), hash(0, b"abd"));
-        assert_ne!(hash(0, b"abc"), hash(1, b"abc"));
+    fn expired_entries_go_first() {
+        let cache = TokenCache::new(2);
+        cache.insert(0, b"short", window(10), 0, 1u32);
+        cache.insert(0, b"long", window(1000), 0, 2u32);
+        assert_eq!(get(&cache, 0, b"short", 5), Some(1));
+        assert_eq!(get(&cache, 0, b"long", 5), Some(2));
+        // Both marked; at 20 `short` has expired for good and goes, though marked.
+        cache.insert(0, b"new", window(1000), 20, 3u32);
+        assert_eq!(get(&cache, 0, b"long", 20), Some(2));
+        assert_eq!(get(&cache, 0, b"new", 20), Some(3));
+    }
+
+    #[test]
+    fn holds_every_token_up_to_capacity() {
+        let cache = TokenCache::new(50_000);
+        for i in 0..50_000u32 {
+            cache.insert(i % 3, format!("token-{i}").as_bytes(), window(100), 0, i);
+        }
+        let stats = cache.stats();
+        assert_eq!((stats.entries, stats.evictions), (50_000, 0));
+        let misses = (0..50_000u32)
+            .filter(|i| get(&cache, i % 3, format!("token-{i}").as_bytes(), 0) != Some(*i))
+            .count();
+        assert_eq!(misses, 0);
+    }
+
+    #[test]
+    fn off_and_oversized() {
+        let long = vec![b'x'; MAX_CACHED_TOKEN_BYTES + 1];
+        let cache = TokenCache::new(4);
+        cache.insert(0, &long, window(100), 0, 1u32);
+        assert_eq!(get(&cache, 0, &long, 0), None);
+        assert_eq!(cache.stats().entries, 0);
+        let off = TokenCache::new(0);
+        off.insert(0, b"t", window(100), 0, 1u32);
+        assert_eq!(get(&off, 0, b"t", 0), None);
+        assert_eq!(off.stats().capacity, 0);
+    }
+
+    #[test]
+    fn keys_differ_per_cache_and_per_tenant() {
+        let a: TokenCache<u32> = TokenCache::new(4);
+        let b: TokenCache<u32> = TokenCache::new(4);
+        let ka = a.key_of(0, b"token");
+        assert_ne!(ka, b.key_of(0, b"token"), "a fresh random key per cache");
+        assert_ne!(ka, a.key_of(1, b"token"));
+        assert_ne!(a.key_of(0, b"\0token"), a.key_of(0, b"token"));
     }
 }

@@ -19,7 +19,7 @@ mod principal;
 mod small;
 
 use authorize::authorize;
-use principal::{check_principal, Caller};
+use principal::{check_principal, Cached, Caller};
 
 /// A loaded bundle, ready to decide requests. Share it between the requests of one thread: the
 /// only state that changes is the verified-token cache (interior mutability, not `Sync`), which
@@ -27,7 +27,7 @@ use principal::{check_principal, Caller};
 #[derive(Debug)]
 pub struct Engine {
     bundle: Bundle,
-    cache: TokenCache<Caller>,
+    cache: TokenCache<Cached>,
 }
 
 /// The facts of one request. Header names may be in any case.
@@ -118,7 +118,7 @@ impl Engine {
     pub fn load(bytes: Vec<u8>, options: &LoadOptions) -> Result<Engine, LoadError> {
         let bundle = Bundle::decode(bytes, options)?;
         Ok(Engine {
-            cache: TokenCache::new(cache::DEFAULT_CAPACITY, cache_seed(&bundle)),
+            cache: TokenCache::new(cache::DEFAULT_CAPACITY),
             bundle,
         })
     }
@@ -126,7 +126,7 @@ impl Engine {
     /// The same engine with a verified-token cache of `capacity` entries (0: no cache).
     pub fn with_token_cache(self, capacity: usize) -> Engine {
         Engine {
-            cache: TokenCache::new(capacity, cache_seed(&self.bundle)),
+            cache: TokenCache::new(capacity),
             bundle: self.bundle,
         }
     }
@@ -224,16 +224,23 @@ impl Engine {
                     .iter()
                     .position(|t| core::ptr::eq(t, tenant))
                     .unwrap_or(usize::MAX) as u32;
-                if let Some(caller) = self.cache.get(tenant_index, token.as_bytes(), now) {
+                let hit = self
+                    .cache
+                    .get(tenant_index, token.as_bytes(), now, |cached| {
+                        Caller::from_cached(&tables, cached)
+                    });
+                if let Some(caller) = hit {
                     out.token_cache_hit = true;
+                    let caller = caller?;
                     // Everything else the caller rests on is fixed by the bundle; this depends
                     // on the clock (virtual-account expiry).
                     check_principal(&tables, &caller, now)?;
                     caller
                 } else {
-                    let (caller, window) = self.authenticate(tenant, &tables, &token, now)?;
+                    let (caller, window, cached) =
+                        self.authenticate(tenant, &tables, &token, now)?;
                     self.cache
-                        .insert(tenant_index, token.as_bytes(), window, now, caller.clone());
+                        .insert(tenant_index, token.as_bytes(), window, now, cached);
                     caller
                 }
             }
@@ -312,13 +319,6 @@ impl Engine {
                 .map(|(_, t)| t)
         })
     }
-}
-
-/// Varies the cache's hash per bundle.
-fn cache_seed(bundle: &Bundle) -> u64 {
-    let mut seed = [0u8; 8];
-    seed.copy_from_slice(bundle.digest().get(..8).unwrap_or(&[0; 8]));
-    u64::from_le_bytes(seed)
 }
 
 /// Host of an authority: no port, no brackets around IPv6 literals, lowercase.

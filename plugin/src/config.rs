@@ -44,6 +44,8 @@ struct VmConfig {
     trusted_keys: Vec<String>,
     #[serde(default)]
     allow_rollback: bool,
+    #[serde(default)]
+    token_cache_entries: Option<usize>,
     /// Test builds only (feature `test-hooks`): without the feature the member is unknown and
     /// the VM configuration is refused, so a release build cannot be told what time it is.
     #[cfg(feature = "test-hooks")]
@@ -57,12 +59,14 @@ struct VmConfig {
 }
 
 /// What the VM configuration sets.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VmSettings {
     /// Pinned bundle signing keys (Ed25519 public keys).
     pub trusted_keys: Vec<[u8; 32]>,
     /// `allow_rollback`: accept a bundle whose serial is lower than the one in service.
     pub allow_rollback: bool,
+    /// `token_cache_entries`: the most verified tokens each VM remembers (0: none).
+    pub token_cache_entries: usize,
     /// `fixed_now` (Unix seconds): the clock every decision uses instead of Envoy's. Only in
     /// builds with the `test-hooks` feature, for replaying golden vectors at their `now`.
     #[cfg(feature = "test-hooks")]
@@ -71,6 +75,25 @@ pub struct VmSettings {
     #[cfg(feature = "test-hooks")]
     pub panic_path: Option<String>,
 }
+
+impl Default for VmSettings {
+    fn default() -> Self {
+        VmSettings {
+            trusted_keys: Vec::new(),
+            allow_rollback: false,
+            token_cache_entries: DEFAULT_TOKEN_CACHE_ENTRIES,
+            #[cfg(feature = "test-hooks")]
+            fixed_now: None,
+            #[cfg(feature = "test-hooks")]
+            panic_path: None,
+        }
+    }
+}
+
+/// Verified tokens each VM remembers unless `token_cache_entries` says otherwise.
+pub const DEFAULT_TOKEN_CACHE_ENTRIES: usize = gatehouse_engine::cache::DEFAULT_CAPACITY;
+/// The largest `token_cache_entries` accepted: about 60 MiB per VM when full.
+pub const MAX_TOKEN_CACHE_ENTRIES: usize = 1 << 20;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,7 +106,8 @@ pub fn trusted_keys(vm_configuration: Option<&[u8]>) -> Result<Vec<[u8; 32]>, Co
     vm_settings(vm_configuration).map(|settings| settings.trusted_keys)
 }
 
-/// The whole VM configuration: `{"trusted_keys": [...], "allow_rollback": false}`, plus
+/// The whole VM configuration: `{"trusted_keys": [...], "allow_rollback": false,
+/// "token_cache_entries": 65536}`, plus
 /// `"fixed_now": <unix seconds>` in builds with the `test-hooks` feature. Absent or blank: the
 /// defaults.
 pub fn vm_settings(vm_configuration: Option<&[u8]>) -> Result<VmSettings, ConfigError> {
@@ -101,9 +125,19 @@ pub fn vm_settings(vm_configuration: Option<&[u8]>) -> Result<VmSettings, Config
                 .map_err(|e| ConfigError::VmConfig(format!("trusted key `{key}` {e}")))
         })
         .collect::<Result<_, _>>()?;
+    let token_cache_entries = config
+        .token_cache_entries
+        .unwrap_or(DEFAULT_TOKEN_CACHE_ENTRIES);
+    if token_cache_entries > MAX_TOKEN_CACHE_ENTRIES {
+        return Err(ConfigError::VmConfig(format!(
+            "token_cache_entries {token_cache_entries} is over the limit of \
+             {MAX_TOKEN_CACHE_ENTRIES}"
+        )));
+    }
     Ok(VmSettings {
         trusted_keys,
         allow_rollback: config.allow_rollback,
+        token_cache_entries,
         #[cfg(feature = "test-hooks")]
         fixed_now: config.fixed_now,
         #[cfg(feature = "test-hooks")]
@@ -211,6 +245,25 @@ mod tests {
         assert!(settings.unwrap().allow_rollback);
         assert!(vm_settings(Some(b"{\"allow_rollback\": \"yes\"}")).is_err());
         assert!(vm_settings(Some(b"{\"allow_rollbacks\": true}")).is_err());
+    }
+
+    #[test]
+    fn token_cache_entries() {
+        let entries =
+            |json: &str| vm_settings(Some(json.as_bytes())).map(|s| s.token_cache_entries);
+        assert_eq!(entries("{}").unwrap(), DEFAULT_TOKEN_CACHE_ENTRIES);
+        assert_eq!(
+            vm_settings(None).unwrap().token_cache_entries,
+            DEFAULT_TOKEN_CACHE_ENTRIES
+        );
+        assert_eq!(entries("{\"token_cache_entries\": 0}").unwrap(), 0);
+        assert_eq!(
+            entries("{\"token_cache_entries\": 200000}").unwrap(),
+            200_000
+        );
+        assert!(entries("{\"token_cache_entries\": 1048577}").is_err());
+        assert!(entries("{\"token_cache_entries\": -1}").is_err());
+        assert!(entries("{\"token_cache_entries\": \"many\"}").is_err());
     }
 
     #[test]

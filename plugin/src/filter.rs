@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
 
 use gatehouse_engine::headers::removed_before_forwarding;
 use gatehouse_engine::logsafe::log_safe;
@@ -13,10 +12,11 @@ use gatehouse_engine::route::Body;
 use gatehouse_engine::{Decision, Engine, Identity, Outcome, Reason, Request};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, MapType};
+use proxy_wasm::types::{Action, BufferType, ContextType};
 
 use crate::config;
-use crate::metrics::Metrics;
+use crate::host::Host;
+use crate::metrics::{self, Metrics};
 use crate::reply::{self, Reply};
 
 /// Headers the filter sets on allowed requests, after removing every incoming `x-gatehouse-*`
@@ -47,6 +47,8 @@ pub struct Root {
     trusted_keys: Vec<[u8; 32]>,
     /// The VM configuration's `allow_rollback`.
     allow_rollback: bool,
+    /// The VM configuration's `token_cache_entries`.
+    token_cache_entries: usize,
     engine: Option<Rc<Engine>>,
     metrics: Rc<Metrics>,
     /// Feature `test-hooks` (test builds): the VM configuration's `fixed_now`.
@@ -61,6 +63,7 @@ impl Root {
         Root {
             trusted_keys: Vec::new(),
             allow_rollback: false,
+            token_cache_entries: config::DEFAULT_TOKEN_CACHE_ENTRIES,
             engine: None,
             metrics: Rc::new(Metrics::define()),
             #[cfg(feature = "test-hooks")]
@@ -77,7 +80,19 @@ impl Default for Root {
     }
 }
 
-impl Context for Root {}
+impl Context for Root {
+    fn on_done(&mut self) -> bool {
+        self.metrics.engine_replaced(self.cache_stats());
+        self.metrics.flush(None);
+        true
+    }
+}
+
+impl Root {
+    fn cache_stats(&self) -> Option<gatehouse_engine::cache::CacheStats> {
+        self.engine.as_ref().map(|e| e.token_cache_stats())
+    }
+}
 
 impl RootContext for Root {
     fn on_vm_start(&mut self, _vm_configuration_size: usize) -> bool {
@@ -97,6 +112,11 @@ impl RootContext for Root {
                 }
                 self.trusted_keys = settings.trusted_keys;
                 self.allow_rollback = settings.allow_rollback;
+                self.token_cache_entries = settings.token_cache_entries;
+                if let Err(status) = hostcalls::set_tick_period(metrics::FLUSH_PERIOD) {
+                    // Counts then reach Envoy only when a configuration replaces this one.
+                    log::warn!("cannot set a tick period for metrics: {status:?}");
+                }
                 #[cfg(feature = "test-hooks")]
                 {
                     if let Some(now) = settings.fixed_now {
@@ -132,7 +152,7 @@ impl RootContext for Root {
             config::load_engine(buffer(BufferType::PluginConfiguration), &self.trusted_keys)
                 .and_then(|engine| {
                     config::check_serial(engine.bundle().serial(), in_service, self.allow_rollback)
-                        .map(|()| engine)
+                        .map(|()| engine.with_token_cache(self.token_cache_entries))
                 });
         match loaded {
             Ok(engine) => {
@@ -170,6 +190,7 @@ impl RootContext for Root {
                     config::numeric_revision(&meta.revision),
                     config::digest48(bundle.digest()),
                 );
+                self.metrics.engine_replaced(self.cache_stats());
                 self.engine = Some(Rc::new(engine));
                 true
             }
@@ -184,13 +205,20 @@ impl RootContext for Root {
         }
     }
 
+    fn on_tick(&mut self) {
+        self.metrics.flush(self.cache_stats());
+    }
+
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         // Always a context: the SDK panics on None. Without an engine, the filter denies.
         Some(Box::new(Filter {
             engine: self.engine.clone(),
             metrics: Rc::clone(&self.metrics),
+            host: Host::default(),
             headers: Vec::new(),
             waiting_for_body: false,
+            #[cfg(feature = "test-hooks")]
+            path_kind: "none",
             #[cfg(feature = "test-hooks")]
             fixed_now: self.fixed_now,
             #[cfg(feature = "test-hooks")]
@@ -208,9 +236,13 @@ impl RootContext for Root {
 pub struct Filter {
     engine: Option<Rc<Engine>>,
     metrics: Rc<Metrics>,
+    host: Host,
     /// Request headers, kept while the body is being buffered.
     headers: Vec<(String, String)>,
     waiting_for_body: bool,
+    /// Test builds: which row of the host-call table this request took.
+    #[cfg(feature = "test-hooks")]
+    path_kind: &'static str,
     #[cfg(feature = "test-hooks")]
     fixed_now: Option<i64>,
     #[cfg(feature = "test-hooks")]
@@ -219,22 +251,28 @@ pub struct Filter {
 
 impl Context for Filter {}
 
+/// A header value as text without a copy when it is UTF-8 (the usual case). Invalid sequences
+/// become U+FFFD, so such a token is malformed and such a placeholder names no resource.
+fn text(value: Vec<u8>) -> String {
+    String::from_utf8(value).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 impl HttpContext for Filter {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let Some(engine) = self.engine.clone() else {
             return self.deny_without_policy();
         };
         // Values as bytes: the SDK's `get_map` unwraps a UTF-8 conversion and a header value
-        // with bytes 0x80-0xFF would panic the VM. Invalid sequences become U+FFFD, so such a
-        // token is malformed and such a placeholder names no resource. (Names are HTTP tokens,
-        // ASCII by the time Envoy's codec has accepted them.)
-        self.headers = match hostcalls::get_map_bytes(MapType::HttpRequestHeaders) {
+        // with bytes 0x80-0xFF would panic the VM. (Names are HTTP tokens, ASCII by the time
+        // Envoy's codec has accepted them.)
+        self.headers = match self.host.request_headers() {
             Ok(headers) => headers
                 .into_iter()
-                .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
+                .map(|(name, value)| (name, text(value)))
                 .collect(),
             Err(status) => {
-                log::error!("cannot read request headers: {status:?}; denying");
+                let line = format!("cannot read request headers: {status:?}; denying");
+                self.host.log(log::Level::Error, &line);
                 return self.reply(&reply::unavailable());
             }
         };
@@ -277,6 +315,11 @@ impl HttpContext for Filter {
         self.decide_with_buffered_body(&engine, body_size)
     }
 
+    #[cfg(feature = "test-hooks")]
+    fn on_log(&mut self) {
+        self.host.report(self.path_kind);
+    }
+
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
         // Trailers end the body without an end_of_stream body callback.
         if !self.waiting_for_body {
@@ -312,13 +355,13 @@ impl Filter {
     /// Envoy's clock, in Unix seconds.
     #[cfg(not(feature = "test-hooks"))]
     fn now(&self) -> Option<i64> {
-        host_now()
+        self.host.now()
     }
 
     /// The VM configuration's `fixed_now` if any, else Envoy's clock.
     #[cfg(feature = "test-hooks")]
     fn now(&self) -> Option<i64> {
-        self.fixed_now.or_else(host_now)
+        self.fixed_now.or_else(|| self.host.now())
     }
 
     fn header(&self, name: &str) -> &str {
@@ -329,11 +372,12 @@ impl Filter {
     }
 
     fn decide_with_buffered_body(&mut self, engine: &Engine, size: usize) -> Action {
-        match hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size) {
+        match self.host.request_body(size) {
             Ok(Some(bytes)) => self.decide(engine, Body::Bytes(&bytes)),
             Ok(None) => self.decide(engine, Body::Absent),
             Err(status) => {
-                log::error!("cannot read request body: {status:?}; denying");
+                let line = format!("cannot read request body: {status:?}; denying");
+                self.host.log(log::Level::Error, &line);
                 self.reply(&reply::unavailable())
             }
         }
@@ -341,7 +385,7 @@ impl Filter {
 
     fn decide(&mut self, engine: &Engine, body: Body<'_>) -> Action {
         let Some(now) = self.now() else {
-            log::error!("no clock; denying");
+            self.host.log(log::Level::Error, "no clock; denying");
             return self.reply(&reply::unavailable());
         };
         let headers: Vec<(&str, &str)> = self
@@ -360,18 +404,28 @@ impl Filter {
         if outcome.token_presented {
             self.metrics.token_lookup(outcome.token_cache_hit);
         }
+        #[cfg(feature = "test-hooks")]
+        {
+            self.path_kind = match (outcome.decision.is_allow(), outcome.token_cache_hit) {
+                (false, _) => "deny",
+                (true, _) if matches!(body, Body::Bytes(_)) => "body",
+                (true, true) => "cached",
+                (true, false) if outcome.token_presented => "verified",
+                (true, false) => "public",
+            };
+        }
         match outcome.decision {
             Decision::Allow { .. } => {
                 self.metrics.allowed();
                 self.forward(engine, &outcome)
             }
             Decision::Deny { reason } if engine.bundle().gateway().dry_run => {
-                log_denial(&outcome, reason, true);
+                log_denial(&self.host, &outcome, reason, true);
                 self.metrics.dry_run_denied(reason);
                 self.forward(engine, &outcome)
             }
             Decision::Deny { reason } => {
-                log_denial(&outcome, reason, false);
+                log_denial(&self.host, &outcome, reason, false);
                 self.metrics.denied(reason);
                 let reply = reply::denial(reason, outcome.tenant_name(), outcome.token_presented);
                 self.reply(&reply)
@@ -385,12 +439,11 @@ impl Filter {
     fn forward(&self, engine: &Engine, outcome: &Outcome<'_>) -> Action {
         let gateway = engine.bundle().gateway();
         for (name, _) in &self.headers {
-            if removed_before_forwarding(gateway, name)
-                && hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).is_err()
-            {
+            if removed_before_forwarding(gateway, name) && self.host.remove_header(name).is_err() {
                 // A spoofed identity header that cannot be removed would reach the upstream as
                 // if Gatehouse had set it; an override header, as a request nobody decided on.
-                log::error!("cannot remove {}; denying", log_safe(name));
+                let line = format!("cannot remove {}; denying", log_safe(name));
+                self.host.log(log::Level::Error, &line);
                 return self.reply(&reply::unavailable());
             }
         }
@@ -402,11 +455,11 @@ impl Filter {
         ];
         for (name, value) in identity {
             if let Some(value) = value {
-                if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)).is_err()
-                {
+                if self.host.set_header(name, value).is_err() {
                     // Forwarding without the identity header would be forwarding a request the
                     // upstream cannot attribute; refuse instead.
-                    log::error!("cannot set {name}; denying");
+                    self.host
+                        .log(log::Level::Error, &format!("cannot set {name}; denying"));
                     return self.reply(&reply::unavailable());
                 }
             }
@@ -416,7 +469,10 @@ impl Filter {
 
     /// No bundle loaded: no policy knows any tenant. Denied and counted as `tenant_unknown`.
     fn deny_without_policy(&self) -> Action {
-        log::error!("no policy bundle loaded; denying (tenant_unknown)");
+        self.host.log(
+            log::Level::Error,
+            "no policy bundle loaded; denying (tenant_unknown)",
+        );
         self.metrics.denied(Reason::TenantUnknown);
         self.reply(&reply::no_policy())
     }
@@ -427,10 +483,12 @@ impl Filter {
             .iter()
             .map(|(n, v)| (*n, v.as_str()))
             .collect();
-        if let Err(status) =
-            hostcalls::send_http_response(reply.status, headers, Some(reply.body.as_bytes()))
+        if let Err(status) = self
+            .host
+            .send_reply(reply.status, headers, reply.body.as_bytes())
         {
-            log::error!("cannot send the local reply: {status:?}");
+            let line = format!("cannot send the local reply: {status:?}");
+            self.host.log(log::Level::Error, &line);
         }
         // Never continue a denied request, even when the reply could not be sent.
         Action::Pause
@@ -441,7 +499,7 @@ impl Filter {
 /// Every value goes through [`log_safe`]: the subject comes from a token claim and the resource
 /// path from the body, path or headers, so they could otherwise forge lines (a newline), reach a
 /// terminal as escape sequences, or fill the log; names from the bundle pass unchanged.
-fn log_denial(outcome: &Outcome<'_>, reason: Reason, dry_run: bool) {
+fn log_denial(host: &Host, outcome: &Outcome<'_>, reason: Reason, dry_run: bool) {
     let subject = outcome.subject();
     let resource = outcome.resource();
     let line = format!(
@@ -459,24 +517,17 @@ fn log_denial(outcome: &Outcome<'_>, reason: Reason, dry_run: bool) {
         field(resource.as_deref()),
         field(outcome.action),
     );
-    if reason.status() == 401 {
-        log::info!("{line}");
+    let level = if reason.status() == 401 {
+        log::Level::Info
     } else {
-        log::warn!("{line}");
-    }
+        log::Level::Warn
+    };
+    host.log(level, &line);
 }
 
 /// A field of a log line: `-` when absent.
 fn field(value: Option<&str>) -> Cow<'_, str> {
     log_safe(value.unwrap_or("-"))
-}
-
-fn host_now() -> Option<i64> {
-    let since_epoch = hostcalls::get_current_time()
-        .ok()?
-        .duration_since(UNIX_EPOCH)
-        .ok()?;
-    Some(i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// The filter's name (`config.name` in Envoy), which keys the serial in service.

@@ -6,6 +6,8 @@ pub mod reply;
 #[cfg(target_arch = "wasm32")]
 mod filter;
 #[cfg(target_arch = "wasm32")]
+mod host;
+#[cfg(target_arch = "wasm32")]
 mod metrics;
 
 #[cfg(target_arch = "wasm32")]

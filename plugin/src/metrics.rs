@@ -3,31 +3,77 @@
 //!
 //! Counters are shared by every VM of the plugin (main thread and each worker): the stat lives in
 //! Envoy's store, the ids are per VM.
+//!
+//! Per-request counts cost no host call: a request adds to this VM's pending counts, and the
+//! root context hands them to Envoy on its tick ([`FLUSH_PERIOD`]), when a new configuration
+//! replaces the engine, and when it is done. `/stats` therefore lags the traffic by at most one
+//! period. Bundle loads and rejections, which are rare, go to Envoy at once.
 
+use std::cell::Cell;
+use std::time::Duration;
+
+use gatehouse_engine::cache::CacheStats;
 use gatehouse_engine::Reason;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
+
+/// How often pending counts reach Envoy's stats.
+pub const FLUSH_PERIOD: Duration = Duration::from_millis(200);
 
 /// Metric ids of this VM. A metric that Envoy refused to define is `None` and is skipped:
 /// metrics never decide a request.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    allowed: Option<u32>,
-    denied: Option<u32>,
-    denied_by_reason: Vec<(Reason, Option<u32>)>,
-    dry_run_denied: Option<u32>,
+    allowed: Counter,
+    denied: Counter,
+    denied_by_reason: Vec<(Reason, Counter)>,
+    dry_run_denied: Counter,
+    token_cache_hits: Counter,
+    token_cache_misses: Counter,
+    token_cache_evictions: Counter,
+    /// A gauge summed over the VMs: each VM adds the change in its own count.
+    token_cache_entries: Counter,
     bundle_loads: Option<u32>,
     bundle_rejections: Option<u32>,
     bundle_revision: Option<u32>,
     bundle_digest: Option<u32>,
-    token_cache_hits: Option<u32>,
-    token_cache_misses: Option<u32>,
+    /// The cache figures last reported for the engine in service (evictions and entries are
+    /// the engine's own counts, read at each flush).
+    cache_reported: Cell<CacheStats>,
+}
+
+/// A metric id and what this VM has counted but not yet reported.
+#[derive(Debug, Default)]
+struct Counter {
+    id: Option<u32>,
+    pending: Cell<i64>,
+}
+
+impl Counter {
+    fn new(kind: MetricType, name: &str) -> Counter {
+        Counter {
+            id: define(kind, name),
+            pending: Cell::new(0),
+        }
+    }
+
+    fn add(&self, n: i64) {
+        self.pending.set(self.pending.get().wrapping_add(n));
+    }
+
+    /// One host call, only when there is something to report.
+    fn flush(&self) {
+        let n = self.pending.replace(0);
+        if let (Some(id), true) = (self.id, n != 0) {
+            let _ = hostcalls::increment_metric(id, n);
+        }
+    }
 }
 
 impl Metrics {
     /// Define every metric up front, so dashboards see zeros rather than missing series.
     pub fn define() -> Metrics {
-        let counter = |name: &str| define(MetricType::Counter, name);
+        let counter = |name: &str| Counter::new(MetricType::Counter, name);
         Metrics {
             allowed: counter("gatehouse.allowed"),
             denied: counter("gatehouse.denied"),
@@ -36,29 +82,42 @@ impl Metrics {
                 .map(|r| (*r, counter(&format!("gatehouse.denied.{}", r.code()))))
                 .collect(),
             dry_run_denied: counter("gatehouse.dry_run_denied"),
-            bundle_loads: counter("gatehouse.bundle_loads"),
-            bundle_rejections: counter("gatehouse.bundle_rejections"),
-            bundle_revision: define(MetricType::Gauge, "gatehouse.bundle_revision"),
-            bundle_digest: define(MetricType::Gauge, "gatehouse.bundle_digest48"),
             token_cache_hits: counter("gatehouse.token_cache_hits"),
             token_cache_misses: counter("gatehouse.token_cache_misses"),
+            token_cache_evictions: counter("gatehouse.token_cache_evictions"),
+            token_cache_entries: Counter::new(MetricType::Gauge, "gatehouse.token_cache_entries"),
+            bundle_loads: define(MetricType::Counter, "gatehouse.bundle_loads"),
+            bundle_rejections: define(MetricType::Counter, "gatehouse.bundle_rejections"),
+            bundle_revision: define(MetricType::Gauge, "gatehouse.bundle_revision"),
+            bundle_digest: define(MetricType::Gauge, "gatehouse.bundle_digest48"),
+            cache_reported: Cell::new(CacheStats::default()),
         }
     }
 
     pub fn allowed(&self) {
-        increment(self.allowed);
+        self.allowed.add(1);
     }
 
     /// A denial that was enforced (a local reply was sent).
     pub fn denied(&self, reason: Reason) {
-        increment(self.denied);
+        self.denied.add(1);
         self.reason(reason);
     }
 
     /// A denial that dry-run mode let through.
     pub fn dry_run_denied(&self, reason: Reason) {
-        increment(self.dry_run_denied);
+        self.dry_run_denied.add(1);
         self.reason(reason);
+    }
+
+    /// A token was presented: it was either found in the engine's verified-token cache or
+    /// verified (and, when valid, cached).
+    pub fn token_lookup(&self, hit: bool) {
+        if hit {
+            self.token_cache_hits.add(1);
+        } else {
+            self.token_cache_misses.add(1);
+        }
     }
 
     pub fn bundle_loaded(&self, revision: u64, digest48: u64) {
@@ -67,27 +126,52 @@ impl Metrics {
         record(self.bundle_digest, digest48);
     }
 
-    /// A token was presented: it was either found in the engine's verified-token cache or
-    /// verified (and, when valid, cached).
-    pub fn token_lookup(&self, hit: bool) {
-        increment(if hit {
-            self.token_cache_hits
-        } else {
-            self.token_cache_misses
-        });
-    }
-
     pub fn bundle_rejected(&self) {
         increment(self.bundle_rejections);
     }
 
+    /// Hands every pending count to Envoy. `cache` is the verified-token cache of the engine in
+    /// service (`None`: no engine, or this VM's engine is going away).
+    pub fn flush(&self, cache: Option<CacheStats>) {
+        let now = cache.unwrap_or_default();
+        let before = self.cache_reported.replace(now);
+        let evicted = now.evictions.saturating_sub(before.evictions);
+        self.token_cache_evictions
+            .add(i64::try_from(evicted).unwrap_or(i64::MAX));
+        let entries = |s: CacheStats| i64::try_from(s.entries).unwrap_or(i64::MAX);
+        self.token_cache_entries
+            .add(entries(now).wrapping_sub(entries(before)));
+        for counter in [
+            &self.allowed,
+            &self.denied,
+            &self.dry_run_denied,
+            &self.token_cache_hits,
+            &self.token_cache_misses,
+            &self.token_cache_evictions,
+            &self.token_cache_entries,
+        ] {
+            counter.flush();
+        }
+        for (_, counter) in &self.denied_by_reason {
+            counter.flush();
+        }
+    }
+
+    /// The cache figures reported so far belong to an engine that is being replaced: report
+    /// its last evictions, and count the new engine's from zero.
+    pub fn engine_replaced(&self, old: Option<CacheStats>) {
+        self.flush(old);
+        let reported = self.cache_reported.get();
+        self.cache_reported.set(CacheStats {
+            evictions: 0,
+            ..reported
+        });
+    }
+
     fn reason(&self, reason: Reason) {
-        let id = self
-            .denied_by_reason
-            .iter()
-            .find(|(r, _)| *r == reason)
-            .and_then(|(_, id)| *id);
-        increment(id);
+        if let Some((_, counter)) = self.denied_by_reason.iter().find(|(r, _)| *r == reason) {
+            counter.add(1);
+        }
     }
 }
 

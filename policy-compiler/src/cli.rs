@@ -494,6 +494,7 @@ pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
         allow_rollback: args.allow_rollback,
         fixed_now: None,
         panic_path: None,
+        token_cache_entries: None,
     };
     let wasm = || args.wasm.clone().ok_or_else(|| needs("wasm"));
     let config = match kind {

@@ -117,6 +117,8 @@ pub struct Filter {
     pub trusted_keys: Vec<String>,
     /// Accept a bundle with a lower serial than the one in service.
     pub allow_rollback: bool,
+    /// Verified tokens each VM remembers (`token_cache_entries`); `None`: the plugin's default.
+    pub token_cache_entries: Option<usize>,
     /// Test build (`test-hooks`) only: the filter's clock, in Unix seconds.
     pub fixed_now: Option<i64>,
     /// Test build (`test-hooks`) only: a request to exactly this path panics the VM.
@@ -419,6 +421,9 @@ fn wasm(filter: &Filter, bundle: &[u8]) -> Value {
     if filter.allow_rollback {
         vm.insert("allow_rollback", json!(true));
     }
+    if let Some(entries) = filter.token_cache_entries {
+        vm.insert("token_cache_entries", json!(entries));
+    }
     if let Some(now) = filter.fixed_now {
         vm.insert("fixed_now", json!(now));
     }
@@ -658,6 +663,7 @@ mod tests {
             allow_rollback: true,
             fixed_now: Some(1_795_867_200),
             panic_path: Some("/panic \"now\"".into()),
+            token_cache_entries: Some(100_000),
         };
         let routed = Options {
             upstream: Upstream::Cluster(Addr::loopback(8080)),

@@ -221,11 +221,23 @@ fn golden_vectors() {
                 known.push_str(&format!(" (note: {note})"));
             }
 
-            // At `now`, and again on the other clocks where the vector says the answer holds.
+            // At `now`; at `now` again, when a token that verified comes from the engine's
+            // verified-token cache and must get the same answer; and on the other clocks where
+            // the vector says the answer holds.
             let engine_answer = req.decide(&engine, vector.now);
+            let again = req.decide(&engine, vector.now);
+            if again != engine_answer {
+                failures.push(format!(
+                    "{label} engine: a second, cached decision differs:\n    first  {engine_answer}\n    second {again}"
+                ));
+            }
             let also_at = vector.also_at.iter().filter(|_| !case.now_only);
-            let answers = std::iter::once((String::new(), engine_answer.clone()))
-                .chain(also_at.map(|&at| (format!(" at {at} (also_at)"), req.decide(&engine, at))));
+            let answers = [
+                (String::new(), engine_answer.clone()),
+                (" again (verified-token cache)".to_owned(), again),
+            ]
+            .into_iter()
+            .chain(also_at.map(|&at| (format!(" at {at} (also_at)"), req.decide(&engine, at))));
             for (when, answer) in answers {
                 let wrong = mismatches(&case.expect, &answer);
                 if !wrong.is_empty() {

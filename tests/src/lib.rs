@@ -290,6 +290,8 @@ pub struct EnvoyOptions {
     pub panic_path: Option<String>,
     /// `"allow_rollback": true` in the VM configuration: accept bundles with a lower serial.
     pub allow_rollback: bool,
+    /// `"token_cache_entries"` in the VM configuration.
+    pub token_cache_entries: Option<usize>,
     /// `headers_with_underscores_action: ALLOW` in place of the generated `REJECT_REQUEST`
     /// (Envoy's and Istio's default): header names with `_` reach the filter.
     pub allow_underscores: bool,
@@ -321,6 +323,7 @@ impl EnvoyOptions {
             allow_rollback: self.allow_rollback,
             fixed_now: self.fixed_now,
             panic_path: self.panic_path.clone(),
+            token_cache_entries: self.token_cache_entries,
         }
     }
 }
@@ -334,7 +337,13 @@ pub struct Envoy {
     pub admin_port: u16,
     options: EnvoyOptions,
     _upstream: Upstream,
+    /// When [`Envoy::request`] last returned: the filter's per-request counters reach Envoy's
+    /// stats at its next metrics tick (every 200 ms), so [`Envoy::stats`] waits for it.
+    last_request: std::cell::Cell<Option<Instant>>,
 }
+
+/// Longer than the filter's metrics flush period, with a margin for a loaded machine.
+const METRICS_SETTLE: Duration = Duration::from_millis(600);
 
 impl Envoy {
     /// Start Envoy serving `bundle`; returns once `/ready` says LIVE.
@@ -384,6 +393,7 @@ impl Envoy {
             admin_port,
             options,
             _upstream: upstream,
+            last_request: std::cell::Cell::new(None),
         };
         envoy.wait_ready(wasm);
         envoy
@@ -427,7 +437,10 @@ impl Envoy {
 
     /// A request to the listener.
     pub fn request(&self, req: &HttpRequest<'_>) -> HttpResponse {
-        send(self.port, req).unwrap_or_else(|e| panic!("request {} {}: {e}", req.method, req.path))
+        let response = send(self.port, req)
+            .unwrap_or_else(|e| panic!("request {} {}: {e}", req.method, req.path));
+        self.last_request.set(Some(Instant::now()));
+        response
     }
 
     pub fn admin(&self, path: &str) -> std::io::Result<HttpResponse> {
@@ -436,6 +449,9 @@ impl Envoy {
 
     /// Every stat whose name contains `filter`, as numbers (text values are left out).
     pub fn stats(&self, filter: &str) -> BTreeMap<String, u64> {
+        if let Some(settled) = self.last_request.get().map(|at| at + METRICS_SETTLE) {
+            std::thread::sleep(settled.saturating_duration_since(Instant::now()));
+        }
         let body = self
             .admin(&format!("/stats?filter={filter}"))
             .map(|r| r.text())

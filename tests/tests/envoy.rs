@@ -535,3 +535,92 @@ fn denial_log_lines_escape_and_cap_request_values() {
     assert!(line.contains(" bytes) action=use"), "{line}");
     assert!(line.len() < 1024, "{} bytes: {line}", line.len());
 }
+
+/// The proxy-wasm calls each request path makes, counted by the plugin's test build in a real
+/// Envoy (`plugin/src/host.rs` has the table this holds it to).
+#[test]
+fn host_calls_per_request_path() {
+    let options = EnvoyOptions {
+        // Any test hook selects the counting test build; this one never matches a request, and
+        // the clock stays Envoy's, as in the release build.
+        panic_path: Some("/never-requested".to_owned()),
+        ..EnvoyOptions::default()
+    };
+    let envoy = Envoy::start("host-calls", &enforce_bundle("1"), options);
+    let carol = token("user:carol@e2e.test", json!({}));
+    let prompts = || HttpRequest::get("/api/prompts/prompts/summarize").bearer(&carol);
+    for _ in 0..3 {
+        assert_reached_upstream(
+            &envoy.request(&prompts()),
+            Some("user:carol@e2e.test"),
+            "prompts",
+        );
+        assert_reached_upstream(
+            &envoy.request(&HttpRequest::get("/healthz")),
+            None,
+            "health",
+        );
+        assert_reached_upstream(
+            &envoy.request(&chat(&carol, "openai/gpt-4o")),
+            Some("user:carol@e2e.test"),
+            "chat",
+        );
+        assert_denied(
+            &envoy.request(&HttpRequest::get("/api/prompts/prompts/summarize")),
+            401,
+            "token_missing",
+        );
+    }
+    // A fresh token each time: verified, never from the cache.
+    for i in 0..3 {
+        let fresh = token("user:carol@e2e.test", json!({"jti": format!("fresh-{i}")}));
+        let r = envoy.request(&HttpRequest::get("/api/prompts/prompts/summarize").bearer(&fresh));
+        assert_reached_upstream(&r, Some("user:carol@e2e.test"), "prompts");
+    }
+    let stats = envoy.stats("wasmcustom.gatehouse.test");
+    let per_request = |path: &str| {
+        let get = |k: &str| {
+            stats
+                .get(&format!("wasmcustom.gatehouse.test.{k}.{path}"))
+                .copied()
+        };
+        let (calls, requests) = (get("host_calls"), get("requests"));
+        assert!(
+            requests.is_some_and(|n| n > 0),
+            "no `{path}` request counted: {stats:#?}"
+        );
+        calls.unwrap_or(0) as f64 / requests.unwrap_or(1) as f64
+    };
+    assert_eq!(per_request("cached"), 5.0, "{stats:#?}");
+    assert_eq!(per_request("verified"), 5.0, "{stats:#?}");
+    assert_eq!(per_request("public"), 4.0, "{stats:#?}");
+    assert_eq!(per_request("body"), 6.0, "{stats:#?}");
+    assert_eq!(per_request("deny"), 4.0, "{stats:#?}");
+}
+
+/// The verified-token cache's size comes from the VM configuration, and its hits, misses,
+/// evictions and entries reach Envoy's stats.
+#[test]
+fn token_cache_size_is_configurable_and_counted() {
+    let options = EnvoyOptions {
+        token_cache_entries: Some(2),
+        ..EnvoyOptions::default()
+    };
+    let envoy = Envoy::start("token-cache", &enforce_bundle("1"), options);
+    let tokens: Vec<String> = (0..5)
+        .map(|i| token("user:carol@e2e.test", json!({"jti": format!("t-{i}")})))
+        .collect();
+    for t in &tokens {
+        let r = envoy.request(&HttpRequest::get("/api/prompts/prompts/summarize").bearer(t));
+        assert_reached_upstream(&r, Some("user:carol@e2e.test"), "prompts");
+    }
+    // The last one is still cached.
+    let last = tokens.last().map(String::as_str).unwrap_or_default();
+    let r = envoy.request(&HttpRequest::get("/api/prompts/prompts/summarize").bearer(last));
+    assert_reached_upstream(&r, Some("user:carol@e2e.test"), "prompts");
+    let get = |k: &str| envoy.stat(&format!("wasmcustom.gatehouse.token_cache_{k}"));
+    assert_eq!(get("misses"), 5);
+    assert_eq!(get("hits"), 1);
+    assert_eq!(get("evictions"), 3, "five tokens through two entries");
+    assert_eq!(get("entries"), 2);
+}

@@ -5,10 +5,10 @@ use std::borrow::Cow;
 
 use super::small::Small;
 use super::{Engine, Principal};
-use crate::bundle::{LoadedTenant, SubjectCode, Tables};
+use crate::bundle::{LoadedTenant, SubjectCode, Tables, UserRecord};
 use crate::cache::Window;
 use crate::jwt::{self, Token, Validation};
-use crate::model::{IdpId, ResolveTo, VirtualAccountId};
+use crate::model::{IdpId, ResolveTo, UserId, VirtualAccountId};
 use crate::reason::Reason;
 
 impl Engine {
@@ -19,7 +19,7 @@ impl Engine {
         tables: &Tables<'_>,
         raw: &str,
         now: i64,
-    ) -> Result<(Caller, Window), Reason> {
+    ) -> Result<(Caller, Window, Cached), Reason> {
         let token = Token::parse(raw)?;
         let issuer = token.issuer().ok_or(Reason::IssuerUnknown)?;
         let config = &tenant.config;
@@ -76,13 +76,16 @@ impl Engine {
             }
         }
 
-        let caller = match idp {
+        let (caller, mapped) = match idp {
             None => {
                 if claims.str("tenant") != Some(config.name.as_str()) {
                     return Err(Reason::TenantMismatch);
                 }
                 let subject = claims.str("sub").ok_or(Reason::PrincipalUnknown)?;
-                self.resolve_subject(tenant, tables, subject, now)?
+                (
+                    self.resolve_subject(tenant, tables, subject, now)?,
+                    Vec::new(),
+                )
             }
             Some(i) => {
                 let provider = config
@@ -108,6 +111,7 @@ impl Engine {
                             .and_then(serde_json::Value::as_str)
                             .ok_or(Reason::PrincipalUnknown)?;
                         let mut caller = user_caller(tables, &ascii_lowercase(email))?;
+                        let mut mapped = Vec::new();
                         if let Some(values) = team_claim.as_ref().and_then(|c| claims.path(c)) {
                             let values: Vec<&str> = match values {
                                 serde_json::Value::String(s) => vec![s.as_str()],
@@ -117,13 +121,14 @@ impl Engine {
                                 _ => Vec::new(),
                             };
                             for value in values {
-                                caller.subjects.extend(
+                                mapped.extend(
                                     tables.mapped_teams(idp_index, value).map(SubjectCode::team),
                                 );
                             }
+                            caller.subjects.extend(mapped.iter().copied());
                             caller.normalize();
                         }
-                        caller
+                        (caller, mapped)
                     }
                     ResolveTo::VirtualAccount {
                         virtual_account_claim,
@@ -135,7 +140,7 @@ impl Engine {
                         let va = tables
                             .mapped_virtual_account(idp_index, value)
                             .ok_or(Reason::PrincipalUnknown)?;
-                        Caller::virtual_account(va)
+                        (Caller::virtual_account(va), Vec::new())
                     }
                 }
             }
@@ -150,8 +155,12 @@ impl Engine {
                 return Err(Reason::TokenRevoked);
             }
         }
-        // The window `verify` checked, for the cache.
-        Ok((caller, claims.window(skew)?))
+        // The window `verify` checked, and what to remember, for the cache.
+        let cached = Cached {
+            principal: caller.principal,
+            mapped: mapped.into_boxed_slice(),
+        };
+        Ok((caller, claims.window(skew)?, cached))
     }
 
     /// A subject reference (`user:<email>`, `virtualaccount:<name>`) to a caller, with the
@@ -197,7 +206,35 @@ pub(super) struct Caller {
     pub(super) subjects: Small<SubjectCode, 12>,
 }
 
+/// What the verified-token cache keeps of a caller: the principal, and the teams the token's
+/// claims mapped it into (usually none, so nothing is allocated). The rest of the caller is the
+/// bundle's, rebuilt on a hit ([`Caller::from_cached`]), which keeps an entry small.
+#[derive(Debug)]
+pub(crate) struct Cached {
+    principal: Principal,
+    mapped: Box<[SubjectCode]>,
+}
+
 impl Caller {
+    /// The caller a cached token stands for: the same one `authenticate` built.
+    pub(super) fn from_cached(tables: &Tables<'_>, cached: &Cached) -> Result<Caller, Reason> {
+        let mut caller = match cached.principal {
+            Principal::User(id) => {
+                let user = tables
+                    .users
+                    .get(id.index())
+                    .ok_or(Reason::PrincipalUnknown)?;
+                user_caller_of(tables, id, user)
+            }
+            Principal::VirtualAccount(id) => Caller::virtual_account(id),
+        };
+        if !cached.mapped.is_empty() {
+            caller.subjects.extend(cached.mapped.iter().copied());
+            caller.normalize();
+        }
+        Ok(caller)
+    }
+
     fn virtual_account(id: VirtualAccountId) -> Caller {
         Caller {
             principal: Principal::VirtualAccount(id),
@@ -237,6 +274,10 @@ impl Caller {
 
 pub(super) fn user_caller(tables: &Tables<'_>, email: &str) -> Result<Caller, Reason> {
     let (id, user) = tables.user(email).ok_or(Reason::PrincipalUnknown)?;
+    Ok(user_caller_of(tables, id, user))
+}
+
+fn user_caller_of(tables: &Tables<'_>, id: UserId, user: &UserRecord) -> Caller {
     let mut subjects = Small::new();
     subjects.push(SubjectCode::user(id));
     subjects.extend(tables.teams_of(user).map(SubjectCode::team));
@@ -246,7 +287,7 @@ pub(super) fn user_caller(tables: &Tables<'_>, email: &str) -> Result<Caller, Re
         subjects,
     };
     caller.normalize();
-    Ok(caller)
+    caller
 }
 
 pub(super) fn check_principal(
