@@ -334,8 +334,8 @@ names = {
 print(f"Envoy 1.40, --concurrency 1, wrk -t1 -c{connections} -d{duration}s --latency, "
       f"RS256 tokens; {rounds} round(s), median [min .. max]; every ratio taken within one round. "
       f"Gatehouse token cache: {ghcache} entries.\n")
-print("| row | tokens | requests/s | vs no filter | p50 ms | p99 ms | cache hits | cache entries | Envoy RSS over no filter, MiB |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| row | tokens | requests/s | vs no filter | p50 ms | p99 ms | p99/p50 | cache hits | cache entries | Envoy RSS over no filter, MiB |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for row in rows:
     config, tokens = row.rsplit(".", 1)
     rs = runs[row]
@@ -344,7 +344,8 @@ for row in rows:
     e = [entries(row, r) for r in R]
     print(f"| {names[config]} | {int(tokens):,} | {med([x['rps'] for x in rs], '{:.0f}')} "
           f"| {med(ratio(row, 'none.1'), '{:.2f}x')} | {med([x['p50'] for x in rs], '{:.3f}')} "
-          f"| {med([x['p99'] for x in rs], '{:.3f}')} | {med([x * 100 if x is not None else None for x in h], '{:.0f} %')} "
+          f"| {med([x['p99'] for x in rs], '{:.3f}')} | {med([x['p99'] / x['p50'] for x in rs], '{:.1f}')} "
+          f"| {med([x * 100 if x is not None else None for x in h], '{:.0f} %')} "
           f"| {med(e, '{:,}')} | {med(over, '{:+.1f}')} |")
 
 print("\n| tokens | Gatehouse ÷ jwt_authn (1000) | Gatehouse ÷ jwt_authn "
@@ -356,6 +357,13 @@ for tokens in dict.fromkeys(r.rsplit(".", 1)[1] for r in rows if r.startswith("g
              ratio(g, "wasm-headers.1"), ratio(g, "none.1")]
     print(f"| {int(tokens):,} | " + " | ".join(
         "—" if c == ["—"] else med(c, "{:.2f}x") for c in cells) + " |")
+vs_none = statistics.median(ratio("gatehouse.1", "none.1"))
+vs_native = statistics.median(ratio("gatehouse.1", "native-1000.1"))
+tail = statistics.median([x["p99"] / x["p50"] for x in runs["gatehouse.1"]])
+met = lambda ok: "met" if ok else "NOT met"
+print(f"\nSPEC targets, one token (medians): >= 0.9x no filter: {met(vs_none >= 0.9)} ({vs_none:.2f}x); "
+      f">= 1.0x jwt_authn+rbac: {met(vs_native >= 1.0)} ({vs_native:.2f}x); "
+      f"p99/p50 <= 3: {met(tail <= 3)} ({tail:.1f}).")
 print(f"\nNon-2xx answers: 0 in every run (checked). RSS: the whole Envoy process (main thread + 1 "
       f"worker, so two VMs per wasm filter) after the run, minus the no-filter row of the same round.")
 PY
