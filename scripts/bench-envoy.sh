@@ -33,9 +33,10 @@
 #
 # CONFIG_ONLY=1 writes every configuration, validates each (envoy --mode validate) and stops
 # (no wrk, no tokens). GATEHOUSE_WASM=path / GATEHOUSE_BIN=path use a prebuilt plugin / CLI;
-# NATIVE_CACHE=n sets the large jwt_cache_size; TOKEN_CACHE_ENTRIES=n writes
-# `"token_cache_entries": n` into Gatehouse's VM configuration (for a filter that reads it: one
-# that does not refuses the configuration and fails closed).
+# NATIVE_CACHE=n sets the large jwt_cache_size; MINT_JOBS=n (default nproc) mints in n
+# processes; TOKEN_CACHE_ENTRIES=n writes `"token_cache_entries": n` into Gatehouse's VM
+# configuration (for a filter that reads it: one that does not refuses the configuration, and
+# CONFIG_ONLY's validation says so).
 #
 # Output: target/bench-envoy/results.md (also printed). Needs Envoy 1.40 (installed into .venv
 # by scripts/lib.sh) and, when load runs, wrk (installed with apt-get when missing).
@@ -129,11 +130,18 @@ tokens="$WORK/tokens.txt"
 if [ "$max_tokens" -gt 0 ] && { [ ! -s "$tokens" ] || [ "$(wc -l < "$tokens")" -lt "$max_tokens" ] \
     || [ -z "$(find "$tokens" -mmin -720)" ]; }; then
   per_user=$(( (max_tokens + ${#USERS[@]} - 1) / ${#USERS[@]} ))
-  echo "minting $max_tokens distinct RS256 tokens ($per_user per user)" >&2
+  mint_jobs="${MINT_JOBS:-$(nproc)}"
+  echo "minting $max_tokens distinct RS256 tokens ($per_user per user, $mint_jobs at a time)" >&2
   files=()
   for user in "${USERS[@]}"; do
-    mint "$user" --jti "bench-$user" --count "$per_user" --out "$WORK/tokens-$user.txt"
+    rm -f "$WORK/tokens-$user.txt"
+    mint "$user" --jti "bench-$user" --count "$per_user" --out "$WORK/tokens-$user.txt" &
     files+=("$WORK/tokens-$user.txt")
+    while [ "$(jobs -rp | wc -l)" -ge "$mint_jobs" ]; do wait -n || true; done
+  done
+  wait
+  for file in "${files[@]}"; do
+    [ -f "$file" ] && [ "$(wc -l < "$file")" = "$per_user" ] || { echo "error: minting $file failed" >&2; exit 1; }
   done
   # Users interleaved, so any prefix of the list spreads over all of them.
   paste -d '\n' "${files[@]}" | awk -v n="$max_tokens" 'NR <= n' > "$tokens.new"
