@@ -1,27 +1,44 @@
 #!/usr/bin/env bash
-# Envoy under keep-alive load, one run, four configurations on the same machine (SPEC.md 6):
-#   none        Envoy, direct_response, no filter (only `buffer`, so the request is read whole
-#               before the answer and the connection stays open, as with gatehouse); the same
-#               listener and connection-manager settings as gatehouse
-#   jwt_rbac    Envoy's native jwt_authn (with its JWT cache) + rbac on the `sub` claim
-#   cached      gatehouse.wasm, the same token on every request (verified-token cache)
-#   uncached    gatehouse.wasm, a fresh token on every request (signature check each time)
-# 1 Envoy worker (--concurrency 1), loopback, wrk -t1 -c16, POST chat request allowed for
-# carol@acme.com (examples/acme, ES256 control-plane token).
+# Envoy under keep-alive load: one run, every row of the comparison on the same machine
+# (SPEC.md 6, docs/benchmarks.md "Envoy"). Every configuration comes from `gatehouse
+# envoy-config` with the same listener and connection-manager settings; only the HTTP filters
+# differ:
+#
+#   none            no filter that decides (only `buffer`, so the request is read whole before
+#                   the answer and keep-alive holds, as with Gatehouse)            --kind baseline-none
+#   wasm-empty      buffer + a proxy-wasm filter returning Continue (bench/floor)  --kind baseline-wasm
+#   wasm-headers    buffer + a proxy-wasm filter that reads the request headers once and sets
+#                   three the size of Gatehouse's identity headers: the floor for any wasm filter
+#                   that must do that
+#   native-1000     buffer + Envoy's jwt_authn (jwt_cache_size 1000) + rbac on the `email` claim
+#   native-BIG      the same with jwt_cache_size NATIVE_CACHE (default 60000: every token fits)
+#   gatehouse       gatehouse.wasm with the examples/acme + globex bundle          --kind static
+#
+# Requests: POST /api/llm/v1/chat/completions with the chat body, an RS256 token of the Okta-like
+# identity provider of examples/acme (keys/okta.*: issuer https://acme.okta.com/oauth2/default,
+# aud api://gateway, `email` an allowed user), 1 Envoy worker (--concurrency 1), loopback,
+# wrk -t1 -c16. Rows with one token repeat it; rows with N distinct tokens (TOKEN_COUNTS, default
+# "5000 50000") cycle through N tokens of the 11 users examples/acme allows on that route: the 16
+# connections share one cursor, so consecutive requests carry consecutive tokens and a token
+# comes back every N requests. Before each N-token row a warm-up walks the whole list once, so a
+# cache that holds N tokens is full when the measurement starts.
 #
 #   scripts/bench-envoy.sh [DURATION_SECONDS]     default 15
 #
-# ROUNDS=n (default 3) repeats the four configurations n times, interleaved (none, jwt_rbac,
-# cached, uncached, none, ...), and reports medians and [min .. max]; each ratio is taken within
-# one round. GATEHOUSE_WASM=path uses a prebuilt plugin instead of building it. The Envoy process's
-# resident memory (VmRSS) is sampled after each run: gatehouse minus none is what the wasm VMs
-# (main thread + 1 worker) and the plugin cost.
+# ROUNDS=n (default 3) repeats every row n times, interleaved, and reports medians and
+# [min .. max]; each ratio is taken within one round. Every measured run must answer 2xx only
+# (wrk's non-2xx count and socket errors must be 0) or the run fails. Envoy's VmRSS is sampled
+# after each run (minus the no-filter row of the same round); cache hits come from Envoy's stats
+# (gatehouse.token_cache_*, jwt_authn's jwt_cache_*) around the measured run.
 #
-# CONFIG_ONLY=1 writes the configurations, validates them (envoy --mode validate) and stops;
-# FRESH_TOKENS=n (default 20000) sets how many distinct tokens the uncached run cycles through;
-# GATEHOUSE_BIN=path uses a prebuilt `gatehouse` CLI.
+# CONFIG_ONLY=1 writes every configuration, validates each (envoy --mode validate) and stops
+# (no wrk, no tokens). GATEHOUSE_WASM=path / GATEHOUSE_BIN=path use a prebuilt plugin / CLI;
+# NATIVE_CACHE=n sets the large jwt_cache_size; MINT_JOBS=n (default nproc) mints in n
+# processes; TOKEN_CACHE_ENTRIES=n writes `"token_cache_entries": n` into Gatehouse's VM
+# configuration (unset: the plugin's default, 65,536 entries per VM).
 #
-# Needs: wrk (apt-get install -y wrk), Envoy 1.40 (installed into .venv by scripts/lib.sh).
+# Output: target/bench-envoy/results.md (also printed). Needs Envoy 1.40 (installed into .venv
+# by scripts/lib.sh) and, when load runs, wrk (installed with apt-get when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib.sh
@@ -29,69 +46,124 @@ source scripts/lib.sh
 
 DURATION="${1:-15}"
 ROUNDS="${ROUNDS:-3}"
+TOKEN_COUNTS="${TOKEN_COUNTS:-5000 50000}"
+NATIVE_CACHE="${NATIVE_CACHE:-60000}"
+TOKEN_CACHE_ENTRIES="${TOKEN_CACHE_ENTRIES:-}"
 CONNECTIONS=16
-FRESH_TOKENS="${FRESH_TOKENS:-20000}"
 WORK=target/bench-envoy
 PORT=18080
 ADMIN=18901
+URL="http://127.0.0.1:$PORT/api/llm/v1/chat/completions"
+BODY='{"model":"openai-main/gpt-4o","messages":[{"role":"user","content":"hi"}]}'
+ISSUER=https://acme.okta.com/oauth2/default
+AUDIENCE=api://gateway
+# The users examples/acme allows to use openai-main/gpt-4o (checked below with `gatehouse check`).
+USERS=(alice carol dave frank grace olivia peggy victor walter yolanda zara)
 mkdir -p "$WORK"
 
-[ -n "${CONFIG_ONLY:-}" ] || command -v wrk >/dev/null \
-  || { echo "error: wrk is needed (apt-get install -y wrk)" >&2; exit 1; }
 ensure_wasm_target
 ensure_envoy
+[ -n "${CONFIG_ONLY:-}" ] || ensure_wrk
 if [ -n "${GATEHOUSE_WASM:-}" ]; then
   WASM_PATH="$GATEHOUSE_WASM"
 else
   build_plugin
 fi
+build_floor
 if [ -n "${GATEHOUSE_BIN:-}" ]; then
   gatehouse="$GATEHOUSE_BIN"
 else
-  cargo build --release -p gatehouse-compiler
+  build_cli
   gatehouse=target/release/gatehouse
 fi
 
-"$gatehouse" compile --gateway examples/gateway.yaml examples/acme examples/globex -o "$WORK/acme.bundle"
-# Envoy configurations, all from `gatehouse envoy-config` (policy-compiler/src/envoy.rs): the
-# baselines are the Gatehouse listener and connection manager with other HTTP filters, so each
-# ratio compares the filters and nothing else.
+"$gatehouse" compile --gateway examples/gateway.yaml examples/acme examples/globex -o "$WORK/acme.bundle" >&2
+
+# --- Configurations: all from `gatehouse envoy-config` (policy-compiler/src/envoy.rs) ----------
 common=(--listen "127.0.0.1:$PORT" --admin "127.0.0.1:$ADMIN")
+gatehouse_extra=()
+[ -z "$TOKEN_CACHE_ENTRIES" ] || gatehouse_extra=(--token-cache-entries "$TOKEN_CACHE_ENTRIES")
 "$gatehouse" envoy-config --bundle "$WORK/acme.bundle" --wasm "$WASM_PATH" "${common[@]}" \
-  > "$WORK/gatehouse.yaml"
+  "${gatehouse_extra[@]}" > "$WORK/gatehouse.yaml"
 "$gatehouse" envoy-config --kind baseline-none "${common[@]}" > "$WORK/none.yaml"
-"$gatehouse" envoy-config --kind baseline-jwt-rbac "${common[@]}" \
-  --jwt-issuer https://acme.cp.example.com --jwt-jwks examples/acme/keys/acme-cp.jwks.json \
-  --rbac-method POST --rbac-path /api/llm/v1/chat/completions --rbac-subject user:carol@acme.com \
-  > "$WORK/jwt_rbac.yaml"
-for config in gatehouse none jwt_rbac; do
-  "$ENVOY_BIN" --mode validate -c "$WORK/$config.yaml" >/dev/null
+for mode in empty headers; do
+  "$gatehouse" envoy-config --kind baseline-wasm --wasm "$FLOOR_WASM_PATH" --floor "$mode" \
+    "${common[@]}" > "$WORK/wasm-$mode.yaml"
 done
-[ -z "${CONFIG_ONLY:-}" ] || { echo "configurations in $WORK (CONFIG_ONLY: not run)" >&2; exit 0; }
-
-mint() {
-  "$gatehouse" token mint --key examples/acme/keys/acme-cp.private.jwk.json \
-    --issuer https://acme.cp.example.com --tenant acme --sub user:carol@acme.com --ttl 2h "$@"
-}
-mint > "$WORK/token"
-if [ ! -s "$WORK/fresh-tokens" ] || [ "$(wc -l < "$WORK/fresh-tokens")" -lt "$FRESH_TOKENS" ]; then
-  echo "minting $FRESH_TOKENS distinct tokens for the uncached run" >&2
-  : > "$WORK/fresh-tokens"
-  for i in $(seq 1 "$FRESH_TOKENS"); do mint --jti "bench-$i" >> "$WORK/fresh-tokens"; done
+rbac_subjects=()
+for user in "${USERS[@]}"; do rbac_subjects+=(--rbac-subject "$user@acme.com"); done
+for cache in 1000 "$NATIVE_CACHE"; do
+  "$gatehouse" envoy-config --kind baseline-jwt-rbac "${common[@]}" \
+    --jwt-issuer "$ISSUER" --jwt-jwks examples/acme/keys/okta.jwks.json --jwt-audience "$AUDIENCE" \
+    --jwt-cache-size "$cache" --rbac-method POST --rbac-path /api/llm/v1/chat/completions \
+    --rbac-claim email "${rbac_subjects[@]}" > "$WORK/native-$cache.yaml"
+done
+CONFIGS=(none wasm-empty wasm-headers native-1000 "native-$NATIVE_CACHE" gatehouse)
+for config in "${CONFIGS[@]}"; do
+  "$ENVOY_BIN" --mode validate -c "$WORK/$config.yaml" > "$WORK/$config.validate.log" 2>&1 \
+    || { tail -n 5 "$WORK/$config.validate.log" >&2; echo "error: $WORK/$config.yaml does not validate" >&2; exit 1; }
+done
+if [ -n "${CONFIG_ONLY:-}" ]; then
+  echo "configurations in $WORK: ${CONFIGS[*]} (all validate; CONFIG_ONLY: not run)" >&2
+  exit 0
 fi
-BODY='{"model":"openai-main/gpt-4o","messages":[{"role":"user","content":"hi"}]}'
 
-# wrk scripts: one fixed token, or a different token per request (cycling through the file).
-cat > "$WORK/fixed.lua" <<LUA
+# --- Tokens --------------------------------------------------------------------------------------
+mint() { # $1: user; then more `gatehouse token mint` arguments
+  local user="$1"
+  shift
+  "$gatehouse" token mint --key examples/acme/keys/okta.private.jwk.json --issuer "$ISSUER" \
+    --aud "$AUDIENCE" --sub "00u-bench-$user" --claim "email=$user@acme.com" --ttl 24h "$@"
+}
+mint carol --jti bench-one > "$WORK/token"
+# Every user's token must be allowed on the route, or we would be measuring denials.
+for user in "${USERS[@]}"; do
+  "$gatehouse" check --bundle "$WORK/acme.bundle" --host localhost --method POST \
+    --path /api/llm/v1/chat/completions --body "$BODY" --token "$(mint "$user")" >/dev/null \
+    || { echo "error: examples/acme does not allow $user@acme.com on the chat route" >&2; exit 1; }
+done
+max_tokens=0
+for n in $TOKEN_COUNTS; do [ "$n" -le "$max_tokens" ] || max_tokens="$n"; done
+tokens="$WORK/tokens.txt"
+# Reused while they have at least 12 of their 24 hours left.
+if [ "$max_tokens" -gt 0 ] && { [ ! -s "$tokens" ] || [ "$(wc -l < "$tokens")" -lt "$max_tokens" ] \
+    || [ -z "$(find "$tokens" -mmin -720)" ]; }; then
+  per_user=$(( (max_tokens + ${#USERS[@]} - 1) / ${#USERS[@]} ))
+  mint_jobs="${MINT_JOBS:-$(nproc)}"
+  echo "minting $max_tokens distinct RS256 tokens ($per_user per user, $mint_jobs at a time)" >&2
+  files=()
+  for user in "${USERS[@]}"; do
+    rm -f "$WORK/tokens-$user.txt"
+    mint "$user" --jti "bench-$user" --count "$per_user" --out "$WORK/tokens-$user.txt" &
+    files+=("$WORK/tokens-$user.txt")
+    while [ "$(jobs -rp | wc -l)" -ge "$mint_jobs" ]; do wait -n || true; done
+  done
+  wait
+  for file in "${files[@]}"; do
+    [ -f "$file" ] && [ "$(wc -l < "$file")" = "$per_user" ] || { echo "error: minting $file failed" >&2; exit 1; }
+  done
+  # Users interleaved, so any prefix of the list spreads over all of them.
+  paste -d '\n' "${files[@]}" | awk -v n="$max_tokens" 'NR <= n' > "$tokens.new"
+  mv "$tokens.new" "$tokens"
+  rm -f "${files[@]}"
+fi
+
+# --- wrk scripts ---------------------------------------------------------------------------------
+cat > "$WORK/one.lua" <<LUA
 local f = io.open("$WORK/token"); local token = f:read("*l"); f:close()
 wrk.method = "POST"
 wrk.body = '$BODY'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. token
 LUA
-cat > "$WORK/fresh.lua" <<LUA
+for n in $TOKEN_COUNTS; do
+  cat > "$WORK/tokens-$n.lua" <<LUA
 local tokens = {}
-for line in io.lines("$WORK/fresh-tokens") do tokens[#tokens + 1] = line end
+for line in io.lines("$tokens") do
+  if #tokens == $n then break end
+  tokens[#tokens + 1] = line
+end
+assert(#tokens == $n, "$tokens has fewer than $n tokens")
 local i = 0
 request = function()
   i = i % #tokens + 1
@@ -99,83 +171,211 @@ request = function()
     ["Authorization"] = "Bearer " .. tokens[i]}, '$BODY')
 end
 LUA
-
-run() { # $1: name, $2: config, $3: wrk script, $4: round
-  local log="$WORK/$1.envoy.log"
-  "$ENVOY_BIN" -c "$2" --concurrency 1 --log-level warn > "$log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$ADMIN/ready" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  # Must be allowed, or we would be measuring denials.
-  local status
-  status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/api/llm/v1/chat/completions" \
-    -H "Authorization: Bearer $(cat "$WORK/token")" -H 'Content-Type: application/json' -d "$BODY")
-  # Keep-alive must hold, or we would be measuring connection setup.
-  if curl -s -D - -o /dev/null -X POST "http://127.0.0.1:$PORT/api/llm/v1/chat/completions" \
-    -H "Authorization: Bearer $(cat "$WORK/token")" -H 'Content-Type: application/json' -d "$BODY" \
-    | grep -qi '^connection: close'; then
-    echo "error: $1 closes the connection after each request" >&2
-    kill "$pid"; wait "$pid" 2>/dev/null || true
-    return 1
-  fi
-  if [ "$status" != 200 ]; then
-    echo "error: $1 answered $status to an allowed request" >&2
-    kill "$pid"; wait "$pid" 2>/dev/null || true
-    return 1
-  fi
-  wrk -t1 -c"$CONNECTIONS" -d2s -s "$3" "http://127.0.0.1:$PORT/api/llm/v1/chat/completions" >/dev/null # warm-up
-  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$3" \
-    "http://127.0.0.1:$PORT/api/llm/v1/chat/completions" > "$WORK/$1.$4.wrk.txt"
-  awk '/^VmRSS/ {print $2}' "/proc/$pid/status" > "$WORK/$1.$4.rss_kb"
-  if [ "$1" = cached ] || [ "$1" = uncached ]; then
-    curl -s "http://127.0.0.1:$ADMIN/stats?filter=gatehouse" > "$WORK/$1.$4.stats.txt" || true
-  fi
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-}
-
-rm -f "$WORK"/*.wrk.txt "$WORK"/*.rss_kb
-for round in $(seq 1 "$ROUNDS"); do
-  echo "round $round/$ROUNDS" >&2
-  run none "$WORK/none.yaml" "$WORK/fixed.lua" "$round"
-  run jwt_rbac "$WORK/jwt_rbac.yaml" "$WORK/fixed.lua" "$round"
-  run cached "$WORK/gatehouse.yaml" "$WORK/fixed.lua" "$round"
-  run uncached "$WORK/gatehouse.yaml" "$WORK/fresh.lua" "$round"
 done
 
-python3 - "$WORK" "$ROUNDS" <<'PY'
+# --- Runs ----------------------------------------------------------------------------------------
+ENVOY_PID=
+stop_envoy() {
+  [ -z "$ENVOY_PID" ] || { kill "$ENVOY_PID" 2>/dev/null || true; wait "$ENVOY_PID" 2>/dev/null || true; }
+  ENVOY_PID=
+}
+trap stop_envoy EXIT
+
+fail() { echo "error: $*" >&2; stop_envoy; exit 1; }
+
+# Envoy's count of answered requests with status class $1 (2xx, 4xx, 5xx).
+answered() {
+  curl -s "http://127.0.0.1:$ADMIN/stats?filter=^http\.ingress\.downstream_rq_$1\$" \
+    | awk -F': ' '{n += $2} END {print n + 0}'
+}
+
+# Warm-up that walks a list of $1 tokens once: wrk runs until Envoy has answered $1 more
+# requests (wrk itself cannot stop after a number of requests), all 2xx.
+walk_once() { # $1: tokens, $2: wrk script, $3: output file, $4: row
+  local start wpid
+  start=$(answered 2xx)
+  wrk -t1 -c"$CONNECTIONS" -d600s -s "$2" "$URL" > "$3" &
+  wpid=$!
+  while [ "$(answered 2xx)" -lt $((start + $1)) ]; do
+    kill -0 "$wpid" 2>/dev/null || fail "$4 warm-up: wrk ended before $1 answers (see $3)"
+    [ "$(answered 4xx)" = 0 ] && [ "$(answered 5xx)" = 0 ] \
+      || fail "$4 warm-up: non-2xx answers (see $WORK/${4%.*}.envoy.log)"
+    sleep 0.2
+  done
+  kill "$wpid" 2>/dev/null || true
+  wait "$wpid" 2>/dev/null || true
+}
+
+# wrk's output must show 2xx answers only.
+check_wrk() { # $1: wrk output file, $2: what
+  local non2xx errors
+  non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$1")
+  errors=$(awk '/Socket errors:/ {print}' "$1")
+  [ -z "$non2xx" ] || fail "$2: $non2xx non-2xx answers (see $1)"
+  [ -z "$errors" ] || fail "$2: $errors (see $1)"
+  grep -q 'Requests/sec:' "$1" || fail "$2: no wrk summary in $1"
+}
+
+run() { # $1: configuration, $2: tokens (1 or N), $3: round
+  local row="$1.$2" log="$WORK/$1.envoy.log" out="$WORK/$1.$2.$3"
+  "$ENVOY_BIN" -c "$WORK/$1.yaml" --concurrency 1 --log-level warn > "$log" 2>&1 &
+  ENVOY_PID=$!
+  local ready=
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$ADMIN/ready" >/dev/null 2>&1 && { ready=1; break; }
+    sleep 0.1
+  done
+  [ -n "$ready" ] || fail "$row: Envoy did not become ready (see $log)"
+  local token script
+  if [ "$2" = 1 ]; then
+    token=$(cat "$WORK/token")
+    script="$WORK/one.lua"
+  else
+    token=$(head -n 1 "$tokens")
+    script="$WORK/tokens-$2.lua"
+  fi
+  # Keep-alive must hold, or we would be measuring connection setup; the answer must be 200.
+  local headers status
+  headers=$(curl -s -D - -o /dev/null -X POST "$URL" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -d "$BODY")
+  status=$(printf '%s\n' "$headers" | awk 'NR == 1 {print $2}')
+  [ "$status" = 200 ] || fail "$row answered $status to an allowed request (see $log)"
+  if printf '%s\n' "$headers" | grep -qi '^connection: close'; then
+    fail "$row closes the connection after each request"
+  fi
+  if [ "$2" = 1 ]; then
+    wrk -t1 -c"$CONNECTIONS" -d2s -s "$script" "$URL" > "$out.warmup.txt"
+    check_wrk "$out.warmup.txt" "$row warm-up"
+  else
+    walk_once "$2" "$script" "$out.warmup.txt" "$row"
+  fi
+  [ "$(answered 4xx)" = 0 ] && [ "$(answered 5xx)" = 0 ] || fail "$row warm-up: non-2xx answers"
+  sleep 0.5  # Gatehouse hands its counters to Envoy every 200 ms
+  curl -s "http://127.0.0.1:$ADMIN/stats?filter=cache_hit|cache_miss|cache_entries" \
+    > "$out.stats-before.txt"
+  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$script" "$URL" > "$out.wrk.txt"
+  check_wrk "$out.wrk.txt" "$row"
+  sleep 0.5
+  curl -s "http://127.0.0.1:$ADMIN/stats?filter=cache_hit|cache_miss|cache_entries" \
+    > "$out.stats-after.txt"
+  awk '/^VmRSS/ {print $2}' "/proc/$ENVOY_PID/status" > "$out.rss_kb"
+  stop_envoy
+}
+
+ROWS=(none.1 wasm-empty.1 wasm-headers.1 native-1000.1 gatehouse.1)
+for n in $TOKEN_COUNTS; do ROWS+=("native-1000.$n" "native-$NATIVE_CACHE.$n" "gatehouse.$n"); done
+rm -f "$WORK"/*.wrk.txt "$WORK"/*.warmup.txt "$WORK"/*.rss_kb "$WORK"/*.stats-*.txt
+for round in $(seq 1 "$ROUNDS"); do
+  for row in "${ROWS[@]}"; do
+    echo "round $round/$ROUNDS: $row" >&2
+    run "${row%.*}" "${row##*.}" "$round"
+  done
+done
+
+# --- Table ---------------------------------------------------------------------------------------
+python3 - "$WORK" "$ROUNDS" "$DURATION" "$CONNECTIONS" "$NATIVE_CACHE" "${TOKEN_CACHE_ENTRIES:-default}" \
+  "${ROWS[@]}" > "$WORK/results.md" <<'PY'
 import re, statistics, sys
-work, rounds = sys.argv[1], int(sys.argv[2])
-def parse(name, r):
-    text = open(f"{work}/{name}.{r}.wrk.txt").read()
+work, rounds, duration, connections, big, ghcache = sys.argv[1:7]
+rounds = int(rounds)
+rows = sys.argv[7:]
+
+def wrk(row, r):
+    text = open(f"{work}/{row}.{r}.wrk.txt").read()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     def lat(p):
-        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)", text, re.M)
-        v, unit = float(m.group(1)), m.group(2)
-        return v * {"us": 1e-3, "ms": 1, "s": 1e3}[unit]
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-    return rps, lat("50"), lat("99"), int(non2xx.group(1)) if non2xx else 0
-names = ["none", "jwt_rbac", "cached", "uncached"]
-runs = {n: [parse(n, r) for r in range(1, rounds + 1)] for n in names}
-rss = {n: [int(open(f"{work}/{n}.{r}.rss_kb").read() or 0) for r in range(1, rounds + 1)] for n in names}
-def stat(xs, f="{:.0f}"):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+        return float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)]
+    total = int(re.search(r"(\d+) requests in", text).group(1))
+    return {"rps": rps, "p50": lat("50"), "p99": lat("99"), "requests": total}
+
+def stats(row, r, when):
+    out = {}
+    for line in open(f"{work}/{row}.{r}.stats-{when}.txt"):
+        name, _, value = line.partition(": ")
+        if value.strip().isdigit():
+            out[name.strip()] = int(value)
+    return out
+
+def hits(row, r):
+    """Cache hits / lookups during the measured run, from Envoy's counters."""
+    before, after = stats(row, r, "before"), stats(row, r, "after")
+    delta = lambda suffix: sum(after[k] - before.get(k, 0) for k in after if k.endswith(suffix))
+    if row.startswith("gatehouse"):
+        h, m = delta("gatehouse.token_cache_hits"), delta("gatehouse.token_cache_misses")
+    elif row.startswith("native"):
+        h, m = delta("jwt_cache_hit"), delta("jwt_cache_miss")
+    else:
+        return None
+    return h / (h + m) if h + m else None
+
+def entries(row, r):
+    """Cache entries, if the filter exports them (a gauge named *token_cache_entries*)."""
+    after = stats(row, r, "after")
+    vals = [v for k, v in after.items() if "gatehouse" in k and "cache_entries" in k]
+    return sum(vals) if vals else None
+
+R = range(1, rounds + 1)
+runs = {row: [wrk(row, r) for r in R] for row in rows}
+rss = {row: [int(open(f"{work}/{row}.{r}.rss_kb").read().strip() or 0) for r in R] for row in rows}
+
+def med(xs, f):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "—"
+    if len(xs) == 1:
+        return f.format(xs[0])
     return f"{f.format(statistics.median(xs))} [{f.format(min(xs))} .. {f.format(max(xs))}]"
-def ratios(n, peer):
-    return [a[0] / b[0] for a, b in zip(runs[n], runs[peer])]
-print(f"{rounds} round(s), median [min .. max]; ratios taken within each round")
-print("| configuration | requests/s | vs no filter | vs jwt_authn+rbac | p50 ms | p99 ms | p99/p50 | non-2xx | Envoy RSS MiB |")
-print("|---|---|---|---|---|---|---|---|---|")
-for n in names:
-    rs = runs[n]
-    print(f"| {n} | {stat([r[0] for r in rs])} | {stat(ratios(n, 'none'), '{:.2f}')}x "
-          f"| {stat(ratios(n, 'jwt_rbac'), '{:.2f}')}x | {stat([r[1] for r in rs], '{:.3f}')} "
-          f"| {stat([r[2] for r in rs], '{:.3f}')} | {stat([r[2] / r[1] for r in rs], '{:.1f}')} "
-          f"| {sum(r[3] for r in rs)} | {stat([k / 1024 for k in rss[n]], '{:.1f}')} |")
-vs_none = statistics.median(ratios("cached", "none"))
-vs_native = statistics.median(ratios("cached", "jwt_rbac"))
-tail = statistics.median([r[2] / r[1] for r in runs["cached"]])
-print(f"\ntargets (medians): cached >= 0.9x no filter: {'met' if vs_none >= 0.9 else 'NOT met'} ({vs_none:.2f}x); "
-      f">= 1.0x jwt_authn+rbac: {'met' if vs_native >= 1.0 else 'NOT met'} ({vs_native:.2f}x); "
-      f"p99/p50 <= 3: {'met' if tail <= 3 else 'NOT met'} ({tail:.1f})")
+
+def ratio(a, b):
+    if a not in runs or b not in runs:
+        return ["—"]
+    return [x["rps"] / y["rps"] for x, y in zip(runs[a], runs[b])]
+
+names = {
+    "none": "no filter (buffer only)",
+    "wasm-empty": "wasm floor: empty (Continue)",
+    "wasm-headers": "wasm floor: read headers, set 3",
+    "native-1000": "jwt_authn (jwt_cache_size 1000) + rbac",
+    f"native-{big}": f"jwt_authn (jwt_cache_size {big}) + rbac",
+    "gatehouse": "Gatehouse",
+}
+print(f"Envoy 1.40, --concurrency 1, wrk -t1 -c{connections} -d{duration}s --latency, "
+      f"RS256 tokens; {rounds} round(s), median [min .. max]; every ratio taken within one round. "
+      f"Gatehouse token cache: {ghcache} entries.\n")
+print("| row | tokens | requests/s | vs no filter | p50 ms | p99 ms | p99/p50 | cache hits | cache entries | Envoy RSS over no filter, MiB |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for row in rows:
+    config, tokens = row.rsplit(".", 1)
+    rs = runs[row]
+    over = [(k - n) / 1024 for k, n in zip(rss[row], rss["none.1"])]
+    h = [hits(row, r) for r in R]
+    e = [entries(row, r) for r in R]
+    print(f"| {names[config]} | {int(tokens):,} | {med([x['rps'] for x in rs], '{:.0f}')} "
+          f"| {med(ratio(row, 'none.1'), '{:.2f}x')} | {med([x['p50'] for x in rs], '{:.3f}')} "
+          f"| {med([x['p99'] for x in rs], '{:.3f}')} | {med([x['p99'] / x['p50'] for x in rs], '{:.1f}')} "
+          f"| {med([x * 100 if x is not None else None for x in h], '{:.0f} %')} "
+          f"| {med(e, '{:,}')} | {med(over, '{:+.1f}')} |")
+
+print("\n| tokens | Gatehouse ÷ jwt_authn (1000) | Gatehouse ÷ jwt_authn "
+      f"({big}) | Gatehouse ÷ wasm floor (headers) | Gatehouse ÷ no filter |")
+print("|---|---|---|---|---|")
+for tokens in dict.fromkeys(r.rsplit(".", 1)[1] for r in rows if r.startswith("gatehouse.")):
+    g = f"gatehouse.{tokens}"
+    cells = [ratio(g, f"native-1000.{tokens}"), ratio(g, f"native-{big}.{tokens}"),
+             ratio(g, "wasm-headers.1"), ratio(g, "none.1")]
+    print(f"| {int(tokens):,} | " + " | ".join(
+        "—" if c == ["—"] else med(c, "{:.2f}x") for c in cells) + " |")
+vs_none = statistics.median(ratio("gatehouse.1", "none.1"))
+vs_native = statistics.median(ratio("gatehouse.1", "native-1000.1"))
+tail = statistics.median([x["p99"] / x["p50"] for x in runs["gatehouse.1"]])
+met = lambda ok: "met" if ok else "NOT met"
+print(f"\nSPEC targets, one token (medians): >= 0.9x no filter: {met(vs_none >= 0.9)} ({vs_none:.2f}x); "
+      f">= 1.0x jwt_authn+rbac: {met(vs_native >= 1.0)} ({vs_native:.2f}x); "
+      f"p99/p50 <= 3: {met(tail <= 3)} ({tail:.1f}).")
+print(f"\nNon-2xx answers: 0 in every run (checked). RSS: the whole Envoy process (main thread + 1 "
+      f"worker, so two VMs per wasm filter) after the run, minus the no-filter row of the same round.")
 PY
+echo >&2
+cat "$WORK/results.md"
+echo "(written to $WORK/results.md)" >&2

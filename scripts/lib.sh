@@ -8,6 +8,8 @@ WASM_PATH=target/wasm32-wasip1/release/gatehouse.wasm
 # The test build that can be given a fixed clock (feature `test-hooks`), for replaying the golden
 # vectors through Envoy. Its own target directory: it never takes the release artefact's place.
 WASM_TEST_HOOKS_PATH=target/test-hooks/wasm32-wasip1/release/gatehouse.wasm
+# The benchmark floor filter (bench/floor), for scripts/bench-envoy.sh.
+FLOOR_WASM_PATH=target/wasm32-wasip1/release/gatehouse_bench_floor.wasm
 
 ensure_wasm_target() {
   if ! rustc --print target-libdir --target wasm32-wasip1 >/dev/null 2>&1 \
@@ -41,6 +43,19 @@ ensure_go() {
   command -v go >/dev/null 2>&1 || { echo "error: golang-go installed no \`go\` on PATH" >&2; return 1; }
 }
 
+# wrk (Debian's wrk), the load generator of scripts/bench-envoy.sh.
+ensure_wrk() {
+  if command -v wrk >/dev/null 2>&1; then
+    return
+  fi
+  echo "installing wrk (Debian wrk)" >&2
+  if ! apt-get install -y wrk >/dev/null 2>&1; then
+    apt-get update >/dev/null
+    apt-get install -y wrk >/dev/null
+  fi
+  command -v wrk >/dev/null 2>&1 || { echo "error: the wrk package installed no \`wrk\` on PATH" >&2; return 1; }
+}
+
 build_plugin() {
   cargo build --locked --release -p gatehouse-plugin --target wasm32-wasip1
   [ -f "$WASM_PATH" ] || { echo "error: $WASM_PATH was not built" >&2; return 1; }
@@ -50,6 +65,11 @@ build_plugin_test_hooks() {
   cargo build --locked --release -p gatehouse-plugin --target wasm32-wasip1 \
     --features test-hooks --target-dir target/test-hooks
   [ -f "$WASM_TEST_HOOKS_PATH" ] || { echo "error: $WASM_TEST_HOOKS_PATH was not built" >&2; return 1; }
+}
+
+build_floor() {
+  cargo build --locked --release -p gatehouse-bench-floor --target wasm32-wasip1
+  [ -f "$FLOOR_WASM_PATH" ] || { echo "error: $FLOOR_WASM_PATH was not built" >&2; return 1; }
 }
 
 build_cli() {

@@ -18,6 +18,11 @@ mkdir -p target
 log=target/test-output.log
 cargo test --workspace --locked 2>&1 | tee "$log"
 
+# Every configuration the Envoy benchmark runs validates (written and `envoy --mode validate`d,
+# no load): scripts/bench-envoy.sh with the plugin above and the CLI the tests built.
+cargo build --locked -p gatehouse-compiler --bin gatehouse
+CONFIG_ONLY=1 GATEHOUSE_BIN=target/debug/gatehouse scripts/bench-envoy.sh
+
 # One closing line for the whole run: cargo prints a summary per test binary.
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
      END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' \

@@ -344,9 +344,17 @@ pub struct MintArgs {
     /// Issue as of this time (RFC 3339) instead of now.
     #[arg(long)]
     pub now: Option<String>,
+    /// Mint this many tokens, one per line, the same but for `jti`: `<JTI>-1`, `<JTI>-2`, ...
+    /// (`token-1`, ... without `--jti`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: Option<u32>,
+    /// Write the token(s) to this file, one per line, instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
-/// `gatehouse token mint`.
+/// `gatehouse token mint`: the token, or with `--count` that many, one per line (each line
+/// ends with a newline).
 pub fn mint(args: &MintArgs) -> Result<String> {
     let key = std::fs::read_to_string(&args.key)
         .with_context(|| format!("reading `{}`", args.key.display()))?;
@@ -355,6 +363,28 @@ pub fn mint(args: &MintArgs) -> Result<String> {
         None => now(),
     };
     let ttl = parse_duration(&args.ttl)?;
+    let Some(count) = args.count else {
+        return Ok(format!(
+            "{}\n",
+            mint_one(args, &key, now, ttl, args.jti.clone())?
+        ));
+    };
+    let base = args.jti.as_deref().unwrap_or("token");
+    let mut out = String::new();
+    for n in 1..=count {
+        out.push_str(&mint_one(
+            args,
+            &key,
+            now,
+            ttl,
+            Some(format!("{base}-{n}")),
+        )?);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+fn mint_one(args: &MintArgs, key: &str, now: i64, ttl: i64, jti: Option<String>) -> Result<String> {
     let mut claims = serde_json::Map::new();
     claims.insert("iss".into(), json!(args.issuer));
     claims.insert("sub".into(), json!(args.sub));
@@ -363,7 +393,7 @@ pub fn mint(args: &MintArgs) -> Result<String> {
     }
     claims.insert("iat".into(), json!(now));
     claims.insert("exp".into(), json!(now.saturating_add(ttl)));
-    if let Some(jti) = &args.jti {
+    if let Some(jti) = jti {
         claims.insert("jti".into(), json!(jti));
     }
     match args.aud.as_slice() {
@@ -382,7 +412,7 @@ pub fn mint(args: &MintArgs) -> Result<String> {
         let value = serde_json::from_str(value).unwrap_or_else(|_| json!(value));
         claims.insert(name.to_owned(), value);
     }
-    keys::sign_jws(&key, None, &serde_json::Map::new(), &Value::Object(claims))
+    keys::sign_jws(key, None, &serde_json::Map::new(), &Value::Object(claims))
         .map_err(|e| anyhow!("{e}"))
 }
 
@@ -399,6 +429,9 @@ pub enum EnvoyConfigKind {
     BaselineNone,
     /// The same listener with Envoy's native `jwt_authn` + `rbac` (`--jwt-*`, `--rbac-*`).
     BaselineJwtRbac,
+    /// The same listener with a proxy-wasm filter that decides nothing (`bench/floor`:
+    /// `--wasm`, `--floor`).
+    BaselineWasm,
 }
 
 #[derive(Debug, Args)]
@@ -411,11 +444,14 @@ pub struct EnvoyConfigArgs {
     /// The policy bundle to embed (static, ecds-resource).
     #[arg(long)]
     pub bundle: Option<PathBuf>,
-    /// Path of gatehouse.wasm as Envoy will see it (static, ecds-resource). For `static` it is
-    /// made absolute; for `ecds-resource` it is written as given (relative to Envoy's working
-    /// directory).
+    /// Path of gatehouse.wasm as Envoy will see it (static, ecds-resource), or of the floor
+    /// module (baseline-wasm). For `static` and `baseline-wasm` it is made absolute; for
+    /// `ecds-resource` it is written as given (relative to Envoy's working directory).
     #[arg(long)]
     pub wasm: Option<PathBuf>,
+    /// baseline-wasm: what the floor filter does on each request.
+    #[arg(long, value_enum, default_value = "empty")]
+    pub floor: crate::envoy::FloorMode,
     /// Listener address.
     #[arg(long, default_value = "127.0.0.1:10000")]
     pub listen: String,
@@ -431,6 +467,10 @@ pub struct EnvoyConfigArgs {
     /// `"allow_rollback": true` in the VM configuration: accept a bundle with a lower serial.
     #[arg(long)]
     pub allow_rollback: bool,
+    /// `"token_cache_entries": N` in the VM configuration: how many verified tokens the filter
+    /// keeps. Without it, the filter's default.
+    #[arg(long)]
+    pub token_cache_entries: Option<u32>,
     /// Envoy's path handling.
     #[arg(long, value_enum, default_value = "strict")]
     pub paths: crate::envoy::PathHandling,
@@ -449,12 +489,22 @@ pub struct EnvoyConfigArgs {
     /// baseline-jwt-rbac: the issuer's JWK Set file, inlined.
     #[arg(long)]
     pub jwt_jwks: Option<PathBuf>,
+    /// baseline-jwt-rbac: an `aud` value `jwt_authn` accepts; repeat for several. None: `aud`
+    /// is not checked.
+    #[arg(long = "jwt-audience")]
+    pub jwt_audiences: Vec<String>,
     /// baseline-jwt-rbac: clock skew allowed on `exp`/`nbf`.
     #[arg(long, default_value_t = 60)]
     pub jwt_clock_skew: u64,
-    /// baseline-jwt-rbac: the `sub` rbac allows.
-    #[arg(long)]
-    pub rbac_subject: Option<String>,
+    /// baseline-jwt-rbac: `jwt_cache_size`, the verified tokens `jwt_authn` keeps.
+    #[arg(long, default_value_t = crate::envoy::JWT_CACHE_SIZE)]
+    pub jwt_cache_size: u32,
+    /// baseline-jwt-rbac: the JWT payload claim rbac checks.
+    #[arg(long, default_value = "sub")]
+    pub rbac_claim: String,
+    /// baseline-jwt-rbac: a value of `--rbac-claim` rbac allows; repeat for several.
+    #[arg(long = "rbac-subject")]
+    pub rbac_subjects: Vec<String>,
     /// baseline-jwt-rbac: the method rbac allows.
     #[arg(long, default_value = "POST")]
     pub rbac_method: String,
@@ -494,7 +544,7 @@ pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
         allow_rollback: args.allow_rollback,
         fixed_now: None,
         panic_path: None,
-        token_cache_entries: None,
+        token_cache_entries: args.token_cache_entries,
     };
     let wasm = || args.wasm.clone().ok_or_else(|| needs("wasm"));
     let config = match kind {
@@ -530,18 +580,30 @@ pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
                 .with_context(|| format!("reading `{}`", jwks_path.display()))?;
             let jwks: Value = serde_json::from_str(&jwks)
                 .with_context(|| format!("`{}` is not a JWK Set", jwks_path.display()))?;
+            if args.rbac_subjects.is_empty() {
+                return Err(needs("rbac-subject"));
+            }
             let jwt = envoy::JwtRbac {
                 issuer: args.jwt_issuer.clone().ok_or_else(|| needs("jwt-issuer"))?,
                 jwks: jwks.to_string(),
+                audiences: args.jwt_audiences.clone(),
                 clock_skew_seconds: args.jwt_clock_skew,
+                cache_size: args.jwt_cache_size,
                 method: args.rbac_method.clone(),
                 path: args.rbac_path.clone().ok_or_else(|| needs("rbac-path"))?,
-                subject: args
-                    .rbac_subject
-                    .clone()
-                    .ok_or_else(|| needs("rbac-subject"))?,
+                claim: args.rbac_claim.clone(),
+                subjects: args.rbac_subjects.clone(),
             };
             envoy::baseline(&options, &envoy::Baseline::JwtRbac(jwt))
+        }
+        EnvoyConfigKind::BaselineWasm => {
+            let wasm = wasm()?;
+            let wasm = std::path::absolute(&wasm).unwrap_or(wasm);
+            let floor = envoy::WasmFloor {
+                wasm,
+                mode: args.floor,
+            };
+            envoy::baseline(&options, &envoy::Baseline::Wasm(floor))
         }
     };
     Ok(config.render(args.format))
@@ -584,6 +646,57 @@ mod tests {
     fn times() {
         assert_eq!(parse_time("1970-01-01T00:01:00Z").unwrap(), 60);
         assert!(parse_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn mint_count_gives_distinct_tokens_that_differ_only_by_jti() {
+        let args = MintArgs {
+            key: Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../examples/acme/keys/okta.private.jwk.json"),
+            issuer: "https://acme.okta.com/oauth2/default".into(),
+            tenant: None,
+            sub: "00u-carol".into(),
+            ttl: "1h".into(),
+            jti: Some("bench".into()),
+            aud: vec!["api://gateway".into()],
+            claims: vec!["email=carol@acme.com".into()],
+            now: Some("2026-12-01T00:00:00Z".into()),
+            count: Some(3),
+            out: None,
+        };
+        let payload = |token: &str| -> Value {
+            let part = token.split('.').nth(1).unwrap();
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .unwrap();
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        let text = mint(&args).unwrap();
+        assert!(text.ends_with('\n'));
+        let tokens: Vec<&str> = text.lines().collect();
+        assert_eq!(tokens.len(), 3);
+        let mut claims: Vec<Value> = tokens.iter().map(|t| payload(t)).collect();
+        for (n, claim) in claims.iter_mut().enumerate() {
+            assert_eq!(claim["jti"], format!("bench-{}", n + 1));
+            assert_eq!(claim["email"], "carol@acme.com");
+            claim.as_object_mut().unwrap().remove("jti");
+        }
+        assert!(claims.iter().all(|c| *c == claims[0]));
+        let header: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(tokens[0].split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["alg"], "RS256");
+        // One token without --count, the --jti as given.
+        let one = mint(&MintArgs {
+            count: None,
+            ..args
+        })
+        .unwrap();
+        assert_eq!(one.lines().count(), 1);
+        assert_eq!(payload(one.trim_end())["jti"], "bench");
     }
 
     #[test]

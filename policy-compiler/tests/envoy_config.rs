@@ -148,6 +148,94 @@ fn every_kind() {
         ]
     );
 
+    // The benchmark peers' knobs: the native cache size, audiences, the claim and several values.
+    let native = json(&[
+        "envoy-config",
+        "--kind",
+        "baseline-jwt-rbac",
+        "--jwt-issuer",
+        "https://acme.okta.com/oauth2/default",
+        "--jwt-jwks",
+        "examples/acme/keys/okta.jwks.json",
+        "--jwt-audience",
+        "api://gateway",
+        "--jwt-cache-size",
+        "60000",
+        "--rbac-claim",
+        "email",
+        "--rbac-subject",
+        "carol@acme.com",
+        "--rbac-subject",
+        "dave@acme.com",
+        "--rbac-path",
+        "/api/llm/v1/chat/completions",
+    ]);
+    let filters = &native.pointer(HCM).unwrap()["http_filters"];
+    let provider = &filters[1]["typed_config"]["providers"]["issuer"];
+    assert_eq!(provider["jwt_cache_config"]["jwt_cache_size"], 60000);
+    assert_eq!(provider["audiences"][0], "api://gateway");
+    let principals = filters[2]["typed_config"]["rules"]["policies"]["allowed"]["principals"]
+        .as_array()
+        .unwrap();
+    let allowed: Vec<&str> = principals
+        .iter()
+        .map(|p| {
+            assert_eq!(p["metadata"]["path"][1]["key"], "email");
+            p["metadata"]["value"]["string_match"]["exact"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(allowed, ["carol@acme.com", "dave@acme.com"]);
+    // The default cache size.
+    assert_eq!(
+        jwt.pointer(HCM).unwrap()["http_filters"][1]["typed_config"]["providers"]["issuer"]
+            ["jwt_cache_config"]["jwt_cache_size"],
+        1000
+    );
+
+    let floor = json(&[
+        "envoy-config",
+        "--kind",
+        "baseline-wasm",
+        "--wasm",
+        "floor.wasm",
+        "--floor",
+        "headers",
+    ]);
+    assert_eq!(
+        names(&floor),
+        [
+            "envoy.filters.http.buffer",
+            "envoy.filters.http.wasm",
+            "envoy.filters.http.router"
+        ]
+    );
+    let config = &floor.pointer(HCM).unwrap()["http_filters"][1]["typed_config"]["config"];
+    assert_eq!(config["configuration"]["value"], "headers");
+    let code = config["vm_config"]["code"]["local"]["filename"]
+        .as_str()
+        .unwrap();
+    assert!(
+        Path::new(code).is_absolute() && code.ends_with("floor.wasm"),
+        "{code}"
+    );
+
+    let sized = json(&[
+        "envoy-config",
+        "--bundle",
+        bundle,
+        "--wasm",
+        "gatehouse.wasm",
+        "--token-cache-entries",
+        "60000",
+    ]);
+    assert_eq!(
+        sized.pointer(HCM).unwrap()["http_filters"][0]["typed_config"]["config"]["vm_config"]
+            ["configuration"]["value"],
+        r#"{"token_cache_entries":60000,"trusted_keys":[]}"#
+    );
+
     // YAML is the default and carries the reasons as comments.
     let yaml = gatehouse(&["envoy-config", "--kind", "baseline-none"]);
     let yaml = String::from_utf8(yaml.stdout).unwrap();
@@ -159,6 +247,33 @@ fn every_kind() {
         (
             &["envoy-config", "--kind", "baseline-jwt-rbac"][..],
             "--jwt-jwks",
+        ),
+        (
+            &[
+                "envoy-config",
+                "--kind",
+                "baseline-jwt-rbac",
+                "--jwt-jwks",
+                "examples/acme/keys/okta.jwks.json",
+                "--jwt-issuer",
+                "https://acme.okta.com/oauth2/default",
+                "--rbac-path",
+                "/",
+            ][..],
+            "--rbac-subject",
+        ),
+        (&["envoy-config", "--kind", "baseline-wasm"][..], "--wasm"),
+        (
+            &[
+                "envoy-config",
+                "--kind",
+                "baseline-wasm",
+                "--wasm",
+                "floor.wasm",
+                "--floor",
+                "nothing",
+            ][..],
+            "--floor",
         ),
     ] {
         let out = gatehouse(args);

@@ -78,6 +78,25 @@ pub fn wasm() -> &'static Path {
     })
 }
 
+/// The benchmark floor filter (`bench/floor`, `gatehouse_bench_floor.wasm`): `GATEHOUSE_FLOOR_WASM`,
+/// or built once per test binary, as `scripts/bench-envoy.sh` builds it.
+pub fn floor_wasm() -> &'static Path {
+    static WASM: OnceLock<PathBuf> = OnceLock::new();
+    WASM.get_or_init(|| {
+        if let Some(path) = std::env::var_os("GATEHOUSE_FLOOR_WASM") {
+            return PathBuf::from(path);
+        }
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| repo_root().join("target"), PathBuf::from);
+        build_wasm_of(
+            "gatehouse-bench-floor",
+            "gatehouse_bench_floor.wasm",
+            &[],
+            &target,
+        )
+    })
+}
+
 /// The test variant of `gatehouse.wasm` (feature `test-hooks`: the VM configuration may fix the
 /// clock), built once per test binary into `target/test-hooks` so that it never takes the place
 /// of the release artefact.
@@ -95,13 +114,17 @@ pub fn wasm_test_hooks() -> &'static Path {
 }
 
 fn build_wasm(extra: &[&str], target_dir: &Path) -> PathBuf {
+    build_wasm_of("gatehouse-plugin", "gatehouse.wasm", extra, target_dir)
+}
+
+fn build_wasm_of(package: &str, artefact: &str, extra: &[&str], target_dir: &Path) -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(repo_root())
         .args([
             "build",
             "-p",
-            "gatehouse-plugin",
+            package,
             "--target",
             "wasm32-wasip1",
             "--release",
@@ -110,12 +133,12 @@ fn build_wasm(extra: &[&str], target_dir: &Path) -> PathBuf {
         .arg("--target-dir")
         .arg(target_dir)
         .status()
-        .expect("running cargo to build gatehouse.wasm");
+        .expect("running cargo to build a wasm module");
     assert!(
         status.success(),
-        "building gatehouse.wasm {extra:?} failed (is the target installed? `rustup target add wasm32-wasip1`)"
+        "building {artefact} {extra:?} failed (is the target installed? `rustup target add wasm32-wasip1`)"
     );
-    let wasm = target_dir.join("wasm32-wasip1/release/gatehouse.wasm");
+    let wasm = target_dir.join("wasm32-wasip1/release").join(artefact);
     assert!(wasm.exists(), "no {} after the build", wasm.display());
     wasm
 }

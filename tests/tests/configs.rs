@@ -7,10 +7,12 @@ use std::process::Command;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use gatehouse_compiler::envoy::{self, Addr, Baseline, Ecds, Filter, Format, JwtRbac, Upstream};
+use gatehouse_compiler::envoy::{
+    self, Addr, Baseline, Ecds, Filter, FloorMode, Format, JwtRbac, Upstream, WasmFloor,
+};
 use gatehouse_e2e::{
-    envoy_bin, fixture_bundle, fixture_signing_public_key, fixtures, gatehouse_cli, repo_root,
-    run_ok, scratch, signed_fixture_bundle, wasm,
+    envoy_bin, fixture_bundle, fixture_signing_public_key, fixtures, floor_wasm, gatehouse_cli,
+    repo_root, run_ok, scratch, signed_fixture_bundle, wasm,
 };
 
 /// What `envoy/envoy.yaml` is generated from:
@@ -130,11 +132,20 @@ fn every_generated_kind_validates() {
     let jwt = Baseline::JwtRbac(JwtRbac {
         issuer: "https://cp.e2e.test".into(),
         jwks,
+        audiences: vec!["https://gw.e2e.test".into()],
         clock_skew_seconds: 60,
+        cache_size: envoy::JWT_CACHE_SIZE,
         method: "POST".into(),
         path: "/api/llm/v1/chat/completions".into(),
-        subject: "user:carol@e2e.test".into(),
+        claim: "sub".into(),
+        subjects: vec!["user:carol@e2e.test".into(), "user:dave@e2e.test".into()],
     });
+    let floor = |mode| {
+        Baseline::Wasm(WasmFloor {
+            wasm: floor_wasm().to_path_buf(),
+            mode,
+        })
+    };
     let ecds = Ecds::file(dir.join("ecds/gatehouse-filter.yaml"));
     std::fs::create_dir_all(&ecds.watched_directory).unwrap();
     std::fs::write(
@@ -154,6 +165,14 @@ fn every_generated_kind_validates() {
         ("ecds-bootstrap", envoy::ecds_bootstrap(&upstream, &ecds)),
         ("baseline-none", envoy::baseline(&options, &Baseline::None)),
         ("baseline-jwt-rbac", envoy::baseline(&options, &jwt)),
+        (
+            "baseline-wasm-empty",
+            envoy::baseline(&options, &floor(FloorMode::Empty)),
+        ),
+        (
+            "baseline-wasm-headers",
+            envoy::baseline(&options, &floor(FloorMode::Headers)),
+        ),
     ];
     for (name, config) in configs {
         // JSON is the same data: one kind in JSON proves Envoy reads it.

@@ -197,7 +197,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Token {
             command: TokenCommand::Mint(args),
         } => {
-            println!("{}", cli::mint(&args)?);
+            let tokens = cli::mint(&args)?;
+            match &args.out {
+                Some(path) => std::fs::write(path, tokens)
+                    .with_context(|| format!("writing `{}`", path.display()))?,
+                None => print!("{tokens}"),
+            }
             Ok(cli::Exit::Success.into())
         }
         #[cfg(feature = "test-support")]
