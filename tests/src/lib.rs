@@ -314,7 +314,7 @@ pub struct EnvoyOptions {
     /// `"allow_rollback": true` in the VM configuration: accept bundles with a lower serial.
     pub allow_rollback: bool,
     /// `"token_cache_entries"` in the VM configuration.
-    pub token_cache_entries: Option<usize>,
+    pub token_cache_entries: Option<u32>,
     /// `headers_with_underscores_action: ALLOW` in place of the generated `REJECT_REQUEST`
     /// (Envoy's and Istio's default): header names with `_` reach the filter.
     pub allow_underscores: bool,
