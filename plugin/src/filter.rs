@@ -82,8 +82,7 @@ impl Default for Root {
 
 impl Context for Root {
     fn on_done(&mut self) -> bool {
-        self.metrics.engine_replaced(self.cache_stats());
-        self.metrics.flush(None);
+        self.metrics.retire(self.cache_stats());
         true
     }
 }

@@ -33,6 +33,11 @@ pub struct Metrics {
     token_cache_evictions: Counter,
     /// A gauge summed over the VMs: each VM adds the change in its own count.
     token_cache_entries: Counter,
+    /// Gauges summed over the VMs: linear memory (which never shrinks: each VM's high-water
+    /// mark) and the number of VMs adding to it, so that `/stats` gives the mean per VM.
+    vm_memory_bytes: Counter,
+    vms: Counter,
+    memory_reported: Cell<i64>,
     bundle_loads: Option<u32>,
     bundle_rejections: Option<u32>,
     bundle_revision: Option<u32>,
@@ -86,6 +91,9 @@ impl Metrics {
             token_cache_misses: counter("gatehouse.token_cache_misses"),
             token_cache_evictions: counter("gatehouse.token_cache_evictions"),
             token_cache_entries: Counter::new(MetricType::Gauge, "gatehouse.token_cache_entries"),
+            vm_memory_bytes: Counter::new(MetricType::Gauge, "gatehouse.vm_memory_bytes"),
+            vms: Counter::new(MetricType::Gauge, "gatehouse.vms"),
+            memory_reported: Cell::new(0),
             bundle_loads: define(MetricType::Counter, "gatehouse.bundle_loads"),
             bundle_rejections: define(MetricType::Counter, "gatehouse.bundle_rejections"),
             bundle_revision: define(MetricType::Gauge, "gatehouse.bundle_revision"),
@@ -141,6 +149,12 @@ impl Metrics {
         let entries = |s: CacheStats| i64::try_from(s.entries).unwrap_or(i64::MAX);
         self.token_cache_entries
             .add(entries(now).wrapping_sub(entries(before)));
+        let memory = linear_memory_bytes();
+        let reported = self.memory_reported.replace(memory);
+        if reported == 0 {
+            self.vms.add(1);
+        }
+        self.vm_memory_bytes.add(memory.wrapping_sub(reported));
         for counter in [
             &self.allowed,
             &self.denied,
@@ -149,6 +163,8 @@ impl Metrics {
             &self.token_cache_misses,
             &self.token_cache_evictions,
             &self.token_cache_entries,
+            &self.vm_memory_bytes,
+            &self.vms,
         ] {
             counter.flush();
         }
@@ -168,11 +184,35 @@ impl Metrics {
         });
     }
 
+    /// This root context is done (a new configuration replaced it, or the VM is stopping):
+    /// report what is pending and take back everything it added to the summed gauges, since
+    /// the context that replaces it in the same VM reports afresh.
+    pub fn retire(&self, cache: Option<CacheStats>) {
+        self.engine_replaced(cache);
+        self.flush(None);
+        let memory = self.memory_reported.replace(0);
+        if memory != 0 {
+            self.vms.add(-1);
+            self.vm_memory_bytes.add(-memory);
+        }
+        self.vms.flush();
+        self.vm_memory_bytes.flush();
+    }
+
     fn reason(&self, reason: Reason) {
         if let Some((_, counter)) = self.denied_by_reason.iter().find(|(r, _)| *r == reason) {
             counter.add(1);
         }
     }
+}
+
+/// This VM's linear memory: the bundle, the token cache, the stack and everything else the
+/// plugin allocates.
+fn linear_memory_bytes() -> i64 {
+    let pages = core::arch::wasm32::memory_size(0);
+    i64::try_from(pages)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(65_536)
 }
 
 fn define(kind: MetricType, name: &str) -> Option<u32> {

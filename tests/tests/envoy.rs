@@ -606,7 +606,8 @@ fn token_cache_size_is_configurable_and_counted() {
         token_cache_entries: Some(2),
         ..EnvoyOptions::default()
     };
-    let envoy = Envoy::start("token-cache", &enforce_bundle("1"), options);
+    let bundle = enforce_bundle("1");
+    let envoy = Envoy::start("token-cache", &bundle, options);
     let tokens: Vec<String> = (0..5)
         .map(|i| token("user:carol@e2e.test", json!({"jti": format!("t-{i}")})))
         .collect();
@@ -623,4 +624,13 @@ fn token_cache_size_is_configurable_and_counted() {
     assert_eq!(get("hits"), 1);
     assert_eq!(get("evictions"), 3, "five tokens through two entries");
     assert_eq!(get("entries"), 2);
+    // Linear memory, summed over the VMs that serve the filter (main thread and the worker).
+    let vms = envoy.stat("wasmcustom.gatehouse.vms");
+    let memory = envoy.stat("wasmcustom.gatehouse.vm_memory_bytes");
+    eprintln!("{vms} VMs, {memory} bytes of linear memory");
+    assert!(vms >= 1, "{vms} VMs");
+    assert!(memory > 0 && memory % 65_536 == 0, "{memory} bytes");
+    // SPEC 6: each VM within its bundle + its cache + 1 MiB.
+    let limit = vms * (bundle.len() as u64 + (1 << 20));
+    assert!(memory <= limit, "{memory} bytes in {vms} VMs, over {limit}");
 }
