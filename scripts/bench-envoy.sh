@@ -14,7 +14,10 @@
 #   native-BIG      the same with jwt_cache_size NATIVE_CACHE (default 60000: every token fits)
 #   gatehouse       gatehouse.wasm with the examples/acme + globex bundle          --kind static
 #
-# Requests: POST /api/llm/v1/chat/completions with the chat body, an RS256 token of the Okta-like
+# Requests (ROUTE=read, the default): GET /api/prompts/prompts/summarize, a read route whose
+# resource comes from the path, so no filter reads a body; ROUTE=body: POST
+# /api/llm/v1/chat/completions with the chat body (Gatehouse then buffers and reads the body, which
+# the floor filters do not). Either way an RS256 token of the Okta-like
 # identity provider of examples/acme (keys/okta.*: issuer https://acme.okta.com/oauth2/default,
 # aud api://gateway, `email` an allowed user), 1 Envoy worker (--concurrency 1), loopback,
 # wrk -t1 -c16. Rows with one token repeat it; rows with N distinct tokens (TOKEN_COUNTS, default
@@ -53,11 +56,21 @@ CONNECTIONS=16
 WORK=target/bench-envoy
 PORT=18080
 ADMIN=18901
-URL="http://127.0.0.1:$PORT/api/llm/v1/chat/completions"
-BODY='{"model":"openai-main/gpt-4o","messages":[{"role":"user","content":"hi"}]}'
+ROUTE="${ROUTE:-read}"
+case "$ROUTE" in
+  read) METHOD=GET; ROUTE_PATH=/api/prompts/prompts/summarize; BODY= ;;
+  body) METHOD=POST; ROUTE_PATH=/api/llm/v1/chat/completions
+        BODY='{"model":"openai-main/gpt-4o","messages":[{"role":"user","content":"hi"}]}' ;;
+  *) echo "error: ROUTE is read or body" >&2; exit 1 ;;
+esac
+URL="http://127.0.0.1:$PORT$ROUTE_PATH"
+# Content-Type and body only with a body.
+body_args=()
+[ -z "$BODY" ] || body_args=(-H 'Content-Type: application/json' -d "$BODY")
 ISSUER=https://acme.okta.com/oauth2/default
 AUDIENCE=api://gateway
-# The users examples/acme allows to use openai-main/gpt-4o (checked below with `gatehouse check`).
+# Users examples/acme allows on both routes: openai-main/gpt-4o and the prompts repository
+# (checked below with `gatehouse check`).
 USERS=(alice carol dave frank grace olivia peggy victor walter yolanda zara)
 mkdir -p "$WORK"
 
@@ -95,7 +108,7 @@ for user in "${USERS[@]}"; do rbac_subjects+=(--rbac-subject "$user@acme.com"); 
 for cache in 1000 "$NATIVE_CACHE"; do
   "$gatehouse" envoy-config --kind baseline-jwt-rbac "${common[@]}" \
     --jwt-issuer "$ISSUER" --jwt-jwks examples/acme/keys/okta.jwks.json --jwt-audience "$AUDIENCE" \
-    --jwt-cache-size "$cache" --rbac-method POST --rbac-path /api/llm/v1/chat/completions \
+    --jwt-cache-size "$cache" --rbac-method "$METHOD" --rbac-path "$ROUTE_PATH" \
     --rbac-claim email "${rbac_subjects[@]}" > "$WORK/native-$cache.yaml"
 done
 CONFIGS=(none wasm-empty wasm-headers native-1000 "native-$NATIVE_CACHE" gatehouse)
@@ -118,9 +131,11 @@ mint() { # $1: user; then more `gatehouse token mint` arguments
 mint carol --jti bench-one > "$WORK/token"
 # Every user's token must be allowed on the route, or we would be measuring denials.
 for user in "${USERS[@]}"; do
-  "$gatehouse" check --bundle "$WORK/acme.bundle" --host localhost --method POST \
-    --path /api/llm/v1/chat/completions --body "$BODY" --token "$(mint "$user")" >/dev/null \
-    || { echo "error: examples/acme does not allow $user@acme.com on the chat route" >&2; exit 1; }
+  check_body=()
+  [ -z "$BODY" ] || check_body=(--body "$BODY")
+  "$gatehouse" check --bundle "$WORK/acme.bundle" --host localhost --method "$METHOD" \
+    --path "$ROUTE_PATH" "${check_body[@]}" --token "$(mint "$user")" >/dev/null \
+    || { echo "error: examples/acme does not allow $user@acme.com on $METHOD $ROUTE_PATH" >&2; exit 1; }
 done
 max_tokens=0
 for n in $TOKEN_COUNTS; do [ "$n" -le "$max_tokens" ] || max_tokens="$n"; done
@@ -151,9 +166,11 @@ fi
 # --- wrk scripts ---------------------------------------------------------------------------------
 cat > "$WORK/one.lua" <<LUA
 local f = io.open("$WORK/token"); local token = f:read("*l"); f:close()
-wrk.method = "POST"
-wrk.body = '$BODY'
-wrk.headers["Content-Type"] = "application/json"
+wrk.method = "$METHOD"
+if "$BODY" ~= "" then
+  wrk.body = '$BODY'
+  wrk.headers["Content-Type"] = "application/json"
+end
 wrk.headers["Authorization"] = "Bearer " .. token
 LUA
 for n in $TOKEN_COUNTS; do
@@ -167,7 +184,10 @@ assert(#tokens == $n, "$tokens has fewer than $n tokens")
 local i = 0
 request = function()
   i = i % #tokens + 1
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json",
+  if "$BODY" == "" then
+    return wrk.format("$METHOD", nil, {["Authorization"] = "Bearer " .. tokens[i]})
+  end
+  return wrk.format("$METHOD", nil, {["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. tokens[i]}, '$BODY')
 end
 LUA
@@ -236,8 +256,8 @@ run() { # $1: configuration, $2: tokens (1 or N), $3: round
   fi
   # Keep-alive must hold, or we would be measuring connection setup; the answer must be 200.
   local headers status
-  headers=$(curl -s -D - -o /dev/null -X POST "$URL" -H "Authorization: Bearer $token" \
-    -H 'Content-Type: application/json' -d "$BODY")
+  headers=$(curl -s -D - -o /dev/null -X "$METHOD" "$URL" -H "Authorization: Bearer $token" \
+    "${body_args[@]}")
   status=$(printf '%s\n' "$headers" | awk 'NR == 1 {print $2}')
   [ "$status" = 200 ] || fail "$row answered $status to an allowed request (see $log)"
   if printf '%s\n' "$headers" | grep -qi '^connection: close'; then
@@ -273,12 +293,12 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # --- Table ---------------------------------------------------------------------------------------
-python3 - "$WORK" "$ROUNDS" "$DURATION" "$CONNECTIONS" "$NATIVE_CACHE" "${TOKEN_CACHE_ENTRIES:-default}" \
+python3 - "$WORK" "$ROUNDS" "$DURATION" "$CONNECTIONS" "$NATIVE_CACHE" "${TOKEN_CACHE_ENTRIES:-default}" "$METHOD $ROUTE_PATH" \
   "${ROWS[@]}" > "$WORK/results.md" <<'PY'
 import re, statistics, sys
-work, rounds, duration, connections, big, ghcache = sys.argv[1:7]
+work, rounds, duration, connections, big, ghcache, route = sys.argv[1:8]
 rounds = int(rounds)
-rows = sys.argv[7:]
+rows = sys.argv[8:]
 
 def wrk(row, r):
     text = open(f"{work}/{row}.{r}.wrk.txt").read()
@@ -348,7 +368,7 @@ names = {
     "gatehouse": "Gatehouse",
 }
 print(f"Envoy 1.40, --concurrency 1, wrk -t1 -c{connections} -d{duration}s --latency, "
-      f"RS256 tokens; {rounds} round(s), median [min .. max]; every ratio taken within one round. "
+      f"RS256 tokens, {route} route; {rounds} round(s), median [min .. max]; every ratio taken within one round. "
       f"Gatehouse token cache: {ghcache} entries.\n")
 print("| row | tokens | requests/s | vs no filter | p50 ms | p99 ms | p99/p50 | cache hits | cache entries | wasm memory per VM, MiB | Envoy RSS over no filter, MiB |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
