@@ -243,7 +243,8 @@ impl Config {
 }
 
 /// A complete bootstrap with the Gatehouse filter and `bundle` inline
-/// (`gatehouse envoy-config`).
+/// (`gatehouse envoy-config`); an empty `bundle` leaves the plugin configuration out, for a
+/// module that embeds its bundle (`gatehouse package`).
 pub fn static_bootstrap(options: &Options, filter: &Filter, bundle: &[u8]) -> Config {
     let gatehouse = json!({
         "name": "envoy.filters.http.wasm",
@@ -314,7 +315,8 @@ pub fn ecds_bootstrap(options: &Options, ecds: &Ecds) -> Config {
 }
 
 /// The ECDS `DiscoveryResponse` an [`ecds_bootstrap`] watches: the Gatehouse filter with
-/// `bundle` (what `scripts/push-bundle.sh` writes, atomically).
+/// `bundle` (what `scripts/push-bundle.sh` writes, atomically); an empty `bundle` leaves the
+/// plugin configuration out, for a module that embeds its bundle.
 pub fn ecds_resource(filter: &Filter, bundle: &[u8], version_info: &str) -> Config {
     Config {
         header: vec![
@@ -410,7 +412,8 @@ fn rbac(jwt: &JwtRbac) -> Value {
     })
 }
 
-/// The Gatehouse filter's `Wasm` configuration with `bundle`.
+/// The Gatehouse filter's `Wasm` configuration with `bundle` as its plugin configuration; an
+/// empty `bundle` gives none, for a module that embeds its bundle (`gatehouse package`).
 fn wasm(filter: &Filter, bundle: &[u8]) -> Value {
     // Sorted by key whatever serde_json's `preserve_order` feature (which feature unification
     // may turn on in some builds and not others): the same configuration, the same bytes.
@@ -425,7 +428,7 @@ fn wasm(filter: &Filter, bundle: &[u8]) -> Value {
     if let Some(path) = &filter.panic_path {
         vm.insert("panic_path", json!(path));
     }
-    json!({
+    let mut filter_config = json!({
         "@type": WASM_TYPE,
         "config": {
             "name": "gatehouse",
@@ -448,13 +451,35 @@ fn wasm(filter: &Filter, bundle: &[u8]) -> Value {
                     "value": json!(vm).to_string(),
                 },
             },
-            "#configuration": "The policy bundle, as raw bytes.",
-            "configuration": {
-                "@type": "type.googleapis.com/google.protobuf.BytesValue",
-                "value": STANDARD.encode(bundle),
-            },
         },
-    })
+    });
+    if let Some(config) = filter_config
+        .pointer_mut("/config")
+        .and_then(Value::as_object_mut)
+    {
+        if bundle.is_empty() {
+            config.insert(
+                "#vm_config".into(),
+                json!(
+                    "No plugin configuration: the filter loads the bundle embedded in the \
+                    module (`gatehouse package`), with the same signature and serial checks."
+                ),
+            );
+        } else {
+            config.insert(
+                "#configuration".into(),
+                json!("The policy bundle, as raw bytes."),
+            );
+            config.insert(
+                "configuration".into(),
+                json!({
+                    "@type": "type.googleapis.com/google.protobuf.BytesValue",
+                    "value": STANDARD.encode(bundle),
+                }),
+            );
+        }
+    }
+    filter_config
 }
 
 /// A bootstrap: admin, one listener whose connection manager runs `filters` then the router,
