@@ -791,6 +791,25 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_bundle_leaves_the_plugin_configuration_out() {
+        let filter = Filter::default();
+        let wasm = |config: &Config, pointer: &str| config.json().pointer(pointer).unwrap().clone();
+        let resource = "/resources/0/typed_config/config";
+        let inline = wasm(&ecds_resource(&filter, b"GATEHSE\x01", "1"), resource);
+        assert_eq!(
+            inline["configuration"]["value"],
+            STANDARD.encode(b"GATEHSE\x01")
+        );
+        let embedded = wasm(&ecds_resource(&filter, b"", "1"), resource);
+        assert!(embedded.get("configuration").is_none(), "{embedded}");
+        assert_eq!(embedded["vm_config"], inline["vm_config"]);
+        let listener = "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config/http_filters/0/typed_config/config";
+        let config = static_bootstrap(&Options::default(), &filter, b"");
+        assert!(wasm(&config, listener).get("configuration").is_none());
+        assert!(config.render(Format::Yaml).contains("embedded in the"));
+    }
+
+    #[test]
     fn settings_gatehouse_relies_on() {
         let config = static_bootstrap(&Options::default(), &Filter::default(), b"").json();
         let hcm = config

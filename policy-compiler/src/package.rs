@@ -458,3 +458,208 @@ fn slice<'a>(bytes: &'a [u8], range: &Range<u64>) -> Result<&'a [u8], PackageErr
         .and_then(|(start, end)| bytes.get(start..end))
         .ok_or_else(|| PackageError::Invalid("a range outside the module".to_owned()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_encoder::{
+        ConstExpr, DataSegment, DataSegmentMode, ElementSection, Elements, EntityType, ExportKind,
+        ExportSection, FunctionSection, ImportSection, MemorySection, MemoryType, RefType,
+        TableSection, TableType, TypeSection, ValType as V,
+    };
+
+    /// A module shaped like gatehouse.wasm where it matters: an imported function first (so
+    /// function and body indices differ), the descriptor in active data, its two functions in
+    /// table 0 at slots 1 and 2, and `data` before the descriptor.
+    fn plugin_like(descriptor: &[u8], len_type: u32) -> Vec<u8> {
+        let mut types = TypeSection::new();
+        types.ty().function([], [V::I32]); // 0: len
+        types.ty().function([V::I32, V::I32], []); // 1: copy
+        types.ty().function([], []); // 2: other
+        let mut imports = ImportSection::new();
+        imports.import("env", "imported", EntityType::Function(2));
+        let mut functions = FunctionSection::new();
+        functions.function(len_type); // 1
+        functions.function(1); // 2
+        functions.function(2); // 3
+        let mut tables = TableSection::new();
+        tables.table(TableType {
+            element_type: RefType::FUNCREF,
+            minimum: 3,
+            maximum: Some(3),
+            table64: false,
+            shared: false,
+        });
+        let mut memories = MemorySection::new();
+        memories.memory(MemoryType {
+            minimum: 1,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
+        let mut exports = ExportSection::new();
+        exports.export("memory", ExportKind::Memory, 0);
+        exports.export("proxy_abi_version_0_2_1", ExportKind::Func, 3);
+        let mut elements = ElementSection::new();
+        elements.active(
+            Some(0),
+            &ConstExpr::i32_const(1),
+            Elements::Functions([1u32, 2].as_slice().into()),
+        );
+        let mut code = CodeSection::new();
+        let mut len = Function::new([]);
+        len.instruction(&Instruction::I32Const(0))
+            .instruction(&Instruction::End);
+        let mut copy = Function::new([]);
+        copy.instruction(&Instruction::End);
+        let mut other = Function::new([]);
+        other
+            .instruction(&Instruction::Call(0))
+            .instruction(&Instruction::End);
+        if len_type == 0 {
+            code.function(&len);
+        } else {
+            code.function(&other);
+        }
+        code.function(&copy).function(&other);
+        let mut data = DataSection::new();
+        data.segment(DataSegment {
+            mode: DataSegmentMode::Active {
+                memory_index: 0,
+                offset: &ConstExpr::i32_const(1024),
+            },
+            data: [b"rodata before it".as_slice(), descriptor].concat(),
+        });
+        let mut module = wasm_encoder::Module::new();
+        module
+            .section(&types)
+            .section(&imports)
+            .section(&functions)
+            .section(&tables)
+            .section(&memories)
+            .section(&exports)
+            .section(&elements)
+            .section(&code)
+            .section(&data);
+        module.finish()
+    }
+
+    fn descriptor(len_slot: u32, copy_slot: u32) -> Vec<u8> {
+        [
+            MARKER.as_slice(),
+            &len_slot.to_le_bytes(),
+            &copy_slot.to_le_bytes(),
+        ]
+        .concat()
+    }
+
+    pub(super) fn plugin() -> Vec<u8> {
+        plugin_like(&descriptor(1, 2), 0)
+    }
+
+    /// Every section but the code, data and data count sections, and the packaging note.
+    fn untouched_sections(module: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        Parser::new(0)
+            .parse_all(module)
+            .filter_map(|p| {
+                let p = p.unwrap();
+                if matches!(&p, Payload::CustomSection(c) if c.name() == SECTION) {
+                    return None;
+                }
+                let (id, range) = p.as_section()?;
+                (![CODE, DATA, DATA_COUNT].contains(&id))
+                    .then(|| (id, slice(module, &range).unwrap().to_vec()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn embeds_and_reads_back() {
+        let plugin = plugin();
+        assert_eq!(embedded(&plugin).unwrap(), None);
+        let bundle = b"GATEHSE\x01 a bundle".repeat(100);
+        let packaged = embed(&plugin, &bundle).unwrap();
+        Validator::new_with_features(WasmFeatures::default())
+            .validate_all(&packaged)
+            .unwrap();
+        assert_eq!(embedded(&packaged).unwrap(), Some(bundle.clone()));
+        // Deterministic, and nothing else of the module changed (code, tables, memory, data).
+        assert_eq!(embed(&plugin, &bundle).unwrap(), packaged);
+        assert_eq!(untouched_sections(&packaged), untouched_sections(&plugin));
+        let segments = |module: &[u8]| -> Vec<Vec<u8>> {
+            let parsed = Module::read(module).unwrap();
+            parsed.data_segments.iter().map(|s| s.to_vec()).collect()
+        };
+        let (before, after) = (segments(&plugin), segments(&packaged));
+        assert_eq!(after.len(), before.len() + 1);
+        assert_eq!(after[..before.len()], before[..]);
+        let parsed = Module::read(&packaged).unwrap();
+        assert_eq!(parsed.passive.len(), 1);
+        assert!(parsed.has_data_count);
+        // The function that is no hook keeps its body.
+        let other = |m: &Module<'_>| m.body(3).unwrap().as_bytes().to_vec();
+        assert_eq!(other(&parsed), other(&Module::read(&plugin).unwrap()));
+        // Another bundle, another module; the same plugin either way.
+        let other_bundle = embed(&plugin, b"GATEHSE\x01 another").unwrap();
+        assert_ne!(other_bundle, packaged);
+        assert_eq!(
+            embedded(&other_bundle).unwrap().as_deref(),
+            Some(b"GATEHSE\x01 another".as_slice())
+        );
+        assert_eq!(sha256_hex(b"abc").len(), 64);
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn embedding_twice_is_refused() {
+        let packaged = embed(&plugin(), b"first").unwrap();
+        assert_eq!(
+            embed(&packaged, b"second"),
+            Err(PackageError::AlreadyPackaged)
+        );
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_gatehouse_plugin() {
+        let not_gatehouse =
+            |module: &[u8]| matches!(embed(module, b"bundle"), Err(PackageError::NotGatehouse(_)));
+        assert!(matches!(
+            embed(b"GATEHSE\x01", b"bundle"),
+            Err(PackageError::Invalid(_))
+        ));
+        assert!(matches!(
+            embed(b"\0asm\x01\0\0\0\x01", b"bundle"),
+            Err(PackageError::Invalid(_))
+        ));
+        // No descriptor, two of them, a truncated one, slots that hold no function or one
+        // function twice, and a `len` of the wrong signature.
+        assert!(not_gatehouse(&plugin_like(b"no marker here", 0)));
+        let twice = [descriptor(1, 2), descriptor(1, 2)].concat();
+        assert!(not_gatehouse(&plugin_like(&twice, 0)));
+        assert!(not_gatehouse(&plugin_like(&descriptor(1, 2)[..22], 0)));
+        assert!(not_gatehouse(&plugin_like(&descriptor(1, 7), 0)));
+        assert!(not_gatehouse(&plugin_like(&descriptor(1, 1), 0)));
+        assert!(not_gatehouse(&plugin_like(&descriptor(2, 1), 0)));
+        assert!(not_gatehouse(&plugin_like(&descriptor(1, 2), 2)));
+        assert_eq!(embed(&plugin(), b""), Err(PackageError::EmptyBundle));
+    }
+
+    #[test]
+    fn a_tampered_embedded_bundle_is_refused() {
+        let bundle = b"GATEHSE\x01 the bundle that was packaged".to_vec();
+        let mut packaged = embed(&plugin(), &bundle).unwrap();
+        let at = packaged
+            .windows(bundle.len())
+            .position(|w| w == bundle.as_slice())
+            .unwrap();
+        packaged[at + 12] ^= 0x20;
+        assert!(matches!(
+            embedded(&packaged),
+            Err(PackageError::Malformed(_))
+        ));
+    }
+}

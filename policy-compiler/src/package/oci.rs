@@ -217,3 +217,117 @@ struct RuntimeConfig {
 struct RootIds {
     root_ids: Vec<&'static str>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("gatehouse-oci-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn read_json(path: &Path) -> Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    fn blob(dir: &Path, digest: &str) -> Vec<u8> {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        let bytes = std::fs::read(dir.join("blobs/sha256").join(hex)).unwrap();
+        assert_eq!(sha256_hex(&bytes), hex, "a blob is named by its digest");
+        bytes
+    }
+
+    #[test]
+    fn layout_in_the_format_istio_pulls() {
+        let module = super::super::embed(&super::super::tests::plugin(), b"bundle").unwrap();
+        let dir = scratch("layout");
+        let image = write_layout(&dir, &module, "v1.2", None).unwrap();
+        assert_eq!(
+            read_json(&dir.join("oci-layout")),
+            serde_json::json!({"imageLayoutVersion": "1.0.0"})
+        );
+        let index = read_json(&dir.join("index.json"));
+        let manifests = index["manifests"].as_array().unwrap();
+        assert_eq!(manifests.len(), 1);
+        assert_eq!(manifests[0]["mediaType"], MANIFEST_MEDIA_TYPE);
+        assert_eq!(manifests[0]["annotations"][REF_NAME], "v1.2");
+        assert_eq!(manifests[0]["digest"], image.manifest_digest.as_str());
+        let manifest_bytes = blob(&dir, &image.manifest_digest);
+        assert_eq!(manifests[0]["size"], manifest_bytes.len());
+        let manifest: Value = serde_json::from_slice(&manifest_bytes).unwrap();
+        assert_eq!(manifest["schemaVersion"], 2);
+        assert_eq!(manifest["config"]["mediaType"], CONFIG_MEDIA_TYPE);
+        assert!(manifest["annotations"].get(CREATED).is_none());
+        // Istio's *oci* variant: exactly two layers, one of them the module itself.
+        let layers = manifest["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), 2);
+        assert_eq!(layers[0]["mediaType"], CONFIG_MEDIA_TYPE);
+        assert_eq!(layers[1]["mediaType"], WASM_LAYER_MEDIA_TYPE);
+        assert_eq!(layers[1]["digest"], image.module_digest.as_str());
+        assert_eq!(blob(&dir, &image.module_digest), module);
+        assert_eq!(layers[1]["size"], module.len());
+        let config: Value =
+            serde_json::from_slice(&blob(&dir, manifest["config"]["digest"].as_str().unwrap()))
+                .unwrap();
+        assert_eq!(config["type"], "envoy_proxy");
+        assert_eq!(
+            config["abiVersions"],
+            serde_json::json!(["proxy_abi_version_0_2_1"])
+        );
+        assert_eq!(layers[0]["digest"], manifest["config"]["digest"]);
+
+        // The same inputs, the same bytes; a date only from SOURCE_DATE_EPOCH.
+        let again = scratch("again");
+        assert_eq!(write_layout(&again, &module, "v1.2", None).unwrap(), image);
+        assert_eq!(
+            std::fs::read(again.join("index.json")).unwrap(),
+            std::fs::read(dir.join("index.json")).unwrap()
+        );
+        let dated = scratch("dated");
+        let created = created_from_epoch("1700000000").unwrap();
+        assert_eq!(created, "2023-11-14T22:13:20Z");
+        let dated_image = write_layout(&dated, &module, "v1.2", Some(&created)).unwrap();
+        let manifest = read_json(
+            &dated
+                .join("blobs/sha256")
+                .join(dated_image.manifest_digest.strip_prefix("sha256:").unwrap()),
+        );
+        assert_eq!(manifest["annotations"][CREATED], created.as_str());
+        assert_eq!(dated_image.module_digest, image.module_digest);
+        assert!(created_from_epoch("yesterday").is_err());
+
+        // A directory that holds something already is not written over.
+        let err = write_layout(&dir, &module, "v2", None).unwrap_err();
+        assert!(err.to_string().contains("not empty"), "{err}");
+        for dir in [dir, again, dated] {
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn tags() {
+        for good in ["latest", "v1", "1.2.3-rc.1", "_x", "a".repeat(128).as_str()] {
+            assert!(check_tag(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            ".x",
+            "-x",
+            "a/b",
+            "a:b",
+            "a b",
+            "a".repeat(129).as_str(),
+        ] {
+            assert!(check_tag(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_module_that_is_not_proxy_wasm_has_no_runtime_config() {
+        let empty = wasm_encoder::Module::new().finish();
+        assert!(runtime_config(&empty).is_err());
+    }
+}
