@@ -41,6 +41,19 @@ ensure_go() {
   command -v go >/dev/null 2>&1 || { echo "error: golang-go installed no \`go\` on PATH" >&2; return 1; }
 }
 
+# A local OCI registry (Debian's docker-registry) and skopeo, for the packaging suite
+# (tests/tests/package.rs): it pushes `gatehouse package --oci` images through a real registry.
+ensure_registry_tools() {
+  if command -v docker-registry >/dev/null 2>&1 && command -v skopeo >/dev/null 2>&1; then
+    return
+  fi
+  echo "installing docker-registry and skopeo (Debian)" >&2
+  apt-get update >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y docker-registry skopeo >/dev/null
+  command -v docker-registry >/dev/null 2>&1 && command -v skopeo >/dev/null 2>&1 \
+    || { echo "error: docker-registry or skopeo missing after apt-get install" >&2; return 1; }
+}
+
 build_plugin() {
   cargo build --locked --release -p gatehouse-plugin --target wasm32-wasip1
   [ -f "$WASM_PATH" ] || { echo "error: $WASM_PATH was not built" >&2; return 1; }
