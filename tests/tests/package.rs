@@ -359,3 +359,42 @@ fn package_refuses_what_it_cannot_ship() {
     refuse(&bundle_path, &bundle_path, "not a .wasm file");
     refuse(wasm(), &dir.join("corrupt.bundle"), "truncated");
 }
+
+#[test]
+fn envoy_config_for_an_embedded_bundle_validates() {
+    let bundle = fixture_bundle("71", str::to_owned, str::to_owned);
+    let packaged = package_bundle("package-config", &bundle, &[]);
+    let config_for = |module: &Path| {
+        gatehouse(&[
+            "envoy-config".as_ref(),
+            "--embedded".as_ref(),
+            "--wasm".as_ref(),
+            module.as_os_str(),
+        ])
+        .output()
+        .unwrap()
+    };
+    let out = config_for(&packaged.module);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !yaml.contains("BytesValue"),
+        "a plugin configuration: {yaml}"
+    );
+    let path = packaged.module.with_file_name("envoy.yaml");
+    std::fs::write(&path, &yaml).unwrap();
+    run_ok(
+        Command::new(gatehouse_e2e::envoy_bin())
+            .args(["--mode", "validate", "--use-dynamic-base-id", "-c"])
+            .arg(&path),
+        "envoy --mode validate",
+    );
+    // The plugin as built embeds nothing: a static configuration for it is refused.
+    let out = config_for(wasm());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("embeds no bundle"));
+}
