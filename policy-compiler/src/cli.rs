@@ -585,9 +585,9 @@ pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
     let wasm = || args.wasm.clone().ok_or_else(|| needs("wasm"));
     let config = match kind {
         EnvoyConfigKind::Static => {
-            let wasm = wasm()?;
             // A static configuration has no later update to fix a bad bundle with: refuse it now.
-            let (path, bytes) = if args.embedded {
+            let (source, bytes) = if args.embedded {
+                let wasm = wasm()?;
                 let module = std::fs::read(&wasm)
                     .with_context(|| format!("reading `{}`", wasm.display()))?;
                 let embedded = crate::package::embedded(&module)
@@ -598,13 +598,15 @@ pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
                             wasm.display()
                         )
                     })?;
-                (wasm.as_path(), embedded)
+                (wasm, embedded)
             } else {
-                bundle()?
+                let (path, bytes) = bundle()?;
+                (path.to_path_buf(), bytes)
             };
             Engine::load(bytes.clone(), &gatehouse_engine::LoadOptions::default())
-                .map_err(|e| anyhow!("`{}`: {e}", path.display()))?;
+                .map_err(|e| anyhow!("`{}`: {e}", source.display()))?;
             let inline: &[u8] = if args.embedded { &[] } else { &bytes };
+            let wasm = wasm()?;
             let wasm = std::path::absolute(&wasm).unwrap_or(wasm);
             envoy::static_bootstrap(&options, &filter(wasm), inline)
         }
@@ -615,12 +617,12 @@ pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
         // update (the previous one keeps serving).
         // With `--embedded`, what changes from one update to the next is the module.
         EnvoyConfigKind::EcdsResource => {
-            let wasm = wasm()?;
             let bytes = if args.embedded {
                 Vec::new()
             } else {
                 bundle()?.1
             };
+            let wasm = wasm()?;
             let version = match &args.version_info {
                 Some(v) => v.clone(),
                 None => {

@@ -625,8 +625,12 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_gatehouse_plugin() {
-        let not_gatehouse =
-            |module: &[u8]| matches!(embed(module, b"bundle"), Err(PackageError::NotGatehouse(_)));
+        let refused = |module: &[u8], why: &str| match embed(module, b"bundle") {
+            Err(PackageError::NotGatehouse(message)) => {
+                assert!(message.contains(why), "`{message}` does not say `{why}`")
+            }
+            other => panic!("expected a refusal ({why}), got {other:?}"),
+        };
         assert!(matches!(
             embed(b"GATEHSE\x01", b"bundle"),
             Err(PackageError::Invalid(_))
@@ -635,16 +639,26 @@ mod tests {
             embed(b"\0asm\x01\0\0\0\x01", b"bundle"),
             Err(PackageError::Invalid(_))
         ));
-        // No descriptor, two of them, a truncated one, slots that hold no function or one
-        // function twice, and a `len` of the wrong signature.
-        assert!(not_gatehouse(&plugin_like(b"no marker here", 0)));
+        refused(
+            &plugin_like(b"no marker here", 0),
+            "no embedded-bundle descriptor",
+        );
         let twice = [descriptor(1, 2), descriptor(1, 2)].concat();
-        assert!(not_gatehouse(&plugin_like(&twice, 0)));
-        assert!(not_gatehouse(&plugin_like(&descriptor(1, 2)[..22], 0)));
-        assert!(not_gatehouse(&plugin_like(&descriptor(1, 7), 0)));
-        assert!(not_gatehouse(&plugin_like(&descriptor(1, 1), 0)));
-        assert!(not_gatehouse(&plugin_like(&descriptor(2, 1), 0)));
-        assert!(not_gatehouse(&plugin_like(&descriptor(1, 2), 2)));
+        refused(&plugin_like(&twice, 0), "more than one");
+        refused(&plugin_like(&descriptor(1, 2)[..22], 0), "truncated");
+        refused(
+            &plugin_like(&descriptor(1, 7), 0),
+            "slot 7 holds no function",
+        );
+        refused(&plugin_like(&descriptor(1, 1), 0), "are one");
+        refused(
+            &plugin_like(&descriptor(2, 1), 0),
+            "`len` has the wrong signature",
+        );
+        refused(
+            &plugin_like(&descriptor(1, 2), 2),
+            "`len` has the wrong signature",
+        );
         assert_eq!(embed(&plugin(), b""), Err(PackageError::EmptyBundle));
     }
 
