@@ -29,32 +29,37 @@ ensure_envoy() {
   "$ENVOY_BIN" --version >/dev/null
 }
 
-# Go (Debian's golang-go) for the Go upstream of the differential suite
-# (tests/tests/differential.rs): standard library only, nothing is fetched by the Go tool.
-ensure_go() {
-  if command -v go >/dev/null 2>&1; then
-    return
-  fi
-  echo "installing Go (Debian golang-go)" >&2
-  if ! apt-get install -y golang-go >/dev/null 2>&1; then
+# Installs Debian packages unless every command they provide is on PATH already:
+#   ensure_debian "PACKAGE..." COMMAND...
+# Tries without `apt-get update` first (fast when the lists are fresh), then with it.
+ensure_debian() {
+  local packages="$1" missing=
+  shift
+  for cmd in "$@"; do command -v "$cmd" >/dev/null 2>&1 || missing=1; done
+  [ -n "$missing" ] || return 0
+  echo "installing $packages (Debian)" >&2
+  # shellcheck disable=SC2086 # a list of package names
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y $packages >/dev/null 2>&1; then
     apt-get update >/dev/null
-    apt-get install -y golang-go >/dev/null
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y $packages >/dev/null
   fi
-  command -v go >/dev/null 2>&1 || { echo "error: golang-go installed no \`go\` on PATH" >&2; return 1; }
+  for cmd in "$@"; do
+    command -v "$cmd" >/dev/null 2>&1 \
+      || { echo "error: $packages installed no \`$cmd\` on PATH" >&2; return 1; }
+  done
 }
 
-# wrk (Debian's wrk), the load generator of scripts/bench-envoy.sh.
-ensure_wrk() {
-  if command -v wrk >/dev/null 2>&1; then
-    return
-  fi
-  echo "installing wrk (Debian wrk)" >&2
-  if ! apt-get install -y wrk >/dev/null 2>&1; then
-    apt-get update >/dev/null
-    apt-get install -y wrk >/dev/null
-  fi
-  command -v wrk >/dev/null 2>&1 || { echo "error: the wrk package installed no \`wrk\` on PATH" >&2; return 1; }
-}
+# Go for the Go upstream of the differential suite (tests/tests/differential.rs): standard
+# library only, nothing is fetched by the Go tool.
+ensure_go() { ensure_debian golang-go go; }
+
+# wrk, the load generator of scripts/bench-envoy.sh.
+ensure_wrk() { ensure_debian wrk wrk; }
+
+# A local OCI registry and skopeo, for the packaging suite (tests/tests/package.rs): it pushes
+# `gatehouse package --oci` images through a real registry.
+ensure_registry_tools() { ensure_debian "docker-registry skopeo" docker-registry skopeo; }
 
 build_plugin() {
   cargo build --locked --release -p gatehouse-plugin --target wasm32-wasip1

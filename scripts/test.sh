@@ -8,6 +8,7 @@ source scripts/lib.sh
 ensure_wasm_target
 ensure_envoy
 ensure_go  # the differential suite fails (does not skip) without it
+ensure_registry_tools  # so does the packaging suite without a registry and skopeo
 build_plugin
 build_plugin_test_hooks
 

@@ -98,7 +98,9 @@ pub const MAX_TOKEN_CACHE_ENTRIES: usize = 1 << 20;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PluginConfig {
-    bundle: String,
+    /// Absent (or `null`): the bundle embedded in the module (`gatehouse package`).
+    #[serde(default)]
+    bundle: Option<String>,
 }
 
 /// `{"trusted_keys": ["<base64 ed25519 public key>", ...]}`; absent or empty pins no key.
@@ -146,31 +148,70 @@ pub fn vm_settings(vm_configuration: Option<&[u8]>) -> Result<VmSettings, Config
 }
 
 /// The bundle bytes of a plugin configuration: raw bundle bytes (`BytesValue`), or JSON
-/// `{"bundle": "<base64>"}` (`StringValue`, as Istio's `pluginConfig` delivers it).
-pub fn bundle_bytes(plugin_configuration: Option<Vec<u8>>) -> Result<Vec<u8>, ConfigError> {
-    let raw = plugin_configuration
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| {
-            ConfigError::PluginConfig("empty: a policy bundle is required".to_owned())
-        })?;
+/// `{"bundle": "<base64>"}` (`StringValue`, as Istio's `pluginConfig` delivers it). `None` when
+/// it carries no bundle: absent, empty or blank, or JSON without `"bundle"`.
+pub fn configured_bundle(
+    plugin_configuration: Option<Vec<u8>>,
+) -> Result<Option<Vec<u8>>, ConfigError> {
+    let Some(raw) = plugin_configuration.filter(|c| !c.iter().all(u8::is_ascii_whitespace)) else {
+        return Ok(None);
+    };
     if raw.starts_with(&MAGIC) {
-        return Ok(raw);
+        return Ok(Some(raw));
     }
     let config: PluginConfig = serde_json::from_slice(&raw).map_err(|e| {
         ConfigError::PluginConfig(format!(
             "neither a gatehouse bundle (magic) nor JSON {{\"bundle\": \"<base64>\"}}: {e}"
         ))
     })?;
-    decode_base64(config.bundle.trim())
-        .ok_or_else(|| ConfigError::PluginConfig("`bundle` is not base64".to_owned()))
+    config
+        .bundle
+        .map(|text| {
+            decode_base64(text.trim())
+                .ok_or_else(|| ConfigError::PluginConfig("`bundle` is not base64".to_owned()))
+        })
+        .transpose()
 }
 
-/// Parse a plugin configuration into an engine.
+/// The bundle to load: the plugin configuration's when it carries one, else the one `embedded`
+/// returns (the bundle `gatehouse package` put in the module: [`crate::embedded::bundle`]).
+pub fn bundle_bytes(
+    plugin_configuration: Option<Vec<u8>>,
+    embedded: impl FnOnce() -> Option<Vec<u8>>,
+) -> Result<Vec<u8>, ConfigError> {
+    if let Some(bytes) = configured_bundle(plugin_configuration)? {
+        return Ok(bytes);
+    }
+    let bytes = embedded().ok_or_else(|| {
+        ConfigError::PluginConfig(
+            "no policy bundle: the plugin configuration carries none and the module embeds \
+             none (`gatehouse package`)"
+                .to_owned(),
+        )
+    })?;
+    log::info!(
+        "the plugin configuration carries no bundle: loading the {} bytes embedded in the module",
+        bytes.len()
+    );
+    Ok(bytes)
+}
+
+/// Parse a plugin configuration into an engine; without a bundle in it, the module's embedded
+/// one. Either goes through the same checks (signature pinning, then the caller's serial check).
 pub fn load_engine(
     plugin_configuration: Option<Vec<u8>>,
     trusted_keys: &[[u8; 32]],
 ) -> Result<Engine, ConfigError> {
-    let bytes = bundle_bytes(plugin_configuration)?;
+    load_engine_with(plugin_configuration, crate::embedded::bundle, trusted_keys)
+}
+
+/// [`load_engine`] with the embedded bundle from `embedded` (tests give their own).
+pub fn load_engine_with(
+    plugin_configuration: Option<Vec<u8>>,
+    embedded: impl FnOnce() -> Option<Vec<u8>>,
+    trusted_keys: &[[u8; 32]],
+) -> Result<Engine, ConfigError> {
+    let bytes = bundle_bytes(plugin_configuration, embedded)?;
     let options = LoadOptions {
         trusted_keys: trusted_keys.to_vec(),
     };
@@ -314,18 +355,55 @@ mod tests {
 
     #[test]
     fn plugin_configuration() {
+        let none = || -> Option<Vec<u8>> { None };
         let mut raw = MAGIC.to_vec();
         raw.extend_from_slice(b"rest");
-        assert_eq!(bundle_bytes(Some(raw.clone())).unwrap(), raw);
+        assert_eq!(bundle_bytes(Some(raw.clone()), none).unwrap(), raw);
         let json = format!("{{\"bundle\": \"{}\"}}", STANDARD.encode(&raw));
-        assert_eq!(bundle_bytes(Some(json.into_bytes())).unwrap(), raw);
-        assert!(bundle_bytes(None).is_err());
-        assert!(bundle_bytes(Some(Vec::new())).is_err());
-        assert!(bundle_bytes(Some(b"{\"bundle\": \"!!\"}".to_vec())).is_err());
-        assert!(bundle_bytes(Some(b"garbage".to_vec())).is_err());
+        assert_eq!(bundle_bytes(Some(json.into_bytes()), none).unwrap(), raw);
+        assert!(bundle_bytes(None, none).is_err());
+        assert!(bundle_bytes(Some(Vec::new()), none).is_err());
+        assert!(bundle_bytes(Some(b"{}".to_vec()), none).is_err());
+        assert!(bundle_bytes(Some(b"{\"bundle\": \"!!\"}".to_vec()), none).is_err());
+        assert!(bundle_bytes(Some(b"garbage".to_vec()), none).is_err());
         // A bundle-shaped configuration that is corrupt is refused by the engine.
         assert!(matches!(
-            load_engine(Some(raw), &[]),
+            load_engine_with(Some(raw), none, &[]),
+            Err(ConfigError::Bundle(_))
+        ));
+    }
+
+    #[test]
+    fn embedded_bundle_when_the_configuration_carries_none() {
+        let embedded = || Some(b"embedded".to_vec());
+        for carries_none in [
+            None,
+            Some(Vec::new()),
+            Some(b" \n".to_vec()),
+            Some(b"{}".to_vec()),
+            Some(b"{\"bundle\": null}".to_vec()),
+        ] {
+            assert_eq!(
+                bundle_bytes(carries_none.clone(), embedded).unwrap(),
+                b"embedded",
+                "{carries_none:?}"
+            );
+            let err = bundle_bytes(carries_none, || None).unwrap_err();
+            assert!(err.to_string().contains("no policy bundle"), "{err}");
+        }
+        // A bundle in the configuration wins; the embedded one is not even read.
+        let mut raw = MAGIC.to_vec();
+        raw.extend_from_slice(b"configured");
+        let unread = || -> Option<Vec<u8>> { unreachable!("the embedded bundle was read") };
+        assert_eq!(bundle_bytes(Some(raw.clone()), unread).unwrap(), raw);
+        // A configuration that is bad is an error, not a reason to fall back.
+        assert!(bundle_bytes(Some(b"{\"bundle\": \"!!\"}".to_vec()), embedded).is_err());
+        assert!(bundle_bytes(Some(b"{\"bundles\": \"\"}".to_vec()), embedded).is_err());
+        assert!(bundle_bytes(Some(b"garbage".to_vec()), embedded).is_err());
+        // The embedded bundle goes through the engine like any other: a corrupt one is refused.
+        let corrupt = || Some([MAGIC.as_slice(), b"corrupt"].concat());
+        assert!(matches!(
+            load_engine_with(None, corrupt, &[]),
             Err(ConfigError::Bundle(_))
         ));
     }

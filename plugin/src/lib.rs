@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod config;
+pub mod embedded;
 pub mod reply;
 
 #[cfg(target_arch = "wasm32")]

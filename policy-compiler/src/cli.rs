@@ -416,6 +416,89 @@ fn mint_one(args: &MintArgs, key: &str, now: i64, ttl: i64, jti: Option<String>)
         .map_err(|e| anyhow!("{e}"))
 }
 
+#[derive(Debug, Args)]
+pub struct PackageArgs {
+    /// gatehouse.wasm as built (target/wasm32-wasip1/release/gatehouse.wasm).
+    #[arg(long)]
+    pub wasm: PathBuf,
+    /// The policy bundle to embed; validated first, as `gatehouse inspect` does.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// Where to write the packaged module.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Also write the packaged module as an OCI image layout into this new directory, in the
+    /// format Istio's `WasmPlugin` pulls (push it with `skopeo copy oci:DIR:TAG docker://...`).
+    #[arg(long)]
+    pub oci: Option<PathBuf>,
+    /// The image's tag in the layout.
+    #[arg(long, default_value = "latest", requires = "oci")]
+    pub tag: String,
+    /// Refuse a bundle not signed by one of these Ed25519 public keys (base64), as a filter
+    /// whose VM configuration pins them would.
+    #[arg(long = "trusted-key")]
+    pub trusted_keys: Vec<String>,
+}
+
+/// What `gatehouse package` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packaged {
+    /// SHA-256 of the packaged module, hex: Envoy's remote `vm_config.code` needs it.
+    pub sha256: String,
+    /// What was written, one line each.
+    pub summary: Vec<String>,
+}
+
+/// `gatehouse package`: the bundle embedded in the module (see [`crate::package`]).
+/// `source_date_epoch` dates the OCI image; without it no time is recorded.
+pub fn package(args: &PackageArgs, source_date_epoch: Option<&str>) -> Result<Packaged> {
+    let read =
+        |path: &Path| std::fs::read(path).with_context(|| format!("reading `{}`", path.display()));
+    let plugin = read(&args.wasm)?;
+    let bundle = read(&args.bundle)?;
+    let options = gatehouse_engine::LoadOptions {
+        trusted_keys: args
+            .trusted_keys
+            .iter()
+            .map(|k| decode_public_key(k))
+            .collect::<Result<_>>()?,
+    };
+    let engine = Engine::load(bundle.clone(), &options)
+        .map_err(|e| anyhow!("`{}`: {e}", args.bundle.display()))?;
+    let created = source_date_epoch
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(crate::package::oci::created_from_epoch)
+        .transpose()?;
+    if args.oci.is_some() {
+        crate::package::oci::check_tag(&args.tag)?;
+    }
+    let module = crate::package::embed(&plugin, &bundle)
+        .map_err(|e| anyhow!("`{}`: {e}", args.wasm.display()))?;
+    std::fs::write(&args.output, &module)
+        .with_context(|| format!("writing `{}`", args.output.display()))?;
+    let sha256 = crate::package::sha256_hex(&module);
+    let meta = engine.bundle().meta();
+    let mut summary = vec![format!(
+        "wrote {} ({} bytes, sha256 {sha256}): bundle revision `{}` serial {} ({} bytes) embedded",
+        args.output.display(),
+        module.len(),
+        meta.revision,
+        meta.serial,
+        bundle.len(),
+    )];
+    if let Some(dir) = &args.oci {
+        let image = crate::package::oci::write_layout(dir, &module, &args.tag, created.as_deref())?;
+        summary.push(format!(
+            "wrote the OCI image layout {} (tag `{}`, manifest {})",
+            dir.display(),
+            args.tag,
+            image.manifest_digest
+        ));
+    }
+    Ok(Packaged { sha256, summary })
+}
+
 /// What `gatehouse envoy-config` prints (see [`crate::envoy`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum EnvoyConfigKind {
@@ -444,6 +527,10 @@ pub struct EnvoyConfigArgs {
     /// The policy bundle to embed (static, ecds-resource).
     #[arg(long)]
     pub bundle: Option<PathBuf>,
+    /// No bundle in the plugin configuration: the filter loads the one embedded in the module
+    /// (`gatehouse package`) instead (static, ecds-resource).
+    #[arg(long, conflicts_with = "bundle")]
+    pub embedded: bool,
     /// Path of gatehouse.wasm as Envoy will see it (static, ecds-resource), or of the floor
     /// module (baseline-wasm). For `static` and `baseline-wasm` it is made absolute; for
     /// `ecds-resource` it is written as given (relative to Envoy's working directory).
@@ -549,29 +636,64 @@ pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
     let wasm = || args.wasm.clone().ok_or_else(|| needs("wasm"));
     let config = match kind {
         EnvoyConfigKind::Static => {
-            let (path, bytes) = bundle()?;
             // A static configuration has no later update to fix a bad bundle with: refuse it now.
+            let (source, bytes) = if args.embedded {
+                let wasm = wasm()?;
+                let module = std::fs::read(&wasm)
+                    .with_context(|| format!("reading `{}`", wasm.display()))?;
+                let embedded = crate::package::embedded(&module)
+                    .map_err(|e| anyhow!("`{}`: {e}", wasm.display()))?
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "`{}` embeds no bundle: `gatehouse package` it, or give `--bundle`",
+                            wasm.display()
+                        )
+                    })?;
+                (wasm, embedded)
+            } else {
+                let (path, bytes) = bundle()?;
+                (path.to_path_buf(), bytes)
+            };
             Engine::load(bytes.clone(), &gatehouse_engine::LoadOptions::default())
-                .map_err(|e| anyhow!("`{}`: {e}", path.display()))?;
+                .map_err(|e| anyhow!("`{}`: {e}", source.display()))?;
+            let inline: &[u8] = if args.embedded { &[] } else { &bytes };
             let wasm = wasm()?;
             let wasm = std::path::absolute(&wasm).unwrap_or(wasm);
-            envoy::static_bootstrap(&options, &filter(wasm), &bytes)
+            envoy::static_bootstrap(&options, &filter(wasm), inline)
         }
         EnvoyConfigKind::EcdsBootstrap => {
             envoy::ecds_bootstrap(&options, &Ecds::file(&args.ecds_path))
         }
         // Not loaded here: the filter validates it, and a bundle it rejects is a rejected ECDS
         // update (the previous one keeps serving).
+        // With `--embedded`, what changes from one update to the next is the module.
         EnvoyConfigKind::EcdsResource => {
-            let (_, bytes) = bundle()?;
+            let bytes = if args.embedded {
+                Vec::new()
+            } else {
+                bundle()?.1
+            };
+            let wasm = wasm()?;
             let version = match &args.version_info {
                 Some(v) => v.clone(),
-                None => hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes))
-                    .chars()
-                    .take(12)
-                    .collect(),
+                None => {
+                    let versioned = if args.embedded {
+                        std::fs::read(&wasm).with_context(|| {
+                            format!(
+                                "reading `{}` for the version (or give `--version-info`)",
+                                wasm.display()
+                            )
+                        })?
+                    } else {
+                        bytes.clone()
+                    };
+                    hex(&<sha2::Sha256 as sha2::Digest>::digest(&versioned))
+                        .chars()
+                        .take(12)
+                        .collect()
+                }
             };
-            envoy::ecds_resource(&filter(wasm()?), &bytes, &version)
+            envoy::ecds_resource(&filter(wasm), &bytes, &version)
         }
         EnvoyConfigKind::BaselineNone => envoy::baseline(&options, &envoy::Baseline::None),
         EnvoyConfigKind::BaselineJwtRbac => {

@@ -287,7 +287,8 @@ impl Config {
 }
 
 /// A complete bootstrap with the Gatehouse filter and `bundle` inline
-/// (`gatehouse envoy-config`).
+/// (`gatehouse envoy-config`); an empty `bundle` leaves the plugin configuration out, for a
+/// module that embeds its bundle (`gatehouse package`).
 pub fn static_bootstrap(options: &Options, filter: &Filter, bundle: &[u8]) -> Config {
     let gatehouse = json!({
         "name": "envoy.filters.http.wasm",
@@ -358,7 +359,8 @@ pub fn ecds_bootstrap(options: &Options, ecds: &Ecds) -> Config {
 }
 
 /// The ECDS `DiscoveryResponse` an [`ecds_bootstrap`] watches: the Gatehouse filter with
-/// `bundle` (what `scripts/push-bundle.sh` writes, atomically).
+/// `bundle` (what `scripts/push-bundle.sh` writes, atomically); an empty `bundle` leaves the
+/// plugin configuration out, for a module that embeds its bundle.
 pub fn ecds_resource(filter: &Filter, bundle: &[u8], version_info: &str) -> Config {
     Config {
         header: vec![
@@ -403,10 +405,10 @@ pub fn baseline(options: &Options, baseline: &Baseline) -> Config {
                         name: "floor",
                         code: &floor.wasm,
                         vm_configuration: String::new(),
-                        configuration: json!({
+                        configuration: Some(json!({
                             "@type": "type.googleapis.com/google.protobuf.StringValue",
                             "value": floor.mode.name(),
-                        }),
+                        })),
                         configuration_note: "What the floor filter does on each request.",
                     }),
                 }),
@@ -475,7 +477,8 @@ fn rbac(jwt: &JwtRbac) -> Value {
     })
 }
 
-/// The Gatehouse filter's `Wasm` configuration with `bundle`.
+/// The Gatehouse filter's `Wasm` configuration with `bundle` as its plugin configuration; an
+/// empty `bundle` gives none, for a module that embeds its bundle (`gatehouse package`).
 fn gatehouse_wasm(filter: &Filter, bundle: &[u8]) -> Value {
     // Sorted by key whatever serde_json's `preserve_order` feature (which feature unification
     // may turn on in some builds and not others): the same configuration, the same bytes.
@@ -493,15 +496,27 @@ fn gatehouse_wasm(filter: &Filter, bundle: &[u8]) -> Value {
     if let Some(entries) = filter.token_cache_entries {
         vm.insert("token_cache_entries", json!(entries));
     }
+    let (configuration, configuration_note) = if bundle.is_empty() {
+        (
+            None,
+            "No plugin configuration: the filter loads the bundle embedded in the module \
+             (`gatehouse package`), with the same signature and serial checks.",
+        )
+    } else {
+        (
+            Some(json!({
+                "@type": "type.googleapis.com/google.protobuf.BytesValue",
+                "value": STANDARD.encode(bundle),
+            })),
+            "The policy bundle, as raw bytes.",
+        )
+    };
     wasm_filter(WasmModule {
         name: "gatehouse",
         code: &filter.wasm,
         vm_configuration: json!(vm).to_string(),
-        configuration: json!({
-            "@type": "type.googleapis.com/google.protobuf.BytesValue",
-            "value": STANDARD.encode(bundle),
-        }),
-        configuration_note: "The policy bundle, as raw bytes.",
+        configuration,
+        configuration_note,
     })
 }
 
@@ -512,8 +527,8 @@ struct WasmModule<'a> {
     code: &'a Path,
     /// The VM configuration (JSON text); empty: none.
     vm_configuration: String,
-    /// The plugin configuration (an `Any`).
-    configuration: Value,
+    /// The plugin configuration (an `Any`); `None`: none.
+    configuration: Option<Value>,
     configuration_note: &'a str,
 }
 
@@ -541,22 +556,25 @@ fn wasm_filter(module: WasmModule<'_>) -> Value {
             }),
         );
     }
+    let mut config = json!({
+        "name": module.name,
+        "root_id": module.name,
+        "#failure_policy": "A VM that failed (or never loaded) denies: never fail open.",
+        "failure_policy": "FAIL_CLOSED",
+        "#allow_on_headers_stop_iteration": "Lets on_http_request_headers return StopIteration \
+            and still receive the body: the filter holds the headers of a request whose route \
+            reads the body until it has decided. Without it Envoy turns StopIteration into \
+            StopAllIteration and such requests would stall.",
+        "allow_on_headers_stop_iteration": true,
+        "vm_config": vm_config,
+        "#configuration": module.configuration_note,
+    });
+    if let (Some(configuration), Value::Object(map)) = (module.configuration, &mut config) {
+        map.insert("configuration".into(), configuration);
+    }
     json!({
         "@type": WASM_TYPE,
-        "config": {
-            "name": module.name,
-            "root_id": module.name,
-            "#failure_policy": "A VM that failed (or never loaded) denies: never fail open.",
-            "failure_policy": "FAIL_CLOSED",
-            "#allow_on_headers_stop_iteration": "Lets on_http_request_headers return StopIteration \
-                and still receive the body: the filter holds the headers of a request whose route \
-                reads the body until it has decided. Without it Envoy turns StopIteration into \
-                StopAllIteration and such requests would stall.",
-            "allow_on_headers_stop_iteration": true,
-            "vm_config": vm_config,
-            "#configuration": module.configuration_note,
-            "configuration": module.configuration,
-        },
+        "config": config,
     })
 }
 
@@ -961,6 +979,25 @@ mod tests {
             assert!(wasm["vm_config"].get("configuration").is_none());
             assert_eq!(wasm["configuration"]["value"], mode.name());
         }
+    }
+
+    #[test]
+    fn an_empty_bundle_leaves_the_plugin_configuration_out() {
+        let filter = Filter::default();
+        let wasm = |config: &Config, pointer: &str| config.json().pointer(pointer).unwrap().clone();
+        let resource = "/resources/0/typed_config/config";
+        let inline = wasm(&ecds_resource(&filter, b"GATEHSE\x01", "1"), resource);
+        assert_eq!(
+            inline["configuration"]["value"],
+            STANDARD.encode(b"GATEHSE\x01")
+        );
+        let embedded = wasm(&ecds_resource(&filter, b"", "1"), resource);
+        assert!(embedded.get("configuration").is_none(), "{embedded}");
+        assert_eq!(embedded["vm_config"], inline["vm_config"]);
+        let listener = "/static_resources/listeners/0/filter_chains/0/filters/0/typed_config/http_filters/0/typed_config/config";
+        let config = static_bootstrap(&Options::default(), &filter, b"");
+        assert!(wasm(&config, listener).get("configuration").is_none());
+        assert!(config.render(Format::Yaml).contains("embedded in the"));
     }
 
     #[test]

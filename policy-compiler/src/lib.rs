@@ -8,6 +8,7 @@ pub mod envoy;
 pub mod gateway;
 pub mod keys;
 pub mod lower;
+pub mod package;
 pub mod source;
 #[cfg(any(test, feature = "test-support"))]
 pub mod synth;

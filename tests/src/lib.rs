@@ -29,6 +29,7 @@ use gatehouse_compiler::envoy::{self, Addr, Ecds, Filter, PathHandling, Undersco
 use gatehouse_compiler::{cli, compile::compile_sources, keys};
 use serde_json::{Map, Value};
 
+pub mod registry;
 pub mod upstreams;
 
 /// The workspace root.
@@ -174,7 +175,7 @@ pub fn fixture_bundle(
     edit_gateway: impl Fn(&str) -> String,
     edit_tenant: impl Fn(&str) -> String,
 ) -> Vec<u8> {
-    compile(revision, FIXTURE_SERIAL, edit_gateway, edit_tenant, false)
+    compile(revision, FIXTURE_SERIAL, edit_gateway, edit_tenant)
 }
 
 /// Same with the given bundle serial.
@@ -184,12 +185,33 @@ pub fn fixture_bundle_with_serial(
     edit_gateway: impl Fn(&str) -> String,
     edit_tenant: impl Fn(&str) -> String,
 ) -> Vec<u8> {
-    compile(revision, serial, edit_gateway, edit_tenant, false)
+    compile(revision, serial, edit_gateway, edit_tenant)
 }
 
 /// Same, signed with the fixture key (`tests/fixtures/keys/e2e-cp.private.jwk.json`).
 pub fn signed_fixture_bundle(revision: &str) -> Vec<u8> {
-    compile(revision, FIXTURE_SERIAL, str::to_owned, str::to_owned, true)
+    let key = fixture_private_key();
+    compile_signed(
+        revision,
+        FIXTURE_SERIAL,
+        str::to_owned,
+        str::to_owned,
+        Some(&key),
+    )
+}
+
+/// Same, signed by a fresh Ed25519 key that nothing pins: a foreign signer.
+pub fn foreign_signed_fixture_bundle(revision: &str) -> Vec<u8> {
+    let (private, _) = keys::generate(keys::KeyAlg::EdDsa).expect("generating a key");
+    let path = scratch("foreign-key").join("private.jwk.json");
+    std::fs::write(&path, private).expect("writing the foreign key");
+    compile_signed(
+        revision,
+        FIXTURE_SERIAL,
+        str::to_owned,
+        str::to_owned,
+        Some(&path),
+    )
 }
 
 /// The base64 Ed25519 public key of the fixture signing key, for `trusted_keys`.
@@ -207,7 +229,17 @@ fn compile(
     serial: u64,
     edit_gateway: impl Fn(&str) -> String,
     edit_tenant: impl Fn(&str) -> String,
-    signed: bool,
+) -> Vec<u8> {
+    compile_signed(revision, serial, edit_gateway, edit_tenant, None)
+}
+
+/// Compile the edited fixture, signed with the private JWK at `signing_key` if any.
+fn compile_signed(
+    revision: &str,
+    serial: u64,
+    edit_gateway: impl Fn(&str) -> String,
+    edit_tenant: impl Fn(&str) -> String,
+    signing_key: Option<&Path>,
 ) -> Vec<u8> {
     let dir = fixtures();
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).expect("reading a fixture");
@@ -221,8 +253,7 @@ fn compile(
         serial,
     )
     .unwrap_or_else(|e| panic!("compiling the fixture: {e:?}"));
-    let key = signed
-        .then(|| cli::read_signing_key(&fixture_private_key()).expect("reading the fixture key"));
+    let key = signing_key.map(|path| cli::read_signing_key(path).expect("reading a signing key"));
     gatehouse_engine::bundle::encode(&policy, key.as_ref()).expect("encoding the fixture bundle")
 }
 
@@ -321,6 +352,9 @@ pub struct EnvoyOptions {
     /// Envoy's path handling off ([`PathHandling::Raw`]): the filter sees every path exactly as
     /// sent, so the engine's own canonical-path rule is what refuses the odd ones.
     pub raw_paths: bool,
+    /// Run this module in place of the built gatehouse.wasm (e.g. one `gatehouse package`
+    /// embedded a bundle in).
+    pub module: Option<PathBuf>,
 }
 
 impl EnvoyOptions {
@@ -329,12 +363,12 @@ impl EnvoyOptions {
         self.fixed_now.is_some() || self.panic_path.is_some()
     }
 
-    /// The plugin build these options need.
-    pub fn wasm(&self) -> &'static Path {
-        if self.test_hooks() {
-            wasm_test_hooks()
-        } else {
-            wasm()
+    /// The module these options run: [`EnvoyOptions::module`], else the plugin build they need.
+    pub fn wasm(&self) -> &Path {
+        match &self.module {
+            Some(module) => module,
+            None if self.test_hooks() => wasm_test_hooks(),
+            None => wasm(),
         }
     }
 
@@ -369,9 +403,10 @@ pub struct Envoy {
 const METRICS_SETTLE: Duration = Duration::from_millis(600);
 
 impl Envoy {
-    /// Start Envoy serving `bundle`; returns once `/ready` says LIVE.
+    /// Start Envoy serving `bundle` (empty: none in the plugin configuration, so the filter
+    /// loads the module's embedded one); returns once `/ready` says LIVE.
     pub fn start(name: &str, bundle: &[u8], options: EnvoyOptions) -> Envoy {
-        let wasm = options.wasm();
+        let wasm = options.wasm().to_path_buf();
         let upstream = Upstream::start();
         let dir = scratch(name);
         let (port, admin_port) = (free_port(), free_port());
@@ -418,7 +453,7 @@ impl Envoy {
             _upstream: upstream,
             last_request: std::cell::Cell::new(None),
         };
-        envoy.wait_ready(wasm);
+        envoy.wait_ready(&wasm);
         envoy
     }
 
@@ -445,7 +480,8 @@ impl Envoy {
         );
     }
 
-    /// Deliver a bundle through the watched ECDS file (scripts/push-bundle.sh: atomic rename).
+    /// Deliver a bundle through the watched ECDS file (scripts/push-bundle.sh: atomic rename);
+    /// an empty one leaves the plugin configuration out.
     pub fn push(&self, bundle: &[u8]) {
         write_ecds(&self.dir, &self.options, bundle);
     }

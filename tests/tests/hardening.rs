@@ -14,10 +14,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gatehouse_compiler::{compile_paths, CompileOptions};
 use gatehouse_e2e::{
-    fixture_bundle, fixture_bundle_with_serial, repo_root, send, token, Envoy, EnvoyOptions,
-    HttpRequest,
+    fixture_bundle, fixture_bundle_with_serial, send, token, Envoy, EnvoyOptions, HttpRequest,
 };
 use serde_json::json;
 
@@ -114,24 +112,8 @@ fn filter_refuses_bad_bundles_and_keeps_serving() {
         fixture_bundle("25", str::to_owned, str::to_owned),
         "bundle is unsigned",
     ));
-    // Signed, but by a key that is not pinned: sign the fixture policy with a fresh key.
-    let foreign = {
-        let (private, _) =
-            gatehouse_compiler::keys::generate(gatehouse_compiler::keys::KeyAlg::EdDsa).unwrap();
-        let path = gatehouse_e2e::scratch("foreign-key").join("private.jwk.json");
-        std::fs::write(&path, private).unwrap();
-        let key = gatehouse_compiler::cli::read_signing_key(&path).unwrap();
-        // The fixture policy, signed by the foreign key.
-        let dir = repo_root().join("tests/fixtures");
-        let policy = compile_paths(&CompileOptions {
-            gateway: Some(dir.join("gateway.yaml")),
-            inputs: vec![dir.join("tenant.yaml")],
-            revision: Some("26".into()),
-            serial: gatehouse_e2e::FIXTURE_SERIAL,
-        })
-        .unwrap();
-        gatehouse_engine::bundle::encode(&policy, Some(&key)).unwrap()
-    };
+    // Signed, but by a key that is not pinned.
+    let foreign = gatehouse_e2e::foreign_signed_fixture_bundle("26");
     bad.push(("foreign-signed", foreign, "not trusted"));
 
     let mut refused = 0;

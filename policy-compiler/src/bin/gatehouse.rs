@@ -38,6 +38,9 @@ enum Command {
     },
     /// Print an Envoy configuration that runs gatehouse.wasm with a bundle.
     EnvoyConfig(cli::EnvoyConfigArgs),
+    /// Embed a bundle in gatehouse.wasm (used when the plugin configuration carries none);
+    /// prints the module's SHA-256. `--oci` also writes an OCI image layout for Istio.
+    Package(cli::PackageArgs),
     /// Write a synthetic tenant file for benchmarks (deterministic from the seed). Only in a
     /// binary built with the `test-support` feature (docs/benchmarks.md).
     #[cfg(feature = "test-support")]
@@ -215,6 +218,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let text = gatehouse_compiler::synth::tenant_json(&args.name, size, args.seed);
             std::fs::write(&args.output, text)
                 .with_context(|| format!("writing `{}`", args.output.display()))?;
+            Ok(cli::Exit::Success.into())
+        }
+        Command::Package(args) => {
+            let packaged = cli::package(&args, std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())?;
+            for line in &packaged.summary {
+                eprintln!("{line}");
+            }
+            println!("{}", packaged.sha256);
             Ok(cli::Exit::Success.into())
         }
         Command::EnvoyConfig(args) => {
