@@ -8,7 +8,7 @@
 //!   "madd-2007-bl"), with every exceptional case of the addition handled explicitly (either input
 //!   at infinity, equal inputs -> doubling, opposite inputs -> infinity);
 //! - u1 * G + u2 * Q by interleaved width-w NAF over sixteen 16-bit slices of each scalar,
-//!   against precomputed affine tables of odd multiples of 2^(16 i) G (widths 7, 32 KiB, built
+//!   against precomputed affine tables of odd multiples of 2^(16 i) G (width 7, 32 KiB, built
 //!   once per VM when the first P-256 key loads) and of 2^(16 i) Q (width 5, 8 KiB, built per key
 //!   at bundle load): 17 doublings and about 75 mixed additions per verification;
 //! - the ECDSA checks of SEC 1 section 4.1.4: r and s in [1, n - 1], e = H(m) mod n, R not at
