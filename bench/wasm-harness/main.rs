@@ -152,6 +152,10 @@ fn run(dir: &Path, filter: &str) {
         bench(&format!("verify/{alg}/gatehouse"), &mut || {
             verifier.verify(black_box(token), now).is_ok()
         });
+        // Where the time goes: the token split and decoded (base64url, strict JSON), no signature.
+        bench(&format!("verify/{alg}/parse"), &mut || {
+            gatehouse_engine::jwt::Token::parse(black_box(token)).is_ok()
+        });
         #[cfg(not(target_arch = "wasm32"))]
         {
             let fixture = fixtures::TokenFixture {

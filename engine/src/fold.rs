@@ -29,7 +29,9 @@ pub fn fold_char(c: char) -> char {
 /// Whether `a` and `b` are equal under simple case folding (character by character, as Go's
 /// `bytes.EqualFold`).
 pub fn eq_fold(a: &str, b: &str) -> bool {
-    if a.len() == b.len() && a.is_ascii() && b.is_ascii() {
+    // ASCII folds only onto ASCII, one byte for one byte: two ASCII strings of different
+    // lengths never match (the common case of an object's distinct keys).
+    if a.is_ascii() && b.is_ascii() {
         return a.eq_ignore_ascii_case(b);
     }
     let mut x = a.chars();

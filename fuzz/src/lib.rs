@@ -424,3 +424,96 @@ pub fn compile_yaml(data: &[u8]) {
         .unwrap_or_else(|e| panic!("compiled bundle does not load: {e}"));
     exercise(&engine);
 }
+
+/// The group order of P-256, big-endian.
+const P256_N: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+/// ES256 verification (Gatehouse's 32-bit P-256 arithmetic, through `jwt::verify_raw`) against
+/// the `p256` crate: both must accept the same keys and the same signatures. Input: a mode byte,
+/// 32 bytes of key seed, 64 bytes of signature material, then the message. The modes sign the
+/// message with the seeded key and then keep, xor, replace, high-S-flip, truncate or half-replace
+/// the signature, or (mode 5) read the key's coordinates from the material instead.
+pub fn es256(data: &[u8]) {
+    use gatehouse_engine::model::{Curve, Jwk, KeyMaterial};
+    use p256::ecdsa::signature::{Signer as _, Verifier as _};
+    use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+
+    let mut fixed = [0u8; 97];
+    for (slot, byte) in fixed.iter_mut().zip(data) {
+        *slot = *byte;
+    }
+    let (mode, rest) = fixed.split_at(1);
+    let (seed, material) = rest.split_at(32);
+    let message = data.get(97..).unwrap_or_default();
+    let mode = mode.first().copied().unwrap_or(0);
+
+    let (key, jwk_xy, signature): (Option<VerifyingKey>, (Vec<u8>, Vec<u8>), Vec<u8>) =
+        if mode % 8 == 5 {
+            let mut sec1 = vec![4u8];
+            sec1.extend_from_slice(material);
+            let key = VerifyingKey::from_sec1_bytes(&sec1).ok();
+            let (x, y) = material.split_at(32);
+            (key, (x.to_vec(), y.to_vec()), seed.repeat(2))
+        } else {
+            let Ok(signer) = SigningKey::from_slice(seed) else {
+                return;
+            };
+            let key = *signer.verifying_key();
+            let point = key.to_encoded_point(false);
+            let (Some(x), Some(y)) = (point.x(), point.y()) else {
+                return;
+            };
+            let sig: Signature = signer.sign(message);
+            let valid = sig.to_bytes().to_vec();
+            let signature = match mode % 8 {
+                0 => valid,
+                1 => valid.iter().zip(material).map(|(a, b)| a ^ b).collect(),
+                2 => material.to_vec(),
+                3 => {
+                    // s -> n - s (high-S twin), then r xor the first material byte.
+                    let mut twin = valid.clone();
+                    let mut borrow = 0i16;
+                    for i in (0..32).rev() {
+                        let d = i16::from(P256_N[i]) - i16::from(valid[32 + i]) - borrow;
+                        twin[32 + i] = d.rem_euclid(256) as u8;
+                        borrow = i16::from(d < 0);
+                    }
+                    twin[31] ^= material[0] & 1;
+                    twin
+                }
+                4 => valid[..usize::from(material[0]) % 70].to_vec(),
+                6 => [&valid[..32], &material[32..]].concat(),
+                _ => [&material[..32], &valid[32..]].concat(),
+            };
+            (Some(key), (x.to_vec(), y.to_vec()), signature)
+        };
+
+    let jwk = Jwk {
+        kid: None,
+        alg: None,
+        material: KeyMaterial::Ec {
+            curve: Curve::P256,
+            x: jwk_xy.0,
+            y: jwk_xy.1,
+        },
+    };
+    let ours = jwt::verify_raw(Algorithm::ES256, &jwk, message, &signature);
+    match (&key, ours) {
+        (None, Err(_)) => {}
+        (Some(key), Ok(verified)) => {
+            let want = Signature::from_slice(&signature)
+                .is_ok_and(|sig| key.verify(message, &sig).is_ok());
+            assert_eq!(verified, want, "es256 disagrees with p256 (mode {mode})");
+            if mode % 8 == 0 {
+                assert!(verified, "a fresh signature must verify");
+            }
+        }
+        (key, ours) => panic!(
+            "key acceptance disagrees: p256 {}, gatehouse {ours:?}",
+            key.is_some()
+        ),
+    }
+}

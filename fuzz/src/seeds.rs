@@ -9,7 +9,14 @@ use serde_json::Value;
 
 use crate::repo;
 
-pub const TARGETS: [&str; 5] = ["bundle_decode", "token", "route", "body", "compile_yaml"];
+pub const TARGETS: [&str; 6] = [
+    "bundle_decode",
+    "token",
+    "route",
+    "body",
+    "compile_yaml",
+    "es256",
+];
 
 pub fn seeds(target: &str) -> Vec<Vec<u8>> {
     match target {
@@ -18,6 +25,7 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
         "route" => requests(),
         "body" => bodies(),
         "compile_yaml" => yaml(),
+        "es256" => es256(),
         other => panic!("no target {other}"),
     }
 }
@@ -101,6 +109,24 @@ fn tokens() -> Vec<Vec<u8>> {
     }
     out.sort();
     out.dedup();
+    out
+}
+
+/// `es256` inputs: every mode, a few keys and messages (one a real token's signing input).
+fn es256() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for mode in 0u8..8 {
+        for (i, message) in [&b""[..], b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0", &[0xff; 300]]
+            .iter()
+            .enumerate()
+        {
+            let mut input = vec![mode];
+            input.extend((0..32).map(|j| (j as u8).wrapping_mul(31).wrapping_add(i as u8 + 1)));
+            input.extend((0..64).map(|j| (j as u8) ^ mode.wrapping_mul(0x55)));
+            input.extend_from_slice(message);
+            out.push(input);
+        }
+    }
     out
 }
 

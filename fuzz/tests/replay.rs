@@ -14,6 +14,7 @@ fn run(target: &str, data: &[u8]) {
         "route" => gatehouse_fuzz::route(data),
         "body" => gatehouse_fuzz::body(data),
         "compile_yaml" => gatehouse_fuzz::compile_yaml(data),
+        "es256" => gatehouse_fuzz::es256(data),
         other => panic!("no target {other}"),
     }
 }

@@ -6,8 +6,11 @@ use rsa::{BigUint, RsaPublicKey};
 use sha2::{Sha256, Sha384, Sha512};
 
 use crate::model::{Algorithm, Curve, Jwk, KeyMaterial};
+use p256_32::P256Key;
 use rsa32::RsaKey;
 
+#[path = "p256_32.rs"]
+mod p256_32;
 #[path = "rsa32.rs"]
 mod rsa32;
 
@@ -92,7 +95,8 @@ pub(super) struct Key {
 enum Material {
     /// Validated by the `rsa` crate at load; verified by [`RsaKey`] (32-bit Montgomery).
     Rsa(RsaKey),
-    P256(p256::ecdsa::VerifyingKey),
+    /// Validated by the `p256` crate at load; verified by [`P256Key`] (32-bit limbs, tables).
+    P256(P256Key),
     P384(p384::ecdsa::VerifyingKey),
     Ed25519(ed25519_dalek::VerifyingKey),
     Hmac(Box<HmacKeys>),
@@ -145,12 +149,8 @@ impl Key {
             (Material::Rsa(k), Algorithm::PS256) => k.verify_pss::<Sha256>(input, signature),
             (Material::Rsa(k), Algorithm::PS384) => k.verify_pss::<Sha384>(input, signature),
             (Material::Rsa(k), Algorithm::PS512) => k.verify_pss::<Sha512>(input, signature),
-            (Material::P256(k), Algorithm::ES256) => {
-                use p256::ecdsa::signature::Verifier as _;
-                // JOSE ECDSA signatures are raw r || s (RFC 7518 section 3.4), never DER.
-                p256::ecdsa::Signature::from_slice(signature)
-                    .is_ok_and(|sig| k.verify(input, &sig).is_ok())
-            }
+            // JOSE ECDSA signatures are raw r || s (RFC 7518 section 3.4), never DER.
+            (Material::P256(k), Algorithm::ES256) => k.verify(input, signature),
             (Material::P384(k), Algorithm::ES384) => {
                 use p384::ecdsa::signature::Verifier as _;
                 p384::ecdsa::Signature::from_slice(signature)
@@ -205,9 +205,15 @@ impl Material {
                 sec1.extend_from_slice(y);
                 let bad = |_| "ec point is not on the curve".to_owned();
                 match curve {
-                    Curve::P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
-                        .map(Material::P256)
-                        .map_err(bad),
+                    Curve::P256 => {
+                        p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(bad)?;
+                        match (x.as_slice().try_into(), y.as_slice().try_into()) {
+                            (Ok(x), Ok(y)) => P256Key::new(x, y)
+                                .map(Material::P256)
+                                .ok_or_else(|| "ec point is not on the curve".to_owned()),
+                            _ => Err("ec point is not on the curve".to_owned()),
+                        }
+                    }
                     Curve::P384 => p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
                         .map(Material::P384)
                         .map_err(bad),
