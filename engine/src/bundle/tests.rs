@@ -42,7 +42,7 @@ fn serial_round_trips_and_is_in_meta() {
         let bundle = decode(bytes).unwrap_or_else(|e| panic!("{serial}: {e}"));
         assert_eq!(bundle.serial(), serial);
         assert_eq!(bundle.meta().serial, serial);
-        assert_eq!(bundle.format_version(), (2, 0));
+        assert_eq!(bundle.format_version(), (3, 0));
     }
     // META is `revision, compiler_version, tenant_count, serial` (docs/bundle-format.md
     // 3.1): the serial is the last field, a LEB128 varint.
@@ -119,13 +119,18 @@ fn corrupt_serials_are_refused() {
 }
 
 #[test]
-fn format_1_bundles_are_refused() {
-    let mut bytes = encode(&policy(10), None).unwrap_or_default();
-    if let Some(major) = bytes.get_mut(8..10) {
-        major.copy_from_slice(&1u16.to_le_bytes());
+fn format_1_and_2_bundles_are_refused() {
+    for major in [1u16, 2] {
+        let mut bytes = encode(&policy(10), None).unwrap_or_default();
+        if let Some(field) = bytes.get_mut(8..10) {
+            field.copy_from_slice(&major.to_le_bytes());
+        }
+        let err = decode(bytes).err();
+        assert_eq!(err, Some(LoadError::UnsupportedVersion { major, minor: 0 }));
+        let message = err.map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(
+            message,
+            format!("unsupported bundle format {major}.0 (this build reads 3.x)")
+        );
     }
-    assert_eq!(
-        decode(bytes).err(),
-        Some(LoadError::UnsupportedVersion { major: 1, minor: 0 })
-    );
 }

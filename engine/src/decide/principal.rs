@@ -236,10 +236,10 @@ impl Caller {
 }
 
 pub(super) fn user_caller(tables: &Tables<'_>, email: &str) -> Result<Caller, Reason> {
-    let (id, user) = tables.user(email).ok_or(Reason::PrincipalUnknown)?;
+    let (id, _) = tables.user(email).ok_or(Reason::PrincipalUnknown)?;
     let mut subjects = Small::new();
     subjects.push(SubjectCode::user(id));
-    subjects.extend(tables.teams_of(user).map(SubjectCode::team));
+    subjects.extend(tables.teams_of(id).map(SubjectCode::team));
     subjects.push(SubjectCode::EVERYONE);
     let mut caller = Caller {
         principal: Principal::User(id),
