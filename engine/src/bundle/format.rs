@@ -591,9 +591,25 @@ impl<'a> Packed<'a> {
     pub fn get(&self, i: usize) -> Option<u64> {
         let start = i.checked_mul(self.width)?;
         let bytes = self.bytes.get(start..start.checked_add(self.width)?)?;
-        let mut word = [0u8; 8];
-        word.get_mut(..self.width)?.copy_from_slice(bytes);
-        Some(u64::from_le_bytes(word))
+        Some(Self::value(bytes))
+    }
+
+    /// The value of one `width`-byte chunk, without a call to `memcpy` for the common widths.
+    #[inline]
+    fn value(bytes: &[u8]) -> u64 {
+        match *bytes {
+            [a] => u64::from(a),
+            [a, b] => u64::from(u16::from_le_bytes([a, b])),
+            [a, b, c] => u64::from(u32::from_le_bytes([a, b, c, 0])),
+            [a, b, c, d] => u64::from(u32::from_le_bytes([a, b, c, d])),
+            _ => {
+                let mut word = [0u8; 8];
+                for (w, b) in word.iter_mut().zip(bytes) {
+                    *w = *b;
+                }
+                u64::from_le_bytes(word)
+            }
+        }
     }
 
     /// Values `range`; empty if it is out of bounds.
@@ -611,14 +627,7 @@ impl<'a> Packed<'a> {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = u64> + 'a {
-        let width = self.width;
-        self.bytes.chunks_exact(width).map(move |chunk| {
-            let mut word = [0u8; 8];
-            if let Some(w) = word.get_mut(..width) {
-                w.copy_from_slice(chunk);
-            }
-            u64::from_le_bytes(word)
-        })
+        self.bytes.chunks_exact(self.width).map(Self::value)
     }
 
     /// The number of leading values for which `pred` holds (the column is sorted by `pred`).

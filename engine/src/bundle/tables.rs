@@ -186,7 +186,16 @@ impl<'a> Tables<'a> {
     pub fn user(&self, email_lowercase: &str) -> Option<(UserId, &'a UserRecord)> {
         let i = self
             .users
-            .binary_search_by(|u| cmp_concat(self.email_parts(u), [email_lowercase.as_bytes()]))
+            .binary_search_by(|u| {
+                // Most probes differ within the local part: compare it alone first.
+                let email = email_lowercase.as_bytes();
+                let local = self.bytes(u.local);
+                let (head, rest) = email.split_at(local.len().min(email.len()));
+                match cmp_bytes(local, head) {
+                    Ordering::Equal => cmp_concat([self.email_parts(u)[1]], [rest]),
+                    other => other,
+                }
+            })
             .ok()?;
         found(self.users, i, UserId)
     }

@@ -316,14 +316,16 @@ pub(super) fn tables(cfg: &TenantConfig, t: &Tables<'_>) -> Result<Vec<Range<usi
         }
         let id = ResourceId(index as u32);
         let grants = t.grants_of(id);
-        if grants
-            .iter()
-            .any(|(n, role)| n > numbers.everyone() || role.index() >= roles)
-        {
-            return Err(Invalid::GrantTarget(named()));
-        }
-        if !strictly_ascending(grants.values.iter()) {
-            return Err(Invalid::GrantsNotSorted(named()));
+        let mut last = None;
+        for value in grants.values.iter() {
+            let (n, role) = grants.split(value);
+            if n > numbers.everyone() || role.index() >= roles {
+                return Err(Invalid::GrantTarget(named()));
+            }
+            if last.is_some_and(|p| p >= value) {
+                return Err(Invalid::GrantsNotSorted(named()));
+            }
+            last = Some(value);
         }
         let authorized = t.authorized_of(id);
         let codes = || authorized.iter().map(|c| SubjectCode::from_wire(*c));
