@@ -75,17 +75,24 @@ fn report_size(label: &str, fixture: &fixtures::Fixture) {
     let per = |bytes: usize| bytes as f64 / grants;
     eprintln!(
         "bundle/{label}: {} grants, source {} B, bundle {} B = {:.2} B/grant \
-         (grants {:.2}, users {:.2}, resources {:.2}, strings {:.2}, lists {:.2}, teams {:.2})",
+         (grants {:.2} at {} B each, users {:.2}, user teams {:.2}, resources {:.2}, \
+         strings {:.2}, teams {:.2}, rest {:.2})",
         tables.grants.len(),
         fixture.source_len,
         bundle.len(),
         per(bundle.len()),
-        per(core::mem::size_of_val(tables.grants)),
+        per(tables.grants.len() * tables.grants.values.width()),
+        tables.grants.values.width(),
         per(core::mem::size_of_val(tables.users)),
+        per(tables.user_teams.len() * tables.user_teams.width()),
         per(core::mem::size_of_val(tables.resources)),
         per(tables.strings.len()),
-        per(core::mem::size_of_val(tables.lists)),
         per(core::mem::size_of_val(tables.teams)),
+        per(core::mem::size_of_val(tables.domains)
+            + core::mem::size_of_val(tables.team_roles)
+            + core::mem::size_of_val(tables.virtual_accounts)
+            + core::mem::size_of_val(tables.authorized)
+            + core::mem::size_of_val(tables.mappings)),
     );
 }
 

@@ -8,8 +8,11 @@
 //!
 //! Small, structured sections (metadata, gateway routes, each tenant's keys, identity providers,
 //! action names, types and roles) are postcard encodings of model types. The large tables
-//! (users, teams, virtual accounts, resources, grants, identity-provider mappings) are arrays of
-//! fixed-size little-endian records read in place, without copying, through `zerocopy`.
+//! (users, teams, virtual accounts, resources, identity-provider mappings) are arrays of
+//! fixed-size little-endian records read in place, without copying, through `zerocopy`; a
+//! record's list (a user's teams, a resource's grants) is its run of a pool section, from its
+//! start to the next record's; team memberships and grants are packed integers whose width the
+//! bundle chooses from the tenant's sizes.
 //!
 //! - [`format`]: the bytes (constants, header, directory, trailer, META, records, subject codes);
 //! - `encode`: a policy to bytes; `decode`: bytes to a [`Bundle`], checking every offset once
@@ -31,9 +34,9 @@ pub use decode::{Bundle, LoadOptions, LoadedTenant};
 pub use encode::encode;
 pub use error::{EncodeError, LoadError};
 pub use format::{
-    GrantRecord, Header, ListRef, MappingRecord, Meta, ResourceRecord, SectionEntry, StrRef,
-    SubjectCode, TeamRecord, UserRecord, VirtualAccountRecord, FORMAT_MAJOR, FORMAT_MINOR,
-    HEADER_LEN, MAGIC, MAX_DEPTH, NONE, NO_TIME, RESOURCE_DISABLED, RESOURCE_RESTRICTED,
+    Grants, Header, MappingRecord, Meta, Packed, ResourceRecord, SectionEntry, StrRef, SubjectCode,
+    SubjectNumbers, TeamRecord, UserRecord, VirtualAccountRecord, FORMAT_MAJOR, FORMAT_MINOR,
+    HEADER_LEN, MAGIC, MAX_DEPTH, NONE, NO_DOMAIN, NO_TIME, RESOURCE_DISABLED, RESOURCE_RESTRICTED,
     SIGNATURE_TRAILER_LEN, USER_ACTIVE,
 };
 pub use tables::Tables;

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use gatehouse_compiler::compile::compile_sources;
 use gatehouse_compiler::{compile_paths, CompileOptions};
 use gatehouse_engine::jwt::{self, parse_jwks, KeySet, Token, Validation};
-use gatehouse_engine::model::Algorithm;
+use gatehouse_engine::model::{Algorithm, ResourceId};
 use gatehouse_engine::route::{self, Body};
 use gatehouse_engine::{json, request, Engine, Identity, LoadOptions, Request};
 use sha2::{Digest, Sha256};
@@ -84,7 +84,7 @@ fn exercise(engine: &Engine) {
             .users
             .iter()
             .take(6)
-            .map(|u| format!("user:{}", tables.str(u.email)))
+            .map(|u| format!("user:{}", tables.email(u)))
             .collect();
         subjects.extend(
             tables
@@ -93,10 +93,18 @@ fn exercise(engine: &Engine) {
                 .take(3)
                 .map(|v| format!("virtualaccount:{}", tables.str(v.name))),
         );
-        for resource in tables.resources.iter().take(32) {
-            let _ = tables.grants_of(resource);
-            let _ = tables.list(resource.authorized);
-            let _ = tables.str(resource.key);
+        for (i, resource) in tables.resources.iter().take(32).enumerate() {
+            let id = ResourceId(i as u32);
+            let _ = tables.grants_of(id).iter().count();
+            let _ = tables.authorized_of(id);
+            let key = tables.key(resource);
+            if let Some((ty, path)) = key.split_once(':') {
+                assert_eq!(
+                    tables.resource(ty, path).map(|(found, _)| found),
+                    Some(id),
+                    "a stored resource is not found by its key"
+                );
+            }
         }
         for (method, path, body) in REQUESTS {
             let request = Request {

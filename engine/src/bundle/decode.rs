@@ -10,8 +10,8 @@ use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
 use super::error::{corrupt, LoadError};
 use super::format::{
-    section, Directory, Header, Meta, Reader, SignatureTrailer, FORMAT_MAJOR, HEADER_LEN,
-    MAX_TENANTS,
+    section, Directory, Grants, Header, Meta, Packed, Reader, SignatureTrailer, FORMAT_MAJOR,
+    HEADER_LEN, MAX_TENANTS,
 };
 use super::tables::Tables;
 use super::validate;
@@ -44,6 +44,8 @@ pub struct LoadedTenant {
     /// Same order as `config.identity_providers`.
     pub idp_keys: Vec<KeySet>,
     tables: TableRanges,
+    /// Per resource type, its run of RESOURCES (found at load).
+    type_ranges: Vec<Range<usize>>,
 }
 
 impl core::fmt::Debug for LoadedTenant {
@@ -54,16 +56,19 @@ impl core::fmt::Debug for LoadedTenant {
     }
 }
 
-/// Where one tenant's tables are, in the bundle's bytes.
+/// Where one tenant's table sections are, in the bundle's bytes.
 #[derive(Debug, Clone, Default)]
 struct TableRanges {
     strings: Range<usize>,
+    domains: Range<usize>,
     users: Range<usize>,
+    user_teams: Range<usize>,
     teams: Range<usize>,
+    team_roles: Range<usize>,
     virtual_accounts: Range<usize>,
     resources: Range<usize>,
     grants: Range<usize>,
-    lists: Range<usize>,
+    authorized: Range<usize>,
     mappings: Range<usize>,
 }
 
@@ -72,30 +77,65 @@ impl TableRanges {
         let range = |kind| directory.get(section::tenant(index, kind));
         Ok(TableRanges {
             strings: range(section::STRINGS)?,
+            domains: range(section::DOMAINS)?,
             users: range(section::USERS)?,
+            user_teams: range(section::USER_TEAMS)?,
             teams: range(section::TEAMS)?,
+            team_roles: range(section::TEAM_ROLES)?,
             virtual_accounts: range(section::VIRTUAL_ACCOUNTS)?,
             resources: range(section::RESOURCES)?,
             grants: range(section::GRANTS)?,
-            lists: range(section::LISTS)?,
+            authorized: range(section::AUTHORIZED)?,
             mappings: range(section::IDP_MAPPINGS)?,
         })
     }
 
-    /// The tables these ranges of `bytes` hold; `Err` if one is out of bounds or not a whole
-    /// number of records.
-    fn view<'a>(&self, bytes: &'a [u8]) -> Result<Tables<'a>, LoadError> {
+    /// The tables these ranges of `bytes` hold; `Err` if one is out of bounds, not a whole
+    /// number of records, or a packed section's header is invalid.
+    fn view<'a>(
+        &self,
+        bytes: &'a [u8],
+        config: &'a TenantConfig,
+        type_ranges: &'a [Range<usize>],
+    ) -> Result<Tables<'a>, LoadError> {
+        let user_teams = bytes
+            .get(self.user_teams.clone())
+            .ok_or(LoadError::Truncated("user teams"))?;
+        let (width, user_teams) = user_teams
+            .split_first()
+            .ok_or(LoadError::Truncated("user teams"))?;
+        let user_teams = Packed::new(user_teams, usize::from(*width))
+            .ok_or_else(|| corrupt("user teams: bad width or not a whole number of entries"))?;
+        let grants = bytes
+            .get(self.grants.clone())
+            .ok_or(LoadError::Truncated("grants"))?;
+        let Some(([width, role_bits], grants)) = grants.split_first_chunk::<2>() else {
+            return Err(LoadError::Truncated("grants"));
+        };
+        let values = Packed::new(grants, usize::from(*width))
+            .ok_or_else(|| corrupt("grants: bad width or not a whole number of grants"))?;
+        if *role_bits > 16 {
+            return Err(corrupt("grants: more than 16 role bits"));
+        }
         Ok(Tables {
             strings: bytes
                 .get(self.strings.clone())
                 .ok_or(LoadError::Truncated("strings"))?,
+            domains: table(bytes, &self.domains, "domains")?,
             users: table(bytes, &self.users, "users")?,
+            user_teams,
             teams: table(bytes, &self.teams, "teams")?,
+            team_roles: table(bytes, &self.team_roles, "team roles")?,
             virtual_accounts: table(bytes, &self.virtual_accounts, "virtual accounts")?,
             resources: table(bytes, &self.resources, "resources")?,
-            grants: table(bytes, &self.grants, "grants")?,
-            lists: table(bytes, &self.lists, "lists")?,
+            grants: Grants {
+                values,
+                role_bits: u32::from(*role_bits),
+            },
+            authorized: table(bytes, &self.authorized, "authorized subjects")?,
             mappings: table(bytes, &self.mappings, "identity-provider mappings")?,
+            types: &config.resource_types,
+            type_ranges,
         })
     }
 
@@ -104,12 +144,15 @@ impl TableRanges {
         let shift = |r: &Range<usize>| Some(r.start.checked_add(by)?..r.end.checked_add(by)?);
         Some(TableRanges {
             strings: shift(&self.strings)?,
+            domains: shift(&self.domains)?,
             users: shift(&self.users)?,
+            user_teams: shift(&self.user_teams)?,
             teams: shift(&self.teams)?,
+            team_roles: shift(&self.team_roles)?,
             virtual_accounts: shift(&self.virtual_accounts)?,
             resources: shift(&self.resources)?,
             grants: shift(&self.grants)?,
-            lists: shift(&self.lists)?,
+            authorized: shift(&self.authorized)?,
             mappings: shift(&self.mappings)?,
         })
     }
@@ -236,17 +279,11 @@ impl Bundle {
     /// INVARIANT: the ranges were validated in `decode` (in bounds, whole records, strings UTF-8,
     /// lists and references in bounds). Should that ever not hold, the tables read as empty,
     /// which can only lead to a denial: no principal, no resource, no grant.
-    pub fn tables(&self, tenant: &LoadedTenant) -> Tables<'_> {
-        tenant.tables.view(&self.bytes).unwrap_or(Tables {
-            strings: &[],
-            users: &[],
-            teams: &[],
-            virtual_accounts: &[],
-            resources: &[],
-            grants: &[],
-            lists: &[],
-            mappings: &[],
-        })
+    pub fn tables<'a>(&'a self, tenant: &'a LoadedTenant) -> Tables<'a> {
+        tenant
+            .tables
+            .view(&self.bytes, &tenant.config, &tenant.type_ranges)
+            .unwrap_or(Tables::EMPTY)
     }
 }
 
@@ -276,7 +313,7 @@ fn load_tenant(
     )?;
     let name = &config.name;
     let tables = TableRanges::of_tenant(directory, index)?;
-    validate::tables(&config, &tables.view(body)?)
+    let type_ranges = validate::tables(&config, &tables.view(body, &config, &[])?)
         .map_err(|why| corrupt(format!("tenant `{name}`: {why}")))?;
     let keys =
         KeySet::new(&config.keys).map_err(|e| corrupt(format!("tenant `{name}` keys: {e}")))?;
@@ -298,5 +335,6 @@ fn load_tenant(
         keys,
         idp_keys,
         tables,
+        type_ranges,
     })
 }

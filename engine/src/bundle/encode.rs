@@ -1,6 +1,9 @@
 //! Policy to bundle bytes (the compiler's side). Deterministic: the same policy and key give the
 //! same bytes.
 
+use core::mem::size_of;
+use std::collections::HashMap;
+
 use ed25519_dalek::{Signer, SigningKey};
 use serde::Serialize;
 use zerocopy::little_endian::{U16, U32};
@@ -8,11 +11,11 @@ use zerocopy::IntoBytes;
 
 use super::error::EncodeError;
 use super::format::{
-    section, Directory, GrantRecord, Header, ListRef, MappingRecord, Meta, ResourceRecord,
-    SectionEntry, SignatureTrailer, StrRef, SubjectCode, TeamRecord, UserRecord,
-    VirtualAccountRecord, HEADER_LEN, MAX_TENANTS, SIGNATURE_TRAILER_LEN,
+    section, Directory, Grants, Header, MappingRecord, Meta, Packed, ResourceRecord, SectionEntry,
+    SignatureTrailer, StrRef, SubjectCode, SubjectNumbers, TeamRecord, UserRecord,
+    VirtualAccountRecord, HEADER_LEN, MAX_TENANTS, NO_DOMAIN, SIGNATURE_TRAILER_LEN, USER_ACTIVE,
 };
-use crate::model::{IdpId, Policy, Tenant, MAX_ACTIONS};
+use crate::model::{IdpId, Policy, RoleId, Tenant, MAX_ACTIONS};
 
 /// Encode a policy into bundle bytes, signed when `signing_key` is given. Deterministic: the same
 /// policy and key give the same bytes.
@@ -87,68 +90,143 @@ fn u32_of(n: usize, what: &'static str) -> Result<U32, EncodeError> {
         .map_err(|_| EncodeError::TooLarge(what))
 }
 
-/// Builds the string heap and the `u32` list pool of one tenant.
+/// Builds the string heap of one tenant: each distinct string once.
 #[derive(Default)]
-struct Heaps {
-    strings: Vec<u8>,
-    lists: Vec<u8>,
-    list_len: usize,
+struct Strings {
+    bytes: Vec<u8>,
+    seen: HashMap<String, StrRef>,
 }
 
-impl Heaps {
-    fn string(&mut self, s: &str) -> Result<StrRef, EncodeError> {
-        let offset = u32_of(self.strings.len(), "string heap over 4 GiB")?;
-        let len = u32_of(s.len(), "string over 4 GiB")?;
-        self.strings.extend_from_slice(s.as_bytes());
-        Ok(StrRef { offset, len })
-    }
-
-    fn list(&mut self, items: impl IntoIterator<Item = U32>) -> Result<ListRef, EncodeError> {
-        let start = self.list_len;
-        for item in items {
-            self.lists.extend_from_slice(item.as_bytes());
-            self.list_len += 1;
+impl Strings {
+    fn add(&mut self, s: &str) -> Result<StrRef, EncodeError> {
+        if let Some(r) = self.seen.get(s) {
+            return Ok(*r);
         }
-        Ok(ListRef {
-            start: u32_of(start, "list pool")?,
-            len: u32_of(self.list_len - start, "list")?,
-        })
+        let r = StrRef {
+            offset: u32_of(self.bytes.len(), "string heap over 4 GiB")?,
+            len: u16::try_from(s.len())
+                .map(U16::new)
+                .map_err(|_| EncodeError::TooLarge("a string longer than 65535 bytes"))?,
+        };
+        self.bytes.extend_from_slice(s.as_bytes());
+        self.seen.insert(s.to_owned(), r);
+        Ok(r)
     }
+}
+
+/// The distinct email domains of a tenant (DOMAINS), each the email from its last `@` on, in
+/// order of first use; after 65535 of them, further domains stay in the users' `local`.
+#[derive(Default)]
+struct Domains {
+    refs: Vec<u8>,
+    index: HashMap<String, u16>,
+}
+
+impl Domains {
+    /// `(local, domain index)` of an email.
+    fn split<'e>(
+        &mut self,
+        email: &'e str,
+        strings: &mut Strings,
+    ) -> Result<(&'e str, u16), EncodeError> {
+        let Some(at) = email.rfind('@') else {
+            return Ok((email, NO_DOMAIN));
+        };
+        let (local, domain) = email.split_at(at);
+        if let Some(i) = self.index.get(domain) {
+            return Ok((local, *i));
+        }
+        let Ok(i) = u16::try_from(self.index.len()) else {
+            return Ok((email, NO_DOMAIN));
+        };
+        if i == NO_DOMAIN {
+            return Ok((email, NO_DOMAIN));
+        }
+        self.refs.extend_from_slice(strings.add(domain)?.as_bytes());
+        self.index.insert(domain.to_owned(), i);
+        Ok((local, i))
+    }
+}
+
+fn u16_of(n: usize, what: &'static str) -> Result<U16, EncodeError> {
+    u16::try_from(n)
+        .map(U16::new)
+        .map_err(|_| EncodeError::TooLarge(what))
 }
 
 fn encode_tenant(tenant: &Tenant) -> Result<Vec<(u32, Vec<u8>)>, EncodeError> {
     check_tenant(tenant)?;
-    let mut heaps = Heaps::default();
-
-    let mut users = Vec::with_capacity(tenant.users.len() * 24);
-    for user in &tenant.users {
-        let email = heaps.string(&user.email)?;
-        let teams = heaps.list(user.teams.iter().map(|t| U32::new(t.0)))?;
-        let record = UserRecord::new(email, user.role, user.active, teams);
-        users.extend_from_slice(record.as_bytes());
+    let mut strings = Strings::default();
+    let mut domains = Domains::default();
+    let roles = tenant.config.roles.len();
+    if roles > usize::from(u16::MAX) {
+        return Err(EncodeError::TooLarge("more than 65535 roles"));
+    }
+    if tenant.config.resource_types.len() > usize::from(u16::MAX) {
+        return Err(EncodeError::TooLarge("more than 65535 resource types"));
     }
 
-    let mut teams = Vec::with_capacity(tenant.teams.len() * 16);
+    let team_width = Packed::width_for(tenant.teams.len().saturating_sub(1) as u64);
+    let mut users = Vec::with_capacity(tenant.users.len() * size_of::<UserRecord>());
+    let mut user_teams = vec![team_width as u8];
+    let mut memberships = 0usize;
+    for user in &tenant.users {
+        let (local, domain) = domains.split(&user.email, &mut strings)?;
+        let record = UserRecord {
+            local: strings.add(local)?,
+            domain: U16::new(domain),
+            role: u16_of(user.role.index(), "role")?,
+            flags: if user.active { USER_ACTIVE } else { 0 },
+            teams_start: u32_of(memberships, "team memberships")?,
+        };
+        users.extend_from_slice(record.as_bytes());
+        for team in &user.teams {
+            Packed::encode(u64::from(team.0), team_width, &mut user_teams);
+        }
+        memberships += user.teams.len();
+    }
+
+    let mut teams = Vec::with_capacity(tenant.teams.len() * size_of::<TeamRecord>());
+    let mut team_roles = Vec::new();
     let mut mappings: Vec<(IdpId, &str, u32)> = Vec::new();
     for (index, team) in tenant.teams.iter().enumerate() {
         let record = TeamRecord {
-            name: heaps.string(&team.name)?,
-            roles: heaps.list(team.roles.iter().map(|r| U32::new(r.0)))?,
+            name: strings.add(&team.name)?,
+            roles_start: u32_of(team_roles.len() / 2, "team roles")?,
         };
         teams.extend_from_slice(record.as_bytes());
+        for role in &team.roles {
+            team_roles.extend_from_slice(u16_of(role.index(), "role")?.as_bytes());
+        }
         mappings.extend(mapping_rows(&team.idp_mappings, index));
     }
 
-    let mut vas = Vec::with_capacity(tenant.virtual_accounts.len() * 24);
+    let mut vas =
+        Vec::with_capacity(tenant.virtual_accounts.len() * size_of::<VirtualAccountRecord>());
     for (index, va) in tenant.virtual_accounts.iter().enumerate() {
-        let name = heaps.string(&va.name)?;
+        let name = strings.add(&va.name)?;
         let record = VirtualAccountRecord::new(name, va.expires, va.tokens_valid_after);
         vas.extend_from_slice(record.as_bytes());
         mappings.extend(mapping_rows(&va.idp_mappings, index));
     }
 
-    let mut resources = Vec::with_capacity(tenant.resources.len() * 36);
-    let mut grants = Vec::with_capacity(tenant.grants.len() * 6);
+    let numbers = SubjectNumbers {
+        users: tenant.users.len() as u64,
+        teams: tenant.teams.len() as u64,
+        virtual_accounts: tenant.virtual_accounts.len() as u64,
+    };
+    let role_bits = Grants::role_bits_for(roles);
+    let largest = Grants::value(
+        numbers.everyone(),
+        RoleId(roles.saturating_sub(1) as u32),
+        role_bits,
+    );
+    let grant_width = Packed::width_for(largest);
+    let mut grants = Vec::with_capacity(2 + tenant.grants.len() * grant_width);
+    grants.push(grant_width as u8);
+    grants.push(role_bits as u8);
+    let mut resources = Vec::with_capacity(tenant.resources.len() * size_of::<ResourceRecord>());
+    let mut authorized = Vec::new();
     let mut next_grant = 0usize;
     for (index, resource) in tenant.resources.iter().enumerate() {
         let start = next_grant;
@@ -156,35 +234,30 @@ fn encode_tenant(tenant: &Tenant) -> Result<Vec<(u32, Vec<u8>)>, EncodeError> {
             if grant.resource.index() != index {
                 break;
             }
-            let role = u16::try_from(grant.role.0)
-                .map_err(|_| EncodeError::TooLarge("more than 65535 roles"))?;
-            let record = GrantRecord {
-                subject: SubjectCode::from(grant.subject).to_wire(),
-                role: U16::new(role),
-            };
-            grants.extend_from_slice(record.as_bytes());
+            let number = numbers
+                .number(SubjectCode::from(grant.subject))
+                .ok_or_else(|| EncodeError::Invalid("grant to an unknown subject".into()))?;
+            Packed::encode(
+                Grants::value(number, grant.role, role_bits),
+                grant_width,
+                &mut grants,
+            );
             next_grant += 1;
         }
-        let type_name = tenant
-            .config
-            .resource_types
-            .get(resource.resource_type.index())
-            .map(|t| t.name.as_str())
-            .ok_or_else(|| EncodeError::Invalid("resource of an unknown type".into()))?;
-        let key = format!("{type_name}:{}", resource.path);
-        let authorized = resource.authorized_subjects.as_deref().unwrap_or_default();
-        let authorized = heaps.list(authorized.iter().map(|s| SubjectCode::from(*s).to_wire()))?;
+        let authorized_start = authorized.len() / 4;
+        for subject in resource.authorized_subjects.as_deref().unwrap_or_default() {
+            authorized.extend_from_slice(SubjectCode::from(*subject).to_wire().as_bytes());
+        }
         let record = ResourceRecord {
-            key: heaps.string(&key)?,
-            resource_type: U32::new(resource.resource_type.0),
-            parent: ResourceRecord::parent_of(resource.parent),
+            path: strings.add(&resource.path)?,
+            resource_type: u16_of(resource.resource_type.index(), "resource type")?,
             flags: ResourceRecord::flags_of(
                 resource.enabled,
                 resource.authorized_subjects.is_some(),
             ),
+            parent: ResourceRecord::parent_of(resource.parent),
             grants_start: u32_of(start, "grants")?,
-            grants_len: u32_of(next_grant - start, "grants")?,
-            authorized,
+            authorized_start: u32_of(authorized_start, "authorized subjects")?,
         };
         resources.extend_from_slice(record.as_bytes());
     }
@@ -195,11 +268,11 @@ fn encode_tenant(tenant: &Tenant) -> Result<Vec<(u32, Vec<u8>)>, EncodeError> {
     }
 
     mappings.sort();
-    let mut mapping_bytes = Vec::with_capacity(mappings.len() * 16);
+    let mut mapping_bytes = Vec::with_capacity(mappings.len() * size_of::<MappingRecord>());
     for (idp, value, target) in mappings {
         let record = MappingRecord {
             idp: U32::new(idp.0),
-            value: heaps.string(value)?,
+            value: strings.add(value)?,
             target: U32::new(target),
         };
         mapping_bytes.extend_from_slice(record.as_bytes());
@@ -207,13 +280,16 @@ fn encode_tenant(tenant: &Tenant) -> Result<Vec<(u32, Vec<u8>)>, EncodeError> {
 
     Ok(vec![
         (section::CONFIG, postcard_bytes(&tenant.config)?),
-        (section::STRINGS, heaps.strings),
+        (section::STRINGS, strings.bytes),
+        (section::DOMAINS, domains.refs),
         (section::USERS, users),
+        (section::USER_TEAMS, user_teams),
         (section::TEAMS, teams),
+        (section::TEAM_ROLES, team_roles),
         (section::VIRTUAL_ACCOUNTS, vas),
         (section::RESOURCES, resources),
         (section::GRANTS, grants),
-        (section::LISTS, heaps.lists),
+        (section::AUTHORIZED, authorized),
         (section::IDP_MAPPINGS, mapping_bytes),
     ])
 }

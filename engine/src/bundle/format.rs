@@ -15,7 +15,7 @@ use super::error::{EncodeError, LoadError};
 use crate::model::{IdpId, ResourceId, RoleId, Subject, TeamId, TypeId, UserId, VirtualAccountId};
 
 pub const MAGIC: [u8; 8] = *b"GATEHSE\x01";
-pub const FORMAT_MAJOR: u16 = 2;
+pub const FORMAT_MAJOR: u16 = 3;
 pub const FORMAT_MINOR: u16 = 0;
 pub const HEADER_LEN: usize = 56;
 pub const SIGNATURE_TRAILER_LEN: usize = 32 + 64;
@@ -31,15 +31,18 @@ pub(super) mod section {
     pub const GATEWAY: u32 = 2;
     pub const CONFIG: u32 = 1;
     pub const STRINGS: u32 = 2;
-    pub const USERS: u32 = 3;
-    pub const TEAMS: u32 = 4;
-    pub const VIRTUAL_ACCOUNTS: u32 = 5;
-    pub const RESOURCES: u32 = 6;
-    pub const GRANTS: u32 = 7;
-    pub const LISTS: u32 = 8;
-    pub const IDP_MAPPINGS: u32 = 9;
+    pub const DOMAINS: u32 = 3;
+    pub const USERS: u32 = 4;
+    pub const USER_TEAMS: u32 = 5;
+    pub const TEAMS: u32 = 6;
+    pub const TEAM_ROLES: u32 = 7;
+    pub const VIRTUAL_ACCOUNTS: u32 = 8;
+    pub const RESOURCES: u32 = 9;
+    pub const GRANTS: u32 = 10;
+    pub const AUTHORIZED: u32 = 11;
+    pub const IDP_MAPPINGS: u32 = 12;
     /// Every tenant has one section of each kind.
-    pub const TENANT_KINDS: usize = 9;
+    pub const TENANT_KINDS: usize = 12;
 
     pub fn tenant(index: usize, kind: u32) -> u32 {
         // INVARIANT: index < MAX_TENANTS, checked by the encoder and the decoder.
@@ -347,6 +350,8 @@ impl From<Subject> for SubjectCode {
 
 /// `u32::MAX` in a parent field: none.
 pub const NONE: u32 = u32::MAX;
+/// `u16::MAX` in a user's domain field: none (the whole email is in `local`).
+pub const NO_DOMAIN: u16 = u16::MAX;
 /// `i64::MIN` in a timestamp field: none.
 pub const NO_TIME: i64 = i64::MIN;
 
@@ -366,87 +371,84 @@ fn time_of(field: I64) -> Option<i64> {
     Some(field.get()).filter(|t| *t != NO_TIME)
 }
 
-/// A string in the tenant's string heap.
+/// A string in the tenant's STRINGS section: 6 bytes.
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct StrRef {
     pub offset: U32,
-    pub len: U32,
-}
-
-/// A run of the tenant's `u32` list pool.
-#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
-#[repr(C)]
-pub struct ListRef {
-    pub start: U32,
-    pub len: U32,
-}
-
-/// `start .. start + len` of a reference; `None` if it does not fit in `usize`.
-fn run(start: U32, len: U32) -> Option<Range<usize>> {
-    let start = usize::try_from(start.get()).ok()?;
-    let len = usize::try_from(len.get()).ok()?;
-    Some(start..start.checked_add(len)?)
+    pub len: U16,
 }
 
 impl StrRef {
     pub fn range(&self) -> Option<Range<usize>> {
-        run(self.offset, self.len)
+        let start = usize::try_from(self.offset.get()).ok()?;
+        Some(start..start.checked_add(usize::from(self.len.get()))?)
     }
 }
 
-impl ListRef {
-    pub fn range(&self) -> Option<Range<usize>> {
-        run(self.start, self.len)
-    }
+/// Where record `index` of a table with `starts` begins its run of a pool of `pool_len`
+/// entries: from its own start to the next record's, the last record's run ending the pool.
+/// `None` if a start does not fit in `usize` or the record does not exist.
+pub fn run_of<T>(
+    records: &[T],
+    start_of: impl Fn(&T) -> U32,
+    index: usize,
+    pool_len: usize,
+) -> Option<Range<usize>> {
+    let start = usize::try_from(start_of(records.get(index)?).get()).ok()?;
+    let end = match records.get(index.checked_add(1)?) {
+        Some(next) => usize::try_from(start_of(next).get()).ok()?,
+        None => pool_len,
+    };
+    Some(start..end)
 }
 
-pub const RESOURCE_DISABLED: u32 = 1;
-pub const RESOURCE_RESTRICTED: u32 = 2;
-pub const USER_ACTIVE: u32 = 1;
+pub const RESOURCE_DISABLED: u8 = 1;
+pub const RESOURCE_RESTRICTED: u8 = 2;
+pub const USER_ACTIVE: u8 = 1;
 
-/// 24 bytes. Sorted by `email`.
+/// 15 bytes. Sorted by email (`local` then the domain, bytewise).
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct UserRecord {
-    pub email: StrRef,
+    /// The email up to its last `@` (the whole email when `domain` is [`NO_DOMAIN`]).
+    pub local: StrRef,
+    /// Index into DOMAINS (the email from its last `@` on), or [`NO_DOMAIN`].
+    pub domain: U16,
     /// Tenant-level role.
-    pub role: U32,
+    pub role: U16,
     /// Bit 0: active.
-    pub flags: U32,
-    /// Team indices, sorted.
-    pub teams: ListRef,
+    pub flags: u8,
+    /// First entry of the user's run of USER_TEAMS.
+    pub teams_start: U32,
 }
 
 impl UserRecord {
-    pub fn new(email: StrRef, role: RoleId, active: bool, teams: ListRef) -> UserRecord {
-        UserRecord {
-            email,
-            role: U32::new(role.0),
-            flags: U32::new(if active { USER_ACTIVE } else { 0 }),
-            teams,
-        }
-    }
-
     pub fn role(&self) -> RoleId {
-        RoleId(self.role.get())
+        RoleId(u32::from(self.role.get()))
     }
 
     pub fn is_active(&self) -> bool {
-        self.flags.get() & USER_ACTIVE != 0
+        self.flags & USER_ACTIVE != 0
+    }
+
+    pub fn domain(&self) -> Option<usize> {
+        Some(self.domain.get())
+            .filter(|d| *d != NO_DOMAIN)
+            .map(usize::from)
     }
 }
 
-/// 16 bytes. Sorted by `name`.
+/// 10 bytes. Sorted by `name`.
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct TeamRecord {
     pub name: StrRef,
-    /// Tenant-level role indices, sorted.
-    pub roles: ListRef,
+    /// First entry of the team's run of TEAM_ROLES.
+    pub roles_start: U32,
 }
 
-/// 24 bytes. Sorted by `name`.
+/// 22 bytes. Sorted by `name`.
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct VirtualAccountRecord {
@@ -479,27 +481,27 @@ impl VirtualAccountRecord {
     }
 }
 
-/// 36 bytes. Sorted by `key` (`type:path`).
+/// 21 bytes. Sorted by key, `<type name>:<path>`, bytewise.
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct ResourceRecord {
-    pub key: StrRef,
-    pub resource_type: U32,
+    /// The key after `<type name>:`.
+    pub path: StrRef,
+    pub resource_type: U16,
+    /// Bit 0: disabled. Bit 1: restricted to its run of AUTHORIZED.
+    pub flags: u8,
     pub parent: U32,
-    /// Bit 0: disabled. Bit 1: restricted to `authorized`.
-    pub flags: U32,
-    /// Index of the first grant and count, in the grants table.
+    /// First entry of the resource's run of GRANTS.
     pub grants_start: U32,
-    pub grants_len: U32,
-    /// Subject codes, sorted.
-    pub authorized: ListRef,
+    /// First entry of the resource's run of AUTHORIZED.
+    pub authorized_start: U32,
 }
 
 impl ResourceRecord {
-    pub fn flags_of(enabled: bool, restricted: bool) -> U32 {
+    pub fn flags_of(enabled: bool, restricted: bool) -> u8 {
         let disabled = if enabled { 0 } else { RESOURCE_DISABLED };
         let restricted = if restricted { RESOURCE_RESTRICTED } else { 0 };
-        U32::new(disabled | restricted)
+        disabled | restricted
     }
 
     pub fn parent_of(parent: Option<ResourceId>) -> U32 {
@@ -507,7 +509,7 @@ impl ResourceRecord {
     }
 
     pub fn resource_type(&self) -> TypeId {
-        TypeId(self.resource_type.get())
+        TypeId(u32::from(self.resource_type.get()))
     }
 
     pub fn parent(&self) -> Option<ResourceId> {
@@ -515,38 +517,15 @@ impl ResourceRecord {
     }
 
     pub fn is_disabled(&self) -> bool {
-        self.flags.get() & RESOURCE_DISABLED != 0
+        self.flags & RESOURCE_DISABLED != 0
     }
 
     pub fn is_restricted(&self) -> bool {
-        self.flags.get() & RESOURCE_RESTRICTED != 0
-    }
-
-    /// The resource's run of the grants table.
-    pub fn grants(&self) -> Option<Range<usize>> {
-        run(self.grants_start, self.grants_len)
+        self.flags & RESOURCE_RESTRICTED != 0
     }
 }
 
-/// 6 bytes. Grouped by resource, sorted by `(subject, role)` within a resource.
-#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
-#[repr(C)]
-pub struct GrantRecord {
-    pub subject: U32,
-    pub role: U16,
-}
-
-impl GrantRecord {
-    pub fn subject(&self) -> SubjectCode {
-        SubjectCode::from_wire(self.subject)
-    }
-
-    pub fn role(&self) -> RoleId {
-        RoleId(u32::from(self.role.get()))
-    }
-}
-
-/// 16 bytes. Sorted by `(idp, value, target)`. The target is a team for identity providers that
+/// 14 bytes. Sorted by `(idp, value, target)`. The target is a team for identity providers that
 /// resolve to users and a virtual account for those that resolve to virtual accounts.
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
@@ -562,19 +541,232 @@ impl MappingRecord {
     }
 }
 
+/// A column of unsigned integers `width` bytes each (1 to 8, little-endian), read in place: the
+/// packed sections USER_TEAMS and GRANTS. The width is chosen per bundle from the largest value
+/// the column can hold and stored in the section's first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Packed<'a> {
+    bytes: &'a [u8],
+    /// 1 to 8.
+    width: usize,
+}
+
+impl<'a> Packed<'a> {
+    pub const EMPTY: Packed<'static> = Packed {
+        bytes: &[],
+        width: 1,
+    };
+
+    /// Values of `width` bytes; `None` unless `width` is 1 to 8 and `bytes` whole values.
+    pub fn new(bytes: &'a [u8], width: usize) -> Option<Packed<'a>> {
+        ((1..=8).contains(&width) && bytes.len() % width == 0).then_some(Packed { bytes, width })
+    }
+
+    /// The bytes a value up to `max` needs (at least 1).
+    pub fn width_for(max: u64) -> usize {
+        let bits = 64 - max.leading_zeros() as usize;
+        bits.div_ceil(8).max(1)
+    }
+
+    /// Appends `value` in `width` bytes (the caller picked `width` with [`Packed::width_for`]).
+    pub fn encode(value: u64, width: usize, out: &mut Vec<u8>) {
+        out.extend(value.to_le_bytes().iter().take(width));
+    }
+
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    pub fn len(&self) -> usize {
+        // INVARIANT: width >= 1 (`new`).
+        self.bytes.len() / self.width
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Value `i`; `None` past the end.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<u64> {
+        let start = i.checked_mul(self.width)?;
+        let bytes = self.bytes.get(start..start.checked_add(self.width)?)?;
+        Some(Self::value(bytes))
+    }
+
+    /// The value of one `width`-byte chunk, without a call to `memcpy` for the common widths.
+    #[inline]
+    fn value(bytes: &[u8]) -> u64 {
+        match *bytes {
+            [a] => u64::from(a),
+            [a, b] => u64::from(u16::from_le_bytes([a, b])),
+            [a, b, c] => u64::from(u32::from_le_bytes([a, b, c, 0])),
+            [a, b, c, d] => u64::from(u32::from_le_bytes([a, b, c, d])),
+            _ => {
+                let mut word = [0u8; 8];
+                for (w, b) in word.iter_mut().zip(bytes) {
+                    *w = *b;
+                }
+                u64::from_le_bytes(word)
+            }
+        }
+    }
+
+    /// Values `range`; empty if it is out of bounds.
+    pub fn slice(&self, range: Range<usize>) -> Packed<'a> {
+        let bytes = range
+            .start
+            .checked_mul(self.width)
+            .zip(range.end.checked_mul(self.width))
+            .and_then(|(start, end)| self.bytes.get(start..end))
+            .unwrap_or(&[]);
+        Packed {
+            bytes,
+            width: self.width,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u64> + 'a {
+        self.bytes.chunks_exact(self.width).map(Self::value)
+    }
+
+    /// The number of leading values for which `pred` holds (the column is sorted by `pred`).
+    pub fn partition_point(&self, pred: impl Fn(u64) -> bool) -> usize {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.get(mid).is_some_and(&pred) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+}
+
+/// A grant's subject as a number: users `0 .. U`, then teams, then virtual accounts, then
+/// `team:everyone` (`U + T + V`), `U`, `T`, `V` being the tenant's table sizes. The order is
+/// [`SubjectCode`]'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubjectNumbers {
+    pub users: u64,
+    pub teams: u64,
+    pub virtual_accounts: u64,
+}
+
+impl SubjectNumbers {
+    pub fn number(&self, subject: SubjectCode) -> Option<u64> {
+        match subject.subject() {
+            Subject::User(u) => Some(u64::from(u.0)).filter(|u| *u < self.users),
+            Subject::Team(t) => Some(u64::from(t.0))
+                .filter(|t| *t < self.teams)
+                .map(|t| self.users + t),
+            Subject::VirtualAccount(v) => Some(u64::from(v.0))
+                .filter(|v| *v < self.virtual_accounts)
+                .map(|v| self.users + self.teams + v),
+            Subject::Everyone => Some(self.everyone()),
+        }
+    }
+
+    pub fn subject(&self, number: u64) -> Option<Subject> {
+        let id = |n: u64| u32::try_from(n).ok();
+        if number < self.users {
+            return id(number).map(|u| Subject::User(UserId(u)));
+        }
+        let number = number - self.users;
+        if number < self.teams {
+            return id(number).map(|t| Subject::Team(TeamId(t)));
+        }
+        let number = number - self.teams;
+        if number < self.virtual_accounts {
+            return id(number).map(|v| Subject::VirtualAccount(VirtualAccountId(v)));
+        }
+        (number == self.virtual_accounts).then_some(Subject::Everyone)
+    }
+
+    /// `team:everyone`, the largest number.
+    pub fn everyone(&self) -> u64 {
+        self.users + self.teams + self.virtual_accounts
+    }
+}
+
+/// The GRANTS section read in place: `(subject number << role_bits) | role` per grant, packed,
+/// grouped by resource and ascending within a resource (that is, by `(subject, role)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grants<'a> {
+    pub values: Packed<'a>,
+    /// 0 to 16.
+    pub role_bits: u32,
+}
+
+impl<'a> Grants<'a> {
+    pub const EMPTY: Grants<'static> = Grants {
+        values: Packed::EMPTY,
+        role_bits: 0,
+    };
+
+    /// The bits a role index of a tenant with `roles` roles takes.
+    pub fn role_bits_for(roles: usize) -> u32 {
+        usize::BITS - roles.saturating_sub(1).leading_zeros()
+    }
+
+    pub fn value(number: u64, role: RoleId, role_bits: u32) -> u64 {
+        (number << role_bits) | u64::from(role.0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn slice(&self, range: Range<usize>) -> Grants<'a> {
+        Grants {
+            values: self.values.slice(range),
+            role_bits: self.role_bits,
+        }
+    }
+
+    /// `(subject number, role)` of a stored value.
+    pub fn split(&self, value: u64) -> (u64, RoleId) {
+        let mask = (1u64 << self.role_bits) - 1;
+        // The mask keeps at most 16 bits.
+        (value >> self.role_bits, RoleId((value & mask) as u32))
+    }
+
+    /// Every `(subject number, role)`, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, RoleId)> + 'a {
+        let this = *self;
+        self.values.iter().map(move |v| this.split(v))
+    }
+
+    /// The roles granted to subject `number`, ascending, by binary search.
+    pub fn roles_of(&self, number: u64) -> impl Iterator<Item = RoleId> + 'a {
+        let this = *self;
+        let (lo, hi) = (number << self.role_bits, (number + 1) << self.role_bits);
+        let start = self.values.partition_point(|v| v < lo);
+        let values = self.values.slice(start..self.values.len());
+        values
+            .iter()
+            .take_while(move |v| *v < hi)
+            .map(move |v| this.split(v).1)
+    }
+}
+
 // The sizes `docs/bundle-format.md` gives.
 const _: () = {
     assert!(size_of::<Header>() == HEADER_LEN);
     assert!(size_of::<SignatureTrailer>() == SIGNATURE_TRAILER_LEN);
     assert!(size_of::<SectionEntry>() == 12);
-    assert!(size_of::<StrRef>() == 8);
-    assert!(size_of::<ListRef>() == 8);
-    assert!(size_of::<UserRecord>() == 24);
-    assert!(size_of::<TeamRecord>() == 16);
-    assert!(size_of::<VirtualAccountRecord>() == 24);
-    assert!(size_of::<ResourceRecord>() == 36);
-    assert!(size_of::<GrantRecord>() == 6);
-    assert!(size_of::<MappingRecord>() == 16);
+    assert!(size_of::<StrRef>() == 6);
+    assert!(size_of::<UserRecord>() == 15);
+    assert!(size_of::<TeamRecord>() == 10);
+    assert!(size_of::<VirtualAccountRecord>() == 22);
+    assert!(size_of::<ResourceRecord>() == 21);
+    assert!(size_of::<MappingRecord>() == 14);
 };
 
 #[cfg(test)]
@@ -624,11 +816,11 @@ mod tests {
         assert_eq!(read(&bad), Err(LoadError::BadMagic));
         let mut bad = good.clone();
         if let Some(b) = bad.get_mut(8..12) {
-            b.copy_from_slice(&[3, 0, 9, 0]);
+            b.copy_from_slice(&[4, 0, 9, 0]);
         }
         assert_eq!(
             read(&bad),
-            Err(LoadError::UnsupportedVersion { major: 3, minor: 9 })
+            Err(LoadError::UnsupportedVersion { major: 4, minor: 9 })
         );
         let mut bad = good;
         if let Some(b) = bad.get_mut(12) {
@@ -714,26 +906,108 @@ mod tests {
     #[test]
     fn optional_fields_use_their_sentinels() {
         let r = ResourceRecord {
-            key: StrRef {
+            path: StrRef {
                 offset: U32::new(0),
-                len: U32::new(0),
+                len: U16::new(0),
             },
-            resource_type: U32::new(1),
-            parent: ResourceRecord::parent_of(None),
+            resource_type: U16::new(1),
             flags: ResourceRecord::flags_of(false, true),
+            parent: ResourceRecord::parent_of(None),
             grants_start: U32::new(0),
-            grants_len: U32::new(0),
-            authorized: ListRef {
-                start: U32::new(0),
-                len: U32::new(0),
-            },
+            authorized_start: U32::new(0),
         };
         assert_eq!(r.parent.get(), NONE);
         assert_eq!(r.parent(), None);
         assert!(r.is_disabled() && r.is_restricted());
-        assert_eq!(r.flags.get(), RESOURCE_DISABLED | RESOURCE_RESTRICTED);
-        let va = VirtualAccountRecord::new(r.key, None, Some(5));
+        assert_eq!(r.flags, RESOURCE_DISABLED | RESOURCE_RESTRICTED);
+        let va = VirtualAccountRecord::new(r.path, None, Some(5));
         assert_eq!(va.expires.get(), NO_TIME);
         assert_eq!((va.expires(), va.tokens_valid_after()), (None, Some(5)));
+    }
+
+    #[test]
+    fn packed_values_round_trip_at_every_width() {
+        assert_eq!(Packed::width_for(0), 1);
+        assert_eq!(Packed::width_for(255), 1);
+        assert_eq!(Packed::width_for(256), 2);
+        assert_eq!(Packed::width_for((1 << 24) - 1), 3);
+        assert_eq!(Packed::width_for(u64::MAX), 8);
+        for width in 1..=8usize {
+            let max = if width == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * width)) - 1
+            };
+            let values = [0, 1, max / 3, max - 1, max];
+            let mut bytes = Vec::new();
+            for v in values {
+                Packed::encode(v, width, &mut bytes);
+            }
+            assert_eq!(bytes.len(), width * values.len());
+            let packed = Packed::new(&bytes, width).unwrap_or(Packed::EMPTY);
+            assert_eq!(packed.len(), values.len());
+            assert_eq!(packed.iter().collect::<Vec<_>>(), values);
+            assert_eq!(
+                (0..5).map(|i| packed.get(i)).collect::<Vec<_>>(),
+                values.map(Some)
+            );
+            assert_eq!(packed.get(5), None);
+            assert_eq!(packed.partition_point(|v| v < max / 3), 2);
+            assert_eq!(
+                packed.slice(3..5).iter().collect::<Vec<_>>(),
+                [max - 1, max]
+            );
+            assert!(packed.slice(4..9).is_empty());
+        }
+        assert_eq!(Packed::new(&[1, 2, 3], 2), None);
+        assert_eq!(Packed::new(&[], 0), None);
+        assert_eq!(Packed::new(&[0; 9], 9), None);
+    }
+
+    #[test]
+    fn grants_number_subjects_in_code_order() {
+        let numbers = SubjectNumbers {
+            users: 3,
+            teams: 2,
+            virtual_accounts: 1,
+        };
+        let subjects = [
+            Subject::User(UserId(0)),
+            Subject::User(UserId(2)),
+            Subject::Team(TeamId(0)),
+            Subject::Team(TeamId(1)),
+            Subject::VirtualAccount(VirtualAccountId(0)),
+            Subject::Everyone,
+        ];
+        let got: Vec<Option<u64>> = subjects
+            .iter()
+            .map(|s| numbers.number(SubjectCode::from(*s)))
+            .collect();
+        assert_eq!(got, [0, 2, 3, 4, 5, 6].map(Some));
+        for (subject, n) in subjects.iter().zip([0, 2, 3, 4, 5, 6]) {
+            assert_eq!(numbers.subject(n), Some(*subject));
+        }
+        assert_eq!(numbers.subject(7), None);
+        assert_eq!(numbers.number(SubjectCode::user(UserId(3))), None);
+        assert_eq!(numbers.number(SubjectCode::team(TeamId(2))), None);
+        assert_eq!(Grants::role_bits_for(0), 0);
+        assert_eq!(Grants::role_bits_for(1), 0);
+        assert_eq!(Grants::role_bits_for(2), 1);
+        assert_eq!(Grants::role_bits_for(25), 5);
+        assert_eq!(Grants::role_bits_for(65535), 16);
+        // Subject 2 holds roles 1 and 3; subject 3 role 0: values `n << 2 | role`.
+        let mut bytes = Vec::new();
+        for (n, role) in [(0, 2), (2, 1), (2, 3), (3, 0)] {
+            Packed::encode(Grants::value(n, RoleId(role), 2), 1, &mut bytes);
+        }
+        let grants = Grants {
+            values: Packed::new(&bytes, 1).unwrap_or(Packed::EMPTY),
+            role_bits: 2,
+        };
+        let roles = |n| grants.roles_of(n).map(|r| r.0).collect::<Vec<_>>();
+        assert_eq!(roles(2), [1, 3]);
+        assert_eq!(roles(3), [0]);
+        assert_eq!(roles(0), [2]);
+        assert!(roles(1).is_empty() && roles(4).is_empty());
     }
 }

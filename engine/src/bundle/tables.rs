@@ -1,29 +1,43 @@
 //! Request-time lookups over one tenant's validated tables: binary searches over borrowed
 //! slices, no allocation, no failure on bounds.
 //!
-//! INVARIANT (established by `validate::tables` at load, relied on here): every `StrRef`,
-//! `ListRef` and grant run lies inside its table and strings are UTF-8. Should that ever not
-//! hold, a lookup reads as empty or not found, which can only lead to a denial.
+//! INVARIANT (established by `validate::tables` at load, relied on here): every `StrRef`, run
+//! start and domain index lies inside its table, strings are UTF-8 and `type_ranges` holds each
+//! type's resources. Should that ever not hold, a lookup reads as empty or not found, which can
+//! only lead to a denial.
 
-use zerocopy::little_endian::U32;
+use core::cmp::Ordering;
+use core::ops::Range;
+
+use zerocopy::little_endian::{U16, U32};
 
 use super::format::{
-    GrantRecord, ListRef, MappingRecord, ResourceRecord, StrRef, SubjectCode, TeamRecord,
-    UserRecord, VirtualAccountRecord,
+    run_of, Grants, MappingRecord, Packed, ResourceRecord, StrRef, SubjectCode, SubjectNumbers,
+    TeamRecord, UserRecord, VirtualAccountRecord,
 };
-use crate::model::{IdpId, ResourceId, RoleId, TeamId, UserId, VirtualAccountId};
+use crate::model::{
+    IdpId, ResourceId, ResourceType, RoleId, TeamId, TypeId, UserId, VirtualAccountId,
+};
 
 /// Borrowed views of one tenant's large tables.
 #[derive(Debug, Clone, Copy)]
 pub struct Tables<'a> {
     pub strings: &'a [u8],
+    pub domains: &'a [StrRef],
     pub users: &'a [UserRecord],
+    pub user_teams: Packed<'a>,
     pub teams: &'a [TeamRecord],
+    pub team_roles: &'a [U16],
     pub virtual_accounts: &'a [VirtualAccountRecord],
     pub resources: &'a [ResourceRecord],
-    pub grants: &'a [GrantRecord],
-    pub lists: &'a [U32],
+    pub grants: Grants<'a>,
+    pub authorized: &'a [U32],
     pub mappings: &'a [MappingRecord],
+    /// The tenant's resource types (CONFIG), whose names prefix resource keys.
+    pub types: &'a [ResourceType],
+    /// Per type, the run of RESOURCES holding its resources (contiguous: keys sorted, each
+    /// prefixed by its type's name and `:`).
+    pub type_ranges: &'a [Range<usize>],
 }
 
 /// The position of a table record as the index type that names it. Tables hold fewer than 2^32
@@ -33,6 +47,22 @@ fn found<T, Id>(table: &[T], i: usize, id: fn(u32) -> Id) -> Option<(Id, &T)> {
 }
 
 impl<'a> Tables<'a> {
+    pub const EMPTY: Tables<'static> = Tables {
+        strings: &[],
+        domains: &[],
+        users: &[],
+        user_teams: Packed::EMPTY,
+        teams: &[],
+        team_roles: &[],
+        virtual_accounts: &[],
+        resources: &[],
+        grants: Grants::EMPTY,
+        authorized: &[],
+        mappings: &[],
+        types: &[],
+        type_ranges: &[],
+    };
+
     /// The string a reference names; empty if it is out of bounds (never, after validation).
     pub fn str(&self, r: StrRef) -> &'a str {
         core::str::from_utf8(self.bytes(r)).unwrap_or("")
@@ -46,39 +76,128 @@ impl<'a> Tables<'a> {
             .unwrap_or(&[])
     }
 
-    /// The list a reference names; empty if it is out of bounds (never, after validation).
-    pub fn list(&self, r: ListRef) -> &'a [U32] {
-        r.range()
-            .and_then(|range| self.lists.get(range))
-            .unwrap_or(&[])
+    /// A user's email as its two stored parts (`local`, then the domain from the last `@`).
+    pub fn email_parts(&self, user: &UserRecord) -> [&'a [u8]; 2] {
+        let domain = user
+            .domain()
+            .and_then(|d| self.domains.get(d))
+            .map_or(&[][..], |d| self.bytes(*d));
+        [self.bytes(user.local), domain]
     }
 
-    pub fn grants_of(&self, resource: &ResourceRecord) -> &'a [GrantRecord] {
-        resource
-            .grants()
-            .and_then(|range| self.grants.get(range))
-            .unwrap_or(&[])
+    /// A user's email.
+    pub fn email(&self, user: &UserRecord) -> String {
+        let [local, domain] = self.email_parts(user);
+        let mut email = String::from_utf8_lossy(local).into_owned();
+        email.push_str(&String::from_utf8_lossy(domain));
+        email
+    }
+
+    /// A resource's key, `<type name>:<path>`, as its three parts.
+    pub fn key_parts(&self, resource: &ResourceRecord) -> [&'a [u8]; 3] {
+        let type_name = self
+            .types
+            .get(resource.resource_type().index())
+            .map_or(&[][..], |t| t.name.as_bytes());
+        [type_name, b":", self.bytes(resource.path)]
+    }
+
+    /// A resource's key, `<type name>:<path>`.
+    pub fn key(&self, resource: &ResourceRecord) -> String {
+        self.key_parts(resource)
+            .iter()
+            .map(|part| String::from_utf8_lossy(part))
+            .collect()
+    }
+
+    /// The run of USER_TEAMS of `user`.
+    fn user_run(&self, user: UserId) -> Range<usize> {
+        run_of(
+            self.users,
+            |u| u.teams_start,
+            user.index(),
+            self.user_teams.len(),
+        )
+        .unwrap_or(0..0)
     }
 
     /// The teams a user is stored in, ascending.
-    pub fn teams_of(&self, user: &UserRecord) -> impl Iterator<Item = TeamId> + 'a {
-        self.list(user.teams).iter().map(|t| TeamId(t.get()))
+    pub fn teams_of(&self, user: UserId) -> impl Iterator<Item = TeamId> + 'a {
+        // Team indices were checked at load to be below the team count (< 2^32).
+        self.user_teams
+            .slice(self.user_run(user))
+            .iter()
+            .map(|t| TeamId(t as u32))
     }
 
     /// The tenant-level roles of a team, ascending.
-    pub fn roles_of(&self, team: &TeamRecord) -> impl Iterator<Item = RoleId> + 'a {
-        self.list(team.roles).iter().map(|r| RoleId(r.get()))
+    pub fn roles_of(&self, team: TeamId) -> impl Iterator<Item = RoleId> + 'a {
+        let run = run_of(
+            self.teams,
+            |t| t.roles_start,
+            team.index(),
+            self.team_roles.len(),
+        );
+        run.and_then(|range| self.team_roles.get(range))
+            .unwrap_or(&[])
+            .iter()
+            .map(|r| RoleId(u32::from(r.get())))
     }
 
-    /// Whether `subject` is in the resource's `authorized` list.
-    pub fn authorizes(&self, resource: &ResourceRecord, subject: SubjectCode) -> bool {
-        self.list(resource.authorized)
+    /// The resource's run of GRANTS.
+    pub fn grants_of(&self, resource: ResourceId) -> Grants<'a> {
+        let run = run_of(
+            self.resources,
+            |r| r.grants_start,
+            resource.index(),
+            self.grants.len(),
+        );
+        self.grants.slice(run.unwrap_or(0..0))
+    }
+
+    /// The subjects a restricted resource authorizes, ascending.
+    pub fn authorized_of(&self, resource: ResourceId) -> &'a [U32] {
+        run_of(
+            self.resources,
+            |r| r.authorized_start,
+            resource.index(),
+            self.authorized.len(),
+        )
+        .and_then(|range| self.authorized.get(range))
+        .unwrap_or(&[])
+    }
+
+    /// Whether `subject` is in the resource's authorized subjects.
+    pub fn authorizes(&self, resource: ResourceId, subject: SubjectCode) -> bool {
+        self.authorized_of(resource)
             .binary_search_by(|a| SubjectCode::from_wire(*a).cmp(&subject))
             .is_ok()
     }
 
+    /// How grants number subjects in this tenant.
+    pub fn subject_numbers(&self) -> SubjectNumbers {
+        SubjectNumbers {
+            users: self.users.len() as u64,
+            teams: self.teams.len() as u64,
+            virtual_accounts: self.virtual_accounts.len() as u64,
+        }
+    }
+
     pub fn user(&self, email_lowercase: &str) -> Option<(UserId, &'a UserRecord)> {
-        self.named(self.users, |u| u.email, email_lowercase, UserId)
+        let i = self
+            .users
+            .binary_search_by(|u| {
+                // Most probes differ within the local part: compare it alone first.
+                let email = email_lowercase.as_bytes();
+                let local = self.bytes(u.local);
+                let (head, rest) = email.split_at(local.len().min(email.len()));
+                match cmp_bytes(local, head) {
+                    Ordering::Equal => cmp_concat([self.email_parts(u)[1]], [rest]),
+                    other => other,
+                }
+            })
+            .ok()?;
+        found(self.users, i, UserId)
     }
 
     pub fn team(&self, name: &str) -> Option<(TeamId, &'a TeamRecord)> {
@@ -106,19 +225,28 @@ impl<'a> Tables<'a> {
         found(table, i, id)
     }
 
-    /// Looks a resource up by its `type:path` key without building the key.
+    /// Looks a resource up by its type name and path: the type's run of RESOURCES, then a binary
+    /// search by path.
     pub fn resource(
         &self,
         resource_type: &str,
         path: &str,
     ) -> Option<(ResourceId, &'a ResourceRecord)> {
+        let ty = self.types.iter().position(|t| t.name == resource_type)?;
+        let run = self.type_ranges.get(ty)?.clone();
+        let start = run.start;
         let i = self
             .resources
-            .binary_search_by(|r| {
-                cmp_key(self.bytes(r.key), resource_type.as_bytes(), path.as_bytes())
-            })
+            .get(run)?
+            .binary_search_by(|r| cmp_bytes(self.bytes(r.path), path.as_bytes()))
             .ok()?;
-        found(self.resources, i, ResourceId)
+        found(self.resources, start.checked_add(i)?, ResourceId)
+    }
+
+    /// The type of a resource, when it is one of the tenant's types.
+    pub fn type_of(&self, resource: &ResourceRecord) -> Option<(TypeId, &'a ResourceType)> {
+        let ty = resource.resource_type();
+        Some((ty, self.types.get(ty.index())?))
     }
 
     /// Teams mapped from `(idp, value)`, for an identity provider that resolves to users.
@@ -178,25 +306,39 @@ pub(crate) fn cmp_bytes(a: &[u8], b: &[u8]) -> core::cmp::Ordering {
     a.len().cmp(&b.len())
 }
 
-/// Compares a stored key `type:path` with the parts of a looked-up key, as if they were
-/// joined: the same order as `stored.cmp(format!("{resource_type}:{path}"))`, two `memcmp`s.
-fn cmp_key(stored: &[u8], resource_type: &[u8], path: &[u8]) -> core::cmp::Ordering {
-    use core::cmp::Ordering;
-    let (head, rest) = stored.split_at(stored.len().min(resource_type.len()));
-    match cmp_bytes(head, resource_type) {
-        Ordering::Equal => {}
-        other => return other,
-    }
-    match rest.split_first() {
-        // `stored` is `resource_type` itself: a proper prefix of the wanted key.
-        None => Ordering::Less,
-        Some((&sep, tail)) => sep.cmp(&b':').then_with(|| cmp_bytes(tail, path)),
+/// Compares the concatenation of the parts `a` with that of the parts `b`, without building
+/// either: the same order as `a.concat().cmp(&b.concat())`.
+pub(crate) fn cmp_concat<const N: usize, const M: usize>(a: [&[u8]; N], b: [&[u8]; M]) -> Ordering {
+    let (mut a_parts, mut b_parts) = (a.iter(), b.iter());
+    let (mut x, mut y): (&[u8], &[u8]) = (&[], &[]);
+    loop {
+        while x.is_empty() {
+            match a_parts.next() {
+                Some(part) => x = part,
+                None => break,
+            }
+        }
+        while y.is_empty() {
+            match b_parts.next() {
+                Some(part) => y = part,
+                None => break,
+            }
+        }
+        if x.is_empty() || y.is_empty() {
+            return x.len().cmp(&y.len());
+        }
+        let n = x.len().min(y.len());
+        let ((x_head, x_tail), (y_head, y_tail)) = (x.split_at(n), y.split_at(n));
+        match cmp_bytes(x_head, y_head) {
+            Ordering::Equal => (x, y) = (x_tail, y_tail),
+            other => return other,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{cmp_bytes, cmp_key};
+    use super::{cmp_bytes, cmp_concat};
 
     #[test]
     fn cmp_bytes_is_slice_order() {
@@ -224,8 +366,9 @@ mod tests {
     }
 
     #[test]
-    fn cmp_key_orders_like_the_joined_key() {
-        let stored = [
+    fn cmp_concat_orders_like_the_joined_bytes() {
+        let words = [
+            "",
             "model",
             "model:",
             "model:a",
@@ -233,22 +376,36 @@ mod tests {
             "model-x:a",
             "mode",
             "tool:a",
-            "",
+            "u1@x.com",
+            "u1.b@x.com",
+            "u1@x.co",
+            "abcdefghabcdefghi",
         ];
-        let wanted = [
-            ("model", "a"),
-            ("model", ""),
-            ("mode", "l:a"),
-            ("model", "a/b"),
-            ("tool", "a"),
-        ];
-        for s in stored {
-            for (ty, path) in wanted {
-                assert_eq!(
-                    cmp_key(s.as_bytes(), ty.as_bytes(), path.as_bytes()),
-                    s.cmp(format!("{ty}:{path}").as_str()),
-                    "{s} vs {ty}:{path}"
-                );
+        let splits = |w: &'static str| {
+            (0..=w.len())
+                .filter(|i| w.is_char_boundary(*i))
+                .map(move |i| w.split_at(i))
+        };
+        for a in words {
+            for b in words {
+                let want = a.cmp(b);
+                for (a1, a2) in splits(a) {
+                    assert_eq!(
+                        cmp_concat([a1.as_bytes(), a2.as_bytes()], [b.as_bytes()]),
+                        want,
+                        "{a1}|{a2} vs {b}"
+                    );
+                    for (b1, b2) in splits(b) {
+                        assert_eq!(
+                            cmp_concat(
+                                [a1.as_bytes(), b"", a2.as_bytes()],
+                                [b1.as_bytes(), b2.as_bytes()]
+                            ),
+                            want,
+                            "{a1}|{a2} vs {b1}|{b2}"
+                        );
+                    }
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
-//! The serial in META (format 2.0): round trip, coverage by digest and signature, refusal of
-//! corrupt or missing serials.
+//! The serial in META (since format 2.0): round trip, coverage by digest and signature, refusal of
+//! corrupt or missing serials; the tables of format 3.0: lookups over a small tenant, and
+//! refusal of tables that break an invariant `validate` checks.
 
 use ed25519_dalek::SigningKey;
 
@@ -42,7 +43,7 @@ fn serial_round_trips_and_is_in_meta() {
         let bundle = decode(bytes).unwrap_or_else(|e| panic!("{serial}: {e}"));
         assert_eq!(bundle.serial(), serial);
         assert_eq!(bundle.meta().serial, serial);
-        assert_eq!(bundle.format_version(), (2, 0));
+        assert_eq!(bundle.format_version(), (3, 0));
     }
     // META is `revision, compiler_version, tenant_count, serial` (docs/bundle-format.md
     // 3.1): the serial is the last field, a LEB128 varint.
@@ -119,13 +120,333 @@ fn corrupt_serials_are_refused() {
 }
 
 #[test]
-fn format_1_bundles_are_refused() {
-    let mut bytes = encode(&policy(10), None).unwrap_or_default();
-    if let Some(major) = bytes.get_mut(8..10) {
-        major.copy_from_slice(&1u16.to_le_bytes());
+fn format_1_and_2_bundles_are_refused() {
+    for major in [1u16, 2] {
+        let mut bytes = encode(&policy(10), None).unwrap_or_default();
+        if let Some(field) = bytes.get_mut(8..10) {
+            field.copy_from_slice(&major.to_le_bytes());
+        }
+        let err = decode(bytes).err();
+        assert_eq!(err, Some(LoadError::UnsupportedVersion { major, minor: 0 }));
+        let message = err.map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(
+            message,
+            format!("unsupported bundle format {major}.0 (this build reads 3.x)")
+        );
     }
+}
+
+/// A tenant that exercises every table: emails with and without a domain and sharing one, two
+/// types one of whose names prefixes the other's, a child resource, a restricted resource, team
+/// roles, grants to users, teams, a virtual account and `team:everyone`.
+fn tenant_policy() -> Policy {
+    use crate::model::{
+        ActionSet, Grant, Resource, ResourceId, ResourceType, Role, RoleId, RoleKind, Subject,
+        Team, TeamId, Tenant, TenantConfig, TypeId, User, UserId, VirtualAccount, VirtualAccountId,
+    };
+    let read = ActionSet(1);
+    let config = TenantConfig {
+        name: "t".into(),
+        hosts: Vec::new(),
+        issuer: "https://cp.example".into(),
+        keys: Vec::new(),
+        audiences: Vec::new(),
+        clock_skew_seconds: 0,
+        revoked_token_ids: Vec::new(),
+        identity_providers: Vec::new(),
+        actions: vec!["read".into()],
+        resource_types: vec![
+            ResourceType {
+                name: "model".into(),
+                parent: None,
+                actions: read,
+            },
+            ResourceType {
+                name: "model-x".into(),
+                parent: None,
+                actions: read,
+            },
+        ],
+        roles: vec![
+            Role {
+                name: "model-user".into(),
+                kind: RoleKind::Collaborator {
+                    resource_type: TypeId(0),
+                    actions: read,
+                },
+            },
+            Role {
+                name: "tenant-admin".into(),
+                kind: RoleKind::TenantAdmin,
+            },
+            Role {
+                name: "x-user".into(),
+                kind: RoleKind::Collaborator {
+                    resource_type: TypeId(1),
+                    actions: read,
+                },
+            },
+        ],
+    };
+    let user = |email: &str, teams: Vec<TeamId>| User {
+        email: email.into(),
+        active: true,
+        role: RoleId(0),
+        teams,
+    };
+    let resource =
+        |ty: u32, path: &str, parent: Option<u32>, authorized: Option<Vec<Subject>>| Resource {
+            resource_type: TypeId(ty),
+            path: path.into(),
+            parent: parent.map(ResourceId),
+            enabled: true,
+            authorized_subjects: authorized,
+        };
+    let grant = |r: u32, subject: Subject, role: u32| Grant {
+        resource: ResourceId(r),
+        subject,
+        role: RoleId(role),
+    };
+    let tenant = Tenant {
+        config,
+        users: vec![
+            user("a.b@x.com", vec![TeamId(1)]),
+            user("a@x.com", vec![TeamId(0), TeamId(1)]),
+            user("b@y.org", Vec::new()),
+            user("noat", vec![TeamId(0)]),
+        ],
+        teams: vec![
+            Team {
+                name: "t0".into(),
+                roles: Vec::new(),
+                idp_mappings: Vec::new(),
+            },
+            Team {
+                name: "t1".into(),
+                roles: vec![RoleId(1)],
+                idp_mappings: Vec::new(),
+            },
+        ],
+        virtual_accounts: vec![VirtualAccount {
+            name: "va0".into(),
+            expires: None,
+            tokens_valid_after: None,
+            idp_mappings: Vec::new(),
+        }],
+        // Sorted by key: `model-x:a` < `model:a` < `model:a/b` ('-' < ':').
+        resources: vec![
+            resource(1, "a", None, None),
+            resource(0, "a", None, None),
+            resource(0, "a/b", Some(1), Some(vec![Subject::Team(TeamId(0))])),
+        ],
+        grants: vec![
+            grant(0, Subject::VirtualAccount(VirtualAccountId(0)), 2),
+            grant(1, Subject::User(UserId(1)), 0),
+            grant(1, Subject::User(UserId(1)), 2),
+            grant(1, Subject::Team(TeamId(0)), 0),
+            grant(2, Subject::Everyone, 0),
+        ],
+    };
+    Policy {
+        tenants: vec![tenant],
+        ..policy(1)
+    }
+}
+
+/// The sections of a bundle, by id.
+fn sections_of(bytes: &[u8]) -> Vec<(u32, Vec<u8>)> {
+    use super::format::{Directory, Reader};
+    let body = bytes.get(HEADER_LEN..).unwrap_or_default();
+    let directory = Directory::read(&mut Reader::new(body)).unwrap_or(Directory { entries: &[] });
+    directory
+        .entries
+        .iter()
+        .map(|e| {
+            let range = e.range().unwrap_or(0..0);
+            (e.id.get(), body.get(range).unwrap_or_default().to_vec())
+        })
+        .collect()
+}
+
+#[test]
+fn tables_round_trip_and_look_up() {
+    use crate::model::{ResourceId, RoleId, TeamId, UserId};
+    let bytes = encode(&tenant_policy(), None).unwrap_or_default();
+    let bundle = decode(bytes).unwrap_or_else(|e| panic!("{e}"));
+    let tenant = bundle
+        .tenants()
+        .first()
+        .unwrap_or_else(|| panic!("no tenant"));
+    let t = bundle.tables(tenant);
+    let emails: Vec<String> = t.users.iter().map(|u| t.email(u)).collect();
+    assert_eq!(emails, ["a.b@x.com", "a@x.com", "b@y.org", "noat"]);
+    // `@x.com` stored once, `@y.org` once; `noat` has no domain.
+    assert_eq!(t.domains.len(), 2);
+    assert_eq!(t.users.get(3).and_then(|u| u.domain()), None);
+    for (i, email) in emails.iter().enumerate() {
+        assert_eq!(t.user(email).map(|(id, _)| id), Some(UserId(i as u32)));
+    }
+    assert!(t.user("a@x.co").is_none() && t.user("a@x.comm").is_none() && t.user("").is_none());
     assert_eq!(
-        decode(bytes).err(),
-        Some(LoadError::UnsupportedVersion { major: 1, minor: 0 })
+        t.teams_of(UserId(1)).collect::<Vec<_>>(),
+        [TeamId(0), TeamId(1)]
     );
+    assert_eq!(t.teams_of(UserId(2)).count(), 0);
+    assert_eq!(t.teams_of(UserId(3)).collect::<Vec<_>>(), [TeamId(0)]);
+    assert_eq!(t.teams_of(UserId(4)).count(), 0);
+    assert_eq!(t.roles_of(TeamId(1)).collect::<Vec<_>>(), [RoleId(1)]);
+    assert_eq!(t.roles_of(TeamId(0)).count(), 0);
+    let keys: Vec<String> = t.resources.iter().map(|r| t.key(r)).collect();
+    assert_eq!(keys, ["model-x:a", "model:a", "model:a/b"]);
+    assert_eq!(
+        t.resource("model-x", "a").map(|(id, _)| id),
+        Some(ResourceId(0))
+    );
+    assert_eq!(
+        t.resource("model", "a").map(|(id, _)| id),
+        Some(ResourceId(1))
+    );
+    assert_eq!(
+        t.resource("model", "a/b").map(|(id, _)| id),
+        Some(ResourceId(2))
+    );
+    assert!(t.resource("model", "b").is_none() && t.resource("tool", "a").is_none());
+    assert!(t.resource("model-x", "a/b").is_none());
+    let roles = |r: u32, s: SubjectCode| {
+        let n = t.subject_numbers().number(s).unwrap_or(u64::MAX);
+        t.grants_of(ResourceId(r))
+            .roles_of(n)
+            .map(|r| r.0)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(roles(1, SubjectCode::user(UserId(1))), [0, 2]);
+    assert_eq!(roles(1, SubjectCode::team(TeamId(0))), [0]);
+    assert!(roles(1, SubjectCode::user(UserId(0))).is_empty());
+    assert!(roles(0, SubjectCode::user(UserId(1))).is_empty());
+    assert_eq!(roles(2, SubjectCode::EVERYONE), [0]);
+    assert_eq!(t.grants.len(), 5);
+    // 4 users + 2 teams + 1 virtual account: everyone is 7; 3 roles take 2 bits: 1 byte.
+    assert_eq!((t.grants.values.width(), t.grants.role_bits), (1, 2));
+    assert!(t.authorizes(ResourceId(2), SubjectCode::team(TeamId(0))));
+    assert!(!t.authorizes(ResourceId(2), SubjectCode::team(TeamId(1))));
+    assert!(!t.authorizes(ResourceId(1), SubjectCode::team(TeamId(0))));
+}
+
+#[test]
+fn corrupt_tables_are_refused() {
+    type Edit = fn(&mut Vec<u8>);
+    let cases: [(&str, u32, Edit, &str); 14] = [
+        (
+            "strings cut",
+            section::STRINGS,
+            |s| s.truncate(s.len().saturating_sub(1)),
+            "out of bounds",
+        ),
+        // The emails (`local` and `domain`) of the first two users swapped.
+        (
+            "users swapped",
+            section::USERS,
+            |s| {
+                let first: Vec<u8> = s.get(..8).unwrap_or_default().to_vec();
+                s.copy_within(15..23, 0);
+                s.get_mut(15..23)
+                    .unwrap_or_default()
+                    .copy_from_slice(&first);
+            },
+            "users not sorted",
+        ),
+        (
+            "domain index",
+            section::USERS,
+            |s| s.get_mut(6..8).unwrap_or_default().copy_from_slice(&[5, 0]),
+            "user record out of bounds",
+        ),
+        (
+            "user flags",
+            section::USERS,
+            |s| set(s, 10, 3),
+            "unknown flags",
+        ),
+        (
+            "first run",
+            section::USERS,
+            |s| set(s, 11, 1),
+            "user teams are not cut",
+        ),
+        (
+            "team width",
+            section::USER_TEAMS,
+            |s| set(s, 0, 0),
+            "user teams: bad width",
+        ),
+        (
+            "team index",
+            section::USER_TEAMS,
+            |s| set(s, 1, 9),
+            "in an unknown team",
+        ),
+        (
+            "team order",
+            section::USER_TEAMS,
+            |s| set(s, 3, 0),
+            "in an unknown team",
+        ),
+        (
+            "team role",
+            section::TEAM_ROLES,
+            |s| set(s, 0, 9),
+            "unknown role",
+        ),
+        (
+            "role bits",
+            section::GRANTS,
+            |s| set(s, 1, 17),
+            "more than 16 role bits",
+        ),
+        // Grant 0 is `(6 << 2) | 2`; role 3 does not exist.
+        (
+            "grant role",
+            section::GRANTS,
+            |s| set(s, 2, (6 << 2) | 3),
+            "unknown subject or role",
+        ),
+        (
+            "grant order",
+            section::GRANTS,
+            |s| s.get_mut(3..5).unwrap_or_default().reverse(),
+            "not sorted",
+        ),
+        (
+            "resource type",
+            section::RESOURCES,
+            |s| set(s, 6, 7),
+            "unknown type",
+        ),
+        // The restricted resource no longer restricted, its authorized run kept.
+        (
+            "authorized",
+            section::RESOURCES,
+            |s| set(s, 42 + 8, 0),
+            "authorized subjects",
+        ),
+    ];
+    fn set(s: &mut [u8], at: usize, value: u8) {
+        if let Some(b) = s.get_mut(at) {
+            *b = value;
+        }
+    }
+    let good = encode(&tenant_policy(), None).unwrap_or_default();
+    assert!(decode(good.clone()).is_ok());
+    for (what, kind, edit, expected) in cases {
+        let mut sections = sections_of(&good);
+        let id = section::tenant(0, kind);
+        if let Some((_, bytes)) = sections.iter_mut().find(|(i, _)| *i == id) {
+            edit(bytes);
+        }
+        let bytes = assemble(&sections, None).unwrap_or_default();
+        match decode(bytes) {
+            Err(LoadError::Corrupt(why)) => assert!(why.contains(expected), "{what}: {why}"),
+            other => panic!("{what}: {other:?}"),
+        }
+    }
 }

@@ -1,10 +1,19 @@
 //! Everything the request path relies on without checking again, checked once at load: the
 //! section layout and each tenant's tables (`docs/bundle-format.md` 2 and 4).
 
+use core::cmp::Ordering;
+use core::ops::Range;
+
+use zerocopy::little_endian::U32;
+
 use super::error::{corrupt, LoadError};
-use super::format::{Directory, ListRef, StrRef, SubjectCode, MAX_DEPTH};
-use super::tables::Tables;
-use crate::model::{Algorithm, ResolveTo, RoleKind, Subject, TenantConfig, MAX_ACTIONS};
+use super::format::{
+    Directory, StrRef, SubjectCode, MAX_DEPTH, RESOURCE_DISABLED, RESOURCE_RESTRICTED, USER_ACTIVE,
+};
+use super::tables::{cmp_concat, Tables};
+use crate::model::{
+    Algorithm, ResolveTo, ResourceId, RoleKind, Subject, TeamId, TenantConfig, UserId, MAX_ACTIONS,
+};
 
 /// The sections follow the directory back to back, in strictly increasing id order, and the last
 /// one ends the body. `dir_end` is where the directory ends in the body.
@@ -75,15 +84,15 @@ pub enum Invalid {
     UserTeam(String),
     TeamRole(String),
     ResourceType(String),
-    ResourceKey(String),
     ResourceParent(String),
     ResourceDepth(String),
-    GrantsNotContiguous(String),
-    GrantsOutOfBounds(String),
+    /// A pool's runs (their starts in the owning table) that do not cover it in order.
+    Runs(&'static str),
+    /// Unknown flag bits on a user or resource.
+    Flags(String),
     GrantTarget(String),
     GrantsNotSorted(String),
     Authorized(String),
-    OrphanGrants,
     MappingProvider,
     MappingTarget,
 }
@@ -101,19 +110,17 @@ impl core::fmt::Display for Invalid {
             Invalid::UserTeam(u) => write!(f, "user `{u}` is in an unknown team"),
             Invalid::TeamRole(t) => write!(f, "team `{t}` has an unknown role"),
             Invalid::ResourceType(r) => write!(f, "resource `{r}` has an unknown type"),
-            Invalid::ResourceKey(r) => write!(f, "resource `{r}` does not start with its type"),
             Invalid::ResourceParent(r) => write!(f, "resource `{r}` has an unknown parent"),
             Invalid::ResourceDepth(r) => {
                 write!(f, "resource `{r}` is nested too deep or in a cycle")
             }
-            Invalid::GrantsNotContiguous(r) => write!(f, "grants of `{r}` are not contiguous"),
-            Invalid::GrantsOutOfBounds(r) => write!(f, "grants of `{r}` out of bounds"),
+            Invalid::Runs(pool) => write!(f, "{pool} are not cut into consecutive runs"),
+            Invalid::Flags(r) => write!(f, "`{r}` has unknown flags"),
             Invalid::GrantTarget(r) => {
                 write!(f, "grant on `{r}` names an unknown subject or role")
             }
             Invalid::GrantsNotSorted(r) => write!(f, "grants of `{r}` not sorted"),
             Invalid::Authorized(r) => write!(f, "authorized subjects of `{r}` invalid"),
-            Invalid::OrphanGrants => f.write_str("grants not owned by any resource"),
             Invalid::MappingProvider => f.write_str("mapping names an unknown identity provider"),
             Invalid::MappingTarget => f.write_str("mapping names an unknown target"),
         }
@@ -170,30 +177,35 @@ fn str_ok(t: &Tables<'_>, r: StrRef) -> bool {
         .is_some_and(|b| core::str::from_utf8(b).is_ok())
 }
 
-fn list_ok(t: &Tables<'_>, r: ListRef) -> bool {
-    r.range().is_some_and(|range| range.end <= t.lists.len())
+/// The run starts of `records` cut a pool of `pool_len` entries into consecutive runs, in
+/// record order, that cover it exactly: the first starts at 0, starts never decrease, and none
+/// lies past the pool (the last run ends the pool).
+fn runs_ok<T>(records: &[T], start_of: impl Fn(&T) -> U32, pool_len: usize) -> bool {
+    let mut previous = 0usize;
+    for (i, record) in records.iter().enumerate() {
+        let start = start_of(record).get() as usize;
+        if (i == 0 && start != 0) || start < previous || start > pool_len {
+            return false;
+        }
+        previous = start;
+    }
+    !records.is_empty() || pool_len == 0
 }
 
-/// A record's key string and lists in bounds, and its key after the previous record's: the
-/// key.
-fn keyed<'a>(
-    t: &Tables<'a>,
-    previous: &mut Option<&'a str>,
-    table: Table,
-    key: StrRef,
-    lists: &[ListRef],
-) -> Result<&'a str, Invalid> {
-    if !str_ok(t, key) || !lists.iter().all(|l| list_ok(t, *l)) {
-        return Err(Invalid::OutOfBounds(table));
+fn strictly_ascending<T: PartialOrd>(items: impl Iterator<Item = T>) -> bool {
+    let mut previous = None;
+    for item in items {
+        if previous.as_ref().is_some_and(|p| *p >= item) {
+            return false;
+        }
+        previous = Some(item);
     }
-    let key = t.str(key);
-    next_key(previous, key, table)?;
-    Ok(key)
+    true
 }
 
 /// A tenant's tables against its CONFIG (`docs/bundle-format.md` 4, "Invariants checked at
-/// load").
-pub(super) fn tables(cfg: &TenantConfig, t: &Tables<'_>) -> Result<(), Invalid> {
+/// load"). Returns, per resource type, its run of RESOURCES.
+pub(super) fn tables(cfg: &TenantConfig, t: &Tables<'_>) -> Result<Vec<Range<usize>>, Invalid> {
     config(cfg)?;
     let roles = cfg.roles.len();
     let subject_ok = |code: SubjectCode| -> bool {
@@ -205,44 +217,86 @@ pub(super) fn tables(cfg: &TenantConfig, t: &Tables<'_>) -> Result<(), Invalid> 
         }
     };
 
-    let mut previous = None;
-    for u in t.users {
-        let email = keyed(t, &mut previous, Table::User, u.email, &[u.teams])?;
-        if u.role().index() >= roles {
-            return Err(Invalid::UserRole(email.to_owned()));
+    if !t.domains.iter().all(|d| str_ok(t, *d)) {
+        return Err(Invalid::OutOfBounds(Table::User));
+    }
+    if !runs_ok(t.users, |u| u.teams_start, t.user_teams.len()) {
+        return Err(Invalid::Runs("user teams"));
+    }
+    let mut previous: Option<[&[u8]; 2]> = None;
+    for (i, u) in t.users.iter().enumerate() {
+        let domain_ok = u.domain().is_none_or(|d| d < t.domains.len());
+        if !str_ok(t, u.local) || !domain_ok {
+            return Err(Invalid::OutOfBounds(Table::User));
         }
-        if t.teams_of(u).any(|team| team.index() >= t.teams.len()) {
-            return Err(Invalid::UserTeam(email.to_owned()));
+        let email = t.email_parts(u);
+        if previous.is_some_and(|p| cmp_concat(p, email) != Ordering::Less) {
+            return Err(Invalid::NotSorted(Table::User));
+        }
+        previous = Some(email);
+        let named = || t.email(u);
+        if u.role().index() >= roles {
+            return Err(Invalid::UserRole(named()));
+        }
+        if u.flags & !USER_ACTIVE != 0 {
+            return Err(Invalid::Flags(named()));
+        }
+        let id = UserId(i as u32);
+        if t.teams_of(id).any(|team| team.index() >= t.teams.len())
+            || !strictly_ascending(t.teams_of(id))
+        {
+            return Err(Invalid::UserTeam(named()));
         }
     }
+    if !runs_ok(t.teams, |team| team.roles_start, t.team_roles.len()) {
+        return Err(Invalid::Runs("team roles"));
+    }
     let mut previous = None;
-    for team in t.teams {
-        let name = keyed(t, &mut previous, Table::Team, team.name, &[team.roles])?;
-        if t.roles_of(team).any(|r| r.index() >= roles) {
+    for (i, team) in t.teams.iter().enumerate() {
+        let name = keyed(t, &mut previous, Table::Team, team.name)?;
+        let id = TeamId(i as u32);
+        if t.roles_of(id).any(|r| r.index() >= roles) || !strictly_ascending(t.roles_of(id)) {
             return Err(Invalid::TeamRole(name.to_owned()));
         }
     }
     let mut previous = None;
     for va in t.virtual_accounts {
-        keyed(t, &mut previous, Table::VirtualAccount, va.name, &[])?;
+        keyed(t, &mut previous, Table::VirtualAccount, va.name)?;
     }
-    let mut previous = None;
-    let mut next_grant = 0usize;
+
+    if !runs_ok(t.resources, |r| r.grants_start, t.grants.len()) {
+        return Err(Invalid::Runs("grants"));
+    }
+    if !runs_ok(t.resources, |r| r.authorized_start, t.authorized.len()) {
+        return Err(Invalid::Runs("authorized subjects"));
+    }
+    let numbers = t.subject_numbers();
+    let mut type_ranges: Vec<Range<usize>> = vec![0..0; cfg.resource_types.len()];
+    let mut previous: Option<[&[u8]; 3]> = None;
     for (index, r) in t.resources.iter().enumerate() {
-        let key = keyed(t, &mut previous, Table::Resource, r.key, &[r.authorized])?;
-        let named = || key.to_owned();
-        let Some(type_name) = cfg
-            .resource_types
-            .get(r.resource_type().index())
-            .map(|t| t.name.as_str())
-        else {
+        if !str_ok(t, r.path) {
+            return Err(Invalid::OutOfBounds(Table::Resource));
+        }
+        let named = || t.key(r);
+        let Some(range) = type_ranges.get_mut(r.resource_type().index()) else {
             return Err(Invalid::ResourceType(named()));
         };
-        if !key
-            .strip_prefix(type_name)
-            .is_some_and(|rest| rest.starts_with(':'))
-        {
-            return Err(Invalid::ResourceKey(named()));
+        let key = t.key_parts(r);
+        if previous.is_some_and(|p| cmp_concat(p, key) != Ordering::Less) {
+            return Err(Invalid::NotSorted(Table::Resource));
+        }
+        previous = Some(key);
+        // Keys are sorted and start with `<type name>:`, so each type's resources are
+        // contiguous; a type seen again after another is a corrupt table all the same.
+        if range.start == range.end {
+            *range = index..index + 1;
+        } else if range.end == index {
+            range.end = index + 1;
+        } else {
+            return Err(Invalid::NotSorted(Table::Resource));
+        }
+        if r.flags & !(RESOURCE_DISABLED | RESOURCE_RESTRICTED) != 0 {
+            return Err(Invalid::Flags(named()));
         }
         // Parents precede nothing in particular (the table is sorted by key), so bound the
         // depth instead: a cycle shows up as a chain longer than the table.
@@ -260,39 +314,27 @@ pub(super) fn tables(cfg: &TenantConfig, t: &Tables<'_>) -> Result<(), Invalid> 
                 cursor = t.resources.get(at.index()).and_then(|p| p.parent());
             }
         }
-        if r.grants_start.get() as usize != next_grant {
-            return Err(Invalid::GrantsNotContiguous(named()));
+        let id = ResourceId(index as u32);
+        let grants = t.grants_of(id);
+        let mut last = None;
+        for value in grants.values.iter() {
+            let (n, role) = grants.split(value);
+            if n > numbers.everyone() || role.index() >= roles {
+                return Err(Invalid::GrantTarget(named()));
+            }
+            if last.is_some_and(|p| p >= value) {
+                return Err(Invalid::GrantsNotSorted(named()));
+            }
+            last = Some(value);
         }
-        next_grant = r
-            .grants()
-            .map(|range| range.end)
-            .filter(|end| *end <= t.grants.len())
-            .ok_or_else(|| Invalid::GrantsOutOfBounds(named()))?;
-        let grants = t.grants_of(r);
-        if grants
-            .iter()
-            .any(|g| !subject_ok(g.subject()) || g.role().index() >= roles)
-        {
-            return Err(Invalid::GrantTarget(named()));
-        }
-        if !grants
-            .windows(2)
-            .all(|w| matches!(w, [a, b] if (a.subject(), a.role()) < (b.subject(), b.role())))
-        {
-            return Err(Invalid::GrantsNotSorted(named()));
-        }
-        let authorized = t.list(r.authorized);
+        let authorized = t.authorized_of(id);
         let codes = || authorized.iter().map(|c| SubjectCode::from_wire(*c));
-        if codes().any(|c| !subject_ok(c))
-            || !authorized
-                .windows(2)
-                .all(|w| matches!(w, [a, b] if a.get() < b.get()))
+        if (!r.is_restricted() && !authorized.is_empty())
+            || codes().any(|c| !subject_ok(c))
+            || !strictly_ascending(codes())
         {
             return Err(Invalid::Authorized(named()));
         }
-    }
-    if next_grant != t.grants.len() {
-        return Err(Invalid::OrphanGrants);
     }
     let mut previous = None;
     for m in t.mappings {
@@ -316,5 +358,20 @@ pub(super) fn tables(cfg: &TenantConfig, t: &Tables<'_>) -> Result<(), Invalid> 
             Table::Mapping,
         )?;
     }
-    Ok(())
+    Ok(type_ranges)
+}
+
+/// A record's name string in bounds, and after the previous record's: the name.
+fn keyed<'a>(
+    t: &Tables<'a>,
+    previous: &mut Option<&'a str>,
+    table: Table,
+    key: StrRef,
+) -> Result<&'a str, Invalid> {
+    if !str_ok(t, key) {
+        return Err(Invalid::OutOfBounds(table));
+    }
+    let key = t.str(key);
+    next_key(previous, key, table)?;
+    Ok(key)
 }

@@ -60,8 +60,8 @@ pub(super) fn authorize(
     });
 
     if admin.is_none() {
-        for (_, r) in chain() {
-            if r.is_restricted() && !caller.subjects.iter().any(|s| tables.authorizes(r, *s)) {
+        for (index, r) in chain() {
+            if r.is_restricted() && !caller.subjects.iter().any(|s| tables.authorizes(index, *s)) {
                 return Err(Reason::NotAuthorizedSubject);
             }
         }
@@ -94,17 +94,14 @@ pub(super) fn authorize(
         }
     }
 
-    for (index, r) in chain() {
-        let grants = tables.grants_of(r);
+    let numbers = tables.subject_numbers();
+    for (index, _) in chain() {
+        let grants = tables.grants_of(index);
         for subject in caller.subjects.iter() {
-            let start = grants.partition_point(|g| g.subject() < *subject);
-            for g in grants
-                .get(start..)
-                .unwrap_or(&[])
-                .iter()
-                .take_while(|g| g.subject() == *subject)
-            {
-                let role = g.role();
+            let Some(number) = numbers.number(*subject) else {
+                continue;
+            };
+            for role in grants.roles_of(number) {
                 let grants_action = config
                     .roles
                     .get(role.index())
@@ -137,7 +134,7 @@ pub(super) fn tenant_roles(
         }
     }
     for subject in caller.subjects.iter() {
-        if let Some(team) = subject.team_id().and_then(|t| tables.teams.get(t.index())) {
+        if let Some(team) = subject.team_id() {
             roles.extend(tables.roles_of(team).map(|role| (*subject, role)));
         }
     }

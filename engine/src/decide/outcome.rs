@@ -47,7 +47,7 @@ impl Outcome<'_> {
         let subject = subject_name(tables, grant.subject);
         Some(
             match grant.resource.and_then(|i| tables.resources.get(i.index())) {
-                Some(r) => format!("{subject} {role} on {}", tables.str(r.key)),
+                Some(r) => format!("{subject} {role} on {}", tables.key(r)),
                 None => format!("{subject} {role} (tenant role)"),
             },
         )
@@ -56,7 +56,10 @@ impl Outcome<'_> {
 
 pub(super) fn subject_name(tables: &Tables<'_>, code: SubjectCode) -> String {
     match code.subject() {
-        Subject::User(u) => record_name(tables, "user", tables.users, u.index(), |u| u.email),
+        Subject::User(u) => {
+            let email = tables.users.get(u.index()).map(|u| tables.email(u));
+            format!("user:{}", email.as_deref().unwrap_or("?"))
+        }
         Subject::Team(t) => record_name(tables, "team", tables.teams, t.index(), |t| t.name),
         Subject::VirtualAccount(v) => record_name(
             tables,

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use super::small::Small;
 use super::{Engine, Principal};
-use crate::bundle::{LoadedTenant, SubjectCode, Tables, UserRecord};
+use crate::bundle::{LoadedTenant, SubjectCode, Tables};
 use crate::cache::Window;
 use crate::jwt::{self, Token, Validation};
 use crate::model::{IdpId, ResolveTo, UserId, VirtualAccountId};
@@ -220,11 +220,11 @@ impl Caller {
     pub(super) fn from_cached(tables: &Tables<'_>, cached: &Cached) -> Result<Caller, Reason> {
         let mut caller = match cached.principal {
             Principal::User(id) => {
-                let user = tables
+                tables
                     .users
                     .get(id.index())
                     .ok_or(Reason::PrincipalUnknown)?;
-                user_caller_of(tables, id, user)
+                user_caller_of(tables, id)
             }
             Principal::VirtualAccount(id) => Caller::virtual_account(id),
         };
@@ -273,14 +273,14 @@ impl Caller {
 }
 
 pub(super) fn user_caller(tables: &Tables<'_>, email: &str) -> Result<Caller, Reason> {
-    let (id, user) = tables.user(email).ok_or(Reason::PrincipalUnknown)?;
-    Ok(user_caller_of(tables, id, user))
+    let (id, _) = tables.user(email).ok_or(Reason::PrincipalUnknown)?;
+    Ok(user_caller_of(tables, id))
 }
 
-fn user_caller_of(tables: &Tables<'_>, id: UserId, user: &UserRecord) -> Caller {
+fn user_caller_of(tables: &Tables<'_>, id: UserId) -> Caller {
     let mut subjects = Small::new();
     subjects.push(SubjectCode::user(id));
-    subjects.extend(tables.teams_of(user).map(SubjectCode::team));
+    subjects.extend(tables.teams_of(id).map(SubjectCode::team));
     subjects.push(SubjectCode::EVERYONE);
     let mut caller = Caller {
         principal: Principal::User(id),
