@@ -567,10 +567,19 @@ fn wasm_filter(module: WasmModule<'_>) -> Value {
             StopAllIteration and such requests would stall.",
         "allow_on_headers_stop_iteration": true,
         "vm_config": vm_config,
-        "#configuration": module.configuration_note,
     });
-    if let (Some(configuration), Value::Object(map)) = (module.configuration, &mut config) {
-        map.insert("configuration".into(), configuration);
+    if let Value::Object(map) = &mut config {
+        // A note goes with the key that follows it: with no plugin configuration, the VM's.
+        let note = json!(module.configuration_note);
+        match module.configuration {
+            Some(configuration) => {
+                map.insert("#configuration".into(), note);
+                map.insert("configuration".into(), configuration);
+            }
+            None => {
+                map.insert("#vm_config".into(), note);
+            }
+        }
     }
     json!({
         "@type": WASM_TYPE,
