@@ -62,7 +62,7 @@ pub struct TokenCache<V> {
 struct Inner<V> {
     /// Indices into `slots`, hashed by the low half of each slot's key.
     index: HashTable<u32>,
-    slots: Vec<Slot<V>>,
+    slots: Pages<Slot<V>>,
     /// The CLOCK hand: the next slot considered for eviction.
     hand: usize,
 }
@@ -70,28 +70,98 @@ struct Inner<V> {
 #[derive(Debug)]
 struct Slot<V> {
     key: Key,
-    /// The window as `from <= now < until` (see [`bounds`]).
-    from: i64,
-    until: i64,
+    /// The window as `from <= now < until` in Unix seconds (see [`bounds`] and [`Slot::new`]).
+    from: u32,
+    until: u32,
     /// Used since the hand last passed.
     referenced: bool,
     value: V,
 }
 
-/// 128-bit keyed hash of (tenant, token).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Key(u64, u64);
+impl<V> Slot<V> {
+    /// `None` when the window cannot be held in 32-bit seconds without admitting a time the
+    /// window does not (it opens after 2106): such a token is not cached. A window that closes
+    /// after 2106 is cut short there, and one that opened before 1970 opens in 1970: both only
+    /// ever turn a hit into a miss.
+    fn new(key: Key, window: &Window, value: V) -> Option<Slot<V>> {
+        let (from, until) = bounds(window);
+        Some(Slot {
+            key,
+            from: u32::try_from(from.max(0)).ok()?,
+            until: u32::try_from(until.clamp(0, i64::from(u32::MAX))).ok()?,
+            referenced: false,
+            value,
+        })
+    }
 
-impl Key {
-    fn probe(self) -> u64 {
-        self.0
+    fn admits(&self, now: i64) -> bool {
+        i64::from(self.from) <= now && now < i64::from(self.until)
+    }
+
+    fn closed(&self, now: i64) -> bool {
+        now >= i64::from(self.until)
     }
 }
 
-/// Approximate bytes per entry on wasm32 for a value of `value_bytes`, for sizing docs and the
-/// memory tests: the slot plus the index's share (one `u32` and one control byte at 7/8 load).
+/// 128-bit keyed hash of (tenant, token), as 32-bit words: a slot needs no 8-byte alignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key([u32; 4]);
+
+impl Key {
+    fn probe(self) -> u64 {
+        let [a, b, ..] = self.0;
+        u64::from(a) | (u64::from(b) << 32)
+    }
+}
+
+/// Slots in pages of [`PAGE`], allocated as the cache fills: growing never copies the slots
+/// (nor holds two copies of them), so memory follows the entries.
+#[derive(Debug)]
+struct Pages<T> {
+    pages: Vec<Vec<T>>,
+    len: usize,
+}
+
+const PAGE: usize = 1024;
+
+impl<T> Pages<T> {
+    fn new() -> Pages<T> {
+        Pages {
+            pages: Vec::new(),
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn get(&self, i: usize) -> Option<&T> {
+        self.pages.get(i / PAGE)?.get(i % PAGE)
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.pages.get_mut(i / PAGE)?.get_mut(i % PAGE)
+    }
+
+    fn push(&mut self, value: T) {
+        match self.pages.last_mut() {
+            Some(page) if page.len() < PAGE => page.push(value),
+            _ => {
+                let mut page = Vec::with_capacity(PAGE);
+                page.push(value);
+                self.pages.push(page);
+            }
+        }
+        self.len += 1;
+    }
+}
+
+/// Approximate bytes per entry on wasm32 for a value of `value_bytes` (4-byte aligned), for
+/// sizing: the slot (key, window, mark) plus the index's share (a `u32` and a control byte at
+/// 7/8 load, with room for the table's doubling).
 pub const fn entry_bytes(value_bytes: usize) -> usize {
-    16 + 8 + 8 + 8 + value_bytes + 6
+    16 + 8 + 4 + value_bytes + 10
 }
 
 /// [`entry_bytes`] for the engine's cached caller (a principal and a boxed slice on wasm32).
@@ -116,7 +186,7 @@ impl<V> TokenCache<V> {
         TokenCache {
             inner: RefCell::new(Inner {
                 index: HashTable::new(),
-                slots: Vec::new(),
+                slots: Pages::new(),
                 hand: 0,
             }),
             // Slot indices are u32.
@@ -143,7 +213,7 @@ impl<V> TokenCache<V> {
                 slots.get(i as usize).is_some_and(|s| s.key == key)
             })?;
             let slot = slots.get_mut(at as usize)?;
-            if slot.from <= now && now < slot.until {
+            if slot.admits(now) {
                 slot.referenced = true;
                 Some(f(&slot.value))
             } else {
@@ -164,20 +234,15 @@ impl<V> TokenCache<V> {
         let Some(key) = self.key_of(tenant, token) else {
             return;
         };
-        let (from, until) = bounds(&window);
+        let Some(slot) = Slot::new(key, &window, value) else {
+            return;
+        };
         let Ok(mut inner) = self.inner.try_borrow_mut() else {
             return;
         };
         let Inner { index, slots, hand } = &mut *inner;
-        let slot = Slot {
-            key,
-            from,
-            until,
-            referenced: false,
-            value,
-        };
         let probe_of =
-            |slots: &[Slot<V>], i: u32| slots.get(i as usize).map_or(0, |s| s.key.probe());
+            |slots: &Pages<Slot<V>>, i: u32| slots.get(i as usize).map_or(0, |s| s.key.probe());
         if let Some(&at) = index.find(key.probe(), |&i| {
             slots.get(i as usize).is_some_and(|s| s.key == key)
         }) {
@@ -190,11 +255,6 @@ impl<V> TokenCache<V> {
             let Ok(at) = u32::try_from(slots.len()) else {
                 return;
             };
-            if slots.len() == slots.capacity() {
-                // Grow by doubling, but never past the capacity.
-                let more = slots.len().max(16).min(self.capacity - slots.len());
-                slots.reserve_exact(more);
-            }
             slots.push(slot);
             index.insert_unique(key.probe(), at, |&i| probe_of(slots, i));
             return;
@@ -233,7 +293,7 @@ impl<V> TokenCache<V> {
         if let Ok(mut inner) = self.inner.try_borrow_mut() {
             *inner = Inner {
                 index: HashTable::new(),
-                slots: Vec::new(),
+                slots: Pages::new(),
                 hand: 0,
             };
         }
@@ -249,20 +309,22 @@ impl<V> TokenCache<V> {
         h.write(&tenant.to_le_bytes());
         h.write(token);
         let out = h.finish128();
-        Some(Key(out.h1, out.h2))
+        let halves = |w: u64| [w as u32, (w >> 32) as u32];
+        let ([a, b], [c, d]) = (halves(out.h1), halves(out.h2));
+        Some(Key([a, b, c, d]))
     }
 }
 
 /// The slot CLOCK evicts: the first, from the hand on, whose window has closed for good or
 /// that was not used since the hand last passed (clearing the mark of those it passes). At most
 /// two turns: after one, every mark is clear.
-fn clock_victim<V>(slots: &mut [Slot<V>], hand: &mut usize, now: i64) -> Option<usize> {
+fn clock_victim<V>(slots: &mut Pages<Slot<V>>, hand: &mut usize, now: i64) -> Option<usize> {
     let len = slots.len();
     for _ in 0..=2 * len {
         let at = *hand % len.max(1);
         *hand = (at + 1) % len.max(1);
         let slot = slots.get_mut(at)?;
-        if now >= slot.until || !slot.referenced {
+        if slot.closed(now) || !slot.referenced {
             return Some(at);
         }
         slot.referenced = false;
@@ -349,6 +411,30 @@ mod tests {
             let w = Window { exp, nbf, iat, skew };
             let (from, until) = bounds(&w);
             prop_assert_eq!(w.admits(now), from <= now && now < until);
+        }
+    }
+
+    proptest! {
+        /// What the cache keeps of a window (32-bit seconds) never admits a time the window
+        /// does not: it may only miss, and inside a window that fits, it hits.
+        #[test]
+        fn a_hit_is_always_inside_the_window(
+            exp in prop_oneof![Just(i64::MIN), Just(i64::MAX), any::<i64>(), -50i64..50, 4_294_967_200i64..4_294_967_400],
+            nbf in proptest::option::of(prop_oneof![Just(i64::MAX), any::<i64>(), -50i64..50, 4_294_967_200i64..4_294_967_400]),
+            skew in prop_oneof![Just(0i64), Just(i64::MAX), 0i64..20],
+            now in prop_oneof![Just(i64::MIN), Just(i64::MAX), any::<i64>(), -60i64..60, 4_294_967_200i64..4_294_967_400],
+        ) {
+            let w = Window { exp, nbf, iat: None, skew };
+            let cache = TokenCache::new(1);
+            cache.insert(0, b"t", w, 0, 1u32);
+            if get(&cache, 0, b"t", now).is_some() {
+                prop_assert!(w.admits(now), "{w:?} at {now}");
+            }
+            let (from, until) = bounds(&w);
+            let fits = |t: i64| (0..=i64::from(u32::MAX)).contains(&t);
+            if fits(until) && (fits(from) || from < 0) && w.admits(now) && now >= 0 {
+                prop_assert_eq!(get(&cache, 0, b"t", now), Some(1));
+            }
         }
     }
 
