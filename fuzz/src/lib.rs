@@ -492,7 +492,14 @@ pub fn es256(data: &[u8]) {
                     twin[31] ^= material[0] & 1;
                     twin
                 }
-                4 => valid[..usize::from(material[0]) % 70].to_vec(),
+                // Every length 0..=69: a prefix of the signature, longer ones padded with
+                // material bytes.
+                4 => valid
+                    .iter()
+                    .chain(material)
+                    .take(usize::from(material[0]) % 70)
+                    .copied()
+                    .collect(),
                 6 => [&valid[..32], &material[32..]].concat(),
                 _ => [&material[..32], &valid[32..]].concat(),
             };
