@@ -399,8 +399,9 @@ pub struct Envoy {
     last_request: std::cell::Cell<Option<Instant>>,
 }
 
-/// Longer than the filter's metrics flush period, with a margin for a loaded machine.
-const METRICS_SETTLE: Duration = Duration::from_millis(600);
+/// Several of the filter's metrics flush periods: a margin for a loaded machine, whose worker
+/// thread may run its timers late.
+const METRICS_SETTLE: Duration = Duration::from_millis(1500);
 
 impl Envoy {
     /// Start Envoy serving `bundle` (empty: none in the plugin configuration, so the filter
