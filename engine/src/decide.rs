@@ -116,9 +116,18 @@ pub struct Outcome<'e> {
 impl Engine {
     /// With a verified-token cache of [`cache::DEFAULT_CAPACITY`] entries.
     pub fn load(bytes: Vec<u8>, options: &LoadOptions) -> Result<Engine, LoadError> {
+        Engine::load_with_token_cache(bytes, options, cache::DEFAULT_CAPACITY)
+    }
+
+    /// With a verified-token cache of `capacity` entries (0: no cache).
+    pub fn load_with_token_cache(
+        bytes: Vec<u8>,
+        options: &LoadOptions,
+        capacity: usize,
+    ) -> Result<Engine, LoadError> {
         let bundle = Bundle::decode(bytes, options)?;
         Ok(Engine {
-            cache: TokenCache::new(cache::DEFAULT_CAPACITY),
+            cache: TokenCache::new(capacity),
             bundle,
         })
     }

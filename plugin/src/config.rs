@@ -201,8 +201,14 @@ pub fn bundle_bytes(
 pub fn load_engine(
     plugin_configuration: Option<Vec<u8>>,
     trusted_keys: &[[u8; 32]],
+    token_cache_entries: usize,
 ) -> Result<Engine, ConfigError> {
-    load_engine_with(plugin_configuration, crate::embedded::bundle, trusted_keys)
+    load_engine_with(
+        plugin_configuration,
+        crate::embedded::bundle,
+        trusted_keys,
+        token_cache_entries,
+    )
 }
 
 /// [`load_engine`] with the embedded bundle from `embedded` (tests give their own).
@@ -210,12 +216,13 @@ pub fn load_engine_with(
     plugin_configuration: Option<Vec<u8>>,
     embedded: impl FnOnce() -> Option<Vec<u8>>,
     trusted_keys: &[[u8; 32]],
+    token_cache_entries: usize,
 ) -> Result<Engine, ConfigError> {
     let bytes = bundle_bytes(plugin_configuration, embedded)?;
     let options = LoadOptions {
         trusted_keys: trusted_keys.to_vec(),
     };
-    Engine::load(bytes, &options).map_err(ConfigError::Bundle)
+    Engine::load_with_token_cache(bytes, &options, token_cache_entries).map_err(ConfigError::Bundle)
 }
 
 /// Whether a valid bundle of serial `serial` may replace the one in service (`in_service`:
@@ -368,7 +375,7 @@ mod tests {
         assert!(bundle_bytes(Some(b"garbage".to_vec()), none).is_err());
         // A bundle-shaped configuration that is corrupt is refused by the engine.
         assert!(matches!(
-            load_engine_with(Some(raw), none, &[]),
+            load_engine_with(Some(raw), none, &[], DEFAULT_TOKEN_CACHE_ENTRIES),
             Err(ConfigError::Bundle(_))
         ));
     }
@@ -403,7 +410,7 @@ mod tests {
         // The embedded bundle goes through the engine like any other: a corrupt one is refused.
         let corrupt = || Some([MAGIC.as_slice(), b"corrupt"].concat());
         assert!(matches!(
-            load_engine_with(None, corrupt, &[]),
+            load_engine_with(None, corrupt, &[], DEFAULT_TOKEN_CACHE_ENTRIES),
             Err(ConfigError::Bundle(_))
         ));
     }

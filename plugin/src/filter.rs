@@ -147,12 +147,15 @@ impl RootContext for Root {
                     .and_then(|(value, _)| value)
                     .and_then(|value| config::serial_from_shared(&value))
             });
-        let loaded =
-            config::load_engine(buffer(BufferType::PluginConfiguration), &self.trusted_keys)
-                .and_then(|engine| {
-                    config::check_serial(engine.bundle().serial(), in_service, self.allow_rollback)
-                        .map(|()| engine.with_token_cache(self.token_cache_entries))
-                });
+        let loaded = config::load_engine(
+            buffer(BufferType::PluginConfiguration),
+            &self.trusted_keys,
+            self.token_cache_entries,
+        )
+        .and_then(|engine| {
+            config::check_serial(engine.bundle().serial(), in_service, self.allow_rollback)
+                .map(|()| engine)
+        });
         match loaded {
             Ok(engine) => {
                 let bundle = engine.bundle();
