@@ -112,6 +112,7 @@ show "a form body on a JSON route" -H "authorization: Bearer $carol" $chat \
   -H 'content-type: application/x-www-form-urlencoded' -d 'model=openai-main%2Fo3'
 
 say "stats (curl -s 127.0.0.1:9901/stats?filter=gatehouse)"
+sleep 0.5  # the filter hands its counters to Envoy every 200 ms
 curl -s '127.0.0.1:9901/stats?filter=wasmcustom.gatehouse' | grep -v ': 0$' || true
 
 if [[ $keep == 1 ]]; then
