@@ -14,12 +14,17 @@ use crate::request;
 use crate::route::{self, Body, Facts};
 
 mod authorize;
+mod explain;
 mod outcome;
 mod principal;
 mod small;
 
-use authorize::authorize;
-use principal::{check_principal, Cached, Caller};
+pub(crate) use authorize::{action_of, authorize, chain, tenant_roles, NoTrace, Trace};
+pub use explain::{Explanation, Searched};
+pub(crate) use outcome::{grant_text, principal_name, subject_name};
+pub(crate) use principal::ascii_lowercase;
+use principal::Cached;
+pub(crate) use principal::{check_principal, Caller};
 
 /// A loaded bundle, ready to decide requests. Share it between the requests of one thread: the
 /// only state that changes is the verified-token cache (interior mutability, not `Sync`), which
@@ -164,6 +169,17 @@ impl Engine {
         identity: Identity<'_>,
         now: i64,
     ) -> Outcome<'e> {
+        self.decide_traced(request, identity, now, &mut NoTrace)
+    }
+
+    /// [`Engine::decide`], reporting what the steps looked at to `trace`.
+    pub(crate) fn decide_traced<'e>(
+        &'e self,
+        request: &Request<'_>,
+        identity: Identity<'_>,
+        now: i64,
+        trace: &mut impl Trace,
+    ) -> Outcome<'e> {
         let mut outcome = Outcome {
             decision: Decision::Deny {
                 reason: Reason::TenantUnknown,
@@ -178,7 +194,7 @@ impl Engine {
             token_cache_hit: false,
             tables: None,
         };
-        outcome.decision = match self.steps(request, identity, now, &mut outcome) {
+        outcome.decision = match self.steps(request, identity, now, &mut outcome, trace) {
             Ok(grant) => Decision::Allow { grant },
             Err(reason) => Decision::Deny { reason },
         };
@@ -191,6 +207,7 @@ impl Engine {
         identity: Identity<'_>,
         now: i64,
         out: &mut Outcome<'e>,
+        trace: &mut impl Trace,
     ) -> Result<Option<GrantRef>, Reason> {
         // 1. Tenant.
         let tenant = self
@@ -255,6 +272,7 @@ impl Engine {
             }
         };
         out.principal = Some(caller.principal);
+        trace.caller(&caller);
 
         // 6. Resource and action.
         let Some(route) = route else {
@@ -290,6 +308,7 @@ impl Engine {
             resource_index,
             resource,
             &target.action,
+            trace,
         )
     }
 

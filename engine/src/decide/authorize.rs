@@ -1,4 +1,8 @@
 //! Step 7: the narrowing checks on the resource, then the grant that allows the action.
+//!
+//! [`authorize`] reports what it looks at to a [`Trace`]: the filter passes [`NoTrace`] (every
+//! hook is an empty inline function), `gatehouse check` a recorder that explains the decision
+//! from exactly the steps that made it.
 
 use super::principal::Caller;
 use super::small::Small;
@@ -7,51 +11,87 @@ use crate::bundle::{self, LoadedTenant, ResourceRecord, SubjectCode, Tables};
 use crate::model::{ResourceId, RoleId, RoleKind};
 use crate::reason::Reason;
 
+/// What step 7 looked at, in the order it looked.
+pub(crate) trait Trace {
+    /// The resolved caller (step 5), before the resource is looked up.
+    fn caller(&mut self, _caller: &Caller) {}
+    /// The action's index in the tenant's action table, once it is known to apply to the type.
+    fn action(&mut self, _action: u32) {}
+    /// A resource of the chain (the requested one, then its ancestors), nearest first.
+    fn node(&mut self, _resource: ResourceId) {}
+    /// The caller's tenant-level roles.
+    fn tenant_roles(&mut self, _roles: &[(SubjectCode, RoleId)]) {}
+    /// A restricted resource of the chain, and whether a subject of the caller is admitted.
+    fn restricted(&mut self, _resource: ResourceId, _admitted: bool) {}
+}
+
+/// The trace the filter passes: nothing recorded.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct NoTrace;
+
+impl Trace for NoTrace {}
+
+/// The resource and its ancestors, nearest first. Depth is bounded at load.
+pub(crate) fn chain<'a>(
+    tables: &Tables<'a>,
+    resource_index: ResourceId,
+    resource: &'a ResourceRecord,
+) -> impl Iterator<Item = (ResourceId, &'a ResourceRecord)> + 'a {
+    let tables = *tables;
+    let mut next = Some((resource_index, resource));
+    core::iter::from_fn(move || {
+        let current = next?;
+        next = current
+            .1
+            .parent()
+            .and_then(|parent| Some((parent, tables.resources.get(parent.index())?)));
+        Some(current)
+    })
+    .take(bundle::MAX_DEPTH + 1)
+}
+
+/// The index of `action_name` in the tenant's action table, if the resource's type has it.
+pub(crate) fn action_of(
+    tenant: &LoadedTenant,
+    resource: &ResourceRecord,
+    action_name: &str,
+) -> Option<u32> {
+    let config = &tenant.config;
+    let action = config.actions.iter().position(|a| a == action_name)? as u32;
+    let type_actions = config
+        .resource_types
+        .get(resource.resource_type().index())
+        .map(|t| t.actions)
+        .unwrap_or_default();
+    type_actions.contains(action).then_some(action)
+}
+
 /// Step 7.
-pub(super) fn authorize(
+pub(crate) fn authorize(
     tenant: &LoadedTenant,
     tables: &Tables<'_>,
     caller: &Caller,
     resource_index: ResourceId,
     resource: &ResourceRecord,
     action_name: &str,
+    trace: &mut impl Trace,
 ) -> Result<Option<GrantRef>, Reason> {
     let config = &tenant.config;
-    let action = config
-        .actions
-        .iter()
-        .position(|a| a == action_name)
-        .ok_or(Reason::NoGrant)? as u32;
-    let type_actions = config
-        .resource_types
-        .get(resource.resource_type().index())
-        .map(|t| t.actions)
-        .unwrap_or_default();
-    if !type_actions.contains(action) {
-        return Err(Reason::NoGrant);
-    }
-
-    // The resource and its ancestors, nearest first. Depth is bounded at load.
-    let chain = || {
-        let mut next = Some((resource_index, resource));
-        core::iter::from_fn(move || {
-            let current = next?;
-            next = current
-                .1
-                .parent()
-                .and_then(|parent| Some((parent, tables.resources.get(parent.index())?)));
-            Some(current)
-        })
-        .take(bundle::MAX_DEPTH + 1)
-    };
+    let action = action_of(tenant, resource, action_name).ok_or(Reason::NoGrant)?;
+    trace.action(action);
+    let chain = || chain(tables, resource_index, resource);
 
     // Narrowing: disabled anywhere up the chain denies everyone.
-    if chain().any(|(_, r)| r.is_disabled()) {
-        return Err(Reason::ResourceDisabled);
+    for (index, r) in chain() {
+        trace.node(index);
+        if r.is_disabled() {
+            return Err(Reason::ResourceDisabled);
+        }
     }
 
     // Tenant-level roles: the user's own role, then its teams' roles.
     let tenant_roles = tenant_roles(tables, caller);
+    trace.tenant_roles(&tenant_roles);
     let admin = tenant_roles.iter().find(|(_, role)| {
         config
             .roles
@@ -61,8 +101,12 @@ pub(super) fn authorize(
 
     if admin.is_none() {
         for (index, r) in chain() {
-            if r.is_restricted() && !caller.subjects.iter().any(|s| tables.authorizes(index, *s)) {
-                return Err(Reason::NotAuthorizedSubject);
+            if r.is_restricted() {
+                let admitted = caller.subjects.iter().any(|s| tables.authorizes(index, *s));
+                trace.restricted(index, admitted);
+                if !admitted {
+                    return Err(Reason::NotAuthorizedSubject);
+                }
             }
         }
     }
@@ -123,7 +167,7 @@ pub(super) fn authorize(
 }
 
 /// `(subject code, role)` for every tenant-level role the caller holds.
-pub(super) fn tenant_roles(
+pub(crate) fn tenant_roles(
     tables: &Tables<'_>,
     caller: &Caller,
 ) -> Small<(SubjectCode, RoleId), 8> {

@@ -1,17 +1,14 @@
 //! What a decision found out, rendered for headers, logs and `gatehouse check`.
 
-use super::{Decision, Outcome, Principal};
-use crate::bundle::{StrRef, SubjectCode, Tables};
+use super::{Decision, GrantRef, Outcome, Principal};
+use crate::bundle::{LoadedTenant, StrRef, SubjectCode, Tables};
 use crate::model::Subject;
 
 impl Outcome<'_> {
     /// `user:<email>` or `virtualaccount:<name>` of the resolved principal.
     pub fn subject(&self) -> Option<String> {
         let tables = self.tables.as_ref()?;
-        Some(match self.principal? {
-            Principal::User(id) => subject_name(tables, SubjectCode::user(id)),
-            Principal::VirtualAccount(id) => subject_name(tables, SubjectCode::virtual_account(id)),
-        })
+        Some(principal_name(tables, self.principal?))
     }
 
     pub fn tenant_name(&self) -> Option<&str> {
@@ -37,24 +34,42 @@ impl Outcome<'_> {
         let Decision::Allow { grant: Some(grant) } = self.decision else {
             return None;
         };
-        let tables = self.tables.as_ref()?;
-        let role = self
-            .tenant?
-            .config
-            .roles
-            .get(grant.role.index())
-            .map_or("?", |r| r.name.as_str());
-        let subject = subject_name(tables, grant.subject);
-        Some(
-            match grant.resource.and_then(|i| tables.resources.get(i.index())) {
-                Some(r) => format!("{subject} {role} on {}", tables.key(r)),
-                None => format!("{subject} {role} (tenant role)"),
-            },
-        )
+        Some(grant_text(self.tenant?, self.tables.as_ref()?, &grant))
     }
 }
 
-pub(super) fn subject_name(tables: &Tables<'_>, code: SubjectCode) -> String {
+impl Principal {
+    /// The subject the principal is in grants and `authorized_subjects`.
+    pub fn subject_code(self) -> SubjectCode {
+        match self {
+            Principal::User(id) => SubjectCode::user(id),
+            Principal::VirtualAccount(id) => SubjectCode::virtual_account(id),
+        }
+    }
+}
+
+/// `user:<email>` or `virtualaccount:<name>`.
+pub(crate) fn principal_name(tables: &Tables<'_>, principal: Principal) -> String {
+    subject_name(tables, principal.subject_code())
+}
+
+/// What allowed a request, e.g.
+/// `team:ml-engineers provider-account-user on provider-account:openai-main`, or
+/// `user:alice@acme.com tenant-admin (tenant role)`.
+pub(crate) fn grant_text(tenant: &LoadedTenant, tables: &Tables<'_>, grant: &GrantRef) -> String {
+    let role = tenant
+        .config
+        .roles
+        .get(grant.role.index())
+        .map_or("?", |r| r.name.as_str());
+    let subject = subject_name(tables, grant.subject);
+    match grant.resource.and_then(|i| tables.resources.get(i.index())) {
+        Some(r) => format!("{subject} {role} on {}", tables.key(r)),
+        None => format!("{subject} {role} (tenant role)"),
+    }
+}
+
+pub(crate) fn subject_name(tables: &Tables<'_>, code: SubjectCode) -> String {
     match code.subject() {
         Subject::User(u) => {
             let email = tables.users.get(u.index()).map(|u| tables.email(u));

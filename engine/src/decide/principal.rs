@@ -191,7 +191,7 @@ impl Engine {
 /// given. Full Unicode lowercasing would let `\u{212A}ira@acme.com` (Kelvin sign) name
 /// `kira@acme.com`; no mail system treats those as one mailbox. Borrows when nothing changes
 /// (the usual case: emails are stored lowercased and usually sent that way).
-pub(super) fn ascii_lowercase(s: &str) -> Cow<'_, str> {
+pub(crate) fn ascii_lowercase(s: &str) -> Cow<'_, str> {
     if s.bytes().any(|b| b.is_ascii_uppercase()) {
         Cow::Owned(s.to_ascii_lowercase())
     } else {
@@ -201,9 +201,9 @@ pub(super) fn ascii_lowercase(s: &str) -> Cow<'_, str> {
 
 /// The caller and every subject it acts as (itself, its teams, `team:everyone`), sorted.
 #[derive(Debug, Clone)]
-pub(super) struct Caller {
-    pub(super) principal: Principal,
-    pub(super) subjects: Small<SubjectCode, 12>,
+pub(crate) struct Caller {
+    pub(crate) principal: Principal,
+    pub(crate) subjects: Small<SubjectCode, 12>,
 }
 
 /// What the verified-token cache keeps of a caller: the principal, and the teams the token's
@@ -216,6 +216,21 @@ pub(crate) struct Cached {
 }
 
 impl Caller {
+    /// The caller a principal of the tenant stands for when named directly (`--as`): itself, its
+    /// stored teams and, for users, `team:everyone`. `None` if there is no such record.
+    pub(crate) fn of(tables: &Tables<'_>, principal: Principal) -> Option<Caller> {
+        match principal {
+            Principal::User(id) => {
+                tables.users.get(id.index())?;
+                Some(user_caller_of(tables, id))
+            }
+            Principal::VirtualAccount(id) => {
+                tables.virtual_accounts.get(id.index())?;
+                Some(Caller::virtual_account(id))
+            }
+        }
+    }
+
     /// The caller a cached token stands for: the same one `authenticate` built.
     pub(super) fn from_cached(tables: &Tables<'_>, cached: &Cached) -> Result<Caller, Reason> {
         let mut caller = match cached.principal {
@@ -290,7 +305,7 @@ fn user_caller_of(tables: &Tables<'_>, id: UserId) -> Caller {
     caller
 }
 
-pub(super) fn check_principal(
+pub(crate) fn check_principal(
     tables: &Tables<'_>,
     caller: &Caller,
     now: i64,

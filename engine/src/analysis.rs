@@ -1,0 +1,626 @@
+//! Access review from the bundle alone: who may perform an action on a resource, and what a
+//! principal may do. `gatehouse who-can`, `what-can`, `diff` and `test` are built on it.
+//!
+//! Exact by construction: each question first gathers candidates from the tables (every
+//! principal, or every resource, that holds a grant which could allow the action: a superset of
+//! what can be allowed), then decides every candidate with the principal checks and the step 7
+//! that [`Engine::decide`] runs. Nothing here re-states a rule of the model; it only chooses
+//! which questions to put to the engine.
+//!
+//! The questions are those of `gatehouse check --as`: a principal named directly, its stored
+//! teams (no identity-provider team claims), at a given time.
+
+use std::cell::OnceCell;
+
+use crate::bundle::{LoadedTenant, Tables};
+use crate::decide::{self, action_of, authorize, chain, check_principal, Caller, NoTrace};
+use crate::decide::{Engine, GrantRef, Principal};
+use crate::model::{
+    ActionSet, ResourceId, RoleKind, Subject, TeamId, TypeId, UserId, VirtualAccountId,
+};
+use crate::reason::Reason;
+
+mod diff;
+
+pub use diff::{Both, Change, Diff, DiffGroup, Side, TenantDiff};
+
+/// A question that cannot be put: it names something the tenant does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnalysisError {
+    TenantUnknown(String),
+    /// The tenants' names, comma-separated.
+    SeveralTenants(String),
+    ResourceUnknown {
+        tenant: String,
+        resource: String,
+    },
+    ResourceMalformed(String),
+    TypeUnknown {
+        tenant: String,
+        resource_type: String,
+    },
+    ActionUnknown {
+        resource_type: String,
+        action: String,
+        /// The actions there are, comma-separated.
+        actions: String,
+    },
+    PrincipalUnknown {
+        tenant: String,
+        subject: String,
+    },
+}
+
+impl core::fmt::Display for AnalysisError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            AnalysisError::TenantUnknown(name) => write!(f, "the bundle has no tenant `{name}`"),
+            AnalysisError::SeveralTenants(names) => write!(
+                f,
+                "the bundle has several tenants ({names}): say which with --tenant"
+            ),
+            AnalysisError::ResourceUnknown { tenant, resource } => {
+                write!(f, "tenant `{tenant}` has no resource `{resource}`")
+            }
+            AnalysisError::ResourceMalformed(text) => {
+                write!(f, "`{text}` is not a resource reference `TYPE:PATH`")
+            }
+            AnalysisError::TypeUnknown {
+                tenant,
+                resource_type,
+            } => write!(f, "tenant `{tenant}` has no resource type `{resource_type}`"),
+            AnalysisError::ActionUnknown {
+                resource_type,
+                action,
+                actions,
+            } => write!(
+                f,
+                "resources of type `{resource_type}` have no action `{action}` (there are: {actions})"
+            ),
+            AnalysisError::PrincipalUnknown { tenant, subject } => write!(
+                f,
+                "tenant `{tenant}` has no principal `{subject}` (principals are \
+                 `user:<email>` and `virtualaccount:<name>`)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for AnalysisError {}
+
+/// One tenant of a loaded bundle, ready for questions. Indexes that only some questions need
+/// (team members, resource children) are built on first use.
+#[derive(Debug)]
+pub struct Analysis<'e> {
+    tenant: &'e LoadedTenant,
+    tables: Tables<'e>,
+    members: OnceCell<Vec<Vec<UserId>>>,
+    children: OnceCell<Vec<Vec<ResourceId>>>,
+}
+
+/// `gatehouse who-can`: the principals allowed, each with the grant the engine reports, and the
+/// principals that hold a grant which would allow but are stopped by narrowing (2.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhoCan {
+    pub resource: ResourceId,
+    pub action: u32,
+    /// Users (by email), then virtual accounts (by name).
+    pub allowed: Vec<(Principal, GrantRef)>,
+    /// Same order. Reasons: `principal_inactive`, `principal_expired`, `resource_disabled`,
+    /// `not_authorized_subject`.
+    pub blocked: Vec<(Principal, Reason)>,
+}
+
+/// `gatehouse what-can`: every (resource, action) the principal may perform, with the grant, and
+/// those a grant of the principal reaches but narrowing on the resource stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhatCan {
+    pub principal: Principal,
+    /// The principal itself is denied everywhere (`principal_inactive`, `principal_expired`);
+    /// then `allowed` and `blocked` are empty.
+    pub denied: Option<Reason>,
+    /// By resource key, then action (the tenant's action order).
+    pub allowed: Vec<(ResourceId, u32, GrantRef)>,
+    /// Reasons: `resource_disabled`, `not_authorized_subject`.
+    pub blocked: Vec<(ResourceId, u32, Reason)>,
+}
+
+impl Engine {
+    /// The analysis of tenant `name`, or of the bundle's only tenant.
+    pub fn analysis(&self, name: Option<&str>) -> Result<Analysis<'_>, AnalysisError> {
+        let tenants = self.bundle().tenants();
+        let tenant = match (name, tenants) {
+            (Some(name), _) => tenants
+                .iter()
+                .find(|t| t.config.name == name)
+                .ok_or_else(|| AnalysisError::TenantUnknown(name.to_owned()))?,
+            (None, [only]) => only,
+            (None, _) => {
+                let names: Vec<&str> = tenants.iter().map(|t| t.config.name.as_str()).collect();
+                return Err(AnalysisError::SeveralTenants(names.join(", ")));
+            }
+        };
+        Ok(Analysis::new(self, tenant))
+    }
+}
+
+impl<'e> Analysis<'e> {
+    fn new(engine: &'e Engine, tenant: &'e LoadedTenant) -> Analysis<'e> {
+        Analysis {
+            tenant,
+            tables: engine.bundle().tables(tenant),
+            members: OnceCell::new(),
+            children: OnceCell::new(),
+        }
+    }
+
+    pub fn tenant(&self) -> &'e LoadedTenant {
+        self.tenant
+    }
+
+    pub fn tenant_name(&self) -> &'e str {
+        &self.tenant.config.name
+    }
+
+    pub fn tables(&self) -> &Tables<'e> {
+        &self.tables
+    }
+
+    /// Every principal: users by email, then virtual accounts by name.
+    pub fn principals(&self) -> impl Iterator<Item = Principal> + '_ {
+        let users = (0..self.tables.users.len()).filter_map(user);
+        let vas = (0..self.tables.virtual_accounts.len()).filter_map(va);
+        users.chain(vas)
+    }
+
+    /// Every resource, by key.
+    pub fn resources(&self) -> impl Iterator<Item = ResourceId> + '_ {
+        (0..self.tables.resources.len()).filter_map(|i| Some(ResourceId(u32::try_from(i).ok()?)))
+    }
+
+    /// The actions of a resource's type, in the tenant's action order.
+    pub fn actions_of(&self, resource: ResourceId) -> impl Iterator<Item = u32> + '_ {
+        let actions = self
+            .tables
+            .resources
+            .get(resource.index())
+            .and_then(|r| {
+                self.tenant
+                    .config
+                    .resource_types
+                    .get(r.resource_type().index())
+            })
+            .map(|t| t.actions)
+            .unwrap_or_default();
+        (0..self.tenant.config.actions.len() as u32).filter(move |a| actions.contains(*a))
+    }
+
+    pub fn action_name(&self, action: u32) -> &'e str {
+        self.tenant
+            .config
+            .actions
+            .get(action as usize)
+            .map_or("?", String::as_str)
+    }
+
+    /// `type:path`.
+    pub fn resource_key(&self, resource: ResourceId) -> String {
+        self.tables
+            .resources
+            .get(resource.index())
+            .map_or_else(|| "?".to_owned(), |r| self.tables.key(r))
+    }
+
+    /// `user:<email>` or `virtualaccount:<name>`.
+    pub fn principal_name(&self, principal: Principal) -> String {
+        decide::principal_name(&self.tables, principal)
+    }
+
+    /// What a grant is, as `gatehouse check` prints it.
+    pub fn grant_text(&self, grant: &GrantRef) -> String {
+        decide::grant_text(self.tenant, &self.tables, grant)
+    }
+
+    /// A resource reference `TYPE:PATH`.
+    pub fn resource(&self, reference: &str) -> Result<ResourceId, AnalysisError> {
+        let (ty, path) = reference
+            .split_once(':')
+            .ok_or_else(|| AnalysisError::ResourceMalformed(reference.to_owned()))?;
+        self.tables
+            .resource(ty, path)
+            .map(|(id, _)| id)
+            .ok_or_else(|| AnalysisError::ResourceUnknown {
+                tenant: self.tenant_name().to_owned(),
+                resource: reference.to_owned(),
+            })
+    }
+
+    /// A principal reference, `user:<email>` (any case) or `virtualaccount:<name>`.
+    pub fn principal(&self, subject: &str) -> Result<Principal, AnalysisError> {
+        let unknown = || AnalysisError::PrincipalUnknown {
+            tenant: self.tenant_name().to_owned(),
+            subject: subject.to_owned(),
+        };
+        if let Some(email) = subject.strip_prefix("user:") {
+            let (id, _) = self
+                .tables
+                .user(&decide::ascii_lowercase(email))
+                .ok_or_else(unknown)?;
+            Ok(Principal::User(id))
+        } else if let Some(name) = subject.strip_prefix("virtualaccount:") {
+            let (id, _) = self.tables.virtual_account(name).ok_or_else(unknown)?;
+            Ok(Principal::VirtualAccount(id))
+        } else {
+            Err(unknown())
+        }
+    }
+
+    /// The index of `action` for resources of `resource`'s type.
+    pub fn action(&self, resource: ResourceId, action: &str) -> Result<u32, AnalysisError> {
+        let record = self.tables.resources.get(resource.index());
+        record
+            .and_then(|r| action_of(self.tenant, r, action))
+            .ok_or_else(|| {
+                let ty = record.and_then(|r| {
+                    self.tenant
+                        .config
+                        .resource_types
+                        .get(r.resource_type().index())
+                });
+                AnalysisError::ActionUnknown {
+                    resource_type: ty.map_or("?", |t| t.name.as_str()).to_owned(),
+                    action: action.to_owned(),
+                    actions: self
+                        .actions_of(resource)
+                        .map(|a| self.action_name(a))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }
+            })
+    }
+
+    /// What the engine answers for `principal` performing `action` on `resource` at `now`: the
+    /// principal checks, then step 7, as for `gatehouse check --as`.
+    pub fn decide(
+        &self,
+        principal: Principal,
+        resource: ResourceId,
+        action: u32,
+        now: i64,
+    ) -> Result<Option<GrantRef>, Reason> {
+        let caller = Caller::of(&self.tables, principal).ok_or(Reason::PrincipalUnknown)?;
+        check_principal(&self.tables, &caller, now)?;
+        self.authorize(&caller, resource, action)
+    }
+
+    fn authorize(
+        &self,
+        caller: &Caller,
+        resource: ResourceId,
+        action: u32,
+    ) -> Result<Option<GrantRef>, Reason> {
+        let record = self
+            .tables
+            .resources
+            .get(resource.index())
+            .ok_or(Reason::ResourceUnknown)?;
+        let action = self.action_name(action);
+        authorize(
+            self.tenant,
+            &self.tables,
+            caller,
+            resource,
+            record,
+            action,
+            &mut NoTrace,
+        )
+    }
+
+    /// `gatehouse who-can`.
+    pub fn who_can(&self, resource: ResourceId, action: u32, now: i64) -> WhoCan {
+        let mut users = vec![false; self.tables.users.len()];
+        let mut vas = vec![false; self.tables.virtual_accounts.len()];
+        self.candidates_for(resource, action, &mut users, &mut vas);
+        let mut out = WhoCan {
+            resource,
+            action,
+            allowed: Vec::new(),
+            blocked: Vec::new(),
+        };
+        let chosen = |flags: &[bool], make: fn(usize) -> Option<Principal>| {
+            flags
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| **f)
+                .filter_map(move |(i, _)| make(i))
+                .collect::<Vec<_>>()
+        };
+        let mut candidates = chosen(&users, user);
+        candidates.extend(chosen(&vas, va));
+        for principal in candidates {
+            match self.decide(principal, resource, action, now) {
+                Ok(Some(grant)) => out.allowed.push((principal, grant)),
+                // A candidate holds a grant that would allow: a denial is narrowing.
+                Err(reason) if is_narrowing(reason) => out.blocked.push((principal, reason)),
+                Ok(None) | Err(_) => {}
+            }
+        }
+        out
+    }
+
+    /// Marks every principal that holds a grant which, without narrowing, allows `action` on
+    /// `resource`: a tenant-level role (tenant-admin, or a permission for a type of the chain),
+    /// or a collaborator role including the action on the resource or an ancestor.
+    fn candidates_for(
+        &self,
+        resource: ResourceId,
+        action: u32,
+        users: &mut [bool],
+        vas: &mut [bool],
+    ) {
+        let tables = &self.tables;
+        let config = &self.tenant.config;
+        let Some(record) = tables.resources.get(resource.index()) else {
+            return;
+        };
+        let nodes: Vec<(ResourceId, TypeId)> = chain(tables, resource, record)
+            .map(|(id, r)| (id, r.resource_type()))
+            .collect();
+        let tenant_granting: Vec<bool> = config
+            .roles
+            .iter()
+            .map(|r| match &r.kind {
+                RoleKind::TenantAdmin => true,
+                RoleKind::Tenant { permissions } => permissions.iter().any(|(ty, actions)| {
+                    actions.contains(action) && nodes.iter().any(|(_, t)| t == ty)
+                }),
+                RoleKind::Collaborator { .. } => false,
+            })
+            .collect();
+        let granting =
+            |role: crate::model::RoleId| tenant_granting.get(role.index()) == Some(&true);
+        for (i, u) in tables.users.iter().enumerate() {
+            if granting(u.role()) {
+                mark(users, i);
+            }
+        }
+        for t in 0..tables.teams.len() {
+            let team = TeamId(t as u32);
+            if tables.roles_of(team).any(granting) {
+                self.mark_subject(Subject::Team(team), users, vas);
+            }
+        }
+        let numbers = tables.subject_numbers();
+        for (node, _) in &nodes {
+            for (number, role) in tables.grants_of(*node).iter() {
+                let includes = config.roles.get(role.index()).is_some_and(|r| {
+                    matches!(r.kind, RoleKind::Collaborator { actions, .. } if actions.contains(action))
+                });
+                if let (true, Some(subject)) = (includes, numbers.subject(number)) {
+                    self.mark_subject(subject, users, vas);
+                }
+            }
+        }
+    }
+
+    fn mark_subject(&self, subject: Subject, users: &mut [bool], vas: &mut [bool]) {
+        match subject {
+            Subject::User(u) => mark(users, u.index()),
+            Subject::VirtualAccount(v) => mark(vas, v.index()),
+            Subject::Team(t) => {
+                for u in self.members_of(t) {
+                    mark(users, u.index());
+                }
+            }
+            Subject::Everyone => users.iter_mut().for_each(|u| *u = true),
+        }
+    }
+
+    /// The stored members of a team.
+    pub fn members_of(&self, team: TeamId) -> &[UserId] {
+        let members = self.members.get_or_init(|| {
+            let mut members = vec![Vec::new(); self.tables.teams.len()];
+            for u in 0..self.tables.users.len() {
+                let id = UserId(u as u32);
+                for t in self.tables.teams_of(id) {
+                    if let Some(list) = members.get_mut(t.index()) {
+                        list.push(id);
+                    }
+                }
+            }
+            members
+        });
+        members.get(team.index()).map_or(&[], Vec::as_slice)
+    }
+
+    /// The direct children of a resource.
+    pub fn children_of(&self, resource: ResourceId) -> &[ResourceId] {
+        let children = self.children.get_or_init(|| {
+            let mut children = vec![Vec::new(); self.tables.resources.len()];
+            for (i, r) in self.tables.resources.iter().enumerate() {
+                if let Some(list) = r.parent().and_then(|p| children.get_mut(p.index())) {
+                    list.push(ResourceId(i as u32));
+                }
+            }
+            children
+        });
+        children.get(resource.index()).map_or(&[], Vec::as_slice)
+    }
+
+    /// A resource and all its descendants, each once.
+    pub fn subtree(&self, resource: ResourceId, into: &mut [bool]) {
+        let mut stack = vec![resource];
+        while let Some(r) = stack.pop() {
+            if into.get(r.index()) == Some(&false) {
+                mark(into, r.index());
+                stack.extend_from_slice(self.children_of(r));
+            }
+        }
+    }
+
+    /// `gatehouse what-can`, optionally only for resources of `resource_type` and for `action`.
+    pub fn what_can(
+        &self,
+        principal: Principal,
+        resource_type: Option<&str>,
+        action: Option<&str>,
+        now: i64,
+    ) -> Result<WhatCan, AnalysisError> {
+        let config = &self.tenant.config;
+        let type_filter = resource_type
+            .map(|name| {
+                config
+                    .resource_types
+                    .iter()
+                    .position(|t| t.name == name)
+                    .map(|i| TypeId(i as u32))
+                    .ok_or_else(|| AnalysisError::TypeUnknown {
+                        tenant: self.tenant_name().to_owned(),
+                        resource_type: name.to_owned(),
+                    })
+            })
+            .transpose()?;
+        let action_filter = action
+            .map(|name| {
+                config
+                    .actions
+                    .iter()
+                    .position(|a| a == name)
+                    .map(|i| i as u32)
+                    .ok_or_else(|| AnalysisError::ActionUnknown {
+                        resource_type: resource_type.unwrap_or("any").to_owned(),
+                        action: name.to_owned(),
+                        actions: config.actions.join(", "),
+                    })
+            })
+            .transpose()?;
+        let mut out = WhatCan {
+            principal,
+            denied: None,
+            allowed: Vec::new(),
+            blocked: Vec::new(),
+        };
+        let unknown = || AnalysisError::PrincipalUnknown {
+            tenant: self.tenant_name().to_owned(),
+            subject: self.principal_name(principal),
+        };
+        let caller = Caller::of(&self.tables, principal).ok_or_else(unknown)?;
+        if let Err(reason) = check_principal(&self.tables, &caller, now) {
+            out.denied = Some(reason);
+            return Ok(out);
+        }
+        let candidates = self.reachable(&caller);
+        for (i, reached) in candidates.iter().enumerate() {
+            let Some(record) = self.tables.resources.get(i).filter(|_| *reached != 0) else {
+                continue;
+            };
+            if type_filter.is_some_and(|t| t != record.resource_type()) {
+                continue;
+            }
+            let resource = ResourceId(i as u32);
+            for a in self.actions_of(resource) {
+                if action_filter.is_some_and(|f| f != a) || !ActionSet(*reached).contains(a) {
+                    continue;
+                }
+                match self.authorize(&caller, resource, a) {
+                    Ok(Some(grant)) => out.allowed.push((resource, a, grant)),
+                    Err(reason) if is_narrowing(reason) => out.blocked.push((resource, a, reason)),
+                    Ok(None) | Err(_) => {}
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Per resource, the actions a grant of `caller` could allow there: every action for a
+    /// tenant admin; else the actions a tenant-level role permits on a type, on every resource of
+    /// that type, and the actions of every collaborator role a subject of the caller holds on a
+    /// resource, there; each spread to the descendants (2.4).
+    fn reachable(&self, caller: &Caller) -> Vec<u64> {
+        let tables = &self.tables;
+        let config = &self.tenant.config;
+        let count = tables.resources.len();
+        let roles = decide::tenant_roles(tables, caller);
+        let kinds = || {
+            roles
+                .iter()
+                .filter_map(|(_, r)| config.roles.get(r.index()))
+        };
+        if kinds().any(|r| matches!(r.kind, RoleKind::TenantAdmin)) {
+            return vec![u64::MAX; count];
+        }
+        let mut reached = vec![0u64; count];
+        for role in kinds() {
+            if let RoleKind::Tenant { permissions } = &role.kind {
+                for (ty, actions) in permissions {
+                    let run = tables.type_ranges.get(ty.index()).cloned().unwrap_or(0..0);
+                    for i in run {
+                        self.spread(ResourceId(i as u32), actions.0, &mut reached);
+                    }
+                }
+            }
+        }
+        let numbers = tables.subject_numbers();
+        let mine: Vec<u64> = caller
+            .subjects
+            .iter()
+            .filter_map(|s| numbers.number(*s))
+            .collect();
+        for resource in self.resources() {
+            for (n, role) in tables.grants_of(resource).iter() {
+                if !mine.contains(&n) {
+                    continue;
+                }
+                if let Some(RoleKind::Collaborator { actions, .. }) =
+                    config.roles.get(role.index()).map(|r| &r.kind)
+                {
+                    self.spread(resource, actions.0, &mut reached);
+                }
+            }
+        }
+        reached
+    }
+
+    /// Adds `actions` to a resource and its descendants.
+    fn spread(&self, resource: ResourceId, actions: u64, reached: &mut [u64]) {
+        let mut stack = vec![resource];
+        while let Some(r) = stack.pop() {
+            let Some(slot) = reached.get_mut(r.index()) else {
+                continue;
+            };
+            // Whatever holds these actions already got them with its whole subtree.
+            if *slot & actions == actions {
+                continue;
+            }
+            *slot |= actions;
+            stack.extend_from_slice(self.children_of(r));
+        }
+    }
+}
+
+/// The denials that narrowing (2.5) causes, as opposed to holding no grant.
+pub fn is_narrowing(reason: Reason) -> bool {
+    matches!(
+        reason,
+        Reason::PrincipalInactive
+            | Reason::PrincipalExpired
+            | Reason::ResourceDisabled
+            | Reason::NotAuthorizedSubject
+    )
+}
+
+fn mark(flags: &mut [bool], i: usize) {
+    if let Some(f) = flags.get_mut(i) {
+        *f = true;
+    }
+}
+
+fn user(i: usize) -> Option<Principal> {
+    Some(Principal::User(UserId(u32::try_from(i).ok()?)))
+}
+
+fn va(i: usize) -> Option<Principal> {
+    Some(Principal::VirtualAccount(VirtualAccountId(
+        u32::try_from(i).ok()?,
+    )))
+}
