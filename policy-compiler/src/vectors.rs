@@ -598,7 +598,8 @@ impl CaseRequest {
             Some(s) => Identity::Subject(s),
             None => Identity::Token,
         };
-        cli::outcome_json(&engine.decide(&request, identity, now))
+        let (outcome, explanation) = engine.explain(&request, identity, now);
+        cli::outcome_json(&outcome, &explanation)
     }
 }
 

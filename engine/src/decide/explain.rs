@@ -96,18 +96,29 @@ impl Engine {
     ) -> (Outcome<'e>, Explanation) {
         let mut recorder = Recorder::default();
         let outcome = self.decide_traced(request, identity, now, &mut recorder);
-        let explanation = explanation(&outcome, &recorder);
+        let named = match identity {
+            Identity::Subject(subject) => Some(subject),
+            Identity::Token => None,
+        };
+        let explanation = explanation(&outcome, &recorder, named);
         (outcome, explanation)
     }
 }
 
-fn explanation(outcome: &Outcome<'_>, rec: &Recorder) -> Explanation {
+fn explanation(outcome: &Outcome<'_>, rec: &Recorder, named: Option<&str>) -> Explanation {
     let (Some(tenant), Some(tables)) = (outcome.tenant, outcome.tables.as_ref()) else {
         return Explanation {
             summary: summary_of_reason(outcome),
             ..Explanation::default()
         };
     };
+    if outcome.decision.is_allow() {
+        // What allowed it is the grant; the search is for denials.
+        return Explanation {
+            summary: summary_of_reason(outcome),
+            ..Explanation::default()
+        };
+    }
     let config = &tenant.config;
     let role_name = |role: RoleId| config.roles.get(role.index()).map_or("?", |r| &r.name);
     let pair = |(subject, role): (SubjectCode, RoleId)| {
@@ -218,7 +229,7 @@ fn explanation(outcome: &Outcome<'_>, rec: &Recorder) -> Explanation {
             .map(|r| r.name.clone())
             .collect();
     }
-    out.summary = summary(outcome, &out);
+    out.summary = summary(outcome, &out, named);
     out
 }
 
@@ -234,8 +245,11 @@ fn summary_of_reason(outcome: &Outcome<'_>) -> String {
     }
 }
 
-fn summary(outcome: &Outcome<'_>, out: &Explanation) -> String {
-    let principal = outcome.subject().unwrap_or_else(|| "the caller".to_owned());
+fn summary(outcome: &Outcome<'_>, out: &Explanation, named: Option<&str>) -> String {
+    let principal = outcome
+        .subject()
+        .or_else(|| named.map(str::to_owned))
+        .unwrap_or_else(|| "the caller".to_owned());
     let resource = outcome
         .resource()
         .unwrap_or_else(|| "the resource".to_owned());

@@ -7,8 +7,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use gatehouse_compiler::{cli, compile_paths, CompileError, CompileOptions};
-use gatehouse_engine::route::Body;
-use gatehouse_engine::{Engine, Identity, LoadOptions, Request};
+use gatehouse_engine::{Engine, LoadOptions};
 
 /// Gatehouse: multi-tenant IAM policy for Envoy, compiled into a signed bundle.
 #[derive(Debug, Parser)]
@@ -304,10 +303,6 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
         Some(text) => cli::parse_time(text)?,
         None => cli::now(),
     };
-    let host = match args.host {
-        Some(h) => h,
-        None => cli::default_host(&engine)?,
-    };
     let token = match (&args.token, &args.token_file) {
         (Some(t), _) => Some(t.trim().to_owned()),
         (None, Some(f)) => Some(
@@ -325,49 +320,29 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
             .ok_or_else(|| anyhow!("header `{h}` is not `name: value`"))?;
         headers.push((name.trim().to_owned(), value.trim().to_owned()));
     }
-    if let Some(token) = &token {
-        headers.push(("authorization".to_owned(), format!("Bearer {token}")));
-    }
-    // A body is JSON unless `-H` says otherwise, as clients of JSON APIs send it.
-    if (args.body.is_some() || args.body_file.is_some())
-        && !args.no_content_type
-        && !headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-    {
-        headers.push(("content-type".to_owned(), "application/json".to_owned()));
-    }
-    let header_refs: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    let body_bytes = match (&args.body, &args.body_file) {
+    let body = match (&args.body, &args.body_file) {
         (Some(b), _) => Some(b.clone().into_bytes()),
         (None, Some(f)) => {
             Some(std::fs::read(f).with_context(|| format!("reading `{}`", f.display()))?)
         }
         (None, None) => None,
     };
-    let max = engine.bundle().gateway().max_body_bytes as usize;
-    let body = match &body_bytes {
-        None => Body::Absent,
-        Some(b) if b.len() > max => Body::TooLarge,
-        Some(b) => Body::Bytes(b),
-    };
-    let request = Request {
-        authority: &host,
-        method: &args.method,
-        path: &args.path,
-        headers: &header_refs,
+    let request = cli::CheckRequest {
+        method: args.method,
+        path: args.path,
+        host: args.host,
+        headers,
+        token,
+        as_subject: args.as_subject,
         body,
+        no_content_type: args.no_content_type,
     };
-    let identity = match &args.as_subject {
-        Some(subject) => Identity::Subject(subject),
-        None => Identity::Token,
-    };
-    let outcome = engine.decide(&request, identity, now);
-    print!("{}", cli::render_outcome(&outcome, args.json));
-    Ok(if outcome.decision.is_allow() {
+    let checked = cli::check(&engine, &request, now)?;
+    print!(
+        "{}",
+        cli::render_outcome(&checked.outcome, &checked.explanation, args.json)
+    );
+    Ok(if checked.outcome.decision.is_allow() {
         cli::Exit::Success
     } else {
         cli::Exit::Negative
