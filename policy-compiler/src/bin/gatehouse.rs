@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use gatehouse_compiler::{cli, compile_paths, CompileError, CompileOptions};
+use gatehouse_compiler::{analysis, cli, compile_paths, CompileError, CompileOptions};
 use gatehouse_engine::{Engine, LoadOptions};
 
 /// Gatehouse: multi-tenant IAM policy for Envoy, compiled into a signed bundle.
@@ -23,6 +23,14 @@ enum Command {
     Compile(CompileArgs),
     /// Decide one request offline, exactly as the Envoy filter would.
     Check(CheckArgs),
+    /// Every principal allowed an action on a resource, with its grant; and those a grant
+    /// reaches but narrowing stops, with the reason.
+    WhoCan(WhoCanArgs),
+    /// Every (resource, action) a principal may perform, with the grant.
+    WhatCan(WhatCanArgs),
+    /// Every (principal, resource, action) whose decision differs between two policies,
+    /// grouped by the source changes that cause it.
+    Diff(DiffArgs),
     /// Describe a bundle.
     Inspect(InspectArgs),
     /// Key management.
@@ -131,6 +139,101 @@ struct CheckArgs {
     trusted_keys: Vec<String>,
 }
 
+/// Where an analysis command's policy comes from.
+#[derive(Debug, Args)]
+struct SourceArgs {
+    /// The bundle to analyse.
+    #[arg(long, conflicts_with_all = ["gateway", "inputs"])]
+    bundle: Option<PathBuf>,
+    /// Gateway file, when compiling tenant files on the fly.
+    #[arg(long)]
+    gateway: Option<PathBuf>,
+    /// Tenant files or directories, compiled on the fly (instead of --bundle).
+    inputs: Vec<PathBuf>,
+    /// The tenant to ask about, when the bundle holds several.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Decide at this time (RFC 3339) instead of now.
+    #[arg(long)]
+    now: Option<String>,
+    /// Print one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+impl SourceArgs {
+    fn engine(&self) -> Result<Engine> {
+        analysis::PolicySource {
+            bundle: self.bundle.clone(),
+            gateway: self.gateway.clone(),
+            inputs: self.inputs.clone(),
+        }
+        .load()
+    }
+
+    fn now(&self) -> Result<i64> {
+        match &self.now {
+            Some(text) => cli::parse_time(text),
+            None => Ok(cli::now()),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct WhoCanArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// `TYPE:PATH`, e.g. `model:openai-main/gpt-4o`.
+    #[arg(long)]
+    resource: String,
+    #[arg(long)]
+    action: String,
+}
+
+#[derive(Debug, Args)]
+struct WhatCanArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// `user:<email>` or `virtualaccount:<name>`.
+    #[arg(long = "as")]
+    subject: String,
+    /// Only resources of this type.
+    #[arg(long = "type")]
+    resource_type: Option<String>,
+    /// Only this action.
+    #[arg(long)]
+    action: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The policy before: a bundle, or a tenant file or directory.
+    old: PathBuf,
+    /// The policy after.
+    new: PathBuf,
+    /// Gateway file for OLD and NEW when they are tenant files.
+    #[arg(long)]
+    gateway: Option<PathBuf>,
+    /// Only this tenant.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Decide at this time (RFC 3339) instead of now.
+    #[arg(long)]
+    now: Option<String>,
+    /// Print one JSON document.
+    #[arg(long, conflicts_with = "markdown")]
+    json: bool,
+    /// Print Markdown for a pull-request comment.
+    #[arg(long)]
+    markdown: bool,
+    /// Groups with more changes than this are summarised (counts, no rows) in --json.
+    #[arg(long, default_value_t = 10_000)]
+    max_rows: usize,
+    /// Rows shown per group in the text and Markdown reports.
+    #[arg(long, default_value_t = 10)]
+    show: usize,
+}
+
 #[derive(Debug, Args)]
 struct InspectArgs {
     bundle: PathBuf,
@@ -182,6 +285,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Compile(args) => compile(args),
         Command::Check(args) => check(args),
+        Command::WhoCan(args) => who_can(args),
+        Command::WhatCan(args) => what_can(args),
+        Command::Diff(args) => diff(args),
         Command::Inspect(args) => {
             let engine = load(&args.bundle, &[])?;
             print!("{}", cli::inspect(&engine, args.json)?);
@@ -348,4 +454,77 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
         cli::Exit::Negative
     }
     .into())
+}
+
+fn who_can(args: WhoCanArgs) -> Result<ExitCode> {
+    let engine = args.source.engine()?;
+    let now = args.source.now()?;
+    let a = engine.analysis(args.source.tenant.as_deref())?;
+    let resource = a.resource(&args.resource)?;
+    let action = a.action(resource, &args.action)?;
+    let who = a.who_can(resource, action, now);
+    if args.source.json {
+        println!("{:#}", analysis::who_can_json(&a, &who));
+    } else {
+        print!("{}", analysis::who_can_text(&a, &who));
+    }
+    Ok(negative_if(who.allowed.is_empty()))
+}
+
+fn what_can(args: WhatCanArgs) -> Result<ExitCode> {
+    let engine = args.source.engine()?;
+    let now = args.source.now()?;
+    let a = engine.analysis(args.source.tenant.as_deref())?;
+    let principal = a.principal(&args.subject)?;
+    let what = a.what_can(
+        principal,
+        args.resource_type.as_deref(),
+        args.action.as_deref(),
+        now,
+    )?;
+    if args.source.json {
+        println!("{:#}", analysis::what_can_json(&a, &what));
+    } else {
+        print!("{}", analysis::what_can_text(&a, &what));
+    }
+    Ok(negative_if(what.allowed.is_empty()))
+}
+
+fn diff(args: DiffArgs) -> Result<ExitCode> {
+    let now = match &args.now {
+        Some(text) => cli::parse_time(text)?,
+        None => cli::now(),
+    };
+    let gateway = args.gateway.as_deref();
+    let old = analysis::PolicySource::path(&args.old, gateway).load()?;
+    let new = analysis::PolicySource::path(&args.new, gateway).load()?;
+    let mut diff = gatehouse_engine::analysis::Diff::new(&old, &new, now);
+    if let Some(tenant) = &args.tenant {
+        if !diff.tenants.iter().any(|t| &t.tenant == tenant) {
+            bail!("neither policy has a tenant `{tenant}`");
+        }
+        diff.tenants.retain(|t| &t.tenant == tenant);
+    }
+    let limits = analysis::DiffLimits {
+        max_rows: args.max_rows,
+        shown: args.show,
+    };
+    if args.json {
+        println!("{:#}", analysis::diff_json(&diff, limits));
+    } else if args.markdown {
+        print!("{}", analysis::diff_markdown(&diff, limits));
+    } else {
+        print!("{}", analysis::diff_text(&diff, limits));
+    }
+    Ok(negative_if(diff.count() > 0))
+}
+
+/// Exit 2 when the answer is negative (nothing allowed, changes found), else 0.
+fn negative_if(negative: bool) -> ExitCode {
+    if negative {
+        cli::Exit::Negative
+    } else {
+        cli::Exit::Success
+    }
+    .into()
 }

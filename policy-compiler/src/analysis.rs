@@ -1,0 +1,439 @@
+//! `gatehouse who-can`, `what-can` and `diff`: where the policy comes from, and the reports
+//! (text, JSON, Markdown). The answers themselves are the engine's
+//! ([`gatehouse_engine::analysis`]).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use gatehouse_engine::analysis::{Analysis, Diff, DiffGroup, Side, TenantDiff, WhatCan, WhoCan};
+use gatehouse_engine::bundle::MAGIC;
+use gatehouse_engine::{Engine, LoadOptions};
+use serde_json::{json, Value};
+
+use crate::compile::{compile_paths, CompileError, CompileOptions};
+
+/// Where a command's policy comes from: a bundle, or tenant files compiled on the fly.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySource {
+    pub bundle: Option<PathBuf>,
+    pub gateway: Option<PathBuf>,
+    /// Tenant files or directories, as `gatehouse compile` takes them.
+    pub inputs: Vec<PathBuf>,
+}
+
+impl PolicySource {
+    /// One path that is either a bundle (by its magic bytes) or tenant files.
+    pub fn path(path: &Path, gateway: Option<&Path>) -> PolicySource {
+        let is_bundle =
+            path.is_file() && std::fs::read(path).is_ok_and(|bytes| bytes.starts_with(&MAGIC));
+        if is_bundle {
+            PolicySource {
+                bundle: Some(path.to_path_buf()),
+                ..PolicySource::default()
+            }
+        } else {
+            PolicySource {
+                bundle: None,
+                gateway: gateway.map(Path::to_path_buf),
+                inputs: vec![path.to_path_buf()],
+            }
+        }
+    }
+
+    /// The engine for the policy: the bundle loaded, or the tenant files compiled and loaded.
+    pub fn load(&self) -> Result<Engine> {
+        let bytes = match (&self.bundle, self.inputs.is_empty()) {
+            (Some(path), true) => {
+                std::fs::read(path).with_context(|| format!("reading `{}`", path.display()))?
+            }
+            (Some(_), false) => bail!("give either --bundle or tenant files, not both"),
+            (None, true) => bail!("give --bundle BUNDLE, or tenant files or directories"),
+            (None, false) => {
+                let options = CompileOptions {
+                    gateway: self.gateway.clone(),
+                    inputs: self.inputs.clone(),
+                    revision: None,
+                    serial: 0,
+                };
+                let policy = match compile_paths(&options) {
+                    Ok(policy) => policy,
+                    Err(CompileError::Invalid(diagnostics)) => {
+                        let text: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
+                        bail!(
+                            "{}\n{} error(s) compiling the policy",
+                            text.join("\n"),
+                            diagnostics.len()
+                        );
+                    }
+                    Err(err) => return Err(err.into()),
+                };
+                gatehouse_engine::bundle::encode(&policy, None).map_err(|e| anyhow!("{e}"))?
+            }
+        };
+        let name = self
+            .bundle
+            .as_ref()
+            .or(self.inputs.first())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        Engine::load(bytes, &LoadOptions::default()).map_err(|e| anyhow!("`{name}`: {e}"))
+    }
+}
+
+/// The `who-can --json` document.
+pub fn who_can_json(a: &Analysis<'_>, who: &WhoCan) -> Value {
+    json!({
+        "tenant": a.tenant_name(),
+        "resource": a.resource_key(who.resource),
+        "action": a.action_name(who.action),
+        "allowed": who.allowed.iter().map(|(p, g)| json!({
+            "principal": a.principal_name(*p),
+            "grant": a.grant_text(g),
+        })).collect::<Vec<_>>(),
+        "blocked": who.blocked.iter().map(|(p, r)| json!({
+            "principal": a.principal_name(*p),
+            "reason": r.code(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `who-can` as text.
+pub fn who_can_text(a: &Analysis<'_>, who: &WhoCan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "who can {} {} (tenant {})",
+        a.action_name(who.action),
+        a.resource_key(who.resource),
+        a.tenant_name()
+    );
+    let rows: Vec<(String, String)> = who
+        .allowed
+        .iter()
+        .map(|(p, g)| (a.principal_name(*p), a.grant_text(g)))
+        .collect();
+    table(&mut out, "allowed", &rows);
+    let rows: Vec<(String, String)> = who
+        .blocked
+        .iter()
+        .map(|(p, r)| (a.principal_name(*p), r.code().to_owned()))
+        .collect();
+    table(
+        &mut out,
+        "blocked (hold a grant, stopped by narrowing)",
+        &rows,
+    );
+    out
+}
+
+/// The `what-can --json` document.
+pub fn what_can_json(a: &Analysis<'_>, what: &WhatCan) -> Value {
+    json!({
+        "tenant": a.tenant_name(),
+        "principal": a.principal_name(what.principal),
+        "denied": what.denied.map(|r| r.code()),
+        "allowed": what.allowed.iter().map(|(r, action, g)| json!({
+            "resource": a.resource_key(*r),
+            "action": a.action_name(*action),
+            "grant": a.grant_text(g),
+        })).collect::<Vec<_>>(),
+        "blocked": what.blocked.iter().map(|(r, action, reason)| json!({
+            "resource": a.resource_key(*r),
+            "action": a.action_name(*action),
+            "reason": reason.code(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `what-can` as text.
+pub fn what_can_text(a: &Analysis<'_>, what: &WhatCan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "what {} can do (tenant {})",
+        a.principal_name(what.principal),
+        a.tenant_name()
+    );
+    if let Some(reason) = what.denied {
+        let _ = writeln!(
+            out,
+            "nothing: every request is denied ({reason}: {})",
+            reason.description()
+        );
+        return out;
+    }
+    let rows: Vec<(String, String)> = what
+        .allowed
+        .iter()
+        .map(|(r, action, g)| {
+            (
+                format!("{} {}", a.action_name(*action), a.resource_key(*r)),
+                a.grant_text(g),
+            )
+        })
+        .collect();
+    table(&mut out, "allowed", &rows);
+    let rows: Vec<(String, String)> = what
+        .blocked
+        .iter()
+        .map(|(r, action, reason)| {
+            (
+                format!("{} {}", a.action_name(*action), a.resource_key(*r)),
+                reason.code().to_owned(),
+            )
+        })
+        .collect();
+    table(
+        &mut out,
+        "blocked (a grant reaches it, narrowing stops it)",
+        &rows,
+    );
+    out
+}
+
+fn table(out: &mut String, title: &str, rows: &[(String, String)]) {
+    let _ = writeln!(out, "{title}: {}", rows.len());
+    let width = rows.iter().map(|(a, _)| a.len()).max().unwrap_or(0);
+    for (a, b) in rows {
+        let _ = writeln!(out, "  {a:<width$}  {b}");
+    }
+}
+
+/// How much of a diff a report lists row by row.
+#[derive(Debug, Clone, Copy)]
+pub struct DiffLimits {
+    /// Groups with more changes than this are summarised, their rows not listed (JSON).
+    pub max_rows: usize,
+    /// Rows shown per group in text and Markdown.
+    pub shown: usize,
+}
+
+impl Default for DiffLimits {
+    fn default() -> Self {
+        DiffLimits {
+            max_rows: 10_000,
+            shown: 10,
+        }
+    }
+}
+
+struct Totals {
+    changes: usize,
+    gained: usize,
+    groups: usize,
+}
+
+fn totals(diff: &Diff<'_>) -> Totals {
+    let groups = diff.tenants.iter().flat_map(|t| &t.groups);
+    let mut t = Totals {
+        changes: 0,
+        gained: 0,
+        groups: 0,
+    };
+    for g in groups {
+        t.changes += g.len();
+        t.gained += g.gained();
+        t.groups += 1;
+    }
+    t
+}
+
+fn side_json(t: &TenantDiff<'_>, side: &Side, new: bool) -> (Value, Value) {
+    let (allowed, detail) = t.describe(side, new);
+    let decision = if allowed { "allow" } else { "deny" };
+    (json!(decision), json!(detail))
+}
+
+/// The `diff --json` document: `changes` lists every changed (principal, resource, action) of
+/// the groups that are not summarised; `groups` gives every group with its counts.
+pub fn diff_json(diff: &Diff<'_>, limits: DiffLimits) -> Value {
+    let totals = totals(diff);
+    let mut changes = Vec::new();
+    let mut groups = Vec::new();
+    for t in &diff.tenants {
+        for g in &t.groups {
+            let listed = g.len() <= limits.max_rows;
+            if listed {
+                for c in t.changes(g) {
+                    let (before, before_detail) = side_json(t, &c.before, false);
+                    let (after, after_detail) = side_json(t, &c.after, true);
+                    let mut row = json!({
+                        "tenant": t.tenant,
+                        "principal": t.principal_name(c.principal),
+                        "resource": t.resource_key(c.resource),
+                        "action": c.action,
+                        "before": before,
+                        "after": after,
+                        "causes": g.causes,
+                    });
+                    if let Some(map) = row.as_object_mut() {
+                        let key = |allow: &Value, when: &str| {
+                            format!(
+                                "{when}_{}",
+                                if allow == "allow" { "grant" } else { "reason" }
+                            )
+                        };
+                        map.insert(key(&before, "before"), before_detail);
+                        map.insert(key(&after, "after"), after_detail);
+                    }
+                    changes.push(row);
+                }
+            }
+            groups.push(group_json(t, g, listed));
+        }
+    }
+    json!({
+        "summary": {
+            "changes": totals.changes,
+            "gained": totals.gained,
+            "lost": totals.changes - totals.gained,
+            "groups": totals.groups,
+        },
+        "changes": changes,
+        "groups": groups,
+    })
+}
+
+fn group_json(t: &TenantDiff<'_>, g: &DiffGroup, listed: bool) -> Value {
+    let (principals, resources) = t.extent(g);
+    json!({
+        "tenant": t.tenant,
+        "causes": g.causes,
+        "changes": g.len(),
+        "gained": g.gained(),
+        "lost": g.len() - g.gained(),
+        "principals": principals,
+        "resources": resources,
+        "listed": listed,
+    })
+}
+
+/// `diff --markdown`: for a pull-request comment. Counts first, then each group with its
+/// causes and its first rows.
+pub fn diff_markdown(diff: &Diff<'_>, limits: DiffLimits) -> String {
+    let totals = totals(diff);
+    let mut out = String::new();
+    let _ = writeln!(out, "### Gatehouse access changes\n");
+    if totals.changes == 0 {
+        let _ = writeln!(out, "No decision changes.");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "**{} decision(s) change**: {} gained, {} lost, in {} group(s).\n",
+        totals.changes,
+        totals.gained,
+        totals.changes - totals.gained,
+        totals.groups
+    );
+    let _ = writeln!(
+        out,
+        "| # | tenant | cause | gained | lost | principals | resources |"
+    );
+    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|");
+    let mut n = 0;
+    for t in &diff.tenants {
+        for g in &t.groups {
+            n += 1;
+            let (p, r) = t.extent(g);
+            let _ = writeln!(
+                out,
+                "| {n} | {} | {} | {} | {} | {p} | {r} |",
+                md(&t.tenant),
+                md(&causes_line(g)),
+                g.gained(),
+                g.len() - g.gained()
+            );
+        }
+    }
+    let mut n = 0;
+    for t in &diff.tenants {
+        for g in &t.groups {
+            n += 1;
+            let _ = writeln!(out, "\n#### {n}. {}\n", md(&causes_line(g)));
+            let _ = writeln!(out, "| principal | action | resource | before | after |");
+            let _ = writeln!(out, "|---|---|---|---|---|");
+            for c in t.changes(g).take(limits.shown) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} |",
+                    md(&t.principal_name(c.principal)),
+                    md(c.action),
+                    md(&t.resource_key(c.resource)),
+                    md(&side_text(t, &c.before, false)),
+                    md(&side_text(t, &c.after, true)),
+                );
+            }
+            if g.len() > limits.shown {
+                let (p, r) = t.extent(g);
+                let _ = writeln!(
+                    out,
+                    "\n_… and {} more ({} changes over {p} principal(s) and {r} resource(s) in all)._",
+                    g.len() - limits.shown,
+                    g.len()
+                );
+            }
+        }
+    }
+    out
+}
+
+/// `diff` as text.
+pub fn diff_text(diff: &Diff<'_>, limits: DiffLimits) -> String {
+    let totals = totals(diff);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} decision(s) change: {} gained, {} lost, in {} group(s)",
+        totals.changes,
+        totals.gained,
+        totals.changes - totals.gained,
+        totals.groups
+    );
+    for t in &diff.tenants {
+        for g in &t.groups {
+            let (p, r) = t.extent(g);
+            let _ = writeln!(
+                out,
+                "\n[{}] {} ({} gained, {} lost; {p} principal(s), {r} resource(s))",
+                t.tenant,
+                causes_line(g),
+                g.gained(),
+                g.len() - g.gained()
+            );
+            for c in t.changes(g).take(limits.shown) {
+                let _ = writeln!(
+                    out,
+                    "  {} {} {}: {} -> {}",
+                    t.principal_name(c.principal),
+                    c.action,
+                    t.resource_key(c.resource),
+                    side_text(t, &c.before, false),
+                    side_text(t, &c.after, true)
+                );
+            }
+            if g.len() > limits.shown {
+                let _ = writeln!(out, "  ... and {} more", g.len() - limits.shown);
+            }
+        }
+    }
+    out
+}
+
+fn causes_line(g: &DiffGroup) -> String {
+    g.causes.join("; ")
+}
+
+fn side_text(t: &TenantDiff<'_>, side: &Side, new: bool) -> String {
+    match t.describe(side, new) {
+        (true, Some(grant)) => format!("allow ({grant})"),
+        (true, None) => "allow".to_owned(),
+        (false, reason) => format!("deny ({})", reason.unwrap_or_default()),
+    }
+}
+
+/// Escapes what would break a Markdown table cell.
+fn md(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}

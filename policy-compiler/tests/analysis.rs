@@ -1,0 +1,446 @@
+//! `gatehouse who-can`, `what-can`, `diff` and `check`'s explanation through the real binary on
+//! examples/acme: the documented JSON shapes, the answers the tenant file implies, exit codes,
+//! and the same answers from a bundle and from tenant files compiled on the fly.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a panic is a test failure"
+)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use support::{repo_root, run};
+
+const NOW: &str = "2026-12-01T00:00:00Z";
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// examples/acme compiled into a bundle under `name`.
+fn bundle(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("analysis");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!("{name}.bundle"));
+    let root = repo_root();
+    let done = run(&[
+        "compile",
+        "--gateway",
+        path(&root.join("examples/gateway.yaml")),
+        path(&root.join("examples/acme")),
+        "-o",
+        path(&out),
+        "--serial",
+        "1",
+    ]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    out
+}
+
+fn json(args: &[&str]) -> (i32, Value) {
+    let out = run(args);
+    let code = out.status.code().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let value = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "{args:?}: not JSON ({e}): {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (code, value)
+}
+
+fn principals(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["principal"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn who_can_lists_grants_and_narrowing() {
+    let b = bundle("who");
+    let (code, who) = json(&[
+        "who-can",
+        "--bundle",
+        path(&b),
+        "--resource",
+        "model:openai-main/o3",
+        "--action",
+        "use",
+        "--now",
+        NOW,
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(who["resource"], "model:openai-main/o3");
+    assert_eq!(who["action"], "use");
+    // Admitted by `authorized_subjects` (team:research, carol) or tenant admins.
+    assert_eq!(
+        principals(&who["allowed"]),
+        [
+            "user:alice@acme.com",
+            "user:carol@acme.com",
+            "user:heidi@acme.com",
+            "user:ivan@acme.com",
+            "user:judy@acme.com",
+            "user:peggy@acme.com"
+        ]
+    );
+    let heidi = &who["allowed"][2];
+    assert_eq!(
+        heidi["grant"],
+        "team:research model-user on model:openai-main/o3"
+    );
+    // The provider-account grant reaches ml-engineers and data-science; the restriction stops
+    // them, and mallory is suspended.
+    let blocked = who["blocked"].as_array().unwrap();
+    let reason = |p: &str| {
+        blocked
+            .iter()
+            .find(|e| e["principal"] == p)
+            .map(|e| e["reason"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        reason("user:dave@acme.com").as_deref(),
+        Some("not_authorized_subject")
+    );
+    assert_eq!(
+        reason("user:mallory@acme.com").as_deref(),
+        Some("principal_inactive")
+    );
+    assert_eq!(
+        reason("user:rupert@acme.com"),
+        None,
+        "holds no grant: not listed"
+    );
+
+    // A disabled tool: nobody is allowed (exit 2), everyone with a grant is blocked.
+    let (code, who) = json(&[
+        "who-can",
+        "--bundle",
+        path(&b),
+        "--resource",
+        "tool:github/delete_repo",
+        "--action",
+        "use",
+        "--now",
+        NOW,
+        "--json",
+    ]);
+    assert_eq!(code, 2);
+    assert!(who["allowed"].as_array().unwrap().is_empty());
+    assert!(who["blocked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["reason"] == "resource_disabled"));
+}
+
+#[test]
+fn what_can_lists_every_pair_with_its_grant() {
+    let b = bundle("what");
+    let (code, what) = json(&[
+        "what-can",
+        "--bundle",
+        path(&b),
+        "--as",
+        "virtualaccount:deploy-bot",
+        "--now",
+        NOW,
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let pairs: Vec<(String, String)> = what["allowed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(
+                e["grant"],
+                "virtualaccount:deploy-bot workspace-editor on workspace:prod/ml-serving"
+            );
+            (
+                e["action"].as_str().unwrap().into(),
+                e["resource"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(pairs.contains(&("deploy".into(), "workspace:prod/ml-serving".into())));
+    assert!(pairs.contains(&("deploy".into(), "application:prod/ml-serving/api".into())));
+    assert!(!pairs.iter().any(|(a, _)| a == "delete"));
+
+    // Filters, and an expired account that can do nothing.
+    let (_, only) = json(&[
+        "what-can",
+        "--bundle",
+        path(&b),
+        "--as",
+        "virtualaccount:deploy-bot",
+        "--type",
+        "application",
+        "--action",
+        "read",
+        "--now",
+        NOW,
+        "--json",
+    ]);
+    assert!(only["allowed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["action"] == "read"
+            && e["resource"].as_str().unwrap().starts_with("application:")));
+    let (code, expired) = json(&[
+        "what-can",
+        "--bundle",
+        path(&b),
+        "--as",
+        "virtualaccount:legacy-exporter",
+        "--now",
+        NOW,
+        "--json",
+    ]);
+    assert_eq!(code, 2);
+    assert_eq!(expired["denied"], "principal_expired");
+}
+
+#[test]
+fn tenant_files_give_the_bundle_answers() {
+    let b = bundle("same");
+    let root = repo_root();
+    let args = [
+        "--resource",
+        "mcp-server:jira",
+        "--action",
+        "use",
+        "--now",
+        NOW,
+        "--json",
+    ];
+    let mut from_bundle = vec!["who-can", "--bundle", path(&b)];
+    from_bundle.extend(args);
+    let gateway = root.join("examples/gateway.yaml");
+    let acme = root.join("examples/acme");
+    let mut from_files = vec!["who-can", "--gateway", path(&gateway), path(&acme)];
+    from_files.extend(args);
+    assert_eq!(json(&from_bundle), json(&from_files));
+}
+
+#[test]
+fn unknown_names_are_errors() {
+    let b = bundle("errors");
+    for args in [
+        vec![
+            "who-can",
+            "--bundle",
+            path(&b),
+            "--resource",
+            "model:nope/x",
+            "--action",
+            "use",
+        ],
+        vec![
+            "who-can",
+            "--bundle",
+            path(&b),
+            "--resource",
+            "model:openai-main/o3",
+            "--action",
+            "deploy",
+        ],
+        vec![
+            "what-can",
+            "--bundle",
+            path(&b),
+            "--as",
+            "user:nobody@acme.com",
+        ],
+        vec![
+            "what-can",
+            "--bundle",
+            path(&b),
+            "--as",
+            "user:carol@acme.com",
+            "--type",
+            "spaceship",
+        ],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("error:"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn diff_groups_changes_by_cause() {
+    let root = repo_root();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("analysis/diff");
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    for entry in std::fs::read_dir(root.join("examples/acme/keys")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join("keys").join(entry.file_name())).unwrap();
+    }
+    let source = std::fs::read_to_string(root.join("examples/acme/tenant.yaml")).unwrap();
+    let changed = source
+        .replace(
+            "members: [carol@acme.com, dave@acme.com, frank@acme.com, grace@acme.com]",
+            "members: [carol@acme.com, frank@acme.com, grace@acme.com]",
+        )
+        .replace(
+            "  - {email: judy@acme.com}",
+            "  - {email: judy@acme.com, active: false}",
+        );
+    assert_ne!(source, changed, "the example changed under the test");
+    std::fs::write(dir.join("tenant.yaml"), changed).unwrap();
+    let old = bundle("diff-old");
+    let gateway = root.join("examples/gateway.yaml");
+
+    let (code, diff) = json(&[
+        "diff",
+        path(&old),
+        path(&dir),
+        "--gateway",
+        path(&gateway),
+        "--now",
+        NOW,
+        "--json",
+    ]);
+    assert_eq!(code, 2, "changes exit 2");
+    let changes = diff["changes"].as_array().unwrap();
+    assert_eq!(
+        diff["summary"]["changes"].as_u64().unwrap() as usize,
+        changes.len()
+    );
+    assert_eq!(diff["summary"]["gained"], 0);
+    let dave: Vec<&Value> = changes
+        .iter()
+        .filter(|c| c["principal"] == "user:dave@acme.com")
+        .collect();
+    assert!(!dave.is_empty());
+    for c in &dave {
+        assert_eq!(c["before"], "allow");
+        assert_eq!(c["after"], "deny");
+        assert_eq!(
+            c["causes"][0],
+            "user:dave@acme.com removed from team:ml-engineers"
+        );
+        assert!(c["before_grant"]
+            .as_str()
+            .unwrap()
+            .contains("team:ml-engineers"));
+    }
+    assert!(changes.iter().any(
+        |c| c["principal"] == "user:judy@acme.com" && c["after_reason"] == "principal_inactive"
+    ));
+    let groups = diff["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2);
+
+    // Markdown for a pull request: counts first, a table of groups, then rows.
+    let out = run(&[
+        "diff",
+        path(&old),
+        path(&dir),
+        "--gateway",
+        path(&gateway),
+        "--now",
+        NOW,
+        "--markdown",
+    ]);
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.starts_with("### Gatehouse access changes"), "{md}");
+    assert!(md.contains("lost, in 2 group(s)"), "{md}");
+    assert!(md.contains("| user:dave@acme.com |"), "{md}");
+
+    // The same policy twice: no changes, exit 0.
+    let out = run(&["diff", path(&old), path(&old), "--now", NOW]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("0 decision(s) change"));
+}
+
+#[test]
+fn check_explains_a_denial() {
+    let b = bundle("explain");
+    let (code, out) = json(&[
+        "check",
+        "--bundle",
+        path(&b),
+        "--as",
+        "user:dave@acme.com",
+        "--method",
+        "POST",
+        "--path",
+        "/api/llm/v1/chat/completions",
+        "--body",
+        r#"{"model":"openai-main/o3"}"#,
+        "--now",
+        NOW,
+        "--json",
+    ]);
+    assert_eq!(code, 2);
+    assert_eq!(out["reason"], "not_authorized_subject");
+    let explain = &out["explain"];
+    assert_eq!(
+        explain["subjects"],
+        serde_json::json!(["user:dave@acme.com", "team:ml-engineers", "team:everyone"])
+    );
+    let o3 = &explain["searched"][0];
+    assert_eq!(o3["resource"], "model:openai-main/o3");
+    assert_eq!(
+        o3["authorized_subjects"],
+        serde_json::json!(["user:carol@acme.com", "team:research"])
+    );
+    assert_eq!(o3["admitted"], serde_json::json!([]));
+    let account = &explain["searched"][1];
+    assert_eq!(account["resource"], "provider-account:openai-main");
+    assert_eq!(
+        account["held"],
+        serde_json::json!(["team:ml-engineers provider-account-user"])
+    );
+
+    // no_grant: what would have granted it, at each level and tenant-wide.
+    let (_, out) = json(&[
+        "check",
+        "--bundle",
+        path(&b),
+        "--as",
+        "user:rupert@acme.com",
+        "--method",
+        "POST",
+        "--path",
+        "/api/llm/v1/chat/completions",
+        "--body",
+        r#"{"model":"openai-main/gpt-4o"}"#,
+        "--now",
+        NOW,
+        "--json",
+    ]);
+    assert_eq!(out["reason"], "no_grant");
+    let explain = &out["explain"];
+    assert_eq!(
+        explain["searched"][0]["roles_granting"],
+        serde_json::json!(["model-user"])
+    );
+    assert_eq!(
+        explain["searched"][1]["roles_granting"],
+        serde_json::json!(["provider-account-manager", "provider-account-user"])
+    );
+    assert!(explain["tenant_roles_granting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r == "model-consumer"));
+}
