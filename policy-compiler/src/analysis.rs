@@ -292,7 +292,18 @@ pub fn diff_json(diff: &Diff<'_>, limits: DiffLimits) -> Value {
         },
         "changes": changes,
         "groups": groups,
+        "notes": notes(diff),
     })
+}
+
+/// Changes that no (principal, resource, action) shows: the gateway's, and those only token
+/// requests read, each prefixed with its tenant.
+fn notes(diff: &Diff<'_>) -> Vec<String> {
+    let mut out: Vec<String> = diff.notes.iter().map(|n| format!("gateway: {n}")).collect();
+    for t in &diff.tenants {
+        out.extend(t.notes.iter().map(|n| format!("{}: {n}", t.tenant)));
+    }
+    out
 }
 
 fn group_json(t: &TenantDiff<'_>, g: &DiffGroup, listed: bool) -> Value {
@@ -315,6 +326,17 @@ pub fn diff_markdown(diff: &Diff<'_>, limits: DiffLimits) -> String {
     let totals = totals(diff);
     let mut out = String::new();
     let _ = writeln!(out, "### Gatehouse access changes\n");
+    let notes = notes(diff);
+    if !notes.is_empty() {
+        let _ = writeln!(
+            out,
+            "**Also changed** (affects token requests or routing, not counted below):\n"
+        );
+        for n in &notes {
+            let _ = writeln!(out, "- {}", md(n));
+        }
+        out.push('\n');
+    }
     if totals.changes == 0 {
         let _ = writeln!(out, "No decision changes.");
         return out;
@@ -391,6 +413,9 @@ pub fn diff_text(diff: &Diff<'_>, limits: DiffLimits) -> String {
         totals.changes - totals.gained,
         totals.groups
     );
+    for n in notes(diff) {
+        let _ = writeln!(out, "also changed: {n}");
+    }
     for t in &diff.tenants {
         for g in &t.groups {
             let (p, r) = t.extent(g);

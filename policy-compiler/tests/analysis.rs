@@ -303,6 +303,10 @@ fn diff_groups_changes_by_cause() {
         .replace(
             "  - {email: judy@acme.com}",
             "  - {email: judy@acme.com, active: false}",
+        )
+        .replace(
+            "- 5f1c7a52-leaked-in-ci-log",
+            "- 5f1c7a52-leaked-in-ci-log\n    - 77aa-second-leak",
         );
     assert_ne!(source, changed, "the example changed under the test");
     std::fs::write(dir.join("tenant.yaml"), changed).unwrap();
@@ -348,6 +352,11 @@ fn diff_groups_changes_by_cause() {
     ));
     let groups = diff["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 2);
+    // A revoked token id decides no `--as` triple: it is listed, not counted.
+    assert_eq!(
+        diff["notes"],
+        serde_json::json!(["acme: revoked token ids: 1 added, 0 removed"])
+    );
 
     // Markdown for a pull request: counts first, a table of groups, then rows.
     let out = run(&[

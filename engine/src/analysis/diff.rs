@@ -64,12 +64,20 @@ pub struct TenantDiff<'e> {
     resources: Vec<Both<ResourceId>>,
     actions: Vec<&'e str>,
     pub groups: Vec<DiffGroup>,
+    /// Changes that matter to token requests only (issuer, keys, audiences, identity
+    /// providers and their mappings, revoked token ids, `tokens_valid_after`, hosts): listed,
+    /// not counted, since `--as` triples do not read them.
+    pub notes: Vec<String>,
 }
 
 /// Every difference between two bundles.
 #[derive(Debug)]
 pub struct Diff<'e> {
     pub tenants: Vec<TenantDiff<'e>>,
+    /// Changes to the gateway file (routes, token sources, mode): they change which requests
+    /// reach which (resource, action), not the triples compared, so they are listed, not
+    /// counted.
+    pub notes: Vec<String>,
 }
 
 impl<'e> Diff<'e> {
@@ -90,7 +98,10 @@ impl<'e> Diff<'e> {
                 TenantDiff::new(name, o, n, now)
             })
             .collect();
-        Diff { tenants }
+        Diff {
+            tenants,
+            notes: gateway_notes(old.bundle().gateway(), new.bundle().gateway()),
+        }
     }
 
     /// The number of changed triples.
@@ -188,7 +199,11 @@ impl<'e> TenantDiff<'e> {
             resources,
             actions,
             groups: Vec::new(),
+            notes: Vec::new(),
         };
+        if let (Some(o), Some(n)) = (diff.old.as_ref(), diff.new.as_ref()) {
+            diff.notes = token_notes(o, n);
+        }
         let causes = diff.causes();
         diff.compare(&causes, now);
         diff
@@ -1013,4 +1028,145 @@ fn same_subjects(
 /// Unix seconds as shown in causes.
 fn time(t: Option<i64>) -> String {
     t.map_or_else(|| "never".to_owned(), |t| t.to_string())
+}
+
+/// What changed in the gateway files.
+fn gateway_notes(old: &crate::model::Gateway, new: &crate::model::Gateway) -> Vec<String> {
+    let mut notes = Vec::new();
+    for r in &old.routes {
+        match new.routes.iter().find(|x| x.name == r.name) {
+            None => notes.push(format!("route `{}` removed", r.name)),
+            Some(x) if x != r => notes.push(format!("route `{}` changed", r.name)),
+            Some(_) => {}
+        }
+    }
+    for r in &new.routes {
+        if !old.routes.iter().any(|x| x.name == r.name) {
+            notes.push(format!("route `{}` added", r.name));
+        }
+    }
+    let names =
+        |g: &crate::model::Gateway| g.routes.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+    if notes.is_empty() && names(old) != names(new) {
+        notes.push("routes reordered (the first match wins)".to_owned());
+    }
+    let mut changed = |what: &str, differs: bool| {
+        if differs {
+            notes.push(format!("{what} changed"));
+        }
+    };
+    changed(
+        "`default`",
+        old.default_authenticated != new.default_authenticated,
+    );
+    changed("`mode`", old.dry_run != new.dry_run);
+    changed("`max_body_bytes`", old.max_body_bytes != new.max_body_bytes);
+    changed("`token_sources`", old.token_sources != new.token_sources);
+    changed(
+        "`override_headers`",
+        old.override_headers != new.override_headers,
+    );
+    notes
+}
+
+/// What changed in a tenant that only token requests read.
+fn token_notes(o: &Analysis<'_>, n: &Analysis<'_>) -> Vec<String> {
+    let (a, b) = (&o.tenant.config, &n.tenant.config);
+    let mut notes = Vec::new();
+    let mut changed = |what: &str, differs: bool| {
+        if differs {
+            notes.push(format!("{what} changed"));
+        }
+    };
+    changed("`hosts`", a.hosts != b.hosts);
+    changed("`issuer`", a.issuer != b.issuer);
+    changed("control-plane keys", a.keys != b.keys);
+    changed("`audiences`", a.audiences != b.audiences);
+    changed(
+        "`clock_skew_seconds`",
+        a.clock_skew_seconds != b.clock_skew_seconds,
+    );
+    let added = b
+        .revoked_token_ids
+        .iter()
+        .filter(|j| !a.revoked_token_ids.contains(j))
+        .count();
+    let dropped = a
+        .revoked_token_ids
+        .iter()
+        .filter(|j| !b.revoked_token_ids.contains(j))
+        .count();
+    if added + dropped > 0 {
+        notes.push(format!(
+            "revoked token ids: {added} added, {dropped} removed"
+        ));
+    }
+    for p in &a.identity_providers {
+        match b.identity_providers.iter().find(|x| x.name == p.name) {
+            None => notes.push(format!("identity provider `{}` removed", p.name)),
+            Some(x) if x != p => notes.push(format!("identity provider `{}` changed", p.name)),
+            Some(_) => {}
+        }
+    }
+    for p in &b.identity_providers {
+        if !a.identity_providers.iter().any(|x| x.name == p.name) {
+            notes.push(format!("identity provider `{}` added", p.name));
+        }
+    }
+    let mappings = |x: &Analysis<'_>| -> BTreeSet<(String, String, String)> {
+        let providers = &x.tenant.config.identity_providers;
+        x.tables
+            .mappings
+            .iter()
+            .map(|m| {
+                let idp = providers.get(m.idp().0 as usize);
+                let target = m.target.get();
+                let target = match idp.map(|p| &p.resolve_to) {
+                    Some(crate::model::ResolveTo::VirtualAccount { .. }) => x
+                        .tables
+                        .virtual_accounts
+                        .get(target as usize)
+                        .map(|v| format!("virtualaccount:{}", x.tables.str(v.name))),
+                    _ => x
+                        .tables
+                        .teams
+                        .get(target as usize)
+                        .map(|t| format!("team:{}", x.tables.str(t.name))),
+                };
+                (
+                    idp.map_or_else(|| "?".to_owned(), |p| p.name.clone()),
+                    x.tables.str(m.value).to_owned(),
+                    target.unwrap_or_else(|| "?".to_owned()),
+                )
+            })
+            .collect()
+    };
+    let (ma, mb) = (mappings(o), mappings(n));
+    for (idp, value, target) in mb.difference(&ma) {
+        notes.push(format!(
+            "identity-provider mapping added: {idp} `{value}` -> {target}"
+        ));
+    }
+    for (idp, value, target) in ma.difference(&mb) {
+        notes.push(format!(
+            "identity-provider mapping removed: {idp} `{value}` -> {target}"
+        ));
+    }
+    let rotation = |x: &Analysis<'_>| -> BTreeSet<(String, Option<i64>)> {
+        x.tables
+            .virtual_accounts
+            .iter()
+            .map(|v| (x.tables.str(v.name).to_owned(), v.tokens_valid_after()))
+            .collect()
+    };
+    let (ra, rb) = (rotation(o), rotation(n));
+    for (name, after) in rb.difference(&ra) {
+        if ra.iter().any(|(x, _)| x == name) {
+            notes.push(format!(
+                "virtualaccount:{name} tokens_valid_after -> {}",
+                time(*after)
+            ));
+        }
+    }
+    notes
 }
