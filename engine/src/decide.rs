@@ -84,7 +84,7 @@ impl Decision {
 
 /// What allowed a request: a subject of the caller holding a role, on a resource (collaborator
 /// role) or tenant-wide (tenant-level role).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct GrantRef {
     pub subject: SubjectCode,
     pub role: RoleId,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use gatehouse_engine::analysis::{Analysis, Diff, DiffGroup, Side, TenantDiff, WhatCan, WhoCan};
 use gatehouse_engine::bundle::MAGIC;
+use gatehouse_engine::decide::GrantRef;
 use gatehouse_engine::{Engine, LoadOptions};
 use serde_json::{json, Value};
 
@@ -127,23 +128,58 @@ pub fn who_can_text(a: &Analysis<'_>, who: &WhoCan) -> String {
     out
 }
 
-/// The `what-can --json` document.
-pub fn what_can_json(a: &Analysis<'_>, what: &WhatCan) -> Value {
-    json!({
-        "tenant": a.tenant_name(),
-        "principal": a.principal_name(what.principal),
-        "denied": what.denied.map(|r| r.code()),
-        "allowed": what.allowed.iter().map(|(r, action, g)| json!({
-            "resource": a.resource_key(*r),
-            "action": a.action_name(*action),
-            "grant": a.grant_text(g),
-        })).collect::<Vec<_>>(),
-        "blocked": what.blocked.iter().map(|(r, action, reason)| json!({
-            "resource": a.resource_key(*r),
-            "action": a.action_name(*action),
-            "reason": reason.code(),
-        })).collect::<Vec<_>>(),
-    })
+/// The `what-can --json` document (pretty-printed text), written from typed rows: a tenant
+/// admin's answer has every pair of the tenant.
+pub fn what_can_json(a: &Analysis<'_>, what: &WhatCan) -> String {
+    #[derive(serde::Serialize)]
+    struct Allowed<'a> {
+        resource: String,
+        action: &'a str,
+        grant: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct Blocked<'a> {
+        resource: String,
+        action: &'a str,
+        reason: &'static str,
+    }
+    #[derive(serde::Serialize)]
+    struct Doc<'a> {
+        tenant: &'a str,
+        principal: String,
+        denied: Option<&'static str>,
+        allowed: Vec<Allowed<'a>>,
+        blocked: Vec<Blocked<'a>>,
+    }
+    let mut grants = std::collections::HashMap::new();
+    for (_, _, g) in &what.allowed {
+        grants.entry(*g).or_insert_with(|| a.grant_text(g));
+    }
+    let doc = Doc {
+        tenant: a.tenant_name(),
+        principal: a.principal_name(what.principal),
+        denied: what.denied.map(|r| r.code()),
+        allowed: what
+            .allowed
+            .iter()
+            .map(|(r, action, g)| Allowed {
+                resource: a.resource_key(*r),
+                action: a.action_name(*action),
+                grant: grants.get(g).map_or("?", String::as_str),
+            })
+            .collect(),
+        blocked: what
+            .blocked
+            .iter()
+            .map(|(r, action, reason)| Blocked {
+                resource: a.resource_key(*r),
+                action: a.action_name(*action),
+                reason: reason.code(),
+            })
+            .collect(),
+    };
+    // Plain structs of strings: serialising them cannot fail.
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
 /// `what-can` as text.
@@ -155,6 +191,7 @@ pub fn what_can_text(a: &Analysis<'_>, what: &WhatCan) -> String {
         a.principal_name(what.principal),
         a.tenant_name()
     );
+    let mut grants = GrantTexts::default();
     if let Some(reason) = what.denied {
         let _ = writeln!(
             out,
@@ -169,7 +206,7 @@ pub fn what_can_text(a: &Analysis<'_>, what: &WhatCan) -> String {
         .map(|(r, action, g)| {
             (
                 format!("{} {}", a.action_name(*action), a.resource_key(*r)),
-                a.grant_text(g),
+                grants.text(a, g),
             )
         })
         .collect();
@@ -190,6 +227,20 @@ pub fn what_can_text(a: &Analysis<'_>, what: &WhatCan) -> String {
         &rows,
     );
     out
+}
+
+/// A principal's rows mostly share a few grants (a tenant admin's, all one): each is
+/// rendered once.
+#[derive(Default)]
+struct GrantTexts(std::collections::HashMap<GrantRef, String>);
+
+impl GrantTexts {
+    fn text(&mut self, a: &Analysis<'_>, grant: &GrantRef) -> String {
+        self.0
+            .entry(*grant)
+            .or_insert_with(|| a.grant_text(grant))
+            .clone()
+    }
 }
 
 fn table(out: &mut String, title: &str, rows: &[(String, String)]) {

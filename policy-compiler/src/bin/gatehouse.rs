@@ -483,7 +483,7 @@ fn what_can(args: WhatCanArgs) -> Result<ExitCode> {
         now,
     )?;
     if args.source.json {
-        println!("{:#}", analysis::what_can_json(&a, &what));
+        println!("{}", analysis::what_can_json(&a, &what));
     } else {
         print!("{}", analysis::what_can_text(&a, &what));
     }
