@@ -438,16 +438,20 @@ impl<'e> TenantDiff<'e> {
                             .roles
                             .get(role.index())
                             .map_or("?", |r| r.name.as_str());
-                        format!("{subject} {role}")
+                        (subject, role.to_owned())
                     })
-                    .collect::<BTreeSet<String>>()
+                    .collect::<BTreeSet<(String, String)>>()
             };
             let (ga, gb) = (grants(o, ga), grants(n, gb));
-            for added in gb.difference(&ga) {
-                c.resource(i, format!("grant added: {added} on {key}"));
-            }
-            for removed in ga.difference(&gb) {
-                c.resource(i, format!("grant removed: {removed} on {key}"));
+            for (what, list) in [
+                ("added", gb.difference(&ga)),
+                ("removed", ga.difference(&gb)),
+            ] {
+                for grant in list {
+                    let cause = format!("grant {what}: {} {} on {key}", grant.0, grant.1);
+                    c.grant_subjects.insert(cause.clone(), grant.0.clone());
+                    c.resource(i, cause);
+                }
             }
         }
         c
@@ -545,7 +549,14 @@ impl<'e> TenantDiff<'e> {
                 );
                 let mut key: BTreeSet<String> = list.clone();
                 if let Some(r) = reached.get(&resource) {
-                    key.extend(r.iter().cloned());
+                    key.extend(
+                        r.iter()
+                            .filter(|c| match causes.grant_subjects.get(*c) {
+                                Some(subject) => self.covers(subject, both),
+                                None => true,
+                            })
+                            .cloned(),
+                    );
                 }
                 groups
                     .entry(key.into_iter().collect())
@@ -622,6 +633,28 @@ impl<'e> TenantDiff<'e> {
             .collect();
     }
 
+    /// Whether a grant to `subject` (a name) reaches the principal on either side.
+    fn covers(&self, subject: &str, p: &Both<Principal>) -> bool {
+        let on = |a: Option<&Analysis<'_>>, x: Option<Principal>| {
+            let (Some(a), Some(x)) = (a, x) else {
+                return false;
+            };
+            if a.principal_name(x) == subject {
+                return true;
+            }
+            let Principal::User(u) = x else {
+                return false;
+            };
+            subject == "team:everyone"
+                || a.tables.teams_of(u).any(|t| {
+                    a.tables.teams.get(t.index()).is_some_and(|t| {
+                        subject.strip_prefix("team:") == Some(a.tables.str(t.name))
+                    })
+                })
+        };
+        on(self.old.as_ref(), p.old) || on(self.new.as_ref(), p.new)
+    }
+
     /// What one side decides for a row, when it does not allow it.
     fn side_decision(&self, new: bool, row: &Row, maps: &Maps, now: i64) -> Side {
         let analysis = if new {
@@ -674,6 +707,9 @@ impl Analysis<'_> {
 struct Causes {
     principals: BTreeMap<u32, BTreeSet<String>>,
     resources: BTreeMap<u32, BTreeSet<String>>,
+    /// The subject of each grant-added or grant-removed cause: such a change only explains the
+    /// rows of principals it covers.
+    grant_subjects: BTreeMap<String, String>,
 }
 
 impl Causes {
