@@ -35,6 +35,9 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Run policy tests: request and access expectations (docs/analysis-test.md). Exit 0 when
+    /// every case passes, 2 when one fails, 1 on an error.
+    Test(TestArgs),
     /// Print an Envoy configuration that runs gatehouse.wasm with a bundle.
     EnvoyConfig(cli::EnvoyConfigArgs),
     /// Embed a bundle in gatehouse.wasm (used when the plugin configuration carries none);
@@ -129,6 +132,36 @@ struct CheckArgs {
     /// Write `--trusted-key=KEY` when a url-safe key starts with `-`.
     #[arg(long = "trusted-key")]
     trusted_keys: Vec<String>,
+}
+
+/// The policy under test is a bundle (`--bundle`) or tenant files compiled on the fly
+/// (`--policy`, repeatable, with `--gateway`): the positional arguments are the test files.
+#[derive(Debug, Args)]
+struct TestArgs {
+    /// A compiled bundle.
+    #[arg(long, conflicts_with_all = ["gateway", "policy"], required_unless_present = "policy")]
+    bundle: Option<PathBuf>,
+    /// Gateway file of the policy compiled from `--policy` (built-in routes when omitted).
+    #[arg(long)]
+    gateway: Option<PathBuf>,
+    /// A tenant file, or a directory of them, compiled as `gatehouse compile` does. Repeatable.
+    #[arg(long = "policy", value_name = "TENANT_FILE_OR_DIR")]
+    policy: Vec<PathBuf>,
+    /// Test files, or directories of them (*.yaml, *.yml, *.json).
+    #[arg(required = true, value_name = "TESTS")]
+    tests: Vec<PathBuf>,
+    /// Also write the results as JUnit XML to this file.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// The tenant of test files that name none (default: the bundle's only tenant).
+    #[arg(long)]
+    tenant: Option<String>,
+    /// The clock (RFC 3339) of cases and files that give none (default: now).
+    #[arg(long)]
+    now: Option<String>,
+    /// Print one JSON document with every result.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -227,6 +260,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", packaged.sha256);
             Ok(cli::Exit::Success.into())
         }
+        Command::Test(args) => test(args),
         Command::EnvoyConfig(args) => {
             print!("{}", cli::envoy_config(&args)?);
             Ok(cli::Exit::Success.into())
@@ -348,4 +382,29 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
         cli::Exit::Negative
     }
     .into())
+}
+
+fn test(args: TestArgs) -> Result<ExitCode> {
+    use gatehouse_compiler::testing;
+    // The test files first: a bad one is reported without compiling anything.
+    let files = testing::load(&args.tests)?;
+    let engine = match &args.bundle {
+        Some(bundle) => load(bundle, &[])?,
+        None => cli::compile_engine(args.gateway, args.policy)?,
+    };
+    let options = testing::RunOptions {
+        tenant: args.tenant,
+        now: args.now.as_deref().map(cli::parse_time).transpose()?,
+    };
+    let report = testing::run(&engine, &files, &options)?;
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report.junit())
+            .with_context(|| format!("writing `{}`", path.display()))?;
+    }
+    if args.json {
+        println!("{:#}", report.json());
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(report.exit().into())
 }
