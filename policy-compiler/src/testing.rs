@@ -338,60 +338,45 @@ fn load_file(path: &Path) -> Result<TestFile, Vec<String>> {
             .clone()
     };
     let default_now = spec.defaults.now.map(|t| t.0);
-    let mut cases = Vec::new();
-    let mut names = BTreeSet::new();
-    let request_lines = positions.get("cases").cloned().unwrap_or_default();
-    let access_lines = positions.get("access").cloned().unwrap_or_default();
+    // Both lists, in file order, each case with where it is and what it is (or what is wrong).
+    let mut built = Vec::with_capacity(spec.cases.len() + spec.access.len());
     for (i, case) in spec.cases.iter().enumerate() {
-        let (line, column) = request_lines.get(i).copied().unwrap_or((0, 0));
-        let mut fail = |message: String| {
-            errors.push(at(
-                line,
-                column,
-                format!("case `{}`: {message}", case.name.0),
-            ))
-        };
-        if !names.insert(case.name.0.clone()) {
-            fail("a case of this name comes earlier in the file".into());
-        }
-        match request_case(case, &spec.defaults, ttl, default_now, &mut key_text) {
-            Ok(request) => cases.push(Case {
-                name: case.name.0.clone(),
-                note: case.note.clone(),
-                line,
-                kind: CaseKind::Request(Box::new(request)),
-            }),
-            Err(message) => fail(message),
-        }
+        let kind = request_case(case, &spec.defaults, ttl, default_now, &mut key_text)
+            .map(|r| CaseKind::Request(Box::new(r)));
+        built.push(("cases", i, &case.name, &case.note, kind));
     }
     for (i, case) in spec.access.iter().enumerate() {
-        let (line, column) = access_lines.get(i).copied().unwrap_or((0, 0));
-        let mut fail = |message: String| {
-            errors.push(at(
-                line,
-                column,
-                format!("case `{}`: {message}", case.name.0),
-            ))
+        built.push((
+            "access",
+            i,
+            &case.name,
+            &case.note,
+            access_case(case, default_now),
+        ));
+    }
+    let mut cases = Vec::new();
+    let mut names = BTreeSet::new();
+    for (list, i, name, note, kind) in built {
+        let (line, column) = positions
+            .get(list)
+            .and_then(|p| p.get(i))
+            .copied()
+            .unwrap_or((0, 0));
+        let mut fail = |message: &str| {
+            errors.push(at(line, column, format!("case `{}`: {message}", name.0)));
         };
-        if !names.insert(case.name.0.clone()) {
-            fail("a case of this name comes earlier in the file".into());
+        if !names.insert(name.0.clone()) {
+            fail("a case of this name comes earlier in the file");
         }
-        if case.include.is_empty() && case.exclude.is_empty() {
-            fail("an access case needs `include` or `exclude`".into());
-            continue;
-        }
-        cases.push(Case {
-            name: case.name.0.clone(),
-            note: case.note.clone(),
-            line,
-            kind: CaseKind::Access(AccessCase {
-                resource: case.who_can.resource.clone(),
-                action: case.who_can.action.clone(),
-                include: case.include.clone(),
-                exclude: case.exclude.clone(),
-                now: case.now.map(|t| t.0).or(default_now),
+        match kind {
+            Ok(kind) => cases.push(Case {
+                name: name.0.clone(),
+                note: note.clone(),
+                line,
+                kind,
             }),
-        });
+            Err(message) => fail(&message),
+        }
     }
     if spec.cases.is_empty() && spec.access.is_empty() {
         errors.push(at(
@@ -416,8 +401,7 @@ fn load_file(path: &Path) -> Result<TestFile, Vec<String>> {
 /// same from YAML and from JSON. A file that does not fit is read again by the span-keeping
 /// loader ([`parse_source`]) for a located error.
 fn parse_file(path: &Path, text: &str) -> Result<(FileSpec, Node), Vec<String>> {
-    let options = LoaderOptions::default().error_on_duplicate_keys(true);
-    let parsed = marked_yaml::parse_yaml_with_options(0, text, options)
+    let parsed = marked_yaml::parse_yaml_with_options(0, text, loader_options())
         .ok()
         .map(|node| {
             let value = typed(&node);
@@ -444,6 +428,13 @@ fn parse_file(path: &Path, text: &str) -> Result<(FileSpec, Node), Vec<String>> 
         ));
     }
     Err(errors)
+}
+
+/// Duplicate keys are errors, and quoted scalars are marked so that [`typed`] keeps them strings.
+fn loader_options() -> LoaderOptions {
+    LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .prevent_coercion(true)
 }
 
 /// YAML to JSON, scalars typed by YAML 1.2's core schema; quoted scalars stay strings.
@@ -496,6 +487,19 @@ fn case_positions(node: &Node) -> BTreeMap<&'static str, Vec<(usize, usize)>> {
         out.insert(list, items);
     }
     out
+}
+
+fn access_case(case: &AccessSpec, default_now: Option<i64>) -> Result<CaseKind, String> {
+    if case.include.is_empty() && case.exclude.is_empty() {
+        return Err("an access case needs `include` or `exclude`".into());
+    }
+    Ok(CaseKind::Access(AccessCase {
+        resource: case.who_can.resource.clone(),
+        action: case.who_can.action.clone(),
+        include: case.include.clone(),
+        exclude: case.exclude.clone(),
+        now: case.now.map(|t| t.0).or(default_now),
+    }))
 }
 
 fn request_case(
@@ -994,15 +998,16 @@ mod tests {
 
     #[test]
     fn yaml_scalars_are_typed_and_quoted_ones_stay_strings() {
-        let node = marked_yaml::parse_yaml(
+        let node = marked_yaml::parse_yaml_with_options(
             0,
-            "a: 3\nb: \"3\"\nc: ~\nd: null\ne: true\nf: 2026-12-01T00:00:00Z\ng: 1.5\nh: -\n",
+            "a: 3\nb: \"3\"\nc: ~\nd: null\ne: true\nf: 2026-12-01T00:00:00Z\ng: 1.5\nh: x-1\n",
+            loader_options(),
         )
         .unwrap();
         assert_eq!(
             typed(&node),
             json!({"a": 3, "b": "3", "c": null, "d": null, "e": true,
-                   "f": "2026-12-01T00:00:00Z", "g": 1.5, "h": "-"})
+                   "f": "2026-12-01T00:00:00Z", "g": 1.5, "h": "x-1"})
         );
     }
 
