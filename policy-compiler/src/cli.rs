@@ -79,21 +79,24 @@ pub fn parse_duration(text: &str) -> Result<i64> {
 /// The host `check` uses when none is given: that of a lone tenant.
 pub fn default_host(engine: &Engine) -> Result<String> {
     match engine.bundle().tenants() {
-        [only] => Ok(only
-            .config
-            .hosts
-            .iter()
-            .find(|h| !h.starts_with('*'))
-            .cloned()
-            .or_else(|| {
-                only.config
-                    .hosts
-                    .first()
-                    .map(|h| format!("gatehouse{}", h.trim_start_matches('*')))
-            })
-            .unwrap_or_else(|| "localhost".to_owned())),
+        [only] => Ok(host_of(only)),
         _ => bail!("the bundle has several tenants: say which with --host"),
     }
+}
+
+/// A host the tenant serves: its first exact host, else a name under its first wildcard.
+pub fn host_of(tenant: &gatehouse_engine::bundle::LoadedTenant) -> String {
+    let hosts = &tenant.config.hosts;
+    hosts
+        .iter()
+        .find(|h| !h.starts_with('*'))
+        .cloned()
+        .or_else(|| {
+            hosts
+                .first()
+                .map(|h| format!("gatehouse{}", h.trim_start_matches('*')))
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 /// A request as `gatehouse check` takes it (its flags); `gatehouse test` cases and the
@@ -523,8 +526,6 @@ fn mint_one(args: &MintArgs, key: &str, now: i64, ttl: i64, jti: Option<String>)
     if let Some(tenant) = &args.tenant {
         claims.insert("tenant".into(), json!(tenant));
     }
-    claims.insert("iat".into(), json!(now));
-    claims.insert("exp".into(), json!(now.saturating_add(ttl)));
     if let Some(jti) = jti {
         claims.insert("jti".into(), json!(jti));
     }
@@ -544,8 +545,7 @@ fn mint_one(args: &MintArgs, key: &str, now: i64, ttl: i64, jti: Option<String>)
         let value = serde_json::from_str(value).unwrap_or_else(|_| json!(value));
         claims.insert(name.to_owned(), value);
     }
-    keys::sign_jws(key, None, &serde_json::Map::new(), &Value::Object(claims))
-        .map_err(|e| anyhow!("{e}"))
+    keys::mint(key, claims, now, ttl).map_err(|e| anyhow!("{e}"))
 }
 
 #[derive(Debug, Args)]

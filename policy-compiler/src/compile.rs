@@ -190,8 +190,9 @@ fn read(path: &Path) -> Result<String, CompileError> {
     })
 }
 
-/// `*.yaml`, `*.yml` and `*.json` files directly inside `dir`, sorted.
-fn tenant_files_in(dir: &Path) -> Result<Vec<PathBuf>, CompileError> {
+/// `*.yaml`, `*.yml` and `*.json` files directly inside `dir`, sorted (tenant files here, test
+/// files for `gatehouse test`).
+pub(crate) fn tenant_files_in(dir: &Path) -> Result<Vec<PathBuf>, CompileError> {
     let io = |source| CompileError::Io {
         path: dir.to_path_buf(),
         source,

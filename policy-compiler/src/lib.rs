@@ -13,6 +13,7 @@ pub mod package;
 pub mod source;
 #[cfg(any(test, feature = "test-support"))]
 pub mod synth;
+pub mod testing;
 #[cfg(any(test, feature = "test-support"))]
 pub mod vectors;
 

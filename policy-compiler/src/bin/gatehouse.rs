@@ -31,6 +31,9 @@ enum Command {
     /// Every (principal, resource, action) whose decision differs between two policies,
     /// grouped by the source changes that cause it.
     Diff(DiffArgs),
+    /// Run policy tests: request and access expectations (docs/analysis.md). Exit 0 when
+    /// every case passes, 2 when one fails, 1 on an error.
+    Test(TestArgs),
     /// Describe a bundle.
     Inspect(InspectArgs),
     /// Key management.
@@ -234,6 +237,36 @@ struct DiffArgs {
     show: usize,
 }
 
+/// The policy under test is a bundle (`--bundle`) or tenant files compiled on the fly
+/// (`--policy`, repeatable, with `--gateway`): the positional arguments are the test files.
+#[derive(Debug, Args)]
+struct TestArgs {
+    /// A compiled bundle.
+    #[arg(long, conflicts_with_all = ["gateway", "policy"], required_unless_present = "policy")]
+    bundle: Option<PathBuf>,
+    /// Gateway file of the policy compiled from `--policy` (built-in routes when omitted).
+    #[arg(long)]
+    gateway: Option<PathBuf>,
+    /// A tenant file, or a directory of them, compiled as `gatehouse compile` does. Repeatable.
+    #[arg(long = "policy", value_name = "TENANT_FILE_OR_DIR")]
+    policy: Vec<PathBuf>,
+    /// Test files, or directories of them (*.yaml, *.yml, *.json).
+    #[arg(required = true, value_name = "TESTS")]
+    tests: Vec<PathBuf>,
+    /// Also write the results as JUnit XML to this file.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// The tenant of test files that name none (default: the bundle's only tenant).
+    #[arg(long)]
+    tenant: Option<String>,
+    /// The clock (RFC 3339) of cases and files that give none (default: now).
+    #[arg(long)]
+    now: Option<String>,
+    /// Print one JSON document with every result.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Debug, Args)]
 struct InspectArgs {
     bundle: PathBuf,
@@ -288,6 +321,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::WhoCan(args) => who_can(args),
         Command::WhatCan(args) => what_can(args),
         Command::Diff(args) => diff(args),
+        Command::Test(args) => test(args),
         Command::Inspect(args) => {
             let engine = load(&args.bundle, &[])?;
             print!("{}", cli::inspect(&engine, args.json)?);
@@ -517,6 +551,36 @@ fn diff(args: DiffArgs) -> Result<ExitCode> {
         print!("{}", analysis::diff_text(&diff, limits));
     }
     Ok(negative_if(diff.count() > 0))
+}
+
+fn test(args: TestArgs) -> Result<ExitCode> {
+    use gatehouse_compiler::testing;
+    // The test files first: a bad one is reported without compiling anything.
+    let files = testing::load(&args.tests)?;
+    let engine = match &args.bundle {
+        Some(bundle) => load(bundle, &[])?,
+        None => analysis::PolicySource {
+            bundle: None,
+            gateway: args.gateway,
+            inputs: args.policy,
+        }
+        .load()?,
+    };
+    let options = testing::RunOptions {
+        tenant: args.tenant,
+        now: args.now.as_deref().map(cli::parse_time).transpose()?,
+    };
+    let report = testing::run(&engine, &files, &options)?;
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report.junit())
+            .with_context(|| format!("writing `{}`", path.display()))?;
+    }
+    if args.json {
+        println!("{:#}", report.json());
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(report.exit().into())
 }
 
 /// Exit 2 when the answer is negative (nothing allowed, changes found), else 0.
