@@ -1,6 +1,6 @@
 //! `gatehouse test`: policy tests in the style of `opa test`, for CI (SPEC 5.1).
 //!
-//! A test file (YAML or JSON, `docs/analysis-test.md`) holds request cases, each decided by
+//! A test file (YAML or JSON, docs/analysis.md) holds request cases, each decided by
 //! [`cli::check`] exactly as `gatehouse check` decides it and compared field by field with the
 //! `check --json` object ([`mismatches`]), and access cases, each answered by the engine's
 //! [`who_can`](gatehouse_engine::analysis::Analysis::who_can). [`load`] reads and validates every
@@ -33,7 +33,7 @@ use crate::keys;
 const DEFAULT_TTL: i64 = 3600;
 
 // ---------------------------------------------------------------------------------------------
-// The file format (docs/analysis-test.md). Serde types that mirror the file exactly.
+// The file format (docs/analysis.md). Serde types that mirror the file exactly.
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
