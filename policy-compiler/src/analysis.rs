@@ -60,12 +60,11 @@ impl PolicySource {
                 let policy = match compile_paths(&options) {
                     Ok(policy) => policy,
                     Err(CompileError::Invalid(diagnostics)) => {
-                        let text: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
-                        bail!(
-                            "{}\n{} error(s) compiling the policy",
-                            text.join("\n"),
-                            diagnostics.len()
-                        );
+                        return Err(crate::cli::Located {
+                            summary: format!("{} error(s) compiling the policy", diagnostics.len()),
+                            diagnostics: diagnostics.iter().map(|d| d.to_string()).collect(),
+                        }
+                        .into());
                     }
                     Err(err) => return Err(err.into()),
                 };

@@ -33,6 +33,25 @@ impl From<Exit> for std::process::ExitCode {
     }
 }
 
+/// An error whose details are located diagnostics (`file:line:column: error: ...`, one per
+/// problem): `gatehouse` prints them as they are, then `error: <summary>`.
+#[derive(Debug)]
+pub struct Located {
+    pub diagnostics: Vec<String>,
+    pub summary: String,
+}
+
+impl std::fmt::Display for Located {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for d in &self.diagnostics {
+            writeln!(f, "{d}")?;
+        }
+        f.write_str(&self.summary)
+    }
+}
+
+impl std::error::Error for Located {}
+
 /// Current Unix time in seconds.
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()

@@ -300,11 +300,12 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<TestFile>> {
         }
     }
     if !errors.is_empty() {
-        bail!(
-            "{}\n{} error(s) in the test files; no test ran",
-            errors.join("\n"),
-            errors.len()
-        );
+        let summary = format!("{} error(s) in the test files; no test ran", errors.len());
+        return Err(cli::Located {
+            diagnostics: errors,
+            summary,
+        }
+        .into());
     }
     Ok(loaded)
 }

@@ -308,7 +308,15 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            match err.downcast_ref::<cli::Located>() {
+                Some(located) => {
+                    for d in &located.diagnostics {
+                        eprintln!("{d}");
+                    }
+                    eprintln!("error: {}", located.summary);
+                }
+                None => eprintln!("error: {err:#}"),
+            }
             cli::Exit::Error.into()
         }
     }
