@@ -55,21 +55,6 @@ fn stripped(p: &Policy) -> Policy {
     p
 }
 
-fn principals(p: &Policy) -> Vec<String> {
-    let t = &p.tenants[0];
-    let mut out: Vec<String> = t
-        .users
-        .iter()
-        .map(|u| format!("user:{}", u.email))
-        .collect();
-    out.extend(
-        t.virtual_accounts
-            .iter()
-            .map(|v| format!("virtualaccount:{}", v.name)),
-    );
-    out
-}
-
 /// `(key, actions of its type)` for every resource.
 fn resources(p: &Policy) -> Vec<(String, Vec<&'static str>)> {
     let t = &p.tenants[0];

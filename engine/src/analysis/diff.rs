@@ -527,26 +527,18 @@ impl<'e> TenantDiff<'e> {
             let after = access(new, both.new, &maps.new_resource, &maps.new_action, now);
             let keys: BTreeSet<(u32, u32)> = before.keys().chain(after.keys()).copied().collect();
             for (resource, action) in keys {
-                let (b, a) = (
-                    before.get(&(resource, action)),
-                    after.get(&(resource, action)),
-                );
-                if b.is_some() == a.is_some() {
-                    continue;
-                }
                 let row = Row {
                     principal: p,
                     resource,
                     action,
                 };
-                let b = b.map_or_else(
-                    || self.side_decision(false, &row, &maps, now),
-                    |g| Ok(Some(*g)),
+                let (b, a) = (
+                    before.get(&(resource, action)),
+                    after.get(&(resource, action)),
                 );
-                let a = a.map_or_else(
-                    || self.side_decision(true, &row, &maps, now),
-                    |g| Ok(Some(*g)),
-                );
+                let Some(changed) = self.differs(row, b, a, &maps, now) else {
+                    continue;
+                };
                 let mut key: BTreeSet<String> = list.clone();
                 if let Some(r) = reached.get(&resource) {
                     key.extend(
@@ -561,7 +553,7 @@ impl<'e> TenantDiff<'e> {
                 groups
                     .entry(key.into_iter().collect())
                     .or_default()
-                    .push((row, b, a));
+                    .push(changed);
             }
         }
 
@@ -600,27 +592,20 @@ impl<'e> TenantDiff<'e> {
                     if causes.principals.contains_key(&p) {
                         continue;
                     }
-                    let (b, a) = (before.get(&p), after.get(&p));
-                    if b.is_some() == a.is_some() {
-                        continue;
-                    }
                     let row = Row {
                         principal: p,
                         resource,
                         action,
                     };
-                    let b = b.map_or_else(
-                        || self.side_decision(false, &row, &maps, now),
-                        |g| Ok(Some(*g)),
-                    );
-                    let a = a.map_or_else(
-                        || self.side_decision(true, &row, &maps, now),
-                        |g| Ok(Some(*g)),
-                    );
+                    let Some(changed) =
+                        self.differs(row, before.get(&p), after.get(&p), &maps, now)
+                    else {
+                        continue;
+                    };
                     groups
                         .entry(list.iter().cloned().collect())
                         .or_default()
-                        .push((row, b, a));
+                        .push(changed);
                 }
             }
         }
@@ -653,6 +638,28 @@ impl<'e> TenantDiff<'e> {
                 })
         };
         on(self.old.as_ref(), p.old) || on(self.new.as_ref(), p.new)
+    }
+
+    /// The row with each side's decision, if they differ: the grant where a side allows
+    /// (`Some`), else what that side decides (a denial).
+    fn differs(
+        &self,
+        row: Row,
+        before: Option<&GrantRef>,
+        after: Option<&GrantRef>,
+        maps: &Maps,
+        now: i64,
+    ) -> Option<(Row, Side, Side)> {
+        if before.is_some() == after.is_some() {
+            return None;
+        }
+        let side = |new: bool, grant: Option<&GrantRef>| {
+            grant.map_or_else(
+                || self.side_decision(new, &row, maps, now),
+                |g| Ok(Some(*g)),
+            )
+        };
+        Some((row, side(false, before), side(true, after)))
     }
 
     /// What one side decides for a row, when it does not allow it.

@@ -356,19 +356,26 @@ pub fn engine_decides(
     }
 }
 
-/// Every (subject, resource, action) question worth asking of a policy.
-pub fn questions(p: &Policy) -> Vec<(String, String, String, String)> {
+/// Every principal of the policy's tenant, as subject references: users, then virtual accounts.
+pub fn principals(p: &Policy) -> Vec<String> {
     let t = &p.tenants[0];
-    let mut subjects: Vec<String> = t
+    let mut out: Vec<String> = t
         .users
         .iter()
         .map(|u| format!("user:{}", u.email))
         .collect();
-    subjects.extend(
+    out.extend(
         t.virtual_accounts
             .iter()
             .map(|v| format!("virtualaccount:{}", v.name)),
     );
+    out
+}
+
+/// Every (subject, resource, action) question worth asking of a policy.
+pub fn questions(p: &Policy) -> Vec<(String, String, String, String)> {
+    let t = &p.tenants[0];
+    let mut subjects = principals(p);
     subjects.push("user:nobody@x.test".into());
     let mut out = Vec::new();
     for s in &subjects {
