@@ -1,7 +1,7 @@
 //! The compiler's entry points: files (or in-memory sources) -> [`Policy`], reporting every
 //! error of the run.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use gatehouse_engine::model::Policy;
@@ -39,6 +39,48 @@ pub enum CompileError {
     NoTenants,
     #[error("{} error(s)", .0.len())]
     Invalid(Vec<Diagnostic>),
+}
+
+/// Where a tenant's `jwks_file` is read from.
+#[derive(Debug, Clone, Copy)]
+pub enum Files<'a> {
+    /// The file system (`gatehouse compile`).
+    Disk,
+    /// Only these `(name, text)` files, names compared component by component (`./` ignored,
+    /// `..` resolved): the JavaScript package and the playground, which have no file system.
+    Memory(&'a [(&'a Path, &'a str)]),
+}
+
+impl Files<'_> {
+    /// The text of `path`, or why it cannot be had.
+    pub fn read(&self, path: &Path) -> Result<String, String> {
+        match self {
+            Files::Disk => std::fs::read_to_string(path).map_err(|e| e.to_string()),
+            Files::Memory(files) => {
+                let wanted = normalized(path);
+                files
+                    .iter()
+                    .find(|(name, _)| normalized(name) == wanted)
+                    .map(|(_, text)| (*text).to_owned())
+                    .ok_or_else(|| "no such file among the sources".to_owned())
+            }
+        }
+    }
+}
+
+/// `path` without `.` components and with `..` applied, for comparing in-memory names.
+fn normalized(path: &Path) -> Vec<Component<'_>> {
+    let mut out = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Compiles the gateway file and the tenant files or directories of `opts`.
@@ -89,10 +131,21 @@ pub fn compile_sources(
     revision: Option<&str>,
     serial: u64,
 ) -> Result<Policy, CompileError> {
-    let (result, fast) = compile_sources_with(gateway, tenants, revision, serial, true);
+    compile_sources_in(gateway, tenants, Files::Disk, revision, serial)
+}
+
+/// [`compile_sources`] with `jwks_file` paths read from `files`.
+pub fn compile_sources_in(
+    gateway: Option<(&Path, &str)>,
+    tenants: &[(&Path, &str)],
+    files: Files<'_>,
+    revision: Option<&str>,
+    serial: u64,
+) -> Result<Policy, CompileError> {
+    let (result, fast) = compile_sources_with(gateway, tenants, files, revision, serial, true);
     match result {
         Err(CompileError::Invalid(_)) if fast => {
-            compile_sources_with(gateway, tenants, revision, serial, false).0
+            compile_sources_with(gateway, tenants, files, revision, serial, false).0
         }
         result => result,
     }
@@ -103,18 +156,22 @@ pub fn compile_sources(
 fn compile_sources_with(
     gateway: Option<(&Path, &str)>,
     tenants: &[(&Path, &str)],
+    files: Files<'_>,
     revision: Option<&str>,
     serial: u64,
     json_fast: bool,
 ) -> (Result<Policy, CompileError>, bool) {
     let mut fast = false;
-    let result = compile_sources_inner(gateway, tenants, revision, serial, json_fast, &mut fast);
+    let result = compile_sources_inner(
+        gateway, tenants, files, revision, serial, json_fast, &mut fast,
+    );
     (result, fast)
 }
 
 fn compile_sources_inner(
     gateway: Option<(&Path, &str)>,
     tenants: &[(&Path, &str)],
+    files: Files<'_>,
     revision: Option<&str>,
     serial: u64,
     json_fast: bool,
@@ -164,6 +221,7 @@ fn compile_sources_inner(
             file,
             text: Some(text.clone()),
             base_dir: file.parent().unwrap_or(Path::new("")),
+            files,
             spec,
         })
         .collect();
@@ -240,9 +298,9 @@ mod tests {
     }
 
     fn both_ways(name: &Path, text: &str) -> (String, String) {
-        let (fast, used) = compile_sources_with(None, &[(name, text)], None, 1, true);
+        let (fast, used) = compile_sources_with(None, &[(name, text)], Files::Disk, None, 1, true);
         assert!(used, "{}: the JSON fast path declined", name.display());
-        let (slow, used) = compile_sources_with(None, &[(name, text)], None, 1, false);
+        let (slow, used) = compile_sources_with(None, &[(name, text)], Files::Disk, None, 1, false);
         assert!(!used);
         let json = |r: Result<Policy, CompileError>| match r {
             Ok(policy) => serde_json::to_string(&policy).unwrap_or_default(),
@@ -318,7 +376,7 @@ mod tests {
         else {
             panic!("expected errors")
         };
-        let (slow, _) = compile_sources_with(None, &[(name, &broken)], None, 1, false);
+        let (slow, _) = compile_sources_with(None, &[(name, &broken)], Files::Disk, None, 1, false);
         let Err(CompileError::Invalid(slow)) = slow else {
             panic!("expected errors")
         };

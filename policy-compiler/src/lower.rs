@@ -29,6 +29,7 @@ use std::sync::Arc;
 use gatehouse_engine::model::{self, Policy};
 use sha2::{Digest, Sha256};
 
+use crate::compile::Files;
 use crate::diagnostics::{Diagnostic, FileDiagnostics};
 use crate::source::TenantFile;
 
@@ -46,6 +47,8 @@ pub struct TenantSource<'a> {
     pub text: Option<Arc<str>>,
     /// `jwks_file:` paths are relative to this directory.
     pub base_dir: &'a Path,
+    /// Where `jwks_file:` paths are read.
+    pub files: Files<'a>,
     pub spec: &'a TenantFile,
 }
 
@@ -67,7 +70,9 @@ pub fn lower(
             text: source.text.clone(),
             out: &mut out,
         };
-        if let Some(tenant) = lower_tenant(Lowering::new(d, source.base_dir, source.spec)) {
+        if let Some(tenant) =
+            lower_tenant(Lowering::new(d, source.base_dir, source.files, source.spec))
+        {
             lowered.push(tenant);
         }
     }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::compile::Files;
 use crate::diagnostics::FileDiagnostics;
 use crate::source::{SpannedString, TenantFile};
 
@@ -14,17 +15,24 @@ pub(super) struct Lowering<'s, 'd> {
     pub(super) d: FileDiagnostics<'d>,
     /// `jwks_file:` paths are relative to this directory.
     pub(super) base_dir: &'s Path,
+    pub(super) files: Files<'s>,
     pub(super) spec: &'s TenantFile,
     /// Diagnostics of the run before this file's: the file lowered cleanly if none were added.
     before: usize,
 }
 
 impl<'s, 'd> Lowering<'s, 'd> {
-    pub(super) fn new(d: FileDiagnostics<'d>, base_dir: &'s Path, spec: &'s TenantFile) -> Self {
+    pub(super) fn new(
+        d: FileDiagnostics<'d>,
+        base_dir: &'s Path,
+        files: Files<'s>,
+        spec: &'s TenantFile,
+    ) -> Self {
         let before = d.count();
         Lowering {
             d,
             base_dir,
+            files,
             spec,
             before,
         }

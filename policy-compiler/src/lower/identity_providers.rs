@@ -116,7 +116,15 @@ impl Lowering<'_, '_> {
                 issuers.insert(p.issuer.to_string(), name.to_string());
             }
             let (file, inline) = (p.jwks_file.as_ref(), p.jwks.as_ref());
-            let keys = keys(d, self.base_dir, "identity provider", &p.name, file, inline);
+            let keys = keys(
+                d,
+                self.base_dir,
+                self.files,
+                "identity provider",
+                &p.name,
+                file,
+                inline,
+            );
             let mut algorithms = Vec::new();
             for alg in &p.algorithms {
                 match Algorithm::from_name(alg) {

@@ -5,14 +5,16 @@ use std::path::{Path, PathBuf};
 use gatehouse_engine::model::Jwk;
 use marked_yaml::Spanned;
 
+use crate::compile::Files;
 use crate::diagnostics::FileDiagnostics;
 use crate::source::SpannedString;
 
 /// Reads the key set of the `what` (`tenant`, `identity provider`) `name` from `jwks_file`
-/// (relative to `base_dir`) or inline `jwks`.
+/// (relative to `base_dir`, read from `files`) or inline `jwks`.
 pub(super) fn keys(
     d: &mut FileDiagnostics<'_>,
     base_dir: &Path,
+    files: Files<'_>,
     what: &str,
     name: &SpannedString,
     file: Option<&SpannedString>,
@@ -34,7 +36,7 @@ pub(super) fn keys(
         }
         (Some(file), None) => {
             let path: PathBuf = base_dir.join(file.as_str());
-            match std::fs::read_to_string(&path) {
+            match files.read(&path) {
                 Err(err) => Err((
                     file.span(),
                     format!("cannot read JWKS file `{}`: {err}", path.display()),
@@ -118,5 +120,38 @@ mod tests {
             d[0]
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn jwks_file_from_memory_relative_to_the_tenant_name() {
+        use crate::compile::{compile_sources_in, Files};
+        use std::path::Path;
+        let tenant = "tenant: {name: acme, issuer: i, jwks_file: keys/cp.jwks.json}\n";
+        let files = [(Path::new("./acme/keys/cp.jwks.json"), JWKS)];
+        let policy = compile_sources_in(
+            None,
+            &[(Path::new("acme/tenant.yaml"), tenant)],
+            Files::Memory(&files),
+            None,
+            1,
+        )
+        .unwrap();
+        assert_eq!(policy.tenants[0].keys.len(), 1);
+        // Not on disk either: only the files given count.
+        let err = compile_sources_in(
+            None,
+            &[(Path::new("tenant.yaml"), tenant)],
+            Files::Memory(&files),
+            None,
+            1,
+        )
+        .unwrap_err();
+        let CompileError::Invalid(d) = err else {
+            panic!()
+        };
+        assert_eq!(
+            d[0].message,
+            "cannot read JWKS file `keys/cp.jwks.json`: no such file among the sources"
+        );
     }
 }

@@ -45,7 +45,15 @@ impl Lowering<'_, '_> {
             d.error(t.issuer.span(), "`issuer` must not be empty");
         }
         let (file, inline) = (t.jwks_file.as_ref(), t.jwks.as_ref());
-        let keys = keys(d, self.base_dir, "tenant", &t.name, file, inline);
+        let keys = keys(
+            d,
+            self.base_dir,
+            self.files,
+            "tenant",
+            &t.name,
+            file,
+            inline,
+        );
         TenantSection {
             hosts,
             keys,
