@@ -80,3 +80,50 @@ build_floor() {
 build_cli() {
   cargo build --locked --release -p gatehouse-compiler --bin gatehouse
 }
+
+# The browser and JavaScript build (scripts/web.sh): the wasm32-unknown-unknown target, and
+# wasm-bindgen-cli of exactly the version of the `wasm-bindgen` crate in Cargo.lock (the two must
+# match), built once into a cache outside the work tree so fresh clones on this machine reuse it.
+WEB_WASM_PATH=target/wasm32-unknown-unknown/web-release/gatehouse_web.wasm
+WEB_TOOLS_DIR="${GATEHOUSE_TOOLS_DIR:-$HOME/.cache/gatehouse-tools}"
+
+ensure_web_target() {
+  if ! rustc --print target-libdir --target wasm32-unknown-unknown >/dev/null 2>&1 \
+     || [ ! -d "$(rustc --print target-libdir --target wasm32-unknown-unknown)" ]; then
+    echo "installing the wasm32-unknown-unknown Rust target" >&2
+    rustup target add wasm32-unknown-unknown
+  fi
+}
+
+# The `wasm-bindgen` version in Cargo.lock.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+# Sets WASM_BINDGEN to a wasm-bindgen binary of the locked version.
+ensure_wasm_bindgen() {
+  local version root
+  version=$(wasm_bindgen_version)
+  [ -n "$version" ] || { echo "error: no wasm-bindgen in Cargo.lock" >&2; return 1; }
+  root="$WEB_TOOLS_DIR/wasm-bindgen-$version"
+  WASM_BINDGEN="$root/bin/wasm-bindgen"
+  if [ -x "$WASM_BINDGEN" ] && "$WASM_BINDGEN" --version | grep -qF " $version"; then
+    return
+  fi
+  echo "installing wasm-bindgen-cli $version into $root (once)" >&2
+  # Not `--locked`: the lock file wasm-bindgen-cli ships pins a webpki-roots release that the
+  # registry here does not serve; its own dependency ranges resolve to published versions.
+  cargo install --quiet wasm-bindgen-cli --version "=$version" --root "$root"
+  "$WASM_BINDGEN" --version | grep -qF " $version"
+}
+
+# wasm-opt (Debian's binaryen), which shrinks the module the page loads.
+ensure_wasm_opt() { ensure_debian binaryen wasm-opt; }
+
+# Headless Chromium and its WebDriver server, for the playground's browser test.
+ensure_chromium() { ensure_debian "chromium chromium-driver" chromium chromedriver; }
+
+build_web_wasm() {
+  cargo build --locked --profile web-release -p gatehouse-web --target wasm32-unknown-unknown
+  [ -f "$WEB_WASM_PATH" ] || { echo "error: $WEB_WASM_PATH was not built" >&2; return 1; }
+}

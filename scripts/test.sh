@@ -17,14 +17,28 @@ export GATEHOUSE_WASM="$PWD/$WASM_PATH"
 export GATEHOUSE_WASM_TEST_HOOKS="$PWD/$WASM_TEST_HOOKS_PATH"
 mkdir -p target
 log=target/test-output.log
-cargo test --workspace --locked 2>&1 | tee "$log"
+# The CLI vector test also writes every case with `gatehouse check --json`'s answer, for the
+# JavaScript package's replay below.
+mkdir -p target/web
+GATEHOUSE_VECTORS_EXPORT="$PWD/target/web/vectors.json" \
+  cargo test --workspace --locked 2>&1 | tee "$log"
 
 # Every configuration the Envoy benchmark runs validates (written and `envoy --mode validate`d,
 # no load): scripts/bench-envoy.sh with the plugin above and the CLI the tests built.
 cargo build --locked -p gatehouse-compiler --bin gatehouse
 CONFIG_ONLY=1 GATEHOUSE_BIN=target/debug/gatehouse scripts/bench-envoy.sh
 
-# One closing line for the whole run: cargo prints a summary per test binary.
+# The npm package and the playground (scripts/web.sh): every golden vector through the package
+# under Node, and the page in headless Chromium, against the CLI built above.
+scripts/web.sh build
+GATEHOUSE_BIN=target/debug/gatehouse GATEHOUSE_VECTORS_FILE=target/web/vectors.json \
+  scripts/web.sh test 2>&1 | tee -a "$log"
+
+# One closing line for the whole run: cargo prints a summary per test binary, Node's runner
+# `# pass N` and `# fail N`, the browser test `browser: N passed, N failed`.
 awk '/^test result:/ { passed += $4; failed += $6; ignored += $8 }
+     /^# pass [0-9]+$/ { passed += $3 }
+     /^# fail [0-9]+$/ { failed += $3 }
+     /^browser: [0-9]+ passed, [0-9]+ failed$/ { passed += $2; failed += $4 }
      END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' \
   "$log" | tee target/test-summary.txt

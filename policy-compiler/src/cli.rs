@@ -8,6 +8,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use clap::Args;
+use gatehouse_engine::analysis::{Analysis, WhatCan, WhoCan};
 use gatehouse_engine::decide::Explanation;
 use gatehouse_engine::route::Body;
 use gatehouse_engine::{Decision, Engine, Identity, Outcome, Request};
@@ -214,6 +215,44 @@ fn decision_parts(outcome: &Outcome<'_>) -> (&'static str, u16, Option<&'static 
         Decision::Allow { .. } => ("allow", 200, None),
         Decision::Deny { reason } => ("deny", reason.status(), Some(reason.code())),
     }
+}
+
+/// A who-can answer as JSON: the tenant, `resource`, `action`, `allowed` (`principal`, `grant`)
+/// and `blocked` (`principal`, `reason`), in [`WhoCan`]'s order.
+pub fn who_can_json(analysis: &Analysis<'_>, answer: &WhoCan) -> Value {
+    json!({
+        "tenant": analysis.tenant_name(),
+        "resource": analysis.resource_key(answer.resource),
+        "action": analysis.action_name(answer.action),
+        "allowed": answer.allowed.iter().map(|(p, grant)| json!({
+            "principal": analysis.principal_name(*p),
+            "grant": analysis.grant_text(grant),
+        })).collect::<Vec<_>>(),
+        "blocked": answer.blocked.iter().map(|(p, reason)| json!({
+            "principal": analysis.principal_name(*p),
+            "reason": reason.code(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// A what-can answer as JSON: the tenant, `principal`, `denied` (a reason or null), `allowed`
+/// (`resource`, `action`, `grant`) and `blocked` (`resource`, `action`, `reason`).
+pub fn what_can_json(analysis: &Analysis<'_>, answer: &WhatCan) -> Value {
+    json!({
+        "tenant": analysis.tenant_name(),
+        "principal": analysis.principal_name(answer.principal),
+        "denied": answer.denied.map(|r| r.code()),
+        "allowed": answer.allowed.iter().map(|(r, a, grant)| json!({
+            "resource": analysis.resource_key(*r),
+            "action": analysis.action_name(*a),
+            "grant": analysis.grant_text(grant),
+        })).collect::<Vec<_>>(),
+        "blocked": answer.blocked.iter().map(|(r, a, reason)| json!({
+            "resource": analysis.resource_key(*r),
+            "action": analysis.action_name(*a),
+            "reason": reason.code(),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// `gatehouse check` output: one JSON object, or a few aligned lines and the explanation.

@@ -90,14 +90,7 @@ pub fn compile_paths(opts: &CompileOptions) -> Result<Policy, CompileError> {
         .as_ref()
         .map(|path| read(path).map(|text| (path.clone(), text)))
         .transpose()?;
-    let mut files = Vec::new();
-    for input in &opts.inputs {
-        if input.is_dir() {
-            files.extend(tenant_files_in(input)?);
-        } else {
-            files.push(input.clone());
-        }
-    }
+    let files = tenant_files(&opts.inputs)?;
     let mut tenants = Vec::with_capacity(files.len());
     for file in files {
         let text = read(&file)?;
@@ -239,6 +232,20 @@ fn compile_sources_inner(
             Err(CompileError::Invalid(out))
         }
     }
+}
+
+/// The tenant files `gatehouse compile` reads for `inputs`: each file as given, and for each
+/// directory its `*.yaml`, `*.yml` and `*.json` files (directly inside), sorted.
+pub fn tenant_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, CompileError> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            files.extend(tenant_files_in(input)?);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    Ok(files)
 }
 
 fn read(path: &Path) -> Result<String, CompileError> {

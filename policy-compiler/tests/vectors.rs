@@ -177,14 +177,109 @@ fn decide_cli(
     Ok((value, code))
 }
 
+// ---------------------------------------------------------------------------------------------
+// The JavaScript package's replay (`web/test/vectors.test.mjs`): with
+// `GATEHOUSE_VECTORS_EXPORT=FILE`, every vector's sources, bundle digest and cases are written to
+// FILE with the answer `gatehouse check --json` gave, for the package to compile and decide again.
+
+/// The vector's files as `compile(files)` of the package takes them: its tenant files and
+/// gateway file, and every other JSON file under the tenant files' directories (the key sets a
+/// `jwks_file` may name), named relative to the repository.
+fn export_files(options: &CompileOptions) -> Value {
+    let root = repo_root();
+    let name = |p: &Path| {
+        p.strip_prefix(&root)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let tenants = gatehouse_compiler::compile::tenant_files(&options.inputs).unwrap();
+    let mut files = Vec::new();
+    for t in &tenants {
+        files.push(
+            json!({"name": name(t), "kind": "tenant", "text": std::fs::read_to_string(t).unwrap()}),
+        );
+    }
+    if let Some(g) = &options.gateway {
+        files.push(json!({"name": name(g), "kind": "gateway", "text": std::fs::read_to_string(g).unwrap()}));
+    }
+    let mut seen: BTreeSet<PathBuf> = tenants
+        .iter()
+        .chain(&options.gateway)
+        .map(|p| std::fs::canonicalize(p).unwrap())
+        .collect();
+    let mut dirs: Vec<PathBuf> = tenants
+        .iter()
+        .filter_map(|t| t.parent().map(Path::to_path_buf))
+        .collect();
+    while let Some(dir) = dirs.pop() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "json")
+                && path.file_name().is_some_and(|n| n != "requests.json")
+                && seen.insert(std::fs::canonicalize(&path).unwrap())
+            {
+                files.push(json!({"name": name(&path), "kind": "file", "text": std::fs::read_to_string(&path).unwrap()}));
+            }
+        }
+    }
+    Value::Array(files)
+}
+
+/// A case's request as the package's `check` takes it: the flags `decide_cli` passes.
+fn export_request(req: &CaseRequest, now: &str) -> Value {
+    let headers: Vec<Value> = req
+        .headers
+        .iter()
+        .filter(|(n, v)| {
+            !(req.bearer.is_some() && n == "authorization" && v.starts_with("Bearer "))
+        })
+        .map(|(n, v)| json!([n, v]))
+        .collect();
+    let mut out = json!({
+        "method": req.method,
+        "path": req.path,
+        "host": req.host,
+        "headers": headers,
+        "now": now,
+    });
+    let set = |out: &mut Value, k: &str, v: Value| {
+        out.as_object_mut().unwrap().insert(k.to_owned(), v);
+    };
+    if let Some(token) = &req.bearer {
+        set(&mut out, "token", json!(token));
+    }
+    if let Some(subject) = &req.as_subject {
+        set(&mut out, "as", json!(subject));
+    }
+    if req.no_content_type {
+        set(&mut out, "noContentType", json!(true));
+    }
+    if let Some(body) = &req.body {
+        let body = String::from_utf8(body.clone()).expect("vector bodies are UTF-8");
+        set(&mut out, "body", json!(body));
+    }
+    out
+}
+
 #[test]
 fn golden_vectors() {
     let skip_known = std::env::var_os("GATEHOUSE_VECTORS_SKIP_KNOWN").is_some();
+    let export_to = std::env::var_os("GATEHOUSE_VECTORS_EXPORT").map(PathBuf::from);
+    let mut exported = Vec::new();
     let mut failures = Vec::new();
     let mut ran = 0;
     let mut skipped = 0;
     for vector in load_vectors() {
         let (bytes, bundle_path) = compile(&vector);
+        let mut export_cases = Vec::new();
+        let export_sha256 = gatehouse_compiler::package::sha256_hex(&bytes);
         let engine = Engine::load(bytes, &LoadOptions::default())
             .unwrap_or_else(|e| panic!("vector `{}`: load: {e}", vector.name));
         let scratch = scratch_dir(&vector.name);
@@ -251,6 +346,13 @@ fn golden_vectors() {
             match decide_cli(&bundle_path, &req, &vector.file.now, &scratch) {
                 Err(e) => failures.push(format!("{label} gatehouse check: {e}")),
                 Ok((cli_answer, code)) => {
+                    if export_to.is_some() {
+                        export_cases.push(json!({
+                            "name": case.name,
+                            "request": export_request(&req, &vector.file.now),
+                            "cli": cli_answer,
+                        }));
+                    }
                     let wrong = mismatches(&case.expect, &cli_answer);
                     if !wrong.is_empty() {
                         failures.push(format!(
@@ -277,6 +379,21 @@ fn golden_vectors() {
                 }
             }
         }
+        if export_to.is_some() {
+            let options = vector.compile_options().unwrap();
+            exported.push(json!({
+                "vector": vector.name,
+                "revision": vector.revision(),
+                "serial": vector.serial(),
+                "bundle_sha256": export_sha256,
+                "files": export_files(&options),
+                "cases": export_cases,
+            }));
+        }
+    }
+    if let Some(path) = &export_to {
+        let text = serde_json::to_string(&Value::Array(exported)).unwrap();
+        std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
     }
     eprintln!(
         "golden vectors: {ran} cases run, {skipped} skipped, {} failures",
