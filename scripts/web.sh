@@ -25,12 +25,13 @@ build() {
 
   rm -rf "$PKG" "$SITE"
   mkdir -p "$PKG" "$SITE"
-  "$WASM_BINDGEN" --target web --out-dir "$PKG" --out-name gatehouse_web "$WEB_WASM_PATH"
-  # Smaller and faster to instantiate; the features are those rustc enables by default for
-  # wasm32-unknown-unknown.
+  # wasm-opt first, smaller and faster to instantiate (the features are those rustc enables by
+  # default for wasm32-unknown-unknown), then wasm-bindgen: Debian's binaryen run after
+  # wasm-bindgen retypes the externref table wasm-bindgen adds, and the module fails to load.
   wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
     --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
-    "$PKG/gatehouse_web_bg.wasm" -o "$PKG/gatehouse_web_bg.wasm"
+    "$WEB_WASM_PATH" -o "$OUT/gatehouse_web.opt.wasm"
+  "$WASM_BINDGEN" --target web --out-dir "$PKG" --out-name gatehouse_web "$OUT/gatehouse_web.opt.wasm"
 
   local version
   version=$(cargo metadata --locked --format-version 1 --no-deps \

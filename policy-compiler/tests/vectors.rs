@@ -183,8 +183,7 @@ fn decide_cli(
 // FILE with the answer `gatehouse check --json` gave, for the package to compile and decide again.
 
 /// The vector's files as `compile(files)` of the package takes them: its tenant files and
-/// gateway file, and every other JSON file under the tenant files' directories (the key sets a
-/// `jwks_file` may name), named relative to the repository.
+/// gateway file, and the key sets their `jwks_file`s name, named relative to the repository.
 fn export_files(options: &CompileOptions) -> Value {
     let root = repo_root();
     let name = |p: &Path| {
@@ -193,42 +192,27 @@ fn export_files(options: &CompileOptions) -> Value {
             .to_string_lossy()
             .into_owned()
     };
+    let file = |p: &Path, kind: &str| json!({"name": name(p), "kind": kind, "text": std::fs::read_to_string(p).unwrap()});
     let tenants = gatehouse_compiler::compile::tenant_files(&options.inputs).unwrap();
-    let mut files = Vec::new();
-    for t in &tenants {
-        files.push(
-            json!({"name": name(t), "kind": "tenant", "text": std::fs::read_to_string(t).unwrap()}),
-        );
-    }
-    if let Some(g) = &options.gateway {
-        files.push(json!({"name": name(g), "kind": "gateway", "text": std::fs::read_to_string(g).unwrap()}));
-    }
-    let mut seen: BTreeSet<PathBuf> = tenants
-        .iter()
-        .chain(&options.gateway)
-        .map(|p| std::fs::canonicalize(p).unwrap())
-        .collect();
-    let mut dirs: Vec<PathBuf> = tenants
-        .iter()
-        .filter_map(|t| t.parent().map(Path::to_path_buf))
-        .collect();
-    while let Some(dir) = dirs.pop() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "json")
-                && path.file_name().is_some_and(|n| n != "requests.json")
-                && seen.insert(std::fs::canonicalize(&path).unwrap())
-            {
-                files.push(json!({"name": name(&path), "kind": "file", "text": std::fs::read_to_string(&path).unwrap()}));
-            }
+    let mut files: Vec<Value> = tenants.iter().map(|t| file(t, "tenant")).collect();
+    files.extend(options.gateway.iter().map(|g| file(g, "gateway")));
+    let mut keys = BTreeSet::new();
+    for tenant in &tenants {
+        let text = std::fs::read_to_string(tenant).unwrap();
+        // `jwks_file: keys/x.json` (YAML) or `"jwks_file": "keys/x.json"` (JSON).
+        for (_, rest) in text
+            .match_indices("jwks_file")
+            .map(|(at, _)| text.split_at(at + 9))
+        {
+            let value =
+                rest.trim_start_matches(|c: char| c == '"' || c == ':' || c.is_whitespace());
+            let end = value
+                .find(|c: char| c == '"' || c == ',' || c == '}' || c.is_whitespace())
+                .unwrap_or(value.len());
+            keys.insert(tenant.parent().unwrap().join(&value[..end]));
         }
     }
+    files.extend(keys.iter().filter(|k| k.is_file()).map(|k| file(k, "file")));
     Value::Array(files)
 }
 

@@ -405,8 +405,6 @@ pub fn mint_token_json(key: &str, request: &str) -> Result<String, JsError> {
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
-
     use super::*;
 
     fn example() -> Vec<SourceFile> {

@@ -218,8 +218,11 @@ def main():
     ap.add_argument("--measurements", help="write the figures to this JSON file")
     ap.add_argument("--cases", type=int, default=12, help="golden-vector cases replayed in the page")
     args = ap.parse_args()
+    args.gatehouse = os.path.abspath(args.gatehouse)
 
     scratch = tempfile.mkdtemp(prefix="gatehouse-browser-")
+    # Edited copies of the tenant file go here, beside the key sets its `jwks_file`s name.
+    os.symlink(os.path.join(REPO, "examples/acme/keys"), os.path.join(scratch, "keys"))
     bundle = os.path.join(scratch, "acme.bundle")
     tenant = os.path.join(REPO, "examples/acme/tenant.yaml")
     gateway = os.path.join(REPO, "examples/gateway.yaml")

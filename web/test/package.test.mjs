@@ -78,7 +78,7 @@ test("diagnostics name the file, line and column gatehouse compile names", () =>
   assert.deepEqual(gatehouse.compile([files[1]]).diagnostics.map((x) => x.message), ["no tenant files given"]);
   // A jwks_file that is not among the files.
   const missing = gatehouse.compile(files.filter((f) => !f.name.includes("acme-cp.jwks"))).diagnostics;
-  assert.match(missing[0].message, /cannot read JWKS file `keys\/acme-cp.jwks.json`/);
+  assert.match(missing[0].message, /cannot read JWKS file `acme\/keys\/acme-cp.jwks.json`: no such file among the sources/);
 });
 
 test("mintToken signs what gatehouse token mint signs, and the engine accepts it", () => {
