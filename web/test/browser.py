@@ -238,6 +238,7 @@ def main():
         got, answer = page_answer(driver)
         figures["first_decision_ms"] = float(driver.wait(
             "return document.body.dataset.firstDecisionMs"))
+        figures["first_compile_ms"] = float(driver.js("return document.body.dataset.compileMs"))
         example = {"method": "POST", "path": "/api/llm/v1/chat/completions",
                    "as": "user:carol@acme.com", "body": '{"model": "openai-main/gpt-4o"}'}
         want = cli_check(args.gatehouse, bundle, example)
