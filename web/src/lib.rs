@@ -139,7 +139,7 @@ pub struct JsRequest {
     pub no_content_type: bool,
 }
 
-/// A time: Unix seconds or RFC 3339 text.
+/// A time (Unix seconds or RFC 3339 text) or a lifetime (seconds or `90s`, `15m`, `1h`, `7d`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum Time {
@@ -152,6 +152,13 @@ impl Time {
         match self {
             Time::Seconds(s) => Ok(*s),
             Time::Text(t) => cli::parse_time(t).map_err(|e| e.to_string()),
+        }
+    }
+
+    fn duration(&self) -> Result<i64, String> {
+        match self {
+            Time::Seconds(s) => Ok(*s),
+            Time::Text(t) => cli::parse_duration(t).map_err(|e| e.to_string()),
         }
     }
 }
@@ -266,26 +273,14 @@ pub struct MintRequest {
     pub claims: serde_json::Map<String, Value>,
     /// `90s`, `15m`, `1h`, `7d`, or seconds; default `1h`.
     #[serde(default)]
-    pub ttl: Option<Ttl>,
+    pub ttl: Option<Time>,
     /// `iat`.
     pub now: Time,
 }
 
-/// A lifetime: seconds or `gatehouse token mint --ttl` text.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum Ttl {
-    Seconds(i64),
-    Text(String),
-}
-
 /// A control-plane token signed with the private JWK `key` ([`cli::mint_token`]).
 pub fn mint(key: &str, request: MintRequest) -> Result<String, String> {
-    let ttl = match &request.ttl {
-        None => 3600,
-        Some(Ttl::Seconds(s)) => *s,
-        Some(Ttl::Text(t)) => cli::parse_duration(t).map_err(|e| e.to_string())?,
-    };
+    let ttl = request.ttl.as_ref().map_or(Ok(3600), Time::duration)?;
     let claims = TokenClaims {
         issuer: request.issuer,
         sub: request.sub,
