@@ -81,6 +81,38 @@ impl PolicySource {
     }
 }
 
+/// `gatehouse who-can`'s question put to tenant `tenant` (or the only one): who may perform
+/// `action` on `resource` (`type:path`) at `now`.
+pub fn who_can<'e>(
+    engine: &'e Engine,
+    tenant: Option<&str>,
+    resource: &str,
+    action: &str,
+    now: i64,
+) -> Result<(Analysis<'e>, WhoCan)> {
+    let a = engine.analysis(tenant)?;
+    let resource = a.resource(resource)?;
+    let action = a.action(resource, action)?;
+    let who = a.who_can(resource, action, now);
+    Ok((a, who))
+}
+
+/// `gatehouse what-can`'s question: what `subject` may do, optionally only on resources of
+/// `resource_type` and for `action`.
+pub fn what_can<'e>(
+    engine: &'e Engine,
+    tenant: Option<&str>,
+    subject: &str,
+    resource_type: Option<&str>,
+    action: Option<&str>,
+    now: i64,
+) -> Result<(Analysis<'e>, WhatCan)> {
+    let a = engine.analysis(tenant)?;
+    let principal = a.principal(subject)?;
+    let what = a.what_can(principal, resource_type, action, now)?;
+    Ok((a, what))
+}
+
 /// The `who-can --json` document.
 pub fn who_can_json(a: &Analysis<'_>, who: &WhoCan) -> Value {
     json!({

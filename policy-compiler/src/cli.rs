@@ -8,7 +8,6 @@ use anyhow::{anyhow, bail, Context, Result};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use clap::Args;
-use gatehouse_engine::analysis::{Analysis, WhatCan, WhoCan};
 use gatehouse_engine::decide::Explanation;
 use gatehouse_engine::route::Body;
 use gatehouse_engine::{Decision, Engine, Identity, Outcome, Request};
@@ -215,44 +214,6 @@ fn decision_parts(outcome: &Outcome<'_>) -> (&'static str, u16, Option<&'static 
         Decision::Allow { .. } => ("allow", 200, None),
         Decision::Deny { reason } => ("deny", reason.status(), Some(reason.code())),
     }
-}
-
-/// A who-can answer as JSON: the tenant, `resource`, `action`, `allowed` (`principal`, `grant`)
-/// and `blocked` (`principal`, `reason`), in [`WhoCan`]'s order.
-pub fn who_can_json(analysis: &Analysis<'_>, answer: &WhoCan) -> Value {
-    json!({
-        "tenant": analysis.tenant_name(),
-        "resource": analysis.resource_key(answer.resource),
-        "action": analysis.action_name(answer.action),
-        "allowed": answer.allowed.iter().map(|(p, grant)| json!({
-            "principal": analysis.principal_name(*p),
-            "grant": analysis.grant_text(grant),
-        })).collect::<Vec<_>>(),
-        "blocked": answer.blocked.iter().map(|(p, reason)| json!({
-            "principal": analysis.principal_name(*p),
-            "reason": reason.code(),
-        })).collect::<Vec<_>>(),
-    })
-}
-
-/// A what-can answer as JSON: the tenant, `principal`, `denied` (a reason or null), `allowed`
-/// (`resource`, `action`, `grant`) and `blocked` (`resource`, `action`, `reason`).
-pub fn what_can_json(analysis: &Analysis<'_>, answer: &WhatCan) -> Value {
-    json!({
-        "tenant": analysis.tenant_name(),
-        "principal": analysis.principal_name(answer.principal),
-        "denied": answer.denied.map(|r| r.code()),
-        "allowed": answer.allowed.iter().map(|(r, a, grant)| json!({
-            "resource": analysis.resource_key(*r),
-            "action": analysis.action_name(*a),
-            "grant": analysis.grant_text(grant),
-        })).collect::<Vec<_>>(),
-        "blocked": answer.blocked.iter().map(|(r, a, reason)| json!({
-            "resource": analysis.resource_key(*r),
-            "action": analysis.action_name(*a),
-            "reason": reason.code(),
-        })).collect::<Vec<_>>(),
-    })
 }
 
 /// `gatehouse check` output: one JSON object, or a few aligned lines and the explanation.
@@ -578,24 +539,13 @@ pub fn mint(args: &MintArgs) -> Result<String> {
 }
 
 fn mint_one(args: &MintArgs, key: &str, now: i64, ttl: i64, jti: Option<String>) -> Result<String> {
-    let mut claims = serde_json::Map::new();
-    claims.insert("iss".into(), json!(args.issuer));
-    claims.insert("sub".into(), json!(args.sub));
-    if let Some(tenant) = &args.tenant {
-        claims.insert("tenant".into(), json!(tenant));
-    }
-    if let Some(jti) = jti {
-        claims.insert("jti".into(), json!(jti));
-    }
-    match args.aud.as_slice() {
-        [] => {}
-        [one] => {
-            claims.insert("aud".into(), json!(one));
-        }
-        many => {
-            claims.insert("aud".into(), json!(many));
-        }
-    }
+    let mut claims = token_claims(
+        &args.issuer,
+        &args.sub,
+        args.tenant.as_deref(),
+        jti.as_deref(),
+        &args.aud,
+    );
     for claim in &args.claims {
         let (name, value) = claim
             .split_once('=')
@@ -604,6 +554,37 @@ fn mint_one(args: &MintArgs, key: &str, now: i64, ttl: i64, jti: Option<String>)
         claims.insert(name.to_owned(), value);
     }
     keys::mint(key, claims, now, ttl).map_err(|e| anyhow!("{e}"))
+}
+
+/// The claims of a control-plane token as `gatehouse token mint` writes them (`aud`: one value
+/// as a string, several as an array), before its `--claim`s; [`keys::mint`] adds `iat` and
+/// `exp`. The JavaScript package's `mintToken` builds its tokens with it too.
+pub fn token_claims(
+    issuer: &str,
+    sub: &str,
+    tenant: Option<&str>,
+    jti: Option<&str>,
+    aud: &[String],
+) -> serde_json::Map<String, Value> {
+    let mut claims = serde_json::Map::new();
+    claims.insert("iss".into(), json!(issuer));
+    claims.insert("sub".into(), json!(sub));
+    if let Some(tenant) = tenant {
+        claims.insert("tenant".into(), json!(tenant));
+    }
+    if let Some(jti) = jti {
+        claims.insert("jti".into(), json!(jti));
+    }
+    match aud {
+        [] => {}
+        [one] => {
+            claims.insert("aud".into(), json!(one));
+        }
+        many => {
+            claims.insert("aud".into(), json!(many));
+        }
+    }
+    claims
 }
 
 #[derive(Debug, Args)]

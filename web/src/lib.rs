@@ -2,8 +2,10 @@
 
 use std::path::Path;
 
-use gatehouse_compiler::cli::{self, CheckRequest, TokenClaims};
+use gatehouse_compiler::analysis;
+use gatehouse_compiler::cli::{self, CheckRequest};
 use gatehouse_compiler::compile::{compile_sources_in, CompileError, Files};
+use gatehouse_compiler::keys;
 use gatehouse_engine::{Engine, LoadOptions};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -206,19 +208,17 @@ pub struct WhoCanQuery {
     pub now: Time,
 }
 
-/// Who may perform `query.action` on `query.resource` ([`cli::who_can_json`]).
+/// Who may perform `query.action` on `query.resource`: `gatehouse who-can --json`.
 pub fn who_can(engine: &Engine, query: &WhoCanQuery) -> Result<Value, String> {
-    let analysis = engine
-        .analysis(query.tenant.as_deref())
-        .map_err(|e| e.to_string())?;
-    let resource = analysis
-        .resource(&query.resource)
-        .map_err(|e| e.to_string())?;
-    let action = analysis
-        .action(resource, &query.action)
-        .map_err(|e| e.to_string())?;
-    let answer = analysis.who_can(resource, action, query.now.unix()?);
-    Ok(cli::who_can_json(&analysis, &answer))
+    let (a, who) = analysis::who_can(
+        engine,
+        query.tenant.as_deref(),
+        &query.resource,
+        &query.action,
+        query.now.unix()?,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(analysis::who_can_json(&a, &who))
 }
 
 /// A what-can question.
@@ -237,23 +237,18 @@ pub struct WhatCanQuery {
     pub now: Time,
 }
 
-/// What `query.principal` may do ([`cli::what_can_json`]).
-pub fn what_can(engine: &Engine, query: &WhatCanQuery) -> Result<Value, String> {
-    let analysis = engine
-        .analysis(query.tenant.as_deref())
-        .map_err(|e| e.to_string())?;
-    let principal = analysis
-        .principal(&query.principal)
-        .map_err(|e| e.to_string())?;
-    let answer = analysis
-        .what_can(
-            principal,
-            query.resource_type.as_deref(),
-            query.action.as_deref(),
-            query.now.unix()?,
-        )
-        .map_err(|e| e.to_string())?;
-    Ok(cli::what_can_json(&analysis, &answer))
+/// What `query.principal` may do: `gatehouse what-can --json` (JSON text).
+pub fn what_can(engine: &Engine, query: &WhatCanQuery) -> Result<String, String> {
+    let (a, what) = analysis::what_can(
+        engine,
+        query.tenant.as_deref(),
+        &query.principal,
+        query.resource_type.as_deref(),
+        query.action.as_deref(),
+        query.now.unix()?,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(analysis::what_can_json(&a, &what))
 }
 
 /// The claims of a `mintToken` call (`gatehouse token mint`'s flags).
@@ -278,20 +273,19 @@ pub struct MintRequest {
     pub now: Time,
 }
 
-/// A control-plane token signed with the private JWK `key` ([`cli::mint_token`]).
+/// A control-plane token signed with the private JWK `key`, as `gatehouse token mint` makes it
+/// ([`cli::token_claims`], then the extra claims, then [`keys::mint`]).
 pub fn mint(key: &str, request: MintRequest) -> Result<String, String> {
     let ttl = request.ttl.as_ref().map_or(Ok(3600), Time::duration)?;
-    let claims = TokenClaims {
-        issuer: request.issuer,
-        sub: request.sub,
-        tenant: request.tenant,
-        jti: request.jti,
-        aud: request.aud,
-        extra: request.claims,
-        iat: request.now.unix()?,
-        ttl,
-    };
-    cli::mint_token(key, &claims).map_err(|e| e.to_string())
+    let mut claims = cli::token_claims(
+        &request.issuer,
+        &request.sub,
+        request.tenant.as_deref(),
+        request.jti.as_deref(),
+        &request.aud,
+    );
+    claims.extend(request.claims);
+    keys::mint(key, claims, request.now.unix()?, ttl).map_err(|e| e.to_string())
 }
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, String> {
@@ -380,9 +374,7 @@ impl LoadedBundle {
     #[wasm_bindgen(js_name = whatCan)]
     pub fn what_can(&self, query: &str) -> Result<String, JsError> {
         let query: WhatCanQuery = parse("what-can query", query).map_err(js_error)?;
-        what_can(&self.engine, &query)
-            .map(|v| v.to_string())
-            .map_err(js_error)
+        what_can(&self.engine, &query).map_err(js_error)
     }
 
     /// `gatehouse inspect --json`.

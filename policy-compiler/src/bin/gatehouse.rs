@@ -501,10 +501,13 @@ fn check(args: CheckArgs) -> Result<ExitCode> {
 fn who_can(args: WhoCanArgs) -> Result<ExitCode> {
     let engine = args.source.engine()?;
     let now = args.source.now()?;
-    let a = engine.analysis(args.source.tenant.as_deref())?;
-    let resource = a.resource(&args.resource)?;
-    let action = a.action(resource, &args.action)?;
-    let who = a.who_can(resource, action, now);
+    let (a, who) = analysis::who_can(
+        &engine,
+        args.source.tenant.as_deref(),
+        &args.resource,
+        &args.action,
+        now,
+    )?;
     if args.source.json {
         println!("{:#}", analysis::who_can_json(&a, &who));
     } else {
@@ -516,10 +519,10 @@ fn who_can(args: WhoCanArgs) -> Result<ExitCode> {
 fn what_can(args: WhatCanArgs) -> Result<ExitCode> {
     let engine = args.source.engine()?;
     let now = args.source.now()?;
-    let a = engine.analysis(args.source.tenant.as_deref())?;
-    let principal = a.principal(&args.subject)?;
-    let what = a.what_can(
-        principal,
+    let (a, what) = analysis::what_can(
+        &engine,
+        args.source.tenant.as_deref(),
+        &args.subject,
         args.resource_type.as_deref(),
         args.action.as_deref(),
         now,
