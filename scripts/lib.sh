@@ -117,6 +117,9 @@ ensure_wasm_bindgen() {
   "$WASM_BINDGEN" --version | grep -qF " $version"
 }
 
+# Node and npm: `npm pack` makes the package, Node runs its tests.
+ensure_node() { ensure_debian "nodejs npm" node npm; }
+
 # wasm-opt (Debian's binaryen), which shrinks the module the page loads.
 ensure_wasm_opt() { ensure_debian binaryen wasm-opt; }
 

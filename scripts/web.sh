@@ -8,7 +8,7 @@
 #                          GATEHOUSE_BIN (a `gatehouse` binary) and GATEHOUSE_VECTORS_FILE (what
 #                          the CLI vector test writes with GATEHOUSE_VECTORS_EXPORT)
 # Installs what it needs on a fresh machine: the wasm32-unknown-unknown target, wasm-bindgen-cli
-# of the locked version (cached), binaryen's wasm-opt (Debian).
+# of the locked version (cached), binaryen's wasm-opt, Node and npm (Debian).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -18,6 +18,7 @@ PKG=$OUT/pkg
 SITE=$OUT/site
 
 build() {
+  ensure_node
   ensure_web_target
   ensure_wasm_bindgen
   ensure_wasm_opt
