@@ -12,8 +12,7 @@ use std::collections::BTreeSet;
 
 use gatehouse_engine::analysis::{is_narrowing, Diff};
 use gatehouse_engine::model::*;
-use gatehouse_engine::route::Body;
-use gatehouse_engine::{Engine, Identity, Reason, Request};
+use gatehouse_engine::{Engine, Reason};
 use proptest::prelude::*;
 use support::*;
 
@@ -25,16 +24,7 @@ fn ask(
     action: &str,
 ) -> (bool, Option<String>, Option<Reason>) {
     let (ty, path) = key.split_once(':').unwrap();
-    let route = format!("/{ty}/{action}");
-    let headers = [("x-path", path)];
-    let request = Request {
-        authority: "gw.test",
-        method: "GET",
-        path: &route,
-        headers: &headers,
-        body: Body::Absent,
-    };
-    let outcome = engine.decide(&request, Identity::Subject(subject), NOW);
+    let outcome = outcome(engine, subject, ty, path, action);
     (
         outcome.decision.is_allow(),
         outcome.grant(),

@@ -331,13 +331,15 @@ pub fn policy(shape: &Shape) -> Policy {
     }
 }
 
-pub fn engine_decides(
-    engine: &Engine,
+/// The engine's outcome for `subject` performing `action` on `ty:path`, through a request on
+/// the test gateway's route for (type, action).
+pub fn outcome<'e>(
+    engine: &'e Engine,
     subject: &str,
     ty: &str,
     path: &str,
     action: &str,
-) -> Result<(), Reason> {
+) -> gatehouse_engine::Outcome<'e> {
     let route = format!("/{ty}/{action}");
     let headers = [("x-path", path)];
     let request = Request {
@@ -347,10 +349,17 @@ pub fn engine_decides(
         headers: &headers,
         body: Body::Absent,
     };
-    match engine
-        .decide(&request, Identity::Subject(subject), NOW)
-        .decision
-    {
+    engine.decide(&request, Identity::Subject(subject), NOW)
+}
+
+pub fn engine_decides(
+    engine: &Engine,
+    subject: &str,
+    ty: &str,
+    path: &str,
+    action: &str,
+) -> Result<(), Reason> {
+    match outcome(engine, subject, ty, path, action).decision {
         Decision::Allow { .. } => Ok(()),
         Decision::Deny { reason } => Err(reason),
     }
