@@ -35,8 +35,8 @@ pub use encode::encode;
 pub use error::{EncodeError, LoadError};
 pub use format::{
     Grants, Header, MappingRecord, Meta, Packed, ResourceRecord, SectionEntry, StrRef, SubjectCode,
-    SubjectNumbers, TeamRecord, UserRecord, VirtualAccountRecord, FORMAT_MAJOR, FORMAT_MINOR,
-    HEADER_LEN, MAGIC, MAX_DEPTH, NONE, NO_DOMAIN, NO_TIME, RESOURCE_DISABLED, RESOURCE_RESTRICTED,
-    SIGNATURE_TRAILER_LEN, USER_ACTIVE,
+    SubjectNumbers, TeamRecord, UserRecord, VirtualAccountRecord, EMBEDDED_MARKER, FORMAT_MAJOR,
+    FORMAT_MINOR, HEADER_LEN, MAGIC, MAX_DEPTH, NONE, NO_DOMAIN, NO_TIME, RESOURCE_DISABLED,
+    RESOURCE_RESTRICTED, SIGNATURE_TRAILER_LEN, USER_ACTIVE,
 };
 pub use tables::Tables;

@@ -16,9 +16,8 @@
 
 use core::hint::black_box;
 
-/// The marker `gatehouse package` looks for: exactly once among the module's active data.
-/// Shared with the packager (`gatehouse_compiler::package`), which must agree on every byte.
-pub const MARKER: [u8; 16] = *b"gatehouse:embed1";
+/// The marker `gatehouse package` looks for (one definition, shared with the packager).
+pub use gatehouse_engine::bundle::EMBEDDED_MARKER as MARKER;
 
 /// What the packager finds in the module's data, at the marker: `repr(C)`, so the two pointers
 /// (wasm32 table indices, 4 bytes little-endian each) follow the marker in this order.

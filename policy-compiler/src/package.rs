@@ -1,7 +1,7 @@
 //! `gatehouse package`: the policy bundle embedded in gatehouse.wasm, so that a fleet ships policy
 //! the way it ships modules (docs/deployment.md).
 //!
-//! The plugin holds a descriptor (`gatehouse::embedded`): a marker in its data, followed by the
+//! The plugin holds a descriptor (`plugin/src/embedded.rs`): a marker in its data, followed by the
 //! table indices of two functions, `len() -> i32` and `copy(dst: i32, len: i32)`, which as built
 //! report no bundle. [`embed`] adds a passive data segment holding the bundle and replaces the
 //! two bodies (`i32.const LEN`; a `memory.init` of the segment). Every other section is copied
@@ -13,7 +13,7 @@
 
 use std::ops::Range;
 
-use gatehouse::embedded::MARKER;
+use gatehouse_engine::bundle::EMBEDDED_MARKER as MARKER;
 use sha2::{Digest, Sha256};
 use wasm_encoder::{CodeSection, DataCountSection, DataSection, Function, Instruction, RawSection};
 use wasmparser::{

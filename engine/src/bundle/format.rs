@@ -15,6 +15,11 @@ use super::error::{EncodeError, LoadError};
 use crate::model::{IdpId, ResourceId, RoleId, Subject, TeamId, TypeId, UserId, VirtualAccountId};
 
 pub const MAGIC: [u8; 8] = *b"GATEHSE\x01";
+
+/// The marker of the embedded-bundle descriptor in gatehouse.wasm (`plugin/src/embedded.rs`):
+/// `gatehouse package` finds it, exactly once among the module's active data, and rewrites the
+/// two functions that follow it. The plugin and the packager read this one definition.
+pub const EMBEDDED_MARKER: [u8; 16] = *b"gatehouse:embed1";
 pub const FORMAT_MAJOR: u16 = 3;
 pub const FORMAT_MINOR: u16 = 0;
 pub const HEADER_LEN: usize = 56;
