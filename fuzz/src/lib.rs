@@ -97,12 +97,14 @@ fn exercise(engine: &Engine) {
             let id = ResourceId(i as u32);
             let _ = tables.grants_of(id).iter().count();
             let _ = tables.authorized_of(id);
-            let key = tables.key(resource);
-            if let Some((ty, path)) = key.split_once(':') {
+            // By its type's name and its path, as stored: a type name may itself hold a `:`
+            // (nothing at load forbids it), so the joined key is not split back.
+            if let Some((_, ty)) = tables.type_of(resource) {
+                let path = tables.str(resource.path);
                 assert_eq!(
-                    tables.resource(ty, path).map(|(found, _)| found),
+                    tables.resource(&ty.name, path).map(|(found, _)| found),
                     Some(id),
-                    "a stored resource is not found by its key"
+                    "a stored resource is not found by its type and path"
                 );
             }
         }
