@@ -3,8 +3,7 @@
 //! Nothing here allocates in proportion to the bundle: lookups are binary searches over the
 //! bundle's sorted tables, and the only per-request collections are the caller's own subjects.
 
-use std::borrow::Cow;
-
+use crate::authority;
 use crate::bundle::{Bundle, LoadError, LoadOptions, LoadedTenant, SubjectCode, Tables};
 use crate::cache::{self, CacheStats, TokenCache};
 use crate::headers;
@@ -157,7 +156,7 @@ impl Engine {
     /// Whether the request (by its headers) is one whose decision reads the body; the filter
     /// buffers bodies only then.
     pub fn needs_body(&self, authority: &str, method: &str, path: &str) -> bool {
-        self.tenant_for(authority).is_some()
+        self.tenant_for(authority).is_ok()
             && route::match_route(self.bundle.gateway(), method, path)
                 .is_some_and(|(r, _)| !r.public && r.target.reads_body())
     }
@@ -210,9 +209,7 @@ impl Engine {
         trace: &mut impl Trace,
     ) -> Result<Option<GrantRef>, Reason> {
         // 1. Tenant.
-        let tenant = self
-            .tenant_for(request.authority)
-            .ok_or(Reason::TenantUnknown)?;
+        let tenant = self.tenant_for(request.authority)?;
         let tables = self.bundle.tables(tenant);
         out.tenant = Some(tenant);
         out.tables = Some(tables);
@@ -223,7 +220,7 @@ impl Engine {
         if headers::override_refused(gateway, request.headers) {
             return Err(Reason::RequestAmbiguous);
         }
-        let matched = route::match_route(gateway, request.method, request.path);
+        let matched = route::match_route_one_reading(gateway, request.method, request.path)?;
         let (route, captures) = match matched {
             Some((route, captures)) => (Some(route), captures),
             None if gateway.default_authenticated => (None, Vec::new()),
@@ -238,10 +235,17 @@ impl Engine {
         let caller = match identity {
             Identity::Subject(subject) => self.resolve_subject(tenant, &tables, subject, now)?,
             Identity::Token => {
-                let token =
+                let presented =
                     request::extract_token(&gateway.token_sources, request.path, request.headers)?
                         .ok_or(Reason::TokenMissing)?;
                 out.token_presented = true;
+                if presented.from_cookie
+                    && gateway.refuse_cross_site_cookies
+                    && request::cross_site(request.headers, request.authority)?
+                {
+                    return Err(Reason::CrossSiteRequest);
+                }
+                let token = presented.token;
                 // Tenants are few; the index keys the cache (a token verified for one tenant
                 // says nothing about another).
                 let tenant_index = self
@@ -312,73 +316,30 @@ impl Engine {
         )
     }
 
-    /// Step 1: exact host names first, then the longest matching `*.suffix`; a lone tenant
-    /// without hosts serves every host.
-    fn tenant_for(&self, authority: &str) -> Option<&LoadedTenant> {
-        let host = host_of(authority);
+    /// Step 1: the authority read one way ([`authority::parse`]), then exact host names, then
+    /// the longest matching `*suffix`, as Envoy picks a virtual host; a lone tenant without hosts
+    /// serves every host.
+    fn tenant_for(&self, authority: &str) -> Result<&LoadedTenant, Reason> {
+        let host = authority::parse(authority)?.host;
         let tenants = self.bundle.tenants();
         if let [only] = tenants {
             if only.config.hosts.is_empty() {
-                return Some(only);
+                return Ok(only);
             }
         }
-        let exact = tenants
+        tenants
             .iter()
-            .find(|t| t.config.hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)));
-        exact.or_else(|| {
-            tenants
-                .iter()
-                .filter_map(|t| {
-                    t.config
-                        .hosts
-                        .iter()
-                        .filter_map(|h| h.strip_prefix('*'))
-                        .filter(|suffix| {
-                            host.len() > suffix.len()
-                                && host
-                                    .get(host.len() - suffix.len()..)
-                                    .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
-                        })
-                        .map(str::len)
-                        .max()
-                        .map(|len| (len, t))
-                })
-                .max_by_key(|(len, _)| *len)
-                .map(|(_, t)| t)
-        })
-    }
-}
-
-/// Host of an authority: no port, no brackets around IPv6 literals, lowercase.
-fn host_of(authority: &str) -> Cow<'_, str> {
-    let host = if let Some(rest) = authority.strip_prefix('[') {
-        rest.split(']').next().unwrap_or(rest)
-    } else {
-        authority.rsplit_once(':').map_or(authority, |(h, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                h
-            } else {
-                authority
-            }
-        })
-    };
-    let host = host.strip_suffix('.').unwrap_or(host);
-    if host.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(host.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(host)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hosts() {
-        assert_eq!(host_of("Acme.GW.example.com:8443"), "acme.gw.example.com");
-        assert_eq!(host_of("[::1]:10000"), "::1");
-        assert_eq!(host_of("example.com."), "example.com");
-        assert_eq!(host_of("example.com"), "example.com");
+            .filter_map(|t| {
+                let best = t
+                    .config
+                    .hosts
+                    .iter()
+                    .filter_map(|pattern| authority::matches(pattern, &host))
+                    .max()?;
+                Some((best, t))
+            })
+            .max_by_key(|(len, _)| *len)
+            .map(|(_, t)| t)
+            .ok_or(Reason::TenantUnknown)
     }
 }

@@ -20,6 +20,27 @@ pub const OVERRIDE_HEADERS: [&str; 5] = [
     "x-rewrite-url",
 ];
 
+/// Headers from which upstream frameworks rebuild the request's host, port or base path
+/// (Rack and Rails, Express with `trust proxy`, Spring's `ForwardedHeaderFilter`, Werkzeug's
+/// `ProxyFix`, ASP.NET's forwarded-headers middleware, Traefik and nginx conventions). The filter
+/// chose the tenant from `:authority`; an upstream that builds links, redirects, tenant lookups
+/// or access checks from one of these would act for another host. `x-forwarded-for` and
+/// `x-forwarded-proto` are not here: they carry the client and scheme, which Envoy itself sets.
+pub const HOST_OVERRIDE_HEADERS: [&str; 12] = [
+    "forwarded",
+    "x-forwarded-host",
+    "x-forwarded-server",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-path",
+    "x-forwarded-uri",
+    "x-original-host",
+    "x-original-uri",
+    "x-host",
+    "x-http-host-override",
+    "x-script-name",
+];
+
 /// A name byte as compared: ASCII lowercase, `_` as `-`.
 fn fold(byte: u8) -> u8 {
     if byte == b'_' {
@@ -55,19 +76,39 @@ pub fn is_override_header(name: &str) -> bool {
     OVERRIDE_HEADERS.iter().any(|h| eq_folded(name, h))
 }
 
+/// Whether `name` is one of [`HOST_OVERRIDE_HEADERS`], in any case and with `_` for `-`.
+pub fn is_host_override_header(name: &str) -> bool {
+    HOST_OVERRIDE_HEADERS.iter().any(|h| eq_folded(name, h))
+}
+
+/// The gateway file's setting that governs header `name`, if it is an override header of either
+/// kind.
+fn override_setting(gateway: &Gateway, name: &str) -> Option<OverrideHeaders> {
+    if is_override_header(name) {
+        Some(gateway.override_headers)
+    } else if is_host_override_header(name) {
+        Some(gateway.host_override_headers)
+    } else {
+        None
+    }
+}
+
 /// Whether the filter removes this request header before forwarding the request: identity
-/// headers always, override headers unless the gateway file says `override_headers: keep`
-/// (with `deny` a request that carries one is refused; in dry-run it continues without it).
+/// headers always; method/URL override headers unless the gateway file says
+/// `override_headers: keep`, host and prefix override headers unless it says
+/// `host_override_headers: keep` (with `deny` a request that carries one is refused; in dry-run
+/// it continues without it).
 pub fn removed_before_forwarding(gateway: &Gateway, name: &str) -> bool {
     is_identity_header(name)
-        || (gateway.override_headers != OverrideHeaders::Keep && is_override_header(name))
+        || override_setting(gateway, name).is_some_and(|s| s != OverrideHeaders::Keep)
 }
 
 /// Whether the request is refused as ambiguous (`request_ambiguous`) for its override headers:
-/// `override_headers: deny` and at least one of them present, whatever its value.
+/// one whose setting is `deny` is present, whatever its value.
 pub fn override_refused(gateway: &Gateway, headers: &[(&str, &str)]) -> bool {
-    gateway.override_headers == OverrideHeaders::Deny
-        && headers.iter().any(|(name, _)| is_override_header(name))
+    headers
+        .iter()
+        .any(|(name, _)| override_setting(gateway, name) == Some(OverrideHeaders::Deny))
 }
 
 #[cfg(test)]
@@ -82,6 +123,9 @@ mod tests {
             token_sources: Vec::new(),
             routes: Vec::new(),
             override_headers,
+            host_override_headers: override_headers,
+            refuse_path_semicolons: false,
+            refuse_cross_site_cookies: false,
         }
     }
 
@@ -136,6 +180,43 @@ mod tests {
     }
 
     #[test]
+    fn host_override_headers_in_any_spelling() {
+        for name in [
+            "X-Forwarded-Host",
+            "x_forwarded_host",
+            "Forwarded",
+            "X-HOST",
+            "x-forwarded-prefix",
+            "X_Forwarded_Port",
+            "x-original-host",
+            "X-Script-Name",
+        ] {
+            assert!(is_host_override_header(name), "{name}");
+            assert!(!is_override_header(name), "{name}");
+        }
+        for name in [
+            "x-forwarded-for",
+            "x-forwarded-proto",
+            "host",
+            "x-hosts",
+            "forwarded-host",
+        ] {
+            assert!(!is_host_override_header(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn each_kind_follows_its_own_setting() {
+        let mut g = gateway(OverrideHeaders::Remove);
+        g.host_override_headers = OverrideHeaders::Deny;
+        assert!(override_refused(&g, &[("x-forwarded-host", "evil")]));
+        assert!(!override_refused(&g, &[("x-http-method", "DELETE")]));
+        g.host_override_headers = OverrideHeaders::Keep;
+        assert!(!removed_before_forwarding(&g, "x-forwarded-host"));
+        assert!(removed_before_forwarding(&g, "x-http-method"));
+    }
+
+    #[test]
     fn refused_only_under_deny() {
         let headers = [("host", "a"), ("X_HTTP_Method_Override", "DELETE")];
         assert!(override_refused(&gateway(OverrideHeaders::Deny), &headers));
@@ -159,10 +240,19 @@ mod tests {
             let g = gateway(setting);
             assert!(removed_before_forwarding(&g, "x_gatehouse_subject"));
             assert!(!removed_before_forwarding(&g, "x-forwarded-for"));
-            assert_eq!(
-                removed_before_forwarding(&g, "X-Original-URL"),
-                setting != OverrideHeaders::Keep
-            );
+            for name in [
+                "X-Original-URL",
+                "X_Forwarded_Host",
+                "forwarded",
+                "X-Forwarded-Prefix",
+            ] {
+                assert_eq!(
+                    removed_before_forwarding(&g, name),
+                    setting != OverrideHeaders::Keep,
+                    "{name}"
+                );
+            }
+            assert!(!removed_before_forwarding(&g, "x-forwarded-proto"));
         }
     }
 }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod analysis;
+pub mod authority;
 pub mod bundle;
 pub mod cache;
 pub mod decide;

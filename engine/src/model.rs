@@ -42,11 +42,22 @@ pub struct Gateway {
     pub routes: Vec<Route>,
     /// `override_headers:`: what happens to method/URL override headers (SPEC 3.3).
     pub override_headers: OverrideHeaders,
+    /// `host_override_headers:`: what happens to the headers upstream frameworks rebuild the
+    /// request's host or base path from ([`crate::headers::HOST_OVERRIDE_HEADERS`]).
+    pub host_override_headers: OverrideHeaders,
+    /// `path_semicolons: refuse`: any `;` in the path is `path_not_canonical`, not only one in a
+    /// dot or empty segment or one that changes the matched route.
+    pub refuse_path_semicolons: bool,
+    /// `cross_site_cookies: refuse`: a request whose token came from a cookie and that a browser
+    /// marks as cross-site (`Sec-Fetch-Site`, else `Origin`) is `cross_site_request`.
+    pub refuse_cross_site_cookies: bool,
 }
 
 /// What the filter does with `X-HTTP-Method-Override` and the other method/URL override headers
-/// ([`crate::headers::OVERRIDE_HEADERS`]): the decision is made on `:method` and `:path`, and an
-/// upstream that honours one of them would act on a different request.
+/// ([`crate::headers::OVERRIDE_HEADERS`]), and with `X-Forwarded-Host` and the other host and
+/// prefix override headers ([`crate::headers::HOST_OVERRIDE_HEADERS`]): the decision is made on
+/// `:method`, `:path` and `:authority`, and an upstream that honours one of them would act on a
+/// different request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum OverrideHeaders {
     /// Removed from every request the filter lets through (the default).

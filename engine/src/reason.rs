@@ -92,7 +92,9 @@ reasons! {
     BodyTooLarge = "body_too_large", PayloadTooLarge, "the body is larger than `max_body_bytes`";
     BodyInvalid = "body_invalid", BadRequest, "the body the route reads is not valid, unambiguous JSON";
     PathNotCanonical = "path_not_canonical", BadRequest, "the path is not in canonical form (dot or empty segments, encoded separators, backslashes)";
-    UnsupportedMediaType = "unsupported_media_type", UnsupportedMediaType, "the route reads a JSON body but the Content-Type is not JSON";
+    UnsupportedMediaType = "unsupported_media_type", UnsupportedMediaType, "the route reads a JSON body but the Content-Type is not JSON, or the body is encoded (`Content-Encoding` other than `identity`)";
+    AuthorityInvalid = "authority_invalid", BadRequest, "the `:authority` is not one plain `host[:port]` (a registered name, an IPv4 address or a bracketed IPv6 literal, and a valid port)";
+    CrossSiteRequest = "cross_site_request", Forbidden, "a cookie-authenticated request came from another site (`Sec-Fetch-Site`, `Origin`) and the gateway file refuses those";
     RequestAmbiguous = "request_ambiguous", BadRequest, "a fact the decision reads has more than one value (repeated parameter, header, cookie or token), or the request carries a refused override header";
 }
 
@@ -123,7 +125,7 @@ mod tests {
             assert!(seen.insert(r.code()), "duplicate code {}", r.code());
             assert_eq!(Reason::from_code(r.code()), Some(r));
         }
-        assert_eq!(seen.len(), 26);
+        assert_eq!(seen.len(), 28);
     }
 
     #[test]

@@ -9,7 +9,10 @@ use crate::fold;
 use crate::json;
 use crate::model::{Gateway, Part, PathMatch, Route, RouteTarget, Segment, Target, Template};
 use crate::reason::Reason;
-use crate::request::{header, json_content_type, query_param, split_query};
+use crate::request::{
+    header, identity_content_encoding, json_content_type, query_param, split_query,
+    without_path_parameters,
+};
 
 /// The request body as the engine sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +41,32 @@ pub fn match_route<'g, 'p>(
         }
         match_path(&route.path, path).map(|c| (route, c))
     })
+}
+
+/// [`match_route`], refusing (`path_not_canonical`) a path whose reading by a servlet container
+/// (every segment without its `;` parameters) matches another route or fills other captures, and
+/// any `;` parameter at all when the gateway file says `path_semicolons: refuse`. A `;` inside a
+/// prefix route's tail, which both readings route the same, passes.
+pub fn match_route_one_reading<'g, 'p>(
+    gateway: &'g Gateway,
+    method: &str,
+    path: &'p str,
+) -> Result<Option<(&'g Route, Captures<'g, 'p>)>, Reason> {
+    let matched = match_route(gateway, method, path);
+    if let Some(stripped) = without_path_parameters(path) {
+        if gateway.refuse_path_semicolons {
+            return Err(Reason::PathNotCanonical);
+        }
+        let same = match (&matched, match_route(gateway, method, &stripped)) {
+            (None, None) => true,
+            (Some((a, ours)), Some((b, theirs))) => core::ptr::eq(*a, b) && *ours == theirs,
+            _ => false,
+        };
+        if !same {
+            return Err(Reason::PathNotCanonical);
+        }
+    }
+    Ok(matched)
 }
 
 fn match_path<'r, 'p>(pattern: &'r PathMatch, path: &'p str) -> Option<Captures<'r, 'p>> {
@@ -174,6 +203,7 @@ pub fn read_body<'r, 'b>(
         return Err(Reason::BodyTooLarge);
     }
     json_content_type(headers)?;
+    identity_content_encoding(headers)?;
     let bytes = match body {
         Body::TooLarge => return Err(Reason::BodyTooLarge),
         Body::Absent => return Err(Reason::BodyInvalid),
@@ -352,6 +382,9 @@ mod tests {
                 },
             ],
             override_headers: Default::default(),
+            host_override_headers: Default::default(),
+            refuse_path_semicolons: false,
+            refuse_cross_site_cookies: false,
         }
     }
 
@@ -380,7 +413,7 @@ mod tests {
     fn token_sources_in_order() {
         let g = gateway();
         let token = |path, h: &[(&str, &str)]| {
-            extract_token(&g.token_sources, path, h).map(|t| t.map(Cow::into_owned))
+            extract_token(&g.token_sources, path, h).map(|t| t.map(|p| p.token.into_owned()))
         };
         let h = [("Authorization", "bearer abc")];
         assert_eq!(token("/", &h), Ok(Some("abc".into())));

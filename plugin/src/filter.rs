@@ -436,8 +436,8 @@ impl Filter {
     }
 
     /// Strip spoofed identity headers (any case, `_` read as `-`, as CGI-style upstreams read
-    /// them) and, unless `override_headers: keep`, method/URL override headers; set ours; let the
-    /// request through.
+    /// them) and, unless the gateway file keeps them, method/URL and host/prefix override headers;
+    /// set ours; let the request through.
     fn forward(&self, engine: &Engine, outcome: &Outcome<'_>) -> Action {
         let gateway = engine.bundle().gateway();
         for (name, _) in &self.headers {

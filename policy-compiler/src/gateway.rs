@@ -10,8 +10,8 @@ use marked_yaml::Span;
 
 use crate::diagnostics::{parse_source, Diagnostic, FileDiagnostics};
 use crate::source::{
-    DefaultSpec, GatewayFile, ModeSpec, OverrideHeadersSpec, RouteSpec, SpannedString, TargetSpec,
-    TokenSourceSpec,
+    AllowRefuseSpec, DefaultSpec, GatewayFile, ModeSpec, OverrideHeadersSpec, RouteSpec,
+    SpannedString, TargetSpec, TokenSourceSpec,
 };
 
 /// Bodies larger than this are rejected unless the gateway file says otherwise.
@@ -60,6 +60,9 @@ pub fn default_gateway() -> model::Gateway {
             token_sources: vec![TokenSource::bearer()],
             routes: Vec::new(),
             override_headers: model::OverrideHeaders::Remove,
+            host_override_headers: model::OverrideHeaders::Remove,
+            refuse_path_semicolons: false,
+            refuse_cross_site_cookies: false,
         },
     }
 }
@@ -125,16 +128,24 @@ pub fn lower_gateway(
         max_body_bytes,
         token_sources,
         routes,
-        override_headers: file.override_headers.as_ref().map_or(
-            model::OverrideHeaders::Remove,
-            |o| match **o {
-                OverrideHeadersSpec::Remove => model::OverrideHeaders::Remove,
-                OverrideHeadersSpec::Deny => model::OverrideHeaders::Deny,
-                OverrideHeadersSpec::Keep => model::OverrideHeaders::Keep,
-            },
-        ),
+        override_headers: override_headers(file.override_headers.as_deref()),
+        host_override_headers: override_headers(file.host_override_headers.as_deref()),
+        refuse_path_semicolons: refuse(file.path_semicolons.as_deref()),
+        refuse_cross_site_cookies: refuse(file.cross_site_cookies.as_deref()),
     };
     (diags.count() == before).then_some(gateway)
+}
+
+fn override_headers(spec: Option<&OverrideHeadersSpec>) -> model::OverrideHeaders {
+    match spec {
+        None | Some(OverrideHeadersSpec::Remove) => model::OverrideHeaders::Remove,
+        Some(OverrideHeadersSpec::Deny) => model::OverrideHeaders::Deny,
+        Some(OverrideHeadersSpec::Keep) => model::OverrideHeaders::Keep,
+    }
+}
+
+fn refuse(spec: Option<&AllowRefuseSpec>) -> bool {
+    spec == Some(&AllowRefuseSpec::Refuse)
 }
 
 fn token_source(

@@ -293,8 +293,20 @@ pub struct GatewayFile {
     pub max_body_bytes: Option<Spanned<u32>>,
     pub token_sources: Option<Vec<TokenSourceSpec>>,
     pub override_headers: Option<Spanned<OverrideHeadersSpec>>,
+    pub host_override_headers: Option<Spanned<OverrideHeadersSpec>>,
+    pub path_semicolons: Option<Spanned<AllowRefuseSpec>>,
+    pub cross_site_cookies: Option<Spanned<AllowRefuseSpec>>,
     #[serde(default)]
     pub routes: Vec<RouteSpec>,
+}
+
+/// `path_semicolons:` and `cross_site_cookies:` of the gateway file: `allow` (default) or
+/// `refuse`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AllowRefuseSpec {
+    Allow,
+    Refuse,
 }
 
 /// `default:` of the gateway file.
@@ -313,7 +325,8 @@ pub enum ModeSpec {
     DryRun,
 }
 
-/// `override_headers:` of the gateway file (SPEC 3.3): `remove` (default), `deny` or `keep`.
+/// `override_headers:` and `host_override_headers:` of the gateway file (SPEC 3.3): `remove`
+/// (default), `deny` or `keep`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OverrideHeadersSpec {

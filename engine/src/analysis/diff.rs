@@ -1098,16 +1098,40 @@ fn gateway_notes(old: &crate::model::Gateway, new: &crate::model::Gateway) -> Ve
             notes.push(format!("{what} changed"));
         }
     };
+    // Destructured so that a new gateway setting cannot be left out of the notes.
+    let crate::model::Gateway {
+        default_authenticated,
+        dry_run,
+        max_body_bytes,
+        token_sources,
+        routes: _,
+        override_headers,
+        host_override_headers,
+        refuse_path_semicolons,
+        refuse_cross_site_cookies,
+    } = old;
     changed(
         "`default`",
-        old.default_authenticated != new.default_authenticated,
+        *default_authenticated != new.default_authenticated,
     );
-    changed("`mode`", old.dry_run != new.dry_run);
-    changed("`max_body_bytes`", old.max_body_bytes != new.max_body_bytes);
-    changed("`token_sources`", old.token_sources != new.token_sources);
+    changed("`mode`", *dry_run != new.dry_run);
+    changed("`max_body_bytes`", *max_body_bytes != new.max_body_bytes);
+    changed("`token_sources`", *token_sources != new.token_sources);
     changed(
         "`override_headers`",
-        old.override_headers != new.override_headers,
+        *override_headers != new.override_headers,
+    );
+    changed(
+        "`host_override_headers`",
+        *host_override_headers != new.host_override_headers,
+    );
+    changed(
+        "`path_semicolons`",
+        *refuse_path_semicolons != new.refuse_path_semicolons,
+    );
+    changed(
+        "`cross_site_cookies`",
+        *refuse_cross_site_cookies != new.refuse_cross_site_cookies,
     );
     notes
 }

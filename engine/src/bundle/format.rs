@@ -20,7 +20,7 @@ pub const MAGIC: [u8; 8] = *b"GATEHSE\x01";
 /// `gatehouse package` finds it, exactly once among the module's active data, and rewrites the
 /// two functions that follow it. The plugin and the packager read this one definition.
 pub const EMBEDDED_MARKER: [u8; 16] = *b"gatehouse:embed1";
-pub const FORMAT_MAJOR: u16 = 3;
+pub const FORMAT_MAJOR: u16 = 4;
 pub const FORMAT_MINOR: u16 = 0;
 pub const HEADER_LEN: usize = 56;
 pub const SIGNATURE_TRAILER_LEN: usize = 32 + 64;
@@ -821,11 +821,11 @@ mod tests {
         assert_eq!(read(&bad), Err(LoadError::BadMagic));
         let mut bad = good.clone();
         if let Some(b) = bad.get_mut(8..12) {
-            b.copy_from_slice(&[4, 0, 9, 0]);
+            b.copy_from_slice(&[5, 0, 9, 0]);
         }
         assert_eq!(
             read(&bad),
-            Err(LoadError::UnsupportedVersion { major: 4, minor: 9 })
+            Err(LoadError::UnsupportedVersion { major: 5, minor: 9 })
         );
         let mut bad = good;
         if let Some(b) = bad.get_mut(12) {

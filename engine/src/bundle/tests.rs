@@ -21,6 +21,9 @@ fn policy(serial: u64) -> Policy {
             token_sources: Vec::new(),
             routes: Vec::new(),
             override_headers: Default::default(),
+            host_override_headers: Default::default(),
+            refuse_path_semicolons: false,
+            refuse_cross_site_cookies: false,
         },
         tenants: Vec::new(),
     }
@@ -43,7 +46,7 @@ fn serial_round_trips_and_is_in_meta() {
         let bundle = decode(bytes).unwrap_or_else(|e| panic!("{serial}: {e}"));
         assert_eq!(bundle.serial(), serial);
         assert_eq!(bundle.meta().serial, serial);
-        assert_eq!(bundle.format_version(), (3, 0));
+        assert_eq!(bundle.format_version(), (4, 0));
     }
     // META is `revision, compiler_version, tenant_count, serial` (docs/bundle-format.md
     // 3.1): the serial is the last field, a LEB128 varint.
@@ -120,8 +123,8 @@ fn corrupt_serials_are_refused() {
 }
 
 #[test]
-fn format_1_and_2_bundles_are_refused() {
-    for major in [1u16, 2] {
+fn format_1_2_and_3_bundles_are_refused() {
+    for major in [1u16, 2, 3] {
         let mut bytes = encode(&policy(10), None).unwrap_or_default();
         if let Some(field) = bytes.get_mut(8..10) {
             field.copy_from_slice(&major.to_le_bytes());
@@ -131,7 +134,7 @@ fn format_1_and_2_bundles_are_refused() {
         let message = err.map(|e| e.to_string()).unwrap_or_default();
         assert_eq!(
             message,
-            format!("unsupported bundle format {major}.0 (this build reads 3.x)")
+            format!("unsupported bundle format {major}.0 (this build reads 4.x)")
         );
     }
 }

@@ -318,6 +318,9 @@ pub fn gateway() -> Gateway {
         token_sources: vec![],
         routes,
         override_headers: Default::default(),
+        host_override_headers: Default::default(),
+        refuse_path_semicolons: false,
+        refuse_cross_site_cookies: false,
     }
 }
 
