@@ -4,6 +4,7 @@ pub mod analysis;
 pub mod bundle;
 pub mod cache;
 pub mod decide;
+pub mod escape;
 pub mod fold;
 pub mod headers;
 pub mod json;
