@@ -394,6 +394,8 @@ mod tests {
             if !s.chars().any(is_hidden) {
                 prop_assert_eq!(&*shown, s.as_str());
             }
+            // Escaping twice changes nothing: text escaped once can be printed by any path.
+            prop_assert_eq!(&*for_terminal(&shown), &*shown);
         }
 
         #[test]
