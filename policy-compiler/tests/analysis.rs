@@ -688,3 +688,60 @@ users:
         );
     }
 }
+
+#[test]
+fn check_shows_names_escaped() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("analysis/hostile-check");
+    hostile_tenant(
+        &dir.join("tenant"),
+        "mallory@acme.com",
+        &["team:x](https://evil)"],
+    );
+    let gateway = dir.join("gateway.yaml");
+    std::fs::write(
+        &gateway,
+        "default: deny\nroutes:\n  - name: mcp\n    match: {path: \"/mcp/{server}\"}\n    \
+         resource: \"mcp-server:{server}\"\n    action: use\n",
+    )
+    .unwrap();
+    let b = dir.join("check.bundle");
+    let out = run(&[
+        "compile",
+        "--gateway",
+        path(&gateway),
+        path(&dir.join("tenant")),
+        "-o",
+        path(&b),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "check",
+        "--bundle",
+        path(&b),
+        "--method",
+        "GET",
+        "--as",
+        "user:eve\u{202e}@acme.com",
+        "--path",
+        "/mcp/jira\u{202e}exe",
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_no_hidden(&text);
+    for line in [
+        "  principal  user:eve\\u{202e}@acme.com\n",
+        "  resource   mcp-server:jira\\u{202e}exe\n",
+        "why: no subject of user:eve\\u{202e}@acme.com holds a role that allows `use` on \
+         mcp-server:jira\\u{202e}exe or its ancestors\n",
+        "  subjects tried        user:eve\\u{202e}@acme.com, team:everyone\n",
+        "  searched mcp-server:jira\\u{202e}exe\n",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+}
