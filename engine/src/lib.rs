@@ -5,6 +5,7 @@ pub mod authority;
 pub mod bundle;
 pub mod cache;
 pub mod decide;
+pub mod escape;
 pub mod fold;
 pub mod headers;
 pub mod json;

@@ -5,32 +5,25 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use crate::escape::{self, is_hidden};
+
 /// The most bytes of escaped text [`log_safe`] returns before its truncation marker.
 pub const LOG_VALUE_CAP: usize = 256;
 
 /// The longest truncation marker: `…(+N bytes)` with N of at most 20 digits.
 pub const MARKER_MAX: usize = "…(+".len() + 20 + " bytes)".len();
 
-/// Whether `c` is written as an escape: C0 and C1 controls and DEL (`char::is_control`), the
-/// line and paragraph separators U+2028/U+2029, the bidi embeddings and overrides U+202A-U+202E
-/// and the bidi isolates U+2066-U+2069, and `\` (so an escape in the output is always ours).
+/// Whether `c` is written as an escape: a [hidden](is_hidden) character, or `\\` (so an escape
+/// in the output is always ours and a reader can undo them).
 fn needs_escape(c: char) -> bool {
-    c == '\\'
-        || c.is_control()
-        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    c == '\\' || is_hidden(c)
 }
 
 /// Appends `c` as written in a log line.
 fn push_escaped(out: &mut String, c: char) {
     match c {
         '\\' => out.push_str("\\\\"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        c if needs_escape(c) => {
-            let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
-        }
-        c => out.push(c),
+        c => escape::push_escaped(out, c),
     }
 }
 
@@ -38,16 +31,16 @@ fn push_escaped(out: &mut String, c: char) {
 fn escaped_len(c: char) -> usize {
     match c {
         '\\' | '\n' | '\r' | '\t' => 2,
-        // `\u{XXXX}`: every escaped character is at most U+FFFF.
+        // `\u{XXXX}`: every hidden character is at most U+FFFF (the escaper's invariant).
         c if needs_escape(c) => 8,
         c => c.len_utf8(),
     }
 }
 
-/// `s` for a log line: control characters (C0, DEL, C1), U+2028/U+2029 and bidi controls escaped
-/// as `\n`, `\r`, `\t` or `\u{XXXX}`, `\` as `\\`; at most [`LOG_VALUE_CAP`] bytes of that, cut
-/// between characters, then `…(+N bytes)` naming the input bytes left out. Borrowed when nothing
-/// had to change.
+/// `s` for a log line: [hidden](is_hidden) characters (controls, line separators, bidi and
+/// invisible formatting characters) escaped as `\n`, `\r`, `\t` or `\u{XXXX}`, `\` as `\\`; at
+/// most [`LOG_VALUE_CAP`] bytes of that, cut between characters, then `…(+N bytes)` naming the
+/// input bytes left out. Borrowed when nothing had to change.
 pub fn log_safe(s: &str) -> Cow<'_, str> {
     if s.len() <= LOG_VALUE_CAP && !s.chars().any(needs_escape) {
         return Cow::Borrowed(s);
@@ -93,6 +86,7 @@ mod tests {
             "\\u{202a}\\u{2066}\\u{2069}"
         );
         assert_eq!(log_safe("a\\nb"), "a\\\\nb");
+        assert_eq!(log_safe("zw\u{200b}\u{feff}"), "zw\\u{200b}\\u{feff}");
         // Neighbours of the escaped ranges pass.
         assert_eq!(
             log_safe("\u{a0}\u{2027}\u{202f}\u{2065}\u{206a}"),

@@ -1,6 +1,10 @@
 //! `gatehouse who-can`, `what-can` and `diff`: where the policy comes from, and the reports
 //! (text, JSON, Markdown). The answers themselves are the engine's
 //! ([`gatehouse_engine::analysis`]).
+//!
+//! Names come from tenant files, so each report shows them escaped for where it goes (SPEC 5.2):
+//! JSON as they are (serde escapes what JSON must), text through
+//! [`for_terminal`], Markdown each in its own [`markdown_code`] span.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -9,6 +13,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use gatehouse_engine::analysis::{Analysis, Diff, DiffGroup, Side, TenantDiff, WhatCan, WhoCan};
 use gatehouse_engine::bundle::MAGIC;
 use gatehouse_engine::decide::GrantRef;
+use gatehouse_engine::escape::{for_terminal, markdown_code, Phrase};
 use gatehouse_engine::{Engine, LoadOptions};
 use serde_json::{json, Value};
 
@@ -136,20 +141,20 @@ pub fn who_can_text(a: &Analysis<'_>, who: &WhoCan) -> String {
     let _ = writeln!(
         out,
         "who can {} {} (tenant {})",
-        a.action_name(who.action),
-        a.resource_key(who.resource),
-        a.tenant_name()
+        for_terminal(a.action_name(who.action)),
+        for_terminal(&a.resource_key(who.resource)),
+        for_terminal(a.tenant_name())
     );
     let rows: Vec<(String, String)> = who
         .allowed
         .iter()
-        .map(|(p, g)| (a.principal_name(*p), a.grant_text(g)))
+        .map(|(p, g)| (terminal(a.principal_name(*p)), terminal(a.grant_text(g))))
         .collect();
     table(&mut out, "allowed", &rows);
     let rows: Vec<(String, String)> = who
         .blocked
         .iter()
-        .map(|(p, r)| (a.principal_name(*p), r.code().to_owned()))
+        .map(|(p, r)| (terminal(a.principal_name(*p)), r.code().to_owned()))
         .collect();
     table(
         &mut out,
@@ -219,8 +224,8 @@ pub fn what_can_text(a: &Analysis<'_>, what: &WhatCan) -> String {
     let _ = writeln!(
         out,
         "what {} can do (tenant {})",
-        a.principal_name(what.principal),
-        a.tenant_name()
+        for_terminal(&a.principal_name(what.principal)),
+        for_terminal(a.tenant_name())
     );
     let mut grants = GrantTexts::default();
     if let Some(reason) = what.denied {
@@ -236,7 +241,11 @@ pub fn what_can_text(a: &Analysis<'_>, what: &WhatCan) -> String {
         .iter()
         .map(|(r, action, g)| {
             (
-                format!("{} {}", a.action_name(*action), a.resource_key(*r)),
+                format!(
+                    "{} {}",
+                    for_terminal(a.action_name(*action)),
+                    for_terminal(&a.resource_key(*r))
+                ),
                 grants.text(a, g),
             )
         })
@@ -247,7 +256,11 @@ pub fn what_can_text(a: &Analysis<'_>, what: &WhatCan) -> String {
         .iter()
         .map(|(r, action, reason)| {
             (
-                format!("{} {}", a.action_name(*action), a.resource_key(*r)),
+                format!(
+                    "{} {}",
+                    for_terminal(a.action_name(*action)),
+                    for_terminal(&a.resource_key(*r))
+                ),
                 reason.code().to_owned(),
             )
         })
@@ -261,7 +274,7 @@ pub fn what_can_text(a: &Analysis<'_>, what: &WhatCan) -> String {
 }
 
 /// A principal's rows mostly share a few grants (a tenant admin's, all one): each is
-/// rendered once.
+/// rendered (for a terminal) once.
 #[derive(Default)]
 struct GrantTexts(std::collections::HashMap<GrantRef, String>);
 
@@ -269,8 +282,16 @@ impl GrantTexts {
     fn text(&mut self, a: &Analysis<'_>, grant: &GrantRef) -> String {
         self.0
             .entry(*grant)
-            .or_insert_with(|| a.grant_text(grant))
+            .or_insert_with(|| terminal(a.grant_text(grant)))
             .clone()
+    }
+}
+
+/// `text` (a name, or a sentence of names) for a terminal.
+fn terminal(text: String) -> String {
+    match for_terminal(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(shown) => shown,
     }
 }
 
@@ -380,10 +401,15 @@ pub fn diff_json(diff: &Diff<'_>, limits: DiffLimits) -> Value {
 
 /// Changes that no (principal, resource, action) shows: the gateway's, and those only token
 /// requests read, each prefixed with its tenant.
-fn notes(diff: &Diff<'_>) -> Vec<String> {
-    let mut out: Vec<String> = diff.notes.iter().map(|n| format!("gateway: {n}")).collect();
+fn notes(diff: &Diff<'_>) -> Vec<Phrase> {
+    let mut out: Vec<Phrase> = diff
+        .notes
+        .iter()
+        .map(|n| Phrase::new().word("gateway: ").then(n))
+        .collect();
     for t in &diff.tenants {
-        out.extend(t.notes.iter().map(|n| format!("{}: {n}", t.tenant)));
+        let tenant = Phrase::new().name(&t.tenant).word(": ");
+        out.extend(t.notes.iter().map(|n| tenant.clone().then(n)));
     }
     out
 }
@@ -415,7 +441,7 @@ pub fn diff_markdown(diff: &Diff<'_>, limits: DiffLimits) -> String {
             "**Also changed** (affects token requests or routing, not counted below):\n"
         );
         for n in &notes {
-            let _ = writeln!(out, "- {}", md(n));
+            let _ = writeln!(out, "- {}", n.markdown());
         }
         out.push('\n');
     }
@@ -444,8 +470,8 @@ pub fn diff_markdown(diff: &Diff<'_>, limits: DiffLimits) -> String {
             let _ = writeln!(
                 out,
                 "| {n} | {} | {} | {} | {} | {p} | {r} |",
-                md(&t.tenant),
-                md(&causes_line(g)),
+                cell(&markdown_code(&t.tenant)),
+                cell(&causes_markdown(g)),
                 g.gained(),
                 g.len() - g.gained()
             );
@@ -455,18 +481,18 @@ pub fn diff_markdown(diff: &Diff<'_>, limits: DiffLimits) -> String {
     for t in &diff.tenants {
         for g in &t.groups {
             n += 1;
-            let _ = writeln!(out, "\n#### {n}. {}\n", md(&causes_line(g)));
+            let _ = writeln!(out, "\n#### {n}. {}\n", causes_markdown(g));
             let _ = writeln!(out, "| principal | action | resource | before | after |");
             let _ = writeln!(out, "|---|---|---|---|---|");
             for c in t.changes(g).take(limits.shown) {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} | {} |",
-                    md(&t.principal_name(c.principal)),
-                    md(c.action),
-                    md(&t.resource_key(c.resource)),
-                    md(&side_text(t, &c.before, false)),
-                    md(&side_text(t, &c.after, true)),
+                    cell(&markdown_code(&t.principal_name(c.principal))),
+                    cell(&markdown_code(c.action)),
+                    cell(&markdown_code(&t.resource_key(c.resource))),
+                    cell(&side_text(t, &c.before, false, markdown_code)),
+                    cell(&side_text(t, &c.after, true, markdown_code)),
                 );
             }
             if g.len() > limits.shown {
@@ -496,7 +522,7 @@ pub fn diff_text(diff: &Diff<'_>, limits: DiffLimits) -> String {
         totals.groups
     );
     for n in notes(diff) {
-        let _ = writeln!(out, "also changed: {n}");
+        let _ = writeln!(out, "also changed: {}", n.for_terminal());
     }
     for t in &diff.tenants {
         for g in &t.groups {
@@ -504,8 +530,8 @@ pub fn diff_text(diff: &Diff<'_>, limits: DiffLimits) -> String {
             let _ = writeln!(
                 out,
                 "\n[{}] {} ({} gained, {} lost; {p} principal(s), {r} resource(s))",
-                t.tenant,
-                causes_line(g),
+                for_terminal(&t.tenant),
+                causes_text(g),
                 g.gained(),
                 g.len() - g.gained()
             );
@@ -513,11 +539,11 @@ pub fn diff_text(diff: &Diff<'_>, limits: DiffLimits) -> String {
                 let _ = writeln!(
                     out,
                     "  {} {} {}: {} -> {}",
-                    t.principal_name(c.principal),
-                    c.action,
-                    t.resource_key(c.resource),
-                    side_text(t, &c.before, false),
-                    side_text(t, &c.after, true)
+                    for_terminal(&t.principal_name(c.principal)),
+                    for_terminal(c.action),
+                    for_terminal(&t.resource_key(c.resource)),
+                    side_text(t, &c.before, false, |g| terminal(g.to_owned())),
+                    side_text(t, &c.after, true, |g| terminal(g.to_owned()))
                 );
             }
             if g.len() > limits.shown {
@@ -528,19 +554,27 @@ pub fn diff_text(diff: &Diff<'_>, limits: DiffLimits) -> String {
     out
 }
 
-fn causes_line(g: &DiffGroup) -> String {
-    g.causes.join("; ")
+fn causes_text(g: &DiffGroup) -> String {
+    let causes: Vec<_> = g.causes.iter().map(Phrase::for_terminal).collect();
+    causes.join("; ")
 }
 
-fn side_text(t: &TenantDiff<'_>, side: &Side, new: bool) -> String {
+fn causes_markdown(g: &DiffGroup) -> String {
+    let causes: Vec<String> = g.causes.iter().map(Phrase::markdown).collect();
+    causes.join("; ")
+}
+
+/// A side's decision: `allow` with the grant (shown by `grant`), or `deny` with the reason.
+fn side_text(t: &TenantDiff<'_>, side: &Side, new: bool, grant: fn(&str) -> String) -> String {
     match t.describe(side, new) {
-        (true, Some(grant)) => format!("allow ({grant})"),
+        (true, Some(g)) => format!("allow ({})", grant(&g)),
         (true, None) => "allow".to_owned(),
         (false, reason) => format!("deny ({})", reason.unwrap_or_default()),
     }
 }
 
-/// Escapes what would break a Markdown table cell.
-fn md(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+/// Markdown (names already in code spans) for a GFM table cell: a `|` would end the cell, even
+/// inside a code span.
+fn cell(markdown: &str) -> String {
+    markdown.replace('|', "\\|")
 }

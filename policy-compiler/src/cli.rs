@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use clap::Args;
 use gatehouse_engine::decide::Explanation;
+use gatehouse_engine::escape::for_terminal;
 use gatehouse_engine::route::Body;
 use gatehouse_engine::{Decision, Engine, Identity, Outcome, Request};
 use serde_json::{json, Value};
@@ -216,7 +217,8 @@ fn decision_parts(outcome: &Outcome<'_>) -> (&'static str, u16, Option<&'static 
     }
 }
 
-/// `gatehouse check` output: one JSON object, or a few aligned lines and the explanation.
+/// `gatehouse check` output: one JSON object, or a few aligned lines and the explanation (names
+/// from the policy and the request escaped for a terminal).
 pub fn render_outcome(outcome: &Outcome<'_>, explanation: &Explanation, as_json: bool) -> String {
     if as_json {
         return format!("{}\n", outcome_json(outcome, explanation));
@@ -238,22 +240,23 @@ pub fn render_outcome(outcome: &Outcome<'_>, explanation: &Explanation, as_json:
     ];
     for (name, value) in rows {
         if let Some(value) = value {
-            let _ = writeln!(out, "  {name:<10} {value}");
+            let _ = writeln!(out, "  {name:<10} {}", for_terminal(&value));
         }
     }
     out.push_str(&render_explanation(explanation));
     out
 }
 
-/// The explanation as indented lines.
+/// The explanation as indented lines, its names escaped for a terminal.
 pub fn render_explanation(e: &Explanation) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "why: {}", e.summary);
+    let _ = writeln!(out, "why: {}", for_terminal(&e.summary));
     let list = |v: &[String]| {
         if v.is_empty() {
             "(none)".to_owned()
         } else {
-            v.join(", ")
+            let shown: Vec<_> = v.iter().map(|x| for_terminal(x)).collect();
+            shown.join(", ")
         }
     };
     if !e.subjects.is_empty() {
@@ -266,7 +269,7 @@ pub fn render_explanation(e: &Explanation) -> String {
         let _ = writeln!(
             out,
             "  searched {}{}",
-            s.resource,
+            for_terminal(&s.resource),
             if s.disabled { " (disabled)" } else { "" }
         );
         if let Some(authorized) = &s.authorized_subjects {

@@ -1,10 +1,15 @@
 //! Compiler diagnostics: `file:line:column: error: message`, in cedar's style (lowercase, user
 //! input in backticks, no trailing period), plus a [`miette::Diagnostic`] with a source snippet.
+//!
+//! A message quotes names from tenant files and a file name can come from a pull request, so the
+//! printed form shows their control and bidi characters escaped ([`for_terminal`]): a CI log
+//! reads a line that starts with `::error` as a workflow command, and a terminal obeys ESC.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use gatehouse_engine::escape::for_terminal;
 use marked_yaml::{LoaderOptions, Marker, Span};
 use miette::{LabeledSpan, NamedSource, SourceCode};
 use serde::de::DeserializeOwned;
@@ -15,6 +20,7 @@ pub struct Diagnostic {
     pub file: PathBuf,
     pub line: usize,
     pub column: usize,
+    /// As written, names unescaped; [`Display`](fmt::Display) escapes it for a terminal.
     pub message: String,
     /// The file's text, for the snippet of the miette rendering.
     pub source_text: Option<Arc<str>>,
@@ -60,10 +66,10 @@ impl fmt::Display for Diagnostic {
         write!(
             f,
             "{}:{}:{}: error: {}",
-            self.file.display(),
+            for_terminal(&self.file.display().to_string()),
             self.line,
             self.column,
-            self.message
+            for_terminal(&self.message)
         )
     }
 }
@@ -242,6 +248,22 @@ mod tests {
     fn display_is_file_line_column() {
         let d = Diagnostic::new("t.yaml", 3, 7, "unknown user `x`");
         assert_eq!(d.to_string(), "t.yaml:3:7: error: unknown user `x`");
+    }
+
+    #[test]
+    fn display_escapes_control_and_bidi_characters() {
+        let d = Diagnostic::new(
+            "t\u{1b}[2J.yaml",
+            1,
+            2,
+            "unknown role `x\n::error ::pwned\u{202e}`",
+        );
+        assert_eq!(
+            d.to_string(),
+            "t\\u{001b}[2J.yaml:1:2: error: unknown role `x\\n::error ::pwned\\u{202e}`"
+        );
+        // The message itself stays as written, for a machine-readable form.
+        assert_eq!(d.message, "unknown role `x\n::error ::pwned\u{202e}`");
     }
 
     #[test]

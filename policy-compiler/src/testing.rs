@@ -10,6 +10,10 @@
 //! What depends on the policy under test is a result, never an error: a case whose subject,
 //! resource or action the bundle does not have fails (exit 2) and says so, so that a policy change
 //! which removes something the tests name shows up in the CI report beside the other failures.
+//!
+//! Case names, subjects and the policy's names are shown escaped for where they go (SPEC 5.2):
+//! through [`for_terminal`] in the text report, the errors and the JUnit XML (a CI system shows
+//! a failure message as it is), as they are in the JSON report.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -19,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use gatehouse_engine::analysis::AnalysisError;
+use gatehouse_engine::escape::for_terminal;
 use gatehouse_engine::Engine;
 use marked_yaml::{LoaderOptions, Node};
 use serde::de::{self, Deserializer, Visitor};
@@ -26,7 +31,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::cli::{self, CheckRequest};
-use crate::diagnostics::{parse_source, FileDiagnostics};
+use crate::diagnostics::{parse_source, Diagnostic, FileDiagnostics};
 use crate::keys;
 
 /// The lifetime of a minted token when neither the claims nor `defaults.ttl` say otherwise.
@@ -312,11 +317,11 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<TestFile>> {
 
 fn load_file(path: &Path) -> Result<TestFile, Vec<String>> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![format!("{}: error: cannot read it: {e}", path.display())])?;
+        .map_err(|e| vec![unlocated(path, &format!("cannot read it: {e}"))])?;
     let (spec, node) = parse_file(path, &text)?;
     let mut errors = Vec::new();
     let at = |line: usize, column: usize, message: String| {
-        format!("{}:{line}:{column}: error: {message}", path.display())
+        Diagnostic::new(path, line, column, message).to_string()
     };
     let positions = case_positions(&node);
     let ttl = match spec.defaults.ttl.as_deref().map(cli::parse_duration) {
@@ -422,13 +427,21 @@ fn parse_file(path: &Path, text: &str) -> Result<(FileSpec, Node), Vec<String>> 
     let located = parse_source::<FileSpec>(&mut d, text);
     let mut errors: Vec<String> = out.iter().map(ToString::to_string).collect();
     if located.is_some() || errors.is_empty() {
-        errors.push(format!(
-            "{}: error: {}",
-            path.display(),
-            message.unwrap_or_else(|| "not a test file".into())
+        errors.push(unlocated(
+            path,
+            &message.unwrap_or_else(|| "not a test file".into()),
         ));
     }
     Err(errors)
+}
+
+/// `file: error: message`, for an error of a whole file, escaped as a [`Diagnostic`] is.
+fn unlocated(path: &Path, message: &str) -> String {
+    format!(
+        "{}: error: {}",
+        for_terminal(&path.display().to_string()),
+        for_terminal(message)
+    )
 }
 
 /// Duplicate keys are errors, and quoted scalars are marked so that [`typed`] keeps them strings.
@@ -614,7 +627,7 @@ pub struct CaseResult {
     /// Empty: passed. Else one line per expectation not met (`field: expected X, got Y`).
     pub failures: Vec<String>,
     /// What the engine answered, as `gatehouse check` prints it (request cases) or the allowed
-    /// and blocked principals (access cases).
+    /// and blocked principals (access cases); names escaped for a terminal.
     pub details: String,
     /// Request cases: the `gatehouse check --json` object.
     pub got: Option<Value>,
@@ -793,22 +806,22 @@ fn access(
     }
     let mut details = format!(
         "who can {} {}:\n",
-        analysis.action_name(action),
-        analysis.resource_key(resource)
+        for_terminal(analysis.action_name(action)),
+        for_terminal(&analysis.resource_key(resource))
     );
     for (principal, grant) in &who.allowed {
         let _ = writeln!(
             details,
             "  allowed  {:<36} {}",
-            analysis.principal_name(*principal),
-            analysis.grant_text(grant)
+            for_terminal(&analysis.principal_name(*principal)),
+            for_terminal(&analysis.grant_text(grant))
         );
     }
     for (principal, reason) in &who.blocked {
         let _ = writeln!(
             details,
             "  blocked  {:<36} {}",
-            analysis.principal_name(*principal),
+            for_terminal(&analysis.principal_name(*principal)),
             reason.code()
         );
     }
@@ -839,25 +852,21 @@ impl Report {
     pub fn text(&self) -> String {
         let mut out = String::new();
         for file in &self.files {
-            let _ = writeln!(out, "{}", file.path.display());
+            let path = file.path.display().to_string();
+            let path = for_terminal(&path);
+            let _ = writeln!(out, "{path}");
             for r in &file.results {
+                let name = for_terminal(&r.name);
                 if r.passed() {
-                    let _ = writeln!(out, "  ok    {} {}", r.kind, r.name);
+                    let _ = writeln!(out, "  ok    {} {name}", r.kind);
                     continue;
                 }
-                let _ = writeln!(
-                    out,
-                    "  FAIL  {} {} ({}:{})",
-                    r.kind,
-                    r.name,
-                    file.path.display(),
-                    r.line
-                );
+                let _ = writeln!(out, "  FAIL  {} {name} ({path}:{})", r.kind, r.line);
                 if let Some(note) = &r.note {
-                    let _ = writeln!(out, "        note: {note}");
+                    let _ = writeln!(out, "        note: {}", for_terminal(note));
                 }
                 for f in &r.failures {
-                    let _ = writeln!(out, "        {f}");
+                    let _ = writeln!(out, "        {}", for_terminal(f));
                 }
                 for line in r.details.lines() {
                     let _ = writeln!(out, "        | {line}");
@@ -917,6 +926,7 @@ impl Report {
         );
         for file in &self.files {
             let name = file.path.display().to_string();
+            let name = for_terminal(&name);
             let failures = file.results.iter().filter(|r| !r.passed()).count();
             let _ = writeln!(
                 out,
@@ -931,7 +941,7 @@ impl Report {
                     out,
                     "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" line=\"{}\" \
                      time=\"{:.6}\"",
-                    xml(&format!("{} {}", r.kind, r.name)),
+                    xml(&format!("{} {}", r.kind, for_terminal(&r.name))),
                     xml(&name),
                     xml(&name),
                     r.line,
@@ -942,13 +952,14 @@ impl Report {
                     continue;
                 }
                 let message = r.failures.first().map_or("", String::as_str);
-                let body = format!("{}\n\n{}", r.failures.join("\n"), r.details);
+                let failures: Vec<_> = r.failures.iter().map(|f| for_terminal(f)).collect();
+                let body = format!("{}\n\n{}", failures.join("\n"), r.details);
                 let _ = writeln!(
                     out,
                     ">\n      <failure message=\"{}\" type=\"mismatch\">{}</failure>\n    \
                      </testcase>",
-                    xml(message),
-                    xml(&body)
+                    xml(&for_terminal(message)),
+                    xml_text(&body)
                 );
             }
             out.push_str("  </testsuite>\n");
@@ -958,10 +969,23 @@ impl Report {
     }
 }
 
-/// Text for an XML attribute or element: markup characters escaped, characters XML 1.0 cannot
-/// carry (control characters but tab and newlines) replaced by U+FFFD.
+/// Text for an XML attribute: markup characters escaped; tab and line breaks as character
+/// references (a parser turns them into spaces in an attribute otherwise); the other characters
+/// XML 1.0 cannot carry shown escaped as [`for_terminal`] shows them (C0 controls) or replaced by
+/// U+FFFD (the noncharacters U+FFFE and U+FFFF).
 fn xml(text: &str) -> String {
+    xml_escaped(text, true)
+}
+
+/// Text for an XML element: as [`xml`], but tab and `\n` as they are (`\r` still as a
+/// reference, which a parser would otherwise turn into `\n`).
+fn xml_text(text: &str) -> String {
+    xml_escaped(text, false)
+}
+
+fn xml_escaped(text: &str, attribute: bool) -> String {
     let mut out = String::with_capacity(text.len());
+    let mut one = [0u8; 4];
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -969,8 +993,13 @@ fn xml(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c < ' ' || matches!(c, '\u{FFFE}' | '\u{FFFF}') => out.push('\u{FFFD}'),
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' if attribute => {
+                let _ = write!(out, "&#{};", u32::from(c));
+            }
+            '\t' | '\n' => out.push(c),
+            c if c < ' ' => out.push_str(&for_terminal(c.encode_utf8(&mut one))),
+            '\u{FFFE}' | '\u{FFFF}' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -1032,11 +1061,52 @@ mod tests {
     }
 
     #[test]
+    fn reports_show_names_from_test_files_escaped() {
+        let report = Report {
+            files: vec![FileReport {
+                path: PathBuf::from("t\u{202e}.yaml"),
+                results: vec![CaseResult {
+                    name: "x\n::error ::pwned".to_owned(),
+                    note: Some("n\u{1b}[2J".to_owned()),
+                    kind: "access",
+                    line: 3,
+                    failures: vec!["include: expected `user:e\u{2066}@a.com` to be allowed".into()],
+                    details: String::new(),
+                    got: None,
+                    time: Duration::ZERO,
+                }],
+                time: Duration::ZERO,
+            }],
+        };
+        let text = report.text();
+        assert!(
+            text.contains("  FAIL  access x\\n::error ::pwned (t\\u{202e}.yaml:3)\n"),
+            "{text}"
+        );
+        assert!(text.contains("note: n\\u{001b}[2J\n"), "{text}");
+        assert!(text.contains("`user:e\\u{2066}@a.com`"), "{text}");
+        let junit = report.junit();
+        for out in [&text, &junit] {
+            assert!(!out.contains(['\u{202e}', '\u{2066}', '\u{1b}']), "{out}");
+            assert!(!out.lines().any(|l| l.starts_with("::")), "{out}");
+        }
+        assert!(
+            junit.contains("<testcase name=\"access x\\n::error ::pwned\""),
+            "{junit}"
+        );
+        // JSON keeps them as they are.
+        let json = report.json();
+        assert_eq!(json["files"][0]["cases"][0]["name"], "x\n::error ::pwned");
+    }
+
+    #[test]
     fn xml_escapes_markup_and_control_characters() {
         assert_eq!(
-            xml("a<b>&\"c'\u{1}"),
-            "a&lt;b&gt;&amp;&quot;c&apos;\u{FFFD}"
+            xml("a<b>&\"c'\u{1}\u{1b}\u{fffe}"),
+            "a&lt;b&gt;&amp;&quot;c&apos;\\u{0001}\\u{001b}\u{FFFD}"
         );
+        assert_eq!(xml("a\tb\nc\rd"), "a&#9;b&#10;c&#13;d");
+        assert_eq!(xml_text("a\tb\nc\rd\u{0}"), "a\tb\nc&#13;d\\u{0000}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `gatehouse who-can`, `what-can`, `diff` and `check`'s explanation through the real binary on
 //! examples/acme: the documented JSON shapes, the answers the tenant file implies, exit codes,
-//! and the same answers from a bundle and from tenant files compiled on the fly.
+//! and the same answers from a bundle and from tenant files compiled on the fly; names from a
+//! hostile tenant file shown escaped in every report and diagnostic.
 
 #![expect(
     clippy::unwrap_used,
@@ -372,7 +373,7 @@ fn diff_groups_changes_by_cause() {
     let md = String::from_utf8_lossy(&out.stdout);
     assert!(md.starts_with("### Gatehouse access changes"), "{md}");
     assert!(md.contains("lost, in 2 group(s)"), "{md}");
-    assert!(md.contains("| user:dave@acme.com |"), "{md}");
+    assert!(md.contains("| `user:dave@acme.com` |"), "{md}");
 
     // The same policy twice: no changes, exit 0.
     let out = run(&["diff", path(&old), path(&old), "--now", NOW]);
@@ -452,4 +453,295 @@ fn check_explains_a_denial() {
         .unwrap()
         .iter()
         .any(|r| r == "model-consumer"));
+}
+
+const JWKS: &str = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+
+/// A tenant whose names are made to fool a reviewer: Markdown links, images, mentions and HTML
+/// in team names, a backtick, bidi controls in a user and a resource. `grants` are the
+/// collaborators of the resource, `link_members` the members of the team named like a link.
+fn hostile_tenant(dir: &Path, link_members: &str, grants: &[&str]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let collaborators: String = grants
+        .iter()
+        .map(|s| format!("      - {{subject: \"{s}\", role: mcp-server-user}}\n"))
+        .collect();
+    let text = format!(
+        r#"tenant:
+  name: acme
+  hosts: ["acme.example.com"]
+  issuer: https://cp.example.com
+  jwks: {JWKS}
+users:
+  - {{email: "eve\u202e@acme.com"}}
+  - {{email: mallory@acme.com}}
+  - {{email: trudy@acme.com}}
+  - {{email: victor@acme.com}}
+  - {{email: walter@acme.com}}
+teams:
+  - {{name: "x](https://evil)", members: [{link_members}]}}
+  - {{name: "@org/team", members: [trudy@acme.com]}}
+  - {{name: "<img/src=x>", members: [walter@acme.com]}}
+  - {{name: "![x](https://e.example/t.png)", members: [victor@acme.com]}}
+  - {{name: "a`b", members: [victor@acme.com]}}
+resources:
+  - type: mcp-server
+    name: "jira\u202eexe"
+    collaborators:
+{collaborators}    tools:
+      - name: "s\u2066x"
+"#
+    );
+    std::fs::write(dir.join("tenant.yaml"), text).unwrap();
+}
+
+/// Every name of the hostile tenant, as it is.
+const HOSTILE: [&str; 7] = [
+    "x](https://evil)",
+    "@org/team",
+    "<img/src=x>",
+    "![x](https://e.example/t.png)",
+    "a`b",
+    "\u{202e}",
+    "\u{2066}",
+];
+
+/// The hidden characters and what a terminal or a code span shows for them.
+fn assert_no_hidden(out: &str) {
+    for c in ['\u{202e}', '\u{2066}', '\u{1b}'] {
+        assert!(!out.contains(c), "{c:?} shown raw in:\n{out}");
+    }
+    assert!(
+        !out.lines().any(|l| l.trim_start().starts_with("::")),
+        "a workflow command in:\n{out}"
+    );
+}
+
+#[test]
+fn names_from_tenant_files_are_escaped_in_every_report() {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("analysis/hostile");
+    let (old, new) = (dir.join("old"), dir.join("new"));
+    hostile_tenant(&old, "mallory@acme.com", &["team:x](https://evil)"]);
+    hostile_tenant(
+        &new,
+        "",
+        &[
+            "team:@org/team",
+            "team:<img/src=x>",
+            "team:![x](https://e.example/t.png)",
+            "team:a`b",
+            "user:eve\u{202e}@acme.com",
+        ],
+    );
+    let resource = "mcp-server:jira\u{202e}exe";
+
+    // JSON keeps the names as they are: machine-readable.
+    let (code, diff) = json(&["diff", path(&old), path(&new), "--now", NOW, "--json"]);
+    assert_eq!(code, 2);
+    let changes = diff["changes"].as_array().unwrap();
+    assert!(changes
+        .iter()
+        .any(|c| c["principal"] == "user:eve\u{202e}@acme.com" && c["resource"] == resource));
+
+    // Markdown: every name is one code span, nothing else is live.
+    let out = run(&["diff", path(&old), path(&new), "--now", NOW, "--markdown"]);
+    assert_eq!(out.status.code(), Some(2));
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert_no_hidden(&md);
+    for span in [
+        "`team:x](https://evil)`",
+        "`team:@org/team`",
+        "`team:<img/src=x>`",
+        "`team:![x](https://e.example/t.png)`",
+        "``team:a`b``",
+        "`user:eve\\u{202e}@acme.com`",
+        "`mcp-server:jira\\u{202e}exe`",
+        "| `user:mallory@acme.com` | `use` | `mcp-server:jira\\u{202e}exe` |",
+    ] {
+        assert!(md.contains(span), "{span} missing from:\n{md}");
+    }
+    let mut code_text = String::new();
+    let mut tables = 0;
+    for event in Parser::new_ext(&md, Options::ENABLE_TABLES) {
+        match event {
+            Event::Code(code) => code_text.push_str(&code),
+            Event::Start(Tag::Table(_)) => tables += 1,
+            Event::Start(Tag::Link { .. } | Tag::Image { .. })
+            | Event::Html(_)
+            | Event::InlineHtml(_) => panic!("live markup {event:?} in:\n{md}"),
+            _ => {}
+        }
+    }
+    assert_eq!(tables, 3, "a name broke a table:\n{md}");
+    for (name, shown) in HOSTILE.iter().zip([
+        "x](https://evil)",
+        "@org/team",
+        "<img/src=x>",
+        "![x](https://e.example/t.png)",
+        "a`b",
+        "\\u{202e}",
+        "\\u{2066}",
+    ]) {
+        assert!(
+            code_text.contains(shown),
+            "{name:?} not in a code span:\n{md}"
+        );
+    }
+    // Outside code spans, no name text is left.
+    let plain: String = Parser::new_ext(&md, Options::ENABLE_TABLES)
+        .filter_map(|e| match e {
+            Event::Text(t) => Some(t.into_string()),
+            _ => None,
+        })
+        .collect();
+    for name in ["evil", "@org", "img", "t.png", "eve", "jira"] {
+        assert!(
+            !plain.contains(name),
+            "{name} outside a code span:\n{plain}"
+        );
+    }
+
+    // Text: the names as they are, hidden characters shown escaped.
+    let out = run(&["diff", path(&old), path(&new), "--now", NOW]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_no_hidden(&text);
+    assert!(
+        text.contains("user:eve\\u{202e}@acme.com use mcp-server:jira\\u{202e}exe: deny (no_grant) -> allow (user:eve\\u{202e}@acme.com mcp-server-user on mcp-server:jira\\u{202e}exe)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("user:mallory@acme.com removed from team:x](https://evil)"),
+        "{text}"
+    );
+    let who = run(&[
+        "who-can",
+        path(&new),
+        "--resource",
+        resource,
+        "--action",
+        "use",
+        "--now",
+        NOW,
+    ]);
+    let who = String::from_utf8(who.stdout).unwrap();
+    assert_no_hidden(&who);
+    assert!(
+        who.starts_with("who can use mcp-server:jira\\u{202e}exe (tenant acme)\n"),
+        "{who}"
+    );
+    let what = run(&[
+        "what-can",
+        path(&new),
+        "--as",
+        "user:eve\u{202e}@acme.com",
+        "--now",
+        NOW,
+    ]);
+    let what = String::from_utf8(what.stdout).unwrap();
+    assert_no_hidden(&what);
+    assert!(
+        what.contains("use tool:jira\\u{202e}exe/s\\u{2066}x"),
+        "{what}"
+    );
+}
+
+#[test]
+fn diagnostics_show_control_characters_escaped() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("analysis/hostile-diagnostics");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = format!(
+        r#"tenant:
+  name: acme
+  issuer: https://cp.example.com
+  jwks: {JWKS}
+users:
+  - {{email: mallory@acme.com, role: "x\n::error ::pwned"}}
+  - {{email: trudy@acme.com, role: "\u001b]8;;https://evil\u0007y\u202e"}}
+"#
+    );
+    std::fs::write(dir.join("tenant.yaml"), text).unwrap();
+    let out_file = dir.join("out.bundle");
+    for args in [
+        vec!["compile", path(&dir), "-o", path(&out_file)],
+        vec![
+            "who-can",
+            path(&dir),
+            "--resource",
+            "mcp-server:x",
+            "--action",
+            "use",
+        ],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_no_hidden(&stderr);
+        assert!(
+            stderr.contains("error: unknown role `x\\n::error ::pwned`"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("`\\u{001b}]8;;https://evil\\u{0007}y\\u{202e}`"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn check_shows_names_escaped() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("analysis/hostile-check");
+    hostile_tenant(
+        &dir.join("tenant"),
+        "mallory@acme.com",
+        &["team:x](https://evil)"],
+    );
+    let gateway = dir.join("gateway.yaml");
+    std::fs::write(
+        &gateway,
+        "default: deny\nroutes:\n  - name: mcp\n    match: {path: \"/mcp/{server}\"}\n    \
+         resource: \"mcp-server:{server}\"\n    action: use\n",
+    )
+    .unwrap();
+    let b = dir.join("check.bundle");
+    let out = run(&[
+        "compile",
+        "--gateway",
+        path(&gateway),
+        path(&dir.join("tenant")),
+        "-o",
+        path(&b),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "check",
+        "--bundle",
+        path(&b),
+        "--method",
+        "GET",
+        "--as",
+        "user:eve\u{202e}@acme.com",
+        "--path",
+        "/mcp/jira\u{202e}exe",
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_no_hidden(&text);
+    for line in [
+        "  principal  user:eve\\u{202e}@acme.com\n",
+        "  resource   mcp-server:jira\\u{202e}exe\n",
+        "why: no subject of user:eve\\u{202e}@acme.com holds a role that allows `use` on \
+         mcp-server:jira\\u{202e}exe or its ancestors\n",
+        "  subjects tried        user:eve\\u{202e}@acme.com, team:everyone\n",
+        "  searched mcp-server:jira\\u{202e}exe\n",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
 }

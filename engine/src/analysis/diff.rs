@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::Analysis;
 use crate::decide::{Engine, GrantRef, Principal};
+use crate::escape::Phrase;
 use crate::model::{ResourceId, RoleKind, Subject, TeamId, UserId, VirtualAccountId};
 use crate::reason::Reason;
 
@@ -50,7 +51,7 @@ struct Row {
 #[derive(Debug, Clone)]
 pub struct DiffGroup {
     /// The source changes, each a short sentence, sorted.
-    pub causes: Vec<String>,
+    pub causes: Vec<Phrase>,
     rows: Vec<(Row, Side, Side)>,
 }
 
@@ -67,7 +68,7 @@ pub struct TenantDiff<'e> {
     /// Changes that matter to token requests only (issuer, keys, audiences, identity
     /// providers and their mappings, revoked token ids, `tokens_valid_after`, hosts): listed,
     /// not counted, since `--as` triples do not read them.
-    pub notes: Vec<String>,
+    pub notes: Vec<Phrase>,
 }
 
 /// Every difference between two bundles.
@@ -77,7 +78,7 @@ pub struct Diff<'e> {
     /// Changes to the gateway file (routes, token sources, mode): they change which requests
     /// reach which (resource, action), not the triples compared, so they are listed, not
     /// counted.
-    pub notes: Vec<String>,
+    pub notes: Vec<Phrase>,
 }
 
 impl<'e> Diff<'e> {
@@ -216,7 +217,13 @@ impl<'e> TenantDiff<'e> {
         let (Some(o), Some(n)) = (old, new) else {
             let what = if old.is_none() { "added" } else { "removed" };
             for i in 0..self.principals.len() {
-                c.principal(i, format!("tenant {} {what}", self.tenant));
+                c.principal(
+                    i,
+                    Phrase::new()
+                        .word("tenant ")
+                        .name(&self.tenant)
+                        .word(&format!(" {what}")),
+                );
             }
             return c;
         };
@@ -225,8 +232,8 @@ impl<'e> TenantDiff<'e> {
         for (i, p) in self.principals.iter().enumerate() {
             let name = self.principal_name(p);
             match (p.old, p.new) {
-                (None, Some(_)) => c.principal(i, format!("{name} added")),
-                (Some(_), None) => c.principal(i, format!("{name} removed")),
+                (None, Some(_)) => c.principal(i, Phrase::new().name(&name).word(" added")),
+                (Some(_), None) => c.principal(i, Phrase::new().name(&name).word(" removed")),
                 (Some(Principal::User(a)), Some(Principal::User(b))) => {
                     for cause in user_changes(o, n, a, b, &name) {
                         c.principal(i, cause);
@@ -244,7 +251,8 @@ impl<'e> TenantDiff<'e> {
                         .get(b.index())
                         .and_then(|v| v.expires());
                     if ea != eb {
-                        c.principal(i, format!("{name} expires {} -> {}", time(ea), time(eb)));
+                        let expires = format!(" expires {} -> {}", time(ea), time(eb));
+                        c.principal(i, Phrase::new().name(&name).word(&expires));
                     }
                 }
                 _ => {}
@@ -270,11 +278,12 @@ impl<'e> TenantDiff<'e> {
                     .teams
                     .get(a.index())
                     .map_or("?", |t| o.tables.str(t.name));
-                let cause = format!(
-                    "team:{name} tenant roles [{}] -> [{}]",
-                    ra.join(", "),
-                    rb.join(", ")
-                );
+                let cause = Phrase::new()
+                    .name(&format!("team:{name}"))
+                    .word(" tenant roles ")
+                    .list(&ra)
+                    .word(" -> ")
+                    .list(&rb);
                 self.members_cause(&mut c, o, n, Subject::Team(a), Subject::Team(b), &cause);
             }
         }
@@ -301,12 +310,13 @@ impl<'e> TenantDiff<'e> {
             if Some(&ka) == kb.as_ref() {
                 continue;
             }
-            let cause = format!(
-                "role {} [{}] -> [{}]",
-                role.name,
-                ka.join(", "),
-                kb.unwrap_or_default().join(", ")
-            );
+            let cause = Phrase::new()
+                .word("role ")
+                .name(&role.name)
+                .word(" ")
+                .list(&ka)
+                .word(" -> ")
+                .list(&kb.unwrap_or_default());
             for (i, p) in self.principals.iter().enumerate() {
                 let holds = |a: &Analysis<'_>, p: Option<Principal>, r: usize| {
                     let Some(Principal::User(u)) = p else {
@@ -344,12 +354,13 @@ impl<'e> TenantDiff<'e> {
             };
             let (aa, ab) = (action_names(o, ty.actions), action_names(n, other.actions));
             if aa != ab {
-                let cause = format!(
-                    "type {} actions [{}] -> [{}]",
-                    ty.name,
-                    aa.join(", "),
-                    ab.join(", ")
-                );
+                let cause = Phrase::new()
+                    .word("type ")
+                    .name(&ty.name)
+                    .word(" actions ")
+                    .list(&aa)
+                    .word(" -> ")
+                    .list(&ab);
                 for (i, r) in self.resources.iter().enumerate() {
                     let of_type = |a: &Analysis<'_>, r: Option<ResourceId>| {
                         r.and_then(|r| a.tables.resources.get(r.index()))
@@ -369,11 +380,11 @@ impl<'e> TenantDiff<'e> {
             let key = self.resource_key(r);
             let (a, b) = match (r.old, r.new) {
                 (None, _) => {
-                    c.resource(i, format!("{key} added"));
+                    c.resource(i, Phrase::new().name(&key).word(" added"));
                     continue;
                 }
                 (_, None) => {
-                    c.resource(i, format!("{key} removed"));
+                    c.resource(i, Phrase::new().name(&key).word(" removed"));
                     continue;
                 }
                 (Some(a), Some(b)) => (a, b),
@@ -390,7 +401,7 @@ impl<'e> TenantDiff<'e> {
                 } else {
                     "enabled"
                 };
-                c.resource(i, format!("{key} {what}"));
+                c.resource(i, Phrase::new().name(&key).word(" ").word(what));
             }
             let authorized = |x: &Analysis<'_>, id: ResourceId, restricted: bool| {
                 restricted.then(|| {
@@ -409,17 +420,17 @@ impl<'e> TenantDiff<'e> {
                 authorized(n, b, rb.is_restricted()),
             );
             if aa != ab {
-                let show = |x: Option<Vec<String>>| {
-                    x.map_or_else(|| "anyone".to_owned(), |v| format!("[{}]", v.join(", ")))
+                let show = |p: Phrase, x: Option<Vec<String>>| match x {
+                    None => p.word("anyone"),
+                    Some(v) => p.list(&v),
                 };
-                c.resource(
-                    i,
-                    format!("{key} authorized_subjects {} -> {}", show(aa), show(ab)),
-                );
+                let cause = Phrase::new().name(&key).word(" authorized_subjects ");
+                let cause = show(cause, aa).word(" -> ");
+                c.resource(i, show(cause, ab));
             }
             let parent = |x: &Analysis<'_>, p: Option<ResourceId>| p.map(|p| x.resource_key(p));
             if parent(o, ra.parent()) != parent(n, rb.parent()) {
-                c.resource(i, format!("{key} moved"));
+                c.resource(i, Phrase::new().name(&key).word(" moved"));
             }
             let (ga, gb) = (o.tables.grants_of(a), n.tables.grants_of(b));
             if same_numbers && ga.iter().eq(gb.iter()) {
@@ -448,7 +459,13 @@ impl<'e> TenantDiff<'e> {
                 ("removed", ga.difference(&gb)),
             ] {
                 for grant in list {
-                    let cause = format!("grant {what}: {} {} on {key}", grant.0, grant.1);
+                    let cause = Phrase::new()
+                        .word(&format!("grant {what}: "))
+                        .name(&grant.0)
+                        .word(" ")
+                        .name(&grant.1)
+                        .word(" on ")
+                        .name(&key);
                     c.grant_subjects.insert(cause.clone(), grant.0.clone());
                     c.resource(i, cause);
                 }
@@ -465,7 +482,7 @@ impl<'e> TenantDiff<'e> {
         n: &Analysis<'_>,
         old: Subject,
         new: Subject,
-        cause: &str,
+        cause: &Phrase,
     ) {
         let (Subject::Team(a), Subject::Team(b)) = (old, new) else {
             return;
@@ -479,7 +496,7 @@ impl<'e> TenantDiff<'e> {
         for (i, p) in self.principals.iter().enumerate() {
             let member = |side: bool, x: Option<Principal>| matches!(x, Some(Principal::User(u)) if members.contains(&(side, u)));
             if member(false, p.old) || member(true, p.new) {
-                c.principal(i, cause.to_owned());
+                c.principal(i, cause.clone());
             }
         }
     }
@@ -487,12 +504,12 @@ impl<'e> TenantDiff<'e> {
     /// Compares every changed principal over all its access, and every (changed resource,
     /// action) over all principals not already compared.
     fn compare(&mut self, causes: &Causes, now: i64) {
-        let mut groups: BTreeMap<Vec<String>, Vec<(Row, Side, Side)>> = BTreeMap::new();
+        let mut groups: BTreeMap<Vec<Phrase>, Vec<(Row, Side, Side)>> = BTreeMap::new();
         let (old, new) = (self.old.as_ref(), self.new.as_ref());
         let maps = Maps::new(&self.principals, &self.resources, &self.actions, old, new);
 
         // Resource causes reach their subtrees (on either side).
-        let mut reached: BTreeMap<u32, BTreeSet<String>> = BTreeMap::new();
+        let mut reached: BTreeMap<u32, BTreeSet<Phrase>> = BTreeMap::new();
         for (&root, list) in &causes.resources {
             let Some(r) = self.resources.get(root as usize) else {
                 continue;
@@ -539,7 +556,7 @@ impl<'e> TenantDiff<'e> {
                 let Some(changed) = self.differs(row, b, a, &maps, now) else {
                     continue;
                 };
-                let mut key: BTreeSet<String> = list.clone();
+                let mut key: BTreeSet<Phrase> = list.clone();
                 if let Some(r) = reached.get(&resource) {
                     key.extend(
                         r.iter()
@@ -712,18 +729,18 @@ impl Analysis<'_> {
 /// Source changes, by union principal and by union resource.
 #[derive(Debug, Default)]
 struct Causes {
-    principals: BTreeMap<u32, BTreeSet<String>>,
-    resources: BTreeMap<u32, BTreeSet<String>>,
+    principals: BTreeMap<u32, BTreeSet<Phrase>>,
+    resources: BTreeMap<u32, BTreeSet<Phrase>>,
     /// The subject of each grant-added or grant-removed cause: such a change only explains the
     /// rows of principals it covers.
-    grant_subjects: BTreeMap<String, String>,
+    grant_subjects: BTreeMap<Phrase, String>,
 }
 
 impl Causes {
-    fn principal(&mut self, i: usize, cause: String) {
+    fn principal(&mut self, i: usize, cause: Phrase) {
         self.principals.entry(i as u32).or_default().insert(cause);
     }
-    fn resource(&mut self, i: usize, cause: String) {
+    fn resource(&mut self, i: usize, cause: Phrase) {
         self.resources.entry(i as u32).or_default().insert(cause);
     }
 }
@@ -944,7 +961,7 @@ fn user_changes(
     a: UserId,
     b: UserId,
     name: &str,
-) -> Vec<String> {
+) -> Vec<Phrase> {
     let mut out = Vec::new();
     let (Some(ua), Some(ub)) = (o.tables.users.get(a.index()), n.tables.users.get(b.index()))
     else {
@@ -960,17 +977,22 @@ fn user_changes(
     };
     let (ra, rb) = (role(o, ua.role()), role(n, ub.role()));
     if ra != rb {
-        out.push(format!("{name} role {ra} -> {rb}"));
+        out.push(
+            Phrase::new()
+                .name(name)
+                .word(" role ")
+                .name(&ra)
+                .word(" -> ")
+                .name(&rb),
+        );
     }
     if ua.is_active() != ub.is_active() {
-        out.push(format!(
-            "{name} {}",
-            if ub.is_active() {
-                "reactivated"
-            } else {
-                "deactivated"
-            }
-        ));
+        let what = if ub.is_active() {
+            " reactivated"
+        } else {
+            " deactivated"
+        };
+        out.push(Phrase::new().name(name).word(what));
     }
     let teams = |x: &Analysis<'_>, u: UserId| -> BTreeSet<String> {
         x.tables
@@ -981,10 +1003,20 @@ fn user_changes(
     };
     let (ta, tb) = (teams(o, a), teams(n, b));
     for t in tb.difference(&ta) {
-        out.push(format!("{name} added to team:{t}"));
+        out.push(
+            Phrase::new()
+                .name(name)
+                .word(" added to ")
+                .name(&format!("team:{t}")),
+        );
     }
     for t in ta.difference(&tb) {
-        out.push(format!("{name} removed from team:{t}"));
+        out.push(
+            Phrase::new()
+                .name(name)
+                .word(" removed from ")
+                .name(&format!("team:{t}")),
+        );
     }
     out
 }
@@ -1074,28 +1106,29 @@ fn time(t: Option<i64>) -> String {
 }
 
 /// What changed in the gateway files.
-fn gateway_notes(old: &crate::model::Gateway, new: &crate::model::Gateway) -> Vec<String> {
+fn gateway_notes(old: &crate::model::Gateway, new: &crate::model::Gateway) -> Vec<Phrase> {
+    let route = |name: &str, what: &str| Phrase::new().word("route ").quoted(name).word(what);
     let mut notes = Vec::new();
     for r in &old.routes {
         match new.routes.iter().find(|x| x.name == r.name) {
-            None => notes.push(format!("route `{}` removed", r.name)),
-            Some(x) if x != r => notes.push(format!("route `{}` changed", r.name)),
+            None => notes.push(route(&r.name, " removed")),
+            Some(x) if x != r => notes.push(route(&r.name, " changed")),
             Some(_) => {}
         }
     }
     for r in &new.routes {
         if !old.routes.iter().any(|x| x.name == r.name) {
-            notes.push(format!("route `{}` added", r.name));
+            notes.push(route(&r.name, " added"));
         }
     }
     let names =
         |g: &crate::model::Gateway| g.routes.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
     if notes.is_empty() && names(old) != names(new) {
-        notes.push("routes reordered (the first match wins)".to_owned());
+        notes.push(Phrase::new().word("routes reordered (the first match wins)"));
     }
     let mut changed = |what: &str, differs: bool| {
         if differs {
-            notes.push(format!("{what} changed"));
+            notes.push(Phrase::new().word(what).word(" changed"));
         }
     };
     // Destructured so that a new gateway setting cannot be left out of the notes.
@@ -1137,12 +1170,18 @@ fn gateway_notes(old: &crate::model::Gateway, new: &crate::model::Gateway) -> Ve
 }
 
 /// What changed in a tenant that only token requests read.
-fn token_notes(o: &Analysis<'_>, n: &Analysis<'_>) -> Vec<String> {
+fn token_notes(o: &Analysis<'_>, n: &Analysis<'_>) -> Vec<Phrase> {
+    let provider = |name: &str, what: &str| {
+        Phrase::new()
+            .word("identity provider ")
+            .quoted(name)
+            .word(what)
+    };
     let (a, b) = (&o.tenant.config, &n.tenant.config);
     let mut notes = Vec::new();
     let mut changed = |what: &str, differs: bool| {
         if differs {
-            notes.push(format!("{what} changed"));
+            notes.push(Phrase::new().word(what).word(" changed"));
         }
     };
     changed("`hosts`", a.hosts != b.hosts);
@@ -1164,20 +1203,20 @@ fn token_notes(o: &Analysis<'_>, n: &Analysis<'_>) -> Vec<String> {
         .filter(|j| !b.revoked_token_ids.contains(j))
         .count();
     if added + dropped > 0 {
-        notes.push(format!(
+        notes.push(Phrase::new().word(&format!(
             "revoked token ids: {added} added, {dropped} removed"
-        ));
+        )));
     }
     for p in &a.identity_providers {
         match b.identity_providers.iter().find(|x| x.name == p.name) {
-            None => notes.push(format!("identity provider `{}` removed", p.name)),
-            Some(x) if x != p => notes.push(format!("identity provider `{}` changed", p.name)),
+            None => notes.push(provider(&p.name, " removed")),
+            Some(x) if x != p => notes.push(provider(&p.name, " changed")),
             Some(_) => {}
         }
     }
     for p in &b.identity_providers {
         if !a.identity_providers.iter().any(|x| x.name == p.name) {
-            notes.push(format!("identity provider `{}` added", p.name));
+            notes.push(provider(&p.name, " added"));
         }
     }
     let mappings = |x: &Analysis<'_>| -> BTreeSet<(String, String, String)> {
@@ -1209,15 +1248,21 @@ fn token_notes(o: &Analysis<'_>, n: &Analysis<'_>) -> Vec<String> {
             .collect()
     };
     let (ma, mb) = (mappings(o), mappings(n));
-    for (idp, value, target) in mb.difference(&ma) {
-        notes.push(format!(
-            "identity-provider mapping added: {idp} `{value}` -> {target}"
-        ));
-    }
-    for (idp, value, target) in ma.difference(&mb) {
-        notes.push(format!(
-            "identity-provider mapping removed: {idp} `{value}` -> {target}"
-        ));
+    for (what, list) in [
+        ("added", mb.difference(&ma)),
+        ("removed", ma.difference(&mb)),
+    ] {
+        for (idp, value, target) in list {
+            notes.push(
+                Phrase::new()
+                    .word(&format!("identity-provider mapping {what}: "))
+                    .name(idp)
+                    .word(" ")
+                    .quoted(value)
+                    .word(" -> ")
+                    .name(target),
+            );
+        }
     }
     let rotation = |x: &Analysis<'_>| -> BTreeSet<(String, Option<i64>)> {
         x.tables
@@ -1229,10 +1274,11 @@ fn token_notes(o: &Analysis<'_>, n: &Analysis<'_>) -> Vec<String> {
     let (ra, rb) = (rotation(o), rotation(n));
     for (name, after) in rb.difference(&ra) {
         if ra.iter().any(|(x, _)| x == name) {
-            notes.push(format!(
-                "virtualaccount:{name} tokens_valid_after -> {}",
-                time(*after)
-            ));
+            notes.push(
+                Phrase::new()
+                    .name(&format!("virtualaccount:{name}"))
+                    .word(&format!(" tokens_valid_after -> {}", time(*after))),
+            );
         }
     }
     notes

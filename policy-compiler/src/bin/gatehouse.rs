@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use gatehouse_compiler::{analysis, cli, compile_paths, CompileError, CompileOptions};
+use gatehouse_engine::escape::for_terminal;
 use gatehouse_engine::{Engine, LoadOptions};
 
 /// Gatehouse: multi-tenant IAM policy for Envoy, compiled into a signed bundle.
@@ -308,14 +309,16 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
+            // Errors quote names from tenant and test files: shown escaped (SPEC 5.2). The
+            // diagnostics are escaped already; escaping again changes nothing.
             match err.downcast_ref::<cli::Located>() {
                 Some(located) => {
                     for d in &located.diagnostics {
-                        eprintln!("{d}");
+                        eprintln!("{}", for_terminal(d));
                     }
-                    eprintln!("error: {}", located.summary);
+                    eprintln!("error: {}", for_terminal(&located.summary));
                 }
-                None => eprintln!("error: {err:#}"),
+                None => eprintln!("error: {}", for_terminal(&format!("{err:#}"))),
             }
             cli::Exit::Error.into()
         }
