@@ -16,9 +16,13 @@ pub enum ConfigError {
     PluginConfig(String),
     /// The bundle itself was rejected by the engine.
     Bundle(LoadError),
-    /// The bundle is valid but older (lower serial) than the one in service, and the VM
-    /// configuration does not say `"allow_rollback": true`.
-    Rollback { serial: u64, in_service: u64 },
+    /// The bundle is valid but older (lower serial) than the one in service from the same
+    /// signer, and the VM configuration does not say `"allow_rollback": true`.
+    Rollback {
+        serial: u64,
+        in_service: u64,
+        scope: SerialScope,
+    },
 }
 
 impl core::fmt::Display for ConfigError {
@@ -27,11 +31,15 @@ impl core::fmt::Display for ConfigError {
             ConfigError::VmConfig(why) => write!(f, "bad VM configuration: {why}"),
             ConfigError::PluginConfig(why) => write!(f, "bad plugin configuration: {why}"),
             ConfigError::Bundle(err) => write!(f, "bundle rejected: {err}"),
-            ConfigError::Rollback { serial, in_service } => write!(
+            ConfigError::Rollback {
+                serial,
+                in_service,
+                scope,
+            } => write!(
                 f,
                 "bundle rejected: rollback refused: serial {serial} is older than serial \
-                 {in_service} in service (\"allow_rollback\": true in the VM configuration \
-                 permits it)"
+                 {in_service} in service (signer {scope}; \"allow_rollback\": true in the VM \
+                 configuration permits it)"
             ),
         }
     }
@@ -225,19 +233,61 @@ pub fn load_engine_with(
     Engine::load_with_token_cache(bytes, &options, token_cache_entries).map_err(ConfigError::Bundle)
 }
 
-/// Whether a valid bundle of serial `serial` may replace the one in service (`in_service`:
-/// its serial, `None` before the first bundle of this VM). Equal serials are accepted (a
-/// re-push); a lower one only with `allow_rollback`.
+/// Whether a valid bundle of serial `serial` from `scope` may go into service (`in_service`:
+/// the serial last accepted in that scope, `None` before the first). Equal serials are accepted
+/// (a re-push); a lower one only with `allow_rollback`.
 pub fn check_serial(
+    scope: SerialScope,
     serial: u64,
     in_service: Option<u64>,
     allow_rollback: bool,
 ) -> Result<(), ConfigError> {
     match in_service {
-        Some(in_service) if serial < in_service && !allow_rollback => {
-            Err(ConfigError::Rollback { serial, in_service })
-        }
+        Some(in_service) if serial < in_service && !allow_rollback => Err(ConfigError::Rollback {
+            serial,
+            in_service,
+            scope,
+        }),
         _ => Ok(()),
+    }
+}
+
+/// Whose bundles one serial in service orders: the Ed25519 key that signed them, or every
+/// unsigned bundle together.
+///
+/// Not the filter's name, root id or VM id: those travel in the same resource as the bundle (an
+/// ECDS update sets them all), so a delivery channel could pick a name nothing has served under
+/// and have an older bundle accepted as a first one. The signer it cannot choose: with
+/// `trusted_keys` pinned, only bundles a pinned key signed load at all. One consequence: a signer's
+/// serials order everything it signs, across every filter of a VM, so serials must increase
+/// across all of a signer's bundles (the compiler's default, the compile time, does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SerialScope {
+    /// Bundles signed by this Ed25519 public key.
+    Signer([u8; 32]),
+    /// Unsigned bundles (only loadable when no key is pinned).
+    Unsigned,
+}
+
+impl SerialScope {
+    /// The scope of a bundle whose signature (if any) verified under `signer`.
+    pub fn of(signer: Option<&[u8; 32]>) -> SerialScope {
+        signer.map_or(SerialScope::Unsigned, |key| SerialScope::Signer(*key))
+    }
+
+    /// The Envoy shared-data key of the serial last accepted in this scope (shared by every VM
+    /// of a `vm_id` in the process).
+    pub fn shared_data_key(&self) -> String {
+        format!("gatehouse.serial_in_service.{self}")
+    }
+}
+
+impl core::fmt::Display for SerialScope {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SerialScope::Signer(key) => write!(f, "ed25519:{}", STANDARD.encode(key)),
+            SerialScope::Unsigned => f.write_str("unsigned"),
+        }
     }
 }
 
@@ -316,32 +366,76 @@ mod tests {
 
     #[test]
     fn rollback() {
-        // The first bundle of a VM: any serial.
-        assert!(check_serial(0, None, false).is_ok());
-        assert!(check_serial(5, None, false).is_ok());
+        let scope = SerialScope::Signer([7; 32]);
+        // The first bundle of a scope: any serial.
+        assert!(check_serial(scope, 0, None, false).is_ok());
+        assert!(check_serial(scope, 5, None, false).is_ok());
         // Newer and equal (a re-push) are accepted.
-        assert!(check_serial(11, Some(10), false).is_ok());
-        assert!(check_serial(10, Some(10), false).is_ok());
+        assert!(check_serial(scope, 11, Some(10), false).is_ok());
+        assert!(check_serial(scope, 10, Some(10), false).is_ok());
         // Older is refused, unless the VM configuration allows rollback.
-        let err = check_serial(5, Some(10), false).unwrap_err();
+        let err = check_serial(scope, 5, Some(10), false).unwrap_err();
         assert!(matches!(
             err,
             ConfigError::Rollback {
                 serial: 5,
-                in_service: 10
-            }
+                in_service: 10,
+                scope: SerialScope::Signer(key),
+            } if key == [7; 32]
         ));
         let message = err.to_string();
         assert!(
-            message.contains("rollback refused") && message.contains("allow_rollback"),
+            message.contains("rollback refused: serial 5 is older than serial 10 in service")
+                && message.contains(&format!("signer ed25519:{}", STANDARD.encode([7; 32])))
+                && message.contains("allow_rollback"),
             "{message}"
         );
-        assert!(check_serial(5, Some(10), true).is_ok());
-        assert!(check_serial(0, Some(u64::MAX), true).is_ok());
-        assert!(check_serial(u64::MAX - 1, Some(u64::MAX), false).is_err());
+        assert!(check_serial(scope, 5, Some(10), true).is_ok());
+        assert!(check_serial(scope, 0, Some(u64::MAX), true).is_ok());
+        assert!(check_serial(scope, u64::MAX - 1, Some(u64::MAX), false).is_err());
+        let unsigned = check_serial(SerialScope::Unsigned, 1, Some(2), false).unwrap_err();
+        assert!(
+            unsigned.to_string().contains("signer unsigned"),
+            "{unsigned}"
+        );
         assert_eq!(serial_from_shared(&10u64.to_le_bytes()), Some(10));
         assert_eq!(serial_from_shared(b"short"), None);
         assert_eq!(serial_from_shared(&[0; 9]), None);
+    }
+
+    /// The serial in service is keyed by the signer alone: nothing the resource carrying the
+    /// bundle also sets (filter name, root id, VM id) enters the key, so renaming the filter in
+    /// an update cannot make an older bundle look like a first one.
+    #[test]
+    fn serials_are_keyed_by_the_signer() {
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        assert_eq!(SerialScope::of(Some(&a)), SerialScope::Signer(a));
+        assert_eq!(SerialScope::of(None), SerialScope::Unsigned);
+        assert_ne!(SerialScope::of(Some(&a)), SerialScope::of(Some(&b)));
+        assert_ne!(SerialScope::of(Some(&a)), SerialScope::of(None));
+        // What the shared data holds under: one key per signer, all unsigned bundles under one.
+        let key = SerialScope::Signer(a).shared_data_key();
+        assert_eq!(
+            key,
+            format!("gatehouse.serial_in_service.ed25519:{}", STANDARD.encode(a))
+        );
+        assert_ne!(key, SerialScope::Signer(b).shared_data_key());
+        assert_eq!(
+            SerialScope::Unsigned.shared_data_key(),
+            "gatehouse.serial_in_service.unsigned"
+        );
+        // A VM's serials in service, as the filter keeps them: whatever filter accepted the
+        // signer's serial 10, that signer's serial 5 is refused; another signer's is its own.
+        let mut in_service = std::collections::BTreeMap::new();
+        in_service.insert(SerialScope::of(Some(&a)), 10u64);
+        let admit = |signer: Option<&[u8; 32]>, serial: u64| {
+            let scope = SerialScope::of(signer);
+            check_serial(scope, serial, in_service.get(&scope).copied(), false)
+        };
+        assert!(admit(Some(&a), 5).is_err());
+        assert!(admit(Some(&a), 10).is_ok());
+        assert!(admit(Some(&b), 5).is_ok());
+        assert!(admit(None, 5).is_ok());
     }
 
     #[cfg(not(feature = "test-hooks"))]

@@ -26,19 +26,12 @@ const HEADER_SUBJECT: &str = "x-gatehouse-subject";
 const HEADER_ROUTE: &str = "x-gatehouse-route";
 
 thread_local! {
-    /// The serial of the bundle this VM serves, per filter name (`plugin_name`). Not in [`Root`]:
-    /// Envoy gives each new plugin configuration a new root context in the same VM, so only
-    /// VM-wide state sees the bundle a new configuration would replace.
-    static SERIAL_IN_SERVICE: RefCell<BTreeMap<String, u64>> = const { RefCell::new(BTreeMap::new()) };
-}
-
-/// Envoy shared-data key (shared by every VM of the `vm_id` in the process) of the serial last
-/// accepted for a filter name. Envoy validates a new configuration in a fresh VM on the main
-/// thread before the per-thread VMs (which remember their own serial) see it; without this,
-/// that fresh VM would accept an older bundle, and the per-thread VMs' refusal would then fail
-/// them instead of leaving the old bundle serving.
-fn shared_serial_key(plugin: &str) -> String {
-    format!("gatehouse.serial_in_service.{plugin}")
+    /// The serial this VM last accepted, per signer ([`config::SerialScope`]), whichever filter
+    /// of the VM accepted it: never per filter name, which the resource carrying the bundle sets.
+    /// Not in [`Root`]: Envoy gives each new plugin configuration a new root context in the same
+    /// VM, so only VM-wide state sees the bundle a new configuration would replace.
+    static SERIAL_IN_SERVICE: RefCell<BTreeMap<config::SerialScope, u64>> =
+        const { RefCell::new(BTreeMap::new()) };
 }
 
 /// One per plugin configuration (and per VM): parses once, shares read-only state.
@@ -134,43 +127,41 @@ impl RootContext for Root {
     }
 
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
-        let plugin = plugin_name();
-        let shared_key = shared_serial_key(&plugin);
-        // This VM's own serial first: a VM that serves a bundle compares with it, so the order
-        // in which it receives updates is all that matters. A VM that serves none yet (the one
-        // Envoy validates a configuration in, or a new one) compares with the last accepted.
-        let in_service = SERIAL_IN_SERVICE
-            .with(|s| s.borrow().get(&plugin).copied())
-            .or_else(|| {
-                hostcalls::get_shared_data(&shared_key)
-                    .ok()
-                    .and_then(|(value, _)| value)
-                    .and_then(|value| config::serial_from_shared(&value))
-            });
         let loaded = config::load_engine(
             buffer(BufferType::PluginConfiguration),
             &self.trusted_keys,
             self.token_cache_entries,
         )
         .and_then(|engine| {
-            config::check_serial(engine.bundle().serial(), in_service, self.allow_rollback)
-                .map(|()| engine)
+            // Keyed by the signer, whose signature has just verified (and which pinning has
+            // accepted): nothing else in the resource that carried the bundle enters the key.
+            let scope = config::SerialScope::of(engine.bundle().signer());
+            let in_service = serial_in_service(scope);
+            config::check_serial(
+                scope,
+                engine.bundle().serial(),
+                in_service,
+                self.allow_rollback,
+            )
+            .map(|()| (engine, scope, in_service))
         });
         match loaded {
-            Ok(engine) => {
+            Ok((engine, scope, in_service)) => {
                 let bundle = engine.bundle();
                 let meta = bundle.meta();
                 if in_service.is_some_and(|s| meta.serial < s) {
                     log::warn!(
-                        "rolling back from serial {} to serial {} (allow_rollback)",
+                        "rolling back from serial {} to serial {} of signer {scope} (allow_rollback)",
                         in_service.unwrap_or_default(),
                         meta.serial
                     );
                 }
-                SERIAL_IN_SERVICE.with(|s| s.borrow_mut().insert(plugin, meta.serial));
-                if let Err(status) =
-                    hostcalls::set_shared_data(&shared_key, Some(&meta.serial.to_le_bytes()), None)
-                {
+                SERIAL_IN_SERVICE.with(|s| s.borrow_mut().insert(scope, meta.serial));
+                if let Err(status) = hostcalls::set_shared_data(
+                    &scope.shared_data_key(),
+                    Some(&meta.serial.to_le_bytes()),
+                    None,
+                ) {
                     log::warn!(
                         "cannot record serial {} in shared data: {status:?}",
                         meta.serial
@@ -532,13 +523,21 @@ fn field(value: Option<&str>) -> Cow<'_, str> {
     log_safe(value.unwrap_or("-"))
 }
 
-/// The filter's name (`config.name` in Envoy), which keys the serial in service.
-fn plugin_name() -> String {
-    hostcalls::get_property(vec!["plugin_name"])
-        .ok()
-        .flatten()
-        .map(|name| String::from_utf8_lossy(&name).into_owned())
-        .unwrap_or_default()
+/// The serial last accepted from `scope`'s signer. This VM's own first: a VM that serves a
+/// bundle compares with it, so only the order in which it receives updates matters. A VM that
+/// has accepted none from that signer yet (the fresh VM Envoy validates a new configuration in
+/// on the main thread, or a new per-thread VM) compares with the last one any VM of its `vm_id`
+/// accepted, from Envoy's shared data; without that, the fresh VM would accept an older bundle
+/// and the per-thread VMs' refusal would fail them instead of leaving the old bundle serving.
+fn serial_in_service(scope: config::SerialScope) -> Option<u64> {
+    SERIAL_IN_SERVICE
+        .with(|s| s.borrow().get(&scope).copied())
+        .or_else(|| {
+            hostcalls::get_shared_data(&scope.shared_data_key())
+                .ok()
+                .and_then(|(value, _)| value)
+                .and_then(|value| config::serial_from_shared(&value))
+        })
 }
 
 fn buffer(kind: BufferType) -> Option<Vec<u8>> {

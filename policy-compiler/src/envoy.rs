@@ -544,8 +544,10 @@ fn wasm_filter(module: WasmModule<'_>) -> Value {
         map.insert(
             "#configuration".into(),
             json!(
-                "The VM configuration (README, \"Filter configuration\"). Changing it starts a \
-                 fresh VM, which forgets the serial in service."
+                "The VM configuration (README, \"Filter configuration\"). Whoever can change \
+                 it (or the vm_id, or the code) is trusted like the operator: keep it apart \
+                 from bundle pushes (docs/security.md, \"Delivery channels\"). Changing it \
+                 starts a fresh VM."
             ),
         );
         map.insert(

@@ -200,6 +200,16 @@ pub fn signed_fixture_bundle(revision: &str) -> Vec<u8> {
     )
 }
 
+/// Same with the given serial and the fixture tenant edited by `edit_tenant`.
+pub fn signed_fixture_bundle_with_serial(
+    revision: &str,
+    serial: u64,
+    edit_tenant: impl Fn(&str) -> String,
+) -> Vec<u8> {
+    let key = fixture_private_key();
+    compile_signed(revision, serial, str::to_owned, edit_tenant, Some(&key))
+}
+
 /// Same, signed by a fresh Ed25519 key that nothing pins: a foreign signer.
 pub fn foreign_signed_fixture_bundle(revision: &str) -> Vec<u8> {
     let (private, _) = keys::generate(keys::KeyAlg::EdDsa).expect("generating a key");
@@ -487,6 +497,15 @@ impl Envoy {
         write_ecds(&self.dir, &self.options, bundle);
     }
 
+    /// [`Envoy::push`] with the ECDS resource (as JSON: `{"version_info", "resources": [...]}`)
+    /// edited by `edit` first, as a delivery channel that writes the resource could edit it.
+    pub fn push_edited(&self, bundle: &[u8], edit: impl FnOnce(&mut Value)) {
+        let mut resource = ecds_resource(&self.options, bundle).json();
+        edit(&mut resource);
+        // JSON is YAML: the watched file keeps its name.
+        write_ecds_text(&self.dir, &format!("{resource:#}\n"));
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -574,14 +593,26 @@ const ECDS_FILE: &str = "gatehouse-filter.yaml";
 /// Deliver `bundle` as scripts/push-bundle.sh does: the ECDS resource written beside the watched
 /// directory, then renamed into it (one atomic update).
 fn write_ecds(dir: &Path, options: &EnvoyOptions, bundle: &[u8]) {
+    let resource = ecds_resource(options, bundle);
+    write_ecds_text(dir, &resource.render(envoy::Format::Yaml));
+}
+
+/// The ECDS resource for `bundle`, with a fresh `version_info`.
+fn ecds_resource(options: &EnvoyOptions, bundle: &[u8]) -> envoy::Config {
     static N: AtomicUsize = AtomicUsize::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let resource = envoy::ecds_resource(&options.filter(), bundle, &format!("{nanos}-{n}"));
+    envoy::ecds_resource(&options.filter(), bundle, &format!("{nanos}-{n}"))
+}
+
+/// Write `text` beside the watched directory, then rename it into place.
+fn write_ecds_text(dir: &Path, text: &str) {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
     let out = dir.join(format!("gatehouse-filter-{n}.yaml"));
-    std::fs::write(&out, resource.render(envoy::Format::Yaml)).expect("writing the ECDS file");
+    std::fs::write(&out, text).expect("writing the ECDS file");
     std::fs::rename(&out, dir.join("ecds").join(ECDS_FILE))
         .expect("renaming the ECDS file into place");
 }

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gatehouse_e2e::{
-    fixture_bundle, fixture_bundle_with_serial, send, token, Envoy, EnvoyOptions, HttpRequest,
+    fixture_bundle, fixture_bundle_with_serial, send, signed_fixture_bundle_with_serial, token,
+    Envoy, EnvoyOptions, HttpRequest,
 };
 use serde_json::json;
 
@@ -224,6 +225,88 @@ fn rollback_to_an_older_bundle_is_refused() {
     println!(
         "rollback: serial 5 after serial 10 refused ({refused} config_fail), dave still {after_refusal}; \
          serial 10 re-pushed accepted; with allow_rollback serial 5 accepted, dave {after_rollback}"
+    );
+}
+
+/// The serial in service belongs to the bundle's signer, not to anything else the resource that
+/// carries the bundle sets: an older signed bundle delivered under a new filter name and root id
+/// (which Envoy runs in the same VM, since its id, code and configuration are unchanged) is
+/// refused like any other rollback, and a token the newer bundle revoked stays refused.
+#[test]
+fn a_renamed_filter_cannot_roll_back() {
+    let revoking = |t: &str| {
+        t.replace(
+            "  jwks_file: keys/e2e-cp.jwks.json\n",
+            "  jwks_file: keys/e2e-cp.jwks.json\n  revoked_token_ids: [\"jti-leaked\"]\n",
+        )
+    };
+    let older = signed_fixture_bundle_with_serial("10", 10, str::to_owned);
+    let newer = signed_fixture_bundle_with_serial("20", 20, revoking);
+    let leaked = token("user:carol@e2e.test", json!({"jti": "jti-leaked"}));
+    let chat = || {
+        HttpRequest::new("POST", CHAT)
+            .bearer(&leaked)
+            .json(&json!({"model": "openai/gpt-4o"}))
+    };
+    let fails = "extension_config_discovery.http_filter.gatehouse.config_fail";
+    let revision = "wasmcustom.gatehouse.bundle_revision";
+    let options = EnvoyOptions {
+        trusted_keys: vec![gatehouse_e2e::fixture_signing_public_key()],
+        ..EnvoyOptions::default()
+    };
+
+    let envoy = Envoy::start("renamed-rollback", &older, options);
+    assert_eq!(
+        envoy.request(&chat()).status,
+        200,
+        "serial 10 lets the token in"
+    );
+    envoy.push(&newer);
+    envoy.eventually("serial 20 in service", |e| e.stat(revision) == 20);
+    let revoked = envoy.request(&chat());
+    assert_eq!(
+        (revoked.status, revoked.reason().as_deref()),
+        (401, Some("token_revoked")),
+        "serial 20 revokes the token"
+    );
+
+    // The older bundle again, under a filter name and root id nothing has served under.
+    let fails_before = envoy.stat(fails);
+    envoy.push_edited(&older, |resource| {
+        let config = &mut resource["resources"][0]["typed_config"]["config"];
+        config["name"] = json!("gatehouse-renamed");
+        config["root_id"] = json!("gatehouse-renamed");
+    });
+    envoy.eventually("the renamed serial-10 bundle refused", |e| {
+        e.stat(fails) > fails_before
+    });
+    let message = "rollback refused: serial 10 is older than serial 20 in service";
+    assert!(envoy.log().contains(message), "no `{message}` in the log");
+    assert!(
+        !envoy.log().contains("Failed to configure thread-local"),
+        "a VM failed on the refusal: {}",
+        envoy.log()
+    );
+    assert_eq!(envoy.stat(revision), 20, "revision changed");
+    let after = envoy.request(&chat());
+    assert_eq!(
+        (after.status, after.reason().as_deref()),
+        (401, Some("token_revoked")),
+        "the revoked token works again"
+    );
+
+    // A newer bundle under the new name is an ordinary update.
+    let newest = signed_fixture_bundle_with_serial("21", 21, revoking);
+    envoy.push_edited(&newest, |resource| {
+        resource["resources"][0]["typed_config"]["config"]["name"] = json!("gatehouse-renamed");
+    });
+    envoy.eventually("serial 21 under the new name", |e| e.stat(revision) == 21);
+    assert_eq!(envoy.request(&chat()).status, 401);
+    println!(
+        "renamed filter: serial 10 after serial 20 refused ({} config_fail), the revoked token \
+         still {}; serial 21 under the new name accepted",
+        envoy.stat(fails) - fails_before,
+        after.status
     );
 }
 
