@@ -346,9 +346,17 @@ pub fn inspect(engine: &Engine, as_json: bool) -> Result<String> {
     }
     let mut out = String::new();
     let _ = writeln!(out, "gatehouse bundle, format {major}.{minor}");
-    let _ = writeln!(out, "  revision         {}", bundle.meta().revision);
+    let _ = writeln!(
+        out,
+        "  revision         {}",
+        for_terminal(&bundle.meta().revision)
+    );
     let _ = writeln!(out, "  serial           {}", bundle.serial());
-    let _ = writeln!(out, "  compiler         {}", bundle.meta().compiler_version);
+    let _ = writeln!(
+        out,
+        "  compiler         {}",
+        for_terminal(&bundle.meta().compiler_version)
+    );
     let _ = writeln!(out, "  size             {} bytes", bundle.len());
     let _ = writeln!(out, "  digest (sha256)  {}", hex(bundle.digest()));
     let _ = writeln!(
@@ -374,13 +382,17 @@ pub fn inspect(engine: &Engine, as_json: bool) -> Result<String> {
         gateway.max_body_bytes
     );
     let names: Vec<&str> = gateway.routes.iter().map(|r| r.name.as_str()).collect();
-    let _ = writeln!(out, "  routes           {}", names.join(", "));
+    let _ = writeln!(
+        out,
+        "  routes           {}",
+        for_terminal(&names.join(", "))
+    );
     for t in bundle.tenants() {
         let tables = bundle.tables(t);
         let _ = writeln!(
             out,
             "tenant {}: {} users, {} teams, {} virtual accounts, {} roles, {} resources, {} grants",
-            t.config.name,
+            for_terminal(&t.config.name),
             tables.users.len(),
             tables.teams.len(),
             tables.virtual_accounts.len(),
@@ -657,7 +669,7 @@ pub fn package(args: &PackageArgs, source_date_epoch: Option<&str>) -> Result<Pa
         "wrote {} ({} bytes, sha256 {sha256}): bundle revision `{}` serial {} ({} bytes) embedded",
         args.output.display(),
         module.len(),
-        meta.revision,
+        for_terminal(&meta.revision),
         meta.serial,
         bundle.len(),
     )];

@@ -426,7 +426,7 @@ fn compile(args: CompileArgs) -> Result<ExitCode> {
         bytes.len(),
         policy.tenants.len(),
         grants,
-        policy.revision,
+        gatehouse_engine::escape::for_terminal(&policy.revision),
         policy.serial,
         if signing_key.is_some() {
             ", signed"
