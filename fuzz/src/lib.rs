@@ -14,7 +14,7 @@ use gatehouse_compiler::{compile_paths, CompileOptions};
 use gatehouse_engine::jwt::{self, parse_jwks, KeySet, Token, Validation};
 use gatehouse_engine::model::{Algorithm, ResourceId};
 use gatehouse_engine::route::{self, Body};
-use gatehouse_engine::{json, request, Engine, Identity, LoadOptions, Request};
+use gatehouse_engine::{authority, json, request, Engine, Identity, LoadOptions, Request};
 use sha2::{Digest, Sha256};
 
 pub mod seeds;
@@ -532,5 +532,45 @@ pub fn es256(data: &[u8]) {
             "key acceptance disagrees: p256 {}, gatehouse {ours:?}",
             key.is_some()
         ),
+    }
+}
+
+/// Reading an authority: an accepted one is exactly `host[:port]` as it came (in lower case), a
+/// host of the characters and shape the reader admits, and a port 1-65535; and tenant selection
+/// through the engine never panics on it.
+pub fn authority(data: &[u8]) {
+    let Ok(raw) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = routes_engine().decide(
+        &Request {
+            authority: raw,
+            method: "GET",
+            path: "/healthz",
+            headers: &[],
+            body: Body::Absent,
+        },
+        Identity::Token,
+        NOW,
+    );
+    let Ok(parsed) = authority::parse(raw) else {
+        return;
+    };
+    let rebuilt = match parsed.port {
+        Some(port) => format!("{}:{port}", parsed.host),
+        None => parsed.host.to_string(),
+    };
+    assert_eq!(rebuilt, raw.to_ascii_lowercase(), "{raw:?} does not round-trip");
+    assert_ne!(parsed.port, Some(0));
+    let host = parsed.host.as_ref();
+    assert!(!host.is_empty() && !host.ends_with('.') && !host.contains(".."));
+    if let Some(ip) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        assert!(ip.parse::<std::net::Ipv6Addr>().is_ok(), "{raw:?}");
+    } else {
+        assert!(
+            host.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._~".contains(&b)),
+            "{raw:?}"
+        );
     }
 }

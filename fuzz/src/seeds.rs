@@ -9,13 +9,14 @@ use serde_json::Value;
 
 use crate::repo;
 
-pub const TARGETS: [&str; 6] = [
+pub const TARGETS: [&str; 7] = [
     "bundle_decode",
     "token",
     "route",
     "body",
     "compile_yaml",
     "es256",
+    "authority",
 ];
 
 pub fn seeds(target: &str) -> Vec<Vec<u8>> {
@@ -26,6 +27,7 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
         "body" => bodies(),
         "compile_yaml" => yaml(),
         "es256" => es256(),
+        "authority" => authorities(),
         other => panic!("no target {other}"),
     }
 }
@@ -294,4 +296,27 @@ pub fn inline_keys(path: &Path) -> String {
             }
         })
         .collect()
+}
+
+/// Every host the golden vectors send, and a few shapes of authority around them.
+fn authorities() -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = [
+        "acme.gw.example.com",
+        "acme.gw.example.com:8443",
+        "[::1]:10000",
+        "127.0.0.1",
+        "[acme.gw.example.com].globex.example.com",
+        "a@b:1",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    for case in vector_cases() {
+        if let Some(host) = case.pointer("/request/host").and_then(Value::as_str) {
+            out.push(host.as_bytes().to_vec());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }

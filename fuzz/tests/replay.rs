@@ -15,6 +15,7 @@ fn run(target: &str, data: &[u8]) {
         "body" => gatehouse_fuzz::body(data),
         "compile_yaml" => gatehouse_fuzz::compile_yaml(data),
         "es256" => gatehouse_fuzz::es256(data),
+        "authority" => gatehouse_fuzz::authority(data),
         other => panic!("no target {other}"),
     }
 }
