@@ -363,13 +363,16 @@ mod tests {
             Err(CompileError::Invalid(d)) => d,
             other => panic!("{other:?}"),
         };
-        assert_eq!(errs.len(), 1);
+        // The unknown field does not hide what lowering finds in the rest of the file.
+        assert_eq!(errs.len(), 2, "{errs:?}");
         assert_eq!((errs[0].line, errs[0].column), (1, 53), "{}", errs[0]);
         assert!(
             errs[0].message.starts_with("unknown field `colour`"),
             "{}",
             errs[0]
         );
+        assert_eq!(errs[0].code, crate::diagnostics::Code::UnknownField);
+        assert_eq!(errs[1].code, crate::diagnostics::Code::Keys, "{}", errs[1]);
     }
 
     #[test]

@@ -1,8 +1,12 @@
-//! Compiler diagnostics: `file:line:column: error: message`, in cedar's style (lowercase, user
-//! input in backticks, no trailing period), plus a [`miette::Diagnostic`] with a source snippet.
+//! Compiler diagnostics in cedar's and rustc's style: a code, a message (lowercase, user input in
+//! backticks, no trailing period), the exact span it is about, secondary labels (where a duplicate
+//! was first defined), and a help line where one helps ("did you mean `model-consumer`?"). Three
+//! renderings: `short` (`file:line:column: error[code]: message`, the [`Display`](fmt::Display)
+//! form), `human` (a [`miette::Diagnostic`] with the source snippet, rendered by the CLI) and
+//! `json` ([`Diagnostic::to_json`], one object per diagnostic for editors and CI annotations).
 //!
 //! A message quotes names from tenant files and a file name can come from a pull request, so the
-//! printed form shows their control and bidi characters escaped ([`for_terminal`]): a CI log
+//! printed forms show their control and bidi characters escaped ([`for_terminal`]): a CI log
 //! reads a line that starts with `::error` as a workflow command, and a terminal obeys ESC.
 
 use std::fmt;
@@ -10,18 +14,116 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use gatehouse_engine::escape::for_terminal;
-use marked_yaml::{LoaderOptions, Marker, Span};
+use marked_yaml::{LoaderOptions, Marker, Node, Span};
 use miette::{LabeledSpan, NamedSource, SourceCode};
 use serde::de::DeserializeOwned;
 
-/// One compile error, located in a source file. Lines and columns are 1-based; 0 when unknown.
+macro_rules! codes {
+    ($( $variant:ident = $code:literal, $doc:literal; )*) => {
+        /// What kind of error a diagnostic reports: a stable code for tools and docs.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $( #[doc = $doc] $variant, )*
+        }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// `gatehouse::<kind>`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => concat!("gatehouse::", $code),)* }
+            }
+
+            pub fn description(self) -> &'static str {
+                match self { $(Code::$variant => $doc,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    Syntax = "syntax", "the file is not valid YAML or JSON: syntax, a duplicate key, an anchor or a tag";
+    UnknownField = "unknown-field", "a field the schema does not have";
+    Type = "type", "a value of the wrong type or shape, or a required field missing";
+    Duplicate = "duplicate", "a name, host, issuer, key or mapping defined twice, or a built-in name defined again";
+    Invalid = "invalid", "a value that is not well-formed: a name, email, host, method, timestamp, subject, permission or claim path";
+    UnknownRole = "unknown-role", "a role that is neither built in nor defined by the tenant";
+    UnknownSubject = "unknown-subject", "a subject naming no user, team or virtual account of the tenant";
+    UnknownResource = "unknown-resource", "a resource the tenant does not define";
+    UnknownResourceType = "unknown-resource-type", "a resource type that is neither built in nor defined by the tenant";
+    UnknownAction = "unknown-action", "an action the resource type does not have";
+    UnknownIdentityProvider = "unknown-identity-provider", "an identity provider the tenant does not define";
+    UnknownAlgorithm = "unknown-algorithm", "a JWS algorithm Gatehouse does not implement";
+    RoleScope = "role-scope", "a role granted where it does not apply (another resource type, or tenant-level versus collaborator)";
+    Missing = "missing", "a setting that another one requires is missing";
+    Conflict = "conflict", "settings that exclude each other";
+    Template = "template", "a route path, capture, placeholder or resource template that cannot be filled";
+    Keys = "keys", "a key set without usable keys";
+    Limit = "limit", "a limit of the bundle format is exceeded";
+    ResourceType = "resource-type", "a resource type whose parent, children key or actions do not fit";
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A place in a source file: 1-based line and column of the start, and of the end when known
+/// (`end_line` 0: unknown). Line 0: unknown altogether.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Place {
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+}
+
+impl Place {
+    pub fn of(span: &Span) -> Place {
+        let (line, column) = span.start().map_or((0, 0), |m| (m.line(), m.column()));
+        let (end_line, end_column) = span.end().map_or((0, 0), |m| (m.line(), m.column()));
+        Place {
+            line,
+            column,
+            end_line,
+            end_column,
+        }
+    }
+
+    pub fn at(line: usize, column: usize) -> Place {
+        Place {
+            line,
+            column,
+            end_line: 0,
+            end_column: 0,
+        }
+    }
+}
+
+/// A secondary label: another place the error is about (the first definition of a duplicate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    /// `None`: the diagnostic's own file.
+    pub file: Option<PathBuf>,
+    pub place: Place,
+    pub message: String,
+}
+
+/// One compile error, located in a source file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub file: PathBuf,
     pub line: usize,
     pub column: usize,
-    /// As written, names unescaped; [`Display`](fmt::Display) escapes it for a terminal.
+    /// The end of the primary span; 0 when unknown.
+    pub end_line: usize,
+    pub end_column: usize,
+    pub code: Code,
+    /// As written, names unescaped; every rendering escapes it.
     pub message: String,
+    pub help: Option<String>,
+    pub labels: Vec<Label>,
     /// The file's text, for the snippet of the miette rendering.
     pub source_text: Option<Arc<str>>,
 }
@@ -31,33 +133,97 @@ impl Diagnostic {
         file: impl Into<PathBuf>,
         line: usize,
         column: usize,
+        code: Code,
         message: impl Into<String>,
     ) -> Self {
         Diagnostic {
             file: file.into(),
             line,
             column,
+            end_line: 0,
+            end_column: 0,
+            code,
             message: message.into(),
+            help: None,
+            labels: Vec::new(),
             source_text: None,
         }
     }
 
     /// The byte offset of `line:column` in the source text, when both are known.
-    fn offset(&self) -> Option<usize> {
+    fn offset_of(&self, line: usize, column: usize) -> Option<usize> {
         let text = self.source_text.as_deref()?;
-        let line_start = if self.line <= 1 {
+        if line == 0 {
+            return None;
+        }
+        let line_start = if line <= 1 {
             0
         } else {
-            text.match_indices('\n')
-                .nth(self.line - 2)
-                .map(|(i, _)| i + 1)?
+            text.match_indices('\n').nth(line - 2).map(|(i, _)| i + 1)?
         };
         let rest = text.get(line_start..)?;
         let column = rest
             .char_indices()
-            .nth(self.column.saturating_sub(1))
+            .nth(column.saturating_sub(1))
             .map_or(rest.len(), |(i, _)| i);
         Some(line_start + column)
+    }
+
+    /// `(offset, length)` of a place in this file's text.
+    fn span_of(&self, place: Place) -> Option<(usize, usize)> {
+        let start = self.offset_of(place.line, place.column)?;
+        let end = self
+            .offset_of(place.end_line, place.end_column)
+            .filter(|&end| end >= start)
+            .unwrap_or(start);
+        Some((start, end - start))
+    }
+
+    /// The machine-readable form: one JSON object (file, line, column, end, code, severity,
+    /// message, help, labels). Values are as written; JSON escaping makes them safe.
+    pub fn to_json(&self) -> serde_json::Value {
+        let place = |file: &Path, p: Place| {
+            serde_json::json!({
+                "file": file.display().to_string(),
+                "line": p.line,
+                "column": p.column,
+                "end_line": p.end_line,
+                "end_column": p.end_column,
+            })
+        };
+        let mut value = place(
+            &self.file,
+            Place {
+                line: self.line,
+                column: self.column,
+                end_line: self.end_line,
+                end_column: self.end_column,
+            },
+        );
+        let labels: Vec<serde_json::Value> = self
+            .labels
+            .iter()
+            .map(|l| {
+                let mut v = place(l.file.as_deref().unwrap_or(&self.file), l.place);
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert("message".into(), l.message.clone().into());
+                }
+                v
+            })
+            .collect();
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert("code".into(), self.code.as_str().into());
+            obj.insert("severity".into(), "error".into());
+            obj.insert("message".into(), self.message.clone().into());
+            obj.insert(
+                "help".into(),
+                self.help
+                    .clone()
+                    .map_or(serde_json::Value::Null, Into::into),
+            );
+            obj.insert("labels".into(), labels.into());
+        }
+        value
     }
 }
 
@@ -77,16 +243,63 @@ impl fmt::Display for Diagnostic {
 impl std::error::Error for Diagnostic {}
 
 impl miette::Diagnostic for Diagnostic {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        // Labels in other files cannot be drawn in this file's snippet: they join the help.
+        let elsewhere: Vec<String> = self
+            .labels
+            .iter()
+            .filter_map(|l| {
+                let file = l.file.as_ref()?;
+                Some(format!(
+                    "{}:{}:{}: {}",
+                    for_terminal(&file.display().to_string()),
+                    l.place.line,
+                    l.place.column,
+                    for_terminal(&l.message)
+                ))
+            })
+            .collect();
+        let help = self.help.as_deref().map(for_terminal);
+        let text: Vec<String> = help
+            .into_iter()
+            .map(|h| h.into_owned())
+            .chain(elsewhere)
+            .collect();
+        (!text.is_empty()).then(|| Box::new(text.join("\n")) as Box<dyn fmt::Display + 'a>)
+    }
+
     fn source_code(&self) -> Option<&dyn SourceCode> {
         self.source_text.as_ref().map(|_| self as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let offset = self.offset()?;
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
-            None,
-            (offset, 0),
-        ))))
+        let primary = self.span_of(Place {
+            line: self.line,
+            column: self.column,
+            end_line: self.end_line,
+            end_column: self.end_column,
+        })?;
+        let secondary = self.labels.iter().filter_map(|l| {
+            if l.file.is_some() {
+                return None;
+            }
+            let span = self.span_of(l.place)?;
+            Some(LabeledSpan::new_with_span(
+                Some(for_terminal(&l.message).into_owned()),
+                span,
+            ))
+        });
+        Some(Box::new(
+            std::iter::once(LabeledSpan::new_primary_with_span(
+                Some(for_terminal(&self.message).into_owned()),
+                primary,
+            ))
+            .chain(secondary),
+        ))
     }
 }
 
@@ -101,7 +314,7 @@ impl SourceCode for Diagnostic {
         let text: &'a str = self.source_text.as_deref().unwrap_or("");
         let contents = text.read_span(span, context_lines_before, context_lines_after)?;
         Ok(Box::new(miette::MietteSpanContents::new_named(
-            self.file.display().to_string(),
+            for_terminal(&self.file.display().to_string()).into_owned(),
             contents.data(),
             *contents.span(),
             contents.line(),
@@ -120,16 +333,31 @@ pub struct FileDiagnostics<'a> {
 }
 
 impl FileDiagnostics<'_> {
-    /// Reports `message` at the start of `span` (line 0 when the span is blank).
-    pub fn error(&mut self, span: &Span, message: impl Into<String>) {
-        let (line, column) = span.start().map_or((0, 0), |m| (m.line(), m.column()));
-        self.at(line, column, message);
+    /// Reports `message` about `span`.
+    pub fn error(&mut self, span: &Span, code: Code, message: impl Into<String>) {
+        self.report(span, code, message);
     }
 
-    pub fn at(&mut self, line: usize, column: usize, message: impl Into<String>) {
-        let mut diagnostic = Diagnostic::new(self.file, line, column, message);
+    /// Reports `message` at `line:column` (0: unknown).
+    pub fn at(&mut self, line: usize, column: usize, code: Code, message: impl Into<String>) {
+        self.place(Place::at(line, column), code, message);
+    }
+
+    /// [`FileDiagnostics::error`] with help or labels to add: the diagnostic is recorded when
+    /// the returned value is dropped.
+    pub fn report(&mut self, span: &Span, code: Code, message: impl Into<String>) -> Pending<'_> {
+        self.place(Place::of(span), code, message)
+    }
+
+    fn place(&mut self, place: Place, code: Code, message: impl Into<String>) -> Pending<'_> {
+        let mut diagnostic = Diagnostic::new(self.file, place.line, place.column, code, message);
+        diagnostic.end_line = place.end_line;
+        diagnostic.end_column = place.end_column;
         diagnostic.source_text = self.text.clone();
-        self.out.push(diagnostic);
+        Pending {
+            out: self.out,
+            diagnostic: Some(diagnostic),
+        }
     }
 
     pub fn count(&self) -> usize {
@@ -137,26 +365,183 @@ impl FileDiagnostics<'_> {
     }
 }
 
+/// A diagnostic being built; recorded when dropped.
+#[derive(Debug)]
+pub struct Pending<'d> {
+    out: &'d mut Vec<Diagnostic>,
+    diagnostic: Option<Diagnostic>,
+}
+
+impl Pending<'_> {
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        if let Some(d) = self.diagnostic.as_mut() {
+            d.help = Some(help.into());
+        }
+        self
+    }
+
+    /// A secondary label at `span` of the same file.
+    pub fn label(mut self, span: &Span, message: impl Into<String>) -> Self {
+        if let Some(d) = self.diagnostic.as_mut() {
+            d.labels.push(Label {
+                file: None,
+                place: Place::of(span),
+                message: message.into(),
+            });
+        }
+        self
+    }
+
+    /// A secondary label at a place of another file (`None`: the same file).
+    pub fn label_in(
+        mut self,
+        file: Option<&Path>,
+        place: Place,
+        message: impl Into<String>,
+    ) -> Self {
+        if let Some(d) = self.diagnostic.as_mut() {
+            d.labels.push(Label {
+                file: file.map(Path::to_path_buf),
+                place,
+                message: message.into(),
+            });
+        }
+        self
+    }
+
+    /// "did you mean `x`?" with the known name closest to `wanted`, if one is close enough.
+    pub fn suggest<'k>(self, wanted: &str, known: impl IntoIterator<Item = &'k str>) -> Self {
+        match closest(wanted, known) {
+            Some(name) => self.help(format!("did you mean `{name}`?")),
+            None => self,
+        }
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Some(d) = self.diagnostic.take() {
+            self.out.push(d);
+        }
+    }
+}
+
+/// The known name closest to `wanted` by edit distance (ASCII case ignored), when it is within a
+/// third of the longer name's length (at least 1) and is not `wanted` itself; ties go to the
+/// first in `known`'s order.
+pub fn closest<'k>(wanted: &str, known: impl IntoIterator<Item = &'k str>) -> Option<&'k str> {
+    let wanted_lc = wanted.to_lowercase();
+    known
+        .into_iter()
+        .filter(|k| *k != wanted)
+        .map(|k| (edit_distance(&wanted_lc, &k.to_lowercase()), k))
+        .filter(|(d, k)| *d <= (wanted.chars().count().max(k.chars().count()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Edit distance over chars where swapping two neighbours is one edit (optimal string
+/// alignment): `emial` is one edit from `email`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let width = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * width];
+    let at = |i: usize, j: usize| i * width + j;
+    for i in 0..=a.len() {
+        for j in 0..=b.len() {
+            let value = if i == 0 || j == 0 {
+                i + j
+            } else {
+                let cost = usize::from(a.get(i - 1) != b.get(j - 1));
+                let get = |i, j| d.get(at(i, j)).copied().unwrap_or(usize::MAX - 1);
+                let mut best = (get(i - 1, j) + 1)
+                    .min(get(i, j - 1) + 1)
+                    .min(get(i - 1, j - 1) + cost);
+                if i > 1 && j > 1 && a.get(i - 1) == b.get(j - 2) && a.get(i - 2) == b.get(j - 1) {
+                    best = best.min(get(i - 2, j - 2) + 1);
+                }
+                best
+            };
+            if let Some(cell) = d.get_mut(at(i, j)) {
+                *cell = value;
+            }
+        }
+    }
+    d.last().copied().unwrap_or(0)
+}
+
 /// Parses YAML or JSON `text` into `T`; syntax, shape, unknown-field and type errors become a
-/// located diagnostic. Duplicate keys are errors.
+/// located diagnostic. Duplicate keys are errors. An unknown field does not hide the rest of the
+/// file: it is reported, taken out, and the file is read again, so every unknown field is
+/// reported (with the closest known field as a suggestion) and the caller still gets the value
+/// without them, to lower and so report the file's other errors. `None` when the file cannot be
+/// read into `T` at all; a caller must treat any diagnostic as failure, not only `None`.
 pub fn parse_source<T: DeserializeOwned>(diags: &mut FileDiagnostics<'_>, text: &str) -> Option<T> {
+    /// Each round removes one field; a file with more unknown fields than this reports only
+    /// the first ones.
+    const MAX_UNKNOWN_FIELDS: usize = 64;
     let options = LoaderOptions::default().error_on_duplicate_keys(true);
-    let node = match marked_yaml::parse_yaml_with_options(0, text, options) {
+    let mut node = match marked_yaml::parse_yaml_with_options(0, text, options) {
         Ok(node) => node,
         Err(err) => {
             let (marker, message) = load_error(&err);
             let (line, column) = marker.map_or((0, 0), |m| (m.line(), m.column()));
-            diags.at(line, column, message);
+            diags.at(line, column, Code::Syntax, message);
             return None;
         }
     };
-    match marked_yaml::from_node::<T>(&node) {
-        Ok(value) => Some(value),
-        Err(err) => {
-            let (line, column) = err.start_mark().map_or((0, 0), |m| (m.line(), m.column()));
-            let message = serde_message(&err);
-            diags.at(line, column, message);
-            None
+    let mut unknown = 0;
+    loop {
+        match marked_yaml::from_node::<T>(&node) {
+            Ok(value) => return Some(value),
+            Err(err) => {
+                use marked_yaml::spanned_serde::Error as E;
+                let mark = err.start_mark();
+                let (line, column) = mark.map_or((0, 0), |m| (m.line(), m.column()));
+                let message = serde_message(&err);
+                let inner: &E = &err;
+                let E::UnknownFieldError(field, expected, _) = inner else {
+                    diags.at(line, column, Code::Type, message);
+                    return None;
+                };
+                let end_column = column + field.chars().count();
+                diags
+                    .place(
+                        Place {
+                            line,
+                            column,
+                            end_line: line,
+                            end_column,
+                        },
+                        Code::UnknownField,
+                        message,
+                    )
+                    .suggest(field, expected.iter().copied());
+                unknown += 1;
+                let removed = mark.is_some_and(|m| remove_key_at(&mut node, m));
+                if !removed || unknown >= MAX_UNKNOWN_FIELDS {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Removes the mapping entry whose key starts at `mark`, anywhere in `node`.
+fn remove_key_at(node: &mut Node, mark: Marker) -> bool {
+    match node {
+        Node::Scalar(_) => false,
+        Node::Sequence(items) => items.iter_mut().any(|item| remove_key_at(item, mark)),
+        Node::Mapping(map) => {
+            let key = map
+                .keys()
+                .find(|k| k.span().start().is_some_and(|m| *m == mark))
+                .cloned();
+            match key {
+                Some(key) => map.remove(&key).is_some(),
+                None => map.values_mut().any(|value| remove_key_at(value, mark)),
+            }
         }
     }
 }
@@ -246,7 +631,7 @@ mod tests {
 
     #[test]
     fn display_is_file_line_column() {
-        let d = Diagnostic::new("t.yaml", 3, 7, "unknown user `x`");
+        let d = Diagnostic::new("t.yaml", 3, 7, Code::UnknownSubject, "unknown user `x`");
         assert_eq!(d.to_string(), "t.yaml:3:7: error: unknown user `x`");
     }
 
@@ -256,6 +641,7 @@ mod tests {
             "t\u{1b}[2J.yaml",
             1,
             2,
+            Code::UnknownRole,
             "unknown role `x\n::error ::pwned\u{202e}`",
         );
         assert_eq!(
@@ -268,9 +654,9 @@ mod tests {
 
     #[test]
     fn offset_from_line_and_column() {
-        let mut d = Diagnostic::new("t.yaml", 2, 3, "m");
+        let mut d = Diagnostic::new("t.yaml", 2, 3, Code::Type, "m");
         d.source_text = Some(Arc::from("ab\ncdef\n"));
-        assert_eq!(d.offset(), Some(5));
+        assert_eq!(d.offset_of(d.line, d.column), Some(5));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use gatehouse_engine::model::{
 };
 use marked_yaml::Span;
 
-use crate::diagnostics::{parse_source, Diagnostic, FileDiagnostics};
+use crate::diagnostics::{parse_source, Code, Diagnostic, FileDiagnostics};
 use crate::source::{
     AllowRefuseSpec, DefaultSpec, GatewayFile, ModeSpec, OverrideHeadersSpec, RouteSpec,
     SpannedString, TargetSpec, TokenSourceSpec,
@@ -93,7 +93,12 @@ pub fn lower_gateway(
         None => vec![TokenSource::bearer()],
         Some(sources) => {
             if sources.is_empty() {
-                diags.at(0, 0, "`token_sources` must list at least one source");
+                diags.at(
+                    0,
+                    0,
+                    Code::Missing,
+                    "`token_sources` must list at least one source",
+                );
             }
             sources
                 .iter()
@@ -112,6 +117,7 @@ pub fn lower_gateway(
         if !names.insert(spec.name.as_str()) {
             diags.error(
                 spec.name.span(),
+                Code::Duplicate,
                 format!("duplicate route `{}`", *spec.name),
             );
         }
@@ -164,6 +170,7 @@ fn token_source(
             .map_or(Span::new_blank(), |p| *p.span());
         diags.error(
             &span,
+            Code::Missing,
             format!(
                 "token source {} needs one of `header`, `query` or `cookie`",
                 index + 1
@@ -174,6 +181,7 @@ fn token_source(
     if given.len() > 1 {
         diags.error(
             first.span(),
+            Code::Conflict,
             "a token source takes only one of `header`, `query` or `cookie`",
         );
         return None;
@@ -182,6 +190,7 @@ fn token_source(
         if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
             diags.error(
                 name.span(),
+                Code::Invalid,
                 format!("invalid token source name `{}`", name.as_str()),
             );
             return None;
@@ -200,6 +209,7 @@ fn token_source(
     if let Some(prefix) = &spec.prefix {
         diags.error(
             prefix.span(),
+            Code::Conflict,
             "`prefix` applies only to a `header` token source",
         );
         return None;
@@ -218,7 +228,7 @@ fn route(diags: &mut FileDiagnostics<'_>, spec: &RouteSpec) -> Option<Route> {
     let before = diags.count();
     let name_span = *spec.name.span();
     if spec.name.is_empty() {
-        diags.error(&name_span, "a route name must not be empty");
+        diags.error(&name_span, Code::Missing, "a route name must not be empty");
     }
     let mut methods = Vec::new();
     for method in spec.matcher.methods.iter().flatten() {
@@ -229,6 +239,7 @@ fn route(diags: &mut FileDiagnostics<'_>, spec: &RouteSpec) -> Option<Route> {
         {
             diags.error(
                 method.span(),
+                Code::Invalid,
                 format!("invalid HTTP method `{}`", method.as_str()),
             );
         } else {
@@ -243,6 +254,7 @@ fn route(diags: &mut FileDiagnostics<'_>, spec: &RouteSpec) -> Option<Route> {
             if !prefix.starts_with('/') {
                 diags.error(
                     prefix.span(),
+                    Code::Invalid,
                     format!("path prefix `{}` must start with `/`", prefix.as_str()),
                 );
             }
@@ -251,6 +263,7 @@ fn route(diags: &mut FileDiagnostics<'_>, spec: &RouteSpec) -> Option<Route> {
         (Some(path), Some(_)) => {
             diags.error(
                 path.span(),
+                Code::Conflict,
                 "a route matches `path` or `path_prefix`, not both",
             );
             None
@@ -258,6 +271,7 @@ fn route(diags: &mut FileDiagnostics<'_>, spec: &RouteSpec) -> Option<Route> {
         (None, None) => {
             diags.error(
                 &name_span,
+                Code::Missing,
                 format!(
                     "route `{}` needs `match.path` or `match.path_prefix`",
                     *spec.name
@@ -282,6 +296,7 @@ fn route(diags: &mut FileDiagnostics<'_>, spec: &RouteSpec) -> Option<Route> {
         (Some(_), _, _) | (_, Some(_), _) if public => {
             diags.error(
                 &name_span,
+                Code::Conflict,
                 format!(
                     "public route `{}` takes no `resource` or `action`",
                     *spec.name
@@ -292,6 +307,7 @@ fn route(diags: &mut FileDiagnostics<'_>, spec: &RouteSpec) -> Option<Route> {
         (_, _, Some(_)) if public => {
             diags.error(
                 &name_span,
+                Code::Conflict,
                 format!("public route `{}` takes no `jsonrpc`", *spec.name),
             );
             None
@@ -305,6 +321,7 @@ fn route(diags: &mut FileDiagnostics<'_>, spec: &RouteSpec) -> Option<Route> {
             if entries.0.is_empty() {
                 diags.error(
                     &name_span,
+                    Code::Missing,
                     format!("route `{}` has an empty `jsonrpc` mapping", *spec.name),
                 );
             }
@@ -315,7 +332,11 @@ fn route(diags: &mut FileDiagnostics<'_>, spec: &RouteSpec) -> Option<Route> {
                 if method.as_str() == "*" {
                     fallback = Some(t);
                 } else if method.is_empty() {
-                    diags.error(method.span(), "a JSON-RPC method name must not be empty");
+                    diags.error(
+                        method.span(),
+                        Code::Missing,
+                        "a JSON-RPC method name must not be empty",
+                    );
                 } else {
                     methods.push((method.to_string(), t));
                 }
@@ -324,16 +345,25 @@ fn route(diags: &mut FileDiagnostics<'_>, spec: &RouteSpec) -> Option<Route> {
             Some(RouteTarget::JsonRpc { methods, fallback })
         }
         (Some(resource), None, None) => {
-            diags.error(resource.span(), "a route with `resource` needs an `action`");
+            diags.error(
+                resource.span(),
+                Code::Missing,
+                "a route with `resource` needs an `action`",
+            );
             None
         }
         (None, Some(action), None) => {
-            diags.error(action.span(), "a route with `action` needs a `resource`");
+            diags.error(
+                action.span(),
+                Code::Missing,
+                "a route with `action` needs a `resource`",
+            );
             None
         }
         (Some(resource), _, Some(_)) => {
             diags.error(
                 resource.span(),
+                Code::Conflict,
                 "a route takes `resource` and `action`, or `jsonrpc`, not both",
             );
             None
@@ -341,6 +371,7 @@ fn route(diags: &mut FileDiagnostics<'_>, spec: &RouteSpec) -> Option<Route> {
         (None, Some(action), Some(_)) => {
             diags.error(
                 action.span(),
+                Code::Conflict,
                 "a route takes `resource` and `action`, or `jsonrpc`, not both",
             );
             None
@@ -364,6 +395,7 @@ fn path_template(diags: &mut FileDiagnostics<'_>, path: &SpannedString) -> Optio
     let Some(rest) = path.strip_prefix('/') else {
         diags.error(
             path.span(),
+            Code::Invalid,
             format!("path `{}` must start with `/`", path.as_str()),
         );
         return None;
@@ -376,12 +408,14 @@ fn path_template(diags: &mut FileDiagnostics<'_>, path: &SpannedString) -> Optio
             if !is_identifier(name) {
                 diags.error(
                     path.span(),
+                    Code::Template,
                     format!("invalid capture `{{{name}}}` in path `{}`", path.as_str()),
                 );
                 ok = false;
             } else if !seen.insert(name) {
                 diags.error(
                     path.span(),
+                    Code::Duplicate,
                     format!(
                         "capture `{{{name}}}` appears twice in path `{}`",
                         path.as_str()
@@ -393,6 +427,7 @@ fn path_template(diags: &mut FileDiagnostics<'_>, path: &SpannedString) -> Optio
         } else if segment.contains(['{', '}']) {
             diags.error(
                 path.span(),
+                Code::Template,
                 format!(
                     "a capture must be a whole segment: `{segment}` in path `{}`",
                     path.as_str()
@@ -414,7 +449,7 @@ fn target(
 ) -> Option<Target> {
     let template = template(diags, captures, resource);
     if action.is_empty() {
-        diags.error(action.span(), "an action must not be empty");
+        diags.error(action.span(), Code::Missing, "an action must not be empty");
         return None;
     }
     template.map(|resource| Target {
@@ -434,6 +469,7 @@ fn template(
     let Some((resource_type, path)) = text.split_once(':') else {
         diags.error(
             span,
+            Code::Template,
             format!(
                 "resource template `{}` must look like `<type>:<path>`",
                 text.as_str()
@@ -444,6 +480,7 @@ fn template(
     if !is_type_name(resource_type) {
         diags.error(
             span,
+            Code::Template,
             format!(
                 "invalid resource type `{resource_type}` in template `{}`",
                 text.as_str()
@@ -454,6 +491,7 @@ fn template(
     if path.is_empty() {
         diags.error(
             span,
+            Code::Template,
             format!("resource template `{}` has an empty path", text.as_str()),
         );
         return None;
@@ -468,6 +506,7 @@ fn template(
         if literal.contains('}') {
             diags.error(
                 span,
+                Code::Template,
                 format!("unmatched `}}` in template `{}`", text.as_str()),
             );
             return None;
@@ -480,6 +519,7 @@ fn template(
         else {
             diags.error(
                 span,
+                Code::Template,
                 format!("unclosed `{{` in template `{}`", text.as_str()),
             );
             return None;
@@ -503,6 +543,7 @@ fn placeholder_part(
     let bad = |diags: &mut FileDiagnostics<'_>| {
         diags.error(
             span,
+            Code::Template,
             format!(
                 "invalid placeholder `{{{placeholder}}}` in template `{}`",
                 text.as_str()
@@ -538,7 +579,7 @@ fn placeholder_part(
     }
     if !captures.contains(&placeholder) {
         diags.error(
-            span,
+            span, Code::Template,
             format!("placeholder `{{{placeholder}}}` in template `{}` is not a capture of the route's path", text.as_str()),
         );
         return None;

@@ -30,7 +30,7 @@ use gatehouse_engine::model::{self, Policy};
 use sha2::{Digest, Sha256};
 
 use crate::compile::Files;
-use crate::diagnostics::{Diagnostic, FileDiagnostics};
+use crate::diagnostics::{Code, Diagnostic, FileDiagnostics};
 use crate::source::TenantFile;
 
 use context::Lowering;
@@ -192,7 +192,7 @@ fn check_across_tenants(tenants: &[TenantSource<'_>], out: &mut Vec<Diagnostic>)
         names.define_in(&mut d, source.file, &tenant.name, tenant.name.span());
         if tenant.hosts.is_empty() && tenants.len() > 1 {
             d.error(
-                tenant.name.span(),
+                tenant.name.span(), Code::Missing,
                 format!("tenant `{}` lists no `hosts`; only a bundle with a single tenant may omit them", *tenant.name),
             );
         }
@@ -206,6 +206,7 @@ fn check_across_tenants(tenants: &[TenantSource<'_>], out: &mut Vec<Diagnostic>)
             if let Some((file, first, other)) = hosts.get(&host_lc) {
                 d.error(
                     host.span(),
+                    Code::Duplicate,
                     format!(
                         "host `{host_lc}` is already served by tenant `{other}` ({}:{first})",
                         file.display()

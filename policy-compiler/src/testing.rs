@@ -31,7 +31,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::cli::{self, CheckRequest};
-use crate::diagnostics::{parse_source, Diagnostic, FileDiagnostics};
+use crate::diagnostics::{parse_source, Code, Diagnostic, FileDiagnostics};
 use crate::keys;
 
 /// The lifetime of a minted token when neither the claims nor `defaults.ttl` say otherwise.
@@ -321,7 +321,7 @@ fn load_file(path: &Path) -> Result<TestFile, Vec<String>> {
     let (spec, node) = parse_file(path, &text)?;
     let mut errors = Vec::new();
     let at = |line: usize, column: usize, message: String| {
-        Diagnostic::new(path, line, column, message).to_string()
+        Diagnostic::new(path, line, column, Code::Invalid, message).to_string()
     };
     let positions = case_positions(&node);
     let ttl = match spec.defaults.ttl.as_deref().map(cli::parse_duration) {
@@ -424,9 +424,9 @@ fn parse_file(path: &Path, text: &str) -> Result<(FileSpec, Node), Vec<String>> 
         text: Some(Arc::from(text)),
         out: &mut out,
     };
-    let located = parse_source::<FileSpec>(&mut d, text);
+    let _ = parse_source::<FileSpec>(&mut d, text);
     let mut errors: Vec<String> = out.iter().map(ToString::to_string).collect();
-    if located.is_some() || errors.is_empty() {
+    if errors.is_empty() {
         errors.push(unlocated(
             path,
             &message.unwrap_or_else(|| "not a test file".into()),

@@ -11,7 +11,7 @@ use super::resources::Resources;
 use super::roles::Roles;
 use super::subjects::Subjects;
 use super::virtual_accounts::VirtualAccounts;
-use crate::diagnostics::FileDiagnostics;
+use crate::diagnostics::{Code, FileDiagnostics};
 use crate::source::PermissionSpec;
 
 /// Resolves `{resource, role}` entries against the tenant's resources and roles.
@@ -29,10 +29,12 @@ impl Permissions<'_> {
     ) -> Option<(ResourceId, RoleId)> {
         let resource = self.resources.get(p.resource.as_str());
         if resource.is_none() {
-            d.error(
+            d.report(
                 p.resource.span(),
+                Code::UnknownResource,
                 format!("unknown resource `{}`", p.resource.as_str()),
-            );
+            )
+            .suggest(&p.resource, self.resources.references());
         }
         let (resource, type_id) = resource?;
         let role = self

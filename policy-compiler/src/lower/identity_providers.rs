@@ -8,7 +8,7 @@ use gatehouse_engine::model::{self, Algorithm, IdpId, ResolveTo};
 use super::context::{ids_by_name, strings, Lowering};
 use super::jwks::keys;
 use super::names::Names;
-use crate::diagnostics::FileDiagnostics;
+use crate::diagnostics::{Code, FileDiagnostics};
 use crate::source::{IdpMappingSpec, ResolveToSpec, SpannedString};
 
 /// The tenant's identity providers, sorted by name.
@@ -40,16 +40,18 @@ impl IdentityProviders {
     ) -> Option<(IdpId, String)> {
         let name = m.identity_provider.as_str();
         let (Some(entry), Some(id)) = (self.entries.get(name), self.ids.get(name)) else {
-            d.error(
+            d.report(
                 m.identity_provider.span(),
+                Code::UnknownIdentityProvider,
                 format!("unknown identity provider `{name}`"),
-            );
+            )
+            .suggest(name, self.entries.keys().map(String::as_str));
             return None;
         };
         match (&entry.idp.resolve_to, to) {
             (ResolveTo::User { .. }, Mapped::Team) if !entry.has_team_claim => {
                 d.error(
-                    m.identity_provider.span(),
+                    m.identity_provider.span(), Code::Conflict,
                     format!("identity provider `{name}` has no `team_claim`, so no team can be mapped from it"),
                 );
                 None
@@ -60,7 +62,7 @@ impl IdentityProviders {
             }
             (ResolveTo::VirtualAccount { .. }, Mapped::Team) => {
                 d.error(
-                    m.identity_provider.span(),
+                    m.identity_provider.span(), Code::Conflict,
                     format!("identity provider `{name}` resolves to virtual accounts, not users, so it cannot map teams"),
                 );
                 None
@@ -68,6 +70,7 @@ impl IdentityProviders {
             (ResolveTo::User { .. }, Mapped::VirtualAccount) => {
                 d.error(
                     m.identity_provider.span(),
+                    Code::Conflict,
                     format!("identity provider `{name}` resolves to users, not virtual accounts"),
                 );
                 None
@@ -97,6 +100,7 @@ impl Lowering<'_, '_> {
             if p.issuer.as_str() == tenant_issuer {
                 d.error(
                     p.issuer.span(),
+                    Code::Duplicate,
                     format!(
                         "identity provider `{name}` has the tenant's own issuer `{}`",
                         p.issuer.as_str()
@@ -105,13 +109,14 @@ impl Lowering<'_, '_> {
             } else if let Some(other) = issuers.get(p.issuer.as_str()) {
                 d.error(
                     p.issuer.span(),
+                    Code::Duplicate,
                     format!(
                         "identity providers `{other}` and `{name}` have the same issuer `{}`",
                         p.issuer.as_str()
                     ),
                 );
             } else if p.issuer.is_empty() {
-                d.error(p.issuer.span(), "`issuer` must not be empty");
+                d.error(p.issuer.span(), Code::Missing, "`issuer` must not be empty");
             } else {
                 issuers.insert(p.issuer.to_string(), name.to_string());
             }
@@ -129,7 +134,14 @@ impl Lowering<'_, '_> {
             for alg in &p.algorithms {
                 match Algorithm::from_name(alg) {
                     Some(a) => algorithms.push(a),
-                    None => d.error(alg.span(), format!("unknown algorithm `{}`", alg.as_str())),
+                    None => {
+                        d.report(
+                            alg.span(),
+                            Code::UnknownAlgorithm,
+                            format!("unknown algorithm `{}`", alg.as_str()),
+                        )
+                        .suggest(alg, Algorithm::ALL.iter().map(|a| a.name()));
+                    }
                 }
             }
             algorithms.sort();
@@ -139,6 +151,7 @@ impl Lowering<'_, '_> {
                     if let Some(claim) = &p.virtual_account_claim {
                         d.error(
                             claim.span(),
+                            Code::Conflict,
                             "`virtual_account_claim` requires `resolve_to: virtual-account`",
                         );
                     }
@@ -156,19 +169,21 @@ impl Lowering<'_, '_> {
                     for claim in [&p.email_claim, &p.team_claim].into_iter().flatten() {
                         d.error(
                             claim.span(),
+                            Code::Conflict,
                             "`email_claim` and `team_claim` require `resolve_to: user`",
                         );
                     }
                     if let Some(r) = &p.require_email_verified {
                         d.error(
                             r.span(),
+                            Code::Conflict,
                             "`require_email_verified` requires `resolve_to: user`",
                         );
                     }
                     let claim = claim_path(d, p.virtual_account_claim.as_ref());
                     if claim.is_none() {
                         d.error(
-                            p.resolve_to.span(),
+                            p.resolve_to.span(), Code::Missing,
                             format!("identity provider `{name}` resolves to virtual accounts and needs `virtual_account_claim`"),
                         );
                     }
@@ -205,6 +220,7 @@ fn claim_path(d: &mut FileDiagnostics<'_>, claim: Option<&SpannedString>) -> Opt
     if path.iter().any(String::is_empty) {
         d.error(
             claim.span(),
+            Code::Invalid,
             format!("invalid claim path `{}`", claim.as_str()),
         );
         return None;

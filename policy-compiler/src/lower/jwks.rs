@@ -6,7 +6,7 @@ use gatehouse_engine::model::Jwk;
 use marked_yaml::Spanned;
 
 use crate::compile::Files;
-use crate::diagnostics::FileDiagnostics;
+use crate::diagnostics::{Code, FileDiagnostics};
 use crate::source::SpannedString;
 
 /// Reads the key set of the `what` (`tenant`, `identity provider`) `name` from `jwks_file`
@@ -26,12 +26,17 @@ pub(super) fn keys(
         (Some(_), Some(inline)) => {
             d.error(
                 inline.span(),
+                Code::Conflict,
                 format!("{owner} takes `jwks_file` or `jwks`, not both"),
             );
             return Vec::new();
         }
         (None, None) => {
-            d.error(owner_span, format!("{owner} needs `jwks_file` or `jwks`"));
+            d.error(
+                owner_span,
+                Code::Missing,
+                format!("{owner} needs `jwks_file` or `jwks`"),
+            );
             return Vec::new();
         }
         (Some(file), None) => {
@@ -61,12 +66,16 @@ pub(super) fn keys(
                 .map(|f| *f.span())
                 .or(inline.map(|i| *i.span()))
                 .unwrap_or(*owner_span);
-            d.error(&span, format!("the JWK Set of {owner} has no keys"));
+            d.error(
+                &span,
+                Code::Keys,
+                format!("the JWK Set of {owner} has no keys"),
+            );
             Vec::new()
         }
         Ok(keys) => keys,
         Err((span, message)) => {
-            d.error(span, message);
+            d.error(span, Code::Keys, message);
             Vec::new()
         }
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 use marked_yaml::Span;
 
 use super::context::is_name;
-use crate::diagnostics::FileDiagnostics;
+use crate::diagnostics::{Code, FileDiagnostics, Place};
 use crate::source::SpannedString;
 
 /// The names defined so far in one scope (the users of a tenant, the tenants of a bundle ...)
@@ -22,10 +22,10 @@ pub(super) struct Names<'a> {
 enum First<'a> {
     /// In the built-in catalog: defining it at all is the error.
     BuiltIn,
-    /// A line of the file being lowered.
-    Line(usize),
-    /// A line of another file of the bundle.
-    File(&'a Path, usize),
+    /// A place in the file being lowered.
+    Line(Place),
+    /// A place in another file of the bundle.
+    File(&'a Path, Place),
 }
 
 impl<'a> Names<'a> {
@@ -44,7 +44,7 @@ impl<'a> Names<'a> {
     /// Defines `name` at `span` of the file being lowered. `false` (and an error at `span`)
     /// when `name` is built in or already defined: the caller skips the definition.
     pub(super) fn define(&mut self, d: &mut FileDiagnostics<'_>, name: &str, span: &Span) -> bool {
-        self.define_at(d, name, span, First::Line(line(span)))
+        self.define_at(d, name, span, First::Line(Place::of(span)))
     }
 
     /// [`Names::define`] for a name as the file writes it: one that is empty or has spaces or
@@ -58,6 +58,7 @@ impl<'a> Names<'a> {
         if !is_name(name) {
             d.error(
                 name.span(),
+                Code::Invalid,
                 format!("invalid {} name `{}`", self.what, name.as_str()),
             );
             return false;
@@ -74,7 +75,7 @@ impl<'a> Names<'a> {
         name: &str,
         span: &Span,
     ) -> bool {
-        self.define_at(d, name, span, First::File(file, line(span)))
+        self.define_at(d, name, span, First::File(file, Place::of(span)))
     }
 
     fn define_at(
@@ -91,34 +92,46 @@ impl<'a> Names<'a> {
                 true
             }
             Some(First::BuiltIn) => {
-                d.error(span, format!("{what} `{name}` is built in"));
-                false
-            }
-            Some(First::Line(first)) => {
                 d.error(
                     span,
-                    format!("duplicate {what} `{name}` (first defined at line {first})"),
+                    Code::Duplicate,
+                    format!("{what} `{name}` is built in"),
                 );
                 false
             }
-            Some(First::File(file, first)) => {
-                d.error(
+            Some(First::Line(first)) => {
+                let first = *first;
+                d.report(
                     span,
+                    Code::Duplicate,
                     format!(
-                        "duplicate {what} `{name}` (first defined at {}:{first})",
-                        file.display()
+                        "duplicate {what} `{name}` (first defined at line {})",
+                        first.line
                     ),
+                )
+                .label_in(None, first, format!("`{name}` first defined here"));
+                false
+            }
+            Some(First::File(file, first)) => {
+                let (file, first) = (*file, *first);
+                d.report(
+                    span,
+                    Code::Duplicate,
+                    format!(
+                        "duplicate {what} `{name}` (first defined at {}:{})",
+                        file.display(),
+                        first.line
+                    ),
+                )
+                .label_in(
+                    Some(file),
+                    first,
+                    format!("`{name}` first defined here"),
                 );
                 false
             }
         }
     }
-}
-
-/// The 1-based line `span` starts on; 0 when the span is blank (values read by the JSON fast
-/// path, which are never reported: see [`crate::compile::compile_sources`]).
-fn line(span: &Span) -> usize {
-    span.start().map_or(0, |m| m.line())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use gatehouse_engine::model::{self, ActionSet, TypeId, MAX_ACTIONS};
 use super::context::Lowering;
 use super::names::Names;
 use crate::catalog;
+use crate::diagnostics::Code;
 
 /// A resource type while the tenant's catalog is built.
 pub(super) struct TypeInfo {
@@ -29,6 +30,18 @@ pub(super) struct Types {
 impl Types {
     pub(super) fn id(&self, name: &str) -> Option<TypeId> {
         self.by_name.get(name).copied()
+    }
+
+    /// Every type name, for "did you mean".
+    pub(super) fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+
+    /// The action names of type `id`, for "did you mean".
+    pub(super) fn action_names(&self, id: TypeId) -> impl Iterator<Item = &str> {
+        self.info(id)
+            .into_iter()
+            .flat_map(|t| t.actions.iter().map(String::as_str))
     }
 
     pub(super) fn info(&self, id: TypeId) -> Option<&TypeInfo> {
@@ -155,6 +168,7 @@ impl Lowering<'_, '_> {
             if !crate::gateway::is_type_name(name) {
                 d.error(
                     ext.name.span(),
+                    Code::Invalid,
                     format!(
                         "invalid resource type name `{name}`: use lowercase letters, digits and `-`"
                     ),
@@ -166,19 +180,29 @@ impl Lowering<'_, '_> {
             }
             if let Some(parent) = &ext.parent {
                 if !known.contains(parent.as_str()) && !extension_names.contains(parent.as_str()) {
-                    d.error(
+                    d.report(
                         parent.span(),
+                        Code::UnknownResourceType,
                         format!("unknown parent resource type `{}`", parent.as_str()),
+                    )
+                    .suggest(
+                        parent,
+                        known
+                            .iter()
+                            .map(String::as_str)
+                            .chain(extension_names.iter().copied()),
                     );
                 }
                 match &ext.children_key {
                     None => d.error(
                         ext.name.span(),
+                        Code::ResourceType,
                         format!("resource type `{name}` has a `parent` and needs a `children_key`"),
                     ),
                     Some(key) if RESOURCE_FIELDS.contains(&key.as_str()) || key.is_empty() => d
                         .error(
                             key.span(),
+                            Code::ResourceType,
                             format!("`{}` cannot be a children key", key.as_str()),
                         ),
                     Some(key) => {
@@ -189,6 +213,7 @@ impl Lowering<'_, '_> {
                         if clash {
                             d.error(
                                 key.span(),
+                                Code::Duplicate,
                                 format!(
                                     "children key `{}` is already used under `{}`",
                                     key.as_str(),
@@ -201,12 +226,14 @@ impl Lowering<'_, '_> {
             } else if let Some(key) = &ext.children_key {
                 d.error(
                     key.span(),
+                    Code::ResourceType,
                     format!("top-level resource type `{name}` takes no `children_key`"),
                 );
             }
             if ext.actions.is_empty() {
                 d.error(
                     ext.name.span(),
+                    Code::ResourceType,
                     format!("resource type `{name}` needs at least one action"),
                 );
             }
@@ -215,6 +242,7 @@ impl Lowering<'_, '_> {
                 if !is_action_name(action) {
                     d.error(
                         action.span(),
+                        Code::Invalid,
                         format!("invalid action name `{}`", action.as_str()),
                     );
                     continue;
@@ -222,6 +250,7 @@ impl Lowering<'_, '_> {
                 if own.iter().any(|a| a == action.as_str()) {
                     d.error(
                         action.span(),
+                        Code::Duplicate,
                         format!("duplicate action `{}`", action.as_str()),
                     );
                     continue;
@@ -231,7 +260,7 @@ impl Lowering<'_, '_> {
                     if actions.len() >= MAX_ACTIONS {
                         if !too_many_reported {
                             d.error(
-                            action.span(),
+                            action.span(), Code::Limit,
                             format!("too many action names: a tenant may use at most {MAX_ACTIONS}, `{}` is one more", action.as_str()),
                         );
                             too_many_reported = true;
@@ -271,6 +300,7 @@ impl Lowering<'_, '_> {
                 if steps > infos.len() {
                     d.error(
                         ext.name.span(),
+                        Code::ResourceType,
                         format!("resource type `{}` is its own ancestor", ext.name.as_str()),
                     );
                     break;

@@ -10,7 +10,7 @@ use super::names::Names;
 use super::resource_types::Types;
 use super::roles::Roles;
 use super::subjects::Subjects;
-use crate::diagnostics::FileDiagnostics;
+use crate::diagnostics::{Code, FileDiagnostics};
 use crate::source::ResourceSpec;
 
 /// The tenant's resources, sorted by `type:path`.
@@ -24,6 +24,11 @@ impl Resources {
     /// The resource `reference` (`type:path`) names.
     pub(super) fn get(&self, reference: &str) -> Option<(ResourceId, TypeId)> {
         self.by_reference.get(reference).copied()
+    }
+
+    /// Every `type:path` reference, for "did you mean".
+    pub(super) fn references(&self) -> impl Iterator<Item = &str> {
+        self.by_reference.keys().map(String::as_str)
     }
 }
 
@@ -121,16 +126,19 @@ fn flatten<'a>(
         (None, None) => {
             d.error(
                 spec.name.span(),
+                Code::Missing,
                 format!("resource `{}` needs a `type`", spec.name.as_str()),
             );
             return;
         }
         (None, Some(type_name)) => {
             let Some(id) = types.id(type_name) else {
-                d.error(
+                d.report(
                     type_name.span(),
+                    Code::UnknownResourceType,
                     format!("unknown resource type `{}`", type_name.as_str()),
-                );
+                )
+                .suggest(type_name, types.names());
                 return;
             };
             if let Some(parent) = types.parent(id) {
@@ -140,6 +148,7 @@ fn flatten<'a>(
                     .unwrap_or_default();
                 d.error(
                     type_name.span(),
+                    Code::ResourceType,
                     format!(
                         "a `{}` is listed under its parent `{}` resource, in `{key}`",
                         type_name.as_str(),
@@ -154,6 +163,7 @@ fn flatten<'a>(
             if let Some(given) = given.as_ref().filter(|g| g.as_str() != types.name(*id)) {
                 d.error(
                     given.span(),
+                    Code::Invalid,
                     format!(
                         "resource `{}` has type `{}` here, not `{}`",
                         spec.name.as_str(),
@@ -173,6 +183,7 @@ fn flatten<'a>(
     {
         d.error(
             spec.name.span(),
+            Code::Invalid,
             format!("invalid resource name `{name}`: it must be non-empty, without `/` or spaces"),
         );
         return;
@@ -208,6 +219,7 @@ fn flatten<'a>(
             };
             d.error(
                 key.span(),
+                Code::UnknownField,
                 format!(
                     "unknown field `{}` in resource `{name}`: {expected}",
                     key.as_str()
@@ -218,6 +230,7 @@ fn flatten<'a>(
         let Some(children) = &children.0 else {
             d.error(
                 key.span(),
+                Code::Missing,
                 format!(
                     "`{}` of resource `{name}` must be a list of resources",
                     key.as_str()

@@ -9,7 +9,7 @@ use super::context::Lowering;
 use super::names::Names;
 use super::resource_types::Types;
 use crate::catalog::{self, RoleActions, TENANT_ADMIN, TENANT_MEMBER};
-use crate::diagnostics::FileDiagnostics;
+use crate::diagnostics::{Code, FileDiagnostics};
 use crate::source::SpannedString;
 
 /// The tenant's roles, sorted by name, and a name (or alias) lookup.
@@ -40,7 +40,12 @@ impl Roles {
     fn named(&self, d: &mut FileDiagnostics<'_>, name: &SpannedString) -> Option<RoleId> {
         let id = self.by_name.get(name.as_str()).copied();
         if id.is_none() {
-            d.error(name.span(), format!("unknown role `{}`", name.as_str()));
+            d.report(
+                name.span(),
+                Code::UnknownRole,
+                format!("unknown role `{}`", name.as_str()),
+            )
+            .suggest(name, self.by_name.keys().map(String::as_str));
         }
         id
     }
@@ -54,7 +59,7 @@ impl Roles {
         let id = self.named(d, name)?;
         if let Some(RoleKind::Collaborator { .. }) = self.kind(id) {
             d.error(
-                name.span(),
+                name.span(), Code::RoleScope,
                 format!("`{}` is a collaborator role; grant it on a resource, not as a tenant-level role", name.as_str()),
             );
             return None;
@@ -77,6 +82,7 @@ impl Roles {
             Some(RoleKind::Collaborator { resource_type, .. }) => {
                 d.error(
                     name.span(),
+                    Code::RoleScope,
                     format!(
                         "role `{}` applies to `{}` resources, not to `{resource}`",
                         name.as_str(),
@@ -88,6 +94,7 @@ impl Roles {
             _ => {
                 d.error(
                     name.span(),
+                    Code::RoleScope,
                     format!(
                         "`{}` is a tenant-level role and cannot be granted on a resource",
                         name.as_str()
@@ -161,13 +168,15 @@ impl Lowering<'_, '_> {
                             .iter()
                             .find(|a| a.as_str() == bad)
                             .map_or(*role.name.span(), |a| *a.span());
-                        d.error(
+                        d.report(
                             &span,
+                            Code::UnknownAction,
                             format!(
                                 "resource type `{}` has no action `{bad}`",
                                 ext.name.as_str()
                             ),
-                        );
+                        )
+                        .suggest(&bad, types.action_names(type_id));
                     }
                 }
             }
@@ -182,6 +191,7 @@ impl Lowering<'_, '_> {
                 let Some((type_name, action)) = permission.split_once(':') else {
                     d.error(
                         permission.span(),
+                        Code::Invalid,
                         format!(
                             "invalid permission `{}`: expected `<type>:<action>` or `<type>:*`",
                             permission.as_str()
@@ -191,23 +201,30 @@ impl Lowering<'_, '_> {
                     continue;
                 };
                 let Some(type_id) = types.id(type_name) else {
-                    d.error(
+                    d.report(
                         permission.span(),
+                        Code::UnknownResourceType,
                         format!(
                             "unknown resource type `{type_name}` in permission `{}`",
                             permission.as_str()
                         ),
-                    );
+                    )
+                    .suggest(type_name, types.names());
                     ok = false;
                     continue;
                 };
                 match types.bits(type_id, &[action]) {
                     Ok(set) => *permissions.entry(type_id).or_default() |= set.0,
                     Err(_) => {
-                        d.error(
-                        permission.span(),
-                        format!("resource type `{type_name}` has no action `{action}` (permission `{}`)", permission.as_str()),
-                    );
+                        d.report(
+                            permission.span(),
+                            Code::UnknownAction,
+                            format!(
+                                "resource type `{type_name}` has no action `{action}` (permission `{}`)",
+                                permission.as_str()
+                            ),
+                        )
+                        .suggest(action, types.action_names(type_id));
                         ok = false;
                     }
                 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use gatehouse_engine::model::{Subject, TeamId, UserId, VirtualAccountId};
 
 use crate::catalog::EVERYONE;
-use crate::diagnostics::FileDiagnostics;
+use crate::diagnostics::{Code, FileDiagnostics};
 use crate::source::SpannedString;
 
 /// Subject references resolved against the tenant's sorted tables.
@@ -17,6 +17,21 @@ pub(super) struct Subjects<'a> {
 }
 
 impl Subjects<'_> {
+    /// Every subject reference that resolves, for "did you mean".
+    fn known(&self) -> Vec<String> {
+        let users = self.users.keys().map(|e| format!("user:{e}"));
+        let teams = self.teams.keys().map(|t| format!("team:{t}"));
+        let vas = self
+            .virtual_accounts
+            .keys()
+            .map(|v| format!("virtualaccount:{v}"));
+        users
+            .chain(teams)
+            .chain(std::iter::once(format!("team:{EVERYONE}")))
+            .chain(vas)
+            .collect()
+    }
+
     pub(super) fn resolve(
         &self,
         d: &mut FileDiagnostics<'_>,
@@ -35,7 +50,7 @@ impl Subjects<'_> {
                 .map(|id| Subject::VirtualAccount(*id)),
             _ => {
                 d.error(
-                    subject.span(),
+                    subject.span(), Code::Invalid,
                     format!(
                         "invalid subject `{}`: expected `user:<email>`, `team:<name>` or `virtualaccount:<name>`",
                         subject.as_str()
@@ -45,10 +60,13 @@ impl Subjects<'_> {
             }
         };
         if found.is_none() {
-            d.error(
+            let known = self.known();
+            d.report(
                 subject.span(),
+                Code::UnknownSubject,
                 format!("unknown subject `{}`", subject.as_str()),
-            );
+            )
+            .suggest(subject, known.iter().map(String::as_str));
         }
         found
     }

@@ -11,6 +11,7 @@ use super::names::Names;
 use super::roles::Roles;
 use super::users::Users;
 use crate::catalog::EVERYONE;
+use crate::diagnostics::Code;
 
 /// The tenant's teams, sorted by name.
 pub(super) struct Teams {
@@ -34,6 +35,7 @@ impl Lowering<'_, '_> {
             if name == EVERYONE {
                 d.error(
                     team.name.span(),
+                    Code::Duplicate,
                     "`everyone` is the built-in team of every active user and cannot be defined",
                 );
                 continue;
@@ -45,13 +47,17 @@ impl Lowering<'_, '_> {
             for member in &team.members {
                 match users.ids.get(&member.to_ascii_lowercase()) {
                     Some(id) => members.push(*id),
-                    None => d.error(
-                        member.span(),
-                        format!(
-                            "team member `{}` is not a user of this tenant",
-                            member.as_str()
-                        ),
-                    ),
+                    None => {
+                        d.report(
+                            member.span(),
+                            Code::UnknownSubject,
+                            format!(
+                                "team member `{}` is not a user of this tenant",
+                                member.as_str()
+                            ),
+                        )
+                        .suggest(member, users.ids.keys().map(String::as_str));
+                    }
                 }
             }
             members.sort();

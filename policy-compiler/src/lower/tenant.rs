@@ -4,6 +4,7 @@ use gatehouse_engine::model::Jwk;
 
 use super::context::{is_name, strings, Lowering};
 use super::jwks::keys;
+use crate::diagnostics::Code;
 
 /// The `tenant:` section, checked (its name and issuer are taken from the source as they are).
 pub(super) struct TenantSection {
@@ -22,6 +23,7 @@ impl Lowering<'_, '_> {
         if !is_name(&t.name) {
             d.error(
                 t.name.span(),
+                Code::Invalid,
                 format!("invalid tenant name `{}`", t.name.as_str()),
             );
         }
@@ -31,6 +33,7 @@ impl Lowering<'_, '_> {
             if !is_host(&lc) {
                 d.error(
                     host.span(),
+                    Code::Invalid,
                     format!(
                         "invalid host `{}`: expected a host name or `*.suffix`",
                         host.as_str()
@@ -42,7 +45,7 @@ impl Lowering<'_, '_> {
         hosts.sort();
         hosts.dedup();
         if t.issuer.is_empty() {
-            d.error(t.issuer.span(), "`issuer` must not be empty");
+            d.error(t.issuer.span(), Code::Missing, "`issuer` must not be empty");
         }
         let (file, inline) = (t.jwks_file.as_ref(), t.jwks.as_ref());
         let keys = keys(

@@ -7,6 +7,7 @@ use gatehouse_engine::model::{self, UserId};
 use super::context::{ids_by_name, is_name, Lowering};
 use super::names::Names;
 use super::roles::Roles;
+use crate::diagnostics::Code;
 
 /// The tenant's users, sorted by lowercased email.
 pub(super) struct Users {
@@ -26,6 +27,7 @@ impl Lowering<'_, '_> {
             if !is_email(&email) {
                 d.error(
                     u.email.span(),
+                    Code::Invalid,
                     format!("invalid email `{}`", u.email.as_str()),
                 );
                 continue;

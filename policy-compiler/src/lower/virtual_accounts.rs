@@ -8,7 +8,7 @@ use gatehouse_engine::model::{self, IdpId, VirtualAccountId};
 use super::context::{ids_by_name, Lowering};
 use super::identity_providers::{IdentityProviders, Mapped};
 use super::names::Names;
-use crate::diagnostics::FileDiagnostics;
+use crate::diagnostics::{Code, FileDiagnostics};
 use crate::source::{SpannedString, VirtualAccountSpec};
 
 /// The tenant's virtual accounts, sorted by name.
@@ -43,7 +43,7 @@ impl<'s> Lowering<'s, '_> {
                 };
                 if let Some(other) = claims.get(&mapping).filter(|o| o.as_str() != name) {
                     d.error(
-                        m.value.span(),
+                        m.value.span(), Code::Duplicate,
                         format!(
                             "`{}` of identity provider `{}` already maps to virtual account `{other}`",
                             m.value.as_str(),
@@ -84,6 +84,7 @@ fn timestamp(d: &mut FileDiagnostics<'_>, text: &SpannedString) -> Option<i64> {
         Err(_) => {
             d.error(
                 text.span(),
+                Code::Invalid,
                 format!(
                     "invalid timestamp `{}`: expected RFC 3339, e.g. `2027-06-01T00:00:00Z`",
                     text.as_str()
