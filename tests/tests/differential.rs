@@ -971,6 +971,7 @@ fn envoy_json(
             .collect(),
         paths,
         underscores,
+        virtual_hosts: envoy::VirtualHosts::One,
     };
     let filter = envoy::Filter {
         wasm: wasm().to_path_buf(),
