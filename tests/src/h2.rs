@@ -320,12 +320,8 @@ impl FrameReader {
         let mut chunk = [0u8; 16 * 1024];
         while self.buf.len() < n {
             match self.stream.read(&mut chunk)? {
-                0 => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "connection closed before the response",
-                    ))
-                }
+                // A peer that closes without a GOAWAY refused the connection as a whole.
+                0 => return Err(reset("HTTP/2 connection closed".to_owned())),
                 read => self
                     .buf
                     .extend_from_slice(chunk.get(..read).unwrap_or_default()),

@@ -2304,3 +2304,568 @@ fn case_folding_covers_go_encoding_json() {
         "Go folds these, the engine does not: {missing:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Authorities: the tenant the filter chose against the virtual host Envoy routed to
+
+/// The tenants of the authority test and their hosts (SPEC 3.1 step 1).
+const TENANT_HOSTS: [(&str, &[&str]); 2] = [
+    ("acme", &["acme.gw.example.com", "*.acme.example.com"]),
+    ("globex", &["*.globex.example.com"]),
+];
+
+/// Hosts the listed and the random authorities start from: each tenant's, near misses, and
+/// hosts no tenant has.
+const BASES: [&str; 10] = [
+    "acme.gw.example.com",
+    "x.acme.example.com",
+    "a.b.acme.example.com",
+    "acme.example.com",
+    "x.globex.example.com",
+    "globex.example.com",
+    "gw.example.com",
+    "localhost",
+    "127.0.0.1",
+    "[::1]",
+];
+
+/// One request of the authority test: `GET /healthz` (public, so any tenant's) with this
+/// authority.
+#[derive(Debug, Clone)]
+struct AuthorityCase {
+    /// `listed` or `random`.
+    source: &'static str,
+    authority: String,
+    /// A `host` header beside the authority (HTTP/2), or a second `host` line (HTTP/1.1).
+    host_header: Option<String>,
+    /// No `:authority` (HTTP/2) or no `host` line (HTTP/1.1).
+    omit_authority: bool,
+    /// HTTP/1.1 absolute-form request target `http://<this>/healthz`.
+    absolute: Option<String>,
+    /// Only over this protocol.
+    only: Option<Protocol>,
+}
+
+impl AuthorityCase {
+    fn plain(source: &'static str, authority: &str) -> AuthorityCase {
+        // Bytes that end an HTTP/1.1 header line can only be sent over HTTP/2.
+        let only = authority
+            .contains(['\r', '\n', '\0'])
+            .then_some(Protocol::Http2);
+        AuthorityCase {
+            source,
+            authority: authority.to_owned(),
+            host_header: None,
+            omit_authority: false,
+            absolute: None,
+            only,
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut text = format!("authority {:?}", self.authority);
+        if self.omit_authority {
+            text = "no authority".to_owned();
+        }
+        if let Some(host) = &self.host_header {
+            let _ = write!(text, " and host header {host:?}");
+        }
+        if let Some(target) = &self.absolute {
+            let _ = write!(text, " and request target http://{target}/healthz");
+        }
+        text
+    }
+
+    /// What the filter must make of the authority, for a plain case: HTTP/1.1 parsers drop the
+    /// whitespace around a header value first.
+    fn model(&self, protocol: Protocol) -> Option<AuthorityModel> {
+        if self.host_header.is_some() || self.omit_authority || self.absolute.is_some() {
+            return None;
+        }
+        Some(match protocol {
+            Protocol::Http1 => authority_model(self.authority.trim_matches([' ', '\t'])),
+            Protocol::Http2 => authority_model(&self.authority),
+        })
+    }
+}
+
+/// What the filter must do with an authority (SPEC 3.1 step 1, v1.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AuthorityModel {
+    /// 400 `authority_invalid`.
+    Invalid,
+    /// The tenant whose hosts match, or none (403 `tenant_unknown`).
+    Tenant(Option<&'static str>),
+}
+
+/// `host[:port]`: host an RFC 3986 reg-name of ASCII letters, digits, `-`, `.`, `_`, `~` with
+/// no empty label (an IPv4 address is one), or a bracketed IPv6 literal; port 1-65535 without
+/// leading zeros. The tenant: the lowercased host against the tenants' hosts as Envoy compares
+/// domains (exact, then the longest `*suffix`).
+fn authority_model(authority: &str) -> AuthorityModel {
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(rest) => {
+            let Some((inside, after)) = rest.split_once(']') else {
+                return AuthorityModel::Invalid;
+            };
+            if inside.parse::<std::net::Ipv6Addr>().is_err() {
+                return AuthorityModel::Invalid;
+            }
+            let port = match after {
+                "" => None,
+                p => match p.strip_prefix(':') {
+                    Some(p) => Some(p),
+                    None => return AuthorityModel::Invalid,
+                },
+            };
+            (authority.get(..inside.len() + 2).unwrap_or(authority), port)
+        }
+        None => match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        },
+    };
+    if let Some(port) = port {
+        let digits = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+        let value = port.parse::<u32>().unwrap_or(0);
+        if !digits || port.len() > 5 || port.starts_with('0') || !(1..=65_535).contains(&value) {
+            return AuthorityModel::Invalid;
+        }
+    }
+    if !host.starts_with('[') {
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_~".contains(&b))
+        };
+        if !host.split('.').all(label_ok) {
+            return AuthorityModel::Invalid;
+        }
+    }
+    let host = host.to_ascii_lowercase();
+    let exact = TENANT_HOSTS
+        .iter()
+        .find(|(_, hosts)| hosts.contains(&host.as_str()))
+        .map(|(t, _)| *t);
+    let wildcard = || {
+        TENANT_HOSTS
+            .iter()
+            .flat_map(|(t, hosts)| hosts.iter().map(move |h| (*t, *h)))
+            .filter_map(|(t, h)| {
+                let suffix = h.strip_prefix('*')?;
+                (host.len() > suffix.len() && host.ends_with(suffix)).then_some((suffix.len(), t))
+            })
+            .max()
+            .map(|(_, t)| t)
+    };
+    AuthorityModel::Tenant(exact.or_else(wildcard))
+}
+
+/// The listed authorities: every base with the usual decorations, then one of each odd shape.
+fn listed_authorities() -> Vec<AuthorityCase> {
+    const PORTS: [&str; 13] = [
+        ":443",
+        ":1",
+        ":65535",
+        ":0",
+        ":080",
+        ":65536",
+        ":4294967297",
+        ":",
+        "::443",
+        ": 443",
+        ":+443",
+        ":44a",
+        ":443:443",
+    ];
+    let mut list = Vec::new();
+    for base in BASES {
+        list.push(base.to_owned());
+        list.push(base.to_ascii_uppercase());
+        list.push(format!("{base}."));
+        list.push(format!("{base}.:443"));
+        list.extend(PORTS.iter().map(|p| format!("{base}{p}")));
+    }
+    list.extend(
+        [
+            "[acme.gw.example.com].globex.example.com",
+            "acme.gw.example.com.x.globex.example.com",
+            "x.globex.example.com.acme.gw.example.com",
+            "a@acme.gw.example.com",
+            "a@x.globex.example.com",
+            "x.globex.example.com@acme.gw.example.com",
+            "acme.gw.example.com@x.globex.example.com",
+            "user:pw@acme.gw.example.com",
+            "acme%2Egw.example.com",
+            "%61cme.gw.example.com",
+            "x%2Eglobex.example.com",
+            "acme.gw.example.com%00",
+            "acme.gw.example.com,x.globex.example.com",
+            "x.globex.example.com, acme.gw.example.com",
+            "acme.gw.example.com x.globex.example.com",
+            " acme.gw.example.com",
+            "acme.gw.example.com ",
+            "\tx.globex.example.com",
+            "",
+            ".",
+            "..",
+            ":443",
+            ".acme.example.com",
+            "x..acme.example.com",
+            "x.acme.example.com..",
+            "*.acme.example.com",
+            "*.globex.example.com",
+            "acme_gw.example.com",
+            "x~.globex.example.com",
+            "-x.globex.example.com",
+            "x-.globex.example.com",
+            "x_.acme.example.com",
+            "acm\u{e9}.gw.example.com",
+            "x.\u{212A}.globex.example.com",
+            "xn--acm-bpa.gw.example.com",
+            "x.globex.example.com/acme",
+            "x.globex.example.com?acme",
+            "x.globex.example.com#acme",
+            "x.globex.example.com\\acme.gw.example.com",
+            "x.globex.example.com!",
+            "x.globex.example.com$",
+            "x'.globex.example.com",
+            "x(.globex.example.com",
+            "x*.globex.example.com",
+            "x+.globex.example.com",
+            "x;.globex.example.com",
+            "x=.globex.example.com",
+            "x&.globex.example.com",
+            "x\".globex.example.com",
+            "x<.globex.example.com",
+            "x{.globex.example.com",
+            "x|.globex.example.com",
+            "[::1]:443",
+            "[::1",
+            "::1",
+            "[::ffff:127.0.0.1]",
+            "[fe80::1%25eth0]",
+            "[v1.x]",
+            "[::1]x",
+            "[]",
+            "[acme.gw.example.com]",
+            "1.2.3.4",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "0x7f.0.0.1",
+            "acme.gw.example.com\0",
+            "acme.gw.example.com\0.x.globex.example.com",
+            "x.globex.example.com\r\nx-envoy-vhost: acme",
+            "x.globex.example.com\n",
+            "acme.gw.example.com\u{7f}",
+        ]
+        .into_iter()
+        .map(str::to_owned),
+    );
+    let mut cases: Vec<AuthorityCase> = list
+        .iter()
+        .map(|a| AuthorityCase::plain("listed", a))
+        .collect();
+    let acme = "acme.gw.example.com";
+    let globex = "x.globex.example.com";
+    for (authority, other) in [(acme, globex), (globex, acme)] {
+        cases.push(AuthorityCase {
+            host_header: Some(other.to_owned()),
+            ..AuthorityCase::plain("listed", authority)
+        });
+        cases.push(AuthorityCase {
+            absolute: Some(other.to_owned()),
+            only: Some(Protocol::Http1),
+            ..AuthorityCase::plain("listed", authority)
+        });
+        cases.push(AuthorityCase {
+            omit_authority: true,
+            host_header: Some(authority.to_owned()),
+            only: Some(Protocol::Http2),
+            ..AuthorityCase::plain("listed", "")
+        });
+    }
+    cases.push(AuthorityCase {
+        omit_authority: true,
+        ..AuthorityCase::plain("listed", "")
+    });
+    cases
+}
+
+/// A small seeded generator (SplitMix64): the same random authorities on every run.
+#[derive(Debug)]
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % u64::try_from(n).unwrap_or(1)).unwrap_or(0)
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        let i = self.below(items.len());
+        items
+            .get(i)
+            .unwrap_or_else(|| panic!("picking from an empty list"))
+    }
+}
+
+/// `count` authorities, each a base with one to three random edits.
+fn random_authorities(seed: u64, count: usize) -> Vec<AuthorityCase> {
+    const CHARS: [char; 48] = [
+        '-', '.', '_', '~', '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', ':', '@', '[',
+        ']', '/', '?', '#', '%', ' ', '\t', '"', '<', '>', '\\', '^', '`', '{', '|', '}', 'a', 'Z',
+        '0', '9', '\u{e9}', '\u{212A}', '\u{131}', '\u{3002}', '\u{ff0e}', '\0', '\r', '\n',
+        '\u{7f}', '\u{1}',
+    ];
+    const PORTS: [&str; 9] = [
+        ":443",
+        ":0",
+        ":08",
+        ":65536",
+        ":",
+        ":4294967296",
+        ":1",
+        ":65535",
+        ":99",
+    ];
+    const USERINFO: [&str; 3] = ["a@", "x.globex.example.com@", "u:p@"];
+    const JOINS: [&str; 4] = [",", ", ", " ", "@"];
+    let mut rng = SplitMix(seed);
+    (0..count)
+        .map(|_| {
+            let mut text: Vec<char> = rng.pick(&BASES).chars().collect();
+            for _ in 0..=rng.below(3) {
+                let at = rng.below(text.len() + 1);
+                match rng.below(9) {
+                    0 => text.insert(at, *rng.pick(&CHARS)),
+                    1 => {
+                        if let Some(c) = text.get_mut(at) {
+                            *c = c.to_ascii_uppercase();
+                        }
+                    }
+                    2 => text.extend(rng.pick(&PORTS).chars()),
+                    3 => text.push('.'),
+                    4 => {
+                        let prefix: Vec<char> = rng.pick(&USERINFO).chars().collect();
+                        text.splice(0..0, prefix);
+                    }
+                    5 => {
+                        if let Some(&c) = text.get(at) {
+                            if c.is_ascii() {
+                                let encoded: Vec<char> =
+                                    format!("%{:02X}", c as u32).chars().collect();
+                                text.splice(at..=at, encoded);
+                            }
+                        }
+                    }
+                    6 => {
+                        let joined = format!("{}{}", rng.pick(&JOINS), rng.pick(&BASES));
+                        text.extend(joined.chars());
+                    }
+                    7 => {
+                        if at < text.len() {
+                            text.remove(at);
+                        }
+                    }
+                    _ => {
+                        let dots: Vec<usize> = (0..text.len())
+                            .filter(|&i| text.get(i) == Some(&'.'))
+                            .collect();
+                        if !dots.is_empty() {
+                            let i = *rng.pick(&dots);
+                            let with = *rng.pick(&["..", "%2E", "\u{3002}", "\\", "/"]);
+                            text.splice(i..=i, with.chars());
+                        }
+                    }
+                }
+            }
+            AuthorityCase::plain("random", &text.into_iter().collect::<String>())
+        })
+        .collect()
+}
+
+fn judge_authority(
+    case: &AuthorityCase,
+    protocol: Protocol,
+    observed: &Observed,
+) -> Result<(), String> {
+    let model = case.model(protocol);
+    let refused_as = |want: AuthorityModel, what: &str| match &model {
+        Some(m) if *m != want => Err(format!("{what}, but the authority reads as {m:?}")),
+        _ => Ok(()),
+    };
+    match observed {
+        Observed::Upstream(read) => {
+            let tenant = strings_at(read, "/tenant/values");
+            let vhost = strings_at(read, "/headers/X-Envoy-Vhost/values");
+            if tenant.len() != 1 || tenant != vhost {
+                return Err(format!(
+                    "allowed: the filter chose tenant {tenant:?}, Envoy routed to the virtual host \
+                     of {vhost:?} (the upstream read Host {:?})",
+                    str_at(read, "/host")
+                ));
+            }
+            let chosen = tenant.first().map(String::as_str);
+            // A multi-tenant upstream picks its tenant from the Host it receives.
+            let host = str_at(read, "/host").unwrap_or_default();
+            match authority_model(host) {
+                AuthorityModel::Tenant(Some(t)) if Some(t) == chosen => {}
+                m => {
+                    return Err(format!(
+                        "allowed for {chosen:?}, but the upstream read Host {host:?}, which \
+                         reads as {m:?}"
+                    ))
+                }
+            }
+            match &model {
+                Some(AuthorityModel::Tenant(Some(t))) if Some(*t) == chosen => Ok(()),
+                Some(m) => Err(format!(
+                    "allowed for {chosen:?}, but the authority reads as {m:?}"
+                )),
+                None => Ok(()),
+            }
+        }
+        Observed::Gatehouse {
+            status: 400,
+            reason,
+            ..
+        } if reason == "authority_invalid" => {
+            refused_as(AuthorityModel::Invalid, "refused as authority_invalid")
+        }
+        Observed::Gatehouse {
+            status: 403,
+            reason,
+            ..
+        } if reason == "tenant_unknown" => {
+            refused_as(AuthorityModel::Tenant(None), "refused as tenant_unknown")
+        }
+        Observed::Envoy { .. } | Observed::Reset(_) => Ok(()),
+        other => Err(format!("unexpected: {}", other.describe())),
+    }
+}
+
+#[test]
+fn authorities_route_to_the_tenant_the_filter_chose() {
+    let started = std::time::Instant::now();
+    let (bundle, _) = bundle_of(&["acme", "globex"], |tenant, text| {
+        let (from, to) = match tenant {
+            "acme" => (
+                r#"hosts: ["acme.gw.example.com", "localhost", "127.0.0.1"]"#,
+                r#"hosts: ["acme.gw.example.com", "*.acme.example.com"]"#,
+            ),
+            _ => (
+                r#"hosts: ["globex.gw.example.com"]"#,
+                r#"hosts: ["*.globex.example.com"]"#,
+            ),
+        };
+        assert!(
+            text.contains(from),
+            "examples/{tenant}/tenant.yaml changed its hosts"
+        );
+        text.replace(from, to)
+    });
+    let go = go_upstream();
+    let ports = Ports {
+        listen: free_port(),
+        admin: free_port(),
+    };
+    let options = envoy::Options {
+        listen: Addr::loopback(ports.listen),
+        admin: Addr::loopback(ports.admin),
+        upstream: Upstream::Cluster(Addr::loopback(go.port)),
+        virtual_hosts: envoy::VirtualHosts::PerTenant(
+            TENANT_HOSTS
+                .iter()
+                .map(|(tenant, hosts)| envoy::TenantHosts {
+                    tenant: (*tenant).to_owned(),
+                    hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+                })
+                .collect(),
+        ),
+        ..envoy::Options::default()
+    };
+    let filter = envoy::Filter {
+        wasm: wasm().to_path_buf(),
+        ..envoy::Filter::default()
+    };
+    let mut config = envoy::static_bootstrap(&options, &filter, &bundle).json();
+    // An HTTP/2 connection whose headers Envoy's codec refuses gets no answer at all: Envoy
+    // closes it after `delayed_close_timeout` (1 s), waiting for the client to close first.
+    // Every request here is a GET without a body, so nothing is lost by closing at once.
+    if let Some(Value::Object(hcm)) =
+        config.pointer_mut("/static_resources/listeners/0/filter_chains/0/filters/0/typed_config")
+    {
+        hcm.insert("delayed_close_timeout".into(), json!("0s"));
+    }
+    let envoy = StaticEnvoy::start("authorities", &config, ports.listen, ports.admin);
+
+    let mut cases = listed_authorities();
+    cases.extend(random_authorities(0x6761_7465_686f_7573, 200));
+    let verbose = std::env::var_os("DIFFERENTIAL_VERBOSE").is_some();
+    let mut counts: BTreeMap<(&'static str, Protocol), Counts> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for protocol in Protocol::BOTH {
+        for case in cases
+            .iter()
+            .filter(|c| c.only.is_none_or(|p| p == protocol))
+        {
+            let target = case
+                .absolute
+                .as_ref()
+                .map_or_else(|| "/healthz".to_owned(), |a| format!("http://{a}/healthz"));
+            let mut request = HttpRequest::get(&target).host(&case.authority);
+            if case.omit_authority {
+                request = request.without_authority();
+            }
+            if let Some(host) = &case.host_header {
+                request = request.header("host", host);
+            }
+            let sent = std::time::Instant::now();
+            let observed = observe(envoy.request_over(protocol, &request), protocol);
+            let verdict = judge_authority(case, protocol, &observed);
+            if verbose {
+                println!(
+                    "[{}/{}, {} ms] {}: {} {}",
+                    case.source,
+                    protocol.name(),
+                    sent.elapsed().as_millis(),
+                    case.describe(),
+                    observed.describe().chars().take(160).collect::<String>(),
+                    verdict.as_ref().err().map_or("", String::as_str)
+                );
+            }
+            counts
+                .entry((case.source, protocol))
+                .or_default()
+                .add(&observed.tally(), verdict.is_err());
+            if let Err(e) = verdict {
+                failures.push(format!("[{}] {}: {e}", protocol.name(), case.describe()));
+            }
+        }
+    }
+    drop(envoy);
+    let title = format!(
+        "authorities against per-tenant virtual hosts ({} listed and {} random, {:.1} s)",
+        cases.iter().filter(|c| c.source == "listed").count(),
+        cases.iter().filter(|c| c.source == "random").count(),
+        started.elapsed().as_secs_f64()
+    );
+    println!("{}", count_table(&title, &["cases", "protocol"], &counts));
+    for failure in &failures {
+        println!("FAILED {failure}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} authority cases failed (run with -- --nocapture for the table):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
