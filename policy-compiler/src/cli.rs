@@ -750,6 +750,12 @@ pub struct EnvoyConfigArgs {
     /// `headers_with_underscores_action`.
     #[arg(long, value_enum, default_value = "reject")]
     pub headers_with_underscores: crate::envoy::Underscores,
+    /// One virtual host per tenant of the bundle (`--bundle`, or the module's with
+    /// `--embedded`), its `hosts` as domains, plus a catch-all; each adds `x-envoy-vhost`
+    /// naming its tenant (or, without `--upstream`, names it in its answer). Not for
+    /// ecds-resource, which has no listener.
+    #[arg(long)]
+    pub vhost_per_tenant: bool,
     /// The watched ECDS file (ecds-bootstrap); its directory is the watched directory.
     #[arg(long, default_value = "target/envoy/gatehouse-filter.yaml")]
     pub ecds_path: PathBuf,
@@ -788,12 +794,12 @@ pub struct EnvoyConfigArgs {
 
 /// `gatehouse envoy-config`: the Envoy configuration `--kind` names, from [`crate::envoy`].
 pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
-    use crate::envoy::{self, Addr, Ecds, Filter, Options, Upstream};
+    use crate::envoy::{self, Addr, Ecds, Filter, Options, Upstream, VirtualHosts};
     for key in &args.trusted_keys {
         decode_public_key(key)?;
     }
     let addr = |text: &str| text.parse::<Addr>().map_err(|e| anyhow!("{e}"));
-    let options = Options {
+    let mut options = Options {
         listen: addr(&args.listen)?,
         admin: addr(&args.admin)?,
         upstream: match &args.upstream {
@@ -803,6 +809,7 @@ pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
         header_routes: Vec::new(),
         paths: args.paths,
         underscores: args.headers_with_underscores,
+        virtual_hosts: VirtualHosts::One,
     };
     let kind = args.kind;
     let needs = |flag: &str| anyhow!("`--kind {}` needs `--{flag}`", kind_name(kind));
@@ -811,6 +818,16 @@ pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
         let bytes = std::fs::read(path).with_context(|| format!("reading `{}`", path.display()))?;
         Ok((path, bytes))
     };
+    if args.vhost_per_tenant {
+        if kind == EnvoyConfigKind::EcdsResource {
+            bail!("`--vhost-per-tenant` is for a configuration with a listener, not `--kind ecds-resource`");
+        }
+        // `static` reads its bundle (or the module's) below, and checks it there.
+        if kind != EnvoyConfigKind::Static {
+            let (path, bytes) = bundle()?;
+            options.virtual_hosts = virtual_hosts(path, bytes)?;
+        }
+    }
     let filter = |wasm: PathBuf| Filter {
         wasm,
         trusted_keys: args.trusted_keys.clone(),
@@ -840,8 +857,12 @@ pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
                 let (path, bytes) = bundle()?;
                 (path.to_path_buf(), bytes)
             };
-            Engine::load(bytes.clone(), &gatehouse_engine::LoadOptions::default())
-                .map_err(|e| anyhow!("`{}`: {e}", source.display()))?;
+            if args.vhost_per_tenant {
+                options.virtual_hosts = virtual_hosts(&source, bytes.clone())?;
+            } else {
+                Engine::load(bytes.clone(), &gatehouse_engine::LoadOptions::default())
+                    .map_err(|e| anyhow!("`{}`: {e}", source.display()))?;
+            }
             let inline: &[u8] = if args.embedded { &[] } else { &bytes };
             let wasm = wasm()?;
             let wasm = std::path::absolute(&wasm).unwrap_or(wasm);
@@ -915,6 +936,22 @@ pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
         }
     };
     Ok(config.render(args.format))
+}
+
+/// `--vhost-per-tenant`: the tenants of the bundle at `source` and their hosts.
+fn virtual_hosts(source: &Path, bytes: Vec<u8>) -> Result<crate::envoy::VirtualHosts> {
+    let engine = Engine::load(bytes, &gatehouse_engine::LoadOptions::default())
+        .map_err(|e| anyhow!("`{}`: {e}", source.display()))?;
+    let tenants = engine
+        .bundle()
+        .tenants()
+        .iter()
+        .map(|t| crate::envoy::TenantHosts {
+            tenant: t.config.name.clone(),
+            hosts: t.config.hosts.clone(),
+        })
+        .collect();
+    Ok(crate::envoy::VirtualHosts::PerTenant(tenants))
 }
 
 fn kind_name(kind: EnvoyConfigKind) -> String {

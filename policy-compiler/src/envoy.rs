@@ -109,6 +109,33 @@ pub enum Underscores {
     Allow,
 }
 
+/// How the route configuration splits requests into virtual hosts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum VirtualHosts {
+    /// One virtual host, `all`, for every domain: what Gatehouse generates.
+    #[default]
+    One,
+    /// One virtual host per tenant, `tenant:<name>`, whose domains are the tenant's `hosts`
+    /// (a lone tenant without hosts: `*`), plus a catch-all `unmatched` for `*` when no tenant
+    /// has it. Each adds [`VHOST_HEADER`] naming its tenant ([`NO_TENANT`] for the catch-all), or
+    /// without an upstream answers with a body that names it: which tenant Envoy routed a
+    /// request for, to compare with the one the filter chose.
+    PerTenant(Vec<TenantHosts>),
+}
+
+/// A tenant's name and `hosts`, as the bundle has them (lowercased; exact names or `*.suffix`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantHosts {
+    pub tenant: String,
+    pub hosts: Vec<String>,
+}
+
+/// The request header a per-tenant virtual host adds ([`VirtualHosts::PerTenant`]).
+pub const VHOST_HEADER: &str = "x-envoy-vhost";
+
+/// [`VHOST_HEADER`] of the catch-all virtual host: with a space, never a tenant's name.
+pub const NO_TENANT: &str = "no tenant";
+
 /// The Gatehouse wasm filter's own settings (its VM configuration and module).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Filter {
@@ -136,6 +163,7 @@ pub struct Options {
     pub header_routes: Vec<HeaderRoute>,
     pub paths: PathHandling,
     pub underscores: Underscores,
+    pub virtual_hosts: VirtualHosts,
 }
 
 impl Default for Options {
@@ -147,6 +175,7 @@ impl Default for Options {
             header_routes: Vec::new(),
             paths: PathHandling::Strict,
             underscores: Underscores::Reject,
+            virtual_hosts: VirtualHosts::One,
         }
     }
 }
@@ -627,10 +656,7 @@ fn connection_manager(options: &Options, filters: Vec<Value>) -> Value {
         "#request_timeout": "A body that trickles in must not hold a request (and its buffer) \
             for the idle timeout: the whole request has 30 s.",
         "request_timeout": "30s",
-        "route_config": {
-            "name": "local",
-            "virtual_hosts": [{ "name": "all", "domains": ["*"], "routes": routes(options) }],
-        },
+        "route_config": route_config(options),
     });
     let (normalize, merge, escaped, why) = match options.paths {
         PathHandling::Strict => (
@@ -691,7 +717,84 @@ fn connection_manager(options: &Options, filters: Vec<Value>) -> Value {
     hcm
 }
 
-fn routes(options: &Options) -> Vec<Value> {
+fn route_config(options: &Options) -> Value {
+    let virtual_hosts = match &options.virtual_hosts {
+        VirtualHosts::One => vec![json!({
+            "name": "all",
+            "domains": ["*"],
+            "routes": routes(options, "allowed\n"),
+        })],
+        VirtualHosts::PerTenant(tenants) => per_tenant(options, tenants),
+    };
+    json!({
+        "name": "local",
+        "#ignore_port_in_host_matching": "The filter picks the tenant by the host without its \
+            port: Envoy picks the virtual host the same way, so the two agree whatever port a \
+            client writes.",
+        "ignore_port_in_host_matching": true,
+        "virtual_hosts": virtual_hosts,
+    })
+}
+
+/// [`VirtualHosts::PerTenant`]: a virtual host per tenant with hosts (a lone tenant without
+/// hosts serves every host, as in the filter; in a bundle of several every tenant lists hosts),
+/// then the catch-all.
+fn per_tenant(options: &Options, tenants: &[TenantHosts]) -> Vec<Value> {
+    let lone = tenants.len() == 1;
+    // (virtual host, domains, the tenant its header names)
+    let mut layout: Vec<(String, Vec<String>, &str)> = tenants
+        .iter()
+        .filter(|t| lone || !t.hosts.is_empty())
+        .map(|t| {
+            let domains = if t.hosts.is_empty() {
+                vec!["*".to_owned()]
+            } else {
+                t.hosts.clone()
+            };
+            (format!("tenant:{}", t.tenant), domains, t.tenant.as_str())
+        })
+        .collect();
+    if !layout
+        .iter()
+        .any(|(_, domains, _)| domains.iter().any(|d| d == "*"))
+    {
+        layout.push(("unmatched".to_owned(), vec!["*".to_owned()], NO_TENANT));
+    }
+    layout
+        .iter()
+        .enumerate()
+        .map(|(i, (name, domains, tenant))| vhost(options, name, domains, tenant, i == 0))
+        .collect()
+}
+
+/// A virtual host of [`per_tenant`]; the first carries the notes (`explain`).
+fn vhost(options: &Options, name: &str, domains: &[String], tenant: &str, explain: bool) -> Value {
+    let mut vhost = json!({
+        "name": name,
+        "domains": domains,
+        "routes": routes(options, &format!("allowed, virtual host {name}\n")),
+    });
+    if let (Upstream::Cluster(_), Value::Object(map)) = (&options.upstream, &mut vhost) {
+        if explain {
+            let note = format!(
+                "Added by the router, after the filter has decided: which tenant Envoy routed \
+                 for, to compare with the filter's `x-gatehouse-tenant`. A client's own \
+                 `{VHOST_HEADER}` is overwritten."
+            );
+            map.insert("#request_headers_to_add".into(), json!(note));
+        }
+        map.insert(
+            "request_headers_to_add".into(),
+            json!([{
+                "header": { "key": VHOST_HEADER, "value": tenant },
+                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+            }]),
+        );
+    }
+    vhost
+}
+
+fn routes(options: &Options, direct_body: &str) -> Vec<Value> {
     let mut routes: Vec<Value> = options
         .header_routes
         .iter()
@@ -712,7 +815,7 @@ fn routes(options: &Options) -> Vec<Value> {
         }),
         Upstream::Direct => json!({
             "match": { "prefix": "/" },
-            "direct_response": { "status": 200, "body": { "inline_string": "allowed\n" } },
+            "direct_response": { "status": 200, "body": { "inline_string": direct_body } },
         }),
     });
     routes
@@ -838,7 +941,96 @@ mod tests {
             baseline(&routed, &Baseline::JwtRbac(jwt)),
             baseline(&Options::default(), &floor(FloorMode::Empty)),
             baseline(&routed, &floor(FloorMode::Headers)),
+            static_bootstrap(&per_tenant(Upstream::Direct), &filter, b"GATEHSE\x01"),
+            ecds_bootstrap(
+                &per_tenant(Upstream::Cluster(Addr::loopback(8080))),
+                &Ecds::default(),
+            ),
         ]
+    }
+
+    fn per_tenant(upstream: Upstream) -> Options {
+        Options {
+            upstream,
+            virtual_hosts: VirtualHosts::PerTenant(vec![
+                TenantHosts {
+                    tenant: "acme".into(),
+                    hosts: vec!["*.acme.example.com".into(), "acme.gw.example.com".into()],
+                },
+                TenantHosts {
+                    tenant: "globex".into(),
+                    hosts: vec!["*.globex.example.com".into()],
+                },
+            ]),
+            ..Options::default()
+        }
+    }
+
+    fn virtual_hosts(config: &Config) -> Vec<Value> {
+        config
+            .json()
+            .pointer("/static_resources/listeners/0/filter_chains/0/filters/0/typed_config/route_config/virtual_hosts")
+            .and_then(Value::as_array)
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn a_virtual_host_per_tenant_names_its_tenant() {
+        let routed = static_bootstrap(
+            &per_tenant(Upstream::Cluster(Addr::loopback(8080))),
+            &Filter::default(),
+            b"",
+        );
+        let hosts = virtual_hosts(&routed);
+        let summary: Vec<(&str, Value, &str)> = hosts
+            .iter()
+            .map(|h| {
+                let added = &h["request_headers_to_add"][0];
+                assert_eq!(added["header"]["key"], VHOST_HEADER);
+                assert_eq!(added["append_action"], "OVERWRITE_IF_EXISTS_OR_ADD");
+                (
+                    h["name"].as_str().unwrap(),
+                    h["domains"].clone(),
+                    added["header"]["value"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "tenant:acme",
+                    json!(["*.acme.example.com", "acme.gw.example.com"]),
+                    "acme"
+                ),
+                ("tenant:globex", json!(["*.globex.example.com"]), "globex"),
+                ("unmatched", json!(["*"]), NO_TENANT),
+            ]
+        );
+        // Without an upstream, the answer names the virtual host.
+        let direct = virtual_hosts(&static_bootstrap(
+            &per_tenant(Upstream::Direct),
+            &Filter::default(),
+            b"",
+        ));
+        assert!(direct[1].get("request_headers_to_add").is_none());
+        assert_eq!(
+            direct[1]["routes"][0]["direct_response"]["body"]["inline_string"],
+            "allowed, virtual host tenant:globex\n"
+        );
+        // A lone tenant without hosts serves every host: no catch-all beside it.
+        let lone = Options {
+            virtual_hosts: VirtualHosts::PerTenant(vec![TenantHosts {
+                tenant: "acme".into(),
+                hosts: Vec::new(),
+            }]),
+            ..Options::default()
+        };
+        let hosts = virtual_hosts(&static_bootstrap(&lone, &Filter::default(), b""));
+        assert_eq!(hosts.len(), 1);
+        assert_eq!(hosts[0]["domains"], json!(["*"]));
+        assert_eq!(hosts[0]["name"], "tenant:acme");
     }
 
     #[test]
@@ -1025,6 +1217,7 @@ mod tests {
             "REJECT_REQUEST"
         );
         assert_eq!(hcm["request_timeout"], "30s");
+        assert_eq!(hcm["route_config"]["ignore_port_in_host_matching"], true);
         let wasm = &hcm["http_filters"][0]["typed_config"]["config"];
         assert_eq!(wasm["failure_policy"], "FAIL_CLOSED");
         assert_eq!(wasm["allow_on_headers_stop_iteration"], true);

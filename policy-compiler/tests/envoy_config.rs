@@ -236,6 +236,89 @@ fn every_kind() {
         r#"{"token_cache_entries":60000,"trusted_keys":[]}"#
     );
 
+    // One virtual host per tenant of the bundle, then the catch-all; every kind with a listener
+    // routes ignoring the port.
+    let two = dir.join("two.bundle");
+    let two = two.to_str().unwrap();
+    let out = gatehouse(&[
+        "compile",
+        "--gateway",
+        "examples/gateway.yaml",
+        "examples/acme",
+        "examples/globex",
+        "-o",
+        two,
+        "--serial",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let vhosts = |config: &Value| -> Vec<(String, Value, Value)> {
+        config.pointer(HCM).unwrap()["route_config"]["virtual_hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h["name"].as_str().unwrap().to_owned(),
+                    h["domains"].clone(),
+                    h["request_headers_to_add"][0]["header"]["value"].clone(),
+                )
+            })
+            .collect()
+    };
+    let per_tenant = json(&[
+        "envoy-config",
+        "--kind",
+        "ecds-bootstrap",
+        "--vhost-per-tenant",
+        "--bundle",
+        two,
+        "--upstream",
+        "127.0.0.1:8080",
+    ]);
+    assert_eq!(
+        vhosts(&per_tenant),
+        [
+            (
+                "tenant:acme".to_owned(),
+                serde_json::json!(["127.0.0.1", "acme.gw.example.com", "localhost"]),
+                "acme".into()
+            ),
+            (
+                "tenant:globex".to_owned(),
+                serde_json::json!(["globex.gw.example.com"]),
+                "globex".into()
+            ),
+            (
+                "unmatched".to_owned(),
+                serde_json::json!(["*"]),
+                "no tenant".into()
+            ),
+        ]
+    );
+    let direct = json(
+        &[
+            &["envoy-config", "--vhost-per-tenant", "--bundle", two][..],
+            &wasm,
+        ]
+        .concat(),
+    );
+    assert_eq!(vhosts(&direct).len(), 3);
+    assert_eq!(
+        vhosts(&stat),
+        [("all".to_owned(), serde_json::json!(["*"]), Value::Null)]
+    );
+    for config in [&stat, &ecds, &per_tenant, &direct, &none, &jwt] {
+        assert_eq!(
+            config.pointer(HCM).unwrap()["route_config"]["ignore_port_in_host_matching"],
+            true
+        );
+    }
+
     // YAML is the default and carries the reasons as comments.
     let yaml = gatehouse(&["envoy-config", "--kind", "baseline-none"]);
     let yaml = String::from_utf8(yaml.stdout).unwrap();
@@ -263,6 +346,26 @@ fn every_kind() {
             "--rbac-subject",
         ),
         (&["envoy-config", "--kind", "baseline-wasm"][..], "--wasm"),
+        (
+            &[
+                "envoy-config",
+                "--kind",
+                "ecds-bootstrap",
+                "--vhost-per-tenant",
+            ][..],
+            "--bundle",
+        ),
+        (
+            &[
+                "envoy-config",
+                "--kind",
+                "ecds-resource",
+                "--vhost-per-tenant",
+                "--bundle",
+                bundle,
+            ][..],
+            "--vhost-per-tenant",
+        ),
         (
             &[
                 "envoy-config",

@@ -29,6 +29,7 @@ use gatehouse_compiler::envoy::{self, Addr, Ecds, Filter, PathHandling, Undersco
 use gatehouse_compiler::{cli, compile::compile_sources, keys};
 use serde_json::{Map, Value};
 
+pub mod h2;
 pub mod registry;
 pub mod upstreams;
 
@@ -627,6 +628,8 @@ pub struct HttpRequest<'a> {
     pub body: Option<Vec<u8>>,
     /// Send the body with `transfer-encoding: chunked` (no `content-length`).
     pub chunked: bool,
+    /// Send no `host` line (HTTP/1.1) or no `:authority` (HTTP/2): only what `headers` holds.
+    pub omit_authority: bool,
 }
 
 impl<'a> HttpRequest<'a> {
@@ -642,6 +645,7 @@ impl<'a> HttpRequest<'a> {
             headers: Vec::new(),
             body: None,
             chunked: false,
+            omit_authority: false,
         }
     }
 
@@ -672,6 +676,41 @@ impl<'a> HttpRequest<'a> {
     pub fn chunked(mut self) -> Self {
         self.chunked = true;
         self
+    }
+
+    /// No `host` line (HTTP/1.1), no `:authority` (HTTP/2).
+    pub fn without_authority(mut self) -> Self {
+        self.omit_authority = true;
+        self
+    }
+}
+
+/// The protocol a request goes over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    /// HTTP/1.1 ([`send`]).
+    Http1,
+    /// HTTP/2 over cleartext with prior knowledge ([`h2::send`]); Envoy's connection manager
+    /// (`codec_type: AUTO`) tells it from HTTP/1.1 by the connection preface.
+    Http2,
+}
+
+impl Protocol {
+    pub const BOTH: [Protocol; 2] = [Protocol::Http1, Protocol::Http2];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Http1 => "http/1.1",
+            Protocol::Http2 => "h2c",
+        }
+    }
+
+    /// One request over this protocol on a fresh connection.
+    pub fn send(self, port: u16, req: &HttpRequest<'_>) -> std::io::Result<HttpResponse> {
+        match self {
+            Protocol::Http1 => send(port, req),
+            Protocol::Http2 => h2::send(port, req),
+        }
     }
 }
 
@@ -727,10 +766,11 @@ pub fn send(port: u16, req: &HttpRequest<'_>) -> std::io::Result<HttpResponse> {
     // One write per request part and no Nagle: a small body after the head must not wait for the
     // peer's delayed ACK.
     stream.set_nodelay(true)?;
-    let mut head = format!(
-        "{} {} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n",
-        req.method, req.path, req.host
-    );
+    let mut head = format!("{} {} HTTP/1.1\r\n", req.method, req.path);
+    if !req.omit_authority {
+        head.push_str(&format!("host: {}\r\n", req.host));
+    }
+    head.push_str("connection: close\r\n");
     for (name, value) in &req.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }

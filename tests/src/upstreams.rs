@@ -6,7 +6,10 @@
 //!   test binary with the Go toolchain on `PATH` (or `GO_BIN`); no modules from the network.
 //!   Without Go this panics, it does not skip: `scripts/test.sh` installs Go (`ensure_go`).
 //! - [`wsgi_upstream`]: `tests/upstreams/wsgi_upstream.py` (wsgiref, the CGI environ).
-//! - [`form_upstream`]: `tests/upstreams/form_upstream.py` (parser picked from Content-Type).
+//! - [`form_upstream`]: `tests/upstreams/form_upstream.py` (parser picked from Content-Type,
+//!   body decompressed by Content-Encoding).
+//! - [`forwarded_upstream`]: `tests/upstreams/forwarded_upstream.py` (its own host and prefix
+//!   rebuilt from forwarding headers).
 //!
 //! Each prints `listening on 127.0.0.1:PORT` once ready and is killed on drop.
 
@@ -18,7 +21,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{envoy_bin, repo_root, scratch, send, stop, stop_envoy, HttpRequest, HttpResponse};
+use crate::{
+    envoy_bin, repo_root, scratch, send, stop, stop_envoy, HttpRequest, HttpResponse, Protocol,
+};
 
 /// A running upstream process on a loopback port.
 #[derive(Debug)]
@@ -146,6 +151,12 @@ pub fn form_upstream() -> UpstreamProcess {
     spawn("form", python("form_upstream.py"))
 }
 
+/// The forwarding-header upstream (wsgiref, host and prefix rebuilt as Rack, Express and Spring
+/// do) on a free port.
+pub fn forwarded_upstream() -> UpstreamProcess {
+    spawn("forwarded", python("forwarded_upstream.py"))
+}
+
 /// Envoy running one complete static configuration (JSON), e.g.
 /// `gatehouse_compiler::envoy::static_bootstrap(..).json()`. The listener and admin ports are the
 /// caller's, inside `config`.
@@ -223,6 +234,15 @@ impl StaticEnvoy {
     /// One request to the listener; an I/O error is an `Err` (the caller records it).
     pub fn request(&self, req: &HttpRequest<'_>) -> std::io::Result<HttpResponse> {
         send(self.port, req)
+    }
+
+    /// The same over `protocol`.
+    pub fn request_over(
+        &self,
+        protocol: Protocol,
+        req: &HttpRequest<'_>,
+    ) -> std::io::Result<HttpResponse> {
+        protocol.send(self.port, req)
     }
 }
 

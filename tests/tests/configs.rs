@@ -8,7 +8,8 @@ use std::process::Command;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use gatehouse_compiler::envoy::{
-    self, Addr, Baseline, Ecds, Filter, FloorMode, Format, JwtRbac, Upstream, WasmFloor,
+    self, Addr, Baseline, Ecds, Filter, FloorMode, Format, JwtRbac, TenantHosts, Upstream,
+    VirtualHosts, WasmFloor,
 };
 use gatehouse_e2e::{
     envoy_bin, fixture_bundle, fixture_signing_public_key, fixtures, floor_wasm, gatehouse_cli,
@@ -153,10 +154,32 @@ fn every_generated_kind_validates() {
         envoy::ecds_resource(&filter, &bundle, "1").render(Format::Yaml),
     )
     .unwrap();
+    let per_tenant = |upstream: Upstream| envoy::Options {
+        upstream,
+        virtual_hosts: VirtualHosts::PerTenant(vec![
+            TenantHosts {
+                tenant: "acme".into(),
+                hosts: vec!["*.acme.example.com".into(), "acme.gw.example.com".into()],
+            },
+            TenantHosts {
+                tenant: "globex".into(),
+                hosts: vec!["*-globex.example.com".into(), "127.0.0.1".into()],
+            },
+        ]),
+        ..envoy::Options::default()
+    };
     let configs = [
         (
             "static",
             envoy::static_bootstrap(&options, &filter, &bundle),
+        ),
+        (
+            "static-vhost-per-tenant",
+            envoy::static_bootstrap(&per_tenant(Upstream::Direct), &filter, &bundle),
+        ),
+        (
+            "ecds-bootstrap-vhost-per-tenant",
+            envoy::ecds_bootstrap(&per_tenant(Upstream::Cluster(Addr::loopback(8080))), &ecds),
         ),
         (
             "static-upstream",

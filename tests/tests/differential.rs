@@ -6,9 +6,18 @@
 //! - **go**: net/http and encoding/json into structs (case-insensitive keys, last match wins;
 //!   canonicalised header names), as OpenAI-compatible and MCP servers in Go read requests;
 //! - **wsgi**: wsgiref and the CGI environ (`-` and `_` in header names both become `_`);
-//! - **form**: picks its body parser from Content-Type (form, multipart, JSON).
+//! - **form**: picks its body parser from Content-Type (form, multipart, JSON), after undoing the
+//!   body's Content-Encoding as request-decompressing middleware does;
+//! - **forwarded**: rebuilds its own host, port and path prefix from forwarding headers
+//!   (`X-Forwarded-Host`, `Forwarded`, `X-Host`, `X-Forwarded-Prefix`, ...) the way Rack, Express
+//!   and Spring do behind a trusted proxy;
 //!
-//! under two Envoy configurations, each one Envoy reused by every case:
+//! and every allowed request is also read the way Tomcat reads a path (`;parameters` removed from
+//! each segment, then percent-decoded, then dot segments resolved), which must route where the
+//! filter decided,
+//!
+//! under two Envoy configurations, each one Envoy reused by every case, and over HTTP/1.1 and
+//! HTTP/2 (h2c with prior knowledge; header names lowercased, as every HTTP/2 client sends them):
 //! - **generated**: the static bootstrap `gatehouse envoy-config` writes
 //!   (`gatehouse_compiler::envoy`), with a route and a cluster per upstream that send each case
 //!   to its upstream by an `x-differential-upstream` header;
@@ -18,16 +27,22 @@
 //!
 //! A case passes when it meets its explicit expectation: refused (by Gatehouse: a 4xx local reply
 //! `{"error":...,"reason":...}` with the listed status and reason; or, where listed, by Envoy
-//! itself before the filter), or allowed with the listed route, subject and resource; and an
+//! itself before the filter: its own 4xx, or over HTTP/2 a reset stream), or allowed with the listed route, subject and resource; and an
 //! allowed request must also pass the differential check: the same request, as Envoy forwarded
 //! it, decided offline by the engine, is allowed on those facts, and the upstream read exactly
 //! those facts (the model, JSON-RPC method and tool, the route of its decoded and of its cleaned
 //! path, query and header values, one subject header equal to the decided one, no method/URL
 //! override headers).
 //!
-//! `cargo test -p gatehouse-e2e --test differential -- --nocapture` prints the table of cases,
-//! refusals, benign allows and failures per upstream and configuration, then every failure;
-//! with `DIFFERENTIAL_VERBOSE=1`, also one line per case with what was observed.
+//! A second test, [`authorities_route_to_the_tenant_the_filter_chose`], runs Envoy with a
+//! virtual host per tenant (`gatehouse envoy-config --vhost-per-tenant`) over a list of odd
+//! authorities and a seeded random stream of them: every allowed request must carry the same
+//! tenant in `x-gatehouse-tenant` (the filter's) and `x-envoy-vhost` (Envoy's routing).
+//!
+//! `cargo test -p gatehouse-e2e --test differential -- --nocapture` prints the tables of cases
+//! per upstream, configuration and protocol (allowed, refused by the filter with each reason,
+//! rejected by Envoy, failed), then every failure; with `DIFFERENTIAL_VERBOSE=1`, also one line
+//! per case with what was observed.
 
 #![expect(clippy::panic, reason = "test code: a broken setup fails the test")]
 
@@ -39,9 +54,9 @@ use gatehouse_compiler::compile::compile_sources;
 use gatehouse_compiler::envoy::{self, Addr, HeaderRoute, PathHandling, Underscores, Upstream};
 use gatehouse_compiler::keys;
 use gatehouse_e2e::upstreams::{
-    form_upstream, go_upstream, wsgi_upstream, StaticEnvoy, UpstreamProcess,
+    form_upstream, forwarded_upstream, go_upstream, wsgi_upstream, StaticEnvoy, UpstreamProcess,
 };
-use gatehouse_e2e::{free_port, repo_root, wasm, HttpRequest, HttpResponse};
+use gatehouse_e2e::{free_port, h2, repo_root, wasm, HttpRequest, HttpResponse, Protocol};
 use gatehouse_engine::route::{match_route, Body};
 use gatehouse_engine::{Engine, Identity, LoadOptions, Reason, Request};
 use serde_json::{json, Map, Value};
@@ -50,6 +65,8 @@ const CHAT: &str = "/api/llm/v1/chat/completions";
 const MCP: &str = "/api/llm/mcp/github/server";
 const PROMPT: &str = "/api/prompts/prompts/summarize";
 const ROUTE_HEADER: &str = "x-differential-upstream";
+/// What every case of the main suite sends as its authority (one of acme's hosts).
+const AUTHORITY: &str = "localhost";
 const TENANT: &str = "acme";
 
 const CAROL: &str = "user:carol@acme.com";
@@ -76,6 +93,7 @@ enum Up {
     Go,
     Wsgi,
     Form,
+    Forwarded,
 }
 
 impl Up {
@@ -84,6 +102,7 @@ impl Up {
             Up::Go => "go",
             Up::Wsgi => "wsgi",
             Up::Form => "form",
+            Up::Forwarded => "forwarded",
         }
     }
 }
@@ -109,7 +128,8 @@ enum Refusal {
     /// Gatehouse's local reply with this status and reason.
     Gatehouse(u16, &'static str),
     /// Envoy's own 4xx before the filter (e.g. `path_with_escaped_slashes_action:
-    /// REJECT_REQUEST`, `headers_with_underscores_action: REJECT_REQUEST`).
+    /// REJECT_REQUEST`, `headers_with_underscores_action: REJECT_REQUEST`); over HTTP/2 Envoy
+    /// may reset the stream instead, which counts as the same refusal.
     Envoy(u16),
 }
 
@@ -215,8 +235,12 @@ impl Case {
         self.header("content-type", "application/json").body(body)
     }
 
-    fn body(mut self, body: &str) -> Case {
-        self.body = Some(body.as_bytes().to_vec());
+    fn body(self, body: &str) -> Case {
+        self.body_bytes(body.as_bytes().to_vec())
+    }
+
+    fn body_bytes(mut self, body: Vec<u8>) -> Case {
+        self.body = Some(body);
         self
     }
 
@@ -300,6 +324,10 @@ fn cases() -> Vec<Case> {
     cases.extend(override_header_cases(&carol));
     cases.extend(repeated_value_cases(&carol, &dave));
     cases.extend(email_folding_cases());
+    cases.extend(forwarding_header_cases(&carol));
+    cases.extend(path_parameter_cases(&dave));
+    cases.extend(content_encoding_cases(&dave));
+    cases.extend(name_variant_cases(&carol, &dave));
     cases
 }
 
@@ -929,6 +957,459 @@ fn email_folding_cases() -> Vec<Case> {
         .collect()
 }
 
+/// Host and prefix override headers are removed on allow (SPEC 3.3, v1.2): an upstream that
+/// rebuilds its URL from them would otherwise link, redirect or route to a host or prefix the
+/// client chose.
+fn forwarding_header_cases(carol: &str) -> Vec<Case> {
+    let carol_reads = || allowed("prompts", Some(CAROL), Some("prompt:prompts/summarize"));
+    let prompt = |header: &str, value: &str| {
+        Case::new(
+            Up::Forwarded,
+            &format!("forwarding: {header}: {value}"),
+            "GET",
+            PROMPT,
+        )
+        .bearer(carol)
+        .header(header, value)
+        .expect(Expect::Allowed(carol_reads()))
+    };
+    let underscored = |header: &str, value: &str| {
+        prompt(header, value)
+            .expect(refused(&[Refusal::Envoy(400)]))
+            .istio(Expect::Allowed(carol_reads()))
+    };
+    let mut cases = vec![
+        prompt("X-Forwarded-Host", "evil.example.com"),
+        prompt("X-Forwarded-Host", "evil.example.com, localhost"),
+        prompt("X-FORWARDED-HOST", "evil.example.com"),
+        prompt(
+            "Forwarded",
+            "for=192.0.2.1;host=evil.example.com;proto=https",
+        ),
+        prompt("Forwarded", "host=\"evil.example.com:8443\", for=192.0.2.1"),
+        prompt("X-Forwarded-Server", "evil.example.com"),
+        prompt("X-Forwarded-Port", "8443"),
+        prompt("X-Forwarded-Prefix", "/admin"),
+        prompt("X-Forwarded-Path", "/admin/users"),
+        prompt("X-Forwarded-Uri", "/admin/users"),
+        prompt("X-Original-Host", "evil.example.com"),
+        prompt("X-Original-URI", "/admin/users"),
+        prompt("X-Host", "evil.example.com"),
+        prompt("X-HTTP-Host-Override", "evil.example.com"),
+        prompt("X-Script-Name", "/admin"),
+        underscored("x_forwarded_host", "evil.example.com"),
+        underscored("X_Forwarded_Prefix", "/admin"),
+        underscored("x-forwarded_port", "8443"),
+        underscored("X_HOST", "evil.example.com"),
+        underscored("x_script_name", "/admin"),
+        underscored("x_original_uri", "/admin/users"),
+    ];
+    let all = prompt("X-Forwarded-Host", "evil.example.com")
+        .header("Forwarded", "host=evil.example.com")
+        .header("X-Forwarded-Prefix", "/admin")
+        .header("X-Forwarded-Port", "8443")
+        .header("X-Host", "evil.example.com");
+    cases.push(Case {
+        name: "forwarding: five at once".into(),
+        ..all
+    });
+    cases.push(
+        Case::new(
+            Up::Forwarded,
+            "forwarding: public route, X-Forwarded-Host",
+            "GET",
+            "/healthz",
+        )
+        .header("X-Forwarded-Host", "evil.example.com")
+        .header("X-Forwarded-Prefix", "/admin")
+        .expect(Expect::Allowed(allowed("health", None, None))),
+    );
+    cases.push(
+        Case::new(Up::Forwarded, "forwarding: none (control)", "GET", PROMPT)
+            .bearer(carol)
+            .expect(Expect::Allowed(carol_reads())),
+    );
+    cases
+}
+
+/// Path parameters (`;x`): Tomcat and other servlet containers remove them from each segment
+/// before resolving dot segments, so `/healthz/..;/api/...` is `/api/...` to them. A dot or
+/// empty segment with parameters is not canonical, nor is a path whose parameter-free reading
+/// routes elsewhere or captures something else.
+fn path_parameter_cases(dave: &str) -> Vec<Case> {
+    let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
+    let anon = |name: &str, path: &str| Case::new(Up::Go, name, "POST", path).json(list);
+    let dave_get = |name: &str, path: &str| Case::new(Up::Go, name, "GET", path).bearer(dave);
+    let not_canonical = || refused(&[NOT_CANONICAL]);
+    let summarize = || allowed("prompts", Some(DAVE), Some("prompt:prompts/summarize"));
+    // Envoy's normalisation (both configurations) takes a raw `..;` or `.;x` segment for `..` or
+    // `.` and resolves it before the filter: the MCP route, which needs a token.
+    let resolved_by_envoy = || refused(&[NOT_CANONICAL, gh(401, "token_missing")]);
+    // ... and resolves `..` against a segment with parameters: `/healthz/api/...`, which is the
+    // health route for Tomcat too.
+    let health_after_envoy =
+        || Expect::AllowedOrRefused(allowed("health", None, None), vec![NOT_CANONICAL]);
+    vec![
+        anon(
+            "params: /healthz/..;/api/llm/mcp/github/server",
+            "/healthz/..;/api/llm/mcp/github/server",
+        )
+        .expect(resolved_by_envoy()),
+        anon(
+            "params: /healthz/..;x=1/api/llm/mcp/github/server",
+            "/healthz/..;x=1/api/llm/mcp/github/server",
+        )
+        .expect(resolved_by_envoy()),
+        anon(
+            "params: /healthz/.;x/../api/llm/mcp/github/server",
+            "/healthz/.;x/../api/llm/mcp/github/server",
+        )
+        .expect(resolved_by_envoy()),
+        anon(
+            "params: /healthz/;x/../api/llm/mcp/github/server",
+            "/healthz/;x/../api/llm/mcp/github/server",
+        )
+        .expect(health_after_envoy()),
+        anon(
+            "params: /healthz;x/../api/llm/mcp/github/server",
+            "/healthz;x/../api/llm/mcp/github/server",
+        )
+        .expect(refused(&[NOT_CANONICAL, gh(401, "token_missing")])),
+        Case::new(
+            Up::Go,
+            "params: /healthz/%2e%2e;/x",
+            "GET",
+            "/healthz/%2e%2e;/x",
+        )
+        // Envoy decodes `%2e%2e` but leaves `..;` in place: the filter sees `/healthz/..;/x`,
+        // which Tomcat reads as `/x`.
+        .expect(not_canonical()),
+        // Envoy resolves `.;x` as `.`: the filter sees `/a/b`, as Tomcat reads it.
+        Case::new(Up::Go, "params: /a/.;x/b", "GET", "/a/.;x/b")
+            .expect(refused(&[NOT_CANONICAL, gh(403, "no_route")])),
+        Case::new(Up::Go, "params: /a/;x/b", "GET", "/a/;x/b").expect(not_canonical()),
+        // Tomcat reads `/healthz/x`: the health route, which the raw path is not on.
+        Case::new(Up::Go, "params: /healthz;x/deep", "GET", "/healthz;x/deep")
+            .expect(refused(&[NOT_CANONICAL])),
+        Case::new(Up::Go, "params: /healthz;x", "GET", "/healthz;x")
+            .expect(refused(&[NOT_CANONICAL])),
+        dave_get(
+            "params: prompt summarize;jsessionid=1",
+            "/api/prompts/prompts/summarize;jsessionid=1",
+        )
+        .expect(not_canonical()),
+        dave_get(
+            "params: repo prompts;v=2",
+            "/api/prompts/prompts;v=2/summarize",
+        )
+        .expect(not_canonical()),
+        dave_get(
+            "params: /api;x/prompts/prompts/summarize",
+            "/api;x/prompts/prompts/summarize",
+        )
+        .expect(not_canonical()),
+        dave_get(
+            "params: /api/prompts/..;/prompts/prompts/summarize",
+            "/api/prompts/..;/prompts/prompts/summarize",
+        )
+        .expect(Expect::AllowedOrRefused(summarize(), vec![NOT_CANONICAL])),
+        Case::new(
+            Up::Go,
+            "params: mcp github;x",
+            "POST",
+            "/api/llm/mcp/github;x/server",
+        )
+        .bearer(dave)
+        .json(list)
+        .expect(not_canonical()),
+        // An encoded `;` is part of the segment for everyone.
+        dave_get(
+            "params: encoded summarize%3Bx",
+            "/api/prompts/prompts/summarize%3Bx",
+        )
+        .expect(Expect::AllowedOrRefused(
+            allowed("prompts", Some(DAVE), Some("prompt:prompts/summarize;x")),
+            vec![NOT_CANONICAL, gh(403, "resource_unknown")],
+        )),
+        // Parameters past a path_prefix route's segments leave it on that route.
+        Case::new(
+            Up::Go,
+            "params: /healthz/x;y (same route)",
+            "GET",
+            "/healthz/x;y",
+        )
+        .expect(Expect::AllowedOrRefused(
+            allowed("health", None, None),
+            vec![NOT_CANONICAL],
+        )),
+        dave_get("params: none (control)", PROMPT).expect(Expect::Allowed(summarize())),
+    ]
+}
+
+/// A route that reads the body takes it unencoded (SPEC 3.2, v1.2): an upstream that undoes a
+/// Content-Encoding reads a body the filter never saw. The form upstream decompresses gzip and
+/// deflate; each compressed body here says `o3`, which Dave may not use.
+fn content_encoding_cases(dave: &str) -> Vec<Case> {
+    let gpt4o = r#"{"model":"openai-main/gpt-4o"}"#;
+    let o3 = br#"{"model":"openai-main/o3"}"#;
+    let chat = |name: &str, encodings: &[&str]| {
+        let mut case = Case::new(Up::Form, &format!("encoding: {name}"), "POST", CHAT)
+            .bearer(dave)
+            .header("content-type", "application/json");
+        for encoding in encodings {
+            case = case.header("content-encoding", encoding);
+        }
+        case
+    };
+    let media = || refused(&[MEDIA_TYPE]);
+    let gpt4o_reads = || allowed("chat", Some(DAVE), Some("model:openai-main/gpt-4o"));
+    vec![
+        chat("gzip, gzipped o3", &["gzip"])
+            .body_bytes(gzip(o3))
+            .expect(media()),
+        chat("x-gzip, gzipped o3", &["x-gzip"])
+            .body_bytes(gzip(o3))
+            .expect(media()),
+        chat("GZIP, gzipped o3", &["GZIP"])
+            .body_bytes(gzip(o3))
+            .expect(media()),
+        chat("deflate, zlib o3", &["deflate"])
+            .body_bytes(zlib(o3))
+            .expect(media()),
+        chat("gzip, plain gpt-4o body", &["gzip"])
+            .body(gpt4o)
+            .expect(media()),
+        chat("br, plain gpt-4o body", &["br"])
+            .body(gpt4o)
+            .expect(media()),
+        chat("zstd, plain gpt-4o body", &["zstd"])
+            .body(gpt4o)
+            .expect(media()),
+        chat("\"identity, gzip\", gzipped o3", &["identity, gzip"])
+            .body_bytes(gzip(o3))
+            .expect(media()),
+        chat("identity then gzip headers, gzipped o3", &["identity", "gzip"])
+            .body_bytes(gzip(o3))
+            .expect(refused(&[MEDIA_TYPE, AMBIGUOUS])),
+        chat("identity (control)", &["identity"])
+            .body(gpt4o)
+            .expect(Expect::Allowed(gpt4o_reads())),
+        chat("Identity (codings are case-insensitive)", &["Identity"])
+            .body(gpt4o)
+            .expect(Expect::AllowedOrRefused(gpt4o_reads(), vec![MEDIA_TYPE])),
+        chat("none (control)", &[])
+            .body(gpt4o)
+            .expect(Expect::Allowed(gpt4o_reads())),
+        Case::new(Up::Form, "encoding: mcp tools/call, gzip", "POST", MCP)
+            .bearer(dave)
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body_bytes(gzip(
+                br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_repo"}}"#,
+            ))
+            .expect(media()),
+        // A route that does not read the body does not care how it is encoded.
+        Case::new(Up::Go, "encoding: gzip on a GET prompt", "GET", PROMPT)
+            .bearer(dave)
+            .header("content-encoding", "gzip")
+            .expect(Expect::Allowed(allowed(
+                "prompts",
+                Some(DAVE),
+                Some("prompt:prompts/summarize"),
+            ))),
+    ]
+}
+
+/// Cookie and query names that a common reader takes as the one a token source or a route
+/// reads (SPEC 3.2, v1.2): case variants (Java's and .NET's case-insensitive lookups),
+/// percent-encoded names (decoded before lookup), PHP's `a.b`, `a b` and `a[b` -> `a_b`, and a
+/// query with `;`, which Rack 2 splits on as it does on `&`.
+fn name_variant_cases(carol: &str, dave: &str) -> Vec<Case> {
+    let get = |name: &str, path: &str| Case::new(Up::Go, &format!("names: {name}"), "GET", path);
+    let cookie = |name: &str, value: &str| {
+        get(name, PROMPT)
+            .header("cookie", value)
+            .expect(refused(&[AMBIGUOUS]))
+    };
+    let query = |name: &str, query: &str| {
+        get(name, &format!("{PROMPT}?{query}")).expect(refused(&[AMBIGUOUS]))
+    };
+    let select = |name: &str, query: &str| {
+        get(name, &format!("/api/select?{query}"))
+            .bearer(carol)
+            .header("x-prompt", "summarize")
+            .expect(refused(&[AMBIGUOUS]))
+    };
+    let carol_reads = || allowed("prompts", Some(CAROL), Some("prompt:prompts/summarize"));
+    vec![
+        cookie(
+            "cookie gh_session and GH_SESSION",
+            &format!("gh_session={carol}; GH_SESSION={dave}"),
+        ),
+        cookie(
+            "cookie gh_session and Gh_Session",
+            &format!("gh_session={carol}; Gh_Session={dave}"),
+        ),
+        cookie(
+            "cookie gh_session and gh%5Fsession",
+            &format!("gh_session={carol}; gh%5Fsession={dave}"),
+        ),
+        cookie(
+            "cookie gh_session and gh%5fsession",
+            &format!("gh_session={carol}; gh%5fsession={dave}"),
+        ),
+        cookie(
+            "cookie gh_session and %67h_session",
+            &format!("gh_session={carol}; %67h_session={dave}"),
+        ),
+        cookie(
+            "cookie gh_session and gh.session (PHP)",
+            &format!("gh_session={carol}; gh.session={dave}"),
+        ),
+        cookie(
+            "cookie gh_session and gh[session (PHP)",
+            &format!("gh_session={carol}; gh[session={dave}"),
+        ),
+        cookie(
+            "cookie gh_session and gh session (PHP)",
+            &format!("gh_session={carol}; gh session={dave}"),
+        ),
+        cookie(
+            "cookie GH_SESSION before gh_session",
+            &format!("GH_SESSION={dave}; gh_session={carol}"),
+        ),
+        get("cookie GH_SESSION beside a bearer token", PROMPT)
+            .bearer(carol)
+            .header("cookie", &format!("GH_SESSION={dave}"))
+            .expect(refused(&[AMBIGUOUS])),
+        get("cookie gh.session alone", PROMPT)
+            .header("cookie", &format!("gh.session={dave}"))
+            .expect(refused(&[AMBIGUOUS, gh(401, "token_missing")])),
+        get("cookie gh_session, other names (control)", PROMPT)
+            .header(
+                "cookie",
+                &format!("gh_session={carol}; gh_sessions=x; session=y; gh=z"),
+            )
+            .expect(Expect::Allowed(carol_reads())),
+        query(
+            "query access_token and ACCESS_TOKEN",
+            &format!("access_token={carol}&ACCESS_TOKEN={dave}"),
+        ),
+        query(
+            "query access_token and access%5Ftoken",
+            &format!("access_token={carol}&access%5Ftoken={dave}"),
+        ),
+        query(
+            "query access_token and %61ccess_token",
+            &format!("access_token={carol}&%61ccess_token={dave}"),
+        ),
+        query(
+            "query access_token and access.token (PHP)",
+            &format!("access_token={carol}&access.token={dave}"),
+        ),
+        query(
+            "query access_token and access+token (PHP)",
+            &format!("access_token={carol}&access+token={dave}"),
+        ),
+        query(
+            "query access_token and access%20token (PHP)",
+            &format!("access_token={carol}&access%20token={dave}"),
+        ),
+        query(
+            "query access_token and access[token (PHP)",
+            &format!("access_token={carol}&access[token={dave}"),
+        ),
+        query(
+            "query access_token;access_token (Rack 2)",
+            &format!("access_token={carol};access_token={dave}"),
+        ),
+        query(
+            "query access_token then ;x=1 (Rack 2)",
+            &format!("access_token={carol};x=1"),
+        ),
+        get(
+            "query ACCESS_TOKEN beside a bearer token",
+            &format!("{PROMPT}?ACCESS_TOKEN={dave}"),
+        )
+        .bearer(carol)
+        .expect(refused(&[AMBIGUOUS])),
+        select("select repo and Repo", "repo=prompts&Repo=secrets"),
+        select("select repo and REPO", "repo=prompts&REPO=secrets"),
+        select("select repo and r%65po", "repo=prompts&r%65po=secrets"),
+        select("select repo and rep%6F", "repo=prompts&rep%6F=secrets"),
+        select("select repo;repo (Rack 2)", "repo=prompts;repo=secrets"),
+        select("select repo, then x=1;y=2 (Rack 2)", "repo=prompts&x=1;y=2"),
+        // Alone, every reader decodes the name to `repo`: `prompt:secrets/summarize`, which
+        // does not exist.
+        get("select only r%65po", "/api/select?r%65po=secrets")
+            .bearer(carol)
+            .header("x-prompt", "summarize")
+            .expect(refused(&[
+                AMBIGUOUS,
+                gh(403, "resource_unresolved"),
+                gh(403, "resource_unknown"),
+            ])),
+        get(
+            "select repo, other names (control)",
+            "/api/select?repo=prompts&repository=secrets&re=x",
+        )
+        .bearer(carol)
+        .header("x-prompt", "summarize")
+        .expect(Expect::Allowed(allowed(
+            "select",
+            Some(CAROL),
+            Some("prompt:prompts/summarize"),
+        ))),
+    ]
+}
+
+/// `data` as a gzip member (RFC 1952) of one stored deflate block: what any gzip reader
+/// decompresses, with no compressor needed here.
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    out.extend(stored_deflate(data));
+    out.extend(crc32(data).to_le_bytes());
+    out.extend(u32::try_from(data.len()).unwrap_or(0).to_le_bytes());
+    out
+}
+
+/// `data` as a zlib stream (RFC 1950), what HTTP calls `deflate`.
+fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x78, 0x01];
+    out.extend(stored_deflate(data));
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in data {
+        a = (a + u32::from(byte)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    out.extend(((b << 16) | a).to_be_bytes());
+    out
+}
+
+fn stored_deflate(data: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(data.len()).unwrap_or_else(|_| panic!("a stored block over 64 KiB"));
+    let mut out = vec![1];
+    out.extend(len.to_le_bytes());
+    out.extend((!len).to_le_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
 // ---------------------------------------------------------------------------------------------
 // Envoy configurations
 
@@ -960,7 +1441,7 @@ fn envoy_json(
         listen: Addr::loopback(ports.listen),
         admin: Addr::loopback(ports.admin),
         upstream: Upstream::Cluster(addr_of(Up::Go)),
-        header_routes: [Up::Wsgi, Up::Form]
+        header_routes: [Up::Wsgi, Up::Form, Up::Forwarded]
             .into_iter()
             .map(|up| HeaderRoute {
                 header: ROUTE_HEADER.to_owned(),
@@ -971,6 +1452,7 @@ fn envoy_json(
             .collect(),
         paths,
         underscores,
+        virtual_hosts: envoy::VirtualHosts::One,
     };
     let filter = envoy::Filter {
         wasm: wasm().to_path_buf(),
@@ -993,6 +1475,8 @@ enum Observed {
         status: u16,
         body: String,
     },
+    /// Over HTTP/2: Envoy reset the stream (or the connection) instead of answering.
+    Reset(String),
     Upstream(Value),
     Other(String),
 }
@@ -1011,9 +1495,34 @@ impl Observed {
                     body.chars().take(80).collect::<String>()
                 )
             }
+            Observed::Reset(what) => format!("envoy: {what}"),
             Observed::Upstream(v) => format!("reached the upstream, which read {v}"),
             Observed::Other(what) => what.clone(),
         }
+    }
+
+    /// The column a case's outcome is counted in: allowed, refused by the filter (with its
+    /// status and reason), rejected by Envoy, or neither.
+    fn tally(&self) -> Tally {
+        match self {
+            Observed::Upstream(_) => Tally::Allowed,
+            Observed::Gatehouse { status, reason, .. } => {
+                Tally::Filter(format!("{status} {reason}"))
+            }
+            Observed::Envoy { .. } | Observed::Reset(_) => Tally::Envoy,
+            Observed::Other(_) => Tally::Other,
+        }
+    }
+}
+
+/// What came back for one request over `protocol`.
+fn observe(result: std::io::Result<HttpResponse>, protocol: Protocol) -> Observed {
+    match result {
+        Ok(r) => classify(&r),
+        Err(e) if protocol == Protocol::Http2 && h2::is_stream_reset(&e) => {
+            Observed::Reset(e.to_string())
+        }
+        Err(e) => Observed::Other(format!("no response: {e}")),
     }
 }
 
@@ -1062,6 +1571,7 @@ fn error_kind(status: u16, reason: &str) -> &'static str {
 
 fn refusal_matches(list: &[Refusal], observed: &Observed) -> bool {
     list.iter().any(|want| match (want, observed) {
+        (Refusal::Envoy(_), Observed::Reset(_)) => true,
         (
             Refusal::Gatehouse(s, reason),
             Observed::Gatehouse {
@@ -1108,6 +1618,43 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// How Tomcat reads a request target's path (CoyoteAdapter): `;parameters` removed from each
+/// segment, then percent-decoded, then normalised (`//` merged, `.` and `..` resolved). `None`
+/// where Tomcat refuses the request (400): an encoded `/` or `\`, a NUL, a backslash, or `..`
+/// above the root.
+fn tomcat_path(target: &str) -> Option<String> {
+    let path = target.split('?').next().unwrap_or_default();
+    let stripped = path
+        .split('/')
+        .map(|segment| segment.split(';').next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("/");
+    let lower = stripped.to_ascii_lowercase();
+    if ["%2f", "%5c", "%00"].iter().any(|e| lower.contains(e)) {
+        return None;
+    }
+    let decoded = percent_decode(&stripped);
+    if decoded.contains(['\\', '\0']) || !decoded.starts_with('/') {
+        return None;
+    }
+    let trailing = decoded.ends_with('/') || decoded.ends_with("/.") || decoded.ends_with("/..");
+    let mut out: Vec<&str> = Vec::new();
+    for segment in decoded.split('/').skip(1) {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                out.pop()?;
+            }
+            other => out.push(other),
+        }
+    }
+    let mut normal = format!("/{}", out.join("/"));
+    if trailing && normal != "/" {
+        normal.push('/');
+    }
+    Some(normal)
+}
+
 fn str_at<'v>(v: &'v Value, pointer: &str) -> Option<&'v str> {
     v.pointer(pointer).and_then(Value::as_str)
 }
@@ -1129,6 +1676,7 @@ fn differential(engine: &Engine, case: &Case, read: &Value) -> Result<Reading, S
         Up::Go => str_at(read, "/request_uri"),
         Up::Wsgi => str_at(read, "/environ/RAW_URI"),
         Up::Form => str_at(read, "/path"),
+        Up::Forwarded => str_at(read, "/raw_uri"),
     }
     .unwrap_or(&case.path)
     .to_owned();
@@ -1140,7 +1688,7 @@ fn differential(engine: &Engine, case: &Case, read: &Value) -> Result<Reading, S
     headers.push((ROUTE_HEADER, case.up.name()));
     let body = case.body.as_deref().map_or(Body::Absent, Body::Bytes);
     let request = Request {
-        authority: "localhost",
+        authority: AUTHORITY,
         method: case.method,
         path: &forwarded,
         headers: &headers,
@@ -1237,6 +1785,47 @@ fn differential(engine: &Engine, case: &Case, read: &Value) -> Result<Reading, S
                 }
             }
         }
+        Up::Forwarded => {
+            for (what, pointer, want) in [
+                ("subject", "/subject", subject.clone()),
+                ("route", "/route", Some(route.clone())),
+                ("tenant", "/tenant", Some(TENANT.to_owned())),
+            ] {
+                let got = str_at(read, pointer).map(str::to_owned);
+                if got != want {
+                    problems.push(format!(
+                        "forwarded read {what} {got:?}, gatehouse set {want:?}"
+                    ));
+                }
+            }
+            if let Some(kept) = read.get("forwarding").and_then(Value::as_object) {
+                if !kept.is_empty() {
+                    problems.push(format!("forwarding headers reached the upstream: {kept:?}"));
+                }
+            }
+            // Every framework's own URL: the host the client sent, no prefix, the path as sent.
+            let host = str_at(read, "/host").unwrap_or_default();
+            for framework in ["rack", "express", "spring", "other"] {
+                let rebuilt = str_at(read, &format!("/read/{framework}/host"));
+                if rebuilt != Some(host) || rebuilt != Some(AUTHORITY) {
+                    problems.push(format!(
+                        "{framework} rebuilt the host {rebuilt:?}, the client sent {AUTHORITY:?}"
+                    ));
+                }
+                if let Some(prefix) = str_at(read, &format!("/read/{framework}/prefix")) {
+                    if !prefix.is_empty() {
+                        problems.push(format!("{framework} read the path prefix {prefix:?}"));
+                    }
+                }
+            }
+            let path = str_at(read, "/path");
+            if str_at(read, "/read/other/path") != path {
+                problems.push(format!(
+                    "a path override was read: {:?} for {path:?}",
+                    str_at(read, "/read/other/path")
+                ));
+            }
+        }
     }
 
     // Path: the upstream's decoded and cleaned paths route where the forwarded one did.
@@ -1257,7 +1846,7 @@ fn differential(engine: &Engine, case: &Case, read: &Value) -> Result<Reading, S
         Up::Wsgi => str_at(read, "/environ/PATH_INFO")
             .map(|p| vec![("PATH_INFO", p.to_owned())])
             .unwrap_or_default(),
-        Up::Form => Vec::new(),
+        Up::Form | Up::Forwarded => Vec::new(),
     };
     let mut captures: Vec<(String, String)> = Vec::new();
     for (what, path) in &upstream_paths {
@@ -1280,6 +1869,26 @@ fn differential(engine: &Engine, case: &Case, read: &Value) -> Result<Reading, S
         }
     }
 
+    // Tomcat's reading of the forwarded path routes where the filter decided (when Tomcat would
+    // serve it at all).
+    let tomcat = tomcat_path(&forwarded);
+    if let Some(path) = &tomcat {
+        let theirs = match_route(gateway, case.method, path).map(|(r, c)| {
+            (
+                r.name.clone(),
+                c.iter()
+                    .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                    .collect::<Vec<_>>(),
+            )
+        });
+        if theirs != decided_route {
+            problems.push(format!(
+                "Tomcat reads {forwarded:?} as {path:?}, which routes to {theirs:?}; gatehouse \
+                 decided on {decided_route:?}"
+            ));
+        }
+    }
+
     // Body and template facts.
     let resource_type = outcome.resource_type;
     let resource_path = outcome.resource_path.clone();
@@ -1294,9 +1903,9 @@ fn differential(engine: &Engine, case: &Case, read: &Value) -> Result<Reading, S
             str_at(read, "/read/method"),
             str_at(read, "/read/params_name"),
         ),
-        Up::Wsgi => (None, None, None),
+        Up::Wsgi | Up::Forwarded => (None, None, None),
     };
-    let reads_body = case.up != Up::Wsgi;
+    let reads_body = matches!(case.up, Up::Go | Up::Form);
     match (route.as_str(), resource_type) {
         ("chat", Some("model")) if reads_body && model != resource_path.as_deref() => {
             problems.push(format!(
@@ -1409,47 +2018,179 @@ fn judge(engine: &Engine, case: &Case, config: Config, observed: &Observed) -> (
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+/// Where one request's outcome is counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tally {
+    Allowed,
+    /// Refused by the filter: `"<status> <reason>"`.
+    Filter(String),
+    /// Rejected by Envoy before the filter (its own 4xx, or a reset HTTP/2 stream).
+    Envoy,
+    Other,
+}
+
+#[derive(Debug, Default, Clone)]
 struct Counts {
     cases: usize,
-    refused: usize,
-    benign: usize,
+    allowed: usize,
+    filter: BTreeMap<String, usize>,
+    envoy: usize,
     failed: usize,
+}
+
+impl Counts {
+    fn add(&mut self, tally: &Tally, failed: bool) {
+        self.cases += 1;
+        match tally {
+            Tally::Allowed => self.allowed += 1,
+            Tally::Filter(reason) => *self.filter.entry(reason.clone()).or_default() += 1,
+            Tally::Envoy => self.envoy += 1,
+            Tally::Other => {}
+        }
+        if failed {
+            self.failed += 1;
+        }
+    }
+
+    fn merge(&mut self, other: &Counts) {
+        self.cases += other.cases;
+        self.allowed += other.allowed;
+        self.envoy += other.envoy;
+        self.failed += other.failed;
+        for (reason, n) in &other.filter {
+            *self.filter.entry(reason.clone()).or_default() += n;
+        }
+    }
+
+    fn filtered(&self) -> usize {
+        self.filter.values().sum()
+    }
+}
+
+/// The table of counts, one row per key (`columns` names the key's parts), then a total and
+/// the filter's refusals by reason.
+fn count_table<K>(title: &str, columns: &[&str], counts: &BTreeMap<K, Counts>) -> String
+where
+    K: Ord,
+    K: KeyParts,
+{
+    let mut table = format!("\n{title}\n");
+    for column in columns {
+        let _ = write!(table, "{column:<10} ");
+    }
+    let _ = writeln!(
+        table,
+        "{:>6} {:>8} {:>7} {:>6} {:>7}  refused by the filter",
+        "cases", "allowed", "filter", "envoy", "failed"
+    );
+    let mut total = Counts::default();
+    for (key, c) in counts {
+        let parts = key.parts();
+        for part in &parts {
+            let _ = write!(table, "{part:<10} ");
+        }
+        let reasons: Vec<String> = c.filter.iter().map(|(r, n)| format!("{r} x{n}")).collect();
+        let _ = writeln!(
+            table,
+            "{:>6} {:>8} {:>7} {:>6} {:>7}  {}",
+            c.cases,
+            c.allowed,
+            c.filtered(),
+            c.envoy,
+            c.failed,
+            reasons.join(", ")
+        );
+        total.merge(c);
+    }
+    let _ = write!(table, "{:<10} ", "total");
+    for _ in 1..columns.len() {
+        let _ = write!(table, "{:<10} ", "");
+    }
+    let _ = writeln!(
+        table,
+        "{:>6} {:>8} {:>7} {:>6} {:>7}",
+        total.cases,
+        total.allowed,
+        total.filtered(),
+        total.envoy,
+        total.failed
+    );
+    for (reason, n) in &total.filter {
+        let _ = writeln!(table, "  filter {reason}: {n}");
+    }
+    table
+}
+
+/// A count table's row key as its printed parts.
+trait KeyParts {
+    fn parts(&self) -> Vec<&'static str>;
+}
+
+impl KeyParts for (Up, Config, Protocol) {
+    fn parts(&self) -> Vec<&'static str> {
+        vec![self.0.name(), self.1.name(), self.2.name()]
+    }
+}
+
+impl KeyParts for (&'static str, Protocol) {
+    fn parts(&self) -> Vec<&'static str> {
+        vec![self.0, self.1.name()]
+    }
+}
+
+/// `tests/upstreams/gateway.yaml` compiled with these tenants (each file's text edited by
+/// `edit`), as a bundle and a loaded engine.
+fn bundle_of(tenants: &[&str], edit: impl Fn(&str, String) -> String) -> (Vec<u8>, Engine) {
+    let gateway_path = repo_root().join("tests/upstreams/gateway.yaml");
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()))
+    };
+    let gateway = read(&gateway_path);
+    let tenants: Vec<(std::path::PathBuf, String)> = tenants
+        .iter()
+        .map(|t| {
+            let path = repo_root().join(format!("examples/{t}/tenant.yaml"));
+            let text = edit(t, read(&path));
+            (path, text)
+        })
+        .collect();
+    let sources: Vec<(&Path, &str)> = tenants
+        .iter()
+        .map(|(p, t)| (p.as_path(), t.as_str()))
+        .collect();
+    let policy = compile_sources(
+        Some((gateway_path.as_path(), gateway.as_str())),
+        &sources,
+        Some("differential"),
+        1,
+    )
+    .unwrap_or_else(|e| panic!("compiling {tenants:?} with the differential gateway: {e:?}"));
+    let bundle = gatehouse_engine::bundle::encode(&policy, None)
+        .unwrap_or_else(|e| panic!("encoding the bundle: {e:?}"));
+    let engine = Engine::load(bundle.clone(), &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("loading the bundle: {e}"));
+    (bundle, engine)
 }
 
 #[test]
 fn differential_against_real_upstream_parsers() {
     let started = std::time::Instant::now();
-    let gateway_path = repo_root().join("tests/upstreams/gateway.yaml");
-    let tenant_path = repo_root().join("examples/acme/tenant.yaml");
-    let read = |p: &Path| {
-        std::fs::read_to_string(p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()))
-    };
-    let (gateway, tenant) = (read(&gateway_path), read(&tenant_path));
-    let policy = compile_sources(
-        Some((gateway_path.as_path(), gateway.as_str())),
-        &[(tenant_path.as_path(), tenant.as_str())],
-        Some("differential"),
-        1,
-    )
-    .unwrap_or_else(|e| panic!("compiling examples/acme with the differential gateway: {e:?}"));
-    let bundle = gatehouse_engine::bundle::encode(&policy, None)
-        .unwrap_or_else(|e| panic!("encoding the bundle: {e:?}"));
-    let engine = Engine::load(bundle.clone(), &LoadOptions::default())
-        .unwrap_or_else(|e| panic!("loading the bundle: {e}"));
+    let (bundle, engine) = bundle_of(&["acme"], |_, text| text);
 
     let upstreams: BTreeMap<Up, UpstreamProcess> = [
         (Up::Go, go_upstream()),
         (Up::Wsgi, wsgi_upstream()),
         (Up::Form, form_upstream()),
+        (Up::Forwarded, forwarded_upstream()),
     ]
     .into_iter()
     .collect();
     let cases = cases();
-    let mut counts: BTreeMap<(Up, Config), Counts> = BTreeMap::new();
+    let mut counts: BTreeMap<(Up, Config, Protocol), Counts> = BTreeMap::new();
     let mut failures = Vec::new();
     let mut python = None;
-    // DIFFERENTIAL_VERBOSE=1: one line per case and configuration, with what was observed.
+    // DIFFERENTIAL_VERBOSE=1: one line per case, configuration and protocol, with what was
+    // observed.
     let verbose = std::env::var_os("DIFFERENTIAL_VERBOSE").is_some();
     for config in [Config::Generated, Config::Istio] {
         let ports = Ports {
@@ -1463,44 +2204,43 @@ fn differential_against_real_upstream_parsers() {
             ports.listen,
             ports.admin,
         );
-        for case in &cases {
-            let mut request = HttpRequest::new(case.method, &case.path);
-            request.headers.clone_from(&case.headers);
-            request = request.header(ROUTE_HEADER, case.up.name());
-            if let Some(body) = &case.body {
-                request = request.body(body.clone());
-            }
-            let observed = match envoy.request(&request) {
-                Ok(r) => classify(&r),
-                Err(e) => Observed::Other(format!("no response: {e}")),
-            };
-            if let Observed::Upstream(v) = &observed {
-                if python.is_none() {
-                    python = str_at(v, "/python").map(str::to_owned);
+        for protocol in Protocol::BOTH {
+            for case in &cases {
+                let mut request = HttpRequest::new(case.method, &case.path);
+                request.headers.clone_from(&case.headers);
+                request = request.header(ROUTE_HEADER, case.up.name());
+                if let Some(body) = &case.body {
+                    request = request.body(body.clone());
                 }
-            }
-            let (verdict, detail) = judge(&engine, case, config, &observed);
-            if verbose {
-                println!(
-                    "{:?} [{}/{}] {}: {}",
-                    verdict,
-                    case.up.name(),
-                    config.name(),
-                    case.name,
-                    observed.describe()
-                );
-            }
-            let c = counts.entry((case.up, config)).or_default();
-            c.cases += 1;
-            match verdict {
-                Verdict::Refused => c.refused += 1,
-                Verdict::Benign => c.benign += 1,
-                Verdict::Failed => {
-                    c.failed += 1;
-                    failures.push(format!(
-                        "[{}/{}] {}\n    expected: {}\n    got:      {}",
+                let observed = observe(envoy.request_over(protocol, &request), protocol);
+                if let Observed::Upstream(v) = &observed {
+                    if python.is_none() {
+                        python = str_at(v, "/python").map(str::to_owned);
+                    }
+                }
+                let (verdict, detail) = judge(&engine, case, config, &observed);
+                if verbose {
+                    println!(
+                        "{:?} [{}/{}/{}] {}: {}",
+                        verdict,
                         case.up.name(),
                         config.name(),
+                        protocol.name(),
+                        case.name,
+                        observed.describe()
+                    );
+                }
+                let failed = verdict == Verdict::Failed;
+                counts
+                    .entry((case.up, config, protocol))
+                    .or_default()
+                    .add(&observed.tally(), failed);
+                if failed {
+                    failures.push(format!(
+                        "[{}/{}/{}] {}\n    expected: {}\n    got:      {}",
+                        case.up.name(),
+                        config.name(),
+                        protocol.name(),
                         case.name,
                         case.expectation(config).describe(),
                         detail
@@ -1512,50 +2252,26 @@ fn differential_against_real_upstream_parsers() {
     }
     drop(upstreams);
 
-    let mut table = String::new();
-    let _ = writeln!(
-        table,
-        "\ndifferential suite ({} cases x 2 configurations, {:.1} s; wsgiref under Python {})",
+    let title = format!(
+        "differential suite ({} cases x 2 configurations x 2 protocols, {:.1} s; wsgiref under \
+         Python {})",
         cases.len(),
         started.elapsed().as_secs_f64(),
         python.as_deref().unwrap_or("?")
     );
-    let _ = writeln!(
-        table,
-        "{:<8} {:<10} {:>6} {:>8} {:>7} {:>7}",
-        "upstream", "config", "cases", "refused", "benign", "failed"
+    println!(
+        "{}",
+        count_table(&title, &["upstream", "config", "protocol"], &counts)
     );
-    let mut total = Counts::default();
-    for ((up, config), c) in &counts {
-        let _ = writeln!(
-            table,
-            "{:<8} {:<10} {:>6} {:>8} {:>7} {:>7}",
-            up.name(),
-            config.name(),
-            c.cases,
-            c.refused,
-            c.benign,
-            c.failed
-        );
-        total.cases += c.cases;
-        total.refused += c.refused;
-        total.benign += c.benign;
-        total.failed += c.failed;
-    }
-    let _ = writeln!(
-        table,
-        "{:<8} {:<10} {:>6} {:>8} {:>7} {:>7}",
-        "total", "", total.cases, total.refused, total.benign, total.failed
-    );
-    println!("{table}");
     for failure in &failures {
         println!("FAILED {failure}");
     }
+    let total: usize = counts.values().map(|c| c.cases).sum();
     assert!(
         failures.is_empty(),
         "{} of {} differential cases failed (run with -- --nocapture for the table):\n{}",
         failures.len(),
-        total.cases,
+        total,
         failures.join("\n")
     );
 }
@@ -1594,5 +2310,581 @@ fn case_folding_covers_go_encoding_json() {
     assert!(
         missing.is_empty(),
         "Go folds these, the engine does not: {missing:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authorities: the tenant the filter chose against the virtual host Envoy routed to
+
+/// The tenants of the authority test and their hosts (SPEC 3.1 step 1).
+const TENANT_HOSTS: [(&str, &[&str]); 2] = [
+    ("acme", &["acme.gw.example.com", "*.acme.example.com"]),
+    ("globex", &["*.globex.example.com"]),
+];
+
+/// Hosts the listed and the random authorities start from: each tenant's, near misses, and
+/// hosts no tenant has.
+const BASES: [&str; 10] = [
+    "acme.gw.example.com",
+    "x.acme.example.com",
+    "a.b.acme.example.com",
+    "acme.example.com",
+    "x.globex.example.com",
+    "globex.example.com",
+    "gw.example.com",
+    "localhost",
+    "127.0.0.1",
+    "[::1]",
+];
+
+/// One request of the authority test: `GET /healthz` (public, so any tenant's) with this
+/// authority.
+#[derive(Debug, Clone)]
+struct AuthorityCase {
+    /// `listed` or `random`.
+    source: &'static str,
+    authority: String,
+    /// A `host` header beside the authority (HTTP/2), or a second `host` line (HTTP/1.1).
+    host_header: Option<String>,
+    /// No `:authority` (HTTP/2) or no `host` line (HTTP/1.1).
+    omit_authority: bool,
+    /// HTTP/1.1 absolute-form request target `http://<this>/healthz`.
+    absolute: Option<String>,
+    /// Only over this protocol.
+    only: Option<Protocol>,
+}
+
+impl AuthorityCase {
+    fn plain(source: &'static str, authority: &str) -> AuthorityCase {
+        // Bytes that end an HTTP/1.1 header line can only be sent over HTTP/2.
+        let only = authority
+            .contains(['\r', '\n', '\0'])
+            .then_some(Protocol::Http2);
+        AuthorityCase {
+            source,
+            authority: authority.to_owned(),
+            host_header: None,
+            omit_authority: false,
+            absolute: None,
+            only,
+        }
+    }
+
+    fn describe(&self) -> String {
+        let mut text = format!("authority {:?}", self.authority);
+        if self.omit_authority {
+            text = "no authority".to_owned();
+        }
+        if let Some(host) = &self.host_header {
+            let _ = write!(text, " and host header {host:?}");
+        }
+        if let Some(target) = &self.absolute {
+            let _ = write!(text, " and request target http://{target}/healthz");
+        }
+        text
+    }
+
+    /// What the filter must make of the authority, for a plain case: HTTP/1.1 parsers drop the
+    /// whitespace around a header value first.
+    fn model(&self, protocol: Protocol) -> Option<AuthorityModel> {
+        if self.host_header.is_some() || self.omit_authority || self.absolute.is_some() {
+            return None;
+        }
+        Some(match protocol {
+            Protocol::Http1 => authority_model(self.authority.trim_matches([' ', '\t'])),
+            Protocol::Http2 => authority_model(&self.authority),
+        })
+    }
+}
+
+/// What the filter must do with an authority (SPEC 3.1 step 1, v1.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AuthorityModel {
+    /// 400 `authority_invalid`.
+    Invalid,
+    /// The tenant whose hosts match, or none (403 `tenant_unknown`).
+    Tenant(Option<&'static str>),
+}
+
+/// `host[:port]`: host an RFC 3986 reg-name of ASCII letters, digits, `-`, `.`, `_`, `~` with
+/// no empty label, or an IPv4 address, or a bracketed IPv6 literal; port 1-65535 without leading
+/// zeros. A name whose last label is a number (digits, or `0x` and hex digits) is one only as a
+/// dotted-decimal IPv4 address: URL parsers read `1.2.3`, `01.2.3.4` or `0x7f.0.0.1` as an IPv4
+/// address in another notation. The tenant: the lowercased host against the tenants' hosts as
+/// Envoy compares domains (exact, then the longest `*suffix`).
+fn authority_model(authority: &str) -> AuthorityModel {
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(rest) => {
+            let Some((inside, after)) = rest.split_once(']') else {
+                return AuthorityModel::Invalid;
+            };
+            if inside.parse::<std::net::Ipv6Addr>().is_err() {
+                return AuthorityModel::Invalid;
+            }
+            let port = match after {
+                "" => None,
+                p => match p.strip_prefix(':') {
+                    Some(p) => Some(p),
+                    None => return AuthorityModel::Invalid,
+                },
+            };
+            (authority.get(..inside.len() + 2).unwrap_or(authority), port)
+        }
+        None => match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        },
+    };
+    if let Some(port) = port {
+        let digits = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+        let value = port.parse::<u32>().unwrap_or(0);
+        if !digits || port.len() > 5 || port.starts_with('0') || !(1..=65_535).contains(&value) {
+            return AuthorityModel::Invalid;
+        }
+    }
+    if !host.starts_with('[') {
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_~".contains(&b))
+        };
+        if !host.split('.').all(label_ok) {
+            return AuthorityModel::Invalid;
+        }
+        let last = host.rsplit('.').next().unwrap_or_default();
+        let hex = last
+            .strip_prefix("0x")
+            .or_else(|| last.strip_prefix("0X"))
+            .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+        let number = hex || last.bytes().all(|b| b.is_ascii_digit());
+        if number && host.parse::<std::net::Ipv4Addr>().is_err() {
+            return AuthorityModel::Invalid;
+        }
+    }
+    let host = host.to_ascii_lowercase();
+    let exact = TENANT_HOSTS
+        .iter()
+        .find(|(_, hosts)| hosts.contains(&host.as_str()))
+        .map(|(t, _)| *t);
+    let wildcard = || {
+        TENANT_HOSTS
+            .iter()
+            .flat_map(|(t, hosts)| hosts.iter().map(move |h| (*t, *h)))
+            .filter_map(|(t, h)| {
+                let suffix = h.strip_prefix('*')?;
+                (host.len() > suffix.len() && host.ends_with(suffix)).then_some((suffix.len(), t))
+            })
+            .max()
+            .map(|(_, t)| t)
+    };
+    AuthorityModel::Tenant(exact.or_else(wildcard))
+}
+
+/// The listed authorities: every base with the usual decorations, then one of each odd shape.
+fn listed_authorities() -> Vec<AuthorityCase> {
+    const PORTS: [&str; 13] = [
+        ":443",
+        ":1",
+        ":65535",
+        ":0",
+        ":080",
+        ":65536",
+        ":4294967297",
+        ":",
+        "::443",
+        ": 443",
+        ":+443",
+        ":44a",
+        ":443:443",
+    ];
+    let mut list = Vec::new();
+    for base in BASES {
+        list.push(base.to_owned());
+        list.push(base.to_ascii_uppercase());
+        list.push(format!("{base}."));
+        list.push(format!("{base}.:443"));
+        list.extend(PORTS.iter().map(|p| format!("{base}{p}")));
+    }
+    list.extend(
+        [
+            "[acme.gw.example.com].globex.example.com",
+            "acme.gw.example.com.x.globex.example.com",
+            "x.globex.example.com.acme.gw.example.com",
+            "a@acme.gw.example.com",
+            "a@x.globex.example.com",
+            "x.globex.example.com@acme.gw.example.com",
+            "acme.gw.example.com@x.globex.example.com",
+            "user:pw@acme.gw.example.com",
+            "acme%2Egw.example.com",
+            "%61cme.gw.example.com",
+            "x%2Eglobex.example.com",
+            "acme.gw.example.com%00",
+            "acme.gw.example.com,x.globex.example.com",
+            "x.globex.example.com, acme.gw.example.com",
+            "acme.gw.example.com x.globex.example.com",
+            " acme.gw.example.com",
+            "acme.gw.example.com ",
+            "\tx.globex.example.com",
+            "",
+            ".",
+            "..",
+            ":443",
+            ".acme.example.com",
+            "x..acme.example.com",
+            "x.acme.example.com..",
+            "*.acme.example.com",
+            "*.globex.example.com",
+            "acme_gw.example.com",
+            "x~.globex.example.com",
+            "-x.globex.example.com",
+            "x-.globex.example.com",
+            "x_.acme.example.com",
+            "acm\u{e9}.gw.example.com",
+            "x.\u{212A}.globex.example.com",
+            "xn--acm-bpa.gw.example.com",
+            "x.globex.example.com/acme",
+            "x.globex.example.com?acme",
+            "x.globex.example.com#acme",
+            "x.globex.example.com\\acme.gw.example.com",
+            "x.globex.example.com!",
+            "x.globex.example.com$",
+            "x'.globex.example.com",
+            "x(.globex.example.com",
+            "x*.globex.example.com",
+            "x+.globex.example.com",
+            "x;.globex.example.com",
+            "x=.globex.example.com",
+            "x&.globex.example.com",
+            "x\".globex.example.com",
+            "x<.globex.example.com",
+            "x{.globex.example.com",
+            "x|.globex.example.com",
+            "[::1]:443",
+            "[::1",
+            "::1",
+            "[::ffff:127.0.0.1]",
+            "[fe80::1%25eth0]",
+            "[v1.x]",
+            "[::1]x",
+            "[]",
+            "[acme.gw.example.com]",
+            "1.2.3.4",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "0x7f.0.0.1",
+            "acme.gw.example.com\0",
+            "acme.gw.example.com\0.x.globex.example.com",
+            "x.globex.example.com\r\nx-envoy-vhost: acme",
+            "x.globex.example.com\n",
+            "acme.gw.example.com\u{7f}",
+        ]
+        .into_iter()
+        .map(str::to_owned),
+    );
+    let mut cases: Vec<AuthorityCase> = list
+        .iter()
+        .map(|a| AuthorityCase::plain("listed", a))
+        .collect();
+    let acme = "acme.gw.example.com";
+    let globex = "x.globex.example.com";
+    for (authority, other) in [(acme, globex), (globex, acme)] {
+        cases.push(AuthorityCase {
+            host_header: Some(other.to_owned()),
+            ..AuthorityCase::plain("listed", authority)
+        });
+        cases.push(AuthorityCase {
+            absolute: Some(other.to_owned()),
+            only: Some(Protocol::Http1),
+            ..AuthorityCase::plain("listed", authority)
+        });
+        cases.push(AuthorityCase {
+            omit_authority: true,
+            host_header: Some(authority.to_owned()),
+            only: Some(Protocol::Http2),
+            ..AuthorityCase::plain("listed", "")
+        });
+    }
+    cases.push(AuthorityCase {
+        omit_authority: true,
+        ..AuthorityCase::plain("listed", "")
+    });
+    cases
+}
+
+/// A small seeded generator (SplitMix64): the same random authorities on every run.
+#[derive(Debug)]
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % u64::try_from(n).unwrap_or(1)).unwrap_or(0)
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        let i = self.below(items.len());
+        items
+            .get(i)
+            .unwrap_or_else(|| panic!("picking from an empty list"))
+    }
+}
+
+/// `count` authorities, each a base with one to three random edits.
+fn random_authorities(seed: u64, count: usize) -> Vec<AuthorityCase> {
+    const CHARS: [char; 48] = [
+        '-', '.', '_', '~', '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', ':', '@', '[',
+        ']', '/', '?', '#', '%', ' ', '\t', '"', '<', '>', '\\', '^', '`', '{', '|', '}', 'a', 'Z',
+        '0', '9', '\u{e9}', '\u{212A}', '\u{131}', '\u{3002}', '\u{ff0e}', '\0', '\r', '\n',
+        '\u{7f}', '\u{1}',
+    ];
+    const PORTS: [&str; 9] = [
+        ":443",
+        ":0",
+        ":08",
+        ":65536",
+        ":",
+        ":4294967296",
+        ":1",
+        ":65535",
+        ":99",
+    ];
+    const USERINFO: [&str; 3] = ["a@", "x.globex.example.com@", "u:p@"];
+    const JOINS: [&str; 4] = [",", ", ", " ", "@"];
+    let mut rng = SplitMix(seed);
+    (0..count)
+        .map(|_| {
+            let mut text: Vec<char> = rng.pick(&BASES).chars().collect();
+            for _ in 0..=rng.below(3) {
+                let at = rng.below(text.len() + 1);
+                match rng.below(9) {
+                    0 => text.insert(at, *rng.pick(&CHARS)),
+                    1 => {
+                        if let Some(c) = text.get_mut(at) {
+                            *c = c.to_ascii_uppercase();
+                        }
+                    }
+                    2 => text.extend(rng.pick(&PORTS).chars()),
+                    3 => text.push('.'),
+                    4 => {
+                        let prefix: Vec<char> = rng.pick(&USERINFO).chars().collect();
+                        text.splice(0..0, prefix);
+                    }
+                    5 => {
+                        if let Some(&c) = text.get(at) {
+                            if c.is_ascii() {
+                                let encoded: Vec<char> =
+                                    format!("%{:02X}", c as u32).chars().collect();
+                                text.splice(at..=at, encoded);
+                            }
+                        }
+                    }
+                    6 => {
+                        let joined = format!("{}{}", rng.pick(&JOINS), rng.pick(&BASES));
+                        text.extend(joined.chars());
+                    }
+                    7 => {
+                        if at < text.len() {
+                            text.remove(at);
+                        }
+                    }
+                    _ => {
+                        let dots: Vec<usize> = (0..text.len())
+                            .filter(|&i| text.get(i) == Some(&'.'))
+                            .collect();
+                        if !dots.is_empty() {
+                            let i = *rng.pick(&dots);
+                            let with = *rng.pick(&["..", "%2E", "\u{3002}", "\\", "/"]);
+                            text.splice(i..=i, with.chars());
+                        }
+                    }
+                }
+            }
+            AuthorityCase::plain("random", &text.into_iter().collect::<String>())
+        })
+        .collect()
+}
+
+fn judge_authority(
+    case: &AuthorityCase,
+    protocol: Protocol,
+    observed: &Observed,
+) -> Result<(), String> {
+    let model = case.model(protocol);
+    let refused_as = |want: AuthorityModel, what: &str| match &model {
+        Some(m) if *m != want => Err(format!("{what}, but the authority reads as {m:?}")),
+        _ => Ok(()),
+    };
+    match observed {
+        Observed::Upstream(read) => {
+            let tenant = strings_at(read, "/tenant/values");
+            let vhost = strings_at(read, "/headers/X-Envoy-Vhost/values");
+            if tenant.len() != 1 || tenant != vhost {
+                return Err(format!(
+                    "allowed: the filter chose tenant {tenant:?}, Envoy routed to the virtual host \
+                     of {vhost:?} (the upstream read Host {:?})",
+                    str_at(read, "/host")
+                ));
+            }
+            let chosen = tenant.first().map(String::as_str);
+            // A multi-tenant upstream picks its tenant from the Host it receives.
+            let host = str_at(read, "/host").unwrap_or_default();
+            match authority_model(host) {
+                AuthorityModel::Tenant(Some(t)) if Some(t) == chosen => {}
+                m => {
+                    return Err(format!(
+                        "allowed for {chosen:?}, but the upstream read Host {host:?}, which \
+                         reads as {m:?}"
+                    ))
+                }
+            }
+            match &model {
+                Some(AuthorityModel::Tenant(Some(t))) if Some(*t) == chosen => Ok(()),
+                Some(m) => Err(format!(
+                    "allowed for {chosen:?}, but the authority reads as {m:?}"
+                )),
+                None => Ok(()),
+            }
+        }
+        Observed::Gatehouse {
+            status: 400,
+            reason,
+            ..
+        } if reason == "authority_invalid" => {
+            refused_as(AuthorityModel::Invalid, "refused as authority_invalid")
+        }
+        Observed::Gatehouse {
+            status: 403,
+            reason,
+            ..
+        } if reason == "tenant_unknown" => {
+            refused_as(AuthorityModel::Tenant(None), "refused as tenant_unknown")
+        }
+        Observed::Envoy { .. } | Observed::Reset(_) => Ok(()),
+        other => Err(format!("unexpected: {}", other.describe())),
+    }
+}
+
+#[test]
+fn authorities_route_to_the_tenant_the_filter_chose() {
+    let started = std::time::Instant::now();
+    let (bundle, _) = bundle_of(&["acme", "globex"], |tenant, text| {
+        let (from, to) = match tenant {
+            "acme" => (
+                r#"hosts: ["acme.gw.example.com", "localhost", "127.0.0.1"]"#,
+                r#"hosts: ["acme.gw.example.com", "*.acme.example.com"]"#,
+            ),
+            _ => (
+                r#"hosts: ["globex.gw.example.com"]"#,
+                r#"hosts: ["*.globex.example.com"]"#,
+            ),
+        };
+        assert!(
+            text.contains(from),
+            "examples/{tenant}/tenant.yaml changed its hosts"
+        );
+        text.replace(from, to)
+    });
+    let go = go_upstream();
+    let ports = Ports {
+        listen: free_port(),
+        admin: free_port(),
+    };
+    let options = envoy::Options {
+        listen: Addr::loopback(ports.listen),
+        admin: Addr::loopback(ports.admin),
+        upstream: Upstream::Cluster(Addr::loopback(go.port)),
+        virtual_hosts: envoy::VirtualHosts::PerTenant(
+            TENANT_HOSTS
+                .iter()
+                .map(|(tenant, hosts)| envoy::TenantHosts {
+                    tenant: (*tenant).to_owned(),
+                    hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+                })
+                .collect(),
+        ),
+        ..envoy::Options::default()
+    };
+    let filter = envoy::Filter {
+        wasm: wasm().to_path_buf(),
+        ..envoy::Filter::default()
+    };
+    let mut config = envoy::static_bootstrap(&options, &filter, &bundle).json();
+    // An HTTP/2 connection whose headers Envoy's codec refuses gets no answer at all: Envoy
+    // closes it after `delayed_close_timeout` (1 s), waiting for the client to close first.
+    // Every request here is a GET without a body, so nothing is lost by closing at once.
+    if let Some(Value::Object(hcm)) =
+        config.pointer_mut("/static_resources/listeners/0/filter_chains/0/filters/0/typed_config")
+    {
+        hcm.insert("delayed_close_timeout".into(), json!("0s"));
+    }
+    let envoy = StaticEnvoy::start("authorities", &config, ports.listen, ports.admin);
+
+    let mut cases = listed_authorities();
+    cases.extend(random_authorities(0x6761_7465_686f_7573, 200));
+    let verbose = std::env::var_os("DIFFERENTIAL_VERBOSE").is_some();
+    let mut counts: BTreeMap<(&'static str, Protocol), Counts> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for protocol in Protocol::BOTH {
+        for case in cases
+            .iter()
+            .filter(|c| c.only.is_none_or(|p| p == protocol))
+        {
+            let target = case
+                .absolute
+                .as_ref()
+                .map_or_else(|| "/healthz".to_owned(), |a| format!("http://{a}/healthz"));
+            let mut request = HttpRequest::get(&target).host(&case.authority);
+            if case.omit_authority {
+                request = request.without_authority();
+            }
+            if let Some(host) = &case.host_header {
+                request = request.header("host", host);
+            }
+            let sent = std::time::Instant::now();
+            let observed = observe(envoy.request_over(protocol, &request), protocol);
+            let verdict = judge_authority(case, protocol, &observed);
+            if verbose {
+                println!(
+                    "[{}/{}, {} ms] {}: {} {}",
+                    case.source,
+                    protocol.name(),
+                    sent.elapsed().as_millis(),
+                    case.describe(),
+                    observed.describe().chars().take(160).collect::<String>(),
+                    verdict.as_ref().err().map_or("", String::as_str)
+                );
+            }
+            counts
+                .entry((case.source, protocol))
+                .or_default()
+                .add(&observed.tally(), verdict.is_err());
+            if let Err(e) = verdict {
+                failures.push(format!("[{}] {}: {e}", protocol.name(), case.describe()));
+            }
+        }
+    }
+    drop(envoy);
+    let title = format!(
+        "authorities against per-tenant virtual hosts ({} listed and {} random, {:.1} s)",
+        cases.iter().filter(|c| c.source == "listed").count(),
+        cases.iter().filter(|c| c.source == "random").count(),
+        started.elapsed().as_secs_f64()
+    );
+    println!("{}", count_table(&title, &["cases", "protocol"], &counts));
+    for failure in &failures {
+        println!("FAILED {failure}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} authority cases failed (run with -- --nocapture for the table):\n{}",
+        failures.len(),
+        failures.join("\n")
     );
 }

@@ -7,13 +7,16 @@ http.server's `headers.get` and the CGI environ read it):
   multipart/form-data               -> the email package's MIME parser (what cgi.FieldStorage did)
   application/json, */*+json        -> json.loads
   anything else, or none            -> json.loads as well (a lenient server that sniffs JSON)
-and answers 200 with the `model`, `method` and `params.name` it read.
+after undoing the body's Content-Encoding as request-decompressing middleware does (each coding
+of the list, last applied first: gzip/x-gzip, deflate (zlib or raw), identity; others, such as
+br, are left as they are), and answers 200 with the `model`, `method` and `params.name` it read.
 
     python3 tests/upstreams/form_upstream.py [PORT]   # prints "listening on 127.0.0.1:PORT"
 """
 
 import json
 import urllib.parse
+import zlib
 from email.parser import BytesParser
 from email.policy import HTTP
 
@@ -61,9 +64,32 @@ def parse(content_type, body):
     }
 
 
+def decode(codings, body):
+    """`body` with its Content-Encoding undone; (what was undone, body)."""
+    undone = []
+    for coding in reversed([c.strip().lower() for c in ",".join(codings).split(",") if c.strip()]):
+        try:
+            if coding in ("gzip", "x-gzip"):
+                body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
+            elif coding == "deflate":
+                try:
+                    body = zlib.decompress(body)
+                except zlib.error:
+                    body = zlib.decompress(body, -zlib.MAX_WBITS)
+            elif coding != "identity":
+                undone.append(f"{coding}: not supported, left as is")
+                continue
+        except zlib.error as e:
+            undone.append(f"{coding}: {e}")
+            continue
+        undone.append(coding)
+    return undone, body
+
+
 class Handler(serve.JsonHandler):
     def answer(self):
-        body = self._read_body()
+        codings = self.headers.get_all("content-encoding") or []
+        decoded, body = decode(codings, self._read_body())
         content_type = self.headers.get("content-type")
         parser, fields = parse(content_type, body)
         self.reply_json(
@@ -77,6 +103,8 @@ class Handler(serve.JsonHandler):
                 "subject": self.headers.get_all("x-gatehouse-subject") or [],
                 "route": self.headers.get_all("x-gatehouse-route") or [],
                 "body_bytes": len(body),
+                "content_encoding": codings,
+                "decoded": decoded,
             },
             [("x-differential-upstream", "form")],
         )

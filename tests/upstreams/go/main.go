@@ -47,6 +47,7 @@ type header struct {
 type reading struct {
 	Upstream    string              `json:"upstream"`
 	Method      string              `json:"method"`
+	Host        string              `json:"host"`
 	RequestURI  string              `json:"request_uri"`
 	Path        string              `json:"path"`
 	RawPath     string              `json:"raw_path"`
@@ -76,6 +77,7 @@ func handle(w http.ResponseWriter, r *http.Request) {
 	out := reading{
 		Upstream:    "go",
 		Method:      r.Method,
+		Host:        r.Host,
 		RequestURI:  r.RequestURI,
 		Path:        r.URL.Path,
 		RawPath:     r.URL.RawPath,
@@ -103,7 +105,9 @@ func handle(w http.ResponseWriter, r *http.Request) {
 	out.Tenant = get("X-Gatehouse-Tenant")
 	out.Route = get("X-Gatehouse-Route")
 	names := []string{"Authorization", "Cookie", "X-Prompt", "X-Http-Method-Override",
-		"X-Http-Method", "X-Method-Override", "X-Original-Url", "X-Rewrite-Url"}
+		"X-Http-Method", "X-Method-Override", "X-Original-Url", "X-Rewrite-Url",
+		// The virtual host Envoy routed to (generated with --vhost-per-tenant).
+		"X-Envoy-Vhost"}
 	sort.Strings(names)
 	for _, name := range names {
 		if values := r.Header.Values(name); len(values) > 0 {
