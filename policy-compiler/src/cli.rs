@@ -554,7 +554,7 @@ pub fn mint(args: &MintArgs) -> Result<String> {
 }
 
 fn mint_one(args: &MintArgs, key: &str, now: i64, ttl: i64, jti: Option<String>) -> Result<String> {
-    let mut claims = token_claims(
+    let mut claims = keys::token_claims(
         &args.issuer,
         &args.sub,
         args.tenant.as_deref(),
@@ -569,37 +569,6 @@ fn mint_one(args: &MintArgs, key: &str, now: i64, ttl: i64, jti: Option<String>)
         claims.insert(name.to_owned(), value);
     }
     keys::mint(key, claims, now, ttl).map_err(|e| anyhow!("{e}"))
-}
-
-/// The claims of a control-plane token as `gatehouse token mint` writes them (`aud`: one value
-/// as a string, several as an array), before its `--claim`s; [`keys::mint`] adds `iat` and
-/// `exp`. The JavaScript package's `mintToken` builds its tokens with it too.
-pub fn token_claims(
-    issuer: &str,
-    sub: &str,
-    tenant: Option<&str>,
-    jti: Option<&str>,
-    aud: &[String],
-) -> serde_json::Map<String, Value> {
-    let mut claims = serde_json::Map::new();
-    claims.insert("iss".into(), json!(issuer));
-    claims.insert("sub".into(), json!(sub));
-    if let Some(tenant) = tenant {
-        claims.insert("tenant".into(), json!(tenant));
-    }
-    if let Some(jti) = jti {
-        claims.insert("jti".into(), json!(jti));
-    }
-    match aud {
-        [] => {}
-        [one] => {
-            claims.insert("aud".into(), json!(one));
-        }
-        many => {
-            claims.insert("aud".into(), json!(many));
-        }
-    }
-    claims
 }
 
 #[derive(Debug, Args)]
@@ -709,7 +678,7 @@ pub struct EnvoyConfigArgs {
     #[arg(long, value_enum, default_value = "static")]
     pub kind: EnvoyConfigKind,
     #[arg(long, value_enum, default_value = "yaml")]
-    pub format: crate::envoy::Format,
+    pub format: Format,
     /// The policy bundle to embed (static, ecds-resource).
     #[arg(long)]
     pub bundle: Option<PathBuf>,
@@ -724,7 +693,7 @@ pub struct EnvoyConfigArgs {
     pub wasm: Option<PathBuf>,
     /// baseline-wasm: what the floor filter does on each request.
     #[arg(long, value_enum, default_value = "empty")]
-    pub floor: crate::envoy::FloorMode,
+    pub floor: FloorMode,
     /// Listener address.
     #[arg(long, default_value = "127.0.0.1:10000")]
     pub listen: String,
@@ -746,10 +715,10 @@ pub struct EnvoyConfigArgs {
     pub token_cache_entries: Option<u32>,
     /// Envoy's path handling.
     #[arg(long, value_enum, default_value = "strict")]
-    pub paths: crate::envoy::PathHandling,
+    pub paths: PathHandling,
     /// `headers_with_underscores_action`.
     #[arg(long, value_enum, default_value = "reject")]
-    pub headers_with_underscores: crate::envoy::Underscores,
+    pub headers_with_underscores: Underscores,
     /// The watched ECDS file (ecds-bootstrap); its directory is the watched directory.
     #[arg(long, default_value = "target/envoy/gatehouse-filter.yaml")]
     pub ecds_path: PathBuf,
@@ -786,6 +755,61 @@ pub struct EnvoyConfigArgs {
     pub rbac_path: Option<String>,
 }
 
+/// The values of `--format`, `--floor`, `--paths` and `--headers-with-underscores`: the
+/// generator's own settings ([`crate::envoy`]), named and described for the command line.
+macro_rules! value_enums {
+    ($($(#[$doc:meta])* $name:ident => $target:ty { $($(#[$vdoc:meta])* $variant:ident),+ $(,)? })+) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)+
+        }
+
+        impl From<$name> for $target {
+            fn from(value: $name) -> $target {
+                match value {
+                    $($name::$variant => <$target>::$variant,)+
+                }
+            }
+        }
+    )+};
+}
+
+value_enums! {
+    /// Output syntax.
+    Format => crate::envoy::Format {
+        /// YAML with the settings' explanations as comments.
+        Yaml,
+        /// JSON (Envoy reads it from a file ending in `.json`).
+        Json,
+    }
+    /// What the floor filter does in `on_http_request_headers` (its plugin configuration).
+    FloorMode => crate::envoy::FloorMode {
+        /// Returns `Continue`.
+        Empty,
+        /// Reads the request headers once and sets three headers the size of Gatehouse's
+        /// identity headers.
+        Headers,
+    }
+    /// What Envoy does to the path before routing (and so before the filter sees it).
+    PathHandling => crate::envoy::PathHandling {
+        /// Normalised, `//` merged, encoded slashes refused with 400: what Gatehouse generates.
+        Strict,
+        /// Istio's default (`pathNormalization: BASE`): normalised, slashes not merged, escaped
+        /// slashes kept.
+        Istio,
+        /// Envoy's path handling off: the filter sees every path exactly as sent.
+        Raw,
+    }
+    /// `headers_with_underscores_action`.
+    Underscores => crate::envoy::Underscores {
+        /// `REJECT_REQUEST`: what Gatehouse generates.
+        Reject,
+        /// `ALLOW`: Envoy's and Istio's default.
+        Allow,
+    }
+}
+
 /// `gatehouse envoy-config`: the Envoy configuration `--kind` names, from [`crate::envoy`].
 pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
     use crate::envoy::{self, Addr, Ecds, Filter, Options, Upstream};
@@ -801,8 +825,8 @@ pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
             None => Upstream::Direct,
         },
         header_routes: Vec::new(),
-        paths: args.paths,
-        underscores: args.headers_with_underscores,
+        paths: args.paths.into(),
+        underscores: args.headers_with_underscores.into(),
     };
     let kind = args.kind;
     let needs = |flag: &str| anyhow!("`--kind {}` needs `--{flag}`", kind_name(kind));
@@ -909,12 +933,12 @@ pub fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
             let wasm = std::path::absolute(&wasm).unwrap_or(wasm);
             let floor = envoy::WasmFloor {
                 wasm,
-                mode: args.floor,
+                mode: args.floor.into(),
             };
             envoy::baseline(&options, &envoy::Baseline::Wasm(floor))
         }
     };
-    Ok(config.render(args.format))
+    Ok(config.render(args.format.into()))
 }
 
 fn kind_name(kind: EnvoyConfigKind) -> String {

@@ -5,16 +5,15 @@ pub mod catalog;
 pub mod cli;
 pub mod compile;
 pub mod diagnostics;
-pub mod envoy;
 pub mod gateway;
-pub mod keys;
 pub mod lower;
-pub mod package;
 pub mod source;
 #[cfg(any(test, feature = "test-support"))]
 pub mod synth;
 pub mod testing;
 #[cfg(any(test, feature = "test-support"))]
 pub mod vectors;
+
+pub use gatehouse_deploy::{envoy, keys, package};
 
 pub use compile::{compile_paths, CompileError, CompileOptions};

@@ -274,10 +274,10 @@ pub struct MintRequest {
 }
 
 /// A control-plane token signed with the private JWK `key`, as `gatehouse token mint` makes it
-/// ([`cli::token_claims`], then the extra claims, then [`keys::mint`]).
+/// ([`keys::token_claims`], then the extra claims, then [`keys::mint`]).
 pub fn mint(key: &str, request: MintRequest) -> Result<String, String> {
     let ttl = request.ttl.as_ref().map_or(Ok(3600), Time::duration)?;
-    let mut claims = cli::token_claims(
+    let mut claims = keys::token_claims(
         &request.issuer,
         &request.sub,
         request.tenant.as_deref(),

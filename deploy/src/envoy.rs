@@ -11,14 +11,16 @@
 //!   `jwt_authn` + `rbac`, or a no-op proxy-wasm filter), so benchmark ratios compare like with
 //!   like.
 //!
+//! The production bootstraps are in `envoy/production.rs`, the benchmark baselines in
+//! `envoy/baselines.rs`; what they share (the listener, connection manager, routes, clusters and
+//! the wasm filter settings) is here.
+//!
 //! A configuration is a [`Config`]: a `serde_json::Value` plus the explanations that go with its
 //! settings, rendered as commented YAML or as plain JSON ([`Format`]).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use serde_json::{json, Value};
 
 const HCM_TYPE: &str =
@@ -87,7 +89,7 @@ pub struct HeaderRoute {
 }
 
 /// What Envoy does to the path before routing (and so before the filter sees it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PathHandling {
     /// Normalised, `//` merged, encoded slashes refused with 400: what Gatehouse generates.
     #[default]
@@ -100,7 +102,7 @@ pub enum PathHandling {
 }
 
 /// `headers_with_underscores_action`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Underscores {
     /// `REJECT_REQUEST`: what Gatehouse generates.
     #[default]
@@ -151,101 +153,8 @@ impl Default for Options {
     }
 }
 
-/// The watched file an ECDS bootstrap reads the filter from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ecds {
-    /// The ECDS file (`.yaml` or `.json`: Envoy picks the parser by extension).
-    pub path: PathBuf,
-    /// The directory Envoy watches for the file being renamed into place.
-    pub watched_directory: PathBuf,
-}
-
-impl Ecds {
-    /// A file and the directory that holds it.
-    pub fn file(path: impl Into<PathBuf>) -> Ecds {
-        let path = path.into();
-        let watched_directory = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        Ecds {
-            path,
-            watched_directory,
-        }
-    }
-}
-
-impl Default for Ecds {
-    /// What `envoy/envoy.yaml` watches and `scripts/push-bundle.sh` writes.
-    fn default() -> Ecds {
-        Ecds::file("target/envoy/gatehouse-filter.yaml")
-    }
-}
-
-/// A benchmark peer: the Gatehouse listener with other HTTP filters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Baseline {
-    /// No filter that decides anything.
-    None,
-    /// Envoy's native `jwt_authn` + `rbac` doing the check Gatehouse does for one request.
-    JwtRbac(JwtRbac),
-    /// A proxy-wasm filter that decides nothing (`bench/floor`): what any wasm filter costs
-    /// before it does its own work.
-    Wasm(WasmFloor),
-}
-
-/// A `jwt_authn` provider and the one request `rbac` allows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JwtRbac {
-    pub issuer: String,
-    /// The provider's JWK Set (JSON text), inline.
-    pub jwks: String,
-    /// The `aud` values the provider accepts (one must be in the token); none: `aud` unchecked.
-    pub audiences: Vec<String>,
-    pub clock_skew_seconds: u64,
-    /// `jwt_cache_size`: how many verified tokens `jwt_authn` keeps (per worker).
-    pub cache_size: u32,
-    /// The allowed request: method, exact path, and a JWT payload claim (`sub`, `email`, ...)
-    /// equal to one of `subjects`.
-    pub method: String,
-    pub path: String,
-    pub claim: String,
-    pub subjects: Vec<String>,
-}
-
-/// The `jwt_cache_size` `gatehouse envoy-config` gives `jwt_authn` unless told otherwise.
-pub const JWT_CACHE_SIZE: u32 = 1000;
-
-/// The floor filter of `bench/floor` and what it does on each request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WasmFloor {
-    /// The floor module as Envoy will see it.
-    pub wasm: PathBuf,
-    pub mode: FloorMode,
-}
-
-/// What the floor filter does in `on_http_request_headers` (its plugin configuration).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FloorMode {
-    /// Returns `Continue`.
-    Empty,
-    /// Reads the request headers once and sets three headers the size of Gatehouse's
-    /// identity headers.
-    Headers,
-}
-
-impl FloorMode {
-    /// The plugin configuration the floor filter reads.
-    pub fn name(self) -> &'static str {
-        match self {
-            FloorMode::Empty => "empty",
-            FloorMode::Headers => "headers",
-        }
-    }
-}
-
 /// Output syntax.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     /// YAML with the settings' explanations as comments.
     #[default]
@@ -284,240 +193,6 @@ impl Config {
             }
         }
     }
-}
-
-/// A complete bootstrap with the Gatehouse filter and `bundle` inline
-/// (`gatehouse envoy-config`); an empty `bundle` leaves the plugin configuration out, for a
-/// module that embeds its bundle (`gatehouse package`).
-pub fn static_bootstrap(options: &Options, filter: &Filter, bundle: &[u8]) -> Config {
-    let gatehouse = json!({
-        "name": "envoy.filters.http.wasm",
-        "typed_config": gatehouse_wasm(filter, bundle),
-    });
-    Config {
-        header: vec!["Generated by `gatehouse envoy-config`: a static bootstrap with the policy bundle inline.".to_owned()],
-        value: bootstrap(options, vec![gatehouse]),
-    }
-}
-
-/// A bootstrap that reads the Gatehouse filter (and so the bundle) from the watched file `ecds`,
-/// so a new bundle applies without restarting Envoy (`envoy/envoy.yaml`).
-pub fn ecds_bootstrap(options: &Options, ecds: &Ecds) -> Config {
-    let gatehouse = json!({
-        "name": "gatehouse",
-        "config_discovery": {
-            "config_source": {
-                "path_config_source": {
-                    "path": display(&ecds.path),
-                    "watched_directory": { "path": display(&ecds.watched_directory) },
-                },
-                "resource_api_version": "V3",
-            },
-            "#type_urls": "No default configuration: until a bundle has loaded, the listener is \
-                not ready (nothing is served without a policy).",
-            "type_urls": [WASM_TYPE],
-        },
-    });
-    let ecds_file = display(&ecds.path);
-    let upstream = match &options.upstream {
-        Upstream::Cluster(addr) => format!(
-            "  python3 scripts/echo_upstream.py {}    # the upstream: echoes request headers",
-            addr.port
-        ),
-        Upstream::Direct => "  (no upstream: Envoy answers allowed requests itself)".to_owned(),
-    };
-    let header = [
-        "Generated by `gatehouse envoy-config --kind ecds-bootstrap` (policy-compiler/src/envoy.rs); do not edit.",
-        "",
-        "Envoy 1.40 bootstrap for Gatehouse: the wasm filter's configuration (and so the policy bundle) comes from a watched file through ECDS, so a new bundle applies without restarting Envoy.",
-        "",
-        "Run from the repository root (relative paths are relative to Envoy's working directory):",
-        "",
-        &format!("  scripts/push-bundle.sh acme.bundle --out {ecds_file}"),
-        &upstream,
-        "  .venv/bin/envoy -c envoy/envoy.yaml --concurrency 1",
-        "",
-        "Updating the policy: run scripts/push-bundle.sh again. It writes the new filter configuration next to the old one and renames it over it (atomic); Envoy sees the rename in the watched directory, and the wasm plugin validates the bundle in `on_configure`. A rejected bundle is a rejected ECDS update: Envoy keeps serving the previous one (see `/stats?filter=ecds`, the `extension_config_discovery.gatehouse.config_fail` counter, and the error in Envoy's log).",
-        "",
-        "`scripts/demo.sh` does all of this; the end-to-end tests (tests/) run the same bootstrap with their own ports and paths.",
-    ];
-    let mut value = bootstrap(options, vec![gatehouse]);
-    if let Value::Object(top) = &mut value {
-        top.insert(
-            "#node".into(),
-            json!("xDS (ECDS from a file included) requires a node identity."),
-        );
-        top.insert(
-            "node".into(),
-            json!({ "id": "gatehouse-local", "cluster": "gatehouse" }),
-        );
-    }
-    Config {
-        header: header.iter().map(|l| (*l).to_owned()).collect(),
-        value,
-    }
-}
-
-/// The ECDS `DiscoveryResponse` an [`ecds_bootstrap`] watches: the Gatehouse filter with
-/// `bundle` (what `scripts/push-bundle.sh` writes, atomically); an empty `bundle` leaves the
-/// plugin configuration out, for a module that embeds its bundle.
-pub fn ecds_resource(filter: &Filter, bundle: &[u8], version_info: &str) -> Config {
-    Config {
-        header: vec![
-            "Written by `gatehouse envoy-config --kind ecds-resource` (scripts/push-bundle.sh). Replaced atomically; do not edit.".to_owned(),
-        ],
-        value: json!({
-            "version_info": version_info,
-            "resources": [{
-                "@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
-                "name": "gatehouse",
-                "typed_config": gatehouse_wasm(filter, bundle),
-            }],
-        }),
-    }
-}
-
-/// The listener of [`static_bootstrap`] with other HTTP filters, for benchmarks: only the filters
-/// differ, so a ratio against it measures the filters and nothing else.
-pub fn baseline(options: &Options, baseline: &Baseline) -> Config {
-    let buffer = json!({
-        "#name": "Read the whole request before answering, as gatehouse does on a route that \
-            reads the body: a direct_response sent while the body is still arriving makes Envoy \
-            add `connection: close`, and the baseline would measure a new connection per request.",
-        "name": "envoy.filters.http.buffer",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer",
-            "max_request_bytes": 65536,
-        },
-    });
-    let (filters, what) = match baseline {
-        Baseline::None => (vec![buffer], "no filter that decides (only `buffer`)"),
-        Baseline::JwtRbac(jwt) => (
-            vec![buffer, jwt_authn(jwt), rbac(jwt)],
-            "Envoy's native jwt_authn (with its JWT cache) + rbac",
-        ),
-        Baseline::Wasm(floor) => (
-            vec![
-                buffer,
-                json!({
-                    "name": "envoy.filters.http.wasm",
-                    "typed_config": wasm_filter(WasmModule {
-                        name: "floor",
-                        code: &floor.wasm,
-                        vm_configuration: String::new(),
-                        configuration: Some(json!({
-                            "@type": "type.googleapis.com/google.protobuf.StringValue",
-                            "value": floor.mode.name(),
-                        })),
-                        configuration_note: "What the floor filter does on each request.",
-                    }),
-                }),
-            ],
-            "a proxy-wasm filter that decides nothing (bench/floor)",
-        ),
-    };
-    Config {
-        header: vec![format!(
-            "Generated by `gatehouse envoy-config`: a benchmark baseline, {what}; the listener and connection manager are those of the Gatehouse configuration."
-        )],
-        value: bootstrap(options, filters),
-    }
-}
-
-fn jwt_authn(jwt: &JwtRbac) -> Value {
-    let mut provider = json!({
-        "issuer": jwt.issuer,
-        "local_jwks": { "inline_string": jwt.jwks },
-        "payload_in_metadata": "jwt_payload",
-        "#jwt_cache_config": "Gatehouse caches verified tokens: so does the peer.",
-        "jwt_cache_config": { "jwt_cache_size": jwt.cache_size },
-        "clock_skew_seconds": jwt.clock_skew_seconds,
-    });
-    if let (false, Value::Object(map)) = (jwt.audiences.is_empty(), &mut provider) {
-        map.insert("audiences".into(), json!(jwt.audiences));
-    }
-    json!({
-        "name": "envoy.filters.http.jwt_authn",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
-            "providers": { "issuer": provider },
-            "rules": [{ "match": { "prefix": "/" }, "requires": { "provider_name": "issuer" } }],
-        },
-    })
-}
-
-fn rbac(jwt: &JwtRbac) -> Value {
-    json!({
-        "name": "envoy.filters.http.rbac",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
-            "rules": {
-                "action": "ALLOW",
-                "policies": {
-                    "allowed": {
-                        "permissions": [{
-                            "and_rules": {
-                                "rules": [
-                                    { "header": { "name": ":method", "string_match": { "exact": jwt.method } } },
-                                    { "url_path": { "path": { "exact": jwt.path } } },
-                                ],
-                            },
-                        }],
-                        "principals": jwt.subjects.iter().map(|subject| json!({
-                            "metadata": {
-                                "filter": "envoy.filters.http.jwt_authn",
-                                "path": [{ "key": "jwt_payload" }, { "key": jwt.claim }],
-                                "value": { "string_match": { "exact": subject } },
-                            },
-                        })).collect::<Vec<_>>(),
-                    },
-                },
-            },
-        },
-    })
-}
-
-/// The Gatehouse filter's `Wasm` configuration with `bundle` as its plugin configuration; an
-/// empty `bundle` gives none, for a module that embeds its bundle (`gatehouse package`).
-fn gatehouse_wasm(filter: &Filter, bundle: &[u8]) -> Value {
-    // Sorted by key whatever serde_json's `preserve_order` feature (which feature unification
-    // may turn on in some builds and not others): the same configuration, the same bytes.
-    let mut vm = std::collections::BTreeMap::new();
-    vm.insert("trusted_keys", json!(filter.trusted_keys));
-    if filter.allow_rollback {
-        vm.insert("allow_rollback", json!(true));
-    }
-    if let Some(now) = filter.fixed_now {
-        vm.insert("fixed_now", json!(now));
-    }
-    if let Some(path) = &filter.panic_path {
-        vm.insert("panic_path", json!(path));
-    }
-    if let Some(entries) = filter.token_cache_entries {
-        vm.insert("token_cache_entries", json!(entries));
-    }
-    let (configuration, configuration_note) = if bundle.is_empty() {
-        (
-            None,
-            "No plugin configuration: the filter loads the bundle embedded in the module \
-             (`gatehouse package`), with the same signature and serial checks.",
-        )
-    } else {
-        (
-            Some(json!({
-                "@type": "type.googleapis.com/google.protobuf.BytesValue",
-                "value": STANDARD.encode(bundle),
-            })),
-            "The policy bundle, as raw bytes.",
-        )
-    };
-    wasm_filter(WasmModule {
-        name: "gatehouse",
-        code: &filter.wasm,
-        vm_configuration: json!(vm).to_string(),
-        configuration,
-        configuration_note,
-    })
 }
 
 /// A proxy-wasm module and its configurations.
@@ -747,12 +422,19 @@ fn without_notes(value: &Value) -> Value {
     }
 }
 
+mod baselines;
+mod production;
 mod yaml;
 
+pub use baselines::{baseline, Baseline, FloorMode, JwtRbac, WasmFloor, JWT_CACHE_SIZE};
+pub use production::{ecds_bootstrap, ecds_resource, static_bootstrap, Ecds};
 use yaml::push_comment;
 
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+
     use super::*;
 
     /// YAML (as [`Config::render`] writes it) read back with an independent parser.

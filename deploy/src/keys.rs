@@ -150,6 +150,37 @@ pub fn mint(
     sign_jws(private_jwk, None, &Map::new(), &Value::Object(claims))
 }
 
+/// The claims of a control-plane token as `gatehouse token mint` writes them (`aud`: one value
+/// as a string, several as an array), before its `--claim`s; [`mint`] adds `iat` and `exp`.
+/// The JavaScript package's `mintToken` builds its tokens with it too.
+pub fn token_claims(
+    issuer: &str,
+    sub: &str,
+    tenant: Option<&str>,
+    jti: Option<&str>,
+    aud: &[String],
+) -> Map<String, Value> {
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(issuer));
+    claims.insert("sub".into(), json!(sub));
+    if let Some(tenant) = tenant {
+        claims.insert("tenant".into(), json!(tenant));
+    }
+    if let Some(jti) = jti {
+        claims.insert("jti".into(), json!(jti));
+    }
+    match aud {
+        [] => {}
+        [one] => {
+            claims.insert("aud".into(), json!(one));
+        }
+        many => {
+            claims.insert("aud".into(), json!(many));
+        }
+    }
+    claims
+}
+
 /// Sign `claims` (a JSON object) as a compact JWS with the private JWK (JSON text: RSA with d,p,q..., EC P-256/P-384 with d, OKP Ed25519 with d, or oct with k for HS256/384/512). `header_extra` members are merged into the header (tests use this for kid tricks); alg defaults to the key's `alg` member or the natural alg of the key type; `alg` overrides.
 ///
 /// The header is `alg`, `typ: JWT` and the key's `kid` (if any), then `header_extra` on top:

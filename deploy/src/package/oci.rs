@@ -13,11 +13,53 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 use wasmparser::{Parser, Payload};
 
 use super::sha256_hex;
+
+/// Why an image layout cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum OciError {
+    #[error("reading `{}`", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("creating `{}`", path.display())]
+    Create {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("writing `{}`", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` exists and is not empty: give a new directory for the image layout", .0.display())]
+    NotEmpty(std::path::PathBuf),
+    #[error(
+        "`{0}` is not an image tag (letters, digits, `_`, `.` and `-`, at most 128, not \
+         starting with `.` or `-`)"
+    )]
+    Tag(String),
+    #[error("SOURCE_DATE_EPOCH `{0}` is not a Unix time in seconds")]
+    Epoch(String),
+    #[error("SOURCE_DATE_EPOCH `{epoch}`: {message}")]
+    EpochRange { epoch: String, message: String },
+    #[error("the module exports no `proxy_abi_version_*`: not a proxy-wasm module")]
+    NotProxyWasm,
+    #[error(transparent)]
+    Wasm(#[from] wasmparser::BinaryReaderError),
+    /// A document that could not be written as JSON or a time as RFC 3339.
+    #[error("{0}")]
+    Format(String),
+}
+
+type Result<T, E = OciError> = std::result::Result<T, E>;
 
 /// The media type of the runtime configuration (the config and the first layer).
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.module.wasm.config.v1+json";
@@ -45,21 +87,27 @@ pub fn write_layout(dir: &Path, module: &[u8], tag: &str, created: Option<&str>)
     check_tag(tag)?;
     if dir.exists()
         && std::fs::read_dir(dir)
-            .with_context(|| format!("reading `{}`", dir.display()))?
+            .map_err(|source| OciError::Read {
+                path: dir.to_path_buf(),
+                source,
+            })?
             .next()
             .is_some()
     {
-        bail!(
-            "`{}` exists and is not empty: give a new directory for the image layout",
-            dir.display()
-        );
+        return Err(OciError::NotEmpty(dir.to_path_buf()));
     }
     let blobs = dir.join("blobs").join("sha256");
-    std::fs::create_dir_all(&blobs).with_context(|| format!("creating `{}`", blobs.display()))?;
+    std::fs::create_dir_all(&blobs).map_err(|source| OciError::Create {
+        path: blobs.clone(),
+        source,
+    })?;
     let write_blob = |bytes: &[u8]| -> Result<Descriptor> {
         let hex = sha256_hex(bytes);
         let path = blobs.join(&hex);
-        std::fs::write(&path, bytes).with_context(|| format!("writing `{}`", path.display()))?;
+        std::fs::write(&path, bytes).map_err(|source| OciError::Write {
+            path: path.clone(),
+            source,
+        })?;
         Ok(Descriptor {
             media_type: "",
             digest: format!("sha256:{hex}"),
@@ -106,7 +154,7 @@ pub fn write_layout(dir: &Path, module: &[u8], tag: &str, created: Option<&str>)
     };
     let write = |name: &str, bytes: &[u8]| -> Result<()> {
         let path = dir.join(name);
-        std::fs::write(&path, bytes).with_context(|| format!("writing `{}`", path.display()))
+        std::fs::write(&path, bytes).map_err(|source| OciError::Write { path, source })
     };
     write("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
     write("index.json", &to_json(&index)?)?;
@@ -124,23 +172,24 @@ pub fn check_tag(tag: &str) -> Result<()> {
         .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
     let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
     if !first_ok || !rest_ok || tag.len() > 128 {
-        bail!(
-            "`{tag}` is not an image tag (letters, digits, `_`, `.` and `-`, at most 128, not \
-             starting with `.` or `-`)"
-        );
+        return Err(OciError::Tag(tag.to_owned()));
     }
     Ok(())
 }
 
 /// `org.opencontainers.image.created` for `SOURCE_DATE_EPOCH` (Unix seconds).
 pub fn created_from_epoch(source_date_epoch: &str) -> Result<String> {
-    let seconds: i64 = source_date_epoch.trim().parse().map_err(|_| {
-        anyhow!("SOURCE_DATE_EPOCH `{source_date_epoch}` is not a Unix time in seconds")
-    })?;
+    let seconds: i64 = source_date_epoch
+        .trim()
+        .parse()
+        .map_err(|_| OciError::Epoch(source_date_epoch.to_owned()))?;
     time::OffsetDateTime::from_unix_timestamp(seconds)
-        .map_err(|e| anyhow!("SOURCE_DATE_EPOCH `{source_date_epoch}`: {e}"))?
+        .map_err(|e| OciError::EpochRange {
+            epoch: source_date_epoch.to_owned(),
+            message: e.to_string(),
+        })?
         .format(&time::format_description::well_known::Rfc3339)
-        .map_err(|e| anyhow!("{e}"))
+        .map_err(|e| OciError::Format(e.to_string()))
 }
 
 /// The Envoy runtime configuration of the Wasm artifact specification: the proxy-wasm ABI
@@ -158,7 +207,7 @@ fn runtime_config(module: &[u8]) -> Result<Vec<u8>> {
         }
     }
     if abi_versions.is_empty() {
-        bail!("the module exports no `proxy_abi_version_*`: not a proxy-wasm module");
+        return Err(OciError::NotProxyWasm);
     }
     abi_versions.sort();
     to_json(&RuntimeConfig {
@@ -171,7 +220,7 @@ fn runtime_config(module: &[u8]) -> Result<Vec<u8>> {
 }
 
 fn to_json(value: &impl Serialize) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| anyhow!("{e}"))
+    serde_json::to_vec(value).map_err(|e| OciError::Format(e.to_string()))
 }
 
 #[derive(Debug, Clone, Serialize)]
