@@ -150,6 +150,68 @@ pub fn mint(
     sign_jws(private_jwk, None, &Map::new(), &Value::Object(claims))
 }
 
+/// Why a bundle signing key file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SigningKeyError {
+    #[error("reading `{}`", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}`", path.display())]
+    Invalid {
+        path: std::path::PathBuf,
+        #[source]
+        source: JwkError,
+    },
+}
+
+/// Why a JWK is not an Ed25519 private key.
+#[derive(Debug, thiserror::Error)]
+pub enum JwkError {
+    #[error("not a JSON Web Key")]
+    Json(#[source] serde_json::Error),
+    #[error(
+        "bundle signing keys are Ed25519 private JWKs (`gatehouse keys generate --alg EdDSA`)"
+    )]
+    NotEd25519,
+    #[error("the JWK has no private part `d`")]
+    NoPrivatePart,
+    #[error("`d` is not base64url")]
+    Base64(#[source] base64::DecodeError),
+    #[error("`d` is not 32 bytes")]
+    Length,
+}
+
+/// An Ed25519 private JWK file (`kty: OKP`, `crv: Ed25519`, `d`) as a bundle signing key
+/// (`gatehouse compile --sign-key`).
+pub fn read_signing_key(
+    path: &std::path::Path,
+) -> Result<ed25519_dalek::SigningKey, SigningKeyError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SigningKeyError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    signing_key_from_jwk(&text).map_err(|source| SigningKeyError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// An Ed25519 private JWK (JSON text) as a bundle signing key.
+pub fn signing_key_from_jwk(text: &str) -> Result<ed25519_dalek::SigningKey, JwkError> {
+    let jwk: Value = serde_json::from_str(text).map_err(JwkError::Json)?;
+    let member = |name: &str| jwk.get(name).and_then(Value::as_str);
+    if member("kty") != Some("OKP") || member("crv") != Some("Ed25519") {
+        return Err(JwkError::NotEd25519);
+    }
+    let d = member("d").ok_or(JwkError::NoPrivatePart)?;
+    let bytes = URL_SAFE_NO_PAD.decode(d).map_err(JwkError::Base64)?;
+    let seed: [u8; 32] = bytes.try_into().map_err(|_| JwkError::Length)?;
+    Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
+}
+
 /// The claims of a control-plane token as `gatehouse token mint` writes them (`aud`: one value
 /// as a string, several as an array), before its `--claim`s; [`mint`] adds `iat` and `exp`.
 /// The JavaScript package's `mintToken` builds its tokens with it too.

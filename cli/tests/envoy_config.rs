@@ -3,20 +3,17 @@
 
 #![expect(clippy::expect_used, reason = "test code: a panic is a test failure")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
+use gatehouse_testkit::repo_root;
 use serde_json::Value;
 
 const GATEHOUSE: &str = env!("CARGO_BIN_EXE_gatehouse");
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn gatehouse(args: &[&str]) -> Output {
     Command::new(GATEHOUSE)
-        .current_dir(repo())
+        .current_dir(repo_root())
         .args(args)
         .output()
         .expect("run gatehouse")

@@ -9,15 +9,42 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
-use gatehouse_engine::analysis::{Analysis, Diff, DiffGroup, Side, TenantDiff, WhatCan, WhoCan};
+use gatehouse_compiler::compile::{compile_paths, CompileError, CompileOptions};
+use gatehouse_engine::analysis::{
+    Analysis, AnalysisError, Diff, DiffGroup, Side, TenantDiff, WhatCan, WhoCan,
+};
 use gatehouse_engine::bundle::MAGIC;
 use gatehouse_engine::decide::GrantRef;
 use gatehouse_engine::escape::{for_terminal, markdown_code, Phrase};
-use gatehouse_engine::{Engine, LoadOptions};
+use gatehouse_engine::{Engine, LoadError, LoadOptions};
 use serde_json::{json, Value};
 
-use crate::compile::{compile_paths, CompileError, CompileOptions};
+use crate::Located;
+
+/// Why a command's policy cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("reading `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("give either --bundle or tenant files, not both")]
+    Both,
+    #[error("give --bundle BUNDLE, or tenant files or directories")]
+    Neither,
+    /// The tenant files do not compile: every error, located.
+    #[error(transparent)]
+    Invalid(Located),
+    #[error(transparent)]
+    Compile(CompileError),
+    /// The compiled policy cannot be written as a bundle.
+    #[error("{0}")]
+    Encode(String),
+    #[error("`{name}`: {error}")]
+    Load { name: String, error: LoadError },
+}
 
 /// Where a command's policy comes from: a bundle, or tenant files compiled on the fly.
 #[derive(Debug, Clone, Default)]
@@ -48,13 +75,14 @@ impl PolicySource {
     }
 
     /// The engine for the policy: the bundle loaded, or the tenant files compiled and loaded.
-    pub fn load(&self) -> Result<Engine> {
+    pub fn load(&self) -> Result<Engine, PolicyError> {
         let bytes = match (&self.bundle, self.inputs.is_empty()) {
-            (Some(path), true) => {
-                std::fs::read(path).with_context(|| format!("reading `{}`", path.display()))?
-            }
-            (Some(_), false) => bail!("give either --bundle or tenant files, not both"),
-            (None, true) => bail!("give --bundle BUNDLE, or tenant files or directories"),
+            (Some(path), true) => std::fs::read(path).map_err(|source| PolicyError::Read {
+                path: path.clone(),
+                source,
+            })?,
+            (Some(_), false) => return Err(PolicyError::Both),
+            (None, true) => return Err(PolicyError::Neither),
             (None, false) => {
                 let options = CompileOptions {
                     gateway: self.gateway.clone(),
@@ -65,15 +93,15 @@ impl PolicySource {
                 let policy = match compile_paths(&options) {
                     Ok(policy) => policy,
                     Err(CompileError::Invalid(diagnostics)) => {
-                        return Err(crate::cli::Located {
+                        return Err(PolicyError::Invalid(Located {
                             summary: format!("{} error(s) compiling the policy", diagnostics.len()),
                             diagnostics: diagnostics.iter().map(|d| d.to_string()).collect(),
-                        }
-                        .into());
+                        }));
                     }
-                    Err(err) => return Err(err.into()),
+                    Err(err) => return Err(PolicyError::Compile(err)),
                 };
-                gatehouse_engine::bundle::encode(&policy, None).map_err(|e| anyhow!("{e}"))?
+                gatehouse_engine::bundle::encode(&policy, None)
+                    .map_err(|e| PolicyError::Encode(e.to_string()))?
             }
         };
         let name = self
@@ -82,7 +110,8 @@ impl PolicySource {
             .or(self.inputs.first())
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        Engine::load(bytes, &LoadOptions::default()).map_err(|e| anyhow!("`{name}`: {e}"))
+        Engine::load(bytes, &LoadOptions::default())
+            .map_err(|error| PolicyError::Load { name, error })
     }
 }
 
@@ -94,7 +123,7 @@ pub fn who_can<'e>(
     resource: &str,
     action: &str,
     now: i64,
-) -> Result<(Analysis<'e>, WhoCan)> {
+) -> Result<(Analysis<'e>, WhoCan), AnalysisError> {
     let a = engine.analysis(tenant)?;
     let resource = a.resource(resource)?;
     let action = a.action(resource, action)?;
@@ -111,7 +140,7 @@ pub fn what_can<'e>(
     resource_type: Option<&str>,
     action: Option<&str>,
     now: i64,
-) -> Result<(Analysis<'e>, WhatCan)> {
+) -> Result<(Analysis<'e>, WhatCan), AnalysisError> {
     let a = engine.analysis(tenant)?;
     let principal = a.principal(subject)?;
     let what = a.what_can(principal, resource_type, action, now)?;

@@ -1,7 +1,7 @@
 //! Golden vectors (`tests/vectors/*/requests.json`, format in `tests/vectors/README.md`): every
 //! case is decided by the engine in-process and by the real `gatehouse check` binary, and both
 //! must give the expected answer — and the same answer. The case model (loading, minting,
-//! building each request) is `gatehouse_compiler::vectors`, shared with the Envoy replay in
+//! building each request) is `gatehouse_testkit::vectors`, shared with the Envoy replay in
 //! `tests/tests/vectors.rs`.
 //!
 //! A vector's `also_at` times are decided again by the engine, for every case not marked
@@ -24,9 +24,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use gatehouse_compiler::vectors::{self, mismatches, CaseRequest, Vector};
 use gatehouse_compiler::{compile_paths, CompileOptions};
 use gatehouse_engine::{Engine, LoadOptions, Reason};
+use gatehouse_testkit::vectors::{self, mismatches, CaseRequest, Vector};
 use serde_json::{json, Value};
 use support::{repo_root, run, GATEHOUSE};
 
@@ -43,7 +43,7 @@ fn scratch_dir(name: &str) -> PathBuf {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Loading vectors (the case model is `gatehouse_compiler::vectors`).
+// Loading vectors (the case model is `gatehouse_testkit::vectors`).
 
 fn load_vectors() -> Vec<Vector> {
     let only = std::env::var("GATEHOUSE_VECTOR").ok();
@@ -263,7 +263,7 @@ fn golden_vectors() {
     for vector in load_vectors() {
         let (bytes, bundle_path) = compile(&vector);
         let mut export_cases = Vec::new();
-        let export_sha256 = gatehouse_compiler::package::sha256_hex(&bytes);
+        let export_sha256 = gatehouse_deploy::package::sha256_hex(&bytes);
         let engine = Engine::load(bytes, &LoadOptions::default())
             .unwrap_or_else(|e| panic!("vector `{}`: load: {e}", vector.name));
         let scratch = scratch_dir(&vector.name);

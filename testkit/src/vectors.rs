@@ -21,7 +21,10 @@ use gatehouse_engine::{Engine, Identity, Request};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::{cli, keys, CompileOptions};
+use gatehouse_compiler::CompileOptions;
+use gatehouse_deploy::keys;
+use gatehouse_review::check::outcome_json;
+use gatehouse_review::clock::parse_time;
 
 /// What is wrong with a vector or one of its cases.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -248,11 +251,11 @@ impl Vector {
             .map_err(|e| format!("vector `{name}`: {}: {e}", path.display()))?;
         let file: VectorFile = serde_json::from_str(&text)
             .map_err(|e| format!("vector `{name}`: requests.json: {e}"))?;
-        let now = cli::parse_time(&file.now).map_err(|e| format!("vector `{name}`: `now`: {e}"))?;
+        let now = parse_time(&file.now).map_err(|e| format!("vector `{name}`: `now`: {e}"))?;
         let also_at = file
             .also_at
             .iter()
-            .map(|t| cli::parse_time(t).map_err(|e| format!("vector `{name}`: `also_at`: {e}")))
+            .map(|t| parse_time(t).map_err(|e| format!("vector `{name}`: `also_at`: {e}")))
             .collect::<Result<Vec<i64>, String>>()?;
         let mut seen = BTreeSet::new();
         for case in &file.cases {
@@ -438,9 +441,9 @@ impl Vector {
                     .as_i64()
                     .map(Some)
                     .ok_or_else(|| format!("bad time {n}").into()),
-                (Some(Value::String(s)), None) => cli::parse_time(s)
-                    .map(Some)
-                    .map_err(|e| e.to_string().into()),
+                (Some(Value::String(s)), None) => {
+                    parse_time(s).map(Some).map_err(|e| e.to_string().into())
+                }
                 (Some(other), None) => Err(format!("bad time {other}").into()),
                 (None, Some(rel)) => Ok(Some(now + rel)),
                 (None, None) => Ok(default.map(|d| now + d)),
@@ -599,12 +602,12 @@ impl CaseRequest {
             None => Identity::Token,
         };
         let (outcome, explanation) = engine.explain(&request, identity, now);
-        cli::outcome_json(&outcome, &explanation)
+        outcome_json(&outcome, &explanation)
     }
 }
 
 /// The comparison `gatehouse test` makes too.
-pub use crate::testing::mismatches;
+pub use gatehouse_review::test::mismatches;
 
 fn body_bytes(spec: &RequestSpec) -> Result<Option<Vec<u8>>, VectorError> {
     let encode = |v: &Value| serde_json::to_vec(v).map_err(|e| format!("`body`: {e}"));

@@ -306,7 +306,7 @@ pub fn tenant_json(name: &str, size: Size, seed: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compile::compile_sources;
+    use gatehouse_compiler::compile::compile_sources;
     use std::path::Path;
 
     #[test]
