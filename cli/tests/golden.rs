@@ -3,7 +3,7 @@
 //! that alters these bytes (a field reordered in a postcard struct, a record layout, a section
 //! order) fails here; if it is intended, it is a format change: update `docs/bundle-format.md`
 //! (and the version, section 7) in the same commit and regenerate with
-//! `GATEHOUSE_BLESS=1 cargo test -p gatehouse-compiler --test golden`.
+//! `GATEHOUSE_BLESS=1 cargo test -p gatehouse-cli --test golden`.
 //!
 //! META carries the compiler version, so a version bump also regenerates the file.
 
