@@ -12,7 +12,7 @@ source scripts/lib.sh
 ensure_debian time /usr/bin/time
 out=target/bench-analysis
 mkdir -p "$out"
-cargo build --release --locked -p gatehouse-compiler --features test-support --bin gatehouse
+cargo build --release --locked -p gatehouse-cli --features test-support --bin gatehouse
 G=target/release/gatehouse
 NOW=--now=2026-12-01T00:00:00Z
 

@@ -92,7 +92,7 @@ fi
 
 "$gatehouse" compile --gateway examples/gateway.yaml examples/acme examples/globex -o "$WORK/acme.bundle" >&2
 
-# --- Configurations: all from `gatehouse envoy-config` (policy-compiler/src/envoy.rs) ----------
+# --- Configurations: all from `gatehouse envoy-config` (deploy/src/envoy.rs) ----------
 common=(--listen "127.0.0.1:$PORT" --admin "127.0.0.1:$ADMIN")
 gatehouse_extra=()
 [ -z "$TOKEN_CACHE_ENTRIES" ] || gatehouse_extra=(--token-cache-entries "$TOKEN_CACHE_ENTRIES")

@@ -78,7 +78,7 @@ build_floor() {
 }
 
 build_cli() {
-  cargo build --locked --release -p gatehouse-compiler --bin gatehouse
+  cargo build --locked --release -p gatehouse-cli --bin gatehouse
 }
 
 # The browser and JavaScript build (scripts/web.sh): the wasm32-unknown-unknown target, and

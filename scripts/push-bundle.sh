@@ -68,7 +68,7 @@ if [[ -n ${GATEHOUSE_BIN:-} ]]; then
 else
   root=$(cd "$(dirname "$0")/.." && pwd)
   gatehouse=(cargo run --quiet --locked --release --manifest-path "$root/Cargo.toml"
-    -p gatehouse-compiler --bin gatehouse --)
+    -p gatehouse-cli --bin gatehouse --)
 fi
 version="$(date +%s%N)-$(sha256sum "$bundle" | cut -c1-12)"
 mkdir -p "$(dirname "$out")"

@@ -25,7 +25,7 @@ GATEHOUSE_VECTORS_EXPORT="$PWD/target/web/vectors.json" \
 
 # Every configuration the Envoy benchmark runs validates (written and `envoy --mode validate`d,
 # no load): scripts/bench-envoy.sh with the plugin above and the CLI the tests built.
-cargo build --locked -p gatehouse-compiler --bin gatehouse
+cargo build --locked -p gatehouse-cli --bin gatehouse
 CONFIG_ONLY=1 GATEHOUSE_BIN=target/debug/gatehouse scripts/bench-envoy.sh
 
 # The npm package and the playground (scripts/web.sh): every golden vector through the package

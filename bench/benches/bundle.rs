@@ -6,8 +6,8 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use gatehouse_bench::fixtures;
 use gatehouse_compiler::compile::compile_sources;
-use gatehouse_compiler::synth::{self, Size};
 use gatehouse_engine::{Engine, LoadOptions};
+use gatehouse_testkit::synth::{self, Size};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;

@@ -8,7 +8,7 @@ mod cedar;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use gatehouse_bench::{fixtures, ops};
-use gatehouse_compiler::synth::Size;
+use gatehouse_testkit::synth::Size;
 use std::hint::black_box;
 
 fn decide(c: &mut Criterion) {

@@ -6,9 +6,9 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use gatehouse_bench::fixtures;
-use gatehouse_compiler::synth::{self, Size};
 use gatehouse_engine::analysis::Diff;
 use gatehouse_engine::model::RoleKind;
+use gatehouse_testkit::synth::{self, Size};
 use std::hint::black_box;
 
 fn analysis(c: &mut Criterion) {

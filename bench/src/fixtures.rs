@@ -14,11 +14,11 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use gatehouse_compiler::compile::compile_sources;
-use gatehouse_compiler::keys::{self, KeyAlg};
-use gatehouse_compiler::synth::{self, Size};
+use gatehouse_deploy::keys::{self, KeyAlg};
 use gatehouse_engine::model::{Policy, RoleKind, Subject};
 use gatehouse_engine::route::Body;
 use gatehouse_engine::{Engine, Identity, LoadOptions, Reason, Request};
+use gatehouse_testkit::synth::{self, Size};
 
 use crate::ops;
 use serde_json::{json, Map, Value};

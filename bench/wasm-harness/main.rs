@@ -38,7 +38,7 @@ fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 fn gen(dir: &Path) {
-    use gatehouse_compiler::synth::Size;
+    use gatehouse_testkit::synth::Size;
     use serde_json::json;
     std::fs::create_dir_all(dir).unwrap();
     let tokens: Vec<Value> = fixtures::tokens()

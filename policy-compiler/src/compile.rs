@@ -23,7 +23,7 @@ pub struct CompileOptions {
     pub revision: Option<String>,
     /// The bundle's monotonic serial (META). Always explicit here, so that the same options
     /// give the same bytes; `gatehouse compile` defaults it to `SOURCE_DATE_EPOCH` or the
-    /// current Unix time ([`crate::cli::default_serial`]).
+    /// current Unix time.
     pub serial: u64,
 }
 
@@ -334,7 +334,11 @@ mod tests {
                 assert_eq!(fast, slow, "{tenant}");
             }
         }
-        let synth = crate::synth::tenant_json("synth", crate::synth::Size::SMALL, 42);
+        let synth = gatehouse_testkit::synth::tenant_json(
+            "synth",
+            gatehouse_testkit::synth::Size::SMALL,
+            42,
+        );
         let (fast, slow) = both_ways(Path::new("synth.json"), &synth);
         assert_eq!(fast, slow);
     }
@@ -377,7 +381,11 @@ mod tests {
 
     #[test]
     fn json_errors_are_located_by_the_yaml_loader() {
-        let synth = crate::synth::tenant_json("synth", crate::synth::Size::SMALL, 42);
+        let synth = gatehouse_testkit::synth::tenant_json(
+            "synth",
+            gatehouse_testkit::synth::Size::SMALL,
+            42,
+        );
         // A grant to an unknown user: a lowering error, found after the fast parse.
         let broken = synth.replacen("\"users\":[{\"email\":\"", "\"users\":[{\"email\":\"x", 1);
         assert_ne!(broken, synth);

@@ -1,6 +1,6 @@
 //! Upstreams that parse requests the way real services do, for the differential suite
 //! (`tests/tests/differential.rs`), and an Envoy that runs a whole static configuration (one
-//! `gatehouse_compiler::envoy::static_bootstrap` generates) rather than the ECDS bootstrap.
+//! `gatehouse_deploy::envoy::static_bootstrap` generates) rather than the ECDS bootstrap.
 //!
 //! - [`go_upstream`]: `tests/upstreams/go` (net/http, encoding/json into structs), built once per
 //!   test binary with the Go toolchain on `PATH` (or `GO_BIN`); no modules from the network.
@@ -158,7 +158,7 @@ pub fn forwarded_upstream() -> UpstreamProcess {
 }
 
 /// Envoy running one complete static configuration (JSON), e.g.
-/// `gatehouse_compiler::envoy::static_bootstrap(..).json()`. The listener and admin ports are the
+/// `gatehouse_deploy::envoy::static_bootstrap(..).json()`. The listener and admin ports are the
 /// caller's, inside `config`.
 #[derive(Debug)]
 pub struct StaticEnvoy {

@@ -1,5 +1,5 @@
 //! Every Envoy configuration we ship passes `envoy --mode validate`, and so does every kind the
-//! generator (`gatehouse_compiler::envoy`, `gatehouse envoy-config`) writes; the committed
+//! generator (`gatehouse_deploy::envoy`, `gatehouse envoy-config`) writes; the committed
 //! `envoy/envoy.yaml` is exactly what the generator writes.
 
 use std::path::Path;
@@ -7,7 +7,7 @@ use std::process::Command;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use gatehouse_compiler::envoy::{
+use gatehouse_deploy::envoy::{
     self, Addr, Baseline, Ecds, Filter, FloorMode, Format, JwtRbac, TenantHosts, Upstream,
     VirtualHosts, WasmFloor,
 };

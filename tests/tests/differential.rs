@@ -19,7 +19,7 @@
 //! under two Envoy configurations, each one Envoy reused by every case, and over HTTP/1.1 and
 //! HTTP/2 (h2c with prior knowledge; header names lowercased, as every HTTP/2 client sends them):
 //! - **generated**: the static bootstrap `gatehouse envoy-config` writes
-//!   (`gatehouse_compiler::envoy`), with a route and a cluster per upstream that send each case
+//!   (`gatehouse_deploy::envoy`), with a route and a cluster per upstream that send each case
 //!   to its upstream by an `x-differential-upstream` header;
 //! - **istio**: the same with Istio's default path settings (`normalize_path: true`,
 //!   `merge_slashes: false`, `path_with_escaped_slashes_action: KEEP_UNCHANGED`) and Envoy's
@@ -51,8 +51,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use gatehouse_compiler::compile::compile_sources;
-use gatehouse_compiler::envoy::{self, Addr, HeaderRoute, PathHandling, Underscores, Upstream};
-use gatehouse_compiler::keys;
+use gatehouse_deploy::envoy::{self, Addr, HeaderRoute, PathHandling, Underscores, Upstream};
+use gatehouse_deploy::keys;
 use gatehouse_e2e::upstreams::{
     form_upstream, forwarded_upstream, go_upstream, wsgi_upstream, StaticEnvoy, UpstreamProcess,
 };

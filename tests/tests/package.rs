@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gatehouse_compiler::package::{self, oci};
+use gatehouse_deploy::package::{self, oci};
 use gatehouse_e2e::registry::Registry;
 use gatehouse_e2e::{
     fixture_bundle, gatehouse_cli, run_ok, scratch, send, token, wasm, Envoy, EnvoyOptions,

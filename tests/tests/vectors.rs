@@ -1,5 +1,5 @@
 //! The golden vectors (`tests/vectors`, the same cases the engine and `gatehouse check` replay in
-//! `policy-compiler/tests/vectors.rs`) through a real Envoy: one Envoy per vector, serving that
+//! `cli/tests/vectors.rs`) through a real Envoy: one Envoy per vector, serving that
 //! vector's bundle with the `test-hooks` test build of the plugin set to the vector's `now`, and
 //! every case that HTTP can express sent as a real request. Cases decided `as` a subject have no
 //! HTTP form; they are skipped and counted.
@@ -22,9 +22,9 @@
 use std::time::Instant;
 
 use gatehouse_compiler::compile_paths;
-use gatehouse_compiler::vectors::{self, Case, CaseRequest, Vector};
 use gatehouse_e2e::{repo_root, send, Envoy, EnvoyOptions, HttpRequest, HttpResponse};
 use gatehouse_engine::Reason;
+use gatehouse_testkit::vectors::{self, Case, CaseRequest, Vector};
 use serde_json::{json, Value};
 
 #[derive(Debug, Default)]
@@ -76,7 +76,7 @@ fn golden_vectors_through_envoy() {
     let started = Instant::now();
     let mut failures = Vec::new();
     let mut total = Tally::default();
-    let real_now = gatehouse_compiler::cli::now();
+    let real_now = gatehouse_review::clock::now();
     for vector in &selected {
         let mut clocks = vec![Clock::Fixed];
         match vector.also_at.iter().max() {

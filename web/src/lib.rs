@@ -2,11 +2,11 @@
 
 use std::path::Path;
 
-use gatehouse_compiler::analysis;
-use gatehouse_compiler::cli::{self, CheckRequest};
 use gatehouse_compiler::compile::{compile_sources_in, CompileError, Files};
-use gatehouse_compiler::keys;
+use gatehouse_deploy::keys;
 use gatehouse_engine::{Engine, LoadOptions};
+use gatehouse_review::check::{self, CheckRequest};
+use gatehouse_review::{analysis, clock, inspect};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
@@ -153,14 +153,14 @@ impl Time {
     fn unix(&self) -> Result<i64, String> {
         match self {
             Time::Seconds(s) => Ok(*s),
-            Time::Text(t) => cli::parse_time(t).map_err(|e| e.to_string()),
+            Time::Text(t) => clock::parse_time(t).map_err(|e| e.to_string()),
         }
     }
 
     fn duration(&self) -> Result<i64, String> {
         match self {
             Time::Seconds(s) => Ok(*s),
-            Time::Text(t) => cli::parse_duration(t).map_err(|e| e.to_string()),
+            Time::Text(t) => clock::parse_duration(t).map_err(|e| e.to_string()),
         }
     }
 }
@@ -170,7 +170,7 @@ pub fn load(bundle: Vec<u8>, trusted_keys: &[String]) -> Result<Engine, String> 
     let options = LoadOptions {
         trusted_keys: trusted_keys
             .iter()
-            .map(|k| cli::decode_public_key(k))
+            .map(|k| check::decode_public_key(k))
             .collect::<Result<_, _>>()
             .map_err(|e| e.to_string())?,
     };
@@ -178,7 +178,7 @@ pub fn load(bundle: Vec<u8>, trusted_keys: &[String]) -> Result<Engine, String> 
 }
 
 /// The object `gatehouse check --json` prints for `request`: the same request building
-/// ([`cli::check`]) and rendering ([`cli::outcome_json`]).
+/// ([`check::check`]) and rendering ([`check::outcome_json`]).
 pub fn check(engine: &Engine, request: JsRequest, body: Option<Vec<u8>>) -> Result<Value, String> {
     let now = request.now.unix()?;
     let request = CheckRequest {
@@ -191,8 +191,8 @@ pub fn check(engine: &Engine, request: JsRequest, body: Option<Vec<u8>>) -> Resu
         body,
         no_content_type: request.no_content_type,
     };
-    let checked = cli::check(engine, &request, now).map_err(|e| e.to_string())?;
-    Ok(cli::outcome_json(&checked.outcome, &checked.explanation))
+    let checked = check::check(engine, &request, now).map_err(|e| e.to_string())?;
+    Ok(check::outcome_json(&checked.outcome, &checked.explanation))
 }
 
 /// A who-can question.
@@ -274,10 +274,10 @@ pub struct MintRequest {
 }
 
 /// A control-plane token signed with the private JWK `key`, as `gatehouse token mint` makes it
-/// ([`cli::token_claims`], then the extra claims, then [`keys::mint`]).
+/// ([`keys::token_claims`], then the extra claims, then [`keys::mint`]).
 pub fn mint(key: &str, request: MintRequest) -> Result<String, String> {
     let ttl = request.ttl.as_ref().map_or(Ok(3600), Time::duration)?;
-    let mut claims = cli::token_claims(
+    let mut claims = keys::token_claims(
         &request.issuer,
         &request.sub,
         request.tenant.as_deref(),
@@ -379,7 +379,7 @@ impl LoadedBundle {
 
     /// `gatehouse inspect --json`.
     pub fn inspect(&self) -> Result<String, JsError> {
-        cli::inspect(&self.engine, true).map_err(|e| js_error(e.to_string()))
+        Ok(inspect::inspect(&self.engine, true))
     }
 }
 
@@ -395,7 +395,7 @@ mod tests {
     use super::*;
 
     fn example() -> Vec<SourceFile> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let root = gatehouse_testkit::repo_path("examples");
         let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
         let mut files = vec![
             SourceFile {

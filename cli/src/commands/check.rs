@@ -1,0 +1,103 @@
+//! `gatehouse check`: one request decided offline, exactly as the Envoy filter would.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context, Result};
+use clap::Args;
+use gatehouse_review::check::{self, CheckRequest};
+use gatehouse_review::Exit;
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[arg(long)]
+    pub bundle: PathBuf,
+    #[arg(long)]
+    pub method: String,
+    /// Request path, with its query string if any.
+    #[arg(long)]
+    pub path: String,
+    /// Host (`:authority`). Defaults to the host of a lone tenant.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Extra request header, `name: value`. Repeatable.
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// Bearer token, sent as `Authorization: Bearer <token>`.
+    #[arg(long, conflicts_with_all = ["token_file", "as_subject"])]
+    pub token: Option<String>,
+    #[arg(long, conflicts_with = "as_subject")]
+    pub token_file: Option<PathBuf>,
+    /// Skip the token and decide for this subject (`user:<email>`, `virtualaccount:<name>`).
+    #[arg(long = "as")]
+    pub as_subject: Option<String>,
+    /// Request body (JSON text).
+    #[arg(long, conflicts_with = "body_file")]
+    pub body: Option<String>,
+    #[arg(long)]
+    pub body_file: Option<PathBuf>,
+    /// Send a body without the default `content-type: application/json` (when no `-H` names one).
+    #[arg(long)]
+    pub no_content_type: bool,
+    /// Decide at this time (RFC 3339) instead of now.
+    #[arg(long)]
+    pub now: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Ed25519 public keys (base64) the bundle must be signed by, as in the filter's VM config.
+    /// Write `--trusted-key=KEY` when a url-safe key starts with `-`.
+    #[arg(long = "trusted-key")]
+    pub trusted_keys: Vec<String>,
+}
+
+/// `gatehouse check`: exit 0 on allow, 2 on deny.
+pub fn run(args: CheckArgs) -> Result<ExitCode> {
+    let engine = super::load(&args.bundle, &args.trusted_keys)?;
+    let now = super::now(args.now.as_deref())?;
+    let token = match (&args.token, &args.token_file) {
+        (Some(t), _) => Some(t.trim().to_owned()),
+        (None, Some(f)) => Some(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("reading `{}`", f.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        (None, None) => None,
+    };
+    let mut headers = Vec::new();
+    for h in &args.headers {
+        let (name, value) = h
+            .split_once(':')
+            .ok_or_else(|| anyhow!("header `{h}` is not `name: value`"))?;
+        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    let body = match (&args.body, &args.body_file) {
+        (Some(b), _) => Some(b.clone().into_bytes()),
+        (None, Some(f)) => {
+            Some(std::fs::read(f).with_context(|| format!("reading `{}`", f.display()))?)
+        }
+        (None, None) => None,
+    };
+    let request = CheckRequest {
+        method: args.method,
+        path: args.path,
+        host: args.host,
+        headers,
+        token,
+        as_subject: args.as_subject,
+        body,
+        no_content_type: args.no_content_type,
+    };
+    let checked = check::check(&engine, &request, now)?;
+    print!(
+        "{}",
+        check::render_outcome(&checked.outcome, &checked.explanation, args.json)
+    );
+    Ok(if checked.outcome.decision.is_allow() {
+        Exit::Success
+    } else {
+        Exit::Negative
+    }
+    .into())
+}

@@ -1,0 +1,6 @@
+#![doc = include_str!("../README.md")]
+
+pub mod envoy;
+pub mod keys;
+#[cfg(feature = "package")]
+pub mod package;

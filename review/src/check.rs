@@ -1,0 +1,261 @@
+//! `gatehouse check`: a request as its flags give it ([`CheckRequest`]), decided and explained
+//! exactly as the filter decides it ([`check`]), and the answer as text or as the `--json` object
+//! ([`render_outcome`], [`outcome_json`]). `gatehouse test` request cases and the JavaScript
+//! package go through the same functions.
+
+use std::fmt::Write as _;
+
+use gatehouse_engine::decide::Explanation;
+use gatehouse_engine::escape::for_terminal;
+use gatehouse_engine::route::Body;
+use gatehouse_engine::{Decision, Engine, Identity, Outcome, Request};
+use serde_json::{json, Value};
+
+/// Why a request cannot be put to the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// No `--host`, and no lone tenant to take it from.
+    #[error("the bundle has several tenants: say which with --host")]
+    SeveralTenants,
+}
+
+/// A trusted bundle signing key that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("trusted key `{key}` {message}")]
+pub struct TrustedKeyError {
+    pub key: String,
+    pub message: String,
+}
+
+/// The host `check` uses when none is given: that of a lone tenant.
+pub fn default_host(engine: &Engine) -> Result<String, CheckError> {
+    match engine.bundle().tenants() {
+        [only] => Ok(host_of(only)),
+        _ => Err(CheckError::SeveralTenants),
+    }
+}
+
+/// A host the tenant serves: its first exact host, else a name under its first wildcard.
+pub fn host_of(tenant: &gatehouse_engine::bundle::LoadedTenant) -> String {
+    let hosts = &tenant.config.hosts;
+    hosts
+        .iter()
+        .find(|h| !h.starts_with('*'))
+        .cloned()
+        .or_else(|| {
+            hosts
+                .first()
+                .map(|h| format!("gatehouse{}", h.trim_start_matches('*')))
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// A request as `gatehouse check` takes it (its flags); `gatehouse test` cases and the
+/// JavaScript package give the same fields.
+#[derive(Debug, Clone, Default)]
+pub struct CheckRequest {
+    pub method: String,
+    /// With the query string, if any.
+    pub path: String,
+    /// `:authority`; `None`: the host of a lone tenant ([`default_host`]).
+    pub host: Option<String>,
+    /// `(name, value)`, in order.
+    pub headers: Vec<(String, String)>,
+    /// Sent as `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Decide for this subject instead of a token (`user:<email>`, `virtualaccount:<name>`).
+    pub as_subject: Option<String>,
+    pub body: Option<Vec<u8>>,
+    /// Send a body without the default `content-type: application/json`.
+    pub no_content_type: bool,
+}
+
+/// A decision and its explanation.
+#[derive(Debug)]
+pub struct Checked<'e> {
+    pub outcome: Outcome<'e>,
+    pub explanation: Explanation,
+}
+
+/// `gatehouse check`: the request as the filter would see it, decided and explained at `now`.
+pub fn check<'e>(
+    engine: &'e Engine,
+    request: &CheckRequest,
+    now: i64,
+) -> Result<Checked<'e>, CheckError> {
+    let host = match &request.host {
+        Some(h) => h.clone(),
+        None => default_host(engine)?,
+    };
+    let mut headers = request.headers.clone();
+    if let Some(token) = &request.token {
+        headers.push(("authorization".to_owned(), format!("Bearer {token}")));
+    }
+    // A body is JSON unless a header says otherwise, as clients of JSON APIs send it.
+    if request.body.is_some()
+        && !request.no_content_type
+        && !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("content-type".to_owned(), "application/json".to_owned()));
+    }
+    let header_refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let max = engine.bundle().gateway().max_body_bytes as usize;
+    let body = match &request.body {
+        None => Body::Absent,
+        Some(b) if b.len() > max => Body::TooLarge,
+        Some(b) => Body::Bytes(b),
+    };
+    let facts = Request {
+        authority: &host,
+        method: &request.method,
+        path: &request.path,
+        headers: &header_refs,
+        body,
+    };
+    let identity = match &request.as_subject {
+        Some(subject) => Identity::Subject(subject),
+        None => Identity::Token,
+    };
+    let (outcome, explanation) = engine.explain(&facts, identity, now);
+    Ok(Checked {
+        outcome,
+        explanation,
+    })
+}
+
+/// The `gatehouse check --json` object for a decision (SPEC 5), with its explanation.
+pub fn outcome_json(outcome: &Outcome<'_>, explanation: &Explanation) -> Value {
+    let (decision, status, reason) = decision_parts(outcome);
+    json!({
+        "decision": decision,
+        "status": status,
+        "reason": reason,
+        "tenant": outcome.tenant_name(),
+        "principal": outcome.subject(),
+        "route": outcome.route_name(),
+        "resource": outcome.resource(),
+        "action": outcome.action,
+        "grant": outcome.grant(),
+        "explain": explanation,
+    })
+}
+
+fn decision_parts(outcome: &Outcome<'_>) -> (&'static str, u16, Option<&'static str>) {
+    match outcome.decision {
+        Decision::Allow { .. } => ("allow", 200, None),
+        Decision::Deny { reason } => ("deny", reason.status(), Some(reason.code())),
+    }
+}
+
+/// `gatehouse check` output: one JSON object, or a few aligned lines and the explanation (names
+/// from the policy and the request escaped for a terminal).
+pub fn render_outcome(outcome: &Outcome<'_>, explanation: &Explanation, as_json: bool) -> String {
+    if as_json {
+        return format!("{}\n", outcome_json(outcome, explanation));
+    }
+    let (decision, status, reason) = decision_parts(outcome);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{decision} {status}{}",
+        reason.map(|r| format!(" {r}")).unwrap_or_default()
+    );
+    let rows = [
+        ("tenant", outcome.tenant_name().map(str::to_owned)),
+        ("principal", outcome.subject()),
+        ("route", outcome.route_name().map(str::to_owned)),
+        ("resource", outcome.resource()),
+        ("action", outcome.action.map(str::to_owned)),
+        ("grant", outcome.grant()),
+    ];
+    for (name, value) in rows {
+        if let Some(value) = value {
+            let _ = writeln!(out, "  {name:<10} {}", for_terminal(&value));
+        }
+    }
+    out.push_str(&render_explanation(explanation));
+    out
+}
+
+/// The explanation as indented lines, its names escaped for a terminal.
+pub fn render_explanation(e: &Explanation) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "why: {}", for_terminal(&e.summary));
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "(none)".to_owned()
+        } else {
+            let shown: Vec<_> = v.iter().map(|x| for_terminal(x)).collect();
+            shown.join(", ")
+        }
+    };
+    if !e.subjects.is_empty() {
+        let _ = writeln!(out, "  subjects tried        {}", list(&e.subjects));
+    }
+    if !e.tenant_roles.is_empty() {
+        let _ = writeln!(out, "  tenant roles          {}", list(&e.tenant_roles));
+    }
+    for s in &e.searched {
+        let _ = writeln!(
+            out,
+            "  searched {}{}",
+            for_terminal(&s.resource),
+            if s.disabled { " (disabled)" } else { "" }
+        );
+        if let Some(authorized) = &s.authorized_subjects {
+            let _ = writeln!(out, "    admits only         {}", list(authorized));
+        }
+        if let Some(admitted) = &s.admitted {
+            let _ = writeln!(out, "    caller admitted as  {}", list(admitted));
+        }
+        let _ = writeln!(out, "    roles granting it   {}", list(&s.roles_granting));
+        let _ = writeln!(out, "    caller holds        {}", list(&s.held));
+        let more = s.granted_to_count.saturating_sub(s.granted_to.len());
+        let _ = writeln!(
+            out,
+            "    granted to          {}{}",
+            list(&s.granted_to),
+            if more > 0 {
+                format!(" (and {more} more)")
+            } else {
+                String::new()
+            }
+        );
+    }
+    if !e.tenant_roles_granting.is_empty() {
+        let _ = writeln!(
+            out,
+            "  tenant roles granting it {}",
+            list(&e.tenant_roles_granting)
+        );
+    }
+    out
+}
+
+/// A trusted bundle signing key: base64 (standard or url-safe) of the 32-byte Ed25519 key.
+pub fn decode_public_key(text: &str) -> Result<[u8; 32], TrustedKeyError> {
+    gatehouse_engine::trust::parse_trusted_key(text).map_err(|e| TrustedKeyError {
+        key: text.trim().to_owned(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+
+    use super::*;
+
+    #[test]
+    fn public_keys() {
+        let key = STANDARD.encode([7u8; 32]);
+        assert_eq!(decode_public_key(&key).unwrap(), [7u8; 32]);
+        assert!(decode_public_key("AAAA").is_err());
+    }
+}
