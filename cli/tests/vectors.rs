@@ -260,6 +260,7 @@ fn golden_vectors() {
     let mut failures = Vec::new();
     let mut ran = 0;
     let mut skipped = 0;
+    let mut cached_anywhere = false;
     for vector in load_vectors() {
         let (bytes, bundle_path) = compile(&vector);
         let mut export_cases = Vec::new();
@@ -303,11 +304,20 @@ fn golden_vectors() {
             // At `now`; at `now` again, when a token that verified comes from the engine's
             // verified-token cache and must get the same answer; and on the other clocks where
             // the vector says the answer holds.
+            let cached_before = engine.token_cache_stats().entries;
             let engine_answer = req.decide(&engine, vector.now);
             let again = req.decide(&engine, vector.now);
             if again != engine_answer {
                 failures.push(format!(
                     "{label} engine: a second, cached decision differs:\n    first  {engine_answer}\n    second {again}"
+                ));
+            }
+            // A token refused at steps 3-5 (401) leaves nothing in the verified-token cache.
+            let cached_after = engine.token_cache_stats().entries;
+            cached_anywhere |= cached_after > 0;
+            if engine_answer["status"] == 401 && cached_after != cached_before {
+                failures.push(format!(
+                    "{label} engine: a refused token was cached ({cached_before} -> {cached_after} entries)"
                 ));
             }
             let also_at = vector.also_at.iter().filter(|_| !case.now_only);
@@ -383,6 +393,8 @@ fn golden_vectors() {
         "golden vectors: {ran} cases run, {skipped} skipped, {} failures",
         failures.len()
     );
+    // Otherwise the check that refused tokens are not cached would hold vacuously.
+    assert!(cached_anywhere, "no verified token was ever cached");
     assert!(
         failures.is_empty(),
         "{} golden vector failure(s):\n{}",

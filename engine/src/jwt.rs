@@ -3,17 +3,17 @@
 //!
 //! Every failure is a [`Reason`]; nothing here can turn an error into an accepted token.
 
+mod claims;
 mod json;
 mod jwks;
 mod keys;
 #[cfg(test)]
 mod test_support;
 
-use serde_json::{Map, Value};
-
 use crate::model::Algorithm;
 use crate::reason::Reason;
 
+pub use claims::{ClaimPath, Claims, Registered, Strings};
 pub use jwks::parse_jwks;
 pub use keys::KeySet;
 
@@ -51,30 +51,28 @@ impl<'a> Token<'a> {
             .split_at_checked(header.len() + 1 + payload.len())
             .ok_or(TokenMalformed)?;
 
+        // Header members are read like claims: one accepted type each, see `claims.rs`.
         let header = json::b64url(header)
             .and_then(|bytes| json::object(&bytes))
+            .map(Claims::new)
             .ok_or(TokenMalformed)?;
         // Case-sensitive (RFC 7515 4.1.1): `none` in any casing, and every name we do not
         // implement, is simply not an allowed algorithm.
-        let alg = match header.get("alg") {
-            Some(Value::String(name)) => Algorithm::from_name(name).ok_or(AlgNotAllowed)?,
-            _ => return Err(TokenMalformed),
-        };
+        let alg = header.string("alg")?.ok_or(TokenMalformed)?;
+        let alg = Algorithm::from_name(alg).ok_or(AlgNotAllowed)?;
         // We implement no extension, so any `crit` names one we do not understand (RFC 7515
-        // 4.1.11); `b64: false` (RFC 7797) would change what the signature covers.
-        if header.contains_key("crit") || header.contains_key("b64") {
+        // 4.1.11); `b64: false` (RFC 7797) would change what the signature covers. Refused in
+        // any form, `null` included.
+        if header.has("crit") || header.has("b64") {
             return Err(TokenMalformed);
         }
-        let kid = match header.get("kid") {
-            None => None,
-            Some(Value::String(kid)) => Some(kid.clone()),
-            Some(_) => return Err(TokenMalformed),
-        };
+        let kid = header.string("kid")?.map(str::to_owned);
         // `jwk`, `jku`, `x5u` and `x5c` are deliberately not read: keys come from configuration.
+        // Nor is `typ` (or `cty`): nothing here depends on it, so it may hold anything.
 
         let claims = json::b64url(payload)
             .and_then(|bytes| json::object(&bytes))
-            .map(Claims)
+            .map(Claims::new)
             .ok_or(TokenMalformed)?;
         let signature = json::b64url(signature).ok_or(TokenMalformed)?;
         Ok(Token {
@@ -95,9 +93,10 @@ impl<'a> Token<'a> {
         &self.claims
     }
 
-    /// Convenience: `claims().str("iss")`. Unverified: only for choosing the key set.
-    pub fn issuer(&self) -> Option<&str> {
-        self.claims.str("iss")
+    /// `claims().string("iss")`: `Ok(None)` when absent, `token_malformed` when not a string.
+    /// Unverified: only for choosing the key set.
+    pub fn issuer(&self) -> Result<Option<&str>, Reason> {
+        self.claims.string("iss")
     }
 }
 
@@ -210,79 +209,28 @@ impl Window {
     }
 }
 
-/// Time and audience checks; only ever called on verified claims.
+/// Registered claim types, then time, then audience; only ever called on verified claims.
+/// Types first: a token with a registered claim of the wrong type is malformed whatever the
+/// time and whatever audiences are configured.
 fn check_claims(claims: &Claims, validation: &Validation<'_>) -> Result<(), Reason> {
-    claims
-        .window(validation.clock_skew_seconds)?
-        .check(validation.now)?;
+    let registered = claims.registered(validation.clock_skew_seconds)?;
+    registered.window.check(validation.now)?;
 
     if !validation.audiences.is_empty() {
         let wanted = |aud: &str| validation.audiences.iter().any(|a| a == aud);
-        let matched = match claims.get("aud") {
-            Some(Value::String(aud)) => wanted(aud),
-            Some(Value::Array(auds)) => {
-                auds.iter().all(Value::is_string)
-                    && auds.iter().filter_map(Value::as_str).any(wanted)
-            }
-            _ => false,
-        };
-        if !matched {
+        if !registered
+            .audience
+            .is_some_and(|auds| auds.iter().any(wanted))
+        {
             return Err(Reason::AudienceMismatch);
         }
     }
     Ok(())
 }
 
-/// The decoded payload. Rejects duplicate keys at any depth while parsing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Claims(Map<String, Value>);
-
-impl Claims {
-    /// The token's time window read with `skew` (a negative skew counts as none). Types first: a
-    /// time claim of the wrong type, or no `exp`, makes the token malformed whatever the time.
-    pub fn window(&self, skew: i64) -> Result<Window, Reason> {
-        Ok(Window {
-            exp: self.numeric_date("exp")?.ok_or(Reason::TokenMalformed)?,
-            nbf: self.numeric_date("nbf")?,
-            iat: self.numeric_date("iat")?,
-            skew: skew.max(0),
-        })
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.get(name)
-    }
-
-    /// Dotted path already split: ["ext","mail"] reaches {"ext":{"mail":..}}.
-    pub fn path(&self, path: &[String]) -> Option<&Value> {
-        let (first, rest) = path.split_first()?;
-        rest.iter().try_fold(self.0.get(first)?, |value, name| {
-            value.as_object()?.get(name)
-        })
-    }
-
-    pub fn str(&self, name: &str) -> Option<&str> {
-        self.0.get(name).and_then(Value::as_str)
-    }
-
-    /// Integer NumericDate claims (`iat`, ...): None when absent or not an integer.
-    pub fn int(&self, name: &str) -> Option<i64> {
-        self.0.get(name).and_then(Value::as_i64)
-    }
-
-    /// `Ok(None)` when absent; a present claim that is not an integer fitting `i64` (a float, a
-    /// string, `null`...) is malformed rather than ignored.
-    fn numeric_date(&self, name: &str) -> Result<Option<i64>, Reason> {
-        self.0
-            .get(name)
-            .map(|v| v.as_i64().ok_or(Reason::TokenMalformed))
-            .transpose()
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use super::json::b64url_encode;
     use super::test_support::{claims, jwk, keys, sign, sign_raw, signature, Signer, NOW};
@@ -335,7 +283,7 @@ mod tests {
             assert_eq!(check(&with_kid), Ok(()), "{alg:?} with kid");
             let parsed = Token::parse(&with_kid).unwrap();
             assert_eq!(parsed.algorithm(), alg);
-            assert_eq!(parsed.issuer(), Some("https://issuer.example"));
+            assert_eq!(parsed.issuer(), Ok(Some("https://issuer.example")));
 
             let without_kid = token(alg, json!({"alg": alg.name(), "typ": "JWT"}), claims());
             assert_eq!(check(&without_kid), Ok(()), "{alg:?} without kid");
@@ -369,10 +317,10 @@ mod tests {
         .unwrap();
         let set = KeySet::new(&set).unwrap();
         let token = Token::parse(jws).unwrap();
-        assert_eq!(token.issuer(), Some("joe"));
+        assert_eq!(token.issuer(), Ok(Some("joe")));
         assert_eq!(
-            token.claims().get("http://example.com/is_root"),
-            Some(&json!(true))
+            token.claims().boolean("http://example.com/is_root"),
+            Ok(Some(true))
         );
         let mut v = validation(&set);
         v.now = 1_300_819_379;
@@ -1039,11 +987,6 @@ mod tests {
             Some(json!("other")),
             Some(json!([])),
             Some(json!(["other"])),
-            Some(json!(["api", 5])),
-            Some(json!(5)),
-            Some(json!(null)),
-            Some(json!({"api": true})),
-            Some(json!([["api"]])),
         ] {
             assert_eq!(
                 run(bad.clone(), &configured),
@@ -1051,9 +994,145 @@ mod tests {
                 "{bad:?}"
             );
         }
-        // Without configured audiences `aud` is not looked at.
-        assert_eq!(run(Some(json!(5)), &[]), Ok(()));
+        // Without configured audiences a well-typed `aud` is not looked at.
+        assert_eq!(run(Some(json!("other")), &[]), Ok(()));
+        assert_eq!(run(Some(json!([])), &[]), Ok(()));
         assert_eq!(run(None, &[]), Ok(()));
+        // Any other type is malformed, whether audiences are configured or not.
+        for bad in [
+            json!(5),
+            json!(null),
+            json!(true),
+            json!({"api": true}),
+            json!(["api", 5]),
+            json!(["api", null]),
+            json!([["api"]]),
+        ] {
+            for audiences in [&configured[..], &[]] {
+                assert_eq!(
+                    run(Some(bad.clone()), audiences),
+                    Err(Reason::TokenMalformed),
+                    "{bad} with {audiences:?}"
+                );
+            }
+        }
+    }
+
+    /// Every registered claim against every JSON type but its own, through `verify`: always
+    /// `token_malformed`, and types are judged before the time (an expired token with a
+    /// wrong-typed claim is malformed, not expired).
+    #[test]
+    fn registered_claims_of_another_type_are_malformed() {
+        let set = all_keys();
+        let wrong = [
+            json!(null),
+            json!(true),
+            json!(7),
+            json!(1.5),
+            json!("7"),
+            json!([]),
+            json!(["x"]),
+            json!({}),
+        ];
+        for (name, accepts) in [
+            ("iss", &[4][..]),
+            ("sub", &[4]),
+            ("jti", &[4]),
+            ("aud", &[4, 5, 6]),
+            ("exp", &[2]),
+            ("nbf", &[2]),
+            ("iat", &[2]),
+        ] {
+            for (i, bad) in wrong.iter().enumerate() {
+                if accepts.contains(&i) {
+                    continue;
+                }
+                for expired in [false, true] {
+                    let mut c = claims();
+                    if expired && name != "exp" {
+                        c["exp"] = json!(NOW - 1000);
+                    }
+                    c[name] = bad.clone();
+                    let t = token(Algorithm::HS256, json!({"alg": "HS256"}), c);
+                    assert_eq!(
+                        verify(&Token::parse(&t).unwrap(), &validation(&set)),
+                        Err(Reason::TokenMalformed),
+                        "{name}: {bad} (expired: {expired})"
+                    );
+                }
+            }
+        }
+        // Claims Gatehouse does not read are not judged.
+        let mut c = claims();
+        c["scope"] = json!({"read": [1, null]});
+        c["typ"] = json!(null);
+        let t = token(Algorithm::HS256, json!({"alg": "HS256"}), c);
+        assert_eq!(
+            verify(&Token::parse(&t).unwrap(), &validation(&set)),
+            Ok(())
+        );
+    }
+
+    /// A wrong type never beats the signature: a forged token is `signature_invalid`.
+    #[test]
+    fn claim_types_are_judged_after_the_signature() {
+        for (name, bad) in [("jti", json!(5)), ("aud", json!([1])), ("sub", json!(null))] {
+            let mut c = claims();
+            c[name] = bad;
+            let t = token(Algorithm::ES256, json!({"alg": "ES256"}), c);
+            let (input, _) = t.rsplit_once('.').unwrap();
+            let forged = format!("{input}.{}", b64url_encode(&[1u8; 64]));
+            assert_eq!(check(&forged), Err(Reason::SignatureInvalid), "{name}");
+            assert_eq!(check(&t), Err(Reason::TokenMalformed), "{name}");
+        }
+    }
+
+    #[test]
+    fn header_members_have_one_type() {
+        let hs = |header: Value| {
+            sign(
+                Algorithm::HS256,
+                keys().signer(Algorithm::HS256),
+                &header,
+                &claims(),
+            )
+        };
+        assert_eq!(check(&hs(json!({"alg": "HS256", "kid": "hmac"}))), Ok(()));
+        for bad in [
+            json!(null),
+            json!(true),
+            json!(1),
+            json!(1.5),
+            json!(["hmac"]),
+            json!({"kid": "hmac"}),
+        ] {
+            assert_eq!(
+                Token::parse(&hs(json!({"alg": "HS256", "kid": bad.clone()}))).err(),
+                Some(Reason::TokenMalformed),
+                "kid {bad}"
+            );
+            assert_eq!(
+                Token::parse(&hs(json!({"alg": bad.clone()}))).err(),
+                Some(Reason::TokenMalformed),
+                "alg {bad}"
+            );
+            // `crit` and `b64` are refused in any form; `typ`, `cty` and the key-naming
+            // members are not read, so their type does not matter.
+            for refused in ["crit", "b64"] {
+                assert_eq!(
+                    Token::parse(&hs(json!({"alg": "HS256", refused: bad.clone()}))).err(),
+                    Some(Reason::TokenMalformed),
+                    "{refused} {bad}"
+                );
+            }
+            for ignored in ["typ", "cty", "jku", "x5u"] {
+                assert_eq!(
+                    check(&hs(json!({"alg": "HS256", ignored: bad.clone()}))),
+                    Ok(()),
+                    "{ignored} {bad}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -1097,24 +1176,41 @@ mod tests {
         );
         let t = Token::parse(&t).unwrap();
         let c = t.claims();
-        assert_eq!(t.issuer(), Some("https://idp"));
-        assert_eq!(c.str("iss"), Some("https://idp"));
-        assert_eq!(c.str("s"), None);
-        assert_eq!(c.int("exp"), Some(NOW + 5));
-        assert_eq!(c.int("n"), Some(-7));
-        assert_eq!(c.int("iat"), None);
-        assert_eq!(c.int("missing"), None);
-        assert_eq!(c.get("s"), Some(&json!(3)));
+        assert_eq!(t.issuer(), Ok(Some("https://idp")));
+        assert_eq!(c.string("iss"), Ok(Some("https://idp")));
+        assert_eq!(c.string("s"), Err(Reason::TokenMalformed));
+        assert_eq!(c.string("missing"), Ok(None));
+        assert_eq!(c.numeric_date("exp"), Ok(Some(NOW + 5)));
+        assert_eq!(c.numeric_date("n"), Ok(Some(-7)));
+        assert_eq!(c.numeric_date("iat"), Err(Reason::TokenMalformed));
+        assert_eq!(c.numeric_date("missing"), Ok(None));
         let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(c.path(&path(&["ext", "mail"])), Some(&json!("a@b.c")));
-        assert_eq!(c.path(&path(&["ext", "deep", "x"])), Some(&json!([1])));
-        assert_eq!(c.path(&path(&["iss"])), Some(&json!("https://idp")));
-        assert_eq!(c.path(&path(&["ext", "mail", "x"])), None);
-        assert_eq!(c.path(&path(&["ext", "nope"])), None);
-        assert_eq!(c.path(&path(&["ext.mail"])), None);
-        assert_eq!(c.path(&[]), None);
-        let without_iss = token(Algorithm::HS256, json!({"alg": "HS256"}), json!({"iss": 5}));
-        assert_eq!(Token::parse(&without_iss).unwrap().issuer(), None);
+        assert_eq!(c.string(&path(&["ext", "mail"])[..]), Ok(Some("a@b.c")));
+        assert_eq!(
+            c.strings(&path(&["ext", "deep", "x"])[..])
+                .map(|s| s.is_some()),
+            Err(Reason::TokenMalformed)
+        );
+        assert_eq!(
+            c.string(&path(&["ext", "mail", "x"])[..]),
+            Err(Reason::TokenMalformed)
+        );
+        assert_eq!(c.string(&path(&["ext", "nope"])[..]), Ok(None));
+        assert_eq!(c.string(&path(&["ext.mail"])[..]), Ok(None));
+        // An `iss` of another type is malformed, not absent (which would be `issuer_unknown`).
+        for bad in [json!(5), json!(null), json!(["https://idp"]), json!({})] {
+            let t = token(
+                Algorithm::HS256,
+                json!({"alg": "HS256"}),
+                json!({"iss": bad}),
+            );
+            assert_eq!(
+                Token::parse(&t).unwrap().issuer(),
+                Err(Reason::TokenMalformed)
+            );
+        }
+        let t = token(Algorithm::HS256, json!({"alg": "HS256"}), json!({}));
+        assert_eq!(Token::parse(&t).unwrap().issuer(), Ok(None));
     }
 
     #[test]

@@ -574,3 +574,307 @@ pub fn authority(data: &[u8]) {
         );
     }
 }
+
+/// The claim reader (`jwt::Claims`): every typed accessor against a reference reading of the
+/// same JSON, on the names Gatehouse reads and on names and dotted paths taken from the input;
+/// then the same claims signed for three issuers of the adversarial bundle (its control plane,
+/// the `ci` provider of virtual accounts and the HS256 `legacy-sso` provider of users), where
+/// a claim of the wrong type always makes the token `token_malformed`, a token with one is never
+/// allowed, and `token_malformed` always has such a cause. Input: a JSON payload.
+pub fn claims(data: &[u8]) {
+    use gatehouse_engine::jwt::Claims;
+    use serde_json::Value;
+
+    let Some(claims) = Claims::from_json(data) else {
+        return;
+    };
+    let Ok(Value::Object(members)) = json::parse_strict(data) else {
+        panic!("Claims::from_json took a payload that is not a strict JSON object");
+    };
+    for path in probes(&members) {
+        check_claim(&claims, &members, &path);
+    }
+    let registered = claims.registered(60);
+    assert_eq!(
+        registered.is_ok(),
+        registered_well_typed(&members) && members.get("exp").is_some(),
+        "registered claims: {:?}",
+        registered.err()
+    );
+
+    // Decisions: give the token an issuer, and an `exp` and `iat` when it has none, so that
+    // inputs reach the principal step; nothing else is changed.
+    let mut base = members.clone();
+    base.entry("exp").or_insert(Value::from(NOW + 600));
+    base.entry("iat").or_insert(Value::from(NOW - 60));
+    for flow in CLAIM_FLOWS {
+        let mut payload = base.clone();
+        payload.insert("iss".into(), Value::from(flow.issuer));
+        let payload = Value::Object(payload);
+        let Ok(bytes) = serde_json::to_vec(&payload) else {
+            continue;
+        };
+        // Too long for a token, or (re-encoded) no longer a payload the parser takes: the decision
+        // is still made, but the invariants below are about claim types only.
+        let comparable = bytes.len() < 8 * 1024 && Claims::from_json(&bytes).is_some();
+        let Ok(token) = gatehouse_compiler::keys::sign_jws(
+            claim_key(flow.key),
+            None,
+            &serde_json::Map::new(),
+            &payload,
+        ) else {
+            continue;
+        };
+        let header = format!("Bearer {token}");
+        let request = Request {
+            authority: "acme.adv.test",
+            method: "GET",
+            path: "/api/prompts/prompts/summarize",
+            headers: &[("authorization", &header)],
+            body: Body::Absent,
+        };
+        let outcome = adversarial_engine().decide(&request, Identity::Token, NOW);
+        summarize(&outcome);
+        if !comparable {
+            continue;
+        }
+        let Value::Object(payload) = payload else {
+            continue;
+        };
+        let registered_ok = registered_well_typed(&payload);
+        let read_ok = registered_ok
+            && flow.reads.iter().all(|(path, kind)| {
+                let path: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+                reference(&payload, &path).is_ok_and(|v| v.is_none_or(|v| kind.accepts(v)))
+            });
+        let reason = outcome.decision.reason();
+        if !registered_ok {
+            assert_eq!(
+                reason,
+                Some(gatehouse_engine::Reason::TokenMalformed),
+                "{}: a registered claim of another type was not malformed",
+                flow.issuer
+            );
+        }
+        if !read_ok {
+            assert!(
+                !outcome.decision.is_allow(),
+                "{}: a token with a claim of another type was allowed",
+                flow.issuer
+            );
+        }
+        if reason == Some(gatehouse_engine::Reason::TokenMalformed) {
+            assert!(
+                !read_ok,
+                "{}: token_malformed for a token whose claims are all well typed",
+                flow.issuer
+            );
+        }
+    }
+}
+
+/// The JSON type a claim accepts.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    String,
+    Bool,
+    Date,
+    Strings,
+}
+
+impl Kind {
+    fn accepts(self, value: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        match self {
+            Kind::String => value.is_string(),
+            Kind::Bool => value.is_boolean(),
+            Kind::Date => value.as_i64().is_some(),
+            Kind::Strings => match value {
+                Value::String(_) => true,
+                Value::Array(items) => items.iter().all(Value::is_string),
+                _ => false,
+            },
+        }
+    }
+}
+
+const REGISTERED: [(&str, Kind); 7] = [
+    ("iss", Kind::String),
+    ("sub", Kind::String),
+    ("jti", Kind::String),
+    ("aud", Kind::Strings),
+    ("exp", Kind::Date),
+    ("nbf", Kind::Date),
+    ("iat", Kind::Date),
+];
+
+/// An issuer of the adversarial tenant `acme`, the key that signs for it, and the claims
+/// beyond the registered ones that Gatehouse reads from its tokens.
+struct ClaimFlow {
+    issuer: &'static str,
+    key: &'static str,
+    reads: &'static [(&'static [&'static str], Kind)],
+}
+
+const CLAIM_FLOWS: [ClaimFlow; 3] = [
+    ClaimFlow {
+        issuer: "https://cp.acme.adv.test",
+        key: "acme-ed25519",
+        reads: &[(&["tenant"], Kind::String)],
+    },
+    ClaimFlow {
+        issuer: "https://ci.adv.test",
+        key: "ci",
+        reads: &[(&["repository"], Kind::String)],
+    },
+    ClaimFlow {
+        issuer: "https://legacy.acme.adv.test",
+        key: "legacy-hs",
+        reads: &[
+            (&["email"], Kind::String),
+            (&["email_verified"], Kind::Bool),
+        ],
+    },
+];
+
+/// The private JWK `tests/vectors/adversarial/keys/<name>.private.jwk.json`, read once.
+fn claim_key(name: &'static str) -> &'static str {
+    static KEYS: OnceLock<Vec<(&'static str, String)>> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        CLAIM_FLOWS
+            .iter()
+            .map(|flow| {
+                let path = repo().join(format!(
+                    "tests/vectors/adversarial/keys/{}.private.jwk.json",
+                    flow.key
+                ));
+                (flow.key, std::fs::read_to_string(path).unwrap_or_default())
+            })
+            .collect()
+    });
+    keys.iter()
+        .find(|(n, _)| *n == name)
+        .map_or("", |(_, text)| text.as_str())
+}
+
+fn registered_well_typed(members: &serde_json::Map<String, serde_json::Value>) -> bool {
+    REGISTERED
+        .iter()
+        .all(|(name, kind)| members.get(*name).is_none_or(|v| kind.accepts(v)))
+}
+
+/// The reference reading of a dotted path: absent when a member is missing, `Err` when one on
+/// the way is present but not an object.
+fn reference<'a>(
+    members: &'a serde_json::Map<String, serde_json::Value>,
+    path: &[String],
+) -> Result<Option<&'a serde_json::Value>, ()> {
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(None);
+    };
+    let mut object = members;
+    for name in parents {
+        match object.get(name) {
+            None => return Ok(None),
+            Some(serde_json::Value::Object(inner)) => object = inner,
+            Some(_) => return Err(()),
+        }
+    }
+    Ok(object.get(last))
+}
+
+/// Names Gatehouse reads, and names and paths from the input itself (bounded).
+fn probes(members: &serde_json::Map<String, serde_json::Value>) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = [
+        "iss",
+        "sub",
+        "aud",
+        "jti",
+        "exp",
+        "nbf",
+        "iat",
+        "tenant",
+        "email",
+        "email_verified",
+        "groups",
+        "repository",
+    ]
+    .iter()
+    .map(|n| vec![n.to_string()])
+    .collect();
+    out.push(vec!["profile".into(), "email".into()]);
+    out.push(vec![]);
+    for (name, value) in members.iter().take(8) {
+        out.push(vec![name.clone()]);
+        out.push(vec![name.clone(), "x".into()]);
+        if let serde_json::Value::Object(inner) = value {
+            for (inner_name, inner_value) in inner.iter().take(4) {
+                out.push(vec![name.clone(), inner_name.clone()]);
+                if let serde_json::Value::Object(deep) = inner_value {
+                    for deep_name in deep.keys().take(2) {
+                        out.push(vec![name.clone(), inner_name.clone(), deep_name.clone()]);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every accessor on one path, against the reference.
+fn check_claim(
+    claims: &gatehouse_engine::jwt::Claims,
+    members: &serde_json::Map<String, serde_json::Value>,
+    path: &[String],
+) {
+    use gatehouse_engine::Reason::TokenMalformed;
+    let want = reference(members, path);
+    let expect = |kind: Kind| match want {
+        Err(()) => Err(TokenMalformed),
+        Ok(None) => Ok(false),
+        Ok(Some(v)) if kind.accepts(v) => Ok(true),
+        Ok(Some(_)) => Err(TokenMalformed),
+    };
+    assert_eq!(
+        claims.string(path).map(|v| v.is_some()),
+        expect(Kind::String),
+        "string {path:?}"
+    );
+    if let (Ok(Some(got)), Ok(Some(v))) = (claims.string(path), want) {
+        assert_eq!(Some(got), v.as_str());
+    }
+    assert_eq!(
+        claims.boolean(path).map(|v| v.is_some()),
+        expect(Kind::Bool),
+        "boolean {path:?}"
+    );
+    if let (Ok(Some(got)), Ok(Some(v))) = (claims.boolean(path), want) {
+        assert_eq!(Some(got), v.as_bool());
+    }
+    assert_eq!(
+        claims.numeric_date(path).map(|v| v.is_some()),
+        expect(Kind::Date),
+        "numeric_date {path:?}"
+    );
+    if let (Ok(Some(got)), Ok(Some(v))) = (claims.numeric_date(path), want) {
+        assert_eq!(Some(got), v.as_i64());
+    }
+    assert_eq!(
+        claims.strings(path).map(|v| v.is_some()),
+        expect(Kind::Strings),
+        "strings {path:?}"
+    );
+    if let (Ok(Some(got)), Ok(Some(v))) = (claims.strings(path), want) {
+        let got: Vec<&str> = got.iter().collect();
+        let want: Vec<&str> = match v {
+            serde_json::Value::String(s) => vec![s.as_str()],
+            serde_json::Value::Array(items) => items.iter().filter_map(|i| i.as_str()).collect(),
+            _ => vec![],
+        };
+        assert_eq!(got, want, "strings {path:?}");
+    }
+    // A single name reads the same as a path of one.
+    if let [name] = path {
+        assert_eq!(claims.string(name.as_str()), claims.string(path));
+    }
+}

@@ -9,9 +9,10 @@ use serde_json::Value;
 
 use crate::repo;
 
-pub const TARGETS: [&str; 7] = [
+pub const TARGETS: [&str; 8] = [
     "bundle_decode",
     "token",
+    "claims",
     "route",
     "body",
     "compile_yaml",
@@ -23,6 +24,7 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
     match target {
         "bundle_decode" => bundles(),
         "token" => tokens(),
+        "claims" => claim_payloads(),
         "route" => requests(),
         "body" => bodies(),
         "compile_yaml" => yaml(),
@@ -114,13 +116,69 @@ fn tokens() -> Vec<Vec<u8>> {
     out
 }
 
+/// `claims` inputs: the payload of every token in the golden vectors, raw ones decoded and
+/// minted ones as the runner mints them (the profile's claims, then the case's on top), so the
+/// claims of every kind of issuer and every wrong type the vectors try are there.
+fn claim_payloads() -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for dir in vector_dirs() {
+        let Some(file) = json_file(&dir.join("requests.json")) else {
+            continue;
+        };
+        let profiles = &file["token_profiles"];
+        for case in file["cases"].as_array().into_iter().flatten() {
+            let token = &case["token"];
+            if let Some(raw) = token["raw"].as_str() {
+                if let Some(payload) = raw.split('.').nth(1).and_then(b64url_decode) {
+                    out.push(payload);
+                }
+                continue;
+            }
+            let mut claims = serde_json::Map::new();
+            for layer in [&profiles[token["profile"].as_str().unwrap_or("")], token] {
+                if let Some(c) = layer["claims"].as_object() {
+                    claims.extend(c.clone());
+                }
+            }
+            if !claims.is_empty() {
+                out.extend(serde_json::to_vec(&Value::Object(claims)));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Unpadded base64url, leniently (seeds only): `None` on a character outside the alphabet.
+fn b64url_decode(text: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
 /// `es256` inputs: every mode, a few keys and messages (one a real token's signing input).
 fn es256() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for mode in 0u8..8 {
-        for (i, message) in [&b""[..], b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0", &[0xff; 300]]
-            .iter()
-            .enumerate()
+        for (i, message) in [
+            &b""[..],
+            b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0",
+            &[0xff; 300],
+        ]
+        .iter()
+        .enumerate()
         {
             let mut input = vec![mode];
             input.extend((0..32).map(|j| (j as u8).wrapping_mul(31).wrapping_add(i as u8 + 1)));

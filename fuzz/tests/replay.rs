@@ -1,7 +1,8 @@
 //! The fuzz targets on a stable toolchain: every seed, every file already in `corpus/<target>/`,
 //! `artifacts/<target>/` and `regressions/<target>/`, then deterministic mutations of the seeds
 //! (bit flips, truncations, insertions, splices). `GATEHOUSE_FUZZ_ITERS` sets the number of
-//! mutated inputs per target (default 2000).
+//! mutated inputs per target (default 2000); `GATEHOUSE_FUZZ_TARGETS` (names separated by
+//! spaces) runs only those targets.
 
 use std::path::Path;
 
@@ -11,6 +12,7 @@ fn run(target: &str, data: &[u8]) {
     match target {
         "bundle_decode" => gatehouse_fuzz::bundle_decode(data),
         "token" => gatehouse_fuzz::token(data),
+        "claims" => gatehouse_fuzz::claims(data),
         "route" => gatehouse_fuzz::route(data),
         "body" => gatehouse_fuzz::body(data),
         "compile_yaml" => gatehouse_fuzz::compile_yaml(data),
@@ -96,8 +98,13 @@ fn targets_survive_seeds_corpus_and_mutations() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
+    let only = std::env::var("GATEHOUSE_FUZZ_TARGETS").unwrap_or_default();
+    let only: Vec<&str> = only.split_whitespace().collect();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for target in TARGETS {
+        if !only.is_empty() && !only.contains(&target) {
+            continue;
+        }
         let seeds = seeds(target);
         assert!(seeds.len() >= 3, "{target}: only {} seeds", seeds.len());
         for seed in &seeds {

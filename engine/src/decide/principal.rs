@@ -7,7 +7,7 @@ use super::small::Small;
 use super::{Engine, Principal};
 use crate::bundle::{LoadedTenant, SubjectCode, Tables};
 use crate::cache::Window;
-use crate::jwt::{self, Token, Validation};
+use crate::jwt::{self, Strings, Token, Validation};
 use crate::model::{IdpId, ResolveTo, UserId, VirtualAccountId};
 use crate::reason::Reason;
 
@@ -21,7 +21,7 @@ impl Engine {
         now: i64,
     ) -> Result<(Caller, Window, Cached), Reason> {
         let token = Token::parse(raw)?;
-        let issuer = token.issuer().ok_or(Reason::IssuerUnknown)?;
+        let issuer = token.issuer()?.ok_or(Reason::IssuerUnknown)?;
         let config = &tenant.config;
         let skew = i64::from(config.clock_skew_seconds);
         let idp = if issuer == config.issuer {
@@ -43,15 +43,22 @@ impl Engine {
         } else {
             return Err(Reason::IssuerUnknown);
         };
-
-        let (keys, algorithms, audiences) = match idp {
-            None => (&tenant.keys, &[][..], &config.audiences),
+        let provider = match idp {
+            None => None,
             Some(i) => {
                 let provider = config
                     .identity_providers
                     .get(i)
                     .ok_or(Reason::IssuerUnknown)?;
+                let index = IdpId(u32::try_from(i).map_err(|_| Reason::IssuerUnknown)?);
                 let keys = tenant.idp_keys.get(i).ok_or(Reason::KeyUnknown)?;
+                Some((provider, index, keys))
+            }
+        };
+
+        let (keys, algorithms, audiences) = match provider {
+            None => (&tenant.keys, &[][..], &config.audiences),
+            Some((provider, _, keys)) => {
                 (keys, provider.algorithms.as_slice(), &provider.audiences)
             }
         };
@@ -65,8 +72,40 @@ impl Engine {
                 now,
             },
         )?;
+        // `verify` checked the registered claims' types (`jti`, `sub`, the times...); the claims
+        // this kind of issuer is read for are typed here, all before any of them is used.
         let claims = token.claims();
-        if let Some(jti) = claims.str("jti") {
+        let registered = claims.registered(skew)?;
+        let says = match provider {
+            None => Says::ControlPlane {
+                tenant: claims.string("tenant")?,
+                subject: registered.subject,
+            },
+            Some((provider, idp, _)) => match &provider.resolve_to {
+                ResolveTo::User {
+                    email_claim,
+                    team_claim,
+                    require_email_verified,
+                } => Says::User {
+                    idp,
+                    email_verified: claims.boolean("email_verified")?,
+                    require_email_verified: *require_email_verified,
+                    email: claims.string(email_claim.as_slice())?,
+                    teams: match team_claim {
+                        Some(claim) => claims.strings(claim.as_slice())?,
+                        None => None,
+                    },
+                },
+                ResolveTo::VirtualAccount {
+                    virtual_account_claim,
+                } => Says::VirtualAccount {
+                    idp,
+                    value: claims.string(virtual_account_claim.as_slice())?,
+                },
+            },
+        };
+
+        if let Some(jti) = registered.id {
             if config
                 .revoked_token_ids
                 .binary_search_by(|r| r.as_str().cmp(jti))
@@ -76,73 +115,52 @@ impl Engine {
             }
         }
 
-        let (caller, mapped) = match idp {
-            None => {
-                if claims.str("tenant") != Some(config.name.as_str()) {
+        let (caller, mapped) = match says {
+            Says::ControlPlane {
+                tenant: named,
+                subject,
+            } => {
+                if named != Some(config.name.as_str()) {
                     return Err(Reason::TenantMismatch);
                 }
-                let subject = claims.str("sub").ok_or(Reason::PrincipalUnknown)?;
+                let subject = subject.ok_or(Reason::PrincipalUnknown)?;
                 (
                     self.resolve_subject(tenant, tables, subject, now)?,
                     Vec::new(),
                 )
             }
-            Some(i) => {
-                let provider = config
-                    .identity_providers
-                    .get(i)
-                    .ok_or(Reason::IssuerUnknown)?;
-                let idp_index = IdpId(u32::try_from(i).map_err(|_| Reason::IssuerUnknown)?);
-                match &provider.resolve_to {
-                    ResolveTo::User {
-                        email_claim,
-                        team_claim,
-                        require_email_verified,
-                    } => {
-                        // An address the provider has not verified names no one: anyone can
-                        // put someone else's address on an unverified account.
-                        match claims.get("email_verified") {
-                            Some(serde_json::Value::Bool(true)) => {}
-                            None if !require_email_verified => {}
-                            _ => return Err(Reason::PrincipalUnknown),
-                        }
-                        let email = claims
-                            .path(email_claim)
-                            .and_then(serde_json::Value::as_str)
-                            .ok_or(Reason::PrincipalUnknown)?;
-                        let mut caller = user_caller(tables, &ascii_lowercase(email))?;
-                        let mut mapped = Vec::new();
-                        if let Some(values) = team_claim.as_ref().and_then(|c| claims.path(c)) {
-                            let values: Vec<&str> = match values {
-                                serde_json::Value::String(s) => vec![s.as_str()],
-                                serde_json::Value::Array(items) => {
-                                    items.iter().filter_map(serde_json::Value::as_str).collect()
-                                }
-                                _ => Vec::new(),
-                            };
-                            for value in values {
-                                mapped.extend(
-                                    tables.mapped_teams(idp_index, value).map(SubjectCode::team),
-                                );
-                            }
-                            caller.subjects.extend(mapped.iter().copied());
-                            caller.normalize();
-                        }
-                        (caller, mapped)
-                    }
-                    ResolveTo::VirtualAccount {
-                        virtual_account_claim,
-                    } => {
-                        let value = claims
-                            .path(virtual_account_claim)
-                            .and_then(serde_json::Value::as_str)
-                            .ok_or(Reason::PrincipalUnknown)?;
-                        let va = tables
-                            .mapped_virtual_account(idp_index, value)
-                            .ok_or(Reason::PrincipalUnknown)?;
-                        (Caller::virtual_account(va), Vec::new())
-                    }
+            Says::User {
+                idp,
+                email_verified,
+                require_email_verified,
+                email,
+                teams,
+            } => {
+                // An address the provider has not verified names no one: anyone can put someone
+                // else's address on an unverified account.
+                match email_verified {
+                    Some(true) => {}
+                    None if !require_email_verified => {}
+                    _ => return Err(Reason::PrincipalUnknown),
                 }
+                let email = email.ok_or(Reason::PrincipalUnknown)?;
+                let mut caller = user_caller(tables, &ascii_lowercase(email))?;
+                let mut mapped = Vec::new();
+                if let Some(values) = teams {
+                    for value in values.iter() {
+                        mapped.extend(tables.mapped_teams(idp, value).map(SubjectCode::team));
+                    }
+                    caller.subjects.extend(mapped.iter().copied());
+                    caller.normalize();
+                }
+                (caller, mapped)
+            }
+            Says::VirtualAccount { idp, value } => {
+                let value = value.ok_or(Reason::PrincipalUnknown)?;
+                let va = tables
+                    .mapped_virtual_account(idp, value)
+                    .ok_or(Reason::PrincipalUnknown)?;
+                (Caller::virtual_account(va), Vec::new())
             }
         };
         check_principal(tables, &caller, now)?;
@@ -151,7 +169,8 @@ impl Engine {
                 .virtual_accounts
                 .get(i.index())
                 .and_then(|v| v.tokens_valid_after());
-            if valid_after.is_some_and(|after| claims.int("iat").is_none_or(|iat| iat < after)) {
+            let iat = registered.window.iat;
+            if valid_after.is_some_and(|after| iat.is_none_or(|iat| iat < after)) {
                 return Err(Reason::TokenRevoked);
             }
         }
@@ -160,7 +179,7 @@ impl Engine {
             principal: caller.principal,
             mapped: mapped.into_boxed_slice(),
         };
-        Ok((caller, claims.window(skew)?, cached))
+        Ok((caller, registered.window, cached))
     }
 
     /// A subject reference (`user:<email>`, `virtualaccount:<name>`) to a caller, with the
@@ -185,6 +204,26 @@ impl Engine {
         check_principal(tables, &caller, now)?;
         Ok(caller)
     }
+}
+
+/// What a verified token says about its caller, every claim already of its one accepted type.
+enum Says<'c> {
+    /// `tenant` and `sub` (SPEC 3.1 step 5).
+    ControlPlane {
+        tenant: Option<&'c str>,
+        subject: Option<&'c str>,
+    },
+    /// An identity provider's token for a user: `email_verified`, the `email_claim` value and
+    /// the `team_claim` values.
+    User {
+        idp: IdpId,
+        email_verified: Option<bool>,
+        require_email_verified: bool,
+        email: Option<&'c str>,
+        teams: Option<Strings<'c>>,
+    },
+    /// An identity provider's token for a virtual account: the `virtual_account_claim` value.
+    VirtualAccount { idp: IdpId, value: Option<&'c str> },
 }
 
 /// An email as the user table stores it: ASCII letters lowercased, everything else exactly as

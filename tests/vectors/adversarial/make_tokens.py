@@ -655,7 +655,7 @@ def issuers():
         ("unknown issuer", "https://evil.example", "issuer_unknown"),
         ("issuer with a trailing slash", ACME_CP + "/", "issuer_unknown"),
         ("issuer in another case", ACME_CP.upper(), "issuer_unknown"),
-        ("issuer that is an array", [ACME_CP], "issuer_unknown"),
+        ("issuer that is an array", [ACME_CP], "token_malformed"),
         ("missing issuer", DROP, "issuer_unknown"),
     ]:
         token, lib = acme_es256(claims(iss=value))
@@ -692,9 +692,10 @@ def audiences_and_tenant():
         ("aud empty array", [], 401, "audience_mismatch"),
         ("aud missing", DROP, 401, "audience_mismatch"),
         ("aud in another case", ACME_AUD.upper(), 401, "audience_mismatch"),
-        ("aud nested array", [[ACME_AUD]], 401, "audience_mismatch"),
-        ("aud array with a non-string", [ACME_AUD, 5], 401, "audience_mismatch"),
-        ("aud as an object", {ACME_AUD: True}, 401, "audience_mismatch"),
+        # Another JSON type than a string or an array of strings is malformed, not a mismatch.
+        ("aud nested array", [[ACME_AUD]], 401, "token_malformed"),
+        ("aud array with a non-string", [ACME_AUD, 5], 401, "token_malformed"),
+        ("aud as an object", {ACME_AUD: True}, 401, "token_malformed"),
         ("aud with a trailing slash", ACME_AUD + "/", 401, "audience_mismatch"),
     ]:
         token, lib = acme_es256(claims(aud=value))
@@ -702,10 +703,13 @@ def audiences_and_tenant():
     case("okta token with the control plane's audience", "audience",
          pyjwt("RS256", "okta", claims("okta", aud=ACME_AUD)), 401, "audience_mismatch",
          library=PYJWT)
-    for label, value in [("of another tenant", "globex"), ("in another case", "ACME"),
-                         ("missing", DROP), ("an array", ["acme"])]:
+    for label, value, reason in [("of another tenant", "globex", "tenant_mismatch"),
+                                 ("in another case", "ACME", "tenant_mismatch"),
+                                 ("missing", DROP, "tenant_mismatch"),
+                                 # Not a string: malformed, never read as absent.
+                                 ("an array", ["acme"], "token_malformed")]:
         case(f"tenant claim {label}", "tenant-claim",
-             pyjwt("ES256", "acme-es256", claims(tenant=value)), 401, "tenant_mismatch",
+             pyjwt("ES256", "acme-es256", claims(tenant=value)), 401, reason,
              library=PYJWT)
 
 
@@ -847,13 +851,15 @@ def principals():
         ("okta token for an unknown email", claims("okta", email="mallory@acme.com"), "okta",
          "RS256"),
         ("okta token without the email claim", claims("okta", email=DROP), "okta", "RS256"),
-        ("okta token with email as an array", claims("okta", email=["carol@acme.com"]), "okta",
-         "RS256"),
         ("ci token for an unmapped repository", claims("ci", repository="acme/unknown"), "ci",
          "EdDSA"),
     ]:
         case(label, "principal-unknown", pyjwt(alg, key, payload), 401, "principal_unknown",
              library=PYJWT)
+    # An email claim that is not a string is malformed, never read as absent.
+    case("okta token with email as an array", "principal-unknown",
+         pyjwt("RS256", "okta", claims("okta", email=["carol@acme.com"])), 401,
+         "token_malformed", library=PYJWT)
     case("expired virtual account (ci IdP)", "principal-expired",
          pyjwt("EdDSA", "ci", claims("ci", repository="acme/old")), 401, "principal_expired",
          library=PYJWT)
