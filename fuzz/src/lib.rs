@@ -617,7 +617,7 @@ pub fn claims(data: &[u8]) {
         // Too long for a token, or (re-encoded) no longer a payload the parser takes: the decision
         // is still made, but the invariants below are about claim types only.
         let comparable = bytes.len() < 8 * 1024 && Claims::from_json(&bytes).is_some();
-        let Ok(token) = gatehouse_compiler::keys::sign_jws(
+        let Ok(token) = gatehouse_deploy::keys::sign_jws(
             claim_key(flow.key),
             None,
             &serde_json::Map::new(),
