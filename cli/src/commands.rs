@@ -12,6 +12,7 @@ use gatehouse_review::{analysis, clock, Exit};
 
 pub mod check;
 pub mod compile;
+pub mod completions;
 pub mod diff;
 pub mod envoy_config;
 pub mod inspect;

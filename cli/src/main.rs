@@ -5,7 +5,7 @@ mod commands;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use gatehouse_engine::escape::for_terminal;
 use gatehouse_review::Exit;
 
@@ -51,6 +51,10 @@ enum Command {
     /// Embed a bundle in gatehouse.wasm (used when the plugin configuration carries none);
     /// prints the module's SHA-256. `--oci` also writes an OCI image layout for Istio.
     Package(commands::package::PackageArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(commands::completions::CompletionsArgs),
+    /// Print the man page (roff).
+    Man,
     /// Write a synthetic tenant file for benchmarks (deterministic from the seed). Only in a
     /// binary built with the `test-support` feature (docs/benchmarks.md).
     #[cfg(feature = "test-support")]
@@ -105,5 +109,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Synth(args) => commands::synth::run(args),
         Command::Package(args) => commands::package::run(args),
         Command::EnvoyConfig(args) => commands::envoy_config::run(args),
+        Command::Completions(args) => {
+            commands::completions::completions(&args, &mut Cli::command())
+        }
+        Command::Man => commands::completions::man(Cli::command()),
     }
 }

@@ -91,6 +91,59 @@ impl Place {
         }
     }
 
+    /// The place with its end set to the end of the YAML or JSON scalar that starts there, when
+    /// the loader did not record one: a quoted string to its closing quote, a plain scalar to
+    /// the next `,`, `]`, `}`, ` #` or end of line (trailing spaces and a `:` key separator
+    /// excluded).
+    pub fn with_token_end(self, text: &str) -> Place {
+        if self.line == 0 {
+            return self;
+        }
+        let Some(line_text) = text.lines().nth(self.line - 1) else {
+            return self;
+        };
+        let Some((start, _)) = line_text.char_indices().nth(self.column.saturating_sub(1)) else {
+            return self;
+        };
+        let rest = line_text.get(start..).unwrap_or("");
+        let len = match rest.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                let mut escaped = false;
+                let mut end = None;
+                for (i, c) in rest.char_indices().skip(1) {
+                    if q == '"' && c == '\\' && !escaped {
+                        escaped = true;
+                        continue;
+                    }
+                    if c == q && !escaped {
+                        end = Some(i + c.len_utf8());
+                        break;
+                    }
+                    escaped = false;
+                }
+                end.unwrap_or(rest.len())
+            }
+            _ => {
+                let mut end = rest.len();
+                for (i, c) in rest.char_indices() {
+                    let comment = c == '#' && rest.get(..i).is_some_and(|b| b.ends_with(' '));
+                    if matches!(c, ',' | ']' | '}') || comment {
+                        end = i;
+                        break;
+                    }
+                }
+                let token = rest.get(..end).unwrap_or("").trim_end();
+                token.strip_suffix(':').unwrap_or(token).len()
+            }
+        };
+        let chars = rest.get(..len).map_or(0, |t| t.chars().count());
+        Place {
+            end_line: self.line,
+            end_column: self.column + chars,
+            ..self
+        }
+    }
+
     pub fn at(line: usize, column: usize) -> Place {
         Place {
             line,
@@ -242,14 +295,36 @@ impl fmt::Display for Diagnostic {
 
 impl std::error::Error for Diagnostic {}
 
-impl miette::Diagnostic for Diagnostic {
+/// The human rendering of a [`Diagnostic`] for miette's report handlers: the message as the
+/// headline, the code, the primary span and same-file labels drawn on the snippet, the help line
+/// and labels in other files below it.
+#[derive(Debug)]
+pub struct Human<'a>(pub &'a Diagnostic);
+
+impl fmt::Display for Human<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            for_terminal(&self.0.file.display().to_string()),
+            self.0.line,
+            self.0.column,
+            for_terminal(&self.0.message)
+        )
+    }
+}
+
+impl std::error::Error for Human<'_> {}
+
+impl miette::Diagnostic for Human<'_> {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(self.code))
+        Some(Box::new(self.0.code))
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         // Labels in other files cannot be drawn in this file's snippet: they join the help.
-        let elsewhere: Vec<String> = self
+        let d = self.0;
+        let elsewhere: Vec<String> = d
             .labels
             .iter()
             .filter_map(|l| {
@@ -263,7 +338,7 @@ impl miette::Diagnostic for Diagnostic {
                 ))
             })
             .collect();
-        let help = self.help.as_deref().map(for_terminal);
+        let help = d.help.as_deref().map(for_terminal);
         let text: Vec<String> = help
             .into_iter()
             .map(|h| h.into_owned())
@@ -273,32 +348,32 @@ impl miette::Diagnostic for Diagnostic {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.source_text.as_ref().map(|_| self as &dyn SourceCode)
+        self.0
+            .source_text
+            .as_ref()
+            .map(|_| self.0 as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let primary = self.span_of(Place {
-            line: self.line,
-            column: self.column,
-            end_line: self.end_line,
-            end_column: self.end_column,
+        let d = self.0;
+        let primary = d.span_of(Place {
+            line: d.line,
+            column: d.column,
+            end_line: d.end_line,
+            end_column: d.end_column,
         })?;
-        let secondary = self.labels.iter().filter_map(|l| {
+        let secondary = d.labels.iter().filter_map(move |l| {
             if l.file.is_some() {
                 return None;
             }
-            let span = self.span_of(l.place)?;
+            let span = d.span_of(l.place)?;
             Some(LabeledSpan::new_with_span(
                 Some(for_terminal(&l.message).into_owned()),
                 span,
             ))
         });
         Some(Box::new(
-            std::iter::once(LabeledSpan::new_primary_with_span(
-                Some(for_terminal(&self.message).into_owned()),
-                primary,
-            ))
-            .chain(secondary),
+            std::iter::once(LabeledSpan::new_primary_with_span(None, primary)).chain(secondary),
         ))
     }
 }
@@ -350,6 +425,10 @@ impl FileDiagnostics<'_> {
     }
 
     fn place(&mut self, place: Place, code: Code, message: impl Into<String>) -> Pending<'_> {
+        let place = match self.text.as_deref() {
+            Some(text) if place.end_line == 0 => place.with_token_end(text),
+            _ => place,
+        };
         let mut diagnostic = Diagnostic::new(self.file, place.line, place.column, code, message);
         diagnostic.end_line = place.end_line;
         diagnostic.end_column = place.end_column;

@@ -1,13 +1,15 @@
 //! `gatehouse compile`: tenant files (and a gateway file) into a policy bundle.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
+use gatehouse_compiler::diagnostics::{Diagnostic, Human};
 use gatehouse_compiler::{compile_paths, CompileError, CompileOptions};
 use gatehouse_review::{clock, Exit};
+use miette::{GraphicalReportHandler, GraphicalTheme};
 
 #[derive(Debug, Args)]
 pub struct CompileArgs {
@@ -31,6 +33,20 @@ pub struct CompileArgs {
     /// time in seconds).
     #[arg(long)]
     pub serial: Option<u64>,
+    /// How diagnostics are printed: `human` (source snippets with labels and help; the default
+    /// on a terminal), `short` (`file:line:column: error: message`, one line each; the default
+    /// otherwise) or `json` (one JSON object per line on stdout, for editors and CI
+    /// annotations).
+    #[arg(long, value_enum)]
+    pub error_format: Option<ErrorFormat>,
+}
+
+/// `--error-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ErrorFormat {
+    Human,
+    Short,
+    Json,
 }
 
 /// `gatehouse compile`.
@@ -51,10 +67,14 @@ pub fn run(args: CompileArgs) -> Result<ExitCode> {
     let policy = match compile_paths(&options) {
         Ok(policy) => policy,
         Err(CompileError::Invalid(diagnostics)) => {
-            let mut stderr = std::io::stderr().lock();
-            for d in &diagnostics {
-                let _ = writeln!(stderr, "{d}");
-            }
+            let format = args.error_format.unwrap_or_else(|| {
+                if std::io::stderr().is_terminal() {
+                    ErrorFormat::Human
+                } else {
+                    ErrorFormat::Short
+                }
+            });
+            print_diagnostics(&diagnostics, format);
             bail!("{} error(s); no bundle written", diagnostics.len());
         }
         Err(err) => return Err(err.into()),
@@ -94,6 +114,45 @@ pub fn default_serial(source_date_epoch: Option<&str>, now: i64) -> Result<u64> 
             anyhow!("SOURCE_DATE_EPOCH `{text}` is not a Unix time in seconds (a serial)")
         }),
         None => u64::try_from(now).map_err(|_| anyhow!("the clock is before 1970: give --serial")),
+    }
+}
+
+/// Prints compile diagnostics in `format`: human and short on stderr, JSON lines on stdout.
+fn print_diagnostics(diagnostics: &[Diagnostic], format: ErrorFormat) {
+    match format {
+        ErrorFormat::Short => {
+            let mut stderr = std::io::stderr().lock();
+            for d in diagnostics {
+                let _ = writeln!(stderr, "{d}");
+            }
+        }
+        ErrorFormat::Json => {
+            let mut stdout = std::io::stdout().lock();
+            for d in diagnostics {
+                let _ = writeln!(stdout, "{}", d.to_json());
+            }
+        }
+        ErrorFormat::Human => {
+            let theme = if std::io::stderr().is_terminal() {
+                GraphicalTheme::unicode()
+            } else {
+                GraphicalTheme::unicode_nocolor()
+            };
+            let handler = GraphicalReportHandler::new_themed(theme);
+            let mut stderr = std::io::stderr().lock();
+            for d in diagnostics {
+                let mut out = String::new();
+                match handler.render_report(&mut out, &Human(d)) {
+                    Ok(()) => {
+                        let _ = write!(stderr, "{out}");
+                    }
+                    // A snippet that cannot be drawn still leaves the one-line form.
+                    Err(_) => {
+                        let _ = writeln!(stderr, "{d}");
+                    }
+                }
+            }
+        }
     }
 }
 
