@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use gatehouse_bench::fixtures;
-use gatehouse_compiler::compile::compile_sources;
+use gatehouse_compiler::compile::{compile_sources, Sources};
 use gatehouse_engine::{Engine, LoadOptions};
 use gatehouse_testkit::synth::{self, Size};
 use std::hint::black_box;
@@ -34,12 +34,10 @@ fn compile(c: &mut Criterion) {
         let source = synth::tenant_json(fixtures::TENANT, size, 42);
         group.bench_function(label, |b| {
             b.iter(|| {
-                let policy = compile_sources(
-                    None,
-                    &[(Path::new("synth.json"), black_box(source.as_str()))],
-                    None,
-                    1,
-                )
+                let policy = compile_sources(&Sources::tenants(&[(
+                    Path::new("synth.json"),
+                    black_box(source.as_str()),
+                )]))
                 .unwrap();
                 gatehouse_engine::bundle::encode(&policy, None).unwrap()
             })

@@ -13,7 +13,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use gatehouse_compiler::compile::compile_sources;
+use gatehouse_compiler::compile::{compile_sources, Files, Sources};
 use gatehouse_deploy::keys::{self, KeyAlg};
 use gatehouse_engine::model::{Policy, RoleKind, Subject};
 use gatehouse_engine::route::Body;
@@ -41,12 +41,13 @@ pub struct Fixture {
 
 pub fn tenant(size: Size) -> Fixture {
     let source = synth::tenant_json(TENANT, size, 42);
-    let policy = compile_sources(
-        None,
-        &[(Path::new("synth.json"), source.as_str())],
-        Some("bench"),
-        1,
-    )
+    let policy = compile_sources(&Sources {
+        gateway: None,
+        tenants: &[(Path::new("synth.json"), source.as_str())],
+        files: Files::Disk,
+        revision: Some("bench"),
+        serial: 1,
+    })
     .unwrap_or_else(|e| panic!("synthetic tenant does not compile: {e}"));
     let bundle = gatehouse_engine::bundle::encode(&policy, None).unwrap();
     Fixture {

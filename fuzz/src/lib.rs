@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use gatehouse_compiler::compile::compile_sources;
+use gatehouse_compiler::compile::{compile_sources, Files, Sources};
 use gatehouse_compiler::{compile_paths, CompileOptions};
 use gatehouse_engine::jwt::{self, parse_jwks, KeySet, Token, Validation};
 use gatehouse_engine::model::{Algorithm, ResourceId};
@@ -413,14 +413,9 @@ pub fn compile_yaml(data: &[u8]) {
     let fake = Path::new("/nonexistent/gatehouse-fuzz/input.yaml");
     let result = if is_gateway {
         let tenant = seeds::inline_keys(&repo().join("examples/acme/tenant.yaml"));
-        compile_sources(
-            Some((fake, text)),
-            &[(fake, tenant.as_str())],
-            Some("fuzz"),
-            1,
-        )
+        compile_sources(&Sources { gateway: Some((fake, text)), tenants: &[(fake, tenant.as_str())], files: Files::Disk, revision: Some("fuzz"), serial: 1 })
     } else {
-        compile_sources(None, &[(fake, text)], Some("fuzz"), 1)
+        compile_sources(&Sources { gateway: None, tenants: &[(fake, text)], files: Files::Disk, revision: Some("fuzz"), serial: 1 })
     };
     let Ok(policy) = result else {
         return;

@@ -100,76 +100,74 @@ pub fn compile_paths(opts: &CompileOptions) -> Result<Policy, CompileError> {
         .iter()
         .map(|(p, t)| (p.as_path(), t.as_str()))
         .collect();
-    compile_sources(
-        gateway.as_ref().map(|(p, t)| (p.as_path(), t.as_str())),
-        &tenant_refs,
-        opts.revision.as_deref(),
-        opts.serial,
-    )
+    compile_sources(&Sources {
+        gateway: gateway.as_ref().map(|(p, t)| (p.as_path(), t.as_str())),
+        tenants: &tenant_refs,
+        files: Files::Disk,
+        revision: opts.revision.as_deref(),
+        serial: opts.serial,
+    })
 }
 
-/// Same from in-memory sources: `(name used in diagnostics, text)`. A tenant's `jwks_file`
-/// paths are resolved relative to the directory of its name.
+/// One compile run from in-memory sources.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'a> {
+    /// `(name used in diagnostics, text)` of the gateway file; `None`: the built-in routes.
+    pub gateway: Option<(&'a Path, &'a str)>,
+    /// `(name used in diagnostics, text)` of each tenant file. A tenant's `jwks_file` paths are
+    /// resolved relative to the directory of its name.
+    pub tenants: &'a [(&'a Path, &'a str)],
+    /// Where `jwks_file` paths are read from.
+    pub files: Files<'a>,
+    /// `None`: a short hex digest of the compiled policy.
+    pub revision: Option<&'a str>,
+    /// The bundle's monotonic serial ([`Policy::serial`]).
+    pub serial: u64,
+}
+
+impl<'a> Sources<'a> {
+    /// The tenant files alone, on disk, with the built-in routes, no revision and serial 1: what
+    /// tests and tools compiling one snippet want.
+    pub fn tenants(tenants: &'a [(&'a Path, &'a str)]) -> Sources<'a> {
+        Sources {
+            gateway: None,
+            tenants,
+            files: Files::Disk,
+            revision: None,
+            serial: 1,
+        }
+    }
+}
+
+/// Compiles in-memory sources.
 ///
 /// Tenant files named `*.json` are first read with `serde_json` ([`parse_json_fast`]: about 8x
 /// faster than the span-tracking YAML loader, and without its node tree); values read that way
 /// have no line and column. So if the run finds any error and a file was read that way, the
 /// whole run is redone with the YAML loader for every file, and its diagnostics (located, all
 /// of them) are the answer: the result is always the YAML loader's.
-///
-/// `serial` is the bundle's monotonic serial ([`Policy::serial`]).
-pub fn compile_sources(
-    gateway: Option<(&Path, &str)>,
-    tenants: &[(&Path, &str)],
-    revision: Option<&str>,
-    serial: u64,
-) -> Result<Policy, CompileError> {
-    compile_sources_in(gateway, tenants, Files::Disk, revision, serial)
-}
-
-/// [`compile_sources`] with `jwks_file` paths read from `files`.
-pub fn compile_sources_in(
-    gateway: Option<(&Path, &str)>,
-    tenants: &[(&Path, &str)],
-    files: Files<'_>,
-    revision: Option<&str>,
-    serial: u64,
-) -> Result<Policy, CompileError> {
-    let (result, fast) = compile_sources_with(gateway, tenants, files, revision, serial, true);
-    match result {
-        Err(CompileError::Invalid(_)) if fast => {
-            compile_sources_with(gateway, tenants, files, revision, serial, false).0
-        }
+pub fn compile_sources(sources: &Sources<'_>) -> Result<Policy, CompileError> {
+    let mut fast = false;
+    match compile_once(sources, true, &mut fast) {
+        Err(CompileError::Invalid(_)) if fast => compile_once(sources, false, &mut false),
         result => result,
     }
 }
 
-/// [`compile_sources`]; `json_fast`: try [`parse_json_fast`] on `*.json` tenants. Also says
-/// whether any tenant was read that way.
-fn compile_sources_with(
-    gateway: Option<(&Path, &str)>,
-    tenants: &[(&Path, &str)],
-    files: Files<'_>,
-    revision: Option<&str>,
-    serial: u64,
-    json_fast: bool,
-) -> (Result<Policy, CompileError>, bool) {
-    let mut fast = false;
-    let result = compile_sources_inner(
-        gateway, tenants, files, revision, serial, json_fast, &mut fast,
-    );
-    (result, fast)
-}
-
-fn compile_sources_inner(
-    gateway: Option<(&Path, &str)>,
-    tenants: &[(&Path, &str)],
-    files: Files<'_>,
-    revision: Option<&str>,
-    serial: u64,
+/// One pass over `sources`; `json_fast`: try [`parse_json_fast`] on `*.json` tenants, and set
+/// `fast` when one was read that way.
+fn compile_once(
+    sources: &Sources<'_>,
     json_fast: bool,
     fast: &mut bool,
 ) -> Result<Policy, CompileError> {
+    let Sources {
+        gateway,
+        tenants,
+        files,
+        revision,
+        serial,
+    } = *sources;
     if tenants.is_empty() {
         return Err(CompileError::NoTenants);
     }
@@ -305,9 +303,11 @@ mod tests {
     }
 
     fn both_ways(name: &Path, text: &str) -> (String, String) {
-        let (fast, used) = compile_sources_with(None, &[(name, text)], Files::Disk, None, 1, true);
+        let mut used = false;
+        let fast = compile_once(&Sources::tenants(&[(name, text)]), true, &mut used);
         assert!(used, "{}: the JSON fast path declined", name.display());
-        let (slow, used) = compile_sources_with(None, &[(name, text)], Files::Disk, None, 1, false);
+        let mut used = false;
+        let slow = compile_once(&Sources::tenants(&[(name, text)]), false, &mut used);
         assert!(!used);
         let json = |r: Result<Policy, CompileError>| match r {
             Ok(policy) => serde_json::to_string(&policy).unwrap_or_default(),
@@ -351,19 +351,15 @@ mod tests {
   "resources": [{{"type": "mcp-server", "name": "gh", "collaborators": [{{"subject": "user:a@x.com", "role": "mcp-server-user"}}],
                  "tools": [{{"name": "t"}}]}}]}}"#
         );
-        let policy = compile_sources(None, &[(Path::new("acme.json"), &text)], None, 1).unwrap();
+        let policy =
+            compile_sources(&Sources::tenants(&[(Path::new("acme.json"), &text)])).unwrap();
         assert_eq!(policy.tenants[0].users[0].email, "a@x.com");
         assert_eq!(policy.tenants[0].resources.len(), 2);
         assert_eq!(policy.tenants[0].grants.len(), 1);
-        let errs = match compile_sources(
-            None,
-            &[(
-                Path::new("acme.json"),
-                r#"{"tenant": {"name": "a", "issuer": "i", "jwks": {}, "colour": 1}}"#,
-            )],
-            None,
-            1,
-        ) {
+        let errs = match compile_sources(&Sources::tenants(&[(
+            Path::new("acme.json"),
+            r#"{"tenant": {"name": "a", "issuer": "i", "jwks": {}, "colour": 1}}"#,
+        )])) {
             Err(CompileError::Invalid(d)) => d,
             other => panic!("{other:?}"),
         };
@@ -390,11 +386,12 @@ mod tests {
         let broken = synth.replacen("\"users\":[{\"email\":\"", "\"users\":[{\"email\":\"x", 1);
         assert_ne!(broken, synth);
         let name = Path::new("synth.json");
-        let Err(CompileError::Invalid(fast)) = compile_sources(None, &[(name, &broken)], None, 1)
+        let Err(CompileError::Invalid(fast)) =
+            compile_sources(&Sources::tenants(&[(name, &broken)]))
         else {
             panic!("expected errors")
         };
-        let (slow, _) = compile_sources_with(None, &[(name, &broken)], Files::Disk, None, 1, false);
+        let slow = compile_once(&Sources::tenants(&[(name, &broken)]), false, &mut false);
         let Err(CompileError::Invalid(slow)) = slow else {
             panic!("expected errors")
         };

@@ -226,7 +226,7 @@ mod tests {
         VirtualAccountId,
     };
 
-    use crate::compile::{compile_sources, CompileError};
+    use crate::compile::{compile_sources, CompileError, Files, Sources};
 
     use super::test_support::*;
     use super::*;
@@ -431,12 +431,10 @@ mod tests {
             serde_json::to_string(&a).unwrap(),
             serde_json::to_string(&b).unwrap()
         );
-        let c = compile_sources(
-            None,
-            &[(Path::new("acme.yaml"), &full_tenant())],
-            Some("r7"),
-            1,
-        )
+        let c = compile_sources(&Sources {
+            revision: Some("r7"),
+            ..Sources::tenants(&[(Path::new("acme.yaml"), &full_tenant())])
+        })
         .unwrap();
         assert_eq!(c.revision, "r7");
         assert_eq!(c.serial, 1);
@@ -445,12 +443,13 @@ mod tests {
     #[test]
     fn serial_is_kept_but_not_part_of_the_derived_revision() {
         let compile = |serial| {
-            compile_sources(
-                None,
-                &[(Path::new("acme.yaml"), &full_tenant())],
-                None,
+            compile_sources(&Sources {
+                gateway: None,
+                tenants: &[(Path::new("acme.yaml"), &full_tenant())],
+                files: Files::Disk,
+                revision: None,
                 serial,
-            )
+            })
             .unwrap()
         };
         let (a, b) = (compile(5), compile(1_795_867_200));
@@ -542,16 +541,11 @@ resources:
         let b =
             format!("tenant: {{name: acme, hosts: [A.example.com], issuer: i, jwks: {JWKS}}}\n");
         let c = format!("tenant: {{name: other, issuer: i, jwks: {JWKS}}}\n");
-        let errs = match compile_sources(
-            None,
-            &[
-                (Path::new("a.yaml"), &a),
-                (Path::new("b.yaml"), &b),
-                (Path::new("c.yaml"), &c),
-            ],
-            None,
-            1,
-        ) {
+        let errs = match compile_sources(&Sources::tenants(&[
+            (Path::new("a.yaml"), &a),
+            (Path::new("b.yaml"), &b),
+            (Path::new("c.yaml"), &c),
+        ])) {
             Err(CompileError::Invalid(d)) => d.iter().map(ToString::to_string).collect::<Vec<_>>(),
             other => panic!("{other:?}"),
         };

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use gatehouse_compiler::compile::compile_sources;
+use gatehouse_compiler::compile::{compile_sources, Sources};
 use gatehouse_compiler::diagnostics::{closest, Code, Diagnostic};
 use gatehouse_compiler::CompileError;
 
@@ -14,7 +14,7 @@ const JWKS: &str = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"11qY
 
 fn diagnostics(files: &[(&str, &str)]) -> Vec<Diagnostic> {
     let files: Vec<(&Path, &str)> = files.iter().map(|(n, t)| (Path::new(*n), *t)).collect();
-    match compile_sources(None, &files, None, 1) {
+    match compile_sources(&Sources::tenants(&files)) {
         Err(CompileError::Invalid(d)) => d,
         other => panic!("expected diagnostics, got {other:?}"),
     }

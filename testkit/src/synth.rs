@@ -306,7 +306,7 @@ pub fn tenant_json(name: &str, size: Size, seed: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gatehouse_compiler::compile::compile_sources;
+    use gatehouse_compiler::compile::{compile_sources, Files, Sources};
     use std::path::Path;
 
     #[test]
@@ -320,7 +320,14 @@ mod tests {
         assert_eq!(a, tenant_json("synth", size, 7));
         assert_ne!(a, tenant_json("synth", size, 8));
         let path = Path::new("synth.json");
-        let policy = compile_sources(None, &[(path, a.as_str())], Some("r"), 1).unwrap();
+        let policy = compile_sources(&Sources {
+            gateway: None,
+            tenants: &[(path, a.as_str())],
+            files: Files::Disk,
+            revision: Some("r"),
+            serial: 1,
+        })
+        .unwrap();
         let tenant = &policy.tenants[0];
         assert_eq!(tenant.users.len(), 300);
         assert_eq!(tenant.teams.len(), 20);

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use gatehouse_compiler::compile::compile_sources;
+use gatehouse_compiler::compile::{compile_sources, Files, Sources};
 use gatehouse_deploy::envoy::{self, Addr, Ecds, Filter, PathHandling, Underscores};
 use gatehouse_deploy::keys;
 use serde_json::{Map, Value};
@@ -252,12 +252,13 @@ fn compile_signed(
     let gateway = edit_gateway(&read("gateway.yaml"));
     let tenant = edit_tenant(&read("tenant.yaml"));
     let (gateway_path, tenant_path) = (dir.join("gateway.yaml"), dir.join("tenant.yaml"));
-    let policy = compile_sources(
-        Some((gateway_path.as_path(), gateway.as_str())),
-        &[(tenant_path.as_path(), tenant.as_str())],
-        Some(revision),
+    let policy = compile_sources(&Sources {
+        gateway: Some((gateway_path.as_path(), gateway.as_str())),
+        tenants: &[(tenant_path.as_path(), tenant.as_str())],
+        files: Files::Disk,
+        revision: Some(revision),
         serial,
-    )
+    })
     .unwrap_or_else(|e| panic!("compiling the fixture: {e:?}"));
     let key = signing_key.map(|path| keys::read_signing_key(path).expect("reading a signing key"));
     gatehouse_engine::bundle::encode(&policy, key.as_ref()).expect("encoding the fixture bundle")

@@ -50,7 +50,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use gatehouse_compiler::compile::compile_sources;
+use gatehouse_compiler::compile::{compile_sources, Files, Sources};
 use gatehouse_deploy::envoy::{self, Addr, HeaderRoute, PathHandling, Underscores, Upstream};
 use gatehouse_deploy::keys;
 use gatehouse_e2e::upstreams::{
@@ -2158,12 +2158,13 @@ fn bundle_of(tenants: &[&str], edit: impl Fn(&str, String) -> String) -> (Vec<u8
         .iter()
         .map(|(p, t)| (p.as_path(), t.as_str()))
         .collect();
-    let policy = compile_sources(
-        Some((gateway_path.as_path(), gateway.as_str())),
-        &sources,
-        Some("differential"),
-        1,
-    )
+    let policy = compile_sources(&Sources {
+        gateway: Some((gateway_path.as_path(), gateway.as_str())),
+        tenants: &sources,
+        files: Files::Disk,
+        revision: Some("differential"),
+        serial: 1,
+    })
     .unwrap_or_else(|e| panic!("compiling {tenants:?} with the differential gateway: {e:?}"));
     let bundle = gatehouse_engine::bundle::encode(&policy, None)
         .unwrap_or_else(|e| panic!("encoding the bundle: {e:?}"));

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use gatehouse_compiler::compile::{compile_sources_in, CompileError, Files};
+use gatehouse_compiler::compile::{compile_sources, CompileError, Files, Sources};
 use gatehouse_deploy::keys;
 use gatehouse_engine::{Engine, LoadOptions};
 use gatehouse_review::check::{self, CheckRequest};
@@ -100,13 +100,13 @@ pub fn compile(request: &CompileRequest) -> Result<Vec<u8>, Vec<Value>> {
         .iter()
         .map(|f| (Path::new(&f.name), f.text.as_str()))
         .collect();
-    let policy = compile_sources_in(
+    let policy = compile_sources(&Sources {
         gateway,
-        &tenants,
-        Files::Memory(&all),
-        request.revision.as_deref(),
-        request.serial,
-    )
+        tenants: &tenants,
+        files: Files::Memory(&all),
+        revision: request.revision.as_deref(),
+        serial: request.serial,
+    })
     .map_err(|err| match err {
         CompileError::Invalid(found) => found
             .iter()

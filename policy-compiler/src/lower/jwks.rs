@@ -133,27 +133,27 @@ mod tests {
 
     #[test]
     fn jwks_file_from_memory_relative_to_the_tenant_name() {
-        use crate::compile::{compile_sources_in, Files};
+        use crate::compile::{compile_sources, Files, Sources};
         use std::path::Path;
         let tenant = "tenant: {name: acme, issuer: i, jwks_file: keys/cp.jwks.json}\n";
         let files = [(Path::new("./acme/keys/cp.jwks.json"), JWKS)];
-        let policy = compile_sources_in(
-            None,
-            &[(Path::new("acme/tenant.yaml"), tenant)],
-            Files::Memory(&files),
-            None,
-            1,
-        )
+        let policy = compile_sources(&Sources {
+            gateway: None,
+            tenants: &[(Path::new("acme/tenant.yaml"), tenant)],
+            files: Files::Memory(&files),
+            revision: None,
+            serial: 1,
+        })
         .unwrap();
         assert_eq!(policy.tenants[0].keys.len(), 1);
         // Not on disk either: only the files given count.
-        let err = compile_sources_in(
-            None,
-            &[(Path::new("tenant.yaml"), tenant)],
-            Files::Memory(&files),
-            None,
-            1,
-        )
+        let err = compile_sources(&Sources {
+            gateway: None,
+            tenants: &[(Path::new("tenant.yaml"), tenant)],
+            files: Files::Memory(&files),
+            revision: None,
+            serial: 1,
+        })
         .unwrap_err();
         let CompileError::Invalid(d) = err else {
             panic!()

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use gatehouse_engine::model::{Policy, ResourceId, RoleId, TeamId, Tenant, UserId};
 
-use crate::compile::{compile_sources, CompileError};
+use crate::compile::{compile_sources, CompileError, Sources};
 
 pub(crate) const JWKS: &str = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
 
@@ -108,7 +108,7 @@ resources:
 }
 
 pub(super) fn compile_one(text: &str) -> Result<Policy, CompileError> {
-    compile_sources(None, &[(Path::new("acme.yaml"), text)], None, 1)
+    compile_sources(&Sources::tenants(&[(Path::new("acme.yaml"), text)]))
 }
 
 pub(super) fn errors(text: &str) -> Vec<String> {
