@@ -7,6 +7,8 @@ mod claims;
 mod json;
 mod jwks;
 mod keys;
+#[cfg(feature = "sign")]
+pub mod sign;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
