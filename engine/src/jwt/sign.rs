@@ -32,10 +32,7 @@ impl core::fmt::Debug for Signer<'_> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum SignError {
     /// The algorithm needs another type of key.
-    AlgMismatch {
-        alg: Algorithm,
-        kind: &'static str,
-    },
+    AlgMismatch { alg: Algorithm, kind: &'static str },
     /// The RSA private key refused to sign.
     Rsa(rsa::Error),
     /// The HMAC secret is not usable as a key.
@@ -45,11 +42,9 @@ pub enum SignError {
 impl core::fmt::Display for SignError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            SignError::AlgMismatch { alg, kind } => write!(
-                f,
-                "algorithm `{}` does not fit a `{kind}` key",
-                alg.name()
-            ),
+            SignError::AlgMismatch { alg, kind } => {
+                write!(f, "algorithm `{}` does not fit a `{kind}` key", alg.name())
+            }
             SignError::Rsa(e) => write!(f, "{}", e.to_string().to_lowercase()),
             SignError::HmacKey => f.write_str("unusable hmac secret"),
         }
