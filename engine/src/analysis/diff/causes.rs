@@ -56,7 +56,11 @@ impl<'e> TenantDiff<'e> {
                         c.principal(i, Phrase::new().name(&name).word(&expires));
                     }
                 }
-                _ => {}
+                // Principals are matched by name within their kind, so a union entry is never
+                // a user on one side and a virtual account on the other.
+                (None, None)
+                | (Some(Principal::User(_)), Some(Principal::VirtualAccount(_)))
+                | (Some(Principal::VirtualAccount(_)), Some(Principal::User(_))) => {}
             }
         }
         // A team's tenant roles reach its members on both sides.

@@ -138,7 +138,7 @@ pub(super) fn token_notes(o: &Analysis<'_>, n: &Analysis<'_>) -> Vec<Phrase> {
                         .virtual_accounts
                         .get(target as usize)
                         .map(|v| format!("virtualaccount:{}", x.tables.str(v.name))),
-                    _ => x
+                    Some(crate::model::ResolveTo::User { .. }) | None => x
                         .tables
                         .teams
                         .get(target as usize)
