@@ -4,6 +4,7 @@
 //! Every failure is a [`Reason`]; nothing here can turn an error into an accepted token.
 
 mod claims;
+mod error;
 mod json;
 mod jwks;
 mod keys;
@@ -18,6 +19,7 @@ use crate::model::Algorithm;
 use crate::reason::Reason;
 
 pub use claims::{ClaimPath, Claims, Registered, Strings};
+pub use error::{JwksError, KeyError, KeyLabel, KeyProblem, MemberProblem};
 pub use jwks::parse_jwks;
 pub use keys::KeySet;
 
@@ -166,7 +168,7 @@ pub fn verify_raw(
     key: &crate::model::Jwk,
     message: &[u8],
     signature: &[u8],
-) -> Result<bool, String> {
+) -> Result<bool, KeyError> {
     let set = KeySet::new(core::slice::from_ref(key))?;
     let verified = set
         .candidates(alg)

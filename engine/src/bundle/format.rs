@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use zerocopy::little_endian::{I64, U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-use super::error::{EncodeError, LoadError};
+use super::error::{Corrupt, EncodeError, LoadError};
 use crate::model::{IdpId, ResourceId, RoleId, Subject, TeamId, TypeId, UserId, VirtualAccountId};
 
 pub const MAGIC: [u8; 8] = *b"GATEHSE\x01";
@@ -157,9 +157,7 @@ impl Header {
         }
         let flags = header.flags.get();
         if flags & !FLAG_SIGNED != 0 {
-            return Err(LoadError::Corrupt(format!(
-                "unknown header flags {flags:#x}"
-            )));
+            return Err(LoadError::Corrupt(Corrupt::Flags(flags)));
         }
         Ok(header)
     }
@@ -269,7 +267,7 @@ impl<'a> Directory<'a> {
             .ok()
             .and_then(|i| self.entries.get(i))
             .and_then(SectionEntry::range)
-            .ok_or_else(|| LoadError::Corrupt(format!("missing section {id:#x}")))
+            .ok_or(LoadError::Corrupt(Corrupt::MissingSection(id)))
     }
 }
 
