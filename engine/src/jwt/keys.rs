@@ -252,14 +252,14 @@ impl Material {
     }
 
     fn fits(&self, alg: Algorithm) -> bool {
-        use Algorithm::*;
-        match self {
-            Material::Rsa(_) => matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
-            Material::P256(_) => alg == ES256,
-            Material::P384(_) => alg == ES384,
-            Material::Ed25519(_) => alg == EdDSA,
-            Material::Hmac(_) => matches!(alg, HS256 | HS384 | HS512),
-        }
+        let key_type = match self {
+            Material::Rsa(_) => KeyType::Rsa,
+            Material::P256(_) => KeyType::P256,
+            Material::P384(_) => KeyType::P384,
+            Material::Ed25519(_) => KeyType::Ed25519,
+            Material::Hmac(_) => KeyType::Hmac,
+        };
+        KeyType::of(alg) == key_type
     }
 
     fn kind(&self) -> &'static str {
@@ -269,6 +269,30 @@ impl Material {
             Material::P384(_) => "ec p-384",
             Material::Ed25519(_) => "ed25519",
             Material::Hmac(_) => "hmac",
+        }
+    }
+}
+
+/// The type (and curve) of key an algorithm signs and verifies with: for verification keys here,
+/// and for signing keys in `sign.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum KeyType {
+    Rsa,
+    P256,
+    P384,
+    Ed25519,
+    Hmac,
+}
+
+impl KeyType {
+    pub(super) fn of(alg: Algorithm) -> KeyType {
+        use Algorithm::*;
+        match alg {
+            RS256 | RS384 | RS512 | PS256 | PS384 | PS512 => KeyType::Rsa,
+            ES256 => KeyType::P256,
+            ES384 => KeyType::P384,
+            EdDSA => KeyType::Ed25519,
+            HS256 | HS384 | HS512 => KeyType::Hmac,
         }
     }
 }

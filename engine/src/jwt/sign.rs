@@ -8,7 +8,7 @@ use rsa::{Pkcs1v15Sign, Pss, RsaPrivateKey};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use super::json::b64url_encode;
-use super::keys::{SHA256_PREFIX, SHA384_PREFIX, SHA512_PREFIX};
+use super::keys::{KeyType, SHA256_PREFIX, SHA384_PREFIX, SHA512_PREFIX};
 use crate::model::Algorithm;
 
 /// A private key that signs, by reference.
@@ -78,14 +78,14 @@ impl Signer<'_> {
 
     /// Whether `alg` signs with a key of this type.
     pub fn fits(self, alg: Algorithm) -> bool {
-        use Algorithm::*;
-        match self {
-            Signer::Rsa(_) => matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
-            Signer::P256(_) => alg == ES256,
-            Signer::P384(_) => alg == ES384,
-            Signer::Ed25519(_) => alg == EdDSA,
-            Signer::Hmac(_) => matches!(alg, HS256 | HS384 | HS512),
-        }
+        let key_type = match self {
+            Signer::Rsa(_) => KeyType::Rsa,
+            Signer::P256(_) => KeyType::P256,
+            Signer::P384(_) => KeyType::P384,
+            Signer::Ed25519(_) => KeyType::Ed25519,
+            Signer::Hmac(_) => KeyType::Hmac,
+        };
+        KeyType::of(alg) == key_type
     }
 }
 
