@@ -1,6 +1,7 @@
 //! The byte layout: every structure at its documented offsets, and round trips.
 
 use super::*;
+use crate::model::RoleId;
 
 #[test]
 fn header_round_trips_at_documented_offsets() {
