@@ -5,13 +5,13 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use gatehouse_engine::jwt::sign::{self, SignError, Signer};
 use gatehouse_engine::model::Algorithm;
-use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
-use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPrivateKey};
+use rsa::{BigUint, RsaPrivateKey};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use sha2::{Digest, Sha256};
 
 /// Key types `gatehouse keys generate` can create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,21 +71,6 @@ pub enum KeyError {
 
 /// RSA modulus size of generated keys.
 const RSA_BITS: usize = 2048;
-
-/// DER `DigestInfo` prefixes of RFC 8017 section 9.2, note 1 (the workspace builds `sha2`
-/// without its `oid` feature, which rsa's typed signing keys need).
-const SHA256_PREFIX: [u8; 19] = [
-    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
-    0x00, 0x04, 0x20,
-];
-const SHA384_PREFIX: [u8; 19] = [
-    0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05,
-    0x00, 0x04, 0x30,
-];
-const SHA512_PREFIX: [u8; 19] = [
-    0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05,
-    0x00, 0x04, 0x40,
-];
 
 /// A private JWK (JSON text, with a `kid` derived deterministically from the public key, e.g. RFC 7638 thumbprint base64url) and the public JWK Set (JSON text, same kid, `alg` and `use: sig` set).
 pub fn generate(alg: KeyAlg) -> Result<(String, String), KeyError> {
@@ -265,13 +250,13 @@ pub fn sign_jws(
         (Some(alg), _) => alg,
         (None, Some(Value::String(pinned))) => pinned.as_str(),
         (None, Some(_)) => return Err(KeyError::InvalidKey("`alg` is not a string".into())),
-        (None, None) => key.natural_alg().name(),
+        (None, None) => key.signer().natural_alg().name(),
     };
     let alg = Algorithm::from_name(name).ok_or_else(|| KeyError::UnsupportedAlg(name.into()))?;
-    if !key.fits(alg) {
+    if !key.signer().fits(alg) {
         return Err(KeyError::AlgMismatch {
             alg: name.into(),
-            kty: key.kind(),
+            kty: key.signer().kind(),
         });
     }
     if !claims.is_object() {
@@ -298,9 +283,14 @@ pub fn sign_jws(
     let header =
         serde_json::to_vec(&Value::Object(header)).map_err(|e| KeyError::Sign(e.to_string()))?;
     let payload = serde_json::to_vec(claims).map_err(|e| KeyError::Sign(e.to_string()))?;
-    let input = format!("{}.{}", b64(&header), b64(&payload));
-    let signature = key.sign(alg, input.as_bytes())?;
-    Ok(format!("{input}.{}", b64(&signature)))
+    sign::compact(alg, key.signer(), &header, &payload).map_err(|e| match e {
+        SignError::AlgMismatch { alg, kind } => KeyError::AlgMismatch {
+            alg: alg.name().into(),
+            kty: kind,
+        },
+        SignError::Rsa(e) => KeyError::Sign(e.to_string().to_lowercase()),
+        SignError::HmacKey => KeyError::InvalidKey("unusable hmac secret".into()),
+    })
 }
 
 enum PrivateKey {
@@ -354,92 +344,16 @@ impl PrivateKey {
         }
     }
 
-    fn natural_alg(&self) -> Algorithm {
+    /// The key as the engine's signer borrows it.
+    fn signer(&self) -> Signer<'_> {
         match self {
-            PrivateKey::Rsa(_) => Algorithm::RS256,
-            PrivateKey::P256(_) => Algorithm::ES256,
-            PrivateKey::P384(_) => Algorithm::ES384,
-            PrivateKey::Ed25519(_) => Algorithm::EdDSA,
-            PrivateKey::Hmac(_) => Algorithm::HS256,
+            PrivateKey::Rsa(k) => Signer::Rsa(k),
+            PrivateKey::P256(k) => Signer::P256(k),
+            PrivateKey::P384(k) => Signer::P384(k),
+            PrivateKey::Ed25519(k) => Signer::Ed25519(k),
+            PrivateKey::Hmac(k) => Signer::Hmac(k),
         }
     }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            PrivateKey::Rsa(_) => "RSA",
-            PrivateKey::P256(_) => "EC P-256",
-            PrivateKey::P384(_) => "EC P-384",
-            PrivateKey::Ed25519(_) => "OKP Ed25519",
-            PrivateKey::Hmac(_) => "oct",
-        }
-    }
-
-    fn fits(&self, alg: Algorithm) -> bool {
-        use Algorithm::*;
-        match self {
-            PrivateKey::Rsa(_) => matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
-            PrivateKey::P256(_) => alg == ES256,
-            PrivateKey::P384(_) => alg == ES384,
-            PrivateKey::Ed25519(_) => alg == EdDSA,
-            PrivateKey::Hmac(_) => matches!(alg, HS256 | HS384 | HS512),
-        }
-    }
-
-    fn sign(&self, alg: Algorithm, input: &[u8]) -> Result<Vec<u8>, KeyError> {
-        use Algorithm::*;
-        let failed = |e: rsa::Error| KeyError::Sign(e.to_string().to_lowercase());
-        match (self, alg) {
-            (PrivateKey::Rsa(k), RS256) => pkcs1(k, &SHA256_PREFIX, &Sha256::digest(input)),
-            (PrivateKey::Rsa(k), RS384) => pkcs1(k, &SHA384_PREFIX, &Sha384::digest(input)),
-            (PrivateKey::Rsa(k), RS512) => pkcs1(k, &SHA512_PREFIX, &Sha512::digest(input)),
-            (PrivateKey::Rsa(k), PS256) => k
-                .sign_with_rng(&mut OsRng, Pss::new::<Sha256>(), &Sha256::digest(input))
-                .map_err(failed),
-            (PrivateKey::Rsa(k), PS384) => k
-                .sign_with_rng(&mut OsRng, Pss::new::<Sha384>(), &Sha384::digest(input))
-                .map_err(failed),
-            (PrivateKey::Rsa(k), PS512) => k
-                .sign_with_rng(&mut OsRng, Pss::new::<Sha512>(), &Sha512::digest(input))
-                .map_err(failed),
-            (PrivateKey::P256(k), ES256) => {
-                use p256::ecdsa::signature::Signer as _;
-                let sig: p256::ecdsa::Signature = k.sign(input);
-                Ok(sig.to_bytes().to_vec())
-            }
-            (PrivateKey::P384(k), ES384) => {
-                use p384::ecdsa::signature::Signer as _;
-                let sig: p384::ecdsa::Signature = k.sign(input);
-                Ok(sig.to_bytes().to_vec())
-            }
-            (PrivateKey::Ed25519(k), EdDSA) => {
-                use ed25519_dalek::Signer as _;
-                Ok(k.sign(input).to_bytes().to_vec())
-            }
-            (PrivateKey::Hmac(k), HS256) => mac::<Hmac<Sha256>>(k, input),
-            (PrivateKey::Hmac(k), HS384) => mac::<Hmac<Sha384>>(k, input),
-            (PrivateKey::Hmac(k), HS512) => mac::<Hmac<Sha512>>(k, input),
-            (key, alg) => Err(KeyError::AlgMismatch {
-                alg: alg.name().into(),
-                kty: key.kind(),
-            }),
-        }
-    }
-}
-
-fn pkcs1(key: &RsaPrivateKey, prefix: &[u8], hashed: &[u8]) -> Result<Vec<u8>, KeyError> {
-    let scheme = Pkcs1v15Sign {
-        hash_len: Some(hashed.len()),
-        prefix: prefix.into(),
-    };
-    key.sign(scheme, hashed)
-        .map_err(|e| KeyError::Sign(e.to_string().to_lowercase()))
-}
-
-fn mac<M: Mac + hmac::digest::KeyInit>(key: &[u8], input: &[u8]) -> Result<Vec<u8>, KeyError> {
-    let mut mac = <M as Mac>::new_from_slice(key)
-        .map_err(|_| KeyError::InvalidKey("unusable hmac secret".into()))?;
-    mac.update(input);
-    Ok(mac.finalize().into_bytes().to_vec())
 }
 
 fn rsa_public(key: &RsaPrivateKey) -> Value {

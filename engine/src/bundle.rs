@@ -32,7 +32,7 @@ mod tests;
 pub use crate::model::TenantConfig;
 pub use decode::{Bundle, LoadOptions, LoadedTenant};
 pub use encode::encode;
-pub use error::{EncodeError, LoadError};
+pub use error::{Corrupt, EncodeError, LoadError};
 pub use format::{
     Grants, Header, MappingRecord, Meta, Packed, ResourceRecord, SectionEntry, StrRef, SubjectCode,
     SubjectNumbers, TeamRecord, UserRecord, VirtualAccountRecord, EMBEDDED_MARKER, FORMAT_MAJOR,
@@ -40,3 +40,4 @@ pub use format::{
     RESOURCE_RESTRICTED, SIGNATURE_TRAILER_LEN, USER_ACTIVE,
 };
 pub use tables::Tables;
+pub use validate::{Invalid, Table};

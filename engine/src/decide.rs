@@ -13,17 +13,25 @@ use crate::request;
 use crate::route::{self, Body, Facts};
 
 mod authorize;
+#[cfg(feature = "analysis")]
 mod explain;
 mod outcome;
 mod principal;
 mod small;
 
-pub(crate) use authorize::{action_of, authorize, chain, tenant_roles, NoTrace, Trace};
-pub use explain::{Explanation, Searched};
-pub(crate) use outcome::{grant_text, principal_name, subject_name};
-pub(crate) use principal::ascii_lowercase;
+pub(crate) use authorize::{authorize, NoTrace, Trace};
 use principal::Cached;
 pub(crate) use principal::{check_principal, Caller};
+
+// What access review (`crate::analysis`) and `explain` reuse of the steps.
+#[cfg(feature = "analysis")]
+pub(crate) use authorize::{action_of, chain, tenant_roles};
+#[cfg(feature = "analysis")]
+pub use explain::{Explanation, Searched};
+#[cfg(feature = "analysis")]
+pub(crate) use outcome::{grant_text, principal_name, subject_name};
+#[cfg(feature = "analysis")]
+pub(crate) use principal::ascii_lowercase;
 
 /// A loaded bundle, ready to decide requests. Share it between the requests of one thread: the
 /// only state that changes is the verified-token cache (interior mutability, not `Sync`), which

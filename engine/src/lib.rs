@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "analysis")]
 pub mod analysis;
 pub mod authority;
 pub mod bundle;

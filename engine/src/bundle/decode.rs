@@ -8,7 +8,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
-use super::error::{corrupt, LoadError};
+use super::error::{corrupt, Corrupt, LoadError};
 use super::format::{
     section, Directory, Grants, Header, Meta, Packed, Reader, SignatureTrailer, FORMAT_MAJOR,
     HEADER_LEN, MAX_TENANTS,
@@ -164,8 +164,7 @@ fn table<'a, T: FromBytes + Immutable + KnownLayout + Unaligned>(
     what: &'static str,
 ) -> Result<&'a [T], LoadError> {
     let bytes = bytes.get(range.clone()).ok_or(LoadError::Truncated(what))?;
-    <[T]>::ref_from_bytes(bytes)
-        .map_err(|_| corrupt(format!("{what}: not a whole number of records")))
+    <[T]>::ref_from_bytes(bytes).map_err(|_| LoadError::Corrupt(Corrupt::Records(what)))
 }
 
 impl Bundle {
@@ -294,9 +293,9 @@ fn postcard_section<T: for<'de> Deserialize<'de>>(
 ) -> Result<T, LoadError> {
     let bytes = body.get(range).ok_or(LoadError::Truncated(what))?;
     let (value, rest) = postcard::take_from_bytes::<T>(bytes)
-        .map_err(|e| corrupt(format!("{what} section: {e}")))?;
+        .map_err(|error| LoadError::Corrupt(Corrupt::Section { what, error }))?;
     if !rest.is_empty() {
-        return Err(corrupt(format!("{what} section: trailing bytes")));
+        return Err(LoadError::Corrupt(Corrupt::SectionTrailing(what)));
     }
     Ok(value)
 }
@@ -313,17 +312,27 @@ fn load_tenant(
     )?;
     let name = &config.name;
     let tables = TableRanges::of_tenant(directory, index)?;
-    let type_ranges = validate::tables(&config, &tables.view(body, &config, &[])?)
-        .map_err(|why| corrupt(format!("tenant `{name}`: {why}")))?;
-    let keys =
-        KeySet::new(&config.keys).map_err(|e| corrupt(format!("tenant `{name}` keys: {e}")))?;
+    let type_ranges =
+        validate::tables(&config, &tables.view(body, &config, &[])?).map_err(|invalid| {
+            LoadError::Corrupt(Corrupt::Tenant {
+                tenant: name.clone(),
+                invalid,
+            })
+        })?;
+    let keys = KeySet::new(&config.keys).map_err(|error| {
+        LoadError::Corrupt(Corrupt::TenantKeys {
+            tenant: name.clone(),
+            error,
+        })
+    })?;
     let mut idp_keys = Vec::with_capacity(config.identity_providers.len());
     for idp in &config.identity_providers {
-        idp_keys.push(KeySet::new(&idp.keys).map_err(|e| {
-            corrupt(format!(
-                "tenant `{name}` identity provider `{}` keys: {e}",
-                idp.name
-            ))
+        idp_keys.push(KeySet::new(&idp.keys).map_err(|error| {
+            LoadError::Corrupt(Corrupt::ProviderKeys {
+                tenant: name.clone(),
+                provider: idp.name.clone(),
+                error,
+            })
         })?);
     }
     // Tables were validated against `body`; store them relative to the whole buffer.

@@ -81,7 +81,7 @@ pub(super) fn assemble(
 }
 
 pub(super) fn postcard_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, EncodeError> {
-    postcard::to_allocvec(value).map_err(|e| EncodeError::Invalid(e.to_string()))
+    postcard::to_allocvec(value).map_err(EncodeError::Section)
 }
 
 fn u32_of(n: usize, what: &'static str) -> Result<U32, EncodeError> {
@@ -236,7 +236,7 @@ fn encode_tenant(tenant: &Tenant) -> Result<Vec<(u32, Vec<u8>)>, EncodeError> {
             }
             let number = numbers
                 .number(SubjectCode::from(grant.subject))
-                .ok_or_else(|| EncodeError::Invalid("grant to an unknown subject".into()))?;
+                .ok_or(EncodeError::Invalid("grant to an unknown subject"))?;
             Packed::encode(
                 Grants::value(number, grant.role, role_bits),
                 grant_width,
@@ -263,7 +263,7 @@ fn encode_tenant(tenant: &Tenant) -> Result<Vec<(u32, Vec<u8>)>, EncodeError> {
     }
     if next_grant != tenant.grants.len() {
         return Err(EncodeError::Invalid(
-            "grants are not sorted by resource or name a missing resource".into(),
+            "grants are not sorted by resource or name a missing resource",
         ));
     }
 
@@ -307,11 +307,11 @@ fn mapping_rows(
 /// The encoder re-checks the ordering invariants the decoder relies on, so a compiler bug shows
 /// up at compile time rather than as a bundle that every proxy rejects.
 fn check_tenant(tenant: &Tenant) -> Result<(), EncodeError> {
-    let bad = |why: &str| {
-        Err(EncodeError::Invalid(format!(
-            "tenant `{}`: {why}",
-            tenant.config.name
-        )))
+    let bad = |why: &'static str| {
+        Err(EncodeError::Tenant {
+            tenant: tenant.config.name.clone(),
+            why,
+        })
     };
     if tenant.config.actions.len() > MAX_ACTIONS {
         return bad("more than 64 action names");

@@ -1,12 +1,22 @@
 //! Why a policy could not be encoded, and why a bundle was refused at load.
 
 use super::format::FORMAT_MAJOR;
+use super::validate::Invalid;
+use crate::jwt::KeyError;
 
 /// Why a policy could not be encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EncodeError {
     TooLarge(&'static str),
-    Invalid(String),
+    /// The policy breaks an invariant the decoder relies on.
+    Invalid(&'static str),
+    /// A tenant's tables break an ordering invariant the decoder relies on.
+    Tenant {
+        tenant: String,
+        why: &'static str,
+    },
+    /// A section postcard cannot write.
+    Section(postcard::Error),
 }
 
 impl core::fmt::Display for EncodeError {
@@ -19,6 +29,10 @@ impl core::fmt::Display for EncodeError {
                 )
             }
             EncodeError::Invalid(why) => write!(f, "invalid policy: {why}"),
+            EncodeError::Tenant { tenant, why } => {
+                write!(f, "invalid policy: tenant `{tenant}`: {why}")
+            }
+            EncodeError::Section(error) => write!(f, "invalid policy: {error}"),
         }
     }
 }
@@ -35,7 +49,7 @@ pub enum LoadError {
     BadSignature,
     Unsigned,
     UntrustedSigner,
-    Corrupt(String),
+    Corrupt(Corrupt),
 }
 
 impl core::fmt::Display for LoadError {
@@ -60,6 +74,60 @@ impl core::fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-pub(super) fn corrupt(why: impl Into<String>) -> LoadError {
-    LoadError::Corrupt(why.into())
+/// What is wrong inside a bundle whose header, digest and signature are in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Corrupt {
+    /// The sections or the tables are not laid out as the format says.
+    Layout(&'static str),
+    /// Header flag bits this build does not know.
+    Flags(u32),
+    /// A section the directory does not list.
+    MissingSection(u32),
+    /// A table whose length is not a whole number of its records.
+    Records(&'static str),
+    /// A postcard section that does not decode.
+    Section {
+        what: &'static str,
+        error: postcard::Error,
+    },
+    /// A postcard section with bytes after its value.
+    SectionTrailing(&'static str),
+    /// A tenant's tables break an invariant.
+    Tenant { tenant: String, invalid: Invalid },
+    /// A tenant's control-plane keys do not load.
+    TenantKeys { tenant: String, error: KeyError },
+    /// An identity provider's keys do not load.
+    ProviderKeys {
+        tenant: String,
+        provider: String,
+        error: KeyError,
+    },
+}
+
+impl core::fmt::Display for Corrupt {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Corrupt::Layout(why) => f.write_str(why),
+            Corrupt::Flags(flags) => write!(f, "unknown header flags {flags:#x}"),
+            Corrupt::MissingSection(id) => write!(f, "missing section {id:#x}"),
+            Corrupt::Records(what) => write!(f, "{what}: not a whole number of records"),
+            Corrupt::Section { what, error } => write!(f, "{what} section: {error}"),
+            Corrupt::SectionTrailing(what) => write!(f, "{what} section: trailing bytes"),
+            Corrupt::Tenant { tenant, invalid } => write!(f, "tenant `{tenant}`: {invalid}"),
+            Corrupt::TenantKeys { tenant, error } => write!(f, "tenant `{tenant}` keys: {error}"),
+            Corrupt::ProviderKeys {
+                tenant,
+                provider,
+                error,
+            } => write!(
+                f,
+                "tenant `{tenant}` identity provider `{provider}` keys: {error}"
+            ),
+        }
+    }
+}
+
+/// A bundle whose layout is not the format's: `why`.
+pub(super) fn corrupt(why: &'static str) -> LoadError {
+    LoadError::Corrupt(Corrupt::Layout(why))
 }

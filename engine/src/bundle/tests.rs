@@ -110,7 +110,9 @@ fn corrupt_serials_are_refused() {
     ];
     for (what, meta) in cases {
         match decode(with_meta(meta)) {
-            Err(LoadError::Corrupt(why)) => assert!(why.contains("meta"), "{what}: {why}"),
+            Err(LoadError::Corrupt(why)) => {
+                assert!(why.to_string().contains("meta"), "{what}: {why}")
+            }
             other => panic!("{what}: {other:?}"),
         }
     }
@@ -448,7 +450,9 @@ fn corrupt_tables_are_refused() {
         }
         let bytes = assemble(&sections, None).unwrap_or_default();
         match decode(bytes) {
-            Err(LoadError::Corrupt(why)) => assert!(why.contains(expected), "{what}: {why}"),
+            Err(LoadError::Corrupt(why)) => {
+                assert!(why.to_string().contains(expected), "{what}: {why}")
+            }
             other => panic!("{what}: {other:?}"),
         }
     }

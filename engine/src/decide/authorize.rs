@@ -151,7 +151,8 @@ pub(crate) fn authorize(
                     .get(role.index())
                     .is_some_and(|r| match r.kind {
                         RoleKind::Collaborator { actions, .. } => actions.contains(action),
-                        _ => false,
+                        // Tenant roles were looked at above, before the resource chain.
+                        RoleKind::TenantAdmin | RoleKind::Tenant { .. } => false,
                     });
                 if grants_action {
                     return Ok(Some(GrantRef {

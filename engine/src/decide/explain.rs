@@ -159,7 +159,7 @@ fn explanation(outcome: &Outcome<'_>, rec: &Recorder, named: Option<&str>) -> Ex
                 .get(role.index())
                 .is_some_and(|r| match r.kind {
                     RoleKind::Collaborator { actions, .. } => actions.contains(action),
-                    _ => false,
+                    RoleKind::TenantAdmin | RoleKind::Tenant { .. } => false,
                 })
         };
         let mut types = Vec::new();
@@ -285,6 +285,32 @@ fn summary(outcome: &Outcome<'_>, out: &Explanation, named: Option<&str>) -> Str
         Some(Reason::NoGrant) => {
             format!("{resource} has no action `{action}`")
         }
-        _ => summary_of_reason(outcome),
+        // Reasons decided before step 7 have nothing more to show than their description.
+        Some(
+            Reason::TokenMissing
+            | Reason::TokenMalformed
+            | Reason::AlgNotAllowed
+            | Reason::IssuerUnknown
+            | Reason::KeyUnknown
+            | Reason::SignatureInvalid
+            | Reason::TokenExpired
+            | Reason::TokenNotYetValid
+            | Reason::AudienceMismatch
+            | Reason::TokenRevoked
+            | Reason::TenantUnknown
+            | Reason::TenantMismatch
+            | Reason::PrincipalUnknown
+            | Reason::NoRoute
+            | Reason::ResourceUnresolved
+            | Reason::ResourceUnknown
+            | Reason::BodyTooLarge
+            | Reason::BodyInvalid
+            | Reason::PathNotCanonical
+            | Reason::UnsupportedMediaType
+            | Reason::AuthorityInvalid
+            | Reason::CrossSiteRequest
+            | Reason::RequestAmbiguous,
+        )
+        | None => summary_of_reason(outcome),
     }
 }

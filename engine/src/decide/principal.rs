@@ -257,6 +257,7 @@ pub(crate) struct Cached {
 impl Caller {
     /// The caller a principal of the tenant stands for when named directly (`--as`): itself, its
     /// stored teams and, for users, `team:everyone`. `None` if there is no such record.
+    #[cfg(feature = "analysis")]
     pub(crate) fn of(tables: &Tables<'_>, principal: Principal) -> Option<Caller> {
         match principal {
             Principal::User(id) => {

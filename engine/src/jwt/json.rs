@@ -12,7 +12,7 @@ pub(crate) fn b64url(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "sign"))]
 pub(crate) fn b64url_encode(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }

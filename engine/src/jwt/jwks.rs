@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use super::error::{JwksError, KeyLabel, MemberProblem};
 use super::json;
 use super::KeySet;
 use crate::model::{Algorithm, Curve, Jwk, KeyMaterial};
@@ -15,27 +16,32 @@ const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
 /// become `KeyMaterial::Symmetric` (explicit HMAC secrets). Keys with `use: "enc"` are rejected.
 ///
 /// The result is also checked with [`KeySet::new`], so a set that parses is a set that loads.
-pub fn parse_jwks(json: &str) -> Result<Vec<Jwk>, String> {
-    let set = json::object(json.as_bytes())
-        .ok_or("jwk set is not a json object (or has duplicate members)")?;
+pub fn parse_jwks(json: &str) -> Result<Vec<Jwk>, JwksError> {
+    let set = json::object(json.as_bytes()).ok_or(JwksError::NotObject)?;
     let keys = match set.get("keys") {
         Some(Value::Array(keys)) => keys,
-        Some(_) => return Err("jwk set member `keys` is not an array".to_owned()),
-        None => return Err("jwk set has no `keys` member".to_owned()),
+        Some(_) => return Err(JwksError::KeysNotArray),
+        None => return Err(JwksError::NoKeys),
     };
     let mut out: Vec<Jwk> = Vec::with_capacity(keys.len());
     for (index, key) in keys.iter().enumerate() {
         let Value::Object(key) = key else {
-            return Err(format!("key #{index}: not a json object"));
+            return Err(JwksError::KeyNotObject(index));
         };
         let label = match key.get("kid") {
-            Some(Value::String(kid)) => format!("key `{kid}`"),
-            _ => format!("key #{index}"),
+            Some(Value::String(kid)) => KeyLabel::Kid(kid.clone()),
+            _ => KeyLabel::Index(index),
         };
-        let jwk = parse_key(key).map_err(|e| format!("{label}: {e}"))?;
+        let jwk = parse_key(key).map_err(|problem| JwksError::Member {
+            key: label.clone(),
+            problem,
+        })?;
         if let Some(kid) = &jwk.kid {
             if out.iter().any(|k| k.kid.as_ref() == Some(kid)) {
-                return Err(format!("{label}: duplicate kid"));
+                return Err(JwksError::Member {
+                    key: label,
+                    problem: MemberProblem::DuplicateKid,
+                });
             }
         }
         out.push(jwk);
@@ -44,40 +50,39 @@ pub fn parse_jwks(json: &str) -> Result<Vec<Jwk>, String> {
     Ok(out)
 }
 
-fn parse_key(key: &Map<String, Value>) -> Result<Jwk, String> {
+fn parse_key(key: &Map<String, Value>) -> Result<Jwk, MemberProblem> {
     let kid = match key.get("kid") {
         None => None,
         Some(Value::String(kid)) => Some(kid.clone()),
-        Some(_) => return Err("`kid` is not a string".to_owned()),
+        Some(_) => return Err(MemberProblem::NotString("kid")),
     };
     match key.get("use") {
         None => {}
         Some(Value::String(u)) if u == "sig" => {}
-        Some(Value::String(u)) => return Err(format!("`use` is `{u}`, only `sig` keys verify")),
-        Some(_) => return Err("`use` is not a string".to_owned()),
+        Some(Value::String(u)) => return Err(MemberProblem::Use(u.clone())),
+        Some(_) => return Err(MemberProblem::NotString("use")),
     }
     match key.get("key_ops") {
         None => {}
         Some(Value::Array(ops)) if ops.iter().any(|op| op.as_str() == Some("verify")) => {}
-        Some(_) => return Err("`key_ops` does not include `verify`".to_owned()),
+        Some(_) => return Err(MemberProblem::KeyOps),
     }
     let alg = match key.get("alg") {
         None => None,
-        Some(Value::String(name)) => {
-            Some(Algorithm::from_name(name).ok_or_else(|| format!("unsupported `alg` `{name}`"))?)
-        }
-        Some(_) => return Err("`alg` is not a string".to_owned()),
+        Some(Value::String(name)) => Some(
+            Algorithm::from_name(name)
+                .ok_or_else(|| MemberProblem::UnsupportedAlg(name.clone()))?,
+        ),
+        Some(_) => return Err(MemberProblem::NotString("alg")),
     };
     let kty = match key.get("kty") {
         Some(Value::String(kty)) => kty.as_str(),
-        Some(_) => return Err("`kty` is not a string".to_owned()),
-        None => return Err("missing `kty`".to_owned()),
+        Some(_) => return Err(MemberProblem::NotString("kty")),
+        None => return Err(MemberProblem::Missing("kty")),
     };
     if kty != "oct" {
         if let Some(private) = PRIVATE_MEMBERS.iter().find(|m| key.contains_key(**m)) {
-            return Err(format!(
-                "private key member `{private}` present; configure the public key only"
-            ));
+            return Err(MemberProblem::Private(private));
         }
     }
     let material = match kty {
@@ -89,7 +94,12 @@ fn parse_key(key: &Map<String, Value>) -> Result<Jwk, String> {
             let curve = match string(key, "crv")? {
                 "P-256" => Curve::P256,
                 "P-384" => Curve::P384,
-                other => return Err(format!("unsupported `crv` `{other}` for `EC`")),
+                other => {
+                    return Err(MemberProblem::UnsupportedCurve {
+                        crv: other.to_owned(),
+                        kty: "EC",
+                    })
+                }
             };
             KeyMaterial::Ec {
                 curve,
@@ -101,29 +111,34 @@ fn parse_key(key: &Map<String, Value>) -> Result<Jwk, String> {
             "Ed25519" => KeyMaterial::Ed25519 {
                 x: bytes(key, "x")?,
             },
-            other => return Err(format!("unsupported `crv` `{other}` for `OKP`")),
+            other => {
+                return Err(MemberProblem::UnsupportedCurve {
+                    crv: other.to_owned(),
+                    kty: "OKP",
+                })
+            }
         },
         "oct" => KeyMaterial::Symmetric {
             k: bytes(key, "k")?,
         },
-        other => return Err(format!("unsupported `kty` `{other}`")),
+        other => return Err(MemberProblem::UnsupportedType(other.to_owned())),
     };
     Ok(Jwk { kid, alg, material })
 }
 
-fn string<'a>(key: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
+fn string<'a>(key: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, MemberProblem> {
     match key.get(name) {
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(format!("`{name}` is not a string")),
-        None => Err(format!("missing `{name}`")),
+        Some(_) => Err(MemberProblem::NotString(name)),
+        None => Err(MemberProblem::Missing(name)),
     }
 }
 
-fn bytes(key: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
+fn bytes(key: &Map<String, Value>, name: &'static str) -> Result<Vec<u8>, MemberProblem> {
     let text = string(key, name)?;
-    let bytes = json::b64url(text).ok_or_else(|| format!("`{name}` is not unpadded base64url"))?;
+    let bytes = json::b64url(text).ok_or(MemberProblem::NotBase64url(name))?;
     if bytes.is_empty() {
-        return Err(format!("`{name}` is empty"));
+        return Err(MemberProblem::Empty(name));
     }
     Ok(bytes)
 }
@@ -178,7 +193,7 @@ mod tests {
     fn rejects(edit: impl Fn(&mut Value), expected: &str) {
         let mut set = public_set();
         edit(&mut set);
-        let e = parse_jwks(&set.to_string()).err().unwrap();
+        let e = parse_jwks(&set.to_string()).err().unwrap().to_string();
         assert!(e.contains(expected), "{e} does not contain {expected}");
         // Lowercase, names the key, user input in backticks.
         assert!(e.starts_with("key ") || e.starts_with("jwk set "), "{e}");
@@ -276,7 +291,7 @@ mod tests {
     fn runs_key_set_checks() {
         let short = json!({"keys": [{"kty": "oct", "k": b64url_encode(b"secret"), "kid": "s"}]});
         assert_eq!(
-            parse_jwks(&short.to_string()).err().unwrap(),
+            parse_jwks(&short.to_string()).err().unwrap().to_string(),
             "key `s`: hmac secret of 6 bytes is under the minimum of 32"
         );
         let _ = jwk(None, Signer::Hmac(&[0; 32]));

@@ -5,6 +5,7 @@ use hmac::{Hmac, Mac};
 use rsa::{BigUint, RsaPublicKey};
 use sha2::{Sha256, Sha384, Sha512};
 
+use super::error::{KeyError, KeyLabel, KeyProblem};
 use crate::model::{Algorithm, Curve, Jwk, KeyMaterial};
 use p256_32::P256Key;
 use rsa32::RsaKey;
@@ -44,13 +45,17 @@ pub struct KeySet {
 
 impl KeySet {
     /// Errors name the offending key (kid or index) in lowercase text.
-    pub fn new(jwks: &[Jwk]) -> Result<KeySet, String> {
+    pub fn new(jwks: &[Jwk]) -> Result<KeySet, KeyError> {
         let mut keys: Vec<Key> = Vec::with_capacity(jwks.len());
         for (index, jwk) in jwks.iter().enumerate() {
-            let key = Key::new(jwk).map_err(|e| format!("{}: {e}", label(jwk, index)))?;
+            let refused = |problem| KeyError {
+                key: label(jwk, index),
+                problem,
+            };
+            let key = Key::new(jwk).map_err(refused)?;
             if let Some(kid) = &key.kid {
                 if keys.iter().any(|k| k.kid.as_ref() == Some(kid)) {
-                    return Err(format!("{}: duplicate kid", label(jwk, index)));
+                    return Err(refused(KeyProblem::DuplicateKid));
                 }
             }
             keys.push(key);
@@ -103,15 +108,14 @@ enum Material {
 }
 
 impl Key {
-    fn new(jwk: &Jwk) -> Result<Key, String> {
+    fn new(jwk: &Jwk) -> Result<Key, KeyProblem> {
         let material = Material::new(&jwk.material)?;
         if let Some(alg) = jwk.alg {
             if !material.fits(alg) {
-                return Err(format!(
-                    "`alg` {} does not fit a {} key",
-                    alg.name(),
-                    material.kind()
-                ));
+                return Err(KeyProblem::AlgMismatch {
+                    alg,
+                    kind: material.kind(),
+                });
             }
         }
         Ok(Key {
@@ -167,25 +171,24 @@ impl Key {
 }
 
 impl Material {
-    fn new(material: &KeyMaterial) -> Result<Material, String> {
+    fn new(material: &KeyMaterial) -> Result<Material, KeyProblem> {
         match material {
             KeyMaterial::Rsa { n, e } => {
                 let (n_be, e_be) = (n, e);
                 let n = BigUint::from_bytes_be(n);
                 let bits = n.bits();
                 if bits < RSA_MIN_BITS {
-                    return Err(format!(
-                        "rsa modulus of {bits} bits is under the minimum of {RSA_MIN_BITS}"
-                    ));
+                    return Err(KeyProblem::RsaTooSmall {
+                        bits,
+                        min: RSA_MIN_BITS,
+                    });
                 }
                 RsaPublicKey::new_with_max_size(n, BigUint::from_bytes_be(e), RSA_MAX_BITS)
-                    .map_err(|e| {
-                        format!("invalid rsa public key: {}", e.to_string().to_lowercase())
-                    })?;
+                    .map_err(|e| KeyProblem::RsaInvalid(rsa_refusal(&e)))?;
                 let n_be: &[u8] = n_be;
                 RsaKey::new(n_be, e_be)
                     .map(Material::Rsa)
-                    .ok_or_else(|| "invalid rsa public key: even modulus".to_owned())
+                    .ok_or(KeyProblem::RsaInvalid("even modulus"))
             }
             KeyMaterial::Ec { curve, x, y } => {
                 let size = match curve {
@@ -193,25 +196,25 @@ impl Material {
                     Curve::P384 => 48,
                 };
                 if x.len() != size || y.len() != size {
-                    return Err(format!(
-                        "ec coordinates must be {size} bytes each, got {} and {}",
-                        x.len(),
-                        y.len()
-                    ));
+                    return Err(KeyProblem::EcCoordinates {
+                        size,
+                        x: x.len(),
+                        y: y.len(),
+                    });
                 }
                 let mut sec1 = Vec::with_capacity(1 + 2 * size);
                 sec1.push(0x04);
                 sec1.extend_from_slice(x);
                 sec1.extend_from_slice(y);
-                let bad = |_| "ec point is not on the curve".to_owned();
+                let bad = |_| KeyProblem::EcOffCurve;
                 match curve {
                     Curve::P256 => {
                         p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(bad)?;
                         match (x.as_slice().try_into(), y.as_slice().try_into()) {
                             (Ok(x), Ok(y)) => P256Key::new(x, y)
                                 .map(Material::P256)
-                                .ok_or_else(|| "ec point is not on the curve".to_owned()),
-                            _ => Err("ec point is not on the curve".to_owned()),
+                                .ok_or(KeyProblem::EcOffCurve),
+                            _ => Err(KeyProblem::EcOffCurve),
                         }
                     }
                     Curve::P384 => p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
@@ -223,22 +226,22 @@ impl Material {
                 let bytes: &[u8; 32] = x
                     .as_slice()
                     .try_into()
-                    .map_err(|_| format!("ed25519 key must be 32 bytes, got {}", x.len()))?;
+                    .map_err(|_| KeyProblem::Ed25519Length(x.len()))?;
                 let key = ed25519_dalek::VerifyingKey::from_bytes(bytes)
-                    .map_err(|_| "ed25519 key is not a valid point".to_owned())?;
+                    .map_err(|_| KeyProblem::Ed25519Invalid)?;
                 if key.is_weak() {
-                    return Err("ed25519 key is a small-order point".to_owned());
+                    return Err(KeyProblem::Ed25519SmallOrder);
                 }
                 Ok(Material::Ed25519(key))
             }
             KeyMaterial::Symmetric { k } => {
                 if k.len() < HMAC_MIN_BYTES {
-                    return Err(format!(
-                        "hmac secret of {} bytes is under the minimum of {HMAC_MIN_BYTES}",
-                        k.len()
-                    ));
+                    return Err(KeyProblem::HmacTooShort {
+                        len: k.len(),
+                        min: HMAC_MIN_BYTES,
+                    });
                 }
-                let new = |_| "invalid hmac secret".to_owned();
+                let new = |_| KeyProblem::HmacInvalid;
                 Ok(Material::Hmac(Box::new(HmacKeys {
                     sha256: <Hmac<Sha256> as Mac>::new_from_slice(k).map_err(new)?,
                     sha384: <Hmac<Sha384> as Mac>::new_from_slice(k).map_err(new)?,
@@ -249,14 +252,14 @@ impl Material {
     }
 
     fn fits(&self, alg: Algorithm) -> bool {
-        use Algorithm::*;
-        match self {
-            Material::Rsa(_) => matches!(alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
-            Material::P256(_) => alg == ES256,
-            Material::P384(_) => alg == ES384,
-            Material::Ed25519(_) => alg == EdDSA,
-            Material::Hmac(_) => matches!(alg, HS256 | HS384 | HS512),
-        }
+        let key_type = match self {
+            Material::Rsa(_) => KeyType::Rsa,
+            Material::P256(_) => KeyType::P256,
+            Material::P384(_) => KeyType::P384,
+            Material::Ed25519(_) => KeyType::Ed25519,
+            Material::Hmac(_) => KeyType::Hmac,
+        };
+        KeyType::of(alg) == key_type
     }
 
     fn kind(&self) -> &'static str {
@@ -270,10 +273,47 @@ impl Material {
     }
 }
 
-fn label(jwk: &Jwk, index: usize) -> String {
+/// The type (and curve) of key an algorithm signs and verifies with: for verification keys here,
+/// and for signing keys in `sign.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum KeyType {
+    Rsa,
+    P256,
+    P384,
+    Ed25519,
+    Hmac,
+}
+
+impl KeyType {
+    pub(super) fn of(alg: Algorithm) -> KeyType {
+        use Algorithm::*;
+        match alg {
+            RS256 | RS384 | RS512 | PS256 | PS384 | PS512 => KeyType::Rsa,
+            ES256 => KeyType::P256,
+            ES384 => KeyType::P384,
+            EdDSA => KeyType::Ed25519,
+            HS256 | HS384 | HS512 => KeyType::Hmac,
+        }
+    }
+}
+
+fn label(jwk: &Jwk, index: usize) -> KeyLabel {
     match &jwk.kid {
-        Some(kid) => format!("key `{kid}`"),
-        None => format!("key #{index}"),
+        Some(kid) => KeyLabel::Kid(kid.clone()),
+        None => KeyLabel::Index(index),
+    }
+}
+
+/// What the RSA public key check refuses, in its own words (lowercase). `new_with_max_size`
+/// returns only the first five; the rest are named for completeness.
+fn rsa_refusal(error: &rsa::Error) -> &'static str {
+    match error {
+        rsa::Error::ModulusTooLarge => "modulus too large",
+        rsa::Error::PublicExponentTooLarge => "public exponent too large",
+        rsa::Error::PublicExponentTooSmall => "public exponent too small",
+        rsa::Error::InvalidModulus => "invalid modulus",
+        rsa::Error::InvalidExponent => "invalid exponent",
+        _ => "refused by the rsa public key check",
     }
 }
 
@@ -298,7 +338,7 @@ mod tests {
     use super::*;
 
     fn err(jwks: &[Jwk]) -> String {
-        KeySet::new(jwks).err().unwrap()
+        KeySet::new(jwks).err().unwrap().to_string()
     }
 
     #[test]

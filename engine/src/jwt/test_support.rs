@@ -1,16 +1,15 @@
-//! Keys and hand-signed tokens for the tests of `jwt` and its submodules.
+//! Keys and tokens for the tests of `jwt` and its submodules, signed by [`super::sign`].
 
 use std::sync::OnceLock;
 
-use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rsa::traits::PublicKeyParts;
-use rsa::{Pkcs1v15Sign, Pss, RsaPrivateKey};
+use rsa::RsaPrivateKey;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use super::json::b64url_encode;
 use crate::model::{Algorithm, Curve, Jwk, KeyMaterial};
+
+pub(crate) use super::sign::Signer;
 
 /// One signing key of each kind, generated once per test binary (RSA keygen is slow in debug).
 pub(crate) struct Keys {
@@ -32,16 +31,6 @@ pub(crate) fn keys() -> &'static Keys {
         ed25519: ed25519_dalek::SigningKey::generate(&mut OsRng),
         hmac: (0u8..48).collect(),
     })
-}
-
-/// What signs a test token.
-#[derive(Clone, Copy)]
-pub(crate) enum Signer<'a> {
-    Rsa(&'a RsaPrivateKey),
-    P256(&'a p256::ecdsa::SigningKey),
-    P384(&'a p384::ecdsa::SigningKey),
-    Ed25519(&'a ed25519_dalek::SigningKey),
-    Hmac(&'a [u8]),
 }
 
 impl Keys {
@@ -121,59 +110,12 @@ pub(crate) fn sign_raw(
     header: &[u8],
     payload: &[u8],
 ) -> String {
-    let input = format!("{}.{}", b64url_encode(header), b64url_encode(payload));
-    let signature = signature(alg, signer, input.as_bytes());
-    format!("{input}.{}", b64url_encode(&signature))
+    super::sign::compact(alg, signer, header, payload).unwrap()
 }
 
+/// The signature of `input`; the test's signer must fit `alg`.
 pub(crate) fn signature(alg: Algorithm, signer: Signer<'_>, input: &[u8]) -> Vec<u8> {
-    use Algorithm::*;
-    match (alg, signer) {
-        (HS256, Signer::Hmac(k)) => mac::<Hmac<Sha256>>(k, input),
-        (HS384, Signer::Hmac(k)) => mac::<Hmac<Sha384>>(k, input),
-        (HS512, Signer::Hmac(k)) => mac::<Hmac<Sha512>>(k, input),
-        (RS256, Signer::Rsa(k)) => pkcs1(k, &super::keys::SHA256_PREFIX, &Sha256::digest(input)),
-        (RS384, Signer::Rsa(k)) => pkcs1(k, &super::keys::SHA384_PREFIX, &Sha384::digest(input)),
-        (RS512, Signer::Rsa(k)) => pkcs1(k, &super::keys::SHA512_PREFIX, &Sha512::digest(input)),
-        (PS256, Signer::Rsa(k)) => k
-            .sign_with_rng(&mut OsRng, Pss::new::<Sha256>(), &Sha256::digest(input))
-            .unwrap(),
-        (PS384, Signer::Rsa(k)) => k
-            .sign_with_rng(&mut OsRng, Pss::new::<Sha384>(), &Sha384::digest(input))
-            .unwrap(),
-        (PS512, Signer::Rsa(k)) => k
-            .sign_with_rng(&mut OsRng, Pss::new::<Sha512>(), &Sha512::digest(input))
-            .unwrap(),
-        (ES256, Signer::P256(k)) => {
-            use p256::ecdsa::signature::Signer as _;
-            let sig: p256::ecdsa::Signature = k.sign(input);
-            sig.to_bytes().to_vec()
-        }
-        (ES384, Signer::P384(k)) => {
-            use p384::ecdsa::signature::Signer as _;
-            let sig: p384::ecdsa::Signature = k.sign(input);
-            sig.to_bytes().to_vec()
-        }
-        (EdDSA, Signer::Ed25519(k)) => {
-            use ed25519_dalek::Signer as _;
-            k.sign(input).to_bytes().to_vec()
-        }
-        (alg, _) => panic!("test signer does not fit {alg:?}"),
-    }
-}
-
-fn mac<M: Mac + hmac::digest::KeyInit>(key: &[u8], input: &[u8]) -> Vec<u8> {
-    let mut mac = <M as Mac>::new_from_slice(key).unwrap();
-    mac.update(input);
-    mac.finalize().into_bytes().to_vec()
-}
-
-fn pkcs1(key: &RsaPrivateKey, prefix: &[u8], hashed: &[u8]) -> Vec<u8> {
-    let scheme = Pkcs1v15Sign {
-        hash_len: Some(hashed.len()),
-        prefix: prefix.into(),
-    };
-    key.sign(scheme, hashed).unwrap()
+    super::sign::signature(alg, signer, input).unwrap()
 }
 
 /// Claims valid at [`NOW`].

@@ -1,0 +1,65 @@
+//! Why a review question cannot be put.
+
+/// A question that cannot be put: it names something the tenant does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnalysisError {
+    TenantUnknown(String),
+    /// The tenants' names, comma-separated.
+    SeveralTenants(String),
+    ResourceUnknown {
+        tenant: String,
+        resource: String,
+    },
+    ResourceMalformed(String),
+    TypeUnknown {
+        tenant: String,
+        resource_type: String,
+    },
+    ActionUnknown {
+        resource_type: String,
+        action: String,
+        /// The actions there are, comma-separated.
+        actions: String,
+    },
+    PrincipalUnknown {
+        tenant: String,
+        subject: String,
+    },
+}
+
+impl core::fmt::Display for AnalysisError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            AnalysisError::TenantUnknown(name) => write!(f, "the bundle has no tenant `{name}`"),
+            AnalysisError::SeveralTenants(names) => write!(
+                f,
+                "the bundle has several tenants ({names}): say which with --tenant"
+            ),
+            AnalysisError::ResourceUnknown { tenant, resource } => {
+                write!(f, "tenant `{tenant}` has no resource `{resource}`")
+            }
+            AnalysisError::ResourceMalformed(text) => {
+                write!(f, "`{text}` is not a resource reference `TYPE:PATH`")
+            }
+            AnalysisError::TypeUnknown {
+                tenant,
+                resource_type,
+            } => write!(f, "tenant `{tenant}` has no resource type `{resource_type}`"),
+            AnalysisError::ActionUnknown {
+                resource_type,
+                action,
+                actions,
+            } => write!(
+                f,
+                "resources of type `{resource_type}` have no action `{action}` (there are: {actions})"
+            ),
+            AnalysisError::PrincipalUnknown { tenant, subject } => write!(
+                f,
+                "tenant `{tenant}` has no principal `{subject}` (principals are \
+                 `user:<email>` and `virtualaccount:<name>`)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for AnalysisError {}
