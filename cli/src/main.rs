@@ -53,6 +53,8 @@ enum Command {
     Package(commands::package::PackageArgs),
     /// Write a synthetic tenant file for benchmarks (deterministic from the seed). Only in a
     /// binary built with the `test-support` feature (docs/benchmarks.md).
+    /// Print the JSON Schema of a tenant, gateway or test file, for editors and CI.
+    Schema(commands::schema::SchemaArgs),
     #[cfg(feature = "test-support")]
     #[command(hide = true)]
     Synth(commands::synth::SynthArgs),
@@ -105,5 +107,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Synth(args) => commands::synth::run(args),
         Command::Package(args) => commands::package::run(args),
         Command::EnvoyConfig(args) => commands::envoy_config::run(args),
+        Command::Schema(args) => commands::schema::run(args),
     }
 }
