@@ -29,6 +29,23 @@ ensure_envoy() {
   "$ENVOY_BIN" --version >/dev/null
 }
 
+# The independent JSON Schema validator that cli/tests/schemas.rs checks the schemas under
+# schemas/ with (Python `jsonschema`), in the same venv as Envoy.
+JSONSCHEMA_VERSION=4.26.0
+JSONSCHEMA_PYTHON="$VENV_DIR/bin/python"
+
+ensure_jsonschema() {
+  if [ -x "$JSONSCHEMA_PYTHON" ] && "$JSONSCHEMA_PYTHON" -c \
+      "import importlib.metadata as m, sys; sys.exit(m.version('jsonschema') != '$JSONSCHEMA_VERSION')" \
+      2>/dev/null; then
+    return
+  fi
+  echo "installing jsonschema $JSONSCHEMA_VERSION (PyPI) into $VENV_DIR" >&2
+  [ -x "$JSONSCHEMA_PYTHON" ] || python3 -m venv "$VENV_DIR"
+  "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check "jsonschema==$JSONSCHEMA_VERSION"
+  "$JSONSCHEMA_PYTHON" -c "import jsonschema"
+}
+
 # Installs Debian packages unless every command they provide is on PATH already:
 #   ensure_debian "PACKAGE..." COMMAND...
 # Tries without `apt-get update` first (fast when the lists are fresh), then with it.

@@ -18,6 +18,7 @@ pub mod envoy_config;
 pub mod inspect;
 pub mod keys;
 pub mod package;
+pub mod schema;
 #[cfg(feature = "test-support")]
 pub mod synth;
 pub mod test;

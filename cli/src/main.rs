@@ -57,6 +57,8 @@ enum Command {
     Man,
     /// Write a synthetic tenant file for benchmarks (deterministic from the seed). Only in a
     /// binary built with the `test-support` feature (docs/benchmarks.md).
+    /// Print the JSON Schema of a tenant, gateway or test file, for editors and CI.
+    Schema(commands::schema::SchemaArgs),
     #[cfg(feature = "test-support")]
     #[command(hide = true)]
     Synth(commands::synth::SynthArgs),
@@ -113,5 +115,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             commands::completions::completions(&args, &mut Cli::command())
         }
         Command::Man => commands::completions::man(Cli::command()),
+        Command::Schema(args) => commands::schema::run(args),
     }
 }

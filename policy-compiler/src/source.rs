@@ -31,6 +31,8 @@
 //! towards the tenant's limit of 64 distinct action names.
 
 mod json;
+#[cfg(feature = "schema")]
+pub mod schema;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -46,152 +48,257 @@ pub type SpannedString = Spanned<String>;
 
 /// One tenant file (SPEC 2.1).
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TenantFile {
+    /// The tenant: its name, hosts and the control-plane issuer of its tokens.
     pub tenant: TenantSection,
+    /// External issuers whose tokens resolve to existing users or virtual accounts.
     #[serde(default)]
     pub identity_providers: Vec<IdentityProviderSpec>,
+    /// The tenant's users, by email.
     #[serde(default)]
     pub users: Vec<UserSpec>,
+    /// Teams: members, tenant-level roles, and identity-provider claim values that make a caller a member.
     #[serde(default)]
     pub teams: Vec<TeamSpec>,
+    /// Virtual accounts: non-human principals (CI jobs, services).
     #[serde(default)]
     pub virtual_accounts: Vec<VirtualAccountSpec>,
+    /// Custom tenant-level roles.
     #[serde(default)]
     pub roles: Vec<RoleSpec>,
+    /// One role on many resources for many subjects.
     #[serde(default)]
     pub role_bindings: Vec<RoleBindingSpec>,
+    /// Top-level resources, each with its `type`; child resources are listed under their parent.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "schema::top_level_resources")
+    )]
     pub resources: Vec<ResourceSpec>,
+    /// Resource types added to the built-in catalog.
     #[serde(default)]
     pub resource_types: Vec<ResourceTypeSpec>,
 }
 
 /// `tenant:`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TenantSection {
+    /// Unique within a bundle.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub name: SpannedString,
+    /// Host names (`*.` wildcards allowed) that select this tenant.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub hosts: Vec<SpannedString>,
+    /// The control-plane issuer of user tokens, personal access tokens and virtual-account tokens.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub issuer: SpannedString,
+    /// The issuer's public keys: a JWK Set file, relative to this file. Exactly one of `jwks_file` and `jwks`.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub jwks_file: Option<SpannedString>,
     /// An inline RFC 7517 JWK Set, as a mapping.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")
+    )]
     pub jwks: Option<Spanned<serde_json::Value>>,
+    /// When set, a token's `aud` must name one of these.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub audiences: Vec<SpannedString>,
+    /// Leeway on `exp`, `nbf` and `iat`, in seconds (default 60).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<u32>"))]
     pub clock_skew_seconds: Option<Spanned<u32>>,
+    /// `jti` values that are rejected.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub revoked_token_ids: Vec<SpannedString>,
 }
 
 /// `resolve_to:` of an identity provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum ResolveToSpec {
+    /// Tokens name an existing user, by the email claim.
     User,
+    /// Tokens name a virtual account, through `identity_provider_mapping`.
     VirtualAccount,
 }
 
 /// One entry of `identity_providers:`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IdentityProviderSpec {
+    /// The name `identity_provider_mapping` entries refer to.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub name: SpannedString,
+    /// The `iss` of its tokens.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub issuer: SpannedString,
+    /// Its public keys: a JWK Set file, relative to this file. Exactly one of `jwks_file` and `jwks`.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub jwks_file: Option<SpannedString>,
+    /// An inline RFC 7517 JWK Set, as a mapping.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")
+    )]
     pub jwks: Option<Spanned<serde_json::Value>>,
+    /// When set, a token's `aud` must name one of these.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub audiences: Vec<SpannedString>,
+    /// Allowed `alg` values (default: what the keys can do).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub algorithms: Vec<SpannedString>,
+    /// Which kind of existing identity its tokens resolve to.
+    #[cfg_attr(feature = "schema", schemars(with = "ResolveToSpec"))]
     pub resolve_to: Spanned<ResolveToSpec>,
+    /// The claim holding the email (default `email`); dotted paths reach nested claims.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub email_claim: Option<SpannedString>,
+    /// A claim (a string or an array of strings) whose values map to teams.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub team_claim: Option<SpannedString>,
     /// `resolve_to: user` only: refuse tokens without `email_verified: true`.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<bool>"))]
     pub require_email_verified: Option<Spanned<bool>>,
+    /// The claim that names the virtual account (required with `resolve_to: virtual-account`).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub virtual_account_claim: Option<SpannedString>,
 }
 
 /// One entry of `users:`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UserSpec {
+    /// Compared case-insensitively.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub email: SpannedString,
+    /// Exactly one tenant-level role (default `tenant-member`).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub role: Option<SpannedString>,
+    /// `false`: denied everywhere, whatever the token.
     pub active: Option<bool>,
 }
 
 /// `{identity_provider: okta, value: ml}`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IdpMappingSpec {
+    /// The `name` of an entry of `identity_providers`.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub identity_provider: SpannedString,
+    /// The claim value.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub value: SpannedString,
 }
 
 /// One entry of `teams:`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TeamSpec {
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub name: SpannedString,
+    /// Member emails.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub members: Vec<SpannedString>,
+    /// Tenant-level roles every member gets.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub roles: Vec<SpannedString>,
+    /// Identity-provider team-claim values that also make a caller a member.
     #[serde(default)]
     pub identity_provider_mapping: Vec<IdpMappingSpec>,
 }
 
 /// `{resource: "mcp-server:github", role: mcp-server-user}`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PermissionSpec {
+    /// `<type>:<path>`, e.g. `model:openai-main/gpt-4o`.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub resource: SpannedString,
+    /// A role of that resource type.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub role: SpannedString,
 }
 
 /// One entry of `virtual_accounts:`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VirtualAccountSpec {
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub name: SpannedString,
     /// RFC 3339.
+    /// RFC 3339; after it the virtual account is denied.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub expires: Option<SpannedString>,
     /// RFC 3339.
+    /// RFC 3339; tokens with an earlier `iat` are rejected (rotation).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub tokens_valid_after: Option<SpannedString>,
+    /// Roles on resources.
     #[serde(default)]
     pub permissions: Vec<PermissionSpec>,
+    /// Identity-provider claim values that resolve to this virtual account.
     #[serde(default)]
     pub identity_provider_mapping: Vec<IdpMappingSpec>,
 }
 
 /// One entry of `roles:` (a custom tenant-level role).
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RoleSpec {
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub name: SpannedString,
     /// `<type>:<action>` or `<type>:*`.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub permissions: Vec<SpannedString>,
 }
 
 /// One entry of `role_bindings:`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RoleBindingSpec {
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub name: SpannedString,
+    /// `user:<email>`, `team:<name>`, `virtualaccount:<name>`.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub subjects: Vec<SpannedString>,
+    /// The roles granted, each on a resource.
     #[serde(default)]
     pub permissions: Vec<PermissionSpec>,
 }
 
 /// `{subject: "team:ml-engineers", role: provider-account-user}`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CollaboratorSpec {
+    /// `user:<email>`, `team:<name>` or `virtualaccount:<name>`.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub subject: SpannedString,
+    /// A collaborator role of the resource's type.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub role: SpannedString,
 }
 
@@ -266,36 +373,76 @@ impl<'de> Deserialize<'de> for Children {
 
 /// One entry of `resource_types:` (see the module documentation).
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        description = "A resource type added to the built-in catalog. Without `parent` its \
+        resources are listed under `resources:` with this `type`; with one, under their parent \
+        resource by `children_key`."
+    )
+)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceTypeSpec {
+    /// A new type name, not a built-in one.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub name: SpannedString,
+    /// A built-in or extension type; without it the type is top-level.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub parent: Option<SpannedString>,
+    /// Required with `parent`: the key under a parent resource where these are listed.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub children_key: Option<SpannedString>,
+    /// The type's action names.
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub actions: Vec<SpannedString>,
+    /// Collaborator roles on this type.
     #[serde(default)]
     pub roles: Vec<TypeRoleSpec>,
 }
 
 /// A collaborator role of an extension type: `actions` are the type's action names or `"*"`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TypeRoleSpec {
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub name: SpannedString,
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub actions: Vec<SpannedString>,
 }
 
 /// The gateway file (SPEC 3.2).
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GatewayFile {
+    /// What happens to a request no route matches (default `deny`).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<DefaultSpec>"))]
     pub default: Option<Spanned<DefaultSpec>>,
+    /// `dry-run`: denials are logged and counted, and the request continues (default `enforce`).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<ModeSpec>"))]
     pub mode: Option<Spanned<ModeSpec>>,
+    /// The largest body buffered for a route that reads it; a larger one is refused with 413.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<u32>"))]
     pub max_body_bytes: Option<Spanned<u32>>,
+    /// Where the token is read (default: `Authorization: Bearer`).
     pub token_sources: Option<Vec<TokenSourceSpec>>,
+    /// Method and URL override headers the client sent (`X-HTTP-Method-Override`,
+    /// `X-Original-URL`, ...): `remove` (default), `deny` or `keep`.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<OverrideHeadersSpec>"))]
     pub override_headers: Option<Spanned<OverrideHeadersSpec>>,
+    /// Host and prefix override headers the client sent (`X-Forwarded-Host`, `Forwarded`,
+    /// `X-Forwarded-Prefix`, ...): `remove` (default), `deny` or `keep`.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<OverrideHeadersSpec>"))]
     pub host_override_headers: Option<Spanned<OverrideHeadersSpec>>,
+    /// `refuse`: deny any path with a `;` (default `allow`).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<AllowRefuseSpec>"))]
     pub path_semicolons: Option<Spanned<AllowRefuseSpec>>,
+    /// `refuse`: deny cross-site requests authenticated by a cookie token source (default `allow`).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<AllowRefuseSpec>"))]
     pub cross_site_cookies: Option<Spanned<AllowRefuseSpec>>,
+    /// Routes, first match wins.
     #[serde(default)]
     pub routes: Vec<RouteSpec>,
 }
@@ -303,6 +450,7 @@ pub struct GatewayFile {
 /// `path_semicolons:` and `cross_site_cookies:` of the gateway file: `allow` (default) or
 /// `refuse`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum AllowRefuseSpec {
     Allow,
@@ -311,68 +459,109 @@ pub enum AllowRefuseSpec {
 
 /// `default:` of the gateway file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum DefaultSpec {
+    /// Denied (`no_route`).
     Deny,
+    /// Any valid principal passes.
     Authenticated,
 }
 
 /// `mode:` of the gateway file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum ModeSpec {
+    /// Denials are enforced.
     Enforce,
+    /// Denials are logged and counted; the request continues.
     DryRun,
 }
 
 /// `override_headers:` and `host_override_headers:` of the gateway file (SPEC 3.3): `remove`
 /// (default), `deny` or `keep`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum OverrideHeadersSpec {
+    /// Removed from every request the filter lets through.
     Remove,
+    /// A request carrying any of them is refused (`request_ambiguous`, 400).
     Deny,
+    /// Passed through untouched, for upstreams that need them.
     Keep,
 }
 
 /// `{header: name, prefix?: str}` | `{query: name}` | `{cookie: name}`: exactly one of
 /// `header`, `query`, `cookie` (checked when lowering, so the error can point at the entry).
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TokenSourceSpec {
+    /// A request header name.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub header: Option<SpannedString>,
+    /// With `header`: the text before the token, e.g. `"Bearer "`.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub prefix: Option<SpannedString>,
+    /// A query parameter name.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub query: Option<SpannedString>,
+    /// A cookie name.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub cookie: Option<SpannedString>,
 }
 
 /// One entry of `routes:`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RouteSpec {
+    /// Shown in decisions and logs.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub name: SpannedString,
+    /// Which requests the route takes.
     #[serde(rename = "match")]
     pub matcher: MatchSpec,
+    /// `true`: no token needed.
     pub public: Option<bool>,
+    /// The resource asked about: `<type>:<path>` with `{capture}` and `{body.a.b}` placeholders.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub resource: Option<SpannedString>,
+    /// The action asked about.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub action: Option<SpannedString>,
+    /// The body is JSON-RPC 2.0: the resource and action per method; `"*"` is any other method.
     pub jsonrpc: Option<Entries<SpannedString, TargetSpec>>,
 }
 
 /// `match:` of a route.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MatchSpec {
+    /// HTTP methods (default: any).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
     pub methods: Option<Vec<SpannedString>>,
+    /// The whole path; `{name}` captures one segment.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub path: Option<SpannedString>,
+    /// A path prefix, matched on segment boundaries.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub path_prefix: Option<SpannedString>,
 }
 
 /// `{resource: "tool:{server}/{body.params.name}", action: use}`.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TargetSpec {
+    /// `<type>:<path>` with `{capture}` and `{body.a.b}` placeholders.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub resource: SpannedString,
+    /// The action asked about.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub action: SpannedString,
 }
 

@@ -23,6 +23,8 @@ mod report;
 mod run;
 mod schema;
 
-pub use load::{load, LoadError, TestFile};
+pub use load::{load, yaml_to_json, LoadError, TestFile};
 pub use report::{CaseResult, FileReport, Report};
 pub use run::{mismatches, run, CaseError, RunError, RunOptions};
+#[cfg(feature = "schema")]
+pub use schema::json_schema;

@@ -236,6 +236,13 @@ fn unlocated(path: &Path, message: &str) -> String {
     )
 }
 
+/// A YAML (or JSON) document as JSON, as the test runner reads it: scalars typed by YAML 1.2's
+/// core schema, quoted scalars kept strings, duplicate keys refused. The JSON Schemas
+/// (`gatehouse schema`) describe files seen this way, as an editor's YAML support sees them.
+pub fn yaml_to_json(text: &str) -> Result<Value, marked_yaml::LoadError> {
+    marked_yaml::parse_yaml_with_options(0, text, loader_options()).map(|node| typed(&node))
+}
+
 /// Duplicate keys are errors, and quoted scalars are marked so that [`typed`] keeps them strings.
 fn loader_options() -> LoaderOptions {
     LoaderOptions::default()

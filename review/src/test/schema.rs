@@ -1,4 +1,5 @@
-//! The test file format (docs/analysis.md): serde types that mirror the file exactly.
+//! The test file format (docs/analysis.md): serde types that mirror the file exactly, and
+//! (feature `schema`) the JSON Schema derived from them, for `gatehouse schema tests`.
 
 use std::collections::BTreeMap;
 
@@ -9,26 +10,34 @@ use serde_json::{Map, Value};
 use crate::clock;
 
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileSpec {
+    /// Free text, shown in reports.
     #[serde(default)]
     pub(crate) description: Option<String>,
     /// The tenant whose issuer, name and host are the defaults, and whose access is asked about.
     #[serde(default)]
     pub(crate) tenant: Option<String>,
+    /// Defaults of every case.
     #[serde(default)]
     pub(crate) defaults: Defaults,
+    /// Request cases: each decided as `gatehouse check` decides it.
     #[serde(default)]
     pub(crate) cases: Vec<CaseSpec>,
+    /// Access cases: who may perform an action on a resource.
     #[serde(default)]
     pub(crate) access: Vec<AccessSpec>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Defaults {
+    /// The clock of every case (RFC 3339).
     #[serde(default)]
     pub(crate) now: Option<Time>,
+    /// The request host of every case.
     #[serde(default)]
     pub(crate) host: Option<String>,
     /// Private JWK file (relative to the test file) that signs `token` claims.
@@ -40,43 +49,60 @@ pub(crate) struct Defaults {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CaseSpec {
+    /// Unique in the file (request and access cases).
     pub(crate) name: Text,
+    /// Why this case exists; printed with a failure.
     #[serde(default)]
     pub(crate) note: Option<String>,
     /// Overrides `defaults.key` for this case's token.
     #[serde(default)]
     pub(crate) key: Option<String>,
+    /// The request, built as `gatehouse check` builds it from its flags.
     pub(crate) request: RequestSpec,
+    /// Members of the `gatehouse check --json` object, compared when named (at least one).
     pub(crate) expect: ExpectSpec,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RequestSpec {
+    /// The HTTP method.
     pub(crate) method: String,
+    /// The path, with the query string if any.
     pub(crate) path: String,
+    /// The request host (default: `defaults.host`, else the tenant's first exact host).
     #[serde(default)]
     pub(crate) host: Option<String>,
+    /// `{name: value}`, or `[[name, value], ...]` (in order, repeats allowed).
     #[serde(default)]
     pub(crate) headers: Option<Headers>,
+    /// Decide for this subject (`user:<email>`, `virtualaccount:<name>`), without a token; not with `token`.
     #[serde(default, rename = "as")]
     pub(crate) as_subject: Option<String>,
+    /// A token as sent (a string), or the claims of one to mint (a mapping; a claim given as null is left out).
     #[serde(default)]
     pub(crate) token: Option<TokenSpec>,
+    /// A JSON value, sent as JSON.
     #[serde(default)]
     pub(crate) body: Option<Value>,
+    /// Instead of `body`: the bytes as written.
     #[serde(default)]
     pub(crate) body_raw: Option<String>,
+    /// No default `content-type: application/json` with a body.
     #[serde(default)]
     pub(crate) no_content_type: bool,
+    /// This case's clock (RFC 3339).
     #[serde(default)]
     pub(crate) now: Option<Time>,
 }
 
 /// `{name: value}` or `[[name, value], ...]` (in order, repeats allowed).
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub(crate) enum Headers {
     Map(BTreeMap<String, Text>),
@@ -85,6 +111,7 @@ pub(crate) enum Headers {
 
 /// A token as sent, or the claims of one to mint.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub(crate) enum TokenSpec {
     Raw(String),
@@ -94,29 +121,48 @@ pub(crate) enum TokenSpec {
 /// Expected fields of the `gatehouse check --json` object; `null` is an expectation too (no
 /// reason, no grant, no principal).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(extend("minProperties" = 1)))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExpectSpec {
+    /// `allow` or `deny`.
     #[serde(default)]
     pub(crate) decision: Option<DecisionSpec>,
+    /// The HTTP status: 200, 400, 401, 403, 413 or 415.
     #[serde(default)]
     pub(crate) status: Option<u16>,
+    /// A reason code, or null (allowed).
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub(crate) reason: Option<Option<String>>,
+    /// The tenant, or null.
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub(crate) tenant: Option<Option<String>>,
+    /// The principal, or null (none was resolved).
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub(crate) principal: Option<Option<String>>,
+    /// The route, or null (no route matched).
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub(crate) route: Option<Option<String>>,
+    /// The resource (`<type>:<path>`), or null.
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub(crate) resource: Option<Option<String>>,
+    /// The action, or null.
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub(crate) action: Option<Option<String>>,
+    /// The grant that allowed the request, or null.
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub(crate) grant: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum DecisionSpec {
     Allow,
@@ -124,24 +170,34 @@ pub(crate) enum DecisionSpec {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AccessSpec {
+    /// Unique in the file (request and access cases).
     pub(crate) name: Text,
+    /// Why this case exists; printed with a failure.
     #[serde(default)]
     pub(crate) note: Option<String>,
+    /// The resource and action asked about.
     pub(crate) who_can: WhoCanSpec,
+    /// Subjects that must each be allowed.
     #[serde(default)]
     pub(crate) include: Vec<String>,
+    /// Subjects none of which may be allowed.
     #[serde(default)]
     pub(crate) exclude: Vec<String>,
+    /// This case's clock (RFC 3339).
     #[serde(default)]
     pub(crate) now: Option<Time>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WhoCanSpec {
+    /// `<type>:<path>`.
     pub(crate) resource: String,
+    /// An action of the resource's type.
     pub(crate) action: String,
 }
 
@@ -197,4 +253,52 @@ where
     T: Deserialize<'de>,
 {
     T::deserialize(d).map(Some)
+}
+
+/// The JSON Schema (draft 2020-12) of a test file, keys sorted. Values are as YAML 1.2's core
+/// schema types them, as the test runner reads them, so null is a value here (`reason: null`).
+#[cfg(feature = "schema")]
+pub fn json_schema() -> Value {
+    let settings = schemars::generate::SchemaSettings::draft2020_12();
+    let mut schema = settings.into_generator().into_root_schema_for::<FileSpec>();
+    schema.insert("title".into(), "Gatehouse test file".into());
+    gatehouse_compiler::source::schema::canonical(schema.to_value())
+}
+
+#[cfg(feature = "schema")]
+mod json_schema_impls {
+    use std::borrow::Cow;
+
+    use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+
+    use super::{Text, Time};
+
+    /// What [`Time`]'s `Deserialize` takes.
+    impl JsonSchema for Time {
+        fn schema_name() -> Cow<'static, str> {
+            "Time".into()
+        }
+
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            json_schema!({
+                "description": "An RFC 3339 time, e.g. `2026-12-01T00:00:00Z`.",
+                "type": "string",
+                "format": "date-time"
+            })
+        }
+    }
+
+    /// What [`Text`]'s `Deserialize` takes.
+    impl JsonSchema for Text {
+        fn schema_name() -> Cow<'static, str> {
+            "Text".into()
+        }
+
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            json_schema!({
+                "description": "Text, also written as a bare number or boolean (`3`, `true`).",
+                "type": ["string", "number", "boolean"]
+            })
+        }
+    }
 }
