@@ -43,7 +43,7 @@ pub enum PolicyError {
     #[error("{0}")]
     Encode(String),
     #[error("`{name}`: {error}")]
-    Load { name: String, error: LoadError },
+    Load { name: String, error: Box<LoadError> },
 }
 
 /// Where a command's policy comes from: a bundle, or tenant files compiled on the fly.
@@ -110,8 +110,10 @@ impl PolicySource {
             .or(self.inputs.first())
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        Engine::load(bytes, &LoadOptions::default())
-            .map_err(|error| PolicyError::Load { name, error })
+        Engine::load(bytes, &LoadOptions::default()).map_err(|error| PolicyError::Load {
+            name,
+            error: Box::new(error),
+        })
     }
 }
 
