@@ -9,14 +9,22 @@
 //! printed forms show their control and bidi characters escaped ([`for_terminal`]): a CI log
 //! reads a line that starts with `::error` as a workflow command, and a terminal obeys ESC.
 
+mod parse;
+mod render;
+mod suggest;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use gatehouse_engine::escape::for_terminal;
-use marked_yaml::{LoaderOptions, Marker, Node, Span};
-use miette::{LabeledSpan, NamedSource, SourceCode};
-use serde::de::DeserializeOwned;
+use marked_yaml::Span;
+
+#[cfg(test)]
+pub(crate) use parse::parse_alone;
+pub use parse::parse_source;
+pub use render::{named_source, Human};
+pub use suggest::closest;
 
 macro_rules! codes {
     ($( $variant:ident = $code:literal, $doc:literal; )*) => {
@@ -295,110 +303,6 @@ impl fmt::Display for Diagnostic {
 
 impl std::error::Error for Diagnostic {}
 
-/// The human rendering of a [`Diagnostic`] for miette's report handlers: the message as the
-/// headline, the code, the primary span and same-file labels drawn on the snippet, the help line
-/// and labels in other files below it.
-#[derive(Debug)]
-pub struct Human<'a>(pub &'a Diagnostic);
-
-impl fmt::Display for Human<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            for_terminal(&self.0.file.display().to_string()),
-            self.0.line,
-            self.0.column,
-            for_terminal(&self.0.message)
-        )
-    }
-}
-
-impl std::error::Error for Human<'_> {}
-
-impl miette::Diagnostic for Human<'_> {
-    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(self.0.code))
-    }
-
-    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        // Labels in other files cannot be drawn in this file's snippet: they join the help.
-        let d = self.0;
-        let elsewhere: Vec<String> = d
-            .labels
-            .iter()
-            .filter_map(|l| {
-                let file = l.file.as_ref()?;
-                Some(format!(
-                    "{}:{}:{}: {}",
-                    for_terminal(&file.display().to_string()),
-                    l.place.line,
-                    l.place.column,
-                    for_terminal(&l.message)
-                ))
-            })
-            .collect();
-        let help = d.help.as_deref().map(for_terminal);
-        let text: Vec<String> = help
-            .into_iter()
-            .map(|h| h.into_owned())
-            .chain(elsewhere)
-            .collect();
-        (!text.is_empty()).then(|| Box::new(text.join("\n")) as Box<dyn fmt::Display + 'a>)
-    }
-
-    fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.0
-            .source_text
-            .as_ref()
-            .map(|_| self.0 as &dyn SourceCode)
-    }
-
-    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let d = self.0;
-        let primary = d.span_of(Place {
-            line: d.line,
-            column: d.column,
-            end_line: d.end_line,
-            end_column: d.end_column,
-        })?;
-        let secondary = d.labels.iter().filter_map(move |l| {
-            if l.file.is_some() {
-                return None;
-            }
-            let span = d.span_of(l.place)?;
-            Some(LabeledSpan::new_with_span(
-                Some(for_terminal(&l.message).into_owned()),
-                span,
-            ))
-        });
-        Some(Box::new(
-            std::iter::once(LabeledSpan::new_primary_with_span(None, primary)).chain(secondary),
-        ))
-    }
-}
-
-/// The snippet source: the file's text under the file's name.
-impl SourceCode for Diagnostic {
-    fn read_span<'a>(
-        &'a self,
-        span: &miette::SourceSpan,
-        context_lines_before: usize,
-        context_lines_after: usize,
-    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
-        let text: &'a str = self.source_text.as_deref().unwrap_or("");
-        let contents = text.read_span(span, context_lines_before, context_lines_after)?;
-        Ok(Box::new(miette::MietteSpanContents::new_named(
-            for_terminal(&self.file.display().to_string()).into_owned(),
-            contents.data(),
-            *contents.span(),
-            contents.line(),
-            contents.column(),
-            contents.line_count(),
-        )))
-    }
-}
-
 /// Collects the diagnostics of one source file.
 #[derive(Debug)]
 pub struct FileDiagnostics<'a> {
@@ -503,205 +407,6 @@ impl Drop for Pending<'_> {
             self.out.push(d);
         }
     }
-}
-
-/// The known name closest to `wanted` by edit distance (ASCII case ignored), when it is within a
-/// third of the longer name's length (at least 1) and is not `wanted` itself; ties go to the
-/// first in `known`'s order.
-pub fn closest<'k>(wanted: &str, known: impl IntoIterator<Item = &'k str>) -> Option<&'k str> {
-    let wanted_lc = wanted.to_lowercase();
-    known
-        .into_iter()
-        .filter(|k| *k != wanted)
-        .map(|k| (edit_distance(&wanted_lc, &k.to_lowercase()), k))
-        .filter(|(d, k)| *d <= (wanted.chars().count().max(k.chars().count()) / 3).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-/// Edit distance over chars where swapping two neighbours is one edit (optimal string
-/// alignment): `emial` is one edit from `email`.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let width = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * width];
-    let at = |i: usize, j: usize| i * width + j;
-    for i in 0..=a.len() {
-        for j in 0..=b.len() {
-            let value = if i == 0 || j == 0 {
-                i + j
-            } else {
-                let cost = usize::from(a.get(i - 1) != b.get(j - 1));
-                let get = |i, j| d.get(at(i, j)).copied().unwrap_or(usize::MAX - 1);
-                let mut best = (get(i - 1, j) + 1)
-                    .min(get(i, j - 1) + 1)
-                    .min(get(i - 1, j - 1) + cost);
-                if i > 1 && j > 1 && a.get(i - 1) == b.get(j - 2) && a.get(i - 2) == b.get(j - 1) {
-                    best = best.min(get(i - 2, j - 2) + 1);
-                }
-                best
-            };
-            if let Some(cell) = d.get_mut(at(i, j)) {
-                *cell = value;
-            }
-        }
-    }
-    d.last().copied().unwrap_or(0)
-}
-
-/// Parses YAML or JSON `text` into `T`; syntax, shape, unknown-field and type errors become a
-/// located diagnostic. Duplicate keys are errors. An unknown field does not hide the rest of the
-/// file: it is reported, taken out, and the file is read again, so every unknown field is
-/// reported (with the closest known field as a suggestion) and the caller still gets the value
-/// without them, to lower and so report the file's other errors. `None` when the file cannot be
-/// read into `T` at all; a caller must treat any diagnostic as failure, not only `None`.
-pub fn parse_source<T: DeserializeOwned>(diags: &mut FileDiagnostics<'_>, text: &str) -> Option<T> {
-    /// Each round removes one field; a file with more unknown fields than this reports only
-    /// the first ones.
-    const MAX_UNKNOWN_FIELDS: usize = 64;
-    let options = LoaderOptions::default().error_on_duplicate_keys(true);
-    let mut node = match marked_yaml::parse_yaml_with_options(0, text, options) {
-        Ok(node) => node,
-        Err(err) => {
-            let (marker, message) = load_error(&err);
-            let (line, column) = marker.map_or((0, 0), |m| (m.line(), m.column()));
-            diags.at(line, column, Code::Syntax, message);
-            return None;
-        }
-    };
-    let mut unknown = 0;
-    loop {
-        match marked_yaml::from_node::<T>(&node) {
-            Ok(value) => return Some(value),
-            Err(err) => {
-                use marked_yaml::spanned_serde::Error as E;
-                let mark = err.start_mark();
-                let (line, column) = mark.map_or((0, 0), |m| (m.line(), m.column()));
-                let message = serde_message(&err);
-                let inner: &E = &err;
-                let E::UnknownFieldError(field, expected, _) = inner else {
-                    diags.at(line, column, Code::Type, message);
-                    return None;
-                };
-                let end_column = column + field.chars().count();
-                diags
-                    .place(
-                        Place {
-                            line,
-                            column,
-                            end_line: line,
-                            end_column,
-                        },
-                        Code::UnknownField,
-                        message,
-                    )
-                    .suggest(field, expected.iter().copied());
-                unknown += 1;
-                let removed = mark.is_some_and(|m| remove_key_at(&mut node, m));
-                if !removed || unknown >= MAX_UNKNOWN_FIELDS {
-                    return None;
-                }
-            }
-        }
-    }
-}
-
-/// Removes the mapping entry whose key starts at `mark`, anywhere in `node`.
-fn remove_key_at(node: &mut Node, mark: Marker) -> bool {
-    match node {
-        Node::Scalar(_) => false,
-        Node::Sequence(items) => items.iter_mut().any(|item| remove_key_at(item, mark)),
-        Node::Mapping(map) => {
-            let key = map
-                .keys()
-                .find(|k| k.span().start().is_some_and(|m| *m == mark))
-                .cloned();
-            match key {
-                Some(key) => map.remove(&key).is_some(),
-                None => map.values_mut().any(|value| remove_key_at(value, mark)),
-            }
-        }
-    }
-}
-
-fn load_error(err: &marked_yaml::LoadError) -> (Option<Marker>, String) {
-    use marked_yaml::LoadError as E;
-    match err {
-        E::TopLevelMustBeMapping(m) => (Some(*m), "the top level must be a mapping".into()),
-        E::TopLevelMustBeSequence(m) => (Some(*m), "the top level must be a sequence".into()),
-        E::UnexpectedAnchor(m) => (
-            Some(*m),
-            "YAML anchors and aliases are not supported".into(),
-        ),
-        E::MappingKeyMustBeScalar(m) => (Some(*m), "mapping keys must be scalars".into()),
-        E::UnexpectedTag(m) => (Some(*m), "YAML tags are not supported".into()),
-        E::ScanError(m, e) => (Some(*m), format!("invalid YAML: {}", e.info())),
-        E::DuplicateKey(inner) => {
-            let first = inner
-                .prev_key
-                .span()
-                .start()
-                .map_or(String::new(), |m| format!(" (first at line {})", m.line()));
-            (
-                inner.key.span().start().copied(),
-                format!("duplicate key `{}`{first}", inner.key.as_str()),
-            )
-        }
-    }
-}
-
-/// marked-yaml and serde messages, brought to the house style.
-fn serde_message(err: &marked_yaml::FromNodeError) -> String {
-    use marked_yaml::spanned_serde::Error as E;
-    let inner: &E = err;
-    let message = match inner {
-        E::NotBoolean(_) => "expected `true` or `false`".to_string(),
-        E::IntegerParseFailure(e, _) => format!("expected a non-negative integer: {e}"),
-        E::FloatParseFailure(e, _) => format!("expected a number: {e}"),
-        E::UnknownFieldError(field, expected, _) => {
-            let expected: Vec<String> = expected.iter().map(|e| format!("`{e}`")).collect();
-            format!(
-                "unknown field `{field}`, expected one of {}",
-                expected.join(", ")
-            )
-        }
-        E::Other(message, _) => message.clone(),
-    };
-    let message = match err.path() {
-        Some(path) if !matches!(inner, E::UnknownFieldError(..)) => format!("{path}: {message}"),
-        _ => message,
-    };
-    lowercase_first(message.trim_end_matches('.'))
-}
-
-fn lowercase_first(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
-/// A [`NamedSource`] for rendering a whole file; convenience for the CLI.
-pub fn named_source(file: &Path, text: &str) -> NamedSource<String> {
-    NamedSource::new(file.display().to_string(), text.to_string())
-}
-
-/// [`parse_source`] into a fresh list: the value (`None`: an error) and the diagnostics.
-#[cfg(test)]
-pub(crate) fn parse_alone<T: DeserializeOwned>(
-    file: &str,
-    text: &str,
-) -> (Option<T>, Vec<Diagnostic>) {
-    let mut out = Vec::new();
-    let mut diags = FileDiagnostics {
-        file: Path::new(file),
-        text: None,
-        out: &mut out,
-    };
-    let parsed = parse_source(&mut diags, text);
-    (parsed, out)
 }
 
 #[cfg(test)]
