@@ -244,11 +244,9 @@ pub struct PermissionSpec {
 pub struct VirtualAccountSpec {
     #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub name: SpannedString,
-    /// RFC 3339.
     /// RFC 3339; after it the virtual account is denied.
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub expires: Option<SpannedString>,
-    /// RFC 3339.
     /// RFC 3339; tokens with an earlier `iat` are rejected (rotation).
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub tokens_valid_after: Option<SpannedString>,
