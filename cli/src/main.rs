@@ -55,10 +55,10 @@ enum Command {
     Completions(commands::completions::CompletionsArgs),
     /// Print the man page (roff).
     Man,
-    /// Write a synthetic tenant file for benchmarks (deterministic from the seed). Only in a
-    /// binary built with the `test-support` feature (docs/benchmarks.md).
     /// Print the JSON Schema of a tenant, gateway or test file, for editors and CI.
     Schema(commands::schema::SchemaArgs),
+    /// Write a synthetic tenant file for benchmarks (deterministic from the seed). Only in a
+    /// binary built with the `test-support` feature (docs/benchmarks.md).
     #[cfg(feature = "test-support")]
     #[command(hide = true)]
     Synth(commands::synth::SynthArgs),
