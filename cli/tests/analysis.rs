@@ -745,3 +745,107 @@ fn check_shows_names_escaped() {
         assert!(text.contains(line), "{line:?} missing from:\n{text}");
     }
 }
+
+/// Access review knows the provisioning modes: a just-in-time tenant's members are one more
+/// principal (`user:*@<domain>`) in `who-can`, `what-can --as` answers for any of them, and a
+/// user outside the domains is still unknown; a SCIM tenant's provisioned users come from its
+/// directory file.
+#[test]
+fn who_can_and_what_can_know_the_provisioning_modes() {
+    let vector = repo_root().join("tests/vectors/provisioning");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("analysis");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("provisioning.bundle");
+    let files = [
+        "tenant-acme.yaml",
+        "tenant-globex.yaml",
+        "tenant-globex.directory.json",
+    ]
+    .map(|f| vector.join(f));
+    let mut args = vec!["compile", "--serial", "1", "-o", path(&out)];
+    args.extend(files.iter().map(|f| path(f)));
+    let done = run(&args);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let b = path(&out);
+
+    let who = |tenant: &str, resource: &str, action: &str| {
+        let (code, v) = json(&[
+            "who-can",
+            "--bundle",
+            b,
+            "--tenant",
+            tenant,
+            "--resource",
+            resource,
+            "--action",
+            action,
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{v}");
+        let names = |key: &str| -> Vec<String> {
+            v[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["principal"].as_str().unwrap().to_string())
+                .collect()
+        };
+        (names("allowed"), names("blocked"))
+    };
+    assert_eq!(
+        who("acme", "repository:prompts", "read"),
+        (
+            vec!["user:alice@acme.com".into(), "user:*@acme.com".into()],
+            vec!["user:bob@acme.com".into()]
+        )
+    );
+    // team:everyone's grant is not the ML team's: a just-in-time member cannot use the model.
+    assert_eq!(
+        who("acme", "model:openai-main/gpt-4o", "use").0,
+        ["user:alice@acme.com"]
+    );
+    assert_eq!(
+        who("globex", "provider-account:openai-main", "use"),
+        (
+            vec!["user:hank@globex.com".into()],
+            vec!["user:ivy@globex.com".into()]
+        )
+    );
+
+    let (code, what) = json(&[
+        "what-can",
+        "--bundle",
+        b,
+        "--tenant",
+        "acme",
+        "--as",
+        "user:Newbie@ACME.com",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{what}");
+    let allowed: Vec<&str> = what["allowed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        allowed,
+        ["prompt:prompts/summarize", "repository:prompts"],
+        "{what}"
+    );
+    for outsider in [
+        "user:x@evil.example",
+        "user:x@eu.acme.com",
+        "user:@acme.com",
+    ] {
+        let out = run(&[
+            "what-can", "--bundle", b, "--tenant", "acme", "--as", outsider, "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{outsider}");
+    }
+}

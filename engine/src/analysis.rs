@@ -149,9 +149,15 @@ impl<'e> Analysis<'e> {
             .map_or_else(|| "?".to_owned(), |r| self.tables.key(r))
     }
 
-    /// `user:<email>` or `virtualaccount:<name>`.
+    /// `user:<email>` or `virtualaccount:<name>`; `user:*@<domain>` for a just-in-time member of
+    /// a tenant with `jit_domains` (`|` between several domains).
     pub fn principal_name(&self, principal: Principal) -> String {
-        decide::principal_name(&self.tables, principal)
+        match principal {
+            Principal::JustInTime => {
+                format!("user:*@{}", self.tenant.config.jit_domains.join("|"))
+            }
+            _ => decide::principal_name(&self.tables, principal),
+        }
     }
 
     /// What a grant is, as `gatehouse check` prints it.
@@ -180,11 +186,12 @@ impl<'e> Analysis<'e> {
             subject: subject.to_owned(),
         };
         if let Some(email) = subject.strip_prefix("user:") {
-            let (id, _) = self
-                .tables
-                .user(&decide::ascii_lowercase(email))
-                .ok_or_else(unknown)?;
-            Ok(Principal::User(id))
+            let email = decide::ascii_lowercase(email);
+            match self.tables.user(&email) {
+                Some((id, _)) => Ok(Principal::User(id)),
+                None if self.admits_just_in_time(&email) => Ok(Principal::JustInTime),
+                None => Err(unknown()),
+            }
         } else if let Some(name) = subject.strip_prefix("virtualaccount:") {
             let (id, _) = self.tables.virtual_account(name).ok_or_else(unknown)?;
             Ok(Principal::VirtualAccount(id))
@@ -226,7 +233,8 @@ impl<'e> Analysis<'e> {
         action: u32,
         now: i64,
     ) -> Result<Option<GrantRef>, Reason> {
-        let caller = Caller::of(&self.tables, principal).ok_or(Reason::PrincipalUnknown)?;
+        let caller =
+            Caller::of(self.tenant, &self.tables, principal).ok_or(Reason::PrincipalUnknown)?;
         check_principal(&self.tables, &caller, now)?;
         self.authorize(&caller, resource, action)
     }
@@ -254,7 +262,14 @@ impl<'e> Analysis<'e> {
         )
     }
 
-    /// `gatehouse who-can`.
+    /// Whether a control-plane token for `email`, a user the bundle does not list, would be a
+    /// just-in-time member (the engine's own rule).
+    fn admits_just_in_time(&self, email: &str) -> bool {
+        decide::just_in_time_caller(self.tenant, email).is_ok()
+    }
+
+    /// `gatehouse who-can`. In a tenant with `jit_domains`, a just-in-time member is one more
+    /// candidate ([`Principal::JustInTime`], listed after the virtual accounts).
     pub fn who_can(&self, resource: ResourceId, action: u32, now: i64) -> WhoCan {
         let mut users = vec![false; self.tables.users.len()];
         let mut vas = vec![false; self.tables.virtual_accounts.len()];
@@ -275,6 +290,9 @@ impl<'e> Analysis<'e> {
         };
         let mut candidates = chosen(&users, user);
         candidates.extend(chosen(&vas, va));
+        if !self.tenant.config.jit_domains.is_empty() {
+            candidates.push(Principal::JustInTime);
+        }
         for principal in candidates {
             match self.decide(principal, resource, action, now) {
                 Ok(Some(grant)) => out.allowed.push((principal, grant)),
@@ -442,7 +460,7 @@ impl<'e> Analysis<'e> {
             tenant: self.tenant_name().to_owned(),
             subject: self.principal_name(principal),
         };
-        let caller = Caller::of(&self.tables, principal).ok_or_else(unknown)?;
+        let caller = Caller::of(self.tenant, &self.tables, principal).ok_or_else(unknown)?;
         if let Err(reason) = check_principal(&self.tables, &caller, now) {
             out.denied = Some(reason);
             return Ok(out);

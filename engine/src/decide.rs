@@ -31,7 +31,7 @@ pub use explain::{Explanation, Searched};
 #[cfg(feature = "analysis")]
 pub(crate) use outcome::{grant_text, principal_name, subject_name};
 #[cfg(feature = "analysis")]
-pub(crate) use principal::ascii_lowercase;
+pub(crate) use principal::{ascii_lowercase, just_in_time_caller};
 
 /// A loaded bundle, ready to decide requests. Share it between the requests of one thread: the
 /// only state that changes is the verified-token cache (interior mutability, not `Sync`), which

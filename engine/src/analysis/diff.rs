@@ -221,8 +221,8 @@ impl<'e> TenantDiff<'e> {
 impl Analysis<'_> {
     /// The principal checks alone.
     fn decide_principal(&self, principal: Principal, now: i64) -> Result<(), Reason> {
-        let caller =
-            crate::decide::Caller::of(&self.tables, principal).ok_or(Reason::PrincipalUnknown)?;
+        let caller = crate::decide::Caller::of(self.tenant, &self.tables, principal)
+            .ok_or(Reason::PrincipalUnknown)?;
         crate::decide::check_principal(&self.tables, &caller, now)
     }
 

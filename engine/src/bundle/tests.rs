@@ -125,8 +125,8 @@ fn corrupt_serials_are_refused() {
 }
 
 #[test]
-fn format_1_2_and_3_bundles_are_refused() {
-    for major in [1u16, 2, 3] {
+fn earlier_formats_are_refused() {
+    for major in [1u16, 2, 3, 4] {
         let mut bytes = encode(&policy(10), None).unwrap_or_default();
         if let Some(field) = bytes.get_mut(8..10) {
             field.copy_from_slice(&major.to_le_bytes());
@@ -136,7 +136,7 @@ fn format_1_2_and_3_bundles_are_refused() {
         let message = err.map(|e| e.to_string()).unwrap_or_default();
         assert_eq!(
             message,
-            format!("unsupported bundle format {major}.0 (this build reads 4.x)")
+            format!("unsupported bundle format {major}.0 (this build reads 5.x)")
         );
     }
 }

@@ -199,7 +199,7 @@ impl Engine {
         let caller = if let Some(email) = subject.strip_prefix("user:") {
             let email = ascii_lowercase(email);
             match user_caller(tables, &email) {
-                Err(Reason::PrincipalUnknown) => just_in_time(tenant, &email)?,
+                Err(Reason::PrincipalUnknown) => just_in_time_caller(tenant, &email)?,
                 found => found?,
             }
         } else if let Some(name) = subject.strip_prefix("virtualaccount:") {
@@ -267,7 +267,7 @@ pub(crate) struct JustInTimeMember {
 /// `email` as a just-in-time member of `tenant`: `principal_unknown` unless the tenant has
 /// `jit_domains` and the part after the email's last `@` is one of them (ASCII case folded; the
 /// local part must not be empty).
-fn just_in_time(tenant: &LoadedTenant, email: &str) -> Result<Caller, Reason> {
+pub(crate) fn just_in_time_caller(tenant: &LoadedTenant, email: &str) -> Result<Caller, Reason> {
     let config = &tenant.config;
     let domain = match email.rsplit_once('@') {
         Some((local, domain)) if !local.is_empty() => domain,
@@ -280,19 +280,25 @@ fn just_in_time(tenant: &LoadedTenant, email: &str) -> Result<Caller, Reason> {
     {
         return Err(Reason::PrincipalUnknown);
     }
-    let role = config
+    just_in_time_member(tenant, email.into()).ok_or(Reason::PrincipalUnknown)
+}
+
+/// The caller a just-in-time member `email` is: `team:everyone` with the tenant-member role.
+/// `None` if the tenant has no such role (every compiled tenant has it).
+pub(crate) fn just_in_time_member(tenant: &LoadedTenant, email: Box<str>) -> Option<Caller> {
+    let role = tenant
+        .config
         .roles
         .iter()
         .position(|r| r.name == TENANT_MEMBER)
-        .and_then(|i| u32::try_from(i).ok())
-        .ok_or(Reason::PrincipalUnknown)?;
+        .and_then(|i| u32::try_from(i).ok())?;
     let mut subjects = Small::new();
     subjects.push(SubjectCode::EVERYONE);
-    Ok(Caller {
+    Some(Caller {
         principal: Principal::JustInTime,
         subjects,
         just_in_time: Some(Box::new(JustInTimeMember {
-            email: email.into(),
+            email,
             role: RoleId(role),
         })),
     })
@@ -309,9 +315,15 @@ pub(crate) struct Cached {
 
 impl Caller {
     /// The caller a principal of the tenant stands for when named directly (`--as`): itself, its
-    /// stored teams and, for users, `team:everyone`. `None` if there is no such record.
+    /// stored teams and, for users, `team:everyone`; for [`Principal::JustInTime`], any
+    /// just-in-time member (the analyses ask what the class may do, not who). `None` if there is
+    /// no such record.
     #[cfg(feature = "analysis")]
-    pub(crate) fn of(tables: &Tables<'_>, principal: Principal) -> Option<Caller> {
+    pub(crate) fn of(
+        tenant: &LoadedTenant,
+        tables: &Tables<'_>,
+        principal: Principal,
+    ) -> Option<Caller> {
         match principal {
             Principal::User(id) => {
                 tables.users.get(id.index())?;
@@ -320,6 +332,9 @@ impl Caller {
             Principal::VirtualAccount(id) => {
                 tables.virtual_accounts.get(id.index())?;
                 Some(Caller::virtual_account(id))
+            }
+            Principal::JustInTime if !tenant.config.jit_domains.is_empty() => {
+                just_in_time_member(tenant, Box::from(""))
             }
             Principal::JustInTime => None,
         }
