@@ -13,6 +13,13 @@
 #   native-1000     buffer + Envoy's jwt_authn (jwt_cache_size 1000) + rbac on the `email` claim
 #   native-BIG      the same with jwt_cache_size NATIVE_CACHE (default 60000: every token fits)
 #   gatehouse       gatehouse.wasm with the examples/acme + globex bundle          --kind static
+#   gatehouse-ecds  the same filter delivered through a watched ECDS file              --kind ecds-bootstrap
+#                   (the resource as scripts/push-bundle.sh writes it), no push during the run
+#   gatehouse-push  the same, with a bundle push every second during the measured run: each
+#                   the same policy compiled with the next serial (so another bundle, another
+#                   digest, an engine of its own), its ECDS resource written beside the watched
+#                   file and renamed over it, as scripts/push-bundle.sh does. Resources are made
+#                   before the run, so the pushes cost Envoy's reload and the filter's load only
 #
 # Requests (ROUTE=read, the default): GET /api/prompts/prompts/summarize, a read route whose
 # resource comes from the path, so no filter reads a body; ROUTE=body: POST
@@ -24,7 +31,9 @@
 # "5000 50000") cycle through N tokens of the 11 users examples/acme allows on that route: the 16
 # connections share one cursor, so consecutive requests carry consecutive tokens and a token
 # comes back every N requests. Before each N-token row a warm-up walks the whole list once, so a
-# cache that holds N tokens is full when the measurement starts.
+# cache that holds N tokens is full when the measurement starts. The two ECDS rows run with
+# PUSH_TOKENS distinct tokens (default 5000; empty: no ECDS rows); their ratio is what a push per
+# second costs (SPEC 6: keep >= 90 % of throughput).
 #
 #   scripts/bench-envoy.sh [DURATION_SECONDS]     default 15
 #
@@ -52,6 +61,7 @@ ROUNDS="${ROUNDS:-3}"
 TOKEN_COUNTS="${TOKEN_COUNTS:-5000 50000}"
 NATIVE_CACHE="${NATIVE_CACHE:-60000}"
 TOKEN_CACHE_ENTRIES="${TOKEN_CACHE_ENTRIES:-}"
+PUSH_TOKENS="${PUSH_TOKENS-5000}"
 CONNECTIONS=16
 WORK=target/bench-envoy
 PORT=18080
@@ -112,6 +122,32 @@ for cache in 1000 "$NATIVE_CACHE"; do
     --rbac-claim email "${rbac_subjects[@]}" > "$WORK/native-$cache.yaml"
 done
 CONFIGS=(none wasm-empty wasm-headers native-1000 "native-$NATIVE_CACHE" gatehouse)
+# The ECDS rows: one bootstrap watching $ECDS_FILE; the resource in it is rewritten before each
+# run (serial $PUSH_SERIAL), and every second of a push run with the next serial.
+ECDS_DIR="$WORK/ecds"
+ECDS_FILE="$ECDS_DIR/gatehouse-filter.yaml"
+PUSH_SERIAL=1000
+ecds_resource() { # $1: serial; writes $WORK/push/resource.$1.yaml
+  "$gatehouse" compile --gateway examples/gateway.yaml examples/acme examples/globex \
+    --serial "$1" --revision "$1" -o "$WORK/push/acme.$1.bundle" 2> "$WORK/push/compile.log" \
+    || { cat "$WORK/push/compile.log" >&2; echo "error: compiling serial $1" >&2; exit 1; }
+  "$gatehouse" envoy-config --kind ecds-resource --bundle "$WORK/push/acme.$1.bundle" \
+    --wasm "$(realpath "$WASM_PATH")" --version-info "serial-$1" "${gatehouse_extra[@]}" \
+    > "$WORK/push/resource.$1.yaml"
+}
+deliver() { # $1: serial, whose resource replaces the watched file at once (atomic rename)
+  cp "$WORK/push/resource.$1.yaml" "$ECDS_FILE.tmp"
+  mv -f "$ECDS_FILE.tmp" "$ECDS_FILE"
+}
+if [ -n "$PUSH_TOKENS" ]; then
+  mkdir -p "$ECDS_DIR" "$WORK/push"
+  ecds_resource "$PUSH_SERIAL"
+  deliver "$PUSH_SERIAL"
+  "$gatehouse" envoy-config --kind ecds-bootstrap "${common[@]}" --ecds-path "$ECDS_FILE" \
+    > "$WORK/gatehouse-ecds.yaml"
+  cp "$WORK/gatehouse-ecds.yaml" "$WORK/gatehouse-push.yaml"
+  CONFIGS+=(gatehouse-ecds gatehouse-push)
+fi
 for config in "${CONFIGS[@]}"; do
   "$ENVOY_BIN" --mode validate -c "$WORK/$config.yaml" > "$WORK/$config.validate.log" 2>&1 \
     || { tail -n 5 "$WORK/$config.validate.log" >&2; echo "error: $WORK/$config.yaml does not validate" >&2; exit 1; }
@@ -138,7 +174,7 @@ for user in "${USERS[@]}"; do
     || { echo "error: examples/acme does not allow $user@acme.com on $METHOD $ROUTE_PATH" >&2; exit 1; }
 done
 max_tokens=0
-for n in $TOKEN_COUNTS; do [ "$n" -le "$max_tokens" ] || max_tokens="$n"; done
+for n in $TOKEN_COUNTS $PUSH_TOKENS; do [ "$n" -le "$max_tokens" ] || max_tokens="$n"; done
 tokens="$WORK/tokens.txt"
 # Reused while they have at least 12 of their 24 hours left.
 if [ "$max_tokens" -gt 0 ] && { [ ! -s "$tokens" ] || [ "$(wc -l < "$tokens")" -lt "$max_tokens" ] \
@@ -173,7 +209,7 @@ if "$BODY" ~= "" then
 end
 wrk.headers["Authorization"] = "Bearer " .. token
 LUA
-for n in $TOKEN_COUNTS; do
+for n in $(printf '%s\n' $TOKEN_COUNTS $PUSH_TOKENS | sort -un); do
   cat > "$WORK/tokens-$n.lua" <<LUA
 local tokens = {}
 for line in io.lines("$tokens") do
@@ -193,11 +229,34 @@ end
 LUA
 done
 
+# The pushes of a push run: one resource per second of it, and a few over (made once, here).
+PUSHES=$((DURATION + 5))
+if [ -n "$PUSH_TOKENS" ]; then
+  echo "making $PUSHES bundle pushes (serials $((PUSH_SERIAL + 1)) ..)" >&2
+  for i in $(seq 1 "$PUSHES"); do ecds_resource $((PUSH_SERIAL + i)); done
+fi
+
 # --- Runs ----------------------------------------------------------------------------------------
 ENVOY_PID=
+PUSHER_PID=
+stop_pushes() {
+  [ -z "$PUSHER_PID" ] || { kill "$PUSHER_PID" 2>/dev/null || true; wait "$PUSHER_PID" 2>/dev/null || true; }
+  PUSHER_PID=
+}
 stop_envoy() {
+  stop_pushes
   [ -z "$ENVOY_PID" ] || { kill "$ENVOY_PID" 2>/dev/null || true; wait "$ENVOY_PID" 2>/dev/null || true; }
   ENVOY_PID=
+}
+# A push a second, in the background, until stopped or out of pushes.
+start_pushes() {
+  (
+    for i in $(seq 1 "$PUSHES"); do
+      sleep 1
+      deliver $((PUSH_SERIAL + i))
+    done
+  ) &
+  PUSHER_PID=$!
 }
 trap stop_envoy EXIT
 
@@ -238,6 +297,8 @@ check_wrk() { # $1: wrk output file, $2: what
 
 run() { # $1: configuration, $2: tokens (1 or N), $3: round
   local row="$1.$2" log="$WORK/$1.envoy.log" out="$WORK/$1.$2.$3"
+  # ECDS rows start from the first serial again (a new Envoy has no serial in service).
+  case "$1" in gatehouse-ecds|gatehouse-push) deliver "$PUSH_SERIAL" ;; esac
   "$ENVOY_BIN" -c "$WORK/$1.yaml" --concurrency 1 --log-level warn > "$log" 2>&1 &
   ENVOY_PID=$!
   local ready=
@@ -271,19 +332,21 @@ run() { # $1: configuration, $2: tokens (1 or N), $3: round
   fi
   [ "$(answered 4xx)" = 0 ] && [ "$(answered 5xx)" = 0 ] || fail "$row warm-up: non-2xx answers"
   sleep 0.5  # Gatehouse hands its counters to Envoy every 200 ms
-  curl -s "http://127.0.0.1:$ADMIN/stats?filter=cache_hit|cache_miss|cache_entries|gatehouse.vm" \
-    > "$out.stats-before.txt"
+  curl -s "http://127.0.0.1:$ADMIN/stats?filter=$STATS" > "$out.stats-before.txt"
+  [ "$1" != gatehouse-push ] || start_pushes
   wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$script" "$URL" > "$out.wrk.txt"
+  stop_pushes
   check_wrk "$out.wrk.txt" "$row"
   sleep 0.5
-  curl -s "http://127.0.0.1:$ADMIN/stats?filter=cache_hit|cache_miss|cache_entries|gatehouse.vm" \
-    > "$out.stats-after.txt"
+  curl -s "http://127.0.0.1:$ADMIN/stats?filter=$STATS" > "$out.stats-after.txt"
   awk '/^VmRSS/ {print $2}' "/proc/$ENVOY_PID/status" > "$out.rss_kb"
   stop_envoy
 }
 
+STATS='cache_hit|cache_miss|cache_entries|gatehouse.vm|gatehouse.bundle_lo|gatehouse.bundle_rej|ecds.*config_reload'
 ROWS=(none.1 wasm-empty.1 wasm-headers.1 native-1000.1 gatehouse.1)
 for n in $TOKEN_COUNTS; do ROWS+=("native-1000.$n" "native-$NATIVE_CACHE.$n" "gatehouse.$n"); done
+[ -z "$PUSH_TOKENS" ] || ROWS+=("gatehouse-ecds.$PUSH_TOKENS" "gatehouse-push.$PUSH_TOKENS")
 rm -f "$WORK"/*.wrk.txt "$WORK"/*.warmup.txt "$WORK"/*.rss_kb "$WORK"/*.stats-*.txt
 for round in $(seq 1 "$ROUNDS"); do
   for row in "${ROWS[@]}"; do
@@ -366,6 +429,8 @@ names = {
     "native-1000": "jwt_authn (jwt_cache_size 1000) + rbac",
     f"native-{big}": f"jwt_authn (jwt_cache_size {big}) + rbac",
     "gatehouse": "Gatehouse",
+    "gatehouse-ecds": "Gatehouse through ECDS, no push",
+    "gatehouse-push": "Gatehouse through ECDS, a bundle push every second",
 }
 print(f"Envoy 1.40, --concurrency 1, wrk -t1 -c{connections} -d{duration}s --latency, "
       f"RS256 tokens, {route} route; {rounds} round(s), median [min .. max]; every ratio taken within one round. "
@@ -410,10 +475,21 @@ for n in ["1"] + counts:
     total = sum(v for k, v in after.items() if k.endswith("gatehouse.vm_memory_bytes"))
     vms = sum(v for k, v in after.items() if k.endswith("gatehouse.vms"))
     held = entries(row, 1) or 0
-    # Every VM within bundle + its own cache (about 54 B an entry, cache::ENTRY_BYTES) + 1 MiB, summed over the VMs.
-    limit = vms * (bundle_bytes + 2**20) + held * 54
+    # Every VM within bundle + its own cache (about 58 B an entry, cache::ENTRY_BYTES) + 1 MiB, summed over the VMs.
+    limit = vms * (bundle_bytes + 2**20) + held * 58
     targets.append(f"memory at {int(n):,} token(s): {total / 2**20:.2f} MiB in {vms} VMs "
                    f"<= {limit / 2**20:.2f} MiB: {met(vms > 0 and total <= limit)}")
+pushed = [r for r in rows if r.startswith("gatehouse-push.")]
+for row in pushed:
+    n = row.rsplit(".", 1)[1]
+    r = statistics.median(ratio(row, f"gatehouse-ecds.{n}"))
+    delta = lambda k, i: sum(v - stats(row, i, "before").get(key, 0)
+                             for key, v in stats(row, i, "after").items() if key.endswith(k))
+    loads = [delta("gatehouse.bundle_loads", i) for i in R]
+    rejected = [delta("gatehouse.bundle_rejections", i) for i in R]
+    targets.append(f"{int(n):,} tokens with a bundle push every second >= 0.90x without: "
+                   f"{met(r >= 0.90)} ({r:.2f}x; bundle loads during the run, all VMs: "
+                   f"{', '.join(map(str, loads))}; rejected: {sum(rejected)})")
 print("\nSPEC targets (medians; memory from round 1): one token " + "; ".join(targets) + ".")
 print(f"\nNon-2xx answers: 0 in every run (checked). RSS: the whole Envoy process (main thread + 1 "
       f"worker, so two VMs per wasm filter) after the run, minus the no-filter row of the same round.")

@@ -1,7 +1,7 @@
 //! The verified-token cache (SPEC 6): a repeated token costs a keyed hash and a probe, not a
 //! signature check, and tens of thousands of live tokens fit in a few MiB per VM.
 //!
-//! - Keyed by a 128-bit SipHash-1-3 of the tenant and the token bytes under a key drawn from
+//! - Keyed by a 128-bit SipHash-1-3 of a [`Scope`] and the token bytes under a key drawn from
 //!   the operating system's (in Envoy: the VM's WASI) random source when the cache is created.
 //!   Only the 128-bit value is stored, never the token. `docs/security.md` ("Verified-token
 //!   cache") gives the collision and forgery argument: finding a token whose key equals a cached
@@ -13,9 +13,18 @@
 //!   hand last passed it. Tokens over [`MAX_CACHED_TOKEN_BYTES`] are never cached.
 //! - Only successes are cached, with their validity window (`exp`, `nbf`, `iat` and the clock
 //!   skew) as two bounds; a lookup outside the window is a miss, so the full path runs and
-//!   gives its own answer (`token_expired`...). Whatever else the cached value depends on comes
-//!   from the bundle, and the cache belongs to the [`Engine`](crate::Engine) holding that
-//!   bundle: a new bundle (revocations included) is a new engine with an empty cache.
+//!   gives its own answer (`token_expired`...).
+//! - Kept across bundles. Engines share a cache ([`crate::SharedTokenCache`]; the filter keeps
+//!   one per VM), so a new bundle does not re-verify every live token. What carries over is
+//!   only that the token's signature verified under its scope: the scope is a digest of every
+//!   tenant setting verification reads (name, issuers, keys, audiences, algorithms, clock skew,
+//!   identity providers), so a bundle that changes any of them has another scope and verifies
+//!   again. The value (the caller as bundle indexes) is used only by the engine that stored it,
+//!   which it names by a generation ([`TokenCache::next_generation`]); any other engine runs
+//!   every check but the signature again against its own bundle (revoked `jti`s, users and
+//!   virtual accounts by name, their state, mapped teams, `tokens_valid_after`) and stores its
+//!   own value. So a push applies to a cached token on the first request after it.
+//!   `docs/security.md` ("Verified-token cache") gives the whole argument.
 //! - Single-threaded by design (`RefCell`): proxy-wasm runs one VM per worker thread.
 
 use std::cell::{Cell, RefCell};
@@ -24,7 +33,7 @@ use std::hash::Hasher;
 use hashbrown::HashTable;
 use siphasher::sip128::{Hasher128, SipHasher13};
 
-/// Entries an engine's cache holds by default: 65,536 (about 3.5 MiB when full in wasm32,
+/// Entries a cache holds by default: 65,536 (about 3.6 MiB when full in wasm32,
 /// nothing until tokens arrive). Envoy's `jwt_authn` keeps 100 unless configured.
 pub const DEFAULT_CAPACITY: usize = 1 << 16;
 /// Longer tokens are verified every time (Envoy's `jwt_authn` cache stops at 4 KiB too).
@@ -46,7 +55,14 @@ pub struct CacheStats {
     pub capacity: usize,
 }
 
-/// A bounded map from (tenant, token) to what verifying it established.
+/// What verifying a token read besides the token: a digest of the settings of the tenant it
+/// was verified for (its name, issuers, keys, audiences, algorithms, clock skew). Tokens are
+/// cached per scope, so an entry is found only by an engine whose tenant verifies exactly as
+/// the one that stored it (`Engine` computes it: `decide/principal.rs`, `scope_of`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope(pub [u8; 32]);
+
+/// A bounded map from (scope, token) to what verifying it established.
 #[derive(Debug)]
 pub struct TokenCache<V> {
     inner: RefCell<Inner<V>>,
@@ -56,6 +72,8 @@ pub struct TokenCache<V> {
     hits: Cell<u64>,
     misses: Cell<u64>,
     evictions: Cell<u64>,
+    /// The last generation handed out ([`TokenCache::next_generation`]).
+    generation: Cell<u32>,
 }
 
 #[derive(Debug)]
@@ -164,8 +182,9 @@ pub const fn entry_bytes(value_bytes: usize) -> usize {
     16 + 8 + 4 + value_bytes + 10
 }
 
-/// [`entry_bytes`] for the engine's cached caller (a principal and a boxed slice on wasm32).
-pub const ENTRY_BYTES: usize = entry_bytes(16);
+/// [`entry_bytes`] for the engine's cached caller (a generation, a principal and a boxed slice
+/// on wasm32).
+pub const ENTRY_BYTES: usize = entry_bytes(20);
 
 impl<V> TokenCache<V> {
     /// A cache of at most `capacity` entries (0 turns it off) under a fresh random key.
@@ -195,18 +214,34 @@ impl<V> TokenCache<V> {
             hits: Cell::new(0),
             misses: Cell::new(0),
             evictions: Cell::new(0),
+            generation: Cell::new(0),
         }
     }
 
-    /// `f` of the value stored for this token in this tenant, if its window admits `now`.
+    /// A number no other user of this cache holds (each engine sharing it takes one), for
+    /// values to say who stored them. Never 0. Should the count ever wrap, every entry is
+    /// dropped first, so no value can carry a number handed out twice.
+    pub fn next_generation(&self) -> u32 {
+        let next = match self.generation.get().checked_add(1) {
+            Some(next) => next,
+            None => {
+                self.clear();
+                1
+            }
+        };
+        self.generation.set(next);
+        next
+    }
+
+    /// `f` of the value stored for this token in this scope, if its window admits `now`.
     pub fn get<R>(
         &self,
-        tenant: u32,
+        scope: &Scope,
         token: &[u8],
         now: i64,
         f: impl FnOnce(&V) -> R,
     ) -> Option<R> {
-        let found = self.key_of(tenant, token).and_then(|key| {
+        let found = self.key_of(scope, token).and_then(|key| {
             let mut inner = self.inner.try_borrow_mut().ok()?;
             let Inner { index, slots, .. } = &mut *inner;
             let at = *index.find(key.probe(), |&i| {
@@ -230,8 +265,8 @@ impl<V> TokenCache<V> {
     }
 
     /// Remembers a token that verified, replacing what the same token had.
-    pub fn insert(&self, tenant: u32, token: &[u8], window: Window, now: i64, value: V) {
-        let Some(key) = self.key_of(tenant, token) else {
+    pub fn insert(&self, scope: &Scope, token: &[u8], window: Window, now: i64, value: V) {
+        let Some(key) = self.key_of(scope, token) else {
             return;
         };
         let Some(slot) = Slot::new(key, &window, value) else {
@@ -300,13 +335,13 @@ impl<V> TokenCache<V> {
     }
 
     /// `None` when the token is not cached at all (cache off, or the token too long).
-    fn key_of(&self, tenant: u32, token: &[u8]) -> Option<Key> {
+    fn key_of(&self, scope: &Scope, token: &[u8]) -> Option<Key> {
         if self.capacity == 0 || token.len() > MAX_CACHED_TOKEN_BYTES {
             return None;
         }
         let mut h = SipHasher13::new_with_keys(self.key.0, self.key.1);
-        // Fixed-width tenant first, then the token: no two (tenant, token) pairs share input.
-        h.write(&tenant.to_le_bytes());
+        // Fixed-width scope first, then the token: no two (scope, token) pairs share input.
+        h.write(&scope.0);
         h.write(token);
         let out = h.finish128();
         let halves = |w: u64| [w as u32, (w >> 32) as u32];
@@ -359,22 +394,28 @@ mod tests {
         }
     }
 
-    fn get(cache: &TokenCache<u32>, tenant: u32, token: &[u8], now: i64) -> Option<u32> {
-        cache.get(tenant, token, now, |v| *v)
+    fn scope(n: u32) -> Scope {
+        let mut bytes = [0u8; 32];
+        bytes[..4].copy_from_slice(&n.to_le_bytes());
+        Scope(bytes)
+    }
+
+    fn get(cache: &TokenCache<u32>, scope_number: u32, token: &[u8], now: i64) -> Option<u32> {
+        cache.get(&scope(scope_number), token, now, |v| *v)
     }
 
     #[test]
-    fn hit_needs_same_token_tenant_and_open_window() {
+    fn hit_needs_same_token_scope_and_open_window() {
         let cache = TokenCache::new(8);
-        cache.insert(0, b"token-a", window(100), 10, 7u32);
+        cache.insert(&scope(0), b"token-a", window(100), 10, 7u32);
         assert_eq!(get(&cache, 0, b"token-a", 50), Some(7));
-        assert_eq!(get(&cache, 1, b"token-a", 50), None, "other tenant");
+        assert_eq!(get(&cache, 1, b"token-a", 50), None, "other scope");
         assert_eq!(get(&cache, 0, b"token-b", 50), None);
         assert_eq!(get(&cache, 0, b"token-a!", 50), None);
         assert_eq!(get(&cache, 0, b"token-a", 100), None, "expired");
         let stats = cache.stats();
         assert_eq!((stats.hits, stats.misses, stats.entries), (1, 4, 1));
-        cache.insert(0, b"token-a", window(200), 10, 8u32);
+        cache.insert(&scope(0), b"token-a", window(200), 10, 8u32);
         assert_eq!(get(&cache, 0, b"token-a", 150), Some(8), "replaced");
         assert_eq!(cache.stats().entries, 1);
         cache.clear();
@@ -426,7 +467,7 @@ mod tests {
         ) {
             let w = Window { exp, nbf, iat: None, skew };
             let cache = TokenCache::new(1);
-            cache.insert(0, b"t", w, 0, 1u32);
+            cache.insert(&scope(0), b"t", w, 0, 1u32);
             if get(&cache, 0, b"t", now).is_some() {
                 prop_assert!(w.admits(now), "{w:?} at {now}");
             }
@@ -442,13 +483,19 @@ mod tests {
     fn bounded_evicts_with_clock() {
         let cache = TokenCache::new(4);
         for i in 0..4u32 {
-            cache.insert(0, format!("token-{i}").as_bytes(), window(100), 0, i);
+            cache.insert(
+                &scope(0),
+                format!("token-{i}").as_bytes(),
+                window(100),
+                0,
+                i,
+            );
         }
         assert_eq!(cache.stats().entries, 4);
         // token-0 and token-1 used: the hand clears their marks and takes token-2.
         assert_eq!(get(&cache, 0, b"token-0", 0), Some(0));
         assert_eq!(get(&cache, 0, b"token-1", 0), Some(1));
-        cache.insert(0, b"token-4", window(100), 0, 4);
+        cache.insert(&scope(0), b"token-4", window(100), 0, 4);
         assert_eq!(get(&cache, 0, b"token-2", 0), None, "evicted");
         for kept in [0u32, 1, 3, 4] {
             let token = format!("token-{kept}");
@@ -457,7 +504,7 @@ mod tests {
         let stats = cache.stats();
         assert_eq!((stats.entries, stats.capacity, stats.evictions), (4, 4, 1));
         for i in 0..1000u32 {
-            cache.insert(0, format!("t-{i}").as_bytes(), window(100), 0, i);
+            cache.insert(&scope(0), format!("t-{i}").as_bytes(), window(100), 0, i);
         }
         assert_eq!(cache.stats().entries, 4);
         assert_eq!(cache.stats().evictions, 1001);
@@ -468,12 +515,12 @@ mod tests {
     #[test]
     fn expired_entries_go_first() {
         let cache = TokenCache::new(2);
-        cache.insert(0, b"short", window(10), 0, 1u32);
-        cache.insert(0, b"long", window(1000), 0, 2u32);
+        cache.insert(&scope(0), b"short", window(10), 0, 1u32);
+        cache.insert(&scope(0), b"long", window(1000), 0, 2u32);
         assert_eq!(get(&cache, 0, b"short", 5), Some(1));
         assert_eq!(get(&cache, 0, b"long", 5), Some(2));
         // Both marked; at 20 `short` has expired for good and goes, though marked.
-        cache.insert(0, b"new", window(1000), 20, 3u32);
+        cache.insert(&scope(0), b"new", window(1000), 20, 3u32);
         assert_eq!(get(&cache, 0, b"long", 20), Some(2));
         assert_eq!(get(&cache, 0, b"new", 20), Some(3));
     }
@@ -482,7 +529,13 @@ mod tests {
     fn holds_every_token_up_to_capacity() {
         let cache = TokenCache::new(50_000);
         for i in 0..50_000u32 {
-            cache.insert(i % 3, format!("token-{i}").as_bytes(), window(100), 0, i);
+            cache.insert(
+                &scope(i % 3),
+                format!("token-{i}").as_bytes(),
+                window(100),
+                0,
+                i,
+            );
         }
         let stats = cache.stats();
         assert_eq!((stats.entries, stats.evictions), (50_000, 0));
@@ -493,25 +546,44 @@ mod tests {
     }
 
     #[test]
+    fn generations_are_distinct_and_never_zero() {
+        let cache: TokenCache<u32> = TokenCache::new(4);
+        let (a, b) = (cache.next_generation(), cache.next_generation());
+        assert!(a != 0 && b != 0 && a != b);
+        cache.insert(&scope(0), b"t", window(100), 0, 1);
+        // Wrapping around drops every entry: none can carry a number handed out again.
+        cache.generation.set(u32::MAX);
+        assert_eq!(cache.next_generation(), 1);
+        assert_eq!(get(&cache, 0, b"t", 0), None);
+    }
+
+    #[test]
     fn off_and_oversized() {
         let long = vec![b'x'; MAX_CACHED_TOKEN_BYTES + 1];
         let cache = TokenCache::new(4);
-        cache.insert(0, &long, window(100), 0, 1u32);
+        cache.insert(&scope(0), &long, window(100), 0, 1u32);
         assert_eq!(get(&cache, 0, &long, 0), None);
         assert_eq!(cache.stats().entries, 0);
         let off = TokenCache::new(0);
-        off.insert(0, b"t", window(100), 0, 1u32);
+        off.insert(&scope(0), b"t", window(100), 0, 1u32);
         assert_eq!(get(&off, 0, b"t", 0), None);
         assert_eq!(off.stats().capacity, 0);
     }
 
     #[test]
-    fn keys_differ_per_cache_and_per_tenant() {
+    fn keys_differ_per_cache_and_per_scope() {
         let a: TokenCache<u32> = TokenCache::new(4);
         let b: TokenCache<u32> = TokenCache::new(4);
-        let ka = a.key_of(0, b"token");
-        assert_ne!(ka, b.key_of(0, b"token"), "a fresh random key per cache");
-        assert_ne!(ka, a.key_of(1, b"token"));
-        assert_ne!(a.key_of(0, b"\0token"), a.key_of(0, b"token"));
+        let ka = a.key_of(&scope(0), b"token");
+        assert_ne!(
+            ka,
+            b.key_of(&scope(0), b"token"),
+            "a fresh random key per cache"
+        );
+        assert_ne!(ka, a.key_of(&scope(1), b"token"));
+        assert_ne!(
+            a.key_of(&scope(0), b"\0token"),
+            a.key_of(&scope(0), b"token")
+        );
     }
 }

@@ -3,10 +3,13 @@
 //! Nothing here allocates in proportion to the bundle: lookups are binary searches over the
 //! bundle's sorted tables, and the only per-request collections are the caller's own subjects.
 
+use std::rc::Rc;
+
 use crate::authority;
 use crate::bundle::{Bundle, LoadError, LoadOptions, LoadedTenant, SubjectCode, Tables};
-use crate::cache::{self, CacheStats, TokenCache};
+use crate::cache::{self, CacheStats, Scope, TokenCache, Window};
 use crate::headers;
+use crate::jwt::Signature;
 use crate::model::{ResourceId, RoleId, Route, UserId, VirtualAccountId};
 use crate::reason::Reason;
 use crate::request;
@@ -18,6 +21,8 @@ mod explain;
 mod outcome;
 mod principal;
 mod small;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use authorize::{authorize, NoTrace, Trace};
 use principal::Cached;
@@ -34,12 +39,36 @@ pub(crate) use outcome::{grant_text, principal_name, subject_name};
 pub(crate) use principal::{ascii_lowercase, just_in_time_caller};
 
 /// A loaded bundle, ready to decide requests. Share it between the requests of one thread: the
-/// only state that changes is the verified-token cache (interior mutability, not `Sync`), which
-/// lives and dies with the bundle.
+/// only state that changes is the verified-token cache (interior mutability, not `Sync` nor
+/// `Send`), which the engines of later bundles may share ([`SharedTokenCache`]).
 #[derive(Debug)]
 pub struct Engine {
     bundle: Bundle,
-    cache: TokenCache<Cached>,
+    cache: SharedTokenCache,
+    /// This engine's number in `cache`: cached callers it resolved are used as they are, any
+    /// other engine's are resolved again against this bundle (`principal::Cached`).
+    generation: u32,
+    /// Per tenant, in the bundle's order: what verifying its tokens reads ([`Scope`]).
+    scopes: Box<[Option<Scope>]>,
+}
+
+/// A verified-token cache that several engines use in turn: the engine of a new bundle given the
+/// previous engine's cache keeps every signature that one verified, for the tenants whose
+/// verification settings are unchanged ([`crate::cache`] says what is kept and why it is safe).
+/// Cloning shares the cache.
+#[derive(Debug, Clone)]
+pub struct SharedTokenCache(Rc<TokenCache<Cached>>);
+
+impl SharedTokenCache {
+    /// At most `capacity` entries (0: no cache), under a fresh random key.
+    pub fn new(capacity: usize) -> SharedTokenCache {
+        SharedTokenCache(Rc::new(TokenCache::new(capacity)))
+    }
+
+    /// Hits, misses and occupancy, over every engine that used it.
+    pub fn stats(&self) -> CacheStats {
+        self.0.stats()
+    }
 }
 
 /// The facts of one request. Header names may be in any case.
@@ -143,24 +172,48 @@ impl Engine {
         options: &LoadOptions,
         capacity: usize,
     ) -> Result<Engine, LoadError> {
+        Engine::load_with_shared_token_cache(bytes, options, &SharedTokenCache::new(capacity))
+    }
+
+    /// Using `cache`, which earlier engines may have filled: what they verified for a tenant
+    /// whose verification settings this bundle leaves unchanged is a hit here too, the caller
+    /// resolved again against this bundle.
+    pub fn load_with_shared_token_cache(
+        bytes: Vec<u8>,
+        options: &LoadOptions,
+        cache: &SharedTokenCache,
+    ) -> Result<Engine, LoadError> {
         let bundle = Bundle::decode(bytes, options)?;
-        Ok(Engine {
-            cache: TokenCache::new(capacity),
-            bundle,
-        })
+        Ok(Engine::with_cache(bundle, cache.clone()))
     }
 
     /// The same engine with a verified-token cache of `capacity` entries (0: no cache).
     pub fn with_token_cache(self, capacity: usize) -> Engine {
+        Engine::with_cache(self.bundle, SharedTokenCache::new(capacity))
+    }
+
+    fn with_cache(bundle: Bundle, cache: SharedTokenCache) -> Engine {
+        let scopes = bundle
+            .tenants()
+            .iter()
+            .map(|t| principal::scope_of(&t.config))
+            .collect();
         Engine {
-            cache: TokenCache::new(capacity),
-            bundle: self.bundle,
+            generation: cache.0.next_generation(),
+            cache,
+            scopes,
+            bundle,
         }
     }
 
     /// Hits, misses and occupancy of the verified-token cache, for metrics.
     pub fn token_cache_stats(&self) -> CacheStats {
         self.cache.stats()
+    }
+
+    /// The verified-token cache, for the engine of the next bundle.
+    pub fn shared_token_cache(&self) -> &SharedTokenCache {
+        &self.cache
     }
 
     pub fn bundle(&self) -> &Bundle {
@@ -260,37 +313,7 @@ impl Engine {
                 {
                     return Err(Reason::CrossSiteRequest);
                 }
-                let token = presented.token;
-                // Tenants are few; the index keys the cache (a token verified for one tenant
-                // says nothing about another).
-                let tenant_index = self
-                    .bundle
-                    .tenants()
-                    .iter()
-                    .position(|t| core::ptr::eq(t, tenant))
-                    .unwrap_or(usize::MAX) as u32;
-                let hit = self
-                    .cache
-                    .get(tenant_index, token.as_bytes(), now, |cached| {
-                        Caller::from_cached(&tables, cached)
-                    });
-                if let Some(caller) = hit {
-                    out.token_cache_hit = true;
-                    let caller = caller?;
-                    // Everything else the caller rests on is fixed by the bundle; this depends
-                    // on the clock (virtual-account expiry).
-                    check_principal(&tables, &caller, now)?;
-                    caller
-                } else {
-                    let (caller, window, cached) =
-                        self.authenticate(tenant, &tables, &token, now)?;
-                    // A just-in-time member is verified every time, until a compile lists them.
-                    if caller.just_in_time.is_none() {
-                        self.cache
-                            .insert(tenant_index, token.as_bytes(), window, now, cached);
-                    }
-                    caller
-                }
+                self.token_caller(tenant, &tables, &presented.token, now, out)?
             }
         };
         out.principal = Some(caller.principal);
@@ -333,6 +356,79 @@ impl Engine {
             &target.action,
             trace,
         )
+    }
+
+    /// Steps 4-5 for a presented token, through the verified-token cache.
+    fn token_caller(
+        &self,
+        tenant: &LoadedTenant,
+        tables: &Tables<'_>,
+        token: &str,
+        now: i64,
+        out: &mut Outcome<'_>,
+    ) -> Result<Caller, Reason> {
+        // Tenants are few. The scope keys the cache: a token verified for one tenant, or under
+        // other keys, issuers, audiences or skew, is not found.
+        let scope = self
+            .bundle
+            .tenants()
+            .iter()
+            .position(|t| core::ptr::eq(t, tenant))
+            .and_then(|i| self.scopes.get(i).copied().flatten());
+        let Some(scope) = scope else {
+            return Ok(self
+                .authenticate(tenant, tables, token, now, Signature::Check)?
+                .0);
+        };
+        let hit = self.cache.0.get(&scope, token.as_bytes(), now, |cached| {
+            cached
+                .resolved_by(self.generation)
+                .then(|| Caller::from_cached(tables, cached))
+        });
+        match hit {
+            Some(Some(caller)) => {
+                out.token_cache_hit = true;
+                let caller = caller?;
+                // Everything else the caller rests on is fixed by this bundle; this depends on
+                // the clock (virtual-account expiry).
+                check_principal(tables, &caller, now)?;
+                Ok(caller)
+            }
+            // Verified by the engine of another bundle under the same scope: every step but
+            // the signature again, against this bundle (revocations, users, virtual accounts,
+            // teams, the time), and the caller stored as this engine resolves it.
+            Some(None) => {
+                out.token_cache_hit = true;
+                let (caller, window, cached) =
+                    self.authenticate(tenant, tables, token, now, Signature::Verified)?;
+                self.remember(&scope, token, window, now, &caller, cached);
+                Ok(caller)
+            }
+            None => {
+                let (caller, window, cached) =
+                    self.authenticate(tenant, tables, token, now, Signature::Check)?;
+                self.remember(&scope, token, window, now, &caller, cached);
+                Ok(caller)
+            }
+        }
+    }
+
+    /// Caches what verifying `token` established, unless the caller is a just-in-time member:
+    /// those are verified every time, until a compile lists them (an entry would not say who).
+    fn remember(
+        &self,
+        scope: &Scope,
+        token: &str,
+        window: Window,
+        now: i64,
+        caller: &Caller,
+        cached: Cached,
+    ) {
+        if caller.just_in_time.is_none() {
+            self.cache
+                .0
+                .insert(scope, token.as_bytes(), window, now, cached);
+        }
     }
 
     /// Step 1: the authority read one way ([`authority::parse`]), then exact host names, then

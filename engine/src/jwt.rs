@@ -11,7 +11,7 @@ mod keys;
 #[cfg(feature = "sign")]
 pub mod sign;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 
@@ -128,8 +128,30 @@ pub struct Validation<'k> {
     pub now: i64,
 }
 
+/// Whether [`check`] computes the signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signature {
+    /// Verify it over the signing input.
+    Check,
+    /// It verified before under a key set no different from [`Validation::keys`] (the
+    /// verified-token cache holds the token under a scope that covers every key: `crate::cache`).
+    /// Everything else is checked as for [`Signature::Check`].
+    Verified,
+}
+
 /// Checks alg vs key type and allow-list, selects the key, verifies the signature, then exp/nbf/iat/aud.
 pub fn verify(token: &Token<'_>, validation: &Validation<'_>) -> Result<(), Reason> {
+    check(token, validation, Signature::Check)
+}
+
+/// [`verify`], computing the signature only when `signature` says so: a token the cache says
+/// verified under these keys meets every other check against the settings in service.
+pub(crate) fn check(
+    token: &Token<'_>,
+    validation: &Validation<'_>,
+    signature: Signature,
+) -> Result<(), Reason> {
+    let known = signature == Signature::Verified;
     let alg = token.alg;
     if !validation.algorithms.is_empty() && !validation.algorithms.contains(&alg) {
         return Err(Reason::AlgNotAllowed);
@@ -142,14 +164,14 @@ pub fn verify(token: &Token<'_>, validation: &Validation<'_>) -> Result<(), Reas
             if !key.fits(alg) {
                 return Err(Reason::AlgNotAllowed);
             }
-            key.verify(alg, input, &token.signature)
+            known || key.verify(alg, input, &token.signature)
         }
         None => {
             let mut candidates = validation.keys.candidates(alg).peekable();
             if candidates.peek().is_none() {
                 return Err(Reason::AlgNotAllowed);
             }
-            candidates.any(|key| key.verify(alg, input, &token.signature))
+            known || candidates.any(|key| key.verify(alg, input, &token.signature))
         }
     };
     if !verified {

@@ -22,5 +22,5 @@ pub mod route;
 pub mod trust;
 
 pub use bundle::{Bundle, LoadError, LoadOptions};
-pub use decide::{Decision, Engine, Identity, Outcome, Principal, Request};
+pub use decide::{Decision, Engine, Identity, Outcome, Principal, Request, SharedTokenCache};
 pub use reason::{ErrorKind, Reason};

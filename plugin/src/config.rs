@@ -4,7 +4,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use gatehouse_engine::bundle::MAGIC;
 use gatehouse_engine::trust::parse_trusted_key;
-use gatehouse_engine::{Engine, LoadError, LoadOptions};
+use gatehouse_engine::{Engine, LoadError, LoadOptions, SharedTokenCache};
 use serde::Deserialize;
 
 /// Why a configuration was refused. Logged at error level; never sent to a client.
@@ -206,16 +206,18 @@ pub fn bundle_bytes(
 
 /// Parse a plugin configuration into an engine; without a bundle in it, the module's embedded
 /// one. Either goes through the same checks (signature pinning, then the caller's serial check).
+/// The engine uses `token_cache`, the VM's: what earlier engines verified stays verified where
+/// the new bundle verifies the same way.
 pub fn load_engine(
     plugin_configuration: Option<Vec<u8>>,
     trusted_keys: &[[u8; 32]],
-    token_cache_entries: usize,
+    token_cache: &SharedTokenCache,
 ) -> Result<Engine, ConfigError> {
     load_engine_with(
         plugin_configuration,
         crate::embedded::bundle,
         trusted_keys,
-        token_cache_entries,
+        token_cache,
     )
 }
 
@@ -224,13 +226,13 @@ pub fn load_engine_with(
     plugin_configuration: Option<Vec<u8>>,
     embedded: impl FnOnce() -> Option<Vec<u8>>,
     trusted_keys: &[[u8; 32]],
-    token_cache_entries: usize,
+    token_cache: &SharedTokenCache,
 ) -> Result<Engine, ConfigError> {
     let bytes = bundle_bytes(plugin_configuration, embedded)?;
     let options = LoadOptions {
         trusted_keys: trusted_keys.to_vec(),
     };
-    Engine::load_with_token_cache(bytes, &options, token_cache_entries).map_err(ConfigError::Bundle)
+    Engine::load_with_shared_token_cache(bytes, &options, token_cache).map_err(ConfigError::Bundle)
 }
 
 /// Whether a valid bundle of serial `serial` from `scope` may go into service (`in_service`:
@@ -469,7 +471,12 @@ mod tests {
         assert!(bundle_bytes(Some(b"garbage".to_vec()), none).is_err());
         // A bundle-shaped configuration that is corrupt is refused by the engine.
         assert!(matches!(
-            load_engine_with(Some(raw), none, &[], DEFAULT_TOKEN_CACHE_ENTRIES),
+            load_engine_with(
+                Some(raw),
+                none,
+                &[],
+                &SharedTokenCache::new(DEFAULT_TOKEN_CACHE_ENTRIES)
+            ),
             Err(ConfigError::Bundle(_))
         ));
     }
@@ -504,7 +511,12 @@ mod tests {
         // The embedded bundle goes through the engine like any other: a corrupt one is refused.
         let corrupt = || Some([MAGIC.as_slice(), b"corrupt"].concat());
         assert!(matches!(
-            load_engine_with(None, corrupt, &[], DEFAULT_TOKEN_CACHE_ENTRIES),
+            load_engine_with(
+                None,
+                corrupt,
+                &[],
+                &SharedTokenCache::new(DEFAULT_TOKEN_CACHE_ENTRIES)
+            ),
             Err(ConfigError::Bundle(_))
         ));
     }

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use gatehouse_engine::headers::removed_before_forwarding;
 use gatehouse_engine::logsafe::log_safe;
 use gatehouse_engine::route::Body;
-use gatehouse_engine::{Decision, Engine, Identity, Outcome, Reason, Request};
+use gatehouse_engine::{Decision, Engine, Identity, Outcome, Reason, Request, SharedTokenCache};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType};
@@ -32,6 +32,24 @@ thread_local! {
     /// VM, so only VM-wide state sees the bundle a new configuration would replace.
     static SERIAL_IN_SERVICE: RefCell<BTreeMap<config::SerialScope, u64>> =
         const { RefCell::new(BTreeMap::new()) };
+
+    /// The VM's verified-token cache, which the engine of every configuration the VM loads
+    /// uses: VM-wide for the same reason, so that a new bundle keeps the signatures verified
+    /// under the previous one while the keys and the rest of what verification reads are
+    /// unchanged (`gatehouse_engine::cache` says why that is safe). Created by the first
+    /// `on_vm_start`, with the VM configuration's `token_cache_entries`; a VM's configuration
+    /// never changes (Envoy starts another VM for another one).
+    static TOKEN_CACHE: RefCell<Option<SharedTokenCache>> = const { RefCell::new(None) };
+}
+
+/// The VM's verified-token cache, created with `entries` if it is the first asked for.
+fn vm_token_cache(entries: usize) -> SharedTokenCache {
+    TOKEN_CACHE.with(|cache| {
+        cache
+            .borrow_mut()
+            .get_or_insert_with(|| SharedTokenCache::new(entries))
+            .clone()
+    })
 }
 
 /// One per plugin configuration (and per VM): parses once, shares read-only state.
@@ -40,8 +58,8 @@ pub struct Root {
     trusted_keys: Vec<[u8; 32]>,
     /// The VM configuration's `allow_rollback`.
     allow_rollback: bool,
-    /// The VM configuration's `token_cache_entries`.
-    token_cache_entries: usize,
+    /// The VM's verified-token cache, which every root context of the VM shares.
+    token_cache: Option<SharedTokenCache>,
     engine: Option<Rc<Engine>>,
     metrics: Rc<Metrics>,
     /// Feature `test-hooks` (test builds): the VM configuration's `fixed_now`.
@@ -56,7 +74,7 @@ impl Root {
         Root {
             trusted_keys: Vec::new(),
             allow_rollback: false,
-            token_cache_entries: config::DEFAULT_TOKEN_CACHE_ENTRIES,
+            token_cache: None,
             engine: None,
             metrics: Rc::new(Metrics::define()),
             #[cfg(feature = "test-hooks")]
@@ -82,7 +100,7 @@ impl Context for Root {
 
 impl Root {
     fn cache_stats(&self) -> Option<gatehouse_engine::cache::CacheStats> {
-        self.engine.as_ref().map(|e| e.token_cache_stats())
+        self.token_cache.as_ref().map(SharedTokenCache::stats)
     }
 }
 
@@ -104,7 +122,7 @@ impl RootContext for Root {
                 }
                 self.trusted_keys = settings.trusted_keys;
                 self.allow_rollback = settings.allow_rollback;
-                self.token_cache_entries = settings.token_cache_entries;
+                self.token_cache = Some(vm_token_cache(settings.token_cache_entries));
                 if let Err(status) = hostcalls::set_tick_period(metrics::FLUSH_PERIOD) {
                     // Counts then reach Envoy only when a configuration replaces this one.
                     log::warn!("cannot set a tick period for metrics: {status:?}");
@@ -127,10 +145,14 @@ impl RootContext for Root {
     }
 
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
+        let token_cache = self
+            .token_cache
+            .get_or_insert_with(|| vm_token_cache(config::DEFAULT_TOKEN_CACHE_ENTRIES))
+            .clone();
         let loaded = config::load_engine(
             buffer(BufferType::PluginConfiguration),
             &self.trusted_keys,
-            self.token_cache_entries,
+            &token_cache,
         )
         .and_then(|engine| {
             // Keyed by the signer, whose signature has just verified (and which pinning has
@@ -183,7 +205,6 @@ impl RootContext for Root {
                     config::numeric_revision(&meta.revision),
                     config::digest48(bundle.digest()),
                 );
-                self.metrics.engine_replaced(self.cache_stats());
                 self.engine = Some(Rc::new(engine));
                 true
             }

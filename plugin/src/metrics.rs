@@ -5,9 +5,13 @@
 //! Envoy's store, the ids are per VM.
 //!
 //! Per-request counts cost no host call: a request adds to this VM's pending counts, and the
-//! root context hands them to Envoy on its tick ([`FLUSH_PERIOD`]), when a new configuration
-//! replaces the engine, and when it is done. `/stats` therefore lags the traffic by at most one
-//! period. Bundle loads and rejections, which are rare, go to Envoy at once.
+//! root context hands them to Envoy on its tick ([`FLUSH_PERIOD`]) and when it is done.
+//! `/stats` therefore lags the traffic by at most one period. Bundle loads and rejections, which
+//! are rare, go to Envoy at once.
+//!
+//! The verified-token cache belongs to the VM, not to a root context (every configuration the VM
+//! loads uses it), so what has been reported of its evictions and entries is kept per VM too:
+//! whichever root context flushes reports the change since the last report, once.
 
 use std::cell::Cell;
 use std::time::Duration;
@@ -42,9 +46,11 @@ pub struct Metrics {
     bundle_rejections: Option<u32>,
     bundle_revision: Option<u32>,
     bundle_digest: Option<u32>,
-    /// The cache figures last reported for the engine in service (evictions and entries are
-    /// the engine's own counts, read at each flush).
-    cache_reported: Cell<CacheStats>,
+}
+
+thread_local! {
+    /// The evictions and entries of the VM's verified-token cache reported so far.
+    static CACHE_REPORTED: Cell<CacheStats> = Cell::new(CacheStats::default());
 }
 
 /// A metric id and what this VM has counted but not yet reported.
@@ -98,7 +104,6 @@ impl Metrics {
             bundle_rejections: define(MetricType::Counter, "gatehouse.bundle_rejections"),
             bundle_revision: define(MetricType::Gauge, "gatehouse.bundle_revision"),
             bundle_digest: define(MetricType::Gauge, "gatehouse.bundle_digest48"),
-            cache_reported: Cell::new(CacheStats::default()),
         }
     }
 
@@ -138,17 +143,17 @@ impl Metrics {
         increment(self.bundle_rejections);
     }
 
-    /// Hands every pending count to Envoy. `cache` is the verified-token cache of the engine in
-    /// service (`None`: no engine, or this VM's engine is going away).
+    /// Hands every pending count to Envoy. `cache` is the VM's verified-token cache, `None`
+    /// when there is none.
     pub fn flush(&self, cache: Option<CacheStats>) {
-        let now = cache.unwrap_or_default();
-        let before = self.cache_reported.replace(now);
-        let evicted = now.evictions.saturating_sub(before.evictions);
-        self.token_cache_evictions
-            .add(i64::try_from(evicted).unwrap_or(i64::MAX));
-        let entries = |s: CacheStats| i64::try_from(s.entries).unwrap_or(i64::MAX);
-        self.token_cache_entries
-            .add(entries(now).wrapping_sub(entries(before)));
+        if let Some(now) = cache {
+            let before = CACHE_REPORTED.with(|reported| reported.replace(now));
+            let evicted = now.evictions.saturating_sub(before.evictions);
+            self.token_cache_evictions
+                .add(i64::try_from(evicted).unwrap_or(i64::MAX));
+            self.token_cache_entries
+                .add(entries(now).wrapping_sub(entries(before)));
+        }
         let memory = linear_memory_bytes();
         let reported = self.memory_reported.replace(memory);
         if reported == 0 {
@@ -173,23 +178,21 @@ impl Metrics {
         }
     }
 
-    /// The cache figures reported so far belong to an engine that is being replaced: report
-    /// its last evictions, and count the new engine's from zero.
-    pub fn engine_replaced(&self, old: Option<CacheStats>) {
-        self.flush(old);
-        let reported = self.cache_reported.get();
-        self.cache_reported.set(CacheStats {
-            evictions: 0,
-            ..reported
-        });
-    }
-
     /// This root context is done (a new configuration replaced it, or the VM is stopping):
     /// report what is pending and take back everything it added to the summed gauges, since
-    /// the context that replaces it in the same VM reports afresh.
+    /// the context that replaces it in the same VM reports afresh. The VM's cache entries are
+    /// taken back too (the VM may be stopping); a root context that goes on in the VM adds them
+    /// again at its next flush.
     pub fn retire(&self, cache: Option<CacheStats>) {
-        self.engine_replaced(cache);
-        self.flush(None);
+        self.flush(cache);
+        let reported = CACHE_REPORTED.with(|reported| {
+            reported.replace(CacheStats {
+                entries: 0,
+                ..reported.get()
+            })
+        });
+        self.token_cache_entries.add(-entries(reported));
+        self.token_cache_entries.flush();
         let memory = self.memory_reported.replace(0);
         if memory != 0 {
             self.vms.add(-1);
@@ -204,6 +207,10 @@ impl Metrics {
             counter.add(1);
         }
     }
+}
+
+fn entries(stats: CacheStats) -> i64 {
+    i64::try_from(stats.entries).unwrap_or(i64::MAX)
 }
 
 /// This VM's linear memory: the bundle, the token cache, the stack and everything else the

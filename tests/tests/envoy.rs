@@ -314,6 +314,83 @@ fn bundle_updates_apply_without_restart_and_bad_ones_are_rejected() {
     assert_eq!(envoy.pid(), pid, "Envoy was not restarted");
 }
 
+/// A new bundle keeps the VM's verified tokens when it verifies them as the previous one did
+/// (same keys, issuer, audiences, skew): Envoy runs the new configuration in the same VM, and the
+/// cache is the VM's. What the bundle changes about a principal applies on the first request
+/// after it, though that request's signature comes from the cache; a bundle that changes a
+/// verification setting verifies again.
+#[test]
+fn verified_tokens_outlive_a_bundle_push_and_its_changes_apply_at_once() {
+    let envoy = Envoy::start(
+        "cache-pushes",
+        &enforce_bundle("1"),
+        EnvoyOptions::default(),
+    );
+    let prompt = |t: &str| HttpRequest::get("/api/prompts/prompts/summarize").bearer(t);
+    let lookups = |e: &Envoy| {
+        (
+            e.stat("wasmcustom.gatehouse.token_cache_hits"),
+            e.stat("wasmcustom.gatehouse.token_cache_misses"),
+        )
+    };
+    let carol = token("user:carol@e2e.test", json!({}));
+    let alice = token("user:alice@e2e.test", json!({}));
+    let dave = token("user:dave@e2e.test", json!({}));
+    let r = envoy.request(&prompt(&carol));
+    assert_reached_upstream(&r, Some("user:carol@e2e.test"), "prompts");
+    let r = envoy.request(&prompt(&alice));
+    assert_reached_upstream(&r, Some("user:alice@e2e.test"), "prompts");
+    let r = envoy.request(&chat(&dave, "openai/gpt-4o"));
+    assert_denied(&r, 403, "no_grant");
+    assert_eq!(lookups(&envoy), (0, 3), "three tokens verified");
+
+    // Revision 2, same keys: carol deactivated, and dave in team ml, which tells when revision
+    // 2 serves without a request by carol (hers must be the first after the push).
+    envoy.push(&fixture_bundle("2", str::to_owned, |t| {
+        t.replace(
+            "- {email: carol@e2e.test}",
+            "- {email: carol@e2e.test, active: false}",
+        )
+        .replace(
+            "members: [carol@e2e.test]",
+            "members: [carol@e2e.test, dave@e2e.test]",
+        )
+    }));
+    envoy.eventually("revision 2 serving", |e| {
+        e.request(&chat(&dave, "openai/gpt-4o")).status == 200
+    });
+    let (hits, misses) = lookups(&envoy);
+    assert_eq!(misses, 3, "nothing verified again after the push");
+    assert!(hits >= 1, "dave's requests found his token");
+    let r = envoy.request(&prompt(&carol));
+    assert_denied(&r, 401, "principal_inactive");
+    let r = envoy.request(&prompt(&alice));
+    assert_reached_upstream(&r, Some("user:alice@e2e.test"), "prompts");
+    assert_eq!(
+        lookups(&envoy),
+        (hits + 2, 3),
+        "carol's denial and alice's allow both from the cache"
+    );
+
+    // Revision 3: revision 1's policy with another clock skew. Every token is verified again
+    // (dave's probe once, alice, carol), and carol is active again.
+    envoy.push(&fixture_bundle("3", str::to_owned, |t| {
+        t.replace(
+            "  issuer: https://cp.e2e.test\n",
+            "  issuer: https://cp.e2e.test\n  clock_skew_seconds: 30\n",
+        )
+    }));
+    envoy.eventually("revision 3 serving", |e| {
+        e.request(&chat(&dave, "openai/gpt-4o")).status == 403
+    });
+    let r = envoy.request(&prompt(&alice));
+    assert_reached_upstream(&r, Some("user:alice@e2e.test"), "prompts");
+    let r = envoy.request(&prompt(&carol));
+    assert_reached_upstream(&r, Some("user:carol@e2e.test"), "prompts");
+    assert_eq!(lookups(&envoy).1, 6, "dave, alice and carol verified again");
+    assert_eq!(envoy.stat("wasmcustom.gatehouse.bundle_revision"), 3);
+}
+
 #[test]
 fn pinned_signing_keys_reject_unsigned_bundles() {
     let options = EnvoyOptions {

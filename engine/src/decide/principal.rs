@@ -3,22 +3,31 @@
 
 use std::borrow::Cow;
 
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
 use super::small::Small;
 use super::{Engine, Principal};
 use crate::bundle::{LoadedTenant, SubjectCode, Tables};
-use crate::cache::Window;
-use crate::jwt::{self, Strings, Token, Validation};
-use crate::model::{IdpId, ResolveTo, RoleId, UserId, VirtualAccountId, TENANT_MEMBER};
+use crate::cache::{Scope, Window};
+use crate::jwt::{self, Signature, Strings, Token, Validation};
+use crate::model::{
+    IdentityProvider, IdpId, Jwk, ResolveTo, RoleId, TenantConfig, UserId, VirtualAccountId,
+    TENANT_MEMBER,
+};
 use crate::reason::Reason;
 
 impl Engine {
     /// Steps 4-5 for a token; also the time window in which the same token gets the same answer.
+    /// With [`Signature::Verified`] (a token the cache holds under this tenant's [`Scope`]) the
+    /// signature is not computed again; every other check runs against this bundle.
     pub(super) fn authenticate(
         &self,
         tenant: &LoadedTenant,
         tables: &Tables<'_>,
         raw: &str,
         now: i64,
+        signature: Signature,
     ) -> Result<(Caller, Window, Cached), Reason> {
         let token = Token::parse(raw)?;
         let issuer = token.issuer()?.ok_or(Reason::IssuerUnknown)?;
@@ -62,7 +71,7 @@ impl Engine {
                 (keys, provider.algorithms.as_slice(), &provider.audiences)
             }
         };
-        jwt::verify(
+        jwt::check(
             &token,
             &Validation {
                 keys,
@@ -71,6 +80,7 @@ impl Engine {
                 clock_skew_seconds: skew,
                 now,
             },
+            signature,
         )?;
         // `verify` checked the registered claims' types (`jti`, `sub`, the times...); the claims
         // this kind of issuer is read for are typed here, all before any of them is used.
@@ -176,6 +186,7 @@ impl Engine {
         }
         // The window `verify` checked, and what to remember, for the cache.
         let cached = Cached {
+            generation: self.generation,
             principal: caller.principal,
             mapped: mapped.into_boxed_slice(),
         };
@@ -307,10 +318,68 @@ pub(crate) fn just_in_time_member(tenant: &LoadedTenant, email: Box<str>) -> Opt
 /// What the verified-token cache keeps of a caller: the principal, and the teams the token's
 /// claims mapped it into (usually none, so nothing is allocated). The rest of the caller is the
 /// bundle's, rebuilt on a hit ([`Caller::from_cached`]), which keeps an entry small.
+///
+/// Both are indexes into the bundle of the engine that resolved them, `generation`: only that
+/// engine uses them. Another engine sharing the cache (a later bundle) resolves the token again
+/// against its own bundle, without the signature ([`Signature::Verified`]), and stores its own.
 #[derive(Debug)]
 pub(crate) struct Cached {
+    generation: u32,
     principal: Principal,
     mapped: Box<[SubjectCode]>,
+}
+
+impl Cached {
+    /// Whether an engine of this generation resolved it (its indexes are into that bundle).
+    pub(super) fn resolved_by(&self, generation: u32) -> bool {
+        self.generation == generation
+    }
+}
+
+/// The [`Scope`] of a tenant's tokens: a digest of every setting verifying one reads, so that
+/// a cached signature is used only where it would verify again with the same result. `None`
+/// (tokens of this tenant are not cached) only if the settings cannot be serialized.
+///
+/// Not in it, because they are checked again on every use of a cached token: the revoked `jti`s,
+/// users, teams and virtual accounts (the tables), and the time (the window). Nor hosts, roles or
+/// actions, which verification does not read. The destructuring names every field, so a new one
+/// must be sorted into one side or the other.
+pub(super) fn scope_of(config: &TenantConfig) -> Option<Scope> {
+    #[derive(Serialize)]
+    struct Verifying<'a> {
+        what: &'static str,
+        name: &'a str,
+        issuer: &'a str,
+        keys: &'a [Jwk],
+        audiences: &'a [String],
+        clock_skew_seconds: u32,
+        identity_providers: &'a [IdentityProvider],
+    }
+    let TenantConfig {
+        name,
+        hosts: _,
+        issuer,
+        keys,
+        audiences,
+        clock_skew_seconds,
+        revoked_token_ids: _,
+        identity_providers,
+        actions: _,
+        resource_types: _,
+        roles: _,
+        jit_domains: _,
+    } = config;
+    let bytes = postcard::to_allocvec(&Verifying {
+        what: "gatehouse verified-token scope 1",
+        name,
+        issuer,
+        keys,
+        audiences,
+        clock_skew_seconds: *clock_skew_seconds,
+        identity_providers,
+    })
+    .ok()?;
+    Some(Scope(Sha256::digest(&bytes).into()))
 }
 
 impl Caller {
