@@ -24,7 +24,10 @@ pub fn serve(server: &Server, shared: &Shared, addr: SocketAddr) {
     while let Ok(mut request) = server.recv() {
         let reply = answer(shared, &mut request, addr);
         shared.metrics.request(reply.status);
-        let mut response = Response::from_data(reply.body).with_status_code(reply.status);
+        // Always a Content-Length: the whole body is in memory anyway.
+        let mut response = Response::from_data(reply.body)
+            .with_status_code(reply.status)
+            .with_chunked_threshold(usize::MAX);
         let headers = std::iter::once(("Content-Type", reply.content_type.to_owned()))
             .filter(|(_, v)| !v.is_empty())
             .chain(reply.headers);
