@@ -2,7 +2,7 @@
 //! (uniqueness, members that are users), the writes a SCIM request turns into, and the
 //! generated directory file the compiler reads.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use serde_json::Value;
@@ -22,6 +22,12 @@ pub enum Write {
 pub struct Directory {
     users: BTreeMap<String, Resource>,
     groups: BTreeMap<String, Resource>,
+    /// What must be unique, each to the id holding it: users by email and by lowercased
+    /// `userName`, groups by team name. Kept with every applied write, so that a write's
+    /// checks and the directory file cost no scan of the tenant.
+    emails: BTreeMap<String, String>,
+    user_names: HashMap<String, String>,
+    teams: BTreeMap<String, String>,
 }
 
 /// The clock and the id source of one write, so that the directory itself is deterministic.
@@ -57,17 +63,49 @@ impl Directory {
         for write in writes {
             match write {
                 Write::Put(r) => {
-                    let map = match r.kind {
-                        Kind::User => &mut self.users,
-                        Kind::Group => &mut self.groups,
+                    self.unindex(r.kind, &r.id);
+                    match r.kind {
+                        Kind::User => {
+                            self.emails.insert(r.key(), r.id.clone());
+                            self.user_names
+                                .insert(r.user_name().to_lowercase(), r.id.clone());
+                            self.users.insert(r.id.clone(), r.clone());
+                        }
+                        Kind::Group => {
+                            self.teams.insert(r.key(), r.id.clone());
+                            self.groups.insert(r.id.clone(), r.clone());
+                        }
+                    }
+                }
+                Write::Delete(kind, id) => {
+                    self.unindex(*kind, id);
+                    match kind {
+                        Kind::User => self.users.remove(id),
+                        Kind::Group => self.groups.remove(id),
                     };
-                    map.insert(r.id.clone(), r.clone());
                 }
-                Write::Delete(Kind::User, id) => {
-                    self.users.remove(id);
+            }
+        }
+    }
+
+    fn unindex(&mut self, kind: Kind, id: &str) {
+        let Some(old) = self.get(kind, id) else {
+            return;
+        };
+        let key = old.key();
+        match kind {
+            Kind::User => {
+                let name = old.user_name().to_lowercase();
+                if self.emails.get(&key).is_some_and(|i| i == id) {
+                    self.emails.remove(&key);
                 }
-                Write::Delete(Kind::Group, id) => {
-                    self.groups.remove(id);
+                if self.user_names.get(&name).is_some_and(|i| i == id) {
+                    self.user_names.remove(&name);
+                }
+            }
+            Kind::Group => {
+                if self.teams.get(&key).is_some_and(|i| i == id) {
+                    self.teams.remove(&key);
                 }
             }
         }
@@ -187,17 +225,19 @@ impl Directory {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_lowercase();
-                for other in self.users.values().filter(|u| u.id != id) {
-                    if other.user_name().to_lowercase() == user_name {
-                        return Err(ScimError::uniqueness(format!(
-                            "a user with userName {user_name:?} exists"
-                        )));
-                    }
-                    if other.key() == email {
-                        return Err(ScimError::uniqueness(format!(
-                            "a user with email {email:?} exists"
-                        )));
-                    }
+                if self
+                    .user_names
+                    .get(&user_name)
+                    .is_some_and(|other| other != id)
+                {
+                    return Err(ScimError::uniqueness(format!(
+                        "a user with userName {user_name:?} exists"
+                    )));
+                }
+                if self.emails.get(&email).is_some_and(|other| other != id) {
+                    return Err(ScimError::uniqueness(format!(
+                        "a user with email {email:?} exists"
+                    )));
                 }
                 Ok(attrs)
             }
@@ -209,7 +249,12 @@ impl Directory {
                     .map(crate::resource::team_name)
                     .transpose()?
                     .unwrap_or_default();
-                if let Some(other) = self.groups.values().find(|g| g.id != id && g.key() == team) {
+                let other = self
+                    .teams
+                    .get(&team)
+                    .filter(|other| *other != id)
+                    .and_then(|other| self.groups.get(other));
+                if let Some(other) = other {
                     return Err(ScimError::uniqueness(format!(
                         "group {:?} has the same team name `{team}`",
                         other
@@ -245,24 +290,23 @@ impl Directory {
     /// identity provider sends one.
     pub fn render(&self, tenant: &str) -> String {
         let text = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned());
-        let mut users: Vec<(String, &Resource)> =
-            self.users.values().map(|u| (u.key(), u)).collect();
-        users.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut teams: Vec<(String, Vec<String>)> = self
-            .groups
-            .values()
-            .map(|g| {
-                let mut members: Vec<String> = g
-                    .member_ids()
-                    .filter_map(|m| self.users.get(m))
-                    .map(Resource::key)
-                    .collect();
-                members.sort();
-                members.dedup();
-                (g.key(), members)
-            })
-            .collect();
-        teams.sort();
+        // The indexes are sorted: users by email, teams by name.
+        let users = self
+            .emails
+            .iter()
+            .filter_map(|(email, id)| Some((email, self.users.get(id)?)));
+        let teams = self.teams.iter().filter_map(|(name, id)| {
+            let mut members: Vec<String> = self
+                .groups
+                .get(id)?
+                .member_ids()
+                .filter_map(|m| self.users.get(m))
+                .map(Resource::key)
+                .collect();
+            members.sort();
+            members.dedup();
+            Some((name, members))
+        });
         let mut out = String::new();
         let _ = writeln!(out, "{{");
         let _ = writeln!(
@@ -271,7 +315,6 @@ impl Directory {
             text(tenant)
         );
         let lines: Vec<String> = users
-            .iter()
             .map(|(email, user)| {
                 let mut line = format!("{{\"email\": {}", text(email));
                 if !user.active() {
@@ -286,7 +329,6 @@ impl Directory {
             .collect();
         list(&mut out, "users", &lines, ",");
         let lines: Vec<String> = teams
-            .iter()
             .map(|(name, members)| {
                 let members: Vec<String> = members.iter().map(|m| text(m)).collect();
                 format!(
@@ -483,5 +525,44 @@ mod tests {
                 .status,
             404
         );
+    }
+
+    #[test]
+    fn renames_and_deletes_free_their_names() {
+        let mut dir = acme();
+        let rename = json!({"Operations": [{"op": "replace", "path": "userName", "value": "alicia@acme.com"}]});
+        let writes = dir.patch(Kind::User, "u1", &rename, None, &stamp("x"));
+        run(&mut dir, writes).unwrap();
+        assert!(dir.render("acme").contains(
+            r#"{"name": "ml-engineers", "members": ["alicia@acme.com", "bob@acme.com"]}"#
+        ));
+        let writes = dir.create(
+            Kind::User,
+            &json!({"userName": "alice@acme.com"}),
+            &stamp("u9"),
+        );
+        run(&mut dir, writes).unwrap();
+        let taken = dir.create(
+            Kind::User,
+            &json!({"userName": "Alicia@acme.com"}),
+            &stamp("u10"),
+        );
+        assert_eq!(taken.unwrap_err().status, 409);
+        let writes = dir.delete(Kind::Group, "g1", None, &stamp("x"));
+        run(&mut dir, writes).unwrap();
+        let writes = dir.create(
+            Kind::Group,
+            &json!({"displayName": "ml-engineers"}),
+            &stamp("g2"),
+        );
+        run(&mut dir, writes).unwrap();
+        let writes = dir.delete(Kind::User, "u9", None, &stamp("x"));
+        run(&mut dir, writes).unwrap();
+        let writes = dir.create(
+            Kind::User,
+            &json!({"userName": "ALICE@acme.com"}),
+            &stamp("u11"),
+        );
+        run(&mut dir, writes).unwrap();
     }
 }

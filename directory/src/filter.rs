@@ -64,20 +64,28 @@ impl Filter {
     }
 
     /// Whether `resource` (or, inside a value filter, one element) matches.
-    pub fn matches(&self, resource: &Value) -> bool {
+    pub fn matches<A: Attributes + ?Sized>(&self, resource: &A) -> bool {
         match self {
             Filter::And(a, b) => a.matches(resource) && b.matches(resource),
             Filter::Or(a, b) => a.matches(resource) || b.matches(resource),
             Filter::Not(f) => !f.matches(resource),
-            Filter::Present(path) => targets(resource, path).iter().any(|v| match v {
-                Value::Null => false,
-                Value::String(s) => !s.is_empty(),
-                Value::Array(a) => !a.is_empty(),
-                Value::Object(o) => !o.is_empty(),
-                _ => true,
-            }),
+            Filter::Present(path) => {
+                if let (Some(_), true) = (resource.id(), path.is_plain("id")) {
+                    return true;
+                }
+                targets(resource, path).iter().any(|v| match v {
+                    Value::Null => false,
+                    Value::String(s) => !s.is_empty(),
+                    Value::Array(a) => !a.is_empty(),
+                    Value::Object(o) => !o.is_empty(),
+                    _ => true,
+                })
+            }
             Filter::Compare { path, op, value } => {
                 let exact = path.case_exact();
+                if let (Some(id), true) = (resource.id(), path.is_plain("id")) {
+                    return compare(&Value::String(id.to_owned()), *op, value, exact);
+                }
                 let equal = |v: &&Value| compare(v, Op::Eq, value, exact);
                 let values: Vec<&Value> = targets(resource, path)
                     .into_iter()
@@ -139,6 +147,13 @@ impl AttrPath {
         }
     }
 
+    fn is_plain(&self, attr: &str) -> bool {
+        self.schema.is_none()
+            && self.filter.is_none()
+            && self.sub.is_none()
+            && self.attr.eq_ignore_ascii_case(attr)
+    }
+
     fn case_exact(&self) -> bool {
         ["id", "externalId", "members"]
             .iter()
@@ -190,6 +205,31 @@ impl AttrPath {
     }
 }
 
+/// What a filter reads: a resource's attributes by name (any case), and its id when the
+/// resource keeps it apart from its attributes.
+pub trait Attributes {
+    fn attribute(&self, name: &str) -> Option<&Value>;
+    fn id(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Attributes for Value {
+    fn attribute(&self, name: &str) -> Option<&Value> {
+        get_ci(self, name)
+    }
+}
+
+impl Attributes for Map<String, Value> {
+    fn attribute(&self, name: &str) -> Option<&Value> {
+        self.get(name).or_else(|| {
+            self.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
+    }
+}
+
 /// The member of `value` (an object) named `key`, compared case-insensitively.
 pub fn get_ci<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
     let map = value.as_object()?;
@@ -210,18 +250,18 @@ pub fn key_ci(map: &Map<String, Value>, key: &str) -> Option<String> {
 
 /// The values `path` reaches in `resource`: the attribute's elements (those the value filter
 /// keeps), or their sub-attribute.
-fn targets<'a>(resource: &'a Value, path: &AttrPath) -> Vec<&'a Value> {
-    let container = match &path.schema {
-        Some(urn) => get_ci(resource, urn),
-        None => Some(resource),
+fn targets<'a, A: Attributes + ?Sized>(resource: &'a A, path: &AttrPath) -> Vec<&'a Value> {
+    let top = match &path.schema {
+        Some(urn) => resource.attribute(urn).and_then(|c| get_ci(c, &path.attr)),
+        None => resource.attribute(&path.attr),
     };
-    let mut elements: Vec<&Value> = match container.and_then(|c| get_ci(c, &path.attr)) {
+    let mut elements: Vec<&Value> = match top {
         None => Vec::new(),
         Some(Value::Array(items)) => items.iter().collect(),
         Some(v) => vec![v],
     };
     if let Some(filter) = &path.filter {
-        elements.retain(|e| filter.matches(e));
+        elements.retain(|e| filter.matches(*e));
     }
     match &path.sub {
         None => elements,

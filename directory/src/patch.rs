@@ -224,7 +224,7 @@ fn apply_path(
             match (kind, sub) {
                 (Kind::Remove, None) => items.retain(|item| !filter.matches(item)),
                 (Kind::Remove, Some(sub)) => {
-                    for item in items.iter_mut().filter(|i| filter.matches(i)) {
+                    for item in items.iter_mut().filter(|i| filter.matches(&**i)) {
                         if let Value::Object(object) = item {
                             remove_ci(object, sub);
                         }
@@ -232,7 +232,7 @@ fn apply_path(
                 }
                 (_, Some(sub)) if matched => {
                     let value = required()?;
-                    for item in items.iter_mut().filter(|i| filter.matches(i)) {
+                    for item in items.iter_mut().filter(|i| filter.matches(&**i)) {
                         if let Value::Object(object) = item {
                             set_ci(object, sub, value.clone());
                         }
@@ -256,7 +256,7 @@ fn apply_path(
                             "a filtered element is replaced by an object",
                         ));
                     };
-                    for item in items.iter_mut().filter(|i| filter.matches(i)) {
+                    for item in items.iter_mut().filter(|i| filter.matches(&**i)) {
                         if let Value::Object(object) = item {
                             merge(object, new);
                         }

@@ -167,6 +167,17 @@ impl Resource {
     }
 }
 
+/// Filters read a resource's own attributes and its id, without building its JSON.
+impl crate::filter::Attributes for Resource {
+    fn attribute(&self, name: &str) -> Option<&Value> {
+        self.attrs.attribute(name)
+    }
+
+    fn id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+}
+
 /// `true`, or a string `"true"` in any case (Entra ID sends booleans as strings).
 fn truthy(value: &Value) -> bool {
     match value {

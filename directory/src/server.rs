@@ -338,14 +338,14 @@ impl Context<'_> {
         let dir = state.directories.get(self.tenant).unwrap_or(&empty);
         let mut total = 0;
         let mut page = Vec::new();
+        // Filters read the stored attributes; only the page is rendered.
         for resource in dir.list(kind) {
-            let value = resource.to_json(&self.base);
-            if filter.as_ref().is_some_and(|f| !f.matches(&value)) {
+            if filter.as_ref().is_some_and(|f| !f.matches(resource)) {
                 continue;
             }
             total += 1;
             if total >= start && page.len() < count {
-                page.push(self.project(value));
+                page.push(self.project(resource.to_json(&self.base)));
             }
         }
         drop(state);
