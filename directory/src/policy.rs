@@ -53,13 +53,17 @@ fn scim_tenant(text: &str, json: bool) -> Option<String> {
             tenant.get_scalar("provisioning")?.as_str().to_owned(),
         )
     };
-    // The name becomes a file name (`<tenant>.directory.json`) and a URL segment.
-    let plain = !name.is_empty()
+    (mode == "scim" && is_tenant_name(&name)).then_some(name)
+}
+
+/// A tenant name the service serves: it becomes a file name (`<tenant>.directory.json`) and a
+/// URL segment.
+pub fn is_tenant_name(name: &str) -> bool {
+    !name.is_empty()
         && !name.starts_with('.')
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    (mode == "scim" && plain).then_some(name)
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 #[cfg(test)]

@@ -171,3 +171,31 @@ fn hook(command: &str, bundle: &Path, serial: u64) -> Result<(), String> {
         Err(format!("--on-publish exited with {status}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{mpsc, Arc};
+
+    #[test]
+    fn a_burst_wakes_the_publisher_once_and_a_later_change_again() {
+        let signal = Arc::new(Signal::default());
+        for _ in 0..100 {
+            signal.notify();
+        }
+        signal.wait(Duration::ZERO);
+        let (done, waited) = mpsc::channel();
+        let waiter = Arc::clone(&signal);
+        std::thread::spawn(move || {
+            waiter.wait(Duration::ZERO);
+            let _ = done.send(());
+        });
+        assert!(
+            waited.recv_timeout(Duration::from_millis(200)).is_err(),
+            "the burst was taken as one change"
+        );
+        // A change during the compile that follows: one more round.
+        signal.notify();
+        assert!(waited.recv_timeout(Duration::from_secs(10)).is_ok());
+    }
+}

@@ -19,10 +19,15 @@ pub enum TokenError {
     Store(#[from] StoreError),
     #[error("no token with id `{0}`")]
     Unknown(String),
+    #[error("`{0}` is not a tenant name (letters, digits, `.`, `_`, `-`)")]
+    Tenant(String),
 }
 
 /// A new secret for `tenant`'s SCIM client: recorded (hashed), returned once as `(id, secret)`.
 pub fn issue(store: &mut dyn Store, tenant: &str) -> Result<(String, String), TokenError> {
+    if !crate::policy::is_tenant_name(tenant) {
+        return Err(TokenError::Tenant(tenant.to_owned()));
+    }
     let secret = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(random::<32>()?));
     let id = format!("tok_{}", hex(&random::<6>()?));
     store.add_token(&TokenRecord {
