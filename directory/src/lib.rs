@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod error;
 pub mod filter;
 pub mod fs;
+pub mod http;
 pub mod limit;
 pub mod metrics;
 pub mod patch;
@@ -41,7 +42,7 @@ pub struct Config {
     pub listen: String,
     pub publish: PublishConfig,
     pub limits: Limits,
-    /// Threads answering requests.
+    /// Threads doing SCIM work (database, files) at once.
     pub workers: usize,
 }
 
@@ -191,30 +192,26 @@ pub fn start(config: Config, store: Box<dyn Store>) -> Result<Running, StartErro
         policy_dir,
         tenants: Mutex::new((Instant::now(), scim)),
     });
-    let server =
-        tiny_http::Server::http(config.listen.as_str()).map_err(|e| StartError::Listen {
+    let listener =
+        std::net::TcpListener::bind(config.listen.as_str()).map_err(|e| StartError::Listen {
             addr: config.listen.clone(),
             message: e.to_string(),
         })?;
-    let addr = server
-        .server_addr()
-        .to_ip()
-        .ok_or_else(|| StartError::Listen {
-            addr: config.listen.clone(),
-            message: "not an IP address".into(),
-        })?;
+    let addr = listener.local_addr().map_err(|e| StartError::Listen {
+        addr: config.listen.clone(),
+        message: e.to_string(),
+    })?;
     let publisher = Arc::clone(&shared);
     let publish = config.publish.clone();
     std::thread::spawn(move || publish::run(&publisher, &publish));
     shared.signal.notify();
-    let server = Arc::new(server);
-    let workers = (0..config.workers.max(1))
-        .map(|_| {
-            let server = Arc::clone(&server);
-            let shared = Arc::clone(&shared);
-            std::thread::spawn(move || server::serve(&server, &shared, addr))
-        })
-        .collect();
+    let server = http::spawn(listener, Arc::clone(&shared), config.workers).map_err(|e| {
+        StartError::Listen {
+            addr: config.listen.clone(),
+            message: e.to_string(),
+        }
+    })?;
+    let workers = vec![server];
     Ok(Running {
         addr,
         shared,

@@ -1,14 +1,12 @@
-//! The HTTP side: routing, bearer authentication, the rate and size limits, and each SCIM
-//! endpoint over the shared state. Every answer to a SCIM request is `application/scim+json`;
-//! every failure a SCIM error body.
+//! The SCIM side of a request, apart from the HTTP transport (`http.rs`): routing, bearer
+//! authentication, the rate limit, and each SCIM endpoint over the shared state. Every answer
+//! to a SCIM request is `application/scim+json`; every failure a SCIM error body.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use serde_json::Value;
-use tiny_http::{Header, Request, Response, Server};
 
 use crate::directory::{Directory, Stamp, Write};
 use crate::discovery;
@@ -19,25 +17,31 @@ use crate::{Shared, State};
 
 pub const SCIM_JSON: &str = "application/scim+json";
 
-/// One request thread: answers requests until the listener closes.
-pub fn serve(server: &Server, shared: &Shared, addr: SocketAddr) {
-    while let Ok(mut request) = server.recv() {
-        let reply = answer(shared, &mut request, addr);
-        shared.metrics.request(reply.status);
-        // Always a Content-Length: the whole body is in memory anyway.
-        let mut response = Response::from_data(reply.body)
-            .with_status_code(reply.status)
-            .with_chunked_threshold(usize::MAX);
-        let headers = std::iter::once(("Content-Type", reply.content_type.to_owned()))
-            .filter(|(_, v)| !v.is_empty())
-            .chain(reply.headers);
-        for (name, value) in headers {
-            if let Ok(header) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-                response.add_header(header);
-            }
-        }
-        let _ = request.respond(response);
+/// What the service reads of a request besides its body.
+#[derive(Debug, Clone, Default)]
+pub struct Head {
+    pub method: String,
+    /// The path as sent, still percent-encoded.
+    pub path: String,
+    pub query: String,
+    pub authorization: Option<String>,
+    pub host: Option<String>,
+    pub forwarded_proto: Option<String>,
+    pub if_match: Option<String>,
+}
+
+impl Head {
+    /// Whether the request carries a resource to read (POST, PUT, PATCH).
+    pub fn has_body(&self) -> bool {
+        matches!(self.method.as_str(), "POST" | "PUT" | "PATCH")
     }
+}
+
+/// A SCIM request that passed authentication and the rate limit.
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    tenant: String,
+    segments: Vec<String>,
 }
 
 /// An answer before it is written.
@@ -50,7 +54,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, body: &Value) -> Reply {
+    pub fn json(status: u16, body: &Value) -> Reply {
         Reply {
             status,
             content_type: SCIM_JSON,
@@ -59,7 +63,7 @@ impl Reply {
         }
     }
 
-    fn error(error: &ScimError) -> Reply {
+    pub fn error(error: &ScimError) -> Reply {
         let mut reply = Reply::json(error.status, &error.body());
         if error.status == 401 {
             reply
@@ -84,66 +88,78 @@ impl Reply {
     }
 }
 
-fn answer(shared: &Shared, request: &mut Request, addr: SocketAddr) -> Reply {
-    let url = request.url().to_owned();
-    let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
-    let method = request.method().as_str().to_ascii_uppercase();
-    match (method.as_str(), path) {
+/// Everything before the body: the operator's endpoints, then the tenant's authentication and
+/// rate limit. `Err` is the answer already.
+pub fn begin(shared: &Shared, head: &Head) -> Result<Authorized, Reply> {
+    match (head.method.as_str(), head.path.as_str()) {
         ("GET", "/healthz") => {
             let mut reply = Reply::json(200, &shared.metrics.health());
             reply.content_type = "application/json";
-            return reply;
+            return Err(reply);
         }
         ("GET", "/metrics") => {
-            return Reply {
+            return Err(Reply {
                 status: 200,
                 content_type: "text/plain; version=0.0.4",
                 headers: Vec::new(),
                 body: shared.metrics.prometheus().into_bytes(),
-            }
+            })
         }
         _ => {}
     }
-    let Some(rest) = path.strip_prefix("/scim/v2/") else {
-        return Reply::error(&ScimError::not_found("no such endpoint"));
+    let Some(rest) = head.path.strip_prefix("/scim/v2/") else {
+        return Err(Reply::error(&ScimError::not_found("no such endpoint")));
     };
     let mut segments: Vec<String> = rest.split('/').map(|s| percent_decode(s, false)).collect();
     if segments.len() > 1 && segments.last().is_some_and(String::is_empty) {
         segments.pop();
     }
-    let Some((tenant, segments)) = segments.split_first() else {
-        return Reply::error(&ScimError::unauthorized());
-    };
-    let secret = header(request, "Authorization").and_then(|v| {
+    if segments.is_empty() {
+        return Err(Reply::error(&ScimError::unauthorized()));
+    }
+    let tenant = segments.remove(0);
+    let secret = head.authorization.as_deref().and_then(|v| {
         let (scheme, secret) = v.trim().split_once(' ')?;
         scheme
             .eq_ignore_ascii_case("bearer")
             .then(|| secret.trim().to_owned())
     });
-    if !authorized(shared, tenant, secret.as_deref()) {
-        return Reply::error(&ScimError::unauthorized());
+    if !authorized(shared, &tenant, secret.as_deref()) {
+        return Err(Reply::error(&ScimError::unauthorized()));
     }
-    if let Err(wait) = shared.limiter.take(tenant, Instant::now()) {
+    if let Err(wait) = shared.limiter.take(&tenant, Instant::now()) {
         let seconds = wait.as_secs_f64().ceil().max(1.0);
-        return Reply::error(&ScimError::too_many_requests())
-            .header("Retry-After", format!("{seconds}"));
+        return Err(Reply::error(&ScimError::too_many_requests())
+            .header("Retry-After", format!("{seconds}")));
     }
-    let body = if matches!(method.as_str(), "POST" | "PUT" | "PATCH") {
-        match read_body(request, shared.limits.max_body_bytes) {
-            Ok(body) => Some(body),
-            Err(e) => return Reply::error(&e),
-        }
-    } else {
-        None
+    Ok(Authorized { tenant, segments })
+}
+
+/// The rest of an authorized request, with its body (for POST, PUT and PATCH: read within the
+/// size limit by the transport).
+pub fn finish(
+    shared: &Shared,
+    head: &Head,
+    authorized: &Authorized,
+    addr: SocketAddr,
+    body: Option<&[u8]>,
+) -> Reply {
+    let body = match body.map(|b| {
+        serde_json::from_slice(b)
+            .map_err(|e| ScimError::invalid_syntax(format!("the request body is not JSON: {e}")))
+    }) {
+        Some(Err(e)) => return Reply::error(&e),
+        Some(Ok(value)) => Some(value),
+        None => None,
     };
     let context = Context {
         shared,
-        tenant,
-        base: base_url(request, tenant, addr),
-        if_match: header(request, "If-Match"),
-        params: parse_query(query),
+        tenant: &authorized.tenant,
+        base: base_url(head, &authorized.tenant, addr),
+        if_match: head.if_match.clone(),
+        params: parse_query(&head.query),
     };
-    match context.route(&method, segments, body) {
+    match context.route(&head.method, &authorized.segments, body) {
         Ok(reply) => reply,
         Err(e) => Reply::error(&e),
     }
@@ -164,42 +180,18 @@ fn authorized(shared: &Shared, tenant: &str, secret: Option<&str>) -> bool {
     scim && valid
 }
 
-fn header(request: &Request, name: &str) -> Option<String> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str().to_owned())
-}
-
-fn read_body(request: &mut Request, limit: usize) -> Result<Value, ScimError> {
-    if request.body_length().is_some_and(|n| n > limit) {
-        return Err(ScimError::too_large(limit));
-    }
-    let mut bytes = Vec::new();
-    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    request
-        .as_reader()
-        .take(cap)
-        .read_to_end(&mut bytes)
-        .map_err(|_| ScimError::invalid_syntax("the request body could not be read"))?;
-    if bytes.len() > limit {
-        return Err(ScimError::too_large(limit));
-    }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ScimError::invalid_syntax(format!("the request body is not JSON: {e}")))
-}
-
 /// `http://host/scim/v2/<tenant>`, from the request's Host (what the client called).
-fn base_url(request: &Request, tenant: &str, addr: SocketAddr) -> String {
-    let host = header(request, "Host")
+fn base_url(head: &Head, tenant: &str, addr: SocketAddr) -> String {
+    let host = head
+        .host
+        .clone()
         .filter(|h| {
             !h.is_empty()
                 && h.chars()
                     .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
         })
         .unwrap_or_else(|| addr.to_string());
-    let scheme = match header(request, "X-Forwarded-Proto") {
+    let scheme = match head.forwarded_proto.as_deref() {
         Some(p) if p.eq_ignore_ascii_case("https") => "https",
         _ => "http",
     };

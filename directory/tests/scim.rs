@@ -753,3 +753,47 @@ fn a_fresh_database_with_a_token_writes_an_empty_directory() {
     // Not for a tenant that is not provisioned by SCIM, whatever the database holds.
     assert!(!Path::new(&s.policy().join("initech.directory.json")).exists());
 }
+
+#[test]
+fn a_declared_huge_body_is_refused_and_the_service_stays_up() {
+    use std::io::{Read, Write};
+    let s = Service::start(Limits::default());
+    for auth in [format!("Bearer {}", s.acme), "Bearer nope".to_owned()] {
+        let mut stream = std::net::TcpStream::connect(s.addr()).unwrap();
+        let head = format!(
+            "POST /scim/v2/acme/Users HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Length: 100000000000000\r\n\r\n{{\"userName\":"
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut answer = [0u8; 12];
+        stream.read_exact(&mut answer).unwrap();
+        let status = String::from_utf8_lossy(&answer[9..12]).into_owned();
+        assert!(status == "413" || status == "401", "{status}");
+    }
+    // Chunked, past the limit.
+    let mut stream = std::net::TcpStream::connect(s.addr()).unwrap();
+    let head = format!(
+        "POST /scim/v2/acme/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        s.acme
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let chunk = vec![b'x'; 64 * 1024];
+    for _ in 0..20 {
+        let header = format!("{:x}\r\n", chunk.len());
+        if stream.write_all(header.as_bytes()).is_err()
+            || stream.write_all(&chunk).is_err()
+            || stream.write_all(b"\r\n").is_err()
+        {
+            break;
+        }
+    }
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = [0u8; 12];
+    stream.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer[9..12], b"413");
+    assert_eq!(s.acme("GET", "/Users", None).status, 200);
+}

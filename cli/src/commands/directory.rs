@@ -72,7 +72,7 @@ pub struct ServeArgs {
     /// Requests per tenant at once.
     #[arg(long, default_value_t = 200.0)]
     pub rate_burst: f64,
-    /// Threads answering requests.
+    /// Threads doing SCIM work (database, files) at once.
     #[arg(long, default_value_t = 8)]
     pub workers: usize,
 }
