@@ -5,11 +5,12 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// The generated directory files sit beside the tenant files; they are no tenant files.
+/// What the service names a tenant's directory file: `<tenant>` and this.
 pub const DIRECTORY_SUFFIX: &str = ".directory.json";
 
 /// The tenants of the tenant files directly inside `dir` (as the compiler reads a directory)
-/// with `tenant.provisioning: scim`. A file that does not parse is skipped: the compiler
+/// with `tenant.provisioning: scim`; directory files are not tenant files. A file that does not
+/// parse is skipped: the compiler
 /// reports it, and no tenant is served by mistake.
 pub fn scim_tenants(dir: &Path) -> std::io::Result<BTreeSet<String>> {
     let mut tenants = BTreeSet::new();
@@ -20,7 +21,7 @@ pub fn scim_tenants(dir: &Path) -> std::io::Result<BTreeSet<String>> {
             .and_then(|n| n.to_str())
             .unwrap_or_default();
         let json = name.ends_with(".json");
-        if name.ends_with(DIRECTORY_SUFFIX)
+        if gatehouse_compiler::compile::is_directory_file(&path)
             || !(json || name.ends_with(".yaml") || name.ends_with(".yml"))
             || !path.is_file()
         {
