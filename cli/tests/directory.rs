@@ -33,11 +33,57 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// A SCIM tenant file that compiles: its keys, and a grant to a provisioned team.
 fn scim_tenant(policy: &Path, name: &str) {
     let text = format!(
-        "tenant:\n  name: {name}\n  hosts: [\"{name}.example.com\"]\n  issuer: https://{name}.example.com\n  jwks_file: keys/cp.jwks.json\n  provisioning: scim\n"
+        "tenant:\n  name: {name}\n  hosts: [\"{name}.gw.example.com\"]\n  issuer: https://{name}.example.com\n  jwks_file: keys/cp.jwks.json\n  provisioning: scim\n"
     );
     std::fs::write(policy.join(format!("{name}.yaml")), text).unwrap();
+    keys(policy);
+}
+
+fn keys(policy: &Path) {
+    std::fs::create_dir_all(policy.join("keys")).unwrap();
+    let jwks = repo_root().join("examples/globex/keys/globex-cp.jwks.json");
+    std::fs::copy(jwks, policy.join("keys/cp.jwks.json")).unwrap();
+}
+
+/// `gatehouse compile` of `policy` at `serial`: what the service must have published.
+fn compile(policy: &Path, serial: u64, out: &Path) -> Vec<u8> {
+    let compiled = run(&[
+        "compile",
+        policy.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--serial",
+        &serial.to_string(),
+    ]);
+    assert!(
+        compiled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&compiled.stderr)
+    );
+    std::fs::read(out).unwrap()
+}
+
+/// Waits until the bundle the service last published is `gatehouse compile` of the policy
+/// directory as it is now; returns its serial.
+fn published_current(serve: &Serve, dir: &Path, bundle: &Path) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let health = serve.health();
+        if let Some(serial) = health["last_publish"]["serial"].as_u64() {
+            let fresh = compile(&dir.join("policy"), serial, &dir.join("fresh.bundle"));
+            if std::fs::read(bundle).ok().as_deref() == Some(fresh.as_slice()) {
+                return serial;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the published bundle never caught up: {health}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn new_token(db: &Path, tenant: &str) -> String {
@@ -389,7 +435,9 @@ fn sigkill_mid_burst_loses_no_acknowledged_write() {
     let policy = dir.join("policy");
     scim_tenant(&policy, "acme");
     let token = new_token(&dir.join("directory.db"), "acme");
-    let serve = Serve::start(&dir, &[]);
+    let bundle = dir.join("policy.bundle");
+    let publish = ["--bundle-out", bundle.to_str().unwrap()];
+    let serve = Serve::start(&dir, &publish);
     // Users for the group batches, and the group, before the burst.
     let mut pool = Vec::new();
     for i in 0..60 {
@@ -505,7 +553,7 @@ fn sigkill_mid_burst_loses_no_acknowledged_write() {
         acked_users.len()
     );
 
-    let serve = Serve::start(&dir, &[]);
+    let serve = Serve::start(&dir, &publish);
     let mut found: BTreeMap<String, String> = BTreeMap::new();
     let mut start = 1;
     loop {
@@ -581,4 +629,88 @@ fn sigkill_mid_burst_loses_no_acknowledged_write() {
     let expected: BTreeSet<String> = members.iter().map(|id| id_to_name[id].clone()).collect();
     assert_eq!(file["teams"][0]["name"], json!("burst"));
     assert_eq!(team_members, expected);
+    // And the bundle published after the restart is the compile of the recovered directory.
+    published_current(&serve, &dir, &bundle);
+}
+
+#[test]
+fn deactivating_and_deleting_reach_the_published_bundle() {
+    let dir = scratch("e2e");
+    let policy = dir.join("policy");
+    keys(&policy);
+    std::fs::write(
+        policy.join("globex.yaml"),
+        "tenant:\n  name: globex\n  hosts: [\"globex.gw.example.com\"]\n  issuer: https://globex.cp.example.com\n  jwks_file: keys/cp.jwks.json\n  provisioning: scim\n\nrole_bindings:\n  - name: ml-on-openai\n    subjects: [\"team:ml-engineers\"]\n    permissions: [{resource: \"provider-account:openai-main\", role: provider-account-user}]\n\nresources:\n  - type: provider-account\n    name: openai-main\n    models:\n      - name: gpt-4o\n",
+    )
+    .unwrap();
+    let token = new_token(&dir.join("directory.db"), "globex");
+    let bundle = dir.join("policy.bundle");
+    let serve = Serve::start(&dir, &["--bundle-out", bundle.to_str().unwrap()]);
+    // The grant names a team nobody has provisioned yet: nothing is published.
+    let health = serve.settled(&json!({}));
+    assert_eq!(health["status"], json!("degraded"), "{health}");
+    assert!(!bundle.exists());
+
+    let scim = |method: &str, path: &str, body: Option<Value>| {
+        serve
+            .call(
+                &token,
+                method,
+                &format!("/scim/v2/globex{path}"),
+                body.as_ref(),
+            )
+            .unwrap()
+    };
+    let hank = scim(
+        "POST",
+        "/Users",
+        Some(json!({"userName": "Hank@globex.com"})),
+    );
+    let hank = hank.json()["id"].as_str().unwrap().to_owned();
+    let team = scim(
+        "POST",
+        "/Groups",
+        Some(json!({"displayName": "ML Engineers", "members": [{"value": hank}]})),
+    );
+    assert_eq!(team.status, 201);
+    let first = published_current(&serve, &dir, &bundle);
+    let ask = || {
+        let out = run(&[
+            "check",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--host",
+            "globex.gw.example.com",
+            "--method",
+            "POST",
+            "--path",
+            "/api/llm/v1/chat/completions",
+            "--body",
+            r#"{"model": "openai-main/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}"#,
+            "--as",
+            "user:hank@globex.com",
+            "--json",
+        ]);
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let allowed = ask();
+    assert_eq!(allowed["decision"], json!("allow"), "{allowed}");
+    assert!(allowed["grant"]
+        .as_str()
+        .unwrap()
+        .contains("team:ml-engineers"));
+
+    let off = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "value": {"active": false}}]});
+    assert_eq!(
+        scim("PATCH", &format!("/Users/{hank}"), Some(off)).status,
+        200
+    );
+    let second = published_current(&serve, &dir, &bundle);
+    assert!(second > first);
+    assert_eq!(ask()["reason"], json!("principal_inactive"));
+
+    assert_eq!(scim("DELETE", &format!("/Users/{hank}"), None).status, 204);
+    let third = published_current(&serve, &dir, &bundle);
+    assert!(third > second);
+    assert_eq!(ask()["reason"], json!("principal_unknown"));
 }
