@@ -153,22 +153,38 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     crate::fs::write_atomic(path, bytes).map_err(|e| format!("writing `{}`: {e}", path.display()))
 }
 
+/// How long `--on-publish` may run before it is killed (and the publish counted as failed):
+/// a hook that hangs must not stop every later publish.
+const HOOK_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// `sh -c COMMAND` with the bundle's path and serial; its output goes to stderr (stdout is the
 /// service's own).
 fn hook(command: &str, bundle: &Path, serial: u64) -> Result<(), String> {
-    let status = Command::new("sh")
+    let mut child = Command::new("sh")
         .arg("-c")
         .arg(command)
         .env("GATEHOUSE_BUNDLE", bundle)
         .env("GATEHOUSE_SERIAL", serial.to_string())
         .stdin(Stdio::null())
         .stdout(std::io::stderr())
-        .status()
+        .spawn()
         .map_err(|e| format!("running --on-publish: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("--on-publish exited with {status}"))
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => return Err(format!("--on-publish exited with {status}")),
+            Ok(None) if started.elapsed() > HOOK_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "--on-publish ran longer than {}s and was killed",
+                    HOOK_TIMEOUT.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(format!("waiting for --on-publish: {e}")),
+        }
     }
 }
 
