@@ -1,8 +1,4 @@
-//! The provisioning service behind `gatehouse directory serve`: a SCIM 2.0 server (RFC
-//! 7643/7644) per tenant at `/scim/v2/<tenant>/`, kept in a database behind [`store::Store`]
-//! (SQLite by default). Every committed change rewrites the tenant's directory file beside the
-//! tenant files (`<tenant>.directory.json`), and a background thread compiles the policy
-//! directory and publishes the bundle when it compiles (docs/provisioning.md).
+#![doc = include_str!("../README.md")]
 
 pub mod clock;
 pub mod directory;
