@@ -276,7 +276,8 @@ fn token_prints_one_secret_and_lists_ids_only() {
             .status,
         200
     );
-    // A token made while the service runs works at once.
+    // A token made while the service runs works at once, for a tenant the service did not
+    // know at its start too; that tenant gets its (empty) directory file.
     let third = new_token(&db, "acme");
     assert_eq!(
         serve
@@ -285,6 +286,19 @@ fn token_prints_one_secret_and_lists_ids_only() {
             .status,
         200
     );
+    scim_tenant(&dir.join("policy"), "globex");
+    let globex = new_token(&db, "globex");
+    std::thread::sleep(Duration::from_millis(2100)); // the service re-reads tenant files
+    assert!(!dir.join("policy/globex.directory.json").exists());
+    assert_eq!(
+        serve
+            .call(&globex, "GET", "/scim/v2/globex/Users", None)
+            .unwrap()
+            .status,
+        200
+    );
+    let file = std::fs::read_to_string(dir.join("policy/globex.directory.json")).unwrap();
+    assert!(file.contains("\"users\": [],"), "{file}");
 }
 
 #[test]

@@ -168,15 +168,28 @@ pub fn finish(
 /// A missing or wrong secret, a tenant that does not exist and one not provisioned by SCIM
 /// all end here alike; the token lookup runs in every case.
 fn authorized(shared: &Shared, tenant: &str, secret: Option<&str>) -> bool {
-    let hashes = match shared.state.lock() {
-        Ok(mut state) => state.store.token_hashes(tenant).unwrap_or_else(|e| {
-            eprintln!("reading tokens: {e}");
-            Vec::new()
-        }),
-        Err(_) => return false,
-    };
     let scim = shared.is_scim_tenant(tenant);
+    let Ok(mut state) = shared.state.lock() else {
+        return false;
+    };
+    let hashes = state.store.token_hashes(tenant).unwrap_or_else(|e| {
+        eprintln!("reading tokens: {e}");
+        Vec::new()
+    });
     let valid = secret.is_some_and(|s| crate::token::matches(s, &hashes));
+    if scim && valid && !state.directories.contains_key(tenant) {
+        // A tenant whose first secret was issued while the service runs: its (empty) directory
+        // file now, as at startup.
+        let empty = crate::directory::Directory::default();
+        let path = shared.directory_file(tenant);
+        match crate::fs::write_atomic(&path, empty.render(tenant).as_bytes()) {
+            Ok(()) => {
+                state.directories.insert(tenant.to_owned(), empty);
+                shared.signal.notify();
+            }
+            Err(e) => eprintln!("writing `{}`: {e}", path.display()),
+        }
+    }
     scim && valid
 }
 
