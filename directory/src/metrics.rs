@@ -155,3 +155,43 @@ impl Metrics {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_and_prometheus_text() {
+        let metrics = Metrics::default();
+        metrics.request(201);
+        metrics.request(201);
+        metrics.request(401);
+        metrics.write();
+        metrics.compiled(0.25);
+        metrics.failed("the policy does not compile".into());
+        let health = metrics.health();
+        assert_eq!(health["status"], json!("degraded"));
+        assert_eq!(health["counters"]["requests"], json!(3));
+        metrics.published(Published {
+            serial: 7,
+            time: "2026-12-06T00:00:00Z".into(),
+            digest: "ab".into(),
+        });
+        let health = metrics.health();
+        assert_eq!(health["status"], json!("ok"));
+        assert_eq!(health["last_publish"]["serial"], json!(7));
+        let text = metrics.prometheus();
+        for line in [
+            "gatehouse_directory_requests_total{status=\"201\"} 2",
+            "gatehouse_directory_requests_total{status=\"401\"} 1",
+            "gatehouse_directory_writes_total 1",
+            "gatehouse_directory_publishes_total 1",
+            "gatehouse_directory_publish_failures_total 1",
+            "gatehouse_directory_compile_seconds_sum 0.250000",
+            "gatehouse_directory_compile_seconds_count 1",
+            "gatehouse_directory_last_publish_serial 7",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+    }
+}
