@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::error::ScimError;
+use crate::filter::Filter;
 use crate::patch;
 use crate::resource::{normalize_group, normalize_user, user_email, Kind, Resource};
 
@@ -52,6 +53,33 @@ impl Directory {
     /// The resources of a kind, by id.
     pub fn list(&self, kind: Kind) -> impl Iterator<Item = &Resource> {
         self.map(kind).values()
+    }
+
+    /// The resources `filter` can match, as few as the indexes allow: the one user a
+    /// `userName eq "x"` names (what identity providers ask before each create), the one
+    /// resource an `id eq "x"` names, else every resource of the kind. The filter itself still
+    /// decides.
+    pub fn candidates<'a>(
+        &'a self,
+        kind: Kind,
+        filter: Option<&Filter>,
+    ) -> Box<dyn Iterator<Item = &'a Resource> + 'a> {
+        let equality = filter.and_then(Filter::as_equality);
+        match equality {
+            Some((attr, Value::String(name)))
+                if kind == Kind::User && attr.eq_ignore_ascii_case("userName") =>
+            {
+                let user = self
+                    .user_names
+                    .get(&name.to_lowercase())
+                    .and_then(|id| self.users.get(id));
+                Box::new(user.into_iter())
+            }
+            Some((attr, Value::String(id))) if attr.eq_ignore_ascii_case("id") => {
+                Box::new(self.get(kind, id).into_iter())
+            }
+            _ => Box::new(self.list(kind)),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -564,5 +592,35 @@ mod tests {
             &stamp("u11"),
         );
         run(&mut dir, writes).unwrap();
+    }
+
+    #[test]
+    fn indexed_lookups_agree_with_the_filter() {
+        let dir = acme();
+        for (text, expected) in [
+            (r#"userName eq "ALICE@acme.com""#, vec!["u1"]),
+            (r#"username eq "nobody@acme.com""#, vec![]),
+            (r#"id eq "u2""#, vec!["u2"]),
+            (r#"id eq "U2""#, vec![]),
+            (r#"userName eq "bob@acme.com" and active eq true"#, vec![]),
+            (
+                r#"userName eq "bob@acme.com" or id eq "u1""#,
+                vec!["u1", "u2"],
+            ),
+        ] {
+            let filter = Filter::parse(text).unwrap();
+            let found: Vec<&str> = dir
+                .candidates(Kind::User, Some(&filter))
+                .filter(|r| filter.matches(*r))
+                .map(|r| r.id.as_str())
+                .collect();
+            let scanned: Vec<&str> = dir
+                .list(Kind::User)
+                .filter(|r| filter.matches(*r))
+                .map(|r| r.id.as_str())
+                .collect();
+            assert_eq!(found, expected, "{text}");
+            assert_eq!(found, scanned, "{text}");
+        }
     }
 }

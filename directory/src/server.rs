@@ -344,7 +344,7 @@ impl Context<'_> {
         let mut total = 0;
         let mut page = Vec::new();
         // Filters read the stored attributes; only the page is rendered.
-        for resource in dir.list(kind) {
+        for resource in dir.candidates(kind, filter.as_ref()) {
             if filter.as_ref().is_some_and(|f| !f.matches(resource)) {
                 continue;
             }
