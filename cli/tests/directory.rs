@@ -450,7 +450,15 @@ fn sigkill_mid_burst_loses_no_acknowledged_write() {
     scim_tenant(&policy, "acme");
     let token = new_token(&dir.join("directory.db"), "acme");
     let bundle = dir.join("policy.bundle");
-    let publish = ["--bundle-out", bundle.to_str().unwrap()];
+    // The burst is not to be slowed by the (default) rate limit.
+    let publish = [
+        "--bundle-out",
+        bundle.to_str().unwrap(),
+        "--rate-limit",
+        "100000",
+        "--rate-burst",
+        "100000",
+    ];
     let serve = Serve::start(&dir, &publish);
     // Users for the group batches, and the group, before the burst.
     let mut pool = Vec::new();
