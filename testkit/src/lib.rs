@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod http;
 pub mod synth;
 pub mod vectors;
 
