@@ -14,6 +14,7 @@ pub mod check;
 pub mod compile;
 pub mod completions;
 pub mod diff;
+pub mod directory;
 pub mod envoy_config;
 pub mod inspect;
 pub mod keys;

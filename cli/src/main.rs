@@ -46,6 +46,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::token::TokenCommand,
     },
+    /// The SCIM 2.0 provisioning service and its clients' secrets.
+    Directory {
+        #[command(subcommand)]
+        command: commands::directory::DirectoryCommand,
+    },
     /// Print an Envoy configuration that runs gatehouse.wasm with a bundle.
     EnvoyConfig(commands::envoy_config::EnvoyConfigArgs),
     /// Embed a bundle in gatehouse.wasm (used when the plugin configuration carries none);
@@ -107,6 +112,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Keys { command } => commands::keys::run(command),
         Command::Token { command } => commands::token::run(command),
+        Command::Directory { command } => commands::directory::run(command),
         #[cfg(feature = "test-support")]
         Command::Synth(args) => commands::synth::run(args),
         Command::Package(args) => commands::package::run(args),

@@ -1,0 +1,223 @@
+//! The provisioning service behind `gatehouse directory serve`: a SCIM 2.0 server (RFC
+//! 7643/7644) per tenant at `/scim/v2/<tenant>/`, kept in a database behind [`store::Store`]
+//! (SQLite by default). Every committed change rewrites the tenant's directory file beside the
+//! tenant files (`<tenant>.directory.json`), and a background thread compiles the policy
+//! directory and publishes the bundle when it compiles (docs/provisioning.md).
+
+pub mod clock;
+pub mod directory;
+pub mod discovery;
+pub mod error;
+pub mod filter;
+pub mod fs;
+pub mod limit;
+pub mod metrics;
+pub mod patch;
+pub mod policy;
+pub mod publish;
+pub mod resource;
+pub mod server;
+pub mod store;
+pub mod token;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::directory::Directory;
+use crate::limit::RateLimiter;
+use crate::metrics::Metrics;
+use crate::publish::{PublishConfig, Signal};
+use crate::store::Store;
+
+pub use crate::error::ScimError;
+pub use crate::publish::EcdsTarget;
+
+/// `gatehouse directory serve`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: String,
+    pub publish: PublishConfig,
+    pub limits: Limits,
+    /// Threads answering requests.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    /// Requests a second per tenant, on average.
+    pub rate: f64,
+    /// Requests per tenant at once.
+    pub burst: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_body_bytes: 1024 * 1024,
+            rate: 100.0,
+            burst: 200.0,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("reading the policy directory `{}`: {source}", path.display())]
+    Policy {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("writing `{}`: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("listening on `{addr}`: {message}")]
+    Listen { addr: String, message: String },
+}
+
+/// What the request threads and the publishing thread share.
+#[derive(Debug)]
+pub struct Shared {
+    pub state: Mutex<State>,
+    pub metrics: Metrics,
+    pub signal: Signal,
+    pub limits: Limits,
+    pub limiter: RateLimiter,
+    pub policy_dir: PathBuf,
+    tenants: Mutex<(Instant, BTreeSet<String>)>,
+}
+
+/// The database and the directories it holds, loaded once; changed only by a committed write.
+pub struct State {
+    pub store: Box<dyn Store>,
+    pub directories: BTreeMap<String, Directory>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("tenants", &self.directories.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long the list of SCIM tenants read from the policy directory is trusted: a tenant file
+/// that starts (or stops) saying `provisioning: scim` takes effect within this.
+const TENANTS_TTL: Duration = Duration::from_secs(2);
+
+impl Shared {
+    /// Whether `tenant` is provisioned by SCIM, per the tenant files now.
+    pub fn is_scim_tenant(&self, tenant: &str) -> bool {
+        let Ok(mut cached) = self.tenants.lock() else {
+            return false;
+        };
+        if cached.0.elapsed() > TENANTS_TTL {
+            if let Ok(tenants) = policy::scim_tenants(&self.policy_dir) {
+                *cached = (Instant::now(), tenants);
+            }
+        }
+        cached.1.contains(tenant)
+    }
+
+    /// Where `tenant`'s directory file goes.
+    pub fn directory_file(&self, tenant: &str) -> PathBuf {
+        directory_file(&self.policy_dir, tenant)
+    }
+}
+
+pub fn directory_file(policy_dir: &Path, tenant: &str) -> PathBuf {
+    policy_dir.join(format!("{tenant}{}", policy::DIRECTORY_SUFFIX))
+}
+
+/// A running service.
+#[derive(Debug)]
+pub struct Running {
+    pub addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Blocks while the service runs.
+    pub fn wait(self) {
+        for worker in self.workers {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// Opens the database, writes every SCIM tenant's directory file, starts the publishing
+/// thread (which publishes once now) and the request threads; returns once the listener
+/// accepts connections.
+pub fn start(config: Config, store: Box<dyn Store>) -> Result<Running, StartError> {
+    let mut store = store;
+    let policy_dir = config.publish.policy_dir.clone();
+    let scim = policy::scim_tenants(&policy_dir).map_err(|source| StartError::Policy {
+        path: policy_dir.clone(),
+        source,
+    })?;
+    let mut directories: BTreeMap<String, Directory> = BTreeMap::new();
+    for (tenant, resource) in store.load()? {
+        directories
+            .entry(tenant)
+            .or_default()
+            .apply(&[directory::Write::Put(resource)]);
+    }
+    for token in store.tokens()? {
+        directories.entry(token.tenant).or_default();
+    }
+    for (tenant, dir) in &directories {
+        if scim.contains(tenant) {
+            let path = directory_file(&policy_dir, tenant);
+            fs::write_atomic(&path, dir.render(tenant).as_bytes())
+                .map_err(|source| StartError::Write { path, source })?;
+        }
+    }
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State { store, directories }),
+        metrics: Metrics::default(),
+        signal: Signal::default(),
+        limits: config.limits,
+        limiter: RateLimiter::new(config.limits.rate, config.limits.burst),
+        policy_dir,
+        tenants: Mutex::new((Instant::now(), scim)),
+    });
+    let server =
+        tiny_http::Server::http(config.listen.as_str()).map_err(|e| StartError::Listen {
+            addr: config.listen.clone(),
+            message: e.to_string(),
+        })?;
+    let addr = server
+        .server_addr()
+        .to_ip()
+        .ok_or_else(|| StartError::Listen {
+            addr: config.listen.clone(),
+            message: "not an IP address".into(),
+        })?;
+    let publisher = Arc::clone(&shared);
+    let publish = config.publish.clone();
+    std::thread::spawn(move || publish::run(&publisher, &publish));
+    shared.signal.notify();
+    let server = Arc::new(server);
+    let workers = (0..config.workers.max(1))
+        .map(|_| {
+            let server = Arc::clone(&server);
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || server::serve(&server, &shared, addr))
+        })
+        .collect();
+    Ok(Running {
+        addr,
+        shared,
+        workers,
+    })
+}
