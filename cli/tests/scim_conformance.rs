@@ -32,10 +32,40 @@ use support::{repo_root, GATEHOUSE};
 
 const TENANT: &str = "initech";
 
-/// Results of scim2-tester that are not a pass, each with why: `(status, category, resource
-/// type or "", title)`. Every other result must be SUCCESS, COMPLIANT or ACCEPTABLE, and every
-/// entry here must still occur (a check that starts passing is taken off the list).
-const NOT_PASSING: &[(&str, &str, &str, &str, &str)] = &[];
+/// Results of scim2-tester that are not a pass, each with why it does not apply: `(status,
+/// category, resource type or "", title, text its reason contains, why)`. Every other result must
+/// be SUCCESS, COMPLIANT or ACCEPTABLE, and every entry here must still occur (a check that starts
+/// passing is taken off the list). tests/scim/conformance.py also makes the userName values the
+/// checker invents email addresses (a Gatehouse user is an email); see `users_are_emails` there.
+const NOT_PASSING: &[(&str, &str, &str, &str, &str, &str)] = &[
+    (
+        "ERROR",
+        "crud:read:attributes",
+        "User",
+        "search_with_attributes",
+        "",
+        "POST /.search (RFC 7644 3.4.3) is a MAY the service does not offer (404): no identity \
+         provider provisions with it, and GET with `filter` does the same",
+    ),
+    (
+        "ERROR",
+        "crud:read:attributes",
+        "Group",
+        "search_with_attributes",
+        "",
+        "POST /.search, as for User",
+    ),
+    (
+        "ERROR",
+        "patch:remove",
+        "User",
+        "check_remove_attribute",
+        "did not remove attribute 'active'",
+        "`active` has a value on every Gatehouse user: removing it restores the default, true \
+         (RFC 7643 4.1.1 gives the service the meaning of an absent `active`), so it is still \
+         returned",
+    ),
+];
 
 #[test]
 fn scim2_tester_finds_nothing_wrong() {
@@ -69,12 +99,16 @@ fn scim2_tester_finds_nothing_wrong() {
             r["title"].as_str().unwrap_or_default().to_owned(),
         )
     };
-    let listed = |r: &Value| {
-        let (status, category, resource, title) = key(r);
-        NOT_PASSING.iter().any(|(s, c, rt, t, _)| {
-            *s == status && *c == category && *rt == resource && *t == title
-        })
-    };
+    let listed_as =
+        |r: &Value, (s, c, rt, t, contains, _): &(&str, &str, &str, &str, &str, &str)| {
+            let (status, category, resource, title) = key(r);
+            *s == status
+                && *c == category
+                && *rt == resource
+                && *t == title
+                && r["reason"].as_str().unwrap_or_default().contains(contains)
+        };
+    let listed = |r: &Value| NOT_PASSING.iter().any(|entry| listed_as(r, entry));
     let unexplained: Vec<String> = results
         .iter()
         .filter(|r| {
@@ -98,15 +132,10 @@ fn scim2_tester_finds_nothing_wrong() {
         unexplained.join("\n  "),
         service.log()
     );
-    for (status, category, resource, title, why) in NOT_PASSING {
+    for entry in NOT_PASSING {
+        let (status, category, resource, title, _, why) = entry;
         assert!(
-            results.iter().any(|r| key(r)
-                == (
-                    (*status).to_owned(),
-                    (*category).to_owned(),
-                    (*resource).to_owned(),
-                    (*title).to_owned()
-                )),
+            results.iter().any(|r| listed_as(r, entry)),
             "NOT_PASSING lists `{status} {category} {resource} {title}` ({why}), which no longer \
              occurs: take it off the list"
         );

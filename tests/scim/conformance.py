@@ -26,6 +26,32 @@ from scim2_tester import Status, check_server
 DISCOVERY = ("service-provider-config", "resource-types", "schemas")
 
 
+def users_are_emails():
+    """Makes the userName values the checker invents email addresses.
+
+    A Gatehouse user is an email (SPEC 2.6: `userName`, or the primary email, is the user's
+    email), so the service refuses a User whose userName is not an email and who has no email
+    (400 invalidValue). scim2-tester fills userName with a random UUID and, for the User it
+    creates first, sends no emails, which would fail every User check for that one reason. Its
+    random userName values get an email domain instead: `<uuid>@scim2-tester.test`. Nothing else
+    the checker sends or checks changes.
+    """
+    import scim2_tester.checkers.patch_add as patch_add
+    import scim2_tester.checkers.patch_replace as patch_replace
+    import scim2_tester.filling as filling
+
+    original = filling.generate_random_value
+
+    def generate_random_value(context, path, mutability=None, required=None):
+        value = original(context, path, mutability=mutability, required=required)
+        if str(path).split(":")[-1] == "userName" and isinstance(value, str) and "@" not in value:
+            value = f"{value}@scim2-tester.test"
+        return value
+
+    for module in (filling, patch_add, patch_replace):
+        module.generate_random_value = generate_random_value
+
+
 def category(tags):
     tags = set(tags) - {"*"}
     for tag in DISCOVERY:
@@ -50,6 +76,7 @@ def main():
         timeout=30,
     )
     client = SyncSCIMClient(http)
+    users_are_emails()
     results = check_server(client)
 
     rows = []
