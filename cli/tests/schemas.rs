@@ -25,8 +25,9 @@ use serde_json::{json, Value};
 use support::{repo_root, run};
 
 /// `(argument of gatehouse schema, committed file)`.
-const SCHEMAS: [(&str, &str); 3] = [
+const SCHEMAS: [(&str, &str); 4] = [
     ("tenant", "schemas/tenant.schema.json"),
+    ("directory", "schemas/directory.schema.json"),
     ("gateway", "schemas/gateway.schema.json"),
     ("tests", "schemas/tests.schema.json"),
 ];
@@ -441,4 +442,23 @@ fn path(path: &Path) -> &str {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Directory files (the provisioning service writes them; people read and review them) validate
+/// against their schema, and one with a field the compiler refuses does not.
+#[test]
+fn the_validator_accepts_directory_files_and_rejects_a_bad_one() {
+    let root = repo_root();
+    let file = root.join("tests/vectors/provisioning/tenant-globex.directory.json");
+    let good: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let mut bad = good.clone();
+    bad["users"][0]["password"] = json!("hunter2");
+    let schema = root.join("schemas/directory.schema.json");
+    let scratch = scratch("validate-directory");
+    let errors = validate(&schema, &[good, bad], &scratch.join("docs.json"));
+    assert!(errors[0].is_empty(), "{:?}", errors[0]);
+    assert!(
+        !errors[1].is_empty(),
+        "the schema accepts an unknown user field"
+    );
 }

@@ -104,6 +104,10 @@ pub struct GrantRef {
 pub enum Principal {
     User(UserId),
     VirtualAccount(VirtualAccountId),
+    /// A user the bundle does not list, of a `provisioning: jit` tenant's `jit_domains`, named
+    /// by the tenant's control plane: a tenant member until a compile includes them (SPEC 2.6).
+    /// Their email is [`Outcome::subject`]'s.
+    JustInTime,
 }
 
 /// Everything a decision found out, for headers, logs and `gatehouse check`.
@@ -122,6 +126,8 @@ pub struct Outcome<'e> {
     pub token_presented: bool,
     /// The token was found in the verified-token cache (no signature check ran).
     pub token_cache_hit: bool,
+    /// The email of a [`Principal::JustInTime`] caller.
+    just_in_time: Option<Box<str>>,
     tables: Option<Tables<'e>>,
 }
 
@@ -199,6 +205,7 @@ impl Engine {
             action: None,
             token_presented: false,
             token_cache_hit: false,
+            just_in_time: None,
             tables: None,
         };
         outcome.decision = match self.steps(request, identity, now, &mut outcome, trace) {
@@ -277,13 +284,17 @@ impl Engine {
                 } else {
                     let (caller, window, cached) =
                         self.authenticate(tenant, &tables, &token, now)?;
-                    self.cache
-                        .insert(tenant_index, token.as_bytes(), window, now, cached);
+                    // A just-in-time member is verified every time, until a compile lists them.
+                    if caller.just_in_time.is_none() {
+                        self.cache
+                            .insert(tenant_index, token.as_bytes(), window, now, cached);
+                    }
                     caller
                 }
             }
         };
         out.principal = Some(caller.principal);
+        out.just_in_time = caller.just_in_time.as_ref().map(|m| m.email.clone());
         trace.caller(&caller);
 
         // 6. Resource and action.

@@ -267,6 +267,10 @@ impl core::ops::DerefMut for Tenant {
     }
 }
 
+/// The built-in tenant-level role every user holds unless given another: nothing by itself. The
+/// role of a just-in-time member ([`TenantConfig::jit_domains`]).
+pub const TENANT_MEMBER: &str = "tenant-member";
+
 /// A tenant's keys, identity providers, action names, types and roles: the small part of a
 /// tenant, the bundle's CONFIG section (`docs/bundle-format.md` 3.3). Field order is the wire
 /// order.
@@ -287,6 +291,10 @@ pub struct TenantConfig {
     pub actions: Vec<String>,
     pub resource_types: Vec<ResourceType>,
     pub roles: Vec<Role>,
+    /// For a tenant with `provisioning: jit`, the email domains (lowercase, sorted) whose users
+    /// the bundle does not list become tenant members when the control plane vouches for them
+    /// (SPEC 2.6). Empty for every other tenant.
+    pub jit_domains: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

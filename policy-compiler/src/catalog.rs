@@ -164,7 +164,7 @@ pub const ROLE_ALIASES: &[(&str, &str)] = &[
 /// Every action on every resource of the tenant.
 pub const TENANT_ADMIN: &str = "tenant-admin";
 /// Nothing by itself; the default role of a user.
-pub const TENANT_MEMBER: &str = "tenant-member";
+pub use gatehouse_engine::model::TENANT_MEMBER;
 
 /// The built-in subject `team:everyone`.
 pub const EVERYONE: &str = "everyone";

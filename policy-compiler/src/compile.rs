@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use gatehouse_engine::model::Policy;
 
-use crate::diagnostics::{parse_source, Diagnostic, FileDiagnostics};
+use crate::diagnostics::{parse_source, Code, Diagnostic, FileDiagnostics};
 use crate::gateway::{default_gateway, lower_gateway};
-use crate::lower::{lower, TenantSource};
-use crate::source::{parse_json_fast, GatewayFile, TenantFile};
+use crate::lower::{lower, DirectorySource, TenantSource};
+use crate::source::{parse_json_fast, DirectoryFile, GatewayFile, TenantFile};
 
 /// What `gatehouse compile` compiles.
 #[derive(Debug, Clone, Default)]
@@ -17,7 +17,8 @@ pub struct CompileOptions {
     /// The gateway file; `None` uses the built-in routes ([`crate::gateway::DEFAULT_GATEWAY_YAML`]).
     pub gateway: Option<PathBuf>,
     /// Tenant files, or directories whose `*.yaml`, `*.yml` and `*.json` files (directly inside,
-    /// not in subdirectories) are tenant files, taken in sorted order.
+    /// not in subdirectories) are tenant files, taken in sorted order. Files named
+    /// `*.directory.json` (or `.yaml`, `.yml`) are directory files ([`is_directory_file`]).
     pub inputs: Vec<PathBuf>,
     /// `None`: a short hex digest of the compiled policy.
     pub revision: Option<String>,
@@ -114,8 +115,9 @@ pub fn compile_paths(opts: &CompileOptions) -> Result<Policy, CompileError> {
 pub struct Sources<'a> {
     /// `(name used in diagnostics, text)` of the gateway file; `None`: the built-in routes.
     pub gateway: Option<(&'a Path, &'a str)>,
-    /// `(name used in diagnostics, text)` of each tenant file. A tenant's `jwks_file` paths are
-    /// resolved relative to the directory of its name.
+    /// `(name used in diagnostics, text)` of each tenant file, and of each directory file (told
+    /// apart by name: [`is_directory_file`]). A tenant's `jwks_file` paths are resolved relative
+    /// to the directory of its name.
     pub tenants: &'a [(&'a Path, &'a str)],
     /// Where `jwks_file` paths are read from.
     pub files: Files<'a>,
@@ -184,36 +186,33 @@ fn compile_once(
         }
     };
     let mut parsed = Vec::with_capacity(tenants.len());
+    let mut directories = Vec::new();
     for (file, text) in tenants {
-        let is_json = file.extension().is_some_and(|e| e == "json");
-        let spec = if json_fast && is_json {
-            parse_json_fast::<TenantFile>(text)
-        } else {
-            None
-        };
-        let text: Arc<str> = Arc::from(*text);
-        if let Some(spec) = spec {
-            *fast = true;
-            parsed.push((*file, text, spec));
-            continue;
-        }
-        let mut d = FileDiagnostics {
-            file,
-            text: Some(text.clone()),
-            out: &mut out,
-        };
-        if let Some(spec) = parse_source::<TenantFile>(&mut d, &text) {
-            parsed.push((*file, text, spec));
+        if is_directory_file(file) {
+            if let Some(spec) = parse_one::<DirectoryFile>(file, text, json_fast, fast, &mut out) {
+                directories.push(spec);
+            }
+        } else if let Some(spec) = parse_one::<TenantFile>(file, text, json_fast, fast, &mut out) {
+            parsed.push(spec);
         }
     }
+    let directory_of = match_directories(&parsed, &directories, &mut out);
     let sources: Vec<TenantSource<'_>> = parsed
         .iter()
-        .map(|(file, text, spec)| TenantSource {
+        .zip(directory_of)
+        .map(|((file, text, spec), directory)| TenantSource {
             file,
             text: Some(text.clone()),
             base_dir: file.parent().unwrap_or(Path::new("")),
             files,
             spec,
+            directory: directory
+                .and_then(|i| directories.get(i))
+                .map(|(file, text, spec)| DirectorySource {
+                    file,
+                    text: Some(text.clone()),
+                    spec,
+                }),
         })
         .collect();
     let lowered = lower(
@@ -230,6 +229,99 @@ fn compile_once(
             Err(CompileError::Invalid(out))
         }
     }
+}
+
+/// One source file parsed: with `serde_json` first when `json_fast` and it is `*.json` (setting
+/// `fast`), else with the span-tracking loader, which reports what is wrong into `out`.
+fn parse_one<'p, T: serde::de::DeserializeOwned>(
+    file: &'p Path,
+    text: &str,
+    json_fast: bool,
+    fast: &mut bool,
+    out: &mut Vec<Diagnostic>,
+) -> Option<(&'p Path, Arc<str>, T)> {
+    let is_json = file.extension().is_some_and(|e| e == "json");
+    if json_fast && is_json {
+        if let Some(spec) = parse_json_fast::<T>(text) {
+            *fast = true;
+            return Some((file, Arc::from(text), spec));
+        }
+    }
+    let text: Arc<str> = Arc::from(text);
+    let mut d = FileDiagnostics {
+        file,
+        text: Some(text.clone()),
+        out,
+    };
+    let spec = parse_source::<T>(&mut d, &text)?;
+    Some((file, text, spec))
+}
+
+/// Whether `path` names a directory file: `*.directory.json`, `*.directory.yaml` or
+/// `*.directory.yml`, the users and team memberships the provisioning service keeps for one
+/// tenant (`docs/provisioning.md`).
+pub fn is_directory_file(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    [".directory.json", ".directory.yaml", ".directory.yml"]
+        .iter()
+        .any(|suffix| name.len() > suffix.len() && name.ends_with(suffix))
+}
+
+/// For each tenant of `tenants`, the index in `directories` of its directory file. A directory
+/// file must name a tenant of the run, and a tenant has at most one.
+fn match_directories(
+    tenants: &[(&Path, Arc<str>, TenantFile)],
+    directories: &[(&Path, Arc<str>, DirectoryFile)],
+    out: &mut Vec<Diagnostic>,
+) -> Vec<Option<usize>> {
+    let mut of: Vec<Option<usize>> = vec![None; tenants.len()];
+    for (i, (file, text, spec)) in directories.iter().enumerate() {
+        let named = &spec.directory.tenant;
+        let mut d = FileDiagnostics {
+            file,
+            text: Some(text.clone()),
+            out: &mut *out,
+        };
+        let Some(t) = tenants
+            .iter()
+            .position(|(_, _, t)| t.tenant.name.as_str() == named.as_str())
+        else {
+            d.report(
+                named.span(),
+                Code::UnknownSubject,
+                format!(
+                    "directory file for tenant `{}`, which no tenant file defines",
+                    named.as_str()
+                ),
+            )
+            .suggest(
+                named,
+                tenants.iter().map(|(_, _, t)| t.tenant.name.as_str()),
+            );
+            continue;
+        };
+        match of.get_mut(t) {
+            Some(Some(first)) => {
+                let first = directories
+                    .get(*first)
+                    .map_or(Path::new("?"), |(f, _, _)| *f);
+                d.error(
+                    named.span(),
+                    Code::Duplicate,
+                    format!(
+                        "tenant `{}` already has a directory file, {}",
+                        named.as_str(),
+                        first.display()
+                    ),
+                );
+            }
+            Some(slot) => *slot = Some(i),
+            None => {}
+        }
+    }
+    of
 }
 
 /// The tenant files `gatehouse compile` reads for `inputs`: each file as given, and for each

@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 
 use crate::compile::Files;
 use crate::diagnostics::{Code, Diagnostic, FileDiagnostics};
-use crate::source::TenantFile;
+use crate::source::{DirectoryFile, TenantFile};
 
 use context::Lowering;
 use grants::Permissions;
@@ -50,6 +50,16 @@ pub struct TenantSource<'a> {
     /// Where `jwks_file:` paths are read.
     pub files: Files<'a>,
     pub spec: &'a TenantFile,
+    /// The tenant's directory file, if it has one.
+    pub directory: Option<DirectorySource<'a>>,
+}
+
+/// A parsed directory file: the users and team memberships provisioned for one tenant.
+#[derive(Debug)]
+pub struct DirectorySource<'a> {
+    pub file: &'a Path,
+    pub text: Option<Arc<str>>,
+    pub spec: &'a DirectoryFile,
 }
 
 /// Lowers every tenant and assembles the policy. `revision`: `None` derives a short hex digest
@@ -65,16 +75,26 @@ pub fn lower(
     let mut out = Vec::new();
     let mut lowered = Vec::new();
     for source in tenants {
+        // The directory file's diagnostics, kept apart while the tenant's are being written.
+        let mut directory_out = Vec::new();
         let d = FileDiagnostics {
             file: source.file,
             text: source.text.clone(),
             out: &mut out,
         };
-        if let Some(tenant) =
-            lower_tenant(Lowering::new(d, source.base_dir, source.files, source.spec))
-        {
+        let directory = source.directory.as_ref().map(|dir| {
+            let d = FileDiagnostics {
+                file: dir.file,
+                text: dir.text.clone(),
+                out: &mut directory_out,
+            };
+            (d, dir.spec)
+        });
+        let cx = Lowering::new(d, source.base_dir, source.files, source.spec, directory);
+        if let Some(tenant) = lower_tenant(cx) {
             lowered.push(tenant);
         }
+        out.append(&mut directory_out);
     }
     check_across_tenants(tenants, &mut out);
     if !out.is_empty() {
@@ -142,6 +162,7 @@ fn lower_tenant(mut cx: Lowering<'_, '_>) -> Option<model::Tenant> {
             actions,
             resource_types,
             roles: roles.into_model(),
+            jit_domains: section.jit_domains,
         },
         users: users.list,
         teams: teams.list,

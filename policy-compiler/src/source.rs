@@ -118,6 +118,70 @@ pub struct TenantSection {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub revoked_token_ids: Vec<SpannedString>,
+    /// Where the tenant's users come from (default `invite-only`).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<ProvisioningSpec>"))]
+    pub provisioning: Option<Spanned<ProvisioningSpec>>,
+    /// For `provisioning: jit`: email domains whose unknown users become members at first login.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
+    pub jit_domains: Vec<SpannedString>,
+}
+
+/// `provisioning:` of a tenant (SPEC 2.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum ProvisioningSpec {
+    /// Only the users listed in the tenant's files exist.
+    #[default]
+    InviteOnly,
+    /// Users and team memberships come from the tenant's directory file, written by the SCIM
+    /// provisioning service (`gatehouse directory serve`).
+    Scim,
+    /// A control-plane token for an unknown user of a `jit_domains` domain makes a tenant member.
+    Jit,
+}
+
+/// A directory file (`<tenant>.directory.json`): the users and team memberships the SCIM
+/// provisioning service keeps for one tenant, beside that tenant's file.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryFile {
+    /// Which tenant this directory belongs to.
+    pub directory: DirectorySection,
+    /// Provisioned users, by email.
+    #[serde(default)]
+    pub users: Vec<UserSpec>,
+    /// Provisioned teams and their members.
+    #[serde(default)]
+    pub teams: Vec<DirectoryTeamSpec>,
+}
+
+/// `directory:` of a directory file.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DirectorySection {
+    /// The `tenant.name` of a tenant with `provisioning: scim`.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub tenant: SpannedString,
+    /// Free text for readers (the service says who writes the file).
+    pub note: Option<String>,
+}
+
+/// One entry of a directory file's `teams:`: a team and its members, nothing else (roles and
+/// identity-provider mappings are the tenant file's).
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryTeamSpec {
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub name: SpannedString,
+    /// Member emails.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
+    pub members: Vec<SpannedString>,
 }
 
 /// `resolve_to:` of an identity provider.

@@ -20,6 +20,8 @@ pub struct SchemaArgs {
 pub enum SchemaFile {
     /// A tenant file (SPEC 2.1).
     Tenant,
+    /// A directory file: a SCIM-provisioned tenant's users and teams (SPEC 2.6).
+    Directory,
     /// The gateway file (SPEC 3.2).
     Gateway,
     /// A `gatehouse test` file (docs/analysis.md).
@@ -30,6 +32,7 @@ pub enum SchemaFile {
 pub fn run(args: SchemaArgs) -> Result<ExitCode> {
     let schema = match args.file {
         SchemaFile::Tenant => gatehouse_compiler::source::schema::tenant(),
+        SchemaFile::Directory => gatehouse_compiler::source::schema::directory(),
         SchemaFile::Gateway => gatehouse_compiler::source::schema::gateway(),
         SchemaFile::Tests => gatehouse_review::test::json_schema(),
     };

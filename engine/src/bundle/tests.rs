@@ -46,7 +46,7 @@ fn serial_round_trips_and_is_in_meta() {
         let bundle = decode(bytes).unwrap_or_else(|e| panic!("{serial}: {e}"));
         assert_eq!(bundle.serial(), serial);
         assert_eq!(bundle.meta().serial, serial);
-        assert_eq!(bundle.format_version(), (4, 0));
+        assert_eq!(bundle.format_version(), (5, 0));
     }
     // META is `revision, compiler_version, tenant_count, serial` (docs/bundle-format.md
     // 3.1): the serial is the last field, a LEB128 varint.
@@ -192,6 +192,7 @@ fn tenant_policy() -> Policy {
                 },
             },
         ],
+        jit_domains: vec!["acme.com".into()],
     };
     let user = |email: &str, teams: Vec<TeamId>| User {
         email: email.into(),

@@ -173,10 +173,19 @@ pub(crate) fn tenant_roles(
     caller: &Caller,
 ) -> Small<(SubjectCode, RoleId), 8> {
     let mut roles = Small::new();
-    if let Principal::User(id) = caller.principal {
-        if let Some(user) = tables.users.get(id.index()) {
-            roles.push((SubjectCode::user(id), user.role()));
+    match caller.principal {
+        Principal::User(id) => {
+            if let Some(user) = tables.users.get(id.index()) {
+                roles.push((SubjectCode::user(id), user.role()));
+            }
         }
+        // A tenant member, and nothing more, until a compile lists the user.
+        Principal::JustInTime => {
+            if let Some(member) = &caller.just_in_time {
+                roles.push((SubjectCode::EVERYONE, member.role));
+            }
+        }
+        Principal::VirtualAccount(_) => {}
     }
     for subject in caller.subjects.iter() {
         if let Some(team) = subject.team_id() {

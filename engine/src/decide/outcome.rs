@@ -7,6 +7,9 @@ use crate::model::Subject;
 impl Outcome<'_> {
     /// `user:<email>` or `virtualaccount:<name>` of the resolved principal.
     pub fn subject(&self) -> Option<String> {
+        if let (Some(Principal::JustInTime), Some(email)) = (self.principal, &self.just_in_time) {
+            return Some(format!("user:{email}"));
+        }
         let tables = self.tables.as_ref()?;
         Some(principal_name(tables, self.principal?))
     }
@@ -39,11 +42,13 @@ impl Outcome<'_> {
 }
 
 impl Principal {
-    /// The subject the principal is in grants and `authorized_subjects`.
+    /// The subject the principal is in grants and `authorized_subjects`: a just-in-time member
+    /// is in none of its own, only `team:everyone`.
     pub fn subject_code(self) -> SubjectCode {
         match self {
             Principal::User(id) => SubjectCode::user(id),
             Principal::VirtualAccount(id) => SubjectCode::virtual_account(id),
+            Principal::JustInTime => SubjectCode::EVERYONE,
         }
     }
 }

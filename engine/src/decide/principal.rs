@@ -8,7 +8,7 @@ use super::{Engine, Principal};
 use crate::bundle::{LoadedTenant, SubjectCode, Tables};
 use crate::cache::Window;
 use crate::jwt::{self, Strings, Token, Validation};
-use crate::model::{IdpId, ResolveTo, UserId, VirtualAccountId};
+use crate::model::{IdpId, ResolveTo, RoleId, UserId, VirtualAccountId, TENANT_MEMBER};
 use crate::reason::Reason;
 
 impl Engine {
@@ -184,15 +184,24 @@ impl Engine {
 
     /// A subject reference (`user:<email>`, `virtualaccount:<name>`) to a caller, with the
     /// principal checks of 2.5.
+    ///
+    /// In a tenant with `jit_domains`, a `user:` the bundle does not list whose email domain is
+    /// one of them is a [`Principal::JustInTime`] member. Only subjects the control plane names
+    /// (its tokens' `sub`, or `--as` offline) come here: identity-provider tokens never create
+    /// users.
     pub(super) fn resolve_subject(
         &self,
-        _tenant: &LoadedTenant,
+        tenant: &LoadedTenant,
         tables: &Tables<'_>,
         subject: &str,
         now: i64,
     ) -> Result<Caller, Reason> {
         let caller = if let Some(email) = subject.strip_prefix("user:") {
-            user_caller(tables, &ascii_lowercase(email))?
+            let email = ascii_lowercase(email);
+            match user_caller(tables, &email) {
+                Err(Reason::PrincipalUnknown) => just_in_time(tenant, &email)?,
+                found => found?,
+            }
         } else if let Some(name) = subject.strip_prefix("virtualaccount:") {
             let (i, _) = tables
                 .virtual_account(name)
@@ -243,6 +252,50 @@ pub(crate) fn ascii_lowercase(s: &str) -> Cow<'_, str> {
 pub(crate) struct Caller {
     pub(crate) principal: Principal,
     pub(crate) subjects: Small<SubjectCode, 12>,
+    /// Who a [`Principal::JustInTime`] caller is.
+    pub(crate) just_in_time: Option<Box<JustInTimeMember>>,
+}
+
+/// A user a `provisioning: jit` tenant admits at first login: their email (lowercased) and the
+/// tenant-member role they hold.
+#[derive(Debug, Clone)]
+pub(crate) struct JustInTimeMember {
+    pub(crate) email: Box<str>,
+    pub(crate) role: RoleId,
+}
+
+/// `email` as a just-in-time member of `tenant`: `principal_unknown` unless the tenant has
+/// `jit_domains` and the part after the email's last `@` is one of them (ASCII case folded; the
+/// local part must not be empty).
+fn just_in_time(tenant: &LoadedTenant, email: &str) -> Result<Caller, Reason> {
+    let config = &tenant.config;
+    let domain = match email.rsplit_once('@') {
+        Some((local, domain)) if !local.is_empty() => domain,
+        _ => return Err(Reason::PrincipalUnknown),
+    };
+    if config
+        .jit_domains
+        .binary_search_by(|d| d.as_str().cmp(domain))
+        .is_err()
+    {
+        return Err(Reason::PrincipalUnknown);
+    }
+    let role = config
+        .roles
+        .iter()
+        .position(|r| r.name == TENANT_MEMBER)
+        .and_then(|i| u32::try_from(i).ok())
+        .ok_or(Reason::PrincipalUnknown)?;
+    let mut subjects = Small::new();
+    subjects.push(SubjectCode::EVERYONE);
+    Ok(Caller {
+        principal: Principal::JustInTime,
+        subjects,
+        just_in_time: Some(Box::new(JustInTimeMember {
+            email: email.into(),
+            role: RoleId(role),
+        })),
+    })
 }
 
 /// What the verified-token cache keeps of a caller: the principal, and the teams the token's
@@ -268,6 +321,7 @@ impl Caller {
                 tables.virtual_accounts.get(id.index())?;
                 Some(Caller::virtual_account(id))
             }
+            Principal::JustInTime => None,
         }
     }
 
@@ -282,6 +336,8 @@ impl Caller {
                 user_caller_of(tables, id)
             }
             Principal::VirtualAccount(id) => Caller::virtual_account(id),
+            // Never cached: the entry would not say who.
+            Principal::JustInTime => return Err(Reason::PrincipalUnknown),
         };
         if !cached.mapped.is_empty() {
             caller.subjects.extend(cached.mapped.iter().copied());
@@ -292,6 +348,7 @@ impl Caller {
 
     fn virtual_account(id: VirtualAccountId) -> Caller {
         Caller {
+            just_in_time: None,
             principal: Principal::VirtualAccount(id),
             subjects: {
                 let mut s = Small::new();
@@ -338,6 +395,7 @@ fn user_caller_of(tables: &Tables<'_>, id: UserId) -> Caller {
     subjects.extend(tables.teams_of(id).map(SubjectCode::team));
     subjects.push(SubjectCode::EVERYONE);
     let mut caller = Caller {
+        just_in_time: None,
         principal: Principal::User(id),
         subjects,
     };
@@ -369,6 +427,8 @@ pub(crate) fn check_principal(
                 return Err(Reason::PrincipalExpired);
             }
         }
+        // Admitted by `just_in_time`; nothing in the bundle to check against yet.
+        Principal::JustInTime => {}
     }
     Ok(())
 }

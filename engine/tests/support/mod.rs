@@ -282,6 +282,7 @@ pub fn tenant(shape: &Shape) -> Tenant {
                 },
             ],
             roles: roles(),
+            jit_domains: vec![],
         },
         users,
         teams: team_list,

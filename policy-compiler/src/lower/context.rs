@@ -8,11 +8,13 @@ use std::path::Path;
 
 use crate::compile::Files;
 use crate::diagnostics::FileDiagnostics;
-use crate::source::{SpannedString, TenantFile};
+use crate::source::{DirectoryFile, ProvisioningSpec, SpannedString, TenantFile};
 
 /// One tenant file while it is lowered.
 pub(super) struct Lowering<'s, 'd> {
     pub(super) d: FileDiagnostics<'d>,
+    /// The tenant's directory file and its diagnostics, if it has one.
+    pub(super) directory: Option<(FileDiagnostics<'d>, &'s DirectoryFile)>,
     /// `jwks_file:` paths are relative to this directory.
     pub(super) base_dir: &'s Path,
     pub(super) files: Files<'s>,
@@ -27,10 +29,12 @@ impl<'s, 'd> Lowering<'s, 'd> {
         base_dir: &'s Path,
         files: Files<'s>,
         spec: &'s TenantFile,
+        directory: Option<(FileDiagnostics<'d>, &'s DirectoryFile)>,
     ) -> Self {
         let before = d.count();
         Lowering {
             d,
+            directory,
             base_dir,
             files,
             spec,
@@ -38,9 +42,19 @@ impl<'s, 'd> Lowering<'s, 'd> {
         }
     }
 
-    /// Whether this file has reported nothing (so far).
+    /// Whether this file (and its directory file, which starts with no diagnostics of its own)
+    /// has reported nothing (so far).
     pub(super) fn clean(&self) -> bool {
-        self.d.count() == self.before
+        self.d.count() == self.before && self.directory.as_ref().is_none_or(|(d, _)| d.count() == 0)
+    }
+
+    /// The tenant's provisioning mode (`invite-only` unless the file says otherwise).
+    pub(super) fn provisioning(&self) -> ProvisioningSpec {
+        self.spec
+            .tenant
+            .provisioning
+            .as_ref()
+            .map_or(ProvisioningSpec::default(), |p| **p)
     }
 }
 

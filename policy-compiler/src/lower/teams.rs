@@ -1,17 +1,19 @@
-//! Teams (`teams:`): members, tenant-level roles and identity provider mappings. `everyone`
+//! Teams (`teams:` of the tenant file and of its directory file): members, tenant-level roles and identity provider mappings. `everyone`
 //! is built in and never defined.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use gatehouse_engine::model::{self, IdpId, RoleId, TeamId, UserId};
 
-use super::context::{ids_by_name, Lowering};
+use super::context::{ids_by_name, is_name, Lowering};
 use super::identity_providers::{IdentityProviders, Mapped};
 use super::names::Names;
 use super::roles::Roles;
 use super::users::Users;
 use crate::catalog::EVERYONE;
-use crate::diagnostics::Code;
+use crate::diagnostics::{Code, FileDiagnostics};
+use crate::source::{ProvisioningSpec, SpannedString};
 
 /// The tenant's teams, sorted by name.
 pub(super) struct Teams {
@@ -20,48 +22,41 @@ pub(super) struct Teams {
 }
 
 impl Lowering<'_, '_> {
-    /// Also records each user's teams (sorted) in `users`.
+    /// Also records each user's teams (sorted) in `users`. Teams come from the tenant file and,
+    /// for a SCIM-provisioned tenant, from its directory file too (members only); a name defined
+    /// in both is an error naming both files.
     pub(super) fn teams(
         &mut self,
         roles: &Roles,
         idps: &IdentityProviders,
         users: &mut Users,
     ) -> Teams {
-        let d = &mut self.d;
         let mut teams: BTreeMap<String, (model::Team, Vec<UserId>)> = BTreeMap::new();
         let mut names = Names::new("team");
-        for team in &self.spec.teams {
-            let name = team.name.as_str();
-            if name == EVERYONE {
-                d.error(
-                    team.name.span(),
-                    Code::Duplicate,
-                    "`everyone` is the built-in team of every active user and cannot be defined",
-                );
-                continue;
-            }
-            if !names.define_name(d, &team.name) {
-                continue;
-            }
-            let mut members = Vec::new();
-            for member in &team.members {
-                match users.ids.get(&member.to_ascii_lowercase()) {
-                    Some(id) => members.push(*id),
-                    None => {
-                        d.report(
-                            member.span(),
-                            Code::UnknownSubject,
-                            format!(
-                                "team member `{}` is not a user of this tenant",
-                                member.as_str()
-                            ),
-                        )
-                        .suggest(member, users.ids.keys().map(String::as_str));
-                    }
+        let spec = self.spec;
+        let scim = self.provisioning() == ProvisioningSpec::Scim;
+        // With a directory file, a duplicate there names this file (within one file, the line).
+        let file = self.directory.is_some().then_some(self.d.file);
+        let d = &mut self.d;
+        for team in &spec.teams {
+            if scim {
+                if let Some(first) = team.members.first() {
+                    d.report(
+                        first.span(),
+                        Code::Conflict,
+                        format!(
+                            "tenant `{}` has `provisioning: scim`: team members come from its \
+                             directory file, not from `members:` here",
+                            spec.tenant.name.as_str()
+                        ),
+                    )
+                    .help("provision the team as a group in the identity provider, or remove `members:`");
                 }
             }
-            members.sort();
-            members.dedup();
+            let Some(members) = define(d, &mut names, file, &team.name, &team.members, users)
+            else {
+                continue;
+            };
             let mut team_roles: Vec<RoleId> = team
                 .roles
                 .iter()
@@ -77,11 +72,27 @@ impl Lowering<'_, '_> {
             idp_mappings.sort();
             idp_mappings.dedup();
             let model_team = model::Team {
-                name: name.to_string(),
+                name: team.name.to_string(),
                 roles: team_roles,
                 idp_mappings,
             };
-            teams.insert(name.to_string(), (model_team, members));
+            teams.insert(team.name.to_string(), (model_team, members));
+        }
+        // A directory file of a tenant not provisioned by SCIM is refused as a whole
+        // ([`Lowering::tenant_section`]), its teams unread.
+        if let Some((d, directory)) = self.directory.as_mut().filter(|_| scim) {
+            for team in &directory.teams {
+                let Some(members) = define(d, &mut names, None, &team.name, &team.members, users)
+                else {
+                    continue;
+                };
+                let model_team = model::Team {
+                    name: team.name.to_string(),
+                    roles: Vec::new(),
+                    idp_mappings: Vec::new(),
+                };
+                teams.insert(team.name.to_string(), (model_team, members));
+            }
         }
         let ids = ids_by_name(&teams, TeamId);
         for (i, (_, members)) in teams.values().enumerate() {
@@ -99,6 +110,53 @@ impl Lowering<'_, '_> {
             ids,
         }
     }
+}
+
+/// Defines team `name` (recording `file` as where, when given, so that a later duplicate in
+/// another file names it) and resolves its members; `None` if the name cannot be defined.
+fn define<'a>(
+    d: &mut FileDiagnostics<'_>,
+    names: &mut Names<'a>,
+    file: Option<&'a Path>,
+    name: &SpannedString,
+    members: &[SpannedString],
+    users: &Users,
+) -> Option<Vec<UserId>> {
+    if name.as_str() == EVERYONE {
+        d.error(
+            name.span(),
+            Code::Duplicate,
+            "`everyone` is the built-in team of every active user and cannot be defined",
+        );
+        return None;
+    }
+    let defined = match file {
+        Some(file) if is_name(name) => names.define_in(d, file, name, name.span()),
+        _ => names.define_name(d, name),
+    };
+    if !defined {
+        return None;
+    }
+    let mut ids = Vec::new();
+    for member in members {
+        match users.ids.get(&member.to_ascii_lowercase()) {
+            Some(id) => ids.push(*id),
+            None => {
+                d.report(
+                    member.span(),
+                    Code::UnknownSubject,
+                    format!(
+                        "team member `{}` is not a user of this tenant",
+                        member.as_str()
+                    ),
+                )
+                .suggest(member, users.ids.keys().map(String::as_str));
+            }
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    Some(ids)
 }
 
 #[cfg(test)]

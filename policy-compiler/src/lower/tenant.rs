@@ -5,6 +5,7 @@ use gatehouse_engine::model::Jwk;
 use super::context::{is_name, strings, Lowering};
 use super::jwks::keys;
 use crate::diagnostics::Code;
+use crate::source::ProvisioningSpec;
 
 /// The `tenant:` section, checked (its name and issuer are taken from the source as they are).
 pub(super) struct TenantSection {
@@ -14,6 +15,8 @@ pub(super) struct TenantSection {
     pub(super) audiences: Vec<String>,
     pub(super) clock_skew_seconds: u32,
     pub(super) revoked_token_ids: Vec<String>,
+    /// For `provisioning: jit`: lowercased, sorted, deduplicated; empty otherwise.
+    pub(super) jit_domains: Vec<String>,
 }
 
 impl Lowering<'_, '_> {
@@ -57,13 +60,71 @@ impl Lowering<'_, '_> {
             file,
             inline,
         );
+        let jit_domains = self.provisioning_section();
         TenantSection {
+            jit_domains,
             hosts,
             keys,
             audiences: strings(&t.audiences),
             clock_skew_seconds: t.clock_skew_seconds.as_ref().map_or(60, |s| **s),
             revoked_token_ids: strings(&t.revoked_token_ids),
         }
+    }
+}
+
+impl Lowering<'_, '_> {
+    /// `provisioning` and `jit_domains`, and whether a directory file fits the mode; the JIT
+    /// domains when the mode is `jit`.
+    fn provisioning_section(&mut self) -> Vec<String> {
+        let t = &self.spec.tenant;
+        let mode = self.provisioning();
+        if mode != ProvisioningSpec::Scim {
+            if let Some((d, directory)) = &mut self.directory {
+                let named = &directory.directory.tenant;
+                d.report(
+                    named.span(),
+                    Code::Conflict,
+                    format!(
+                        "tenant `{}` is not provisioned by SCIM, so it takes no directory file",
+                        named.as_str()
+                    ),
+                )
+                .help("set `provisioning: scim` in the tenant file, or remove this file");
+            }
+        }
+        let d = &mut self.d;
+        let mut domains = Vec::new();
+        for domain in &t.jit_domains {
+            let lc = domain.to_ascii_lowercase();
+            if lc.starts_with("*.") || !is_host(&lc) {
+                d.error(
+                    domain.span(),
+                    Code::Invalid,
+                    format!(
+                        "invalid JIT domain `{}`: expected an email domain such as `acme.com`",
+                        domain.as_str()
+                    ),
+                );
+            }
+            domains.push(lc);
+        }
+        domains.sort();
+        domains.dedup();
+        match (mode, t.jit_domains.first(), &t.provisioning) {
+            (ProvisioningSpec::Jit, None, Some(p)) => d.error(
+                p.span(),
+                Code::Missing,
+                "`provisioning: jit` needs `jit_domains`: the email domains whose users may join at first login",
+            ),
+            (ProvisioningSpec::Jit, _, _) => return domains,
+            (_, Some(first), _) => d.error(
+                first.span(),
+                Code::Conflict,
+                "`jit_domains` applies only with `provisioning: jit`",
+            ),
+            _ => {}
+        }
+        Vec::new()
     }
 }
 

@@ -23,11 +23,16 @@ use schemars::transform::RecursiveTransform;
 use schemars::{json_schema, JsonSchema, Schema};
 use serde_json::Value;
 
-use super::{CollaboratorSpec, Entries, GatewayFile, ResourceSpec, TenantFile};
+use super::{CollaboratorSpec, DirectoryFile, Entries, GatewayFile, ResourceSpec, TenantFile};
 
 /// The JSON Schema (draft 2020-12) of a tenant file, keys sorted.
 pub fn tenant() -> Value {
     generate::<TenantFile>("Gatehouse tenant file")
+}
+
+/// The JSON Schema (draft 2020-12) of a directory file, keys sorted.
+pub fn directory() -> Value {
+    generate::<DirectoryFile>("Gatehouse directory file")
 }
 
 /// The JSON Schema (draft 2020-12) of a gateway file, keys sorted.

@@ -57,8 +57,11 @@ impl<'e> TenantDiff<'e> {
                     }
                 }
                 // Principals are matched by name within their kind, so a union entry is never
-                // a user on one side and a virtual account on the other.
-                (None, None)
+                // a user on one side and a virtual account on the other; and they are the
+                // bundles' records, never just-in-time members.
+                (Some(Principal::JustInTime), _)
+                | (_, Some(Principal::JustInTime))
+                | (None, None)
                 | (Some(Principal::User(_)), Some(Principal::VirtualAccount(_)))
                 | (Some(Principal::VirtualAccount(_)), Some(Principal::User(_))) => {}
             }

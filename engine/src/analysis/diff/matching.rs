@@ -79,6 +79,8 @@ pub(super) fn principal_index(a: &Analysis<'_>, p: Principal, _new: bool) -> usi
     match p {
         Principal::User(u) => u.index(),
         Principal::VirtualAccount(v) => a.tables.users.len() + v.index(),
+        // Not a record of the bundle: past every index.
+        Principal::JustInTime => usize::MAX,
     }
 }
 
