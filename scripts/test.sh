@@ -32,6 +32,10 @@ GATEHOUSE_VECTORS_EXPORT="$PWD/target/web/vectors.json" \
 # no load): scripts/bench-envoy.sh with the plugin above and the CLI the tests built.
 cargo build --locked -p gatehouse-cli --bin gatehouse
 CONFIG_ONLY=1 GATEHOUSE_BIN=target/debug/gatehouse scripts/bench-envoy.sh
+# The provisioning path once, end to end (scripts/bench-directory.sh SMOKE=1, a few seconds): 50
+# users over SCIM into the directory service, its published bundle in a real Envoy, and three
+# deactivations refused there with principal_inactive.
+SMOKE=1 GATEHOUSE_BIN=target/debug/gatehouse GATEHOUSE_WASM="$PWD/$WASM_PATH" scripts/bench-directory.sh
 
 # The npm package and the playground (scripts/web.sh): every golden vector through the package
 # under Node, and the page in headless Chromium, against the CLI built above.
