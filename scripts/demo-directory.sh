@@ -123,9 +123,10 @@ echo "-> $code $(cat "$work/last.body")"
 [[ $code == 200 ]] || { echo "alice is not allowed; see $work/envoy.log" >&2; exit 1; }
 
 say "the identity provider deactivates alice: PATCH /Users/${ids[alice]} {active: false}"
-scim PATCH "/Users/${ids[alice]}" '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-  "Operations":[{"op":"replace","value":{"active":false}}]}' | json '"-> active: " + str(d["active"]).lower()'
-t0=$(date +%s%N)
+answer=$(scim PATCH "/Users/${ids[alice]}" '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+  "Operations":[{"op":"replace","value":{"active":false}}]}')
+t0=$(date +%s%N)  # the SCIM answer is in
+json '"-> active: " + str(d["active"]).lower()' <<<"$answer"
 tries=0
 while code=$(status); [[ $code == 200 ]]; do
   tries=$((tries + 1))
