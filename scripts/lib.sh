@@ -46,6 +46,27 @@ ensure_jsonschema() {
   "$JSONSCHEMA_PYTHON" -c "import jsonschema"
 }
 
+# The independent SCIM 2.0 conformance checker (Python `scim2-tester`, with its SCIM client
+# `scim2-client` over httpx2) that cli/tests/scim_conformance.rs runs against `gatehouse directory
+# serve`, in the same venv (GATEHOUSE_PYTHON) as jsonschema.
+SCIM_TESTER_VERSION=0.5.2
+# Its client, models and HTTP library, pinned too: a check's verdict depends on them.
+SCIM_TESTER_DEPS="scim2-client==0.13.2 scim2-models==0.12.3 httpx2==2.17.0"
+
+ensure_scim_tester() {
+  if [ -x "$JSONSCHEMA_PYTHON" ] && "$JSONSCHEMA_PYTHON" -c \
+      "import importlib.metadata as m, sys; sys.exit(m.version('scim2-tester') != '$SCIM_TESTER_VERSION')" \
+      2>/dev/null; then
+    return
+  fi
+  echo "installing scim2-tester $SCIM_TESTER_VERSION (PyPI) into $VENV_DIR" >&2
+  [ -x "$JSONSCHEMA_PYTHON" ] || python3 -m venv "$VENV_DIR"
+  # shellcheck disable=SC2086 # a list of requirements
+  "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check \
+    "scim2-tester[httpx2]==$SCIM_TESTER_VERSION" $SCIM_TESTER_DEPS
+  "$JSONSCHEMA_PYTHON" -c "import scim2_tester, scim2_client.engines.httpx2"
+}
+
 # Installs Debian packages unless every command they provide is on PATH already:
 #   ensure_debian "PACKAGE..." COMMAND...
 # Tries without `apt-get update` first (fast when the lists are fresh), then with it.

@@ -10,11 +10,14 @@ ensure_envoy
 ensure_go  # the differential suite fails (does not skip) without it
 ensure_registry_tools  # so does the packaging suite without a registry and skopeo
 ensure_jsonschema  # and the schema suite (cli/tests/schemas.rs) without its validator
+ensure_scim_tester  # and the SCIM suite (cli/tests/scim_conformance.rs) without its checker
 build_plugin
 build_plugin_test_hooks
 
 export ENVOY_BIN  # what the e2e harness (tests/src/lib.rs) reads
-export GATEHOUSE_PYTHON="$JSONSCHEMA_PYTHON"  # what cli/tests/schemas.rs validates with
+# What cli/tests/schemas.rs validates with and cli/tests/scim_conformance.rs runs scim2-tester and
+# the identity-provider replays with (one venv holds both).
+export GATEHOUSE_PYTHON="$JSONSCHEMA_PYTHON"
 export GATEHOUSE_WASM="$PWD/$WASM_PATH"
 export GATEHOUSE_WASM_TEST_HOOKS="$PWD/$WASM_TEST_HOOKS_PATH"
 mkdir -p target
@@ -29,6 +32,10 @@ GATEHOUSE_VECTORS_EXPORT="$PWD/target/web/vectors.json" \
 # no load): scripts/bench-envoy.sh with the plugin above and the CLI the tests built.
 cargo build --locked -p gatehouse-cli --bin gatehouse
 CONFIG_ONLY=1 GATEHOUSE_BIN=target/debug/gatehouse scripts/bench-envoy.sh
+# The provisioning path once, end to end (scripts/bench-directory.sh SMOKE=1, a few seconds): 50
+# users over SCIM into the directory service, its published bundle in a real Envoy, and three
+# deactivations refused there with principal_inactive.
+SMOKE=1 GATEHOUSE_BIN=target/debug/gatehouse GATEHOUSE_WASM="$PWD/$WASM_PATH" scripts/bench-directory.sh
 
 # The npm package and the playground (scripts/web.sh): every golden vector through the package
 # under Node, and the page in headless Chromium, against the CLI built above.
