@@ -144,6 +144,10 @@ pub fn finish(
     addr: SocketAddr,
     body: Option<&[u8]>,
 ) -> Reply {
+    if is_discovery(&authorized.segments) && head.method != "GET" {
+        // Read-only endpoints (RFC 7644 4): refused for what the method is, whatever the body.
+        return Reply::error(&ScimError::method_not_allowed()).header("Allow", "GET".to_owned());
+    }
     let body = match body.map(|b| {
         serde_json::from_slice(b)
             .map_err(|e| ScimError::invalid_syntax(format!("the request body is not JSON: {e}")))
@@ -163,6 +167,19 @@ pub fn finish(
         Ok(reply) => reply,
         Err(e) => Reply::error(&e),
     }
+}
+
+/// `/ServiceProviderConfig`, `/ResourceTypes[/<name>]`, `/Schemas[/<urn>]`.
+fn is_discovery(segments: &[String]) -> bool {
+    match segments {
+        [endpoint] => endpoint == "ServiceProviderConfig" || is_listing(endpoint),
+        [endpoint, _] => is_listing(endpoint),
+        _ => false,
+    }
+}
+
+fn is_listing(endpoint: &str) -> bool {
+    endpoint == "ResourceTypes" || endpoint == "Schemas"
 }
 
 /// A missing or wrong secret, a tenant that does not exist and one not provisioned by SCIM

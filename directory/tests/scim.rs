@@ -690,6 +690,31 @@ fn lists_page_from_one_and_discovery_answers() {
 }
 
 #[test]
+fn discovery_endpoints_are_read_only_405() {
+    let s = Service::start(Limits::default());
+    for path in [
+        "/ServiceProviderConfig",
+        "/ResourceTypes",
+        "/ResourceTypes/User",
+        "/Schemas",
+    ] {
+        for method in ["POST", "PUT", "PATCH", "DELETE"] {
+            // A body that is not JSON changes nothing: the method is what is refused.
+            let r = s.raw(
+                &s.acme,
+                method,
+                &format!("/scim/v2/acme{path}"),
+                Some(b"not json"),
+                &[],
+            );
+            assert_eq!(r.status, 405, "{method} {path}");
+            assert_eq!(r.header("Allow"), Some("GET"), "{method} {path}");
+            assert_eq!(r.json()["status"], json!("405"), "{method} {path}");
+        }
+    }
+}
+
+#[test]
 fn groups_are_teams_named_once_per_tenant() {
     let s = Service::start(Limits::default());
     let alice = id_of(&s.acme(
