@@ -87,6 +87,23 @@ fn complex(name: &str, multi: bool, description: &str, subs: Vec<Value>) -> Valu
     value
 }
 
+/// A `reference` attribute (RFC 7643 2.3.7) to resources of `types`.
+fn reference(name: &str, types: &[&str], description: &str) -> Value {
+    let mut value = attribute(name, "reference", false, false, description);
+    if let Value::Object(map) = &mut value {
+        map.insert("referenceTypes".into(), json!(types));
+        map.insert("caseExact".into(), Value::Bool(true));
+    }
+    value
+}
+
+fn canonical_values(mut attribute: Value, values: &[&str]) -> Value {
+    if let Value::Object(map) = &mut attribute {
+        map.insert("canonicalValues".into(), json!(values));
+    }
+    attribute
+}
+
 pub fn schemas(base: &str) -> Vec<Value> {
     let schema = |id: &str, name: &str, attributes: Vec<Value>| {
         json!({
@@ -180,6 +197,11 @@ pub fn schemas(base: &str) -> Vec<Value> {
                     "users of this tenant",
                     vec![
                         attribute("value", "string", false, false, "a User id"),
+                        reference("$ref", &["User"], "the member's URI"),
+                        canonical_values(
+                            attribute("type", "string", false, false, "what the member is"),
+                            &["User"],
+                        ),
                         attribute("display", "string", false, false, "a human-readable name"),
                     ],
                 ),

@@ -147,6 +147,7 @@ impl Resource {
                     let id = m.get("value").and_then(Value::as_str).map(str::to_owned);
                     if let (Value::Object(o), Some(id)) = (&mut m, id) {
                         o.insert("$ref".into(), Value::String(format!("{base}/Users/{id}")));
+                        o.insert("type".into(), Value::String("User".into()));
                     }
                     m
                 })
@@ -279,14 +280,7 @@ pub fn normalize_group(input: &Value) -> Result<Map<String, Value>, ScimError> {
             for item in items {
                 let (value, display) = match item {
                     Value::String(s) => (s.clone(), None),
-                    Value::Object(_) => match get_ci(item, "value") {
-                        Some(Value::String(s)) => (s.clone(), get_ci(item, "display").cloned()),
-                        _ => {
-                            return Err(ScimError::invalid_value(
-                                "each member has a `value` (a user id)",
-                            ))
-                        }
-                    },
+                    Value::Object(_) => (member_id(item)?, get_ci(item, "display").cloned()),
                     _ => return Err(ScimError::invalid_value("`members` holds objects")),
                 };
                 if members
@@ -307,6 +301,36 @@ pub fn normalize_group(input: &Value) -> Result<Map<String, Value>, ScimError> {
     }
     attrs.insert("members".into(), Value::Array(members));
     Ok(attrs)
+}
+
+/// A member's user id: its `value`, else the id at the end of its `$ref`
+/// (`.../Users/<id>`). Its `type`, when sent, is `User`: groups do not nest.
+fn member_id(member: &Value) -> Result<String, ScimError> {
+    match get_ci(member, "type") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("User") => {}
+        Some(_) => {
+            return Err(ScimError::invalid_value(
+                "a member's `type` is `User`: groups do not nest",
+            ))
+        }
+    }
+    let from_ref = || {
+        get_ci(member, "$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.trim_end_matches('/').rsplit_once("/Users/"))
+            .map(|(_, id)| id.to_owned())
+            .filter(|id| !id.is_empty() && !id.contains('/'))
+    };
+    match get_ci(member, "value") {
+        Some(Value::String(s)) => Ok(s.clone()),
+        None | Some(Value::Null) => from_ref().ok_or_else(|| {
+            ScimError::invalid_value("each member has a `value` (a user id) or a `$ref`")
+        }),
+        Some(_) => Err(ScimError::invalid_value(
+            "each member has a `value` (a user id)",
+        )),
+    }
 }
 
 /// The Gatehouse email of a user: `userName` lowercased when it is an email, else its primary

@@ -715,6 +715,64 @@ fn discovery_endpoints_are_read_only_405() {
 }
 
 #[test]
+fn group_members_are_typed_users_with_their_location() {
+    let s = Service::start(Limits::default());
+    let alice = id_of(&s.acme(
+        "POST",
+        "/Users",
+        Some(&json!({"userName": "alice@acme.com"})),
+    ));
+    let bob = id_of(&s.acme("POST", "/Users", Some(&json!({"userName": "bob@acme.com"}))));
+    let schema = s
+        .acme(
+            "GET",
+            "/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group",
+            None,
+        )
+        .json();
+    let subs: Vec<&str> = schema["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "members")
+        .unwrap()["subAttributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(subs, ["value", "$ref", "type", "display"]);
+    // A member by `$ref` alone, and one with `type`.
+    let g = s.acme(
+        "POST",
+        "/Groups",
+        Some(&json!({"displayName": "Team", "members": [
+            {"$ref": format!("http://elsewhere/scim/v2/acme/Users/{alice}"), "type": "User"},
+            {"value": bob, "type": "User"}
+        ]})),
+    );
+    assert_eq!(g.status, 201);
+    let members = g.json()["members"].clone();
+    let base = format!("http://{}/scim/v2/acme", s.addr());
+    assert_eq!(
+        members,
+        json!([
+            {"value": alice, "type": "User", "$ref": format!("{base}/Users/{alice}")},
+            {"value": bob, "type": "User", "$ref": format!("{base}/Users/{bob}")}
+        ])
+    );
+    let nested = s.acme(
+        "POST",
+        "/Groups",
+        Some(&json!({"displayName": "Outer", "members": [{"value": id_of(&g), "type": "Group"}]})),
+    );
+    assert_eq!(
+        (nested.status, nested.json()["scimType"].clone()),
+        (400, json!("invalidValue"))
+    );
+}
+
+#[test]
 fn groups_are_teams_named_once_per_tenant() {
     let s = Service::start(Limits::default());
     let alice = id_of(&s.acme(
