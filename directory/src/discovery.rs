@@ -212,7 +212,20 @@ pub fn schemas(base: &str) -> Vec<Value> {
             "EnterpriseUser",
             vec![
                 attribute("employeeNumber", "string", false, false, "kept, not used"),
+                attribute("costCenter", "string", false, false, "kept, not used"),
+                attribute("organization", "string", false, false, "kept, not used"),
+                attribute("division", "string", false, false, "kept, not used"),
                 attribute("department", "string", false, false, "kept, not used"),
+                complex(
+                    "manager",
+                    false,
+                    "kept, not used",
+                    vec![
+                        attribute("value", "string", false, false, "the manager's User id"),
+                        reference("$ref", &["User"], "the manager's URI"),
+                        attribute("displayName", "string", false, false, "the manager's name"),
+                    ],
+                ),
             ],
         ),
     ]

@@ -10,6 +10,9 @@ use crate::error::ScimError;
 /// (`urn:ietf:params:scim:schemas:core:2.0:User:userName`) means the bare attribute.
 pub const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const CORE_GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+/// The extension schemas this service describes: each is one object in a resource, under its
+/// URN.
+pub const EXTENSIONS: &[&str] = &[crate::discovery::ENTERPRISE_USER];
 
 /// `[schema:]attr[\[filter\]][.sub]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -163,6 +166,30 @@ impl AttrPath {
     /// From a word: a schema URN prefix is split off at its last `:`; `a.b` is an attribute
     /// and its sub-attribute.
     fn from_word(word: &str) -> Result<AttrPath, ScimError> {
+        // A schema this service knows is matched whole, so its own dots and colons (`2.0`)
+        // are not read as separators, and the bare URN addresses the extension's object.
+        for urn in EXTENSIONS {
+            let Some(head) = word.get(..urn.len()) else {
+                continue;
+            };
+            if !head.eq_ignore_ascii_case(urn) {
+                continue;
+            }
+            match word.get(urn.len()..) {
+                Some("") => return Ok(AttrPath::simple(urn)),
+                Some(tail) if tail.starts_with(':') => {
+                    let mut path = AttrPath::from_word(tail.get(1..).unwrap_or_default())?;
+                    if path.schema.is_some() {
+                        return Err(ScimError::invalid_filter(format!(
+                            "`{word}` is not an attribute path"
+                        )));
+                    }
+                    path.schema = Some((*urn).to_owned());
+                    return Ok(path);
+                }
+                _ => {}
+            }
+        }
         let (schema, rest) = if word.len() > 4
             && word
                 .get(..4)
@@ -656,6 +683,24 @@ mod tests {
             Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
         );
         assert_eq!(path.attr, "manager");
+        // The extension itself, in any case: its object at the top of the resource.
+        let path =
+            AttrPath::parse("urn:ietf:params:scim:schemas:extension:Enterprise:2.0:User").unwrap();
+        assert_eq!(
+            (path.schema, path.attr.as_str()),
+            (
+                None,
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+            )
+        );
+        let path = AttrPath::parse(
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+        )
+        .unwrap();
+        assert_eq!(
+            (path.attr.as_str(), path.sub.as_deref()),
+            ("manager", Some("value"))
+        );
         let path = AttrPath::parse("name.familyName").unwrap();
         assert_eq!(
             (path.attr.as_str(), path.sub.as_deref()),

@@ -84,23 +84,52 @@ pub fn apply(attrs: &mut Map<String, Value>, op: &Operation) -> Result<(), ScimE
             for (key, value) in values {
                 let core = key.eq_ignore_ascii_case(crate::filter::CORE_USER)
                     || key.eq_ignore_ascii_case(crate::filter::CORE_GROUP);
+                let path = value_key(key);
                 match value {
                     // `{"urn:...:enterprise:2.0:User": {"department": "x"}}`: each of its
                     // attributes, under the schema (or at the top for a core schema).
-                    Value::Object(inner) if key.starts_with("urn:") => {
+                    Value::Object(inner) if core || schema_of(key, &path).is_some() => {
+                        let schema = if core { None } else { schema_of(key, &path) };
                         for (attr, value) in inner {
-                            let mut path = AttrPath::simple(attr);
-                            path.schema = (!core).then(|| key.clone());
+                            let mut path = value_key(attr);
+                            if path.schema.is_none() {
+                                path.schema.clone_from(&schema);
+                            }
                             apply_path(attrs, &path, op.kind, Some(value))?;
                         }
                     }
-                    _ => apply_path(attrs, &AttrPath::simple(key), op.kind, Some(value))?,
+                    // `"name.givenName"`, `"urn:...:enterprise:2.0:User:employeeNumber"`:
+                    // paths, as Entra ID's multi-attribute update sends them.
+                    _ => apply_path(attrs, &path, op.kind, Some(value))?,
                 }
             }
             Ok(())
         }
         _ => Err(ScimError::invalid_value("operation without a target")),
     }
+}
+
+/// A key of a path-less value object read as a path (`name.givenName` is `name`'s
+/// `givenName`); a key that is no path (no filters here) is the attribute of that name.
+fn value_key(key: &str) -> AttrPath {
+    match AttrPath::parse(key) {
+        Ok(path) if path.filter.is_none() => path,
+        _ => AttrPath::simple(key),
+    }
+}
+
+/// The schema a key of a value object names, when it names one (its value then holds that
+/// schema's attributes): a known extension in its own spelling, or the URN of one the service
+/// does not describe as sent. `urn:...:enterprise:2.0:User:manager` names an attribute.
+fn schema_of(key: &str, path: &AttrPath) -> Option<String> {
+    let known = |urn: &&&str| path.schema.is_none() && path.attr == **urn;
+    if let Some(urn) = crate::filter::EXTENSIONS.iter().find(known) {
+        return Some((*urn).to_owned());
+    }
+    let attribute_of_known = crate::filter::EXTENSIONS
+        .iter()
+        .any(|urn| path.schema.as_deref() == Some(*urn));
+    (key.starts_with("urn:") && !attribute_of_known).then(|| key.to_owned())
 }
 
 fn apply_path(
@@ -507,6 +536,54 @@ mod tests {
             out["phoneNumbers"],
             json!([{"type": "work", "value": "+1 555 0100"}])
         );
+    }
+
+    #[test]
+    fn enterprise_attributes_live_in_the_extension_object() {
+        const EXT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let body = json!({"Operations": [
+            {"op": "replace", "path": format!("{EXT}:employeeNumber"), "value": "7"},
+            {"op": "add", "path": format!("{EXT}:manager"), "value": {"value": "u9"}},
+            {"op": "replace", "value": {
+                format!("{EXT}:department"): "R&D",
+                EXT: {"costCenter": "42", "manager.displayName": "Bo"}
+            }}
+        ]});
+        let out = patched(alice(), body).unwrap();
+        assert_eq!(
+            out[EXT],
+            json!({"employeeNumber": "7", "manager": {"value": "u9", "displayName": "Bo"},
+                   "department": "R&D", "costCenter": "42"})
+        );
+        assert_eq!(
+            out.as_object().unwrap().len(),
+            alice().as_object().unwrap().len() + 1
+        );
+        // Removing the extension removes its object; removing an attribute of one that is not
+        // there is no error.
+        let body = json!({"Operations": [
+            {"op": "remove", "path": EXT.to_uppercase().replace("URN:", "urn:")},
+            {"op": "remove", "path": format!("{EXT}:division")}
+        ]});
+        let out = patched(out, body).unwrap();
+        assert_eq!(out, alice());
+    }
+
+    #[test]
+    fn entra_multi_attribute_value_object_sets_sub_attributes() {
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "Replace", "value": {
+                "name.givenName": "Ally", "name.familyName": "Jones", "active": false
+            }}]
+        });
+        let out = patched(alice(), body).unwrap();
+        assert_eq!(
+            out["name"],
+            json!({"givenName": "Ally", "familyName": "Jones"})
+        );
+        assert_eq!(out["active"], json!(false));
+        assert!(out.get("name.givenName").is_none());
     }
 
     #[test]

@@ -223,7 +223,10 @@ fn object(input: &Value, kind: Kind) -> Result<Map<String, Value>, ScimError> {
         })
         .collect();
     strip_read_only(&mut attrs, kind);
-    attrs.retain(|_, v| !v.is_null());
+    // An extension whose last attribute was removed is no longer one the resource has.
+    attrs.retain(|k, v| {
+        !v.is_null() && !(k.starts_with("urn:") && v.as_object().is_some_and(Map::is_empty))
+    });
     Ok(attrs)
 }
 
