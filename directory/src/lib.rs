@@ -97,6 +97,19 @@ pub struct Shared {
 pub struct State {
     pub store: Box<dyn Store>,
     pub directories: BTreeMap<String, Directory>,
+    /// Tenants whose directory file is older than their directory, each with the number of
+    /// the change that made it so: the file is derived data, written by the publisher once a
+    /// burst settles (and at startup), not by every write.
+    stale: BTreeMap<String, u64>,
+    changes: u64,
+}
+
+impl State {
+    /// A committed change to `tenant`'s directory: its file is to be written again.
+    pub fn changed(&mut self, tenant: &str) {
+        self.changes = self.changes.wrapping_add(1);
+        self.stale.insert(tenant.to_owned(), self.changes);
+    }
 }
 
 impl std::fmt::Debug for State {
@@ -128,6 +141,44 @@ impl Shared {
     /// Where `tenant`'s directory file goes.
     pub fn directory_file(&self, tenant: &str) -> PathBuf {
         directory_file(&self.policy_dir, tenant)
+    }
+
+    /// Whether every directory file says what the database does (no committed change waits
+    /// for the publisher to write it).
+    pub fn directory_files_current(&self) -> bool {
+        self.state.lock().is_ok_and(|s| s.stale.is_empty())
+    }
+
+    /// Writes the directory file of every tenant changed since its last one. Each is rendered
+    /// under the state lock (a copy of memory) and written (fsync, rename, fsync) outside it, so
+    /// writers wait for neither disk nor the publisher's files; a tenant changed again meanwhile
+    /// stays stale for the next round.
+    pub fn write_directory_files(&self) -> Result<(), String> {
+        let rendered: Vec<(String, u64, String)> = {
+            let state = self.state.lock().map_err(|_| "state lock poisoned")?;
+            state
+                .stale
+                .iter()
+                .map(|(tenant, change)| {
+                    let text = state
+                        .directories
+                        .get(tenant)
+                        .map(|d| d.render(tenant))
+                        .unwrap_or_else(|| Directory::default().render(tenant));
+                    (tenant.clone(), *change, text)
+                })
+                .collect()
+        };
+        for (tenant, change, text) in rendered {
+            let path = self.directory_file(&tenant);
+            fs::write_atomic(&path, text.as_bytes())
+                .map_err(|e| format!("writing `{}`: {e}", path.display()))?;
+            let mut state = self.state.lock().map_err(|_| "state lock poisoned")?;
+            if state.stale.get(&tenant) == Some(&change) {
+                state.stale.remove(&tenant);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -180,7 +231,12 @@ pub fn start(config: Config, store: Box<dyn Store>) -> Result<Running, StartErro
         }
     }
     let shared = Arc::new(Shared {
-        state: Mutex::new(State { store, directories }),
+        state: Mutex::new(State {
+            store,
+            directories,
+            stale: BTreeMap::new(),
+            changes: 0,
+        }),
         metrics: Metrics::default(),
         signal: Signal::default(),
         limits: config.limits,

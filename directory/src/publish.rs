@@ -86,6 +86,12 @@ pub fn run(shared: &Shared, config: &PublishConfig) {
             Err(error) => {
                 eprintln!("not published; the last good bundle stays: {error}");
                 shared.metrics.failed(error);
+                if !shared.directory_files_current() {
+                    // A directory file could not be written (a full disk): try again soon
+                    // rather than at the next change, which may not come.
+                    std::thread::sleep(Duration::from_secs(1));
+                    shared.signal.notify();
+                }
             }
         }
     }
@@ -93,6 +99,9 @@ pub fn run(shared: &Shared, config: &PublishConfig) {
 
 /// One compile and publish.
 fn publish(shared: &Shared, config: &PublishConfig) -> Result<Published, String> {
+    // The compiler reads the directory files: bring them up to the database first. One that
+    // cannot be written stays stale and fails this publish (the last good bundle stays).
+    shared.write_directory_files()?;
     let serial = {
         let mut state = shared.state.lock().map_err(|_| "state lock poisoned")?;
         state

@@ -13,7 +13,7 @@ use crate::discovery;
 use crate::error::ScimError;
 use crate::filter::Filter;
 use crate::resource::Kind;
-use crate::{Shared, State};
+use crate::Shared;
 
 pub const SCIM_JSON: &str = "application/scim+json";
 
@@ -420,8 +420,8 @@ impl Context<'_> {
     }
 
     /// Plans a change against the tenant's directory, commits it as one transaction, then
-    /// applies it in memory and rewrites the tenant's directory file. Nothing is changed when
-    /// planning or committing fails.
+    /// applies it in memory and marks the tenant's directory file for the publisher to write.
+    /// Nothing is changed when planning or committing fails.
     fn write(
         &self,
         plan: impl FnOnce(&Directory, &Stamp) -> Result<Vec<Write>, ScimError>,
@@ -435,30 +435,28 @@ impl Context<'_> {
             new_id: crate::token::hex(&new_id),
         };
         let mut guard = self.state()?;
-        let State { store, directories } = &mut *guard;
+        let state = &mut *guard;
         let empty = Directory::default();
-        let writes = plan(directories.get(self.tenant).unwrap_or(&empty), &stamp)?;
-        store.commit(self.tenant, &writes).map_err(|e| {
+        let writes = plan(state.directories.get(self.tenant).unwrap_or(&empty), &stamp)?;
+        // The database is the record: the write is acknowledged once this commit is durable.
+        // The directory file is derived from it by the publisher (and at startup).
+        state.store.commit(self.tenant, &writes).map_err(|e| {
             eprintln!("tenant {}: commit failed: {e}", self.tenant);
             ScimError::internal()
         })?;
-        let dir = directories.entry(self.tenant.to_owned()).or_default();
-        dir.apply(&writes);
-        let path = self.shared.directory_file(self.tenant);
-        if let Err(e) = crate::fs::write_atomic(&path, dir.render(self.tenant).as_bytes()) {
-            // The change is committed (and so acknowledged); the file is written again by the
-            // next change and at startup.
-            let message = format!("writing `{}`: {e}", path.display());
-            eprintln!("{message}");
-            self.shared.metrics.failed(message);
-        }
+        state
+            .directories
+            .entry(self.tenant.to_owned())
+            .or_default()
+            .apply(&writes);
+        state.changed(self.tenant);
         drop(guard);
         self.shared.metrics.write();
         self.shared.signal.notify();
         Ok(writes)
     }
 
-    fn state(&self) -> Result<std::sync::MutexGuard<'_, State>, ScimError> {
+    fn state(&self) -> Result<std::sync::MutexGuard<'_, crate::State>, ScimError> {
         self.shared.state.lock().map_err(|_| ScimError::internal())
     }
 

@@ -108,7 +108,13 @@ impl Service {
         self.call(&self.acme, method, &format!("/scim/v2/acme{path}"), body)
     }
 
+    /// The tenant's directory file once the publisher has written every committed change.
     fn directory_file(&self, tenant: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !self.running.shared.directory_files_current() && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         std::fs::read_to_string(self.policy().join(format!("{tenant}.directory.json")))
             .unwrap_or_default()
     }
