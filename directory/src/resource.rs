@@ -224,9 +224,9 @@ fn object(input: &Value, kind: Kind) -> Result<Map<String, Value>, ScimError> {
         .collect();
     strip_read_only(&mut attrs, kind);
     // An extension whose last attribute was removed is no longer one the resource has.
-    attrs.retain(|k, v| {
-        !v.is_null() && !(k.starts_with("urn:") && v.as_object().is_some_and(Map::is_empty))
-    });
+    let empty_extension =
+        |k: &String, v: &Value| k.starts_with("urn:") && v.as_object().is_some_and(Map::is_empty);
+    attrs.retain(|k, v| !v.is_null() && !empty_extension(k, v));
     Ok(attrs)
 }
 
