@@ -8,7 +8,9 @@
 # examples/gateway.yaml, starts the echo upstream (127.0.0.1:8080) and Envoy (listener
 # 127.0.0.1:10000, admin 127.0.0.1:9901) with envoy/envoy.yaml, mints demo tokens with
 # examples/acme/keys/*.private.jwk.json, and sends a few requests that are allowed and denied.
-# Then it stops Envoy and the upstream, unless --keep is given (then it prints how to stop them).
+# Then it stops Envoy and the upstream, unless --keep is given (then it prints how to stop them),
+# and runs scripts/demo-directory.sh: the provisioning service (SCIM, on its embedded SQLite
+# database) deprovisions a user and Envoy refuses their token seconds later.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -122,4 +124,12 @@ if [[ $keep == 1 ]]; then
   echo "stop: kill $envoy_pid $upstream_pid"
 else
   say "stopping Envoy and the upstream (pass --keep to leave them running)"
+fi
+
+# The provisioning service: users from the identity provider over SCIM, deprovisioning that
+# reaches Envoy in seconds (its own Envoy, service and ports; --keep keeps them too).
+if [[ $keep == 1 ]]; then
+  scripts/demo-directory.sh --keep
+else
+  scripts/demo-directory.sh
 fi
