@@ -17,7 +17,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 
 use crate::error::ScimError;
-use crate::server::{self, Head, Reply};
+use crate::server::{self, Endpoints, Head, Reply};
 use crate::Shared;
 
 /// Serves `listener` on a thread of its own until the process ends; `workers` bounds the
@@ -26,6 +26,7 @@ pub fn spawn(
     listener: std::net::TcpListener,
     shared: Arc<Shared>,
     workers: usize,
+    endpoints: Endpoints,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
@@ -36,11 +37,16 @@ pub fn spawn(
         .enable_time()
         .build()?;
     Ok(std::thread::spawn(move || {
-        runtime.block_on(accept(listener, shared, addr));
+        runtime.block_on(accept(listener, shared, addr, endpoints));
     }))
 }
 
-async fn accept(listener: std::net::TcpListener, shared: Arc<Shared>, addr: SocketAddr) {
+async fn accept(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    endpoints: Endpoints,
+) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(listener) => listener,
         Err(e) => {
@@ -61,7 +67,8 @@ async fn accept(listener: std::net::TcpListener, shared: Arc<Shared>, addr: Sock
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            let service = service_fn(move |request| respond(Arc::clone(&shared), addr, request));
+            let service =
+                service_fn(move |request| respond(Arc::clone(&shared), addr, endpoints, request));
             let _ = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(30))
@@ -74,6 +81,7 @@ async fn accept(listener: std::net::TcpListener, shared: Arc<Shared>, addr: Sock
 async fn respond(
     shared: Arc<Shared>,
     addr: SocketAddr,
+    endpoints: Endpoints,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
@@ -83,7 +91,7 @@ async fn respond(
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let reply = answer(Arc::clone(&shared), addr, head, declared, body).await;
+    let reply = answer(Arc::clone(&shared), addr, endpoints, head, declared, body).await;
     shared.metrics.request(reply.status);
     Ok(response(reply))
 }
@@ -91,17 +99,19 @@ async fn respond(
 async fn answer(
     shared: Arc<Shared>,
     addr: SocketAddr,
+    endpoints: Endpoints,
     head: Head,
     declared: Option<u64>,
     body: Incoming,
 ) -> Reply {
     let internal = || Reply::error(&ScimError::internal());
     let (s, h) = (Arc::clone(&shared), head.clone());
-    let authorized = match tokio::task::spawn_blocking(move || server::begin(&s, &h)).await {
-        Ok(Ok(authorized)) => authorized,
-        Ok(Err(reply)) => return reply,
-        Err(_) => return internal(),
-    };
+    let authorized =
+        match tokio::task::spawn_blocking(move || server::begin(&s, &h, endpoints)).await {
+            Ok(Ok(authorized)) => authorized,
+            Ok(Err(reply)) => return reply,
+            Err(_) => return internal(),
+        };
     let bytes = if head.has_body() {
         let limit = shared.limits.max_body_bytes;
         if declared.is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {

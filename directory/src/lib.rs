@@ -27,6 +27,7 @@ use crate::directory::Directory;
 use crate::limit::RateLimiter;
 use crate::metrics::Metrics;
 use crate::publish::{PublishConfig, Signal};
+use crate::server::Endpoints;
 use crate::store::Store;
 
 pub use crate::error::ScimError;
@@ -36,6 +37,9 @@ pub use crate::publish::EcdsTarget;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: String,
+    /// Where `/healthz` and `/metrics` are served instead of `listen` (which then serves SCIM
+    /// only); `None`: on `listen` too.
+    pub admin_listen: Option<String>,
     pub publish: PublishConfig,
     pub limits: Limits,
     /// Threads doing SCIM work (database, files) at once.
@@ -190,6 +194,8 @@ pub fn directory_file(policy_dir: &Path, tenant: &str) -> PathBuf {
 #[derive(Debug)]
 pub struct Running {
     pub addr: SocketAddr,
+    /// The operator's listener, with `admin_listen`.
+    pub admin_addr: Option<SocketAddr>,
     pub shared: Arc<Shared>,
     workers: Vec<std::thread::JoinHandle<()>>,
 }
@@ -244,29 +250,47 @@ pub fn start(config: Config, store: Box<dyn Store>) -> Result<Running, StartErro
         policy_dir,
         tenants: Mutex::new((Instant::now(), scim)),
     });
-    let listener =
-        std::net::TcpListener::bind(config.listen.as_str()).map_err(|e| StartError::Listen {
-            addr: config.listen.clone(),
-            message: e.to_string(),
-        })?;
-    let addr = listener.local_addr().map_err(|e| StartError::Listen {
-        addr: config.listen.clone(),
-        message: e.to_string(),
-    })?;
+    let (listener, addr) = bind(&config.listen)?;
+    let admin = config.admin_listen.as_deref().map(bind).transpose()?;
     let publisher = Arc::clone(&shared);
     let publish = config.publish.clone();
     std::thread::spawn(move || publish::run(&publisher, &publish));
     shared.signal.notify();
-    let server = http::spawn(listener, Arc::clone(&shared), config.workers).map_err(|e| {
-        StartError::Listen {
-            addr: config.listen.clone(),
-            message: e.to_string(),
+    let spawn = |listener, endpoints, at: &str| {
+        http::spawn(listener, Arc::clone(&shared), config.workers, endpoints).map_err(|e| {
+            StartError::Listen {
+                addr: at.to_owned(),
+                message: e.to_string(),
+            }
+        })
+    };
+    let mut workers = Vec::new();
+    let mut admin_addr = None;
+    let scim = match admin {
+        None => Endpoints::All,
+        Some((admin, at)) => {
+            let name = config.admin_listen.as_deref().unwrap_or_default();
+            workers.push(spawn(admin, Endpoints::Operator, name)?);
+            admin_addr = Some(at);
+            Endpoints::Scim
         }
-    })?;
-    let workers = vec![server];
+    };
+    workers.push(spawn(listener, scim, &config.listen)?);
     Ok(Running {
         addr,
+        admin_addr,
         shared,
         workers,
     })
+}
+
+/// A listener on `at` and the address it got.
+fn bind(at: &str) -> Result<(std::net::TcpListener, SocketAddr), StartError> {
+    let failed = |e: std::io::Error| StartError::Listen {
+        addr: at.to_owned(),
+        message: e.to_string(),
+    };
+    let listener = std::net::TcpListener::bind(at).map_err(failed)?;
+    let addr = listener.local_addr().map_err(failed)?;
+    Ok((listener, addr))
 }

@@ -88,9 +88,32 @@ impl Reply {
     }
 }
 
-/// Everything before the body: the operator's endpoints, then the tenant's authentication and
-/// rate limit. `Err` is the answer already.
-pub fn begin(shared: &Shared, head: &Head) -> Result<Authorized, Reply> {
+/// Which endpoints a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoints {
+    /// SCIM and the operator's (`/healthz`, `/metrics`): one listener, no `--admin-listen`.
+    All,
+    /// SCIM only: the listener identity providers reach when the operator's have their own.
+    Scim,
+    /// `/healthz` and `/metrics` only (`--admin-listen`).
+    Operator,
+}
+
+/// Everything before the body: the operator's endpoints (where `endpoints` has them), then the
+/// tenant's authentication and rate limit. `Err` is the answer already.
+pub fn begin(shared: &Shared, head: &Head, endpoints: Endpoints) -> Result<Authorized, Reply> {
+    let operator = matches!(head.path.as_str(), "/healthz" | "/metrics");
+    match endpoints {
+        Endpoints::Operator if !operator => {
+            return Err(Reply::error(&ScimError::not_found("no such endpoint")))
+        }
+        // Not even a 404 that says the operator's endpoints exist elsewhere: the same answer
+        // as any unknown path.
+        Endpoints::Scim if operator => {
+            return Err(Reply::error(&ScimError::not_found("no such endpoint")))
+        }
+        _ => {}
+    }
     match (head.method.as_str(), head.path.as_str()) {
         ("GET", "/healthz") => {
             let mut reply = Reply::json(200, &shared.metrics.health());

@@ -41,6 +41,10 @@ fn tenant_file(name: &str, mode: &str) -> String {
 
 impl Service {
     fn start(limits: Limits) -> Service {
+        Service::start_with(limits, None)
+    }
+
+    fn start_with(limits: Limits, admin_listen: Option<String>) -> Service {
         let dir = scratch();
         let policy = dir.join("policy");
         std::fs::write(policy.join("acme.yaml"), tenant_file("acme", "scim")).unwrap();
@@ -57,6 +61,7 @@ impl Service {
         token::issue(&mut store, "initech").unwrap();
         let config = Config {
             listen: "127.0.0.1:0".into(),
+            admin_listen,
             publish: PublishConfig {
                 policy_dir: policy,
                 gateway: None,
@@ -885,4 +890,34 @@ fn a_declared_huge_body_is_refused_and_the_service_stays_up() {
     stream.read_exact(&mut answer).unwrap();
     assert_eq!(&answer[9..12], b"413");
     assert_eq!(s.acme("GET", "/Users", None).status, 200);
+}
+
+/// With `--admin-listen`, the operator's endpoints (whose compile errors name tenants and users)
+/// are not on the listener identity providers reach, and that listener serves nothing else.
+#[test]
+fn operator_endpoints_move_to_their_own_listener() {
+    let service = Service::start_with(Limits::default(), Some("127.0.0.1:0".into()));
+    let admin = service.running.admin_addr.unwrap().to_string();
+    for path in ["/healthz", "/metrics"] {
+        let on_scim = request(&service.addr(), "GET", path, &[], None).unwrap();
+        assert_eq!(on_scim.status, 404, "{path} on the SCIM listener");
+        let unknown = request(&service.addr(), "GET", "/nothing-here", &[], None).unwrap();
+        assert_eq!(
+            on_scim.body, unknown.body,
+            "{path} answers as any unknown path"
+        );
+        let on_admin = request(&admin, "GET", path, &[], None).unwrap();
+        assert_eq!(on_admin.status, 200, "{path} on the operator listener");
+    }
+    assert_eq!(service.acme("GET", "/Users", None).status, 200);
+    let auth = format!("Bearer {}", service.acme);
+    let scim_on_admin = request(
+        &admin,
+        "GET",
+        "/scim/v2/acme/Users",
+        &[("Authorization", auth.as_str())],
+        None,
+    )
+    .unwrap();
+    assert_eq!(scim_on_admin.status, 404);
 }

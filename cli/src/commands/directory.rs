@@ -19,7 +19,7 @@ pub enum DirectoryCommand {
     /// Run the SCIM 2.0 provisioning service: `/scim/v2/<tenant>/` for each tenant whose file
     /// says `provisioning: scim`. Every change is committed to the database, written to
     /// `<tenant>.directory.json` in the policy directory, compiled and published.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print a new bearer secret for a tenant's SCIM client (only its SHA-256 is stored); or
     /// list (`--list`) or revoke (`--revoke ID`) them.
     Token(TokenArgs),
@@ -37,6 +37,12 @@ pub struct ServeArgs {
     /// `listening on http://IP:PORT` once it accepts connections.
     #[arg(long)]
     pub listen: String,
+    /// Serve `/healthz` and `/metrics` on this address instead, and SCIM alone on `--listen`:
+    /// the health endpoint shows compile errors that name tenants and users, so keep it off the
+    /// address identity providers reach. The service then also prints
+    /// `operator endpoints on http://IP:PORT`.
+    #[arg(long)]
+    pub admin_listen: Option<String>,
     /// Gateway file compiled with the policy. Built-in routes when omitted.
     #[arg(long)]
     pub gateway: Option<PathBuf>,
@@ -96,7 +102,7 @@ pub struct TokenArgs {
 /// `gatehouse directory ...`.
 pub fn run(command: DirectoryCommand) -> Result<ExitCode> {
     match command {
-        DirectoryCommand::Serve(args) => serve(args),
+        DirectoryCommand::Serve(args) => serve(*args),
         DirectoryCommand::Token(args) => tokens(args),
     }
 }
@@ -125,6 +131,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     };
     let config = Config {
         listen: args.listen,
+        admin_listen: args.admin_listen,
         publish: PublishConfig {
             policy_dir: args.policy,
             gateway: args.gateway,
@@ -145,6 +152,9 @@ fn serve(args: ServeArgs) -> Result<ExitCode> {
     let running = gatehouse_directory::start(config, Box::new(store))?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on http://{}", running.addr)?;
+    if let Some(admin) = running.admin_addr {
+        writeln!(stdout, "operator endpoints on http://{admin}")?;
+    }
     stdout.flush()?;
     drop(stdout);
     running.wait();
