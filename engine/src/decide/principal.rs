@@ -134,10 +134,11 @@ impl Engine {
                     return Err(Reason::TenantMismatch);
                 }
                 let subject = subject.ok_or(Reason::PrincipalUnknown)?;
-                (
-                    self.resolve_subject(tenant, tables, subject, now)?,
-                    Vec::new(),
-                )
+                let mut caller = self.resolve_subject(tenant, tables, subject, now)?;
+                if caller.just_in_time.is_some() {
+                    join_claimed_teams(tables, &mut caller, claims.strings("teams")?);
+                }
+                (caller, Vec::new())
             }
             Says::User {
                 idp,
@@ -292,6 +293,24 @@ pub(crate) fn just_in_time_caller(tenant: &LoadedTenant, email: &str) -> Result<
         return Err(Reason::PrincipalUnknown);
     }
     just_in_time_member(tenant, email.into()).ok_or(Reason::PrincipalUnknown)
+}
+
+/// A just-in-time member's teams from the control plane's `teams` claim (a string or an array of
+/// strings; read only for such a member): each names a team of the tenant, and only teams that
+/// give no tenant-level role count, so the member holds no role but tenant-member (SPEC 2.6).
+/// Unknown names are ignored, as a team claim's unmapped values are.
+fn join_claimed_teams(tables: &Tables<'_>, caller: &mut Caller, teams: Option<Strings<'_>>) {
+    let Some(teams) = teams else {
+        return;
+    };
+    for name in teams.iter() {
+        if let Some((team, _)) = tables.team(name) {
+            if tables.roles_of(team).next().is_none() {
+                caller.subjects.push(SubjectCode::team(team));
+            }
+        }
+    }
+    caller.normalize();
 }
 
 /// The caller a just-in-time member `email` is: `team:everyone` with the tenant-member role.
