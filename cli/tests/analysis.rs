@@ -799,7 +799,11 @@ fn who_can_and_what_can_know_the_provisioning_modes() {
     assert_eq!(
         who("acme", "repository:prompts", "read"),
         (
-            vec!["user:alice@acme.com".into(), "user:*@acme.com".into()],
+            vec![
+                "user:alice@acme.com".into(),
+                "user:dave@acme.com".into(),
+                "user:*@acme.com".into()
+            ],
             vec!["user:bob@acme.com".into()]
         )
     );
