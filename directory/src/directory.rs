@@ -334,8 +334,9 @@ impl Directory {
     }
 
     /// The generated directory file: one user and one team a line, users by email, teams by
-    /// name, members sorted; `"active": false` only for inactive users, `"role"` only when the
-    /// identity provider sends one.
+    /// name, members sorted; `"active": false` only for inactive users. A user's SCIM `roles`
+    /// are kept but never written here: a role the tenant does not define would fail the compile
+    /// of every tenant's bundle, and tenant-level roles are the reviewed tenant file's to give.
     pub fn render(&self, tenant: &str) -> String {
         // The indexes are sorted: users by email, teams by name.
         let mut out = String::with_capacity(128 + self.emails.len() * 40);
@@ -379,9 +380,6 @@ fn user_line(email: &str, user: &Resource) -> String {
     let mut line = format!("{{\"email\": {}", json_string(email));
     if !user.active() {
         line.push_str(", \"active\": false");
-    }
-    if let Some(role) = user.role() {
-        let _ = write!(line, ", \"role\": {}", json_string(&role));
     }
     line.push('}');
     line
@@ -461,7 +459,7 @@ mod tests {
   "users": [
     {"email": "alice@acme.com"},
     {"email": "bob@acme.com", "active": false},
-    {"email": "carol@acme.com", "role": "tenant-admin"}
+    {"email": "carol@acme.com"}
   ],
   "teams": [
     {"name": "ml-engineers", "members": ["alice@acme.com", "bob@acme.com"]}

@@ -84,21 +84,6 @@ impl Resource {
             .unwrap_or(true)
     }
 
-    /// A user's tenant-level role: the `value` of its primary `roles` entry, else the first.
-    pub fn role(&self) -> Option<String> {
-        let roles = self.attrs.get("roles")?.as_array()?;
-        let primary = roles
-            .iter()
-            .find(|r| get_ci(r, "primary").is_some_and(truthy))
-            .or_else(|| roles.first())?;
-        let value = match primary {
-            Value::String(s) => s.as_str(),
-            v => get_ci(v, "value")?.as_str()?,
-        };
-        let value = value.trim();
-        (!value.is_empty()).then(|| value.to_owned())
-    }
-
     /// A group's team name.
     pub fn team(&self) -> Option<String> {
         let display = self.attrs.get("displayName")?.as_str()?;
@@ -497,7 +482,7 @@ mod tests {
     }
 
     #[test]
-    fn primary_email_and_role() {
+    fn primary_email() {
         let attrs = normalize_user(&json!({
             "userName": "jdoe",
             "emails": [{"value": "j@home.example"}, {"value": "J.Doe@Acme.com", "primary": "True"}],
@@ -505,15 +490,6 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(user_email(&attrs).unwrap(), "j.doe@acme.com");
-        let user = Resource {
-            kind: Kind::User,
-            id: "1".into(),
-            attrs,
-            created: String::new(),
-            modified: String::new(),
-            version: 1,
-        };
-        assert_eq!(user.role().as_deref(), Some("tenant-admin"));
     }
 
     #[test]
