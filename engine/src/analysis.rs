@@ -560,12 +560,14 @@ impl<'e> Analysis<'e> {
 pub fn is_narrowing(reason: Reason) -> bool {
     use Reason::*;
     match reason {
-        PrincipalInactive | PrincipalExpired | ResourceDisabled | NotAuthorizedSubject => true,
+        PrincipalInactive | PrincipalExpired | ResourceDisabled | NotAuthorizedSubject
+        | CredentialOutOfScope => true,
         TokenMissing | TokenMalformed | AlgNotAllowed | IssuerUnknown | KeyUnknown
         | SignatureInvalid | TokenExpired | TokenNotYetValid | AudienceMismatch | TokenRevoked
         | TenantUnknown | TenantMismatch | PrincipalUnknown | NoRoute | ResourceUnresolved
         | ResourceUnknown | NoGrant | BodyTooLarge | BodyInvalid | PathNotCanonical
-        | UnsupportedMediaType | AuthorityInvalid | CrossSiteRequest | RequestAmbiguous => false,
+        | UnsupportedMediaType | AuthorityInvalid | CrossSiteRequest | RequestAmbiguous
+        | CredentialUnknown => false,
     }
 }
 

@@ -8,6 +8,7 @@ use std::rc::Rc;
 use crate::authority;
 use crate::bundle::{Bundle, LoadError, LoadOptions, LoadedTenant, SubjectCode, Tables};
 use crate::cache::{self, CacheStats, Scope, TokenCache, Window};
+use crate::credential::{self, KeyId};
 use crate::headers;
 use crate::jwt::Signature;
 use crate::model::{ResourceId, RoleId, Route, UserId, VirtualAccountId};
@@ -91,6 +92,9 @@ pub enum Identity<'a> {
     /// `gatehouse check --as`: skip the token and resolve this subject reference directly
     /// (`user:<email>` or `virtualaccount:<name>`).
     Subject(&'a str),
+    /// `gatehouse check --credential`: the API key of this id, as its holder would present it
+    /// (every check but the secret's).
+    Credential(KeyId),
 }
 
 /// The answer. A deny carries its reason; an allow carries what allowed it.
@@ -155,6 +159,8 @@ pub struct Outcome<'e> {
     pub token_presented: bool,
     /// The token was found in the verified-token cache (no signature check ran).
     pub token_cache_hit: bool,
+    /// The id of the API key the caller presented (`x-gatehouse-credential`).
+    pub credential: Option<KeyId>,
     /// The email of a [`Principal::JustInTime`] caller.
     just_in_time: Option<Box<str>>,
     tables: Option<Tables<'e>>,
@@ -258,6 +264,7 @@ impl Engine {
             action: None,
             token_presented: false,
             token_cache_hit: false,
+            credential: None,
             just_in_time: None,
             tables: None,
         };
@@ -302,6 +309,7 @@ impl Engine {
         // 3-5. Token and principal.
         let caller = match identity {
             Identity::Subject(subject) => self.resolve_subject(tenant, &tables, subject, now)?,
+            Identity::Credential(id) => self.credential_of(&tables, id, now)?,
             Identity::Token => {
                 let presented =
                     request::extract_token(&gateway.token_sources, request.path, request.headers)?
@@ -313,16 +321,35 @@ impl Engine {
                 {
                     return Err(Reason::CrossSiteRequest);
                 }
-                self.token_caller(tenant, &tables, &presented.token, now, out)?
+                if credential::is_key(&presented.token) {
+                    self.key_caller(&tables, &presented.token, now)?
+                } else {
+                    self.token_caller(tenant, &tables, &presented.token, now, out)?
+                }
             }
         };
         out.principal = Some(caller.principal);
+        out.credential = caller.credential.map(|c| c.id);
+        // What a scoped key may reach; `None` for every other caller.
+        let scope = caller
+            .credential
+            .and_then(|c| c.scope)
+            .map(|i| {
+                tenant
+                    .config
+                    .credential_scopes
+                    .get(i as usize)
+                    .ok_or(Reason::CredentialOutOfScope)
+            })
+            .transpose()?;
         out.just_in_time = caller.just_in_time.as_ref().map(|m| m.email.clone());
         trace.caller(&caller);
 
         // 6. Resource and action.
+        // A scoped key reaches only resources its scope names: a request that names none is
+        // outside it.
         let Some(route) = route else {
-            return Ok(None);
+            return scope.map_or(Ok(None), |_| Err(Reason::CredentialOutOfScope));
         };
         let body = if route.target.reads_body() {
             Some(route::read_body(route, request.headers, request.body)?)
@@ -331,7 +358,7 @@ impl Engine {
         };
         let body = body.as_ref().map(route::ReadBody::as_ref);
         let Some(target) = route::target(route, body)? else {
-            return Ok(None);
+            return scope.map_or(Ok(None), |_| Err(Reason::CredentialOutOfScope));
         };
         out.resource_type = Some(target.resource.resource_type.as_str());
         out.action = Some(target.action.as_str());
@@ -342,6 +369,26 @@ impl Engine {
             body,
         };
         let path = route::fill(&target.resource, &facts)?;
+        if let Some(scope) = scope {
+            // Before the lookup: the scope is a fact about names, and an out-of-scope key learns
+            // nothing about which resources exist.
+            let config = &tenant.config;
+            let ty = config
+                .resource_types
+                .iter()
+                .position(|t| t.name == target.resource.resource_type);
+            let action = config
+                .actions
+                .iter()
+                .position(|a| *a == target.action)
+                .and_then(|a| u32::try_from(a).ok());
+            let admitted = ty
+                .and_then(|t| u32::try_from(t).ok())
+                .is_some_and(|t| scope.admits(crate::model::TypeId(t), &path, action));
+            if !admitted {
+                return Err(Reason::CredentialOutOfScope);
+            }
+        }
         let found = tables.resource(&target.resource.resource_type, &path);
         out.resource_path = Some(path);
         let (resource_index, resource) = found.ok_or(Reason::ResourceUnknown)?;

@@ -5,6 +5,7 @@ pub mod analysis;
 pub mod authority;
 pub mod bundle;
 pub mod cache;
+pub mod credential;
 pub mod decide;
 pub mod escape;
 pub mod fold;

@@ -249,6 +249,8 @@ pub struct Tenant {
     pub resources: Vec<Resource>,
     /// Sorted by `(resource, subject, role)`, no duplicates.
     pub grants: Vec<Grant>,
+    /// API keys (SPEC 2.7), sorted by id, no duplicates.
+    pub credentials: Vec<Credential>,
 }
 
 /// `tenant.roles` reads `tenant.config.roles`: a tenant is its settings plus its tables, and the
@@ -295,6 +297,9 @@ pub struct TenantConfig {
     /// the bundle does not list become tenant members when the control plane vouches for them
     /// (SPEC 2.6). Empty for every other tenant.
     pub jit_domains: Vec<String>,
+    /// The distinct scopes of the tenant's API keys; a key names one by index
+    /// ([`Credential::scope`]).
+    pub credential_scopes: Vec<CredentialScope>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -470,6 +475,9 @@ pub struct VirtualAccount {
     pub expires: Option<i64>,
     /// Unix seconds; tokens with an earlier `iat` are revoked.
     pub tokens_valid_after: Option<i64>,
+    /// Seconds after `tokens_valid_after` during which earlier tokens are still accepted (a
+    /// rotation's grace period); 0: none.
+    pub rotation_grace: u32,
     /// `(identity provider, claim value)` pairs that resolve to this account, sorted.
     pub idp_mappings: Vec<(IdpId, String)>,
 }
@@ -490,4 +498,76 @@ pub struct Grant {
     pub resource: ResourceId,
     pub subject: Subject,
     pub role: RoleId,
+}
+
+/// An API key of a user or virtual account (SPEC 2.7): what the policy knows of it, never the
+/// key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    /// [`crate::credential::KeyId`].
+    pub id: u64,
+    /// SHA-256 of the key's secret ([`crate::credential::ApiKey::digest`]).
+    pub digest: [u8; 32],
+    /// A user or a virtual account; `None` when the principal no longer exists (the key then
+    /// fails as `principal_unknown`, like a token naming them).
+    pub principal: Option<Subject>,
+    /// Unix seconds; from then on the key is `token_expired`.
+    pub expires: Option<i64>,
+    /// Revoked keys stay in the policy, so that presenting one says `token_revoked`.
+    pub revoked: bool,
+    /// Index into [`TenantConfig::credential_scopes`]; `None`: the principal's whole access.
+    pub scope: Option<u32>,
+}
+
+/// What a scoped key may reach: a request must match one rule. Scopes only narrow; the
+/// principal's grants still decide.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CredentialScope {
+    pub rules: Vec<ScopeRule>,
+}
+
+/// `type:path`, `type:prefix/*` or `type:*`, optionally `:action`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ScopeRule {
+    pub resource_type: TypeId,
+    pub path: ScopePath,
+    /// `None`: every action.
+    pub actions: Option<ActionSet>,
+}
+
+/// Which resources of the type a [`ScopeRule`] names, by their path.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ScopePath {
+    /// `type:*`.
+    Any,
+    /// `type:path`: that resource.
+    Exact(String),
+    /// `type:prefix/*`: the resources whose path starts with `prefix/`.
+    Under(String),
+}
+
+impl ScopePath {
+    pub fn matches(&self, path: &str) -> bool {
+        match self {
+            ScopePath::Any => true,
+            ScopePath::Exact(exact) => exact == path,
+            ScopePath::Under(prefix) => path
+                .strip_prefix(prefix.as_str())
+                .is_some_and(|rest| rest.starts_with('/')),
+        }
+    }
+}
+
+impl CredentialScope {
+    /// Whether the scope admits `action` (an index of [`TenantConfig::actions`]) on the
+    /// resource of `resource_type` at `path`.
+    pub fn admits(&self, resource_type: TypeId, path: &str, action: Option<u32>) -> bool {
+        self.rules.iter().any(|rule| {
+            rule.resource_type == resource_type
+                && rule.path.matches(path)
+                && rule
+                    .actions
+                    .is_none_or(|set| action.is_some_and(|a| set.contains(a)))
+        })
+    }
 }

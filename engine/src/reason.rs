@@ -95,6 +95,8 @@ reasons! {
     UnsupportedMediaType = "unsupported_media_type", UnsupportedMediaType, "the route reads a JSON body but the Content-Type is not JSON, or the body is encoded (`Content-Encoding` other than `identity`)";
     AuthorityInvalid = "authority_invalid", BadRequest, "the `:authority` is not one plain `host[:port]` (a registered name, an IPv4 address or a bracketed IPv6 literal, and a valid port)";
     CrossSiteRequest = "cross_site_request", Forbidden, "a cookie-authenticated request came from another site (`Sec-Fetch-Site`, `Origin`) and the gateway file refuses those";
+    CredentialUnknown = "credential_unknown", Unauthorized, "no API key of the tenant has the presented key's id";
+    CredentialOutOfScope = "credential_out_of_scope", Forbidden, "the API key's scopes do not cover the requested resource and action";
     RequestAmbiguous = "request_ambiguous", BadRequest, "a fact the decision reads has more than one value (repeated parameter, header, cookie or token), or the request carries a refused override header";
 }
 
@@ -125,7 +127,7 @@ mod tests {
             assert!(seen.insert(r.code()), "duplicate code {}", r.code());
             assert_eq!(Reason::from_code(r.code()), Some(r));
         }
-        assert_eq!(seen.len(), 28);
+        assert_eq!(seen.len(), 30);
     }
 
     #[test]
@@ -139,9 +141,10 @@ mod tests {
                     TenantMismatch,
                     PrincipalInactive,
                     TokenRevoked,
+                    CredentialUnknown,
                 ],
             ),
-            (403, &[TenantUnknown, NoRoute, NoGrant]),
+            (403, &[TenantUnknown, NoRoute, NoGrant, CredentialOutOfScope]),
             (413, &[BodyTooLarge]),
             (400, &[BodyInvalid, PathNotCanonical, RequestAmbiguous]),
             (415, &[UnsupportedMediaType]),

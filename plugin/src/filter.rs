@@ -24,6 +24,8 @@ use crate::reply::{self, Reply};
 const HEADER_TENANT: &str = "x-gatehouse-tenant";
 const HEADER_SUBJECT: &str = "x-gatehouse-subject";
 const HEADER_ROUTE: &str = "x-gatehouse-route";
+/// The id of the API key the caller presented (never the key).
+const HEADER_CREDENTIAL: &str = "x-gatehouse-credential";
 
 thread_local! {
     /// The serial this VM last accepted, per signer ([`config::SerialScope`]), whichever filter
@@ -462,10 +464,12 @@ impl Filter {
             }
         }
         let subject = outcome.subject();
+        let credential = outcome.credential.map(|id| id.to_string());
         let identity = [
             (HEADER_TENANT, outcome.tenant_name()),
             (HEADER_SUBJECT, subject.as_deref()),
             (HEADER_ROUTE, outcome.route_name()),
+            (HEADER_CREDENTIAL, credential.as_deref()),
         ];
         for (name, value) in identity {
             if let Some(value) = value {

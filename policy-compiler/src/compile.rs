@@ -8,8 +8,10 @@ use gatehouse_engine::model::Policy;
 
 use crate::diagnostics::{parse_source, Code, Diagnostic, FileDiagnostics};
 use crate::gateway::{default_gateway, lower_gateway};
-use crate::lower::{lower, DirectorySource, TenantSource};
-use crate::source::{parse_json_fast, DirectoryFile, GatewayFile, TenantFile};
+use crate::lower::{lower, CredentialsSource, DirectorySource, TenantSource};
+use crate::source::{
+    parse_json_fast, CredentialsFile, DirectoryFile, GatewayFile, SpannedString, TenantFile,
+};
 
 /// What `gatehouse compile` compiles.
 #[derive(Debug, Clone, Default)]
@@ -187,20 +189,32 @@ fn compile_once(
     };
     let mut parsed = Vec::with_capacity(tenants.len());
     let mut directories = Vec::new();
+    let mut credentials = Vec::new();
     for (file, text) in tenants {
         if is_directory_file(file) {
             if let Some(spec) = parse_one::<DirectoryFile>(file, text, json_fast, fast, &mut out) {
                 directories.push(spec);
             }
+        } else if is_credentials_file(file) {
+            if let Some(spec) = parse_one::<CredentialsFile>(file, text, json_fast, fast, &mut out)
+            {
+                credentials.push(spec);
+            }
         } else if let Some(spec) = parse_one::<TenantFile>(file, text, json_fast, fast, &mut out) {
             parsed.push(spec);
         }
     }
-    let directory_of = match_directories(&parsed, &directories, &mut out);
+    let directory_of = match_companions(&parsed, &directories, "directory", &mut out, |d| {
+        &d.directory.tenant
+    });
+    let credentials_of = match_companions(&parsed, &credentials, "credentials", &mut out, |c| {
+        &c.credentials.tenant
+    });
     let sources: Vec<TenantSource<'_>> = parsed
         .iter()
         .zip(directory_of)
-        .map(|((file, text, spec), directory)| TenantSource {
+        .zip(credentials_of)
+        .map(|(((file, text, spec), directory), keys)| TenantSource {
             file,
             text: Some(text.clone()),
             base_dir: file.parent().unwrap_or(Path::new("")),
@@ -213,6 +227,13 @@ fn compile_once(
                     text: Some(text.clone()),
                     spec,
                 }),
+            credentials: keys.and_then(|i| credentials.get(i)).map(|(file, text, spec)| {
+                CredentialsSource {
+                    file,
+                    text: Some(text.clone()),
+                    spec,
+                }
+            }),
         })
         .collect();
     let lowered = lower(
@@ -269,16 +290,30 @@ pub fn is_directory_file(path: &Path) -> bool {
         .any(|suffix| name.len() > suffix.len() && name.ends_with(suffix))
 }
 
-/// For each tenant of `tenants`, the index in `directories` of its directory file. A directory
-/// file must name a tenant of the run, and a tenant has at most one.
-fn match_directories(
+/// Whether `path` names a credentials file: `*.credentials.json` (or `.yaml`, `.yml`), the API
+/// keys `gatehouse credentials` records for one tenant (`docs/credentials.md`).
+pub fn is_credentials_file(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    [".credentials.json", ".credentials.yaml", ".credentials.yml"]
+        .iter()
+        .any(|suffix| name.len() > suffix.len() && name.ends_with(suffix))
+}
+
+/// For each tenant of `tenants`, the index in `companions` of its `what` file (directory,
+/// credentials), which names its tenant in `tenant_of`. Such a file must name a tenant of the
+/// run, and a tenant has at most one of each kind.
+fn match_companions<T>(
     tenants: &[(&Path, Arc<str>, TenantFile)],
-    directories: &[(&Path, Arc<str>, DirectoryFile)],
+    companions: &[(&Path, Arc<str>, T)],
+    what: &str,
     out: &mut Vec<Diagnostic>,
+    tenant_of: impl Fn(&T) -> &SpannedString,
 ) -> Vec<Option<usize>> {
     let mut of: Vec<Option<usize>> = vec![None; tenants.len()];
-    for (i, (file, text, spec)) in directories.iter().enumerate() {
-        let named = &spec.directory.tenant;
+    for (i, (file, text, spec)) in companions.iter().enumerate() {
+        let named = tenant_of(spec);
         let mut d = FileDiagnostics {
             file,
             text: Some(text.clone()),
@@ -292,7 +327,7 @@ fn match_directories(
                 named.span(),
                 Code::UnknownSubject,
                 format!(
-                    "directory file for tenant `{}`, which no tenant file defines",
+                    "{what} file for tenant `{}`, which no tenant file defines",
                     named.as_str()
                 ),
             )
@@ -304,14 +339,14 @@ fn match_directories(
         };
         match of.get_mut(t) {
             Some(Some(first)) => {
-                let first = directories
+                let first = companions
                     .get(*first)
                     .map_or(Path::new("?"), |(f, _, _)| *f);
                 d.error(
                     named.span(),
                     Code::Duplicate,
                     format!(
-                        "tenant `{}` already has a directory file, {}",
+                        "tenant `{}` already has a {what} file, {}",
                         named.as_str(),
                         first.display()
                     ),

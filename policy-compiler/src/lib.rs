@@ -6,5 +6,6 @@ pub mod diagnostics;
 pub mod gateway;
 pub mod lower;
 pub mod source;
+pub mod time;
 
 pub use compile::{compile_paths, CompileError, CompileOptions};

@@ -7,6 +7,7 @@
 //! (only `BTreeMap`s and sorted vectors).
 
 mod context;
+mod credentials;
 mod grants;
 mod identity_providers;
 mod jwks;
@@ -31,7 +32,7 @@ use sha2::{Digest, Sha256};
 
 use crate::compile::Files;
 use crate::diagnostics::{Code, Diagnostic, FileDiagnostics};
-use crate::source::{DirectoryFile, TenantFile};
+use crate::source::{CredentialsFile, DirectoryFile, TenantFile};
 
 use context::Lowering;
 use grants::Permissions;
@@ -52,6 +53,16 @@ pub struct TenantSource<'a> {
     pub spec: &'a TenantFile,
     /// The tenant's directory file, if it has one.
     pub directory: Option<DirectorySource<'a>>,
+    /// The tenant's credentials file, if it has one.
+    pub credentials: Option<CredentialsSource<'a>>,
+}
+
+/// A parsed credentials file: the API keys of one tenant.
+#[derive(Debug)]
+pub struct CredentialsSource<'a> {
+    pub file: &'a Path,
+    pub text: Option<Arc<str>>,
+    pub spec: &'a CredentialsFile,
 }
 
 /// A parsed directory file: the users and team memberships provisioned for one tenant.
@@ -75,8 +86,10 @@ pub fn lower(
     let mut out = Vec::new();
     let mut lowered = Vec::new();
     for source in tenants {
-        // The directory file's diagnostics, kept apart while the tenant's are being written.
+        // The directory and credentials files' diagnostics, kept apart while the tenant's are
+        // being written.
         let mut directory_out = Vec::new();
+        let mut credentials_out = Vec::new();
         let d = FileDiagnostics {
             file: source.file,
             text: source.text.clone(),
@@ -90,11 +103,20 @@ pub fn lower(
             };
             (d, dir.spec)
         });
+        let credentials = source.credentials.as_ref().map(|c| {
+            let d = FileDiagnostics {
+                file: c.file,
+                text: c.text.clone(),
+                out: &mut credentials_out,
+            };
+            (d, c.spec)
+        });
         let cx = Lowering::new(d, source.base_dir, source.files, source.spec, directory);
-        if let Some(tenant) = lower_tenant(cx) {
+        if let Some(tenant) = lower_tenant(cx, credentials) {
             lowered.push(tenant);
         }
         out.append(&mut directory_out);
+        out.append(&mut credentials_out);
     }
     check_across_tenants(tenants, &mut out);
     if !out.is_empty() {
@@ -120,7 +142,10 @@ pub fn lower(
 
 /// Lowers one tenant file, concern by concern, each handed the tables it resolves against;
 /// `None` if the file reported any error.
-fn lower_tenant(mut cx: Lowering<'_, '_>) -> Option<model::Tenant> {
+fn lower_tenant(
+    mut cx: Lowering<'_, '_>,
+    credentials: Option<(FileDiagnostics<'_>, &CredentialsFile)>,
+) -> Option<model::Tenant> {
     let section = cx.tenant_section();
     let types = cx.resource_types();
     let roles = cx.roles(&types);
@@ -143,6 +168,16 @@ fn lower_tenant(mut cx: Lowering<'_, '_>) -> Option<model::Tenant> {
     cx.permission_grants(&permissions, &virtual_accounts, &subjects, &mut grants);
     grants.sort();
     grants.dedup();
+    let credentials = match credentials {
+        None => credentials::Credentials::default(),
+        Some((mut d, file)) => {
+            let lowered = credentials::lower_credentials(&mut d, file, &subjects, &types);
+            if d.count() > 0 {
+                return None;
+            }
+            lowered
+        }
+    };
 
     if !cx.clean() {
         return None;
@@ -163,12 +198,14 @@ fn lower_tenant(mut cx: Lowering<'_, '_>) -> Option<model::Tenant> {
             resource_types,
             roles: roles.into_model(),
             jit_domains: section.jit_domains,
+            credential_scopes: credentials.scopes,
         },
         users: users.list,
         teams: teams.list,
         virtual_accounts: virtual_accounts.list,
         resources: resources.list,
         grants,
+        credentials: credentials.list,
     })
 }
 

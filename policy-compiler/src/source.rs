@@ -39,7 +39,7 @@ use std::marker::PhantomData;
 
 use marked_yaml::Spanned;
 use serde::de::{self, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 pub use json::parse_json_fast;
 
@@ -184,6 +184,76 @@ pub struct DirectoryTeamSpec {
     pub members: Vec<SpannedString>,
 }
 
+/// A credentials file (`<tenant>.credentials.json`): the API keys of one tenant as
+/// `gatehouse credentials` records them, ids and SHA-256 hashes, never keys (SPEC 2.7). Written by
+/// the tool, deterministic (keys sorted by id), reviewed in git like the tenant file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsFile {
+    /// Which tenant the keys belong to.
+    pub credentials: CredentialsSection,
+    /// The keys, sorted by id.
+    #[serde(default)]
+    pub keys: Vec<CredentialSpec>,
+}
+
+/// `credentials:` of a credentials file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsSection {
+    /// The `tenant.name` of a tenant file of the same run.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub tenant: SpannedString,
+    /// Free text for readers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One API key of a credentials file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CredentialSpec {
+    /// The key id: 16 lowercase hex digits, the part after `gh_key_`.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub id: SpannedString,
+    /// SHA-256 of the key's secret, 64 lowercase hex digits.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub sha256: SpannedString,
+    /// `user:<email>` or `virtualaccount:<name>`.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub principal: SpannedString,
+    /// What the key is narrowed to: `type:path`, `type:prefix/*` or `type:*`, each optionally
+    /// followed by `:action`. Empty: the principal's whole access.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
+    pub scopes: Vec<SpannedString>,
+    /// Free text: what the key is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// RFC 3339, when it was issued.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub created: SpannedString,
+    /// RFC 3339; from then on the key is refused (`token_expired`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub expires: Option<SpannedString>,
+    /// RFC 3339, when it was revoked; a revoked key is refused (`token_revoked`) from the first
+    /// bundle that carries this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub revoked: Option<SpannedString>,
+    /// The id of the key this one replaced (`gatehouse credentials rotate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+    /// The id of the key that replaced this one; this one lives until its `expires`, the end
+    /// of the rotation's grace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
+}
+
 /// `resolve_to:` of an identity provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -314,6 +384,10 @@ pub struct VirtualAccountSpec {
     /// RFC 3339; tokens with an earlier `iat` are rejected (rotation).
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub tokens_valid_after: Option<SpannedString>,
+    /// A duration (`90s`, `15m`, `24h`, `7d`): tokens issued before `tokens_valid_after` stay
+    /// valid until `tokens_valid_after` plus this.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub rotation_grace: Option<SpannedString>,
     /// Roles on resources.
     #[serde(default)]
     pub permissions: Vec<PermissionSpec>,

@@ -1,68 +1,9 @@
-//! The clock, and times and durations as the commands and test files write them.
+//! The clock, and times and durations as the commands and test files write them (read by the
+//! compiler's [`gatehouse_compiler::time`], the one definition).
 
-/// A time or a duration that does not read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TimeError {
-    #[error("`{text}` is not an RFC 3339 time: {message}")]
-    Time { text: String, message: String },
-    #[error("`{0}` is not a duration like `90s`, `15m`, `1h` or `7d`")]
-    Duration(String),
-    #[error("`{0}` is too long")]
-    TooLong(String),
-}
+pub use gatehouse_compiler::time::{parse_duration, parse_time, TimeError};
 
 /// Current Unix time in seconds.
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// RFC 3339 to Unix seconds.
-pub fn parse_time(text: &str) -> Result<i64, TimeError> {
-    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .map(|t| t.unix_timestamp())
-        .map_err(|e| TimeError::Time {
-            text: text.to_owned(),
-            message: e.to_string(),
-        })
-}
-
-/// `90`, `90s`, `15m`, `1h`, `7d` to seconds.
-pub fn parse_duration(text: &str) -> Result<i64, TimeError> {
-    let (digits, unit) = text.split_at(
-        text.find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len()),
-    );
-    let n: i64 = digits
-        .parse()
-        .map_err(|_| TimeError::Duration(text.to_owned()))?;
-    let scale = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => return Err(TimeError::Duration(text.to_owned())),
-    };
-    n.checked_mul(scale)
-        .ok_or_else(|| TimeError::TooLong(text.to_owned()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90").unwrap(), 90);
-        assert_eq!(parse_duration("15m").unwrap(), 900);
-        assert_eq!(parse_duration("1h").unwrap(), 3600);
-        assert_eq!(parse_duration("7d").unwrap(), 604_800);
-        assert!(parse_duration("1w").is_err());
-        assert!(parse_duration("h").is_err());
-    }
-
-    #[test]
-    fn times() {
-        assert_eq!(parse_time("1970-01-01T00:01:00Z").unwrap(), 60);
-        assert!(parse_time("yesterday").is_err());
-    }
 }

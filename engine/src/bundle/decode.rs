@@ -70,6 +70,7 @@ struct TableRanges {
     grants: Range<usize>,
     authorized: Range<usize>,
     mappings: Range<usize>,
+    credentials: Range<usize>,
 }
 
 impl TableRanges {
@@ -87,6 +88,7 @@ impl TableRanges {
             grants: range(section::GRANTS)?,
             authorized: range(section::AUTHORIZED)?,
             mappings: range(section::IDP_MAPPINGS)?,
+            credentials: range(section::CREDENTIALS)?,
         })
     }
 
@@ -134,6 +136,7 @@ impl TableRanges {
             },
             authorized: table(bytes, &self.authorized, "authorized subjects")?,
             mappings: table(bytes, &self.mappings, "identity-provider mappings")?,
+            credentials: table(bytes, &self.credentials, "credentials")?,
             types: &config.resource_types,
             type_ranges,
         })
@@ -154,6 +157,7 @@ impl TableRanges {
             grants: shift(&self.grants)?,
             authorized: shift(&self.authorized)?,
             mappings: shift(&self.mappings)?,
+            credentials: shift(&self.credentials)?,
         })
     }
 }

@@ -6,16 +6,17 @@ use std::collections::HashMap;
 
 use ed25519_dalek::{Signer, SigningKey};
 use serde::Serialize;
-use zerocopy::little_endian::{U16, U32};
+use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::IntoBytes;
 
 use super::error::EncodeError;
 use super::format::{
-    section, Directory, Grants, Header, MappingRecord, Meta, Packed, ResourceRecord, SectionEntry,
+    section, CredentialRecord, Directory, Grants, Header, MappingRecord, Meta, Packed, ResourceRecord, SectionEntry,
     SignatureTrailer, StrRef, SubjectCode, SubjectNumbers, TeamRecord, UserRecord,
-    VirtualAccountRecord, HEADER_LEN, MAX_TENANTS, NO_DOMAIN, SIGNATURE_TRAILER_LEN, USER_ACTIVE,
+    VirtualAccountRecord, CREDENTIAL_DIGEST_LEN, CREDENTIAL_NO_EXPIRY, CREDENTIAL_REVOKED,
+    HEADER_LEN, MAX_TENANTS, NONE, NO_DOMAIN, SIGNATURE_TRAILER_LEN, USER_ACTIVE,
 };
-use crate::model::{IdpId, Policy, RoleId, Tenant, MAX_ACTIONS};
+use crate::model::{Credential, IdpId, Policy, RoleId, Subject, Tenant, MAX_ACTIONS};
 
 /// Encode a policy into bundle bytes, signed when `signing_key` is given. Deterministic: the same
 /// policy and key give the same bytes.
@@ -205,7 +206,8 @@ fn encode_tenant(tenant: &Tenant) -> Result<Vec<(u32, Vec<u8>)>, EncodeError> {
         Vec::with_capacity(tenant.virtual_accounts.len() * size_of::<VirtualAccountRecord>());
     for (index, va) in tenant.virtual_accounts.iter().enumerate() {
         let name = strings.add(&va.name)?;
-        let record = VirtualAccountRecord::new(name, va.expires, va.tokens_valid_after);
+        let record =
+            VirtualAccountRecord::new(name, va.expires, va.tokens_valid_after, va.rotation_grace);
         vas.extend_from_slice(record.as_bytes());
         mappings.extend(mapping_rows(&va.idp_mappings, index));
     }
@@ -278,6 +280,12 @@ fn encode_tenant(tenant: &Tenant) -> Result<Vec<(u32, Vec<u8>)>, EncodeError> {
         mapping_bytes.extend_from_slice(record.as_bytes());
     }
 
+    let mut credentials =
+        Vec::with_capacity(tenant.credentials.len() * size_of::<CredentialRecord>());
+    for credential in &tenant.credentials {
+        credentials.extend_from_slice(credential_record(credential)?.as_bytes());
+    }
+
     Ok(vec![
         (section::CONFIG, postcard_bytes(&tenant.config)?),
         (section::STRINGS, strings.bytes),
@@ -291,7 +299,43 @@ fn encode_tenant(tenant: &Tenant) -> Result<Vec<(u32, Vec<u8>)>, EncodeError> {
         (section::GRANTS, grants),
         (section::AUTHORIZED, authorized),
         (section::IDP_MAPPINGS, mapping_bytes),
+        (section::CREDENTIALS, credentials),
     ])
+}
+
+/// One API key's 40 bytes: its id, the leading bytes of its digest, principal, expiry and scope.
+fn credential_record(credential: &Credential) -> Result<CredentialRecord, EncodeError> {
+    let mut digest = [0u8; CREDENTIAL_DIGEST_LEN];
+    digest.copy_from_slice(credential.digest.get(..CREDENTIAL_DIGEST_LEN).unwrap_or(&[0; 20]));
+    let principal = match credential.principal {
+        None => NONE,
+        Some(subject @ (Subject::User(_) | Subject::VirtualAccount(_))) => {
+            SubjectCode::from(subject).to_wire().get()
+        }
+        Some(_) => return Err(EncodeError::Invalid("an API key of a team or `team:everyone`")),
+    };
+    let expires = match credential.expires {
+        None => CREDENTIAL_NO_EXPIRY,
+        // Before 1970: long expired.
+        Some(t) if t < 0 => 0,
+        Some(t) => u32::try_from(t)
+            .ok()
+            .filter(|t| *t != CREDENTIAL_NO_EXPIRY)
+            .ok_or(EncodeError::TooLarge("an API key expiring after 2106"))?,
+    };
+    let scope = match (credential.revoked, credential.scope) {
+        (true, _) => CREDENTIAL_REVOKED,
+        (false, None) => NONE,
+        (false, Some(i)) if i < CREDENTIAL_REVOKED => i,
+        (false, Some(_)) => return Err(EncodeError::TooLarge("API key scopes")),
+    };
+    Ok(CredentialRecord {
+        id: U64::new(credential.id),
+        digest,
+        principal: U32::new(principal),
+        expires: U32::new(expires),
+        scope: U32::new(scope),
+    })
 }
 
 /// The IDP_MAPPINGS rows `(idp, value, target)` of one team or virtual account.
@@ -329,6 +373,16 @@ fn check_tenant(tenant: &Tenant) -> Result<(), EncodeError> {
     }
     if !strictly_sorted(&tenant.virtual_accounts, |v| &v.name) {
         return bad("virtual accounts not sorted by name or duplicated");
+    }
+    if !strictly_sorted(&tenant.credentials, |c| &c.id) {
+        return bad("API keys not sorted by id or duplicated");
+    }
+    if tenant
+        .credentials
+        .iter()
+        .any(|c| c.scope.is_some_and(|s| s as usize >= tenant.config.credential_scopes.len()))
+    {
+        return bad("an API key names an unknown scope");
     }
     if !strictly_sorted(&tenant.grants, |g| g) {
         return bad("grants not sorted or duplicated");

@@ -19,8 +19,10 @@ mod records;
 
 pub use packed::{Grants, Packed, SubjectNumbers};
 pub use records::{
-    run_of, MappingRecord, ResourceRecord, StrRef, TeamRecord, UserRecord, VirtualAccountRecord,
-    NONE, NO_DOMAIN, NO_TIME, RESOURCE_DISABLED, RESOURCE_RESTRICTED, USER_ACTIVE,
+    run_of, CredentialRecord, CredentialState, MappingRecord, ResourceRecord, StrRef, TeamRecord,
+    UserRecord, VirtualAccountRecord, CREDENTIAL_DIGEST_LEN, CREDENTIAL_NO_EXPIRY,
+    CREDENTIAL_REVOKED, NONE, NO_DOMAIN, NO_TIME, RESOURCE_DISABLED, RESOURCE_RESTRICTED,
+    USER_ACTIVE,
 };
 
 pub const MAGIC: [u8; 8] = *b"GATEHSE\x01";
@@ -29,7 +31,7 @@ pub const MAGIC: [u8; 8] = *b"GATEHSE\x01";
 /// `gatehouse package` finds it, exactly once among the module's active data, and rewrites the
 /// two functions that follow it. The plugin and the packager read this one definition.
 pub const EMBEDDED_MARKER: [u8; 16] = *b"gatehouse:embed1";
-pub const FORMAT_MAJOR: u16 = 5;
+pub const FORMAT_MAJOR: u16 = 6;
 pub const FORMAT_MINOR: u16 = 0;
 pub const HEADER_LEN: usize = 56;
 pub const SIGNATURE_TRAILER_LEN: usize = 32 + 64;
@@ -55,8 +57,9 @@ pub(super) mod section {
     pub const GRANTS: u32 = 10;
     pub const AUTHORIZED: u32 = 11;
     pub const IDP_MAPPINGS: u32 = 12;
+    pub const CREDENTIALS: u32 = 13;
     /// Every tenant has one section of each kind.
-    pub const TENANT_KINDS: usize = 12;
+    pub const TENANT_KINDS: usize = 13;
 
     pub fn tenant(index: usize, kind: u32) -> u32 {
         // INVARIANT: index < MAX_TENANTS, checked by the encoder and the decoder.
@@ -368,7 +371,8 @@ const _: () = {
     assert!(size_of::<StrRef>() == 6);
     assert!(size_of::<UserRecord>() == 15);
     assert!(size_of::<TeamRecord>() == 10);
-    assert!(size_of::<VirtualAccountRecord>() == 22);
+    assert!(size_of::<VirtualAccountRecord>() == 26);
+    assert!(size_of::<CredentialRecord>() == 40);
     assert!(size_of::<ResourceRecord>() == 21);
     assert!(size_of::<MappingRecord>() == 14);
 };

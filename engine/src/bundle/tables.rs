@@ -12,7 +12,7 @@ use core::ops::Range;
 use zerocopy::little_endian::{U16, U32};
 
 use super::format::{
-    run_of, Grants, MappingRecord, Packed, ResourceRecord, StrRef, SubjectCode, SubjectNumbers,
+    run_of, CredentialRecord, Grants, MappingRecord, Packed, ResourceRecord, StrRef, SubjectCode, SubjectNumbers,
     TeamRecord, UserRecord, VirtualAccountRecord,
 };
 use crate::model::{
@@ -33,6 +33,7 @@ pub struct Tables<'a> {
     pub grants: Grants<'a>,
     pub authorized: &'a [U32],
     pub mappings: &'a [MappingRecord],
+    pub credentials: &'a [CredentialRecord],
     /// The tenant's resource types (CONFIG), whose names prefix resource keys.
     pub types: &'a [ResourceType],
     /// Per type, the run of RESOURCES holding its resources (contiguous: keys sorted, each
@@ -59,6 +60,7 @@ impl<'a> Tables<'a> {
         grants: Grants::EMPTY,
         authorized: &[],
         mappings: &[],
+        credentials: &[],
         types: &[],
         type_ranges: &[],
     };
@@ -108,6 +110,15 @@ impl<'a> Tables<'a> {
             .iter()
             .map(|part| String::from_utf8_lossy(part))
             .collect()
+    }
+
+    /// The API key with this id (SPEC 2.7).
+    pub fn credential(&self, id: u64) -> Option<&'a CredentialRecord> {
+        let i = self
+            .credentials
+            .binary_search_by_key(&id, |c| c.id.get())
+            .ok()?;
+        self.credentials.get(i)
     }
 
     /// The run of USER_TEAMS of `user`.

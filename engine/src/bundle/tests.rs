@@ -193,6 +193,7 @@ fn tenant_policy() -> Policy {
             },
         ],
         jit_domains: vec!["acme.com".into()],
+        credential_scopes: Vec::new(),
     };
     let user = |email: &str, teams: Vec<TeamId>| User {
         email: email.into(),
@@ -237,6 +238,7 @@ fn tenant_policy() -> Policy {
             name: "va0".into(),
             expires: None,
             tokens_valid_after: None,
+            rotation_grace: 0,
             idp_mappings: Vec::new(),
         }],
         // Sorted by key: `model-x:a` < `model:a` < `model:a/b` ('-' < ':').
@@ -252,6 +254,7 @@ fn tenant_policy() -> Policy {
             grant(1, Subject::Team(TeamId(0)), 0),
             grant(2, Subject::Everyone, 0),
         ],
+        credentials: Vec::new(),
     };
     Policy {
         tenants: vec![tenant],

@@ -8,7 +8,7 @@ use zerocopy::little_endian::U32;
 
 use super::error::{corrupt, LoadError};
 use super::format::{
-    Directory, StrRef, SubjectCode, MAX_DEPTH, RESOURCE_DISABLED, RESOURCE_RESTRICTED, USER_ACTIVE,
+    CredentialState, Directory, StrRef, SubjectCode, MAX_DEPTH, RESOURCE_DISABLED, RESOURCE_RESTRICTED, USER_ACTIVE,
 };
 use super::tables::{cmp_concat, Tables};
 use crate::model::{
@@ -53,6 +53,7 @@ pub enum Table {
     VirtualAccount,
     Resource,
     Mapping,
+    Credential,
 }
 
 impl Table {
@@ -63,6 +64,7 @@ impl Table {
             Table::VirtualAccount => "virtual account",
             Table::Resource => "resource",
             Table::Mapping => "mapping",
+            Table::Credential => "API key",
         }
     }
 }
@@ -95,6 +97,10 @@ pub enum Invalid {
     Authorized(String),
     MappingProvider,
     MappingTarget,
+    /// An API key of an unknown or non-user, non-virtual-account principal, or an unknown scope.
+    Credential(String),
+    /// A scope rule of an unknown type.
+    CredentialScope,
 }
 
 impl core::fmt::Display for Invalid {
@@ -123,6 +129,8 @@ impl core::fmt::Display for Invalid {
             Invalid::Authorized(r) => write!(f, "authorized subjects of `{r}` invalid"),
             Invalid::MappingProvider => f.write_str("mapping names an unknown identity provider"),
             Invalid::MappingTarget => f.write_str("mapping names an unknown target"),
+            Invalid::Credential(id) => write!(f, "API key `{id}` names an unknown principal or scope"),
+            Invalid::CredentialScope => f.write_str("an API key scope names an unknown type"),
         }
     }
 }
@@ -357,6 +365,30 @@ pub(super) fn tables(cfg: &TenantConfig, t: &Tables<'_>) -> Result<Vec<Range<usi
             (m.idp(), t.str(m.value), m.target.get()),
             Table::Mapping,
         )?;
+    }
+    if cfg
+        .credential_scopes
+        .iter()
+        .flat_map(|s| &s.rules)
+        .any(|r| r.resource_type.index() >= cfg.resource_types.len())
+    {
+        return Err(Invalid::CredentialScope);
+    }
+    let mut previous = None;
+    for c in t.credentials {
+        next_key(&mut previous, c.id.get(), Table::Credential)?;
+        let principal_ok = c.principal_code().is_none_or(|code| {
+            let code = SubjectCode::from_wire(U32::new(code));
+            matches!(code.subject(), Subject::User(_) | Subject::VirtualAccount(_))
+                && subject_ok(code)
+        });
+        let scope_ok = match c.state() {
+            CredentialState::Revoked | CredentialState::Live { scope: None } => true,
+            CredentialState::Live { scope: Some(i) } => (i as usize) < cfg.credential_scopes.len(),
+        };
+        if !principal_ok || !scope_ok {
+            return Err(Invalid::Credential(format!("{:016x}", c.id.get())));
+        }
     }
     Ok(type_ranges)
 }

@@ -98,7 +98,7 @@ impl Engine {
         let outcome = self.decide_traced(request, identity, now, &mut recorder);
         let named = match identity {
             Identity::Subject(subject) => Some(subject),
-            Identity::Token => None,
+            Identity::Token | Identity::Credential(_) => None,
         };
         let explanation = explanation(&outcome, &recorder, named);
         (outcome, explanation)
@@ -285,6 +285,10 @@ fn summary(outcome: &Outcome<'_>, out: &Explanation, named: Option<&str>) -> Str
         Some(Reason::NoGrant) => {
             format!("{resource} has no action `{action}`")
         }
+        Some(Reason::CredentialOutOfScope) => match outcome.credential {
+            Some(id) => format!("`{action}` on {resource} is outside the scopes of API key {id}"),
+            None => summary_of_reason(outcome),
+        },
         // Reasons decided before step 7 have nothing more to show than their description.
         Some(
             Reason::TokenMissing
@@ -309,7 +313,8 @@ fn summary(outcome: &Outcome<'_>, out: &Explanation, named: Option<&str>) -> Str
             | Reason::UnsupportedMediaType
             | Reason::AuthorityInvalid
             | Reason::CrossSiteRequest
-            | Reason::RequestAmbiguous,
+            | Reason::RequestAmbiguous
+            | Reason::CredentialUnknown,
         )
         | None => summary_of_reason(outcome),
     }

@@ -5,10 +5,12 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use super::small::Small;
 use super::{Engine, Principal};
-use crate::bundle::{LoadedTenant, SubjectCode, Tables};
+use crate::bundle::{CredentialState, LoadedTenant, SubjectCode, Tables};
+use crate::credential::{ApiKey, KeyId};
 use crate::cache::{Scope, Window};
 use crate::jwt::{self, Signature, Strings, Token, Validation};
 use crate::model::{
@@ -175,14 +177,20 @@ impl Engine {
             }
         };
         check_principal(tables, &caller, now)?;
+        let mut window = registered.window;
         if let Principal::VirtualAccount(i) = caller.principal {
-            let valid_after = tables
+            let va = tables
                 .virtual_accounts
                 .get(i.index())
-                .and_then(|v| v.tokens_valid_after());
-            let iat = registered.window.iat;
-            if valid_after.is_some_and(|after| iat.is_none_or(|iat| iat < after)) {
-                return Err(Reason::TokenRevoked);
+                .ok_or(Reason::PrincipalUnknown)?;
+            match va.token_admitted(window.iat, now) {
+                Ok(None) => {}
+                // Admitted until the grace ends: the cache must not keep it longer. `exp` is
+                // read with the skew added; the grace is not.
+                Ok(Some(end)) => {
+                    window.exp = window.exp.min(end.saturating_sub(window.skew));
+                }
+                Err(()) => return Err(Reason::TokenRevoked),
             }
         }
         // The window `verify` checked, and what to remember, for the cache.
@@ -191,7 +199,60 @@ impl Engine {
             principal: caller.principal,
             mapped: mapped.into_boxed_slice(),
         };
-        Ok((caller, registered.window, cached))
+        Ok((caller, window, cached))
+    }
+
+    /// Steps 4-5 for an API key (SPEC 2.7): shape and checksum, the key of that id in this
+    /// tenant, its digest compared in constant time, then revocation, expiry and the principal.
+    /// Keys are not cached: a lookup and one SHA-256 block cost less than the cache's hash of a
+    /// JWT.
+    pub(super) fn key_caller(
+        &self,
+        tables: &Tables<'_>,
+        presented: &str,
+        now: i64,
+    ) -> Result<Caller, Reason> {
+        let key = ApiKey::parse(presented).map_err(|_| Reason::TokenMalformed)?;
+        let Some(record) = tables.credential(key.id.0) else {
+            let elsewhere = self
+                .bundle
+                .tenants()
+                .iter()
+                .any(|t| self.bundle.tables(t).credential(key.id.0).is_some());
+            return Err(if elsewhere {
+                Reason::TenantMismatch
+            } else {
+                Reason::CredentialUnknown
+            });
+        };
+        let digest = key.digest();
+        let matches = digest
+            .get(..record.digest.len())
+            .is_some_and(|d| bool::from(d.ct_eq(&record.digest)));
+        if !matches {
+            return Err(Reason::SignatureInvalid);
+        }
+        let scope = match record.state() {
+            CredentialState::Revoked => return Err(Reason::TokenRevoked),
+            CredentialState::Live { scope } => scope,
+        };
+        credential_caller(tables, record, key.id, scope, now)
+    }
+
+    /// `gatehouse check --credential`: the key of `id`, as if its holder presented it (offline,
+    /// without the secret), with every check but the digest.
+    pub(super) fn credential_of(
+        &self,
+        tables: &Tables<'_>,
+        id: KeyId,
+        now: i64,
+    ) -> Result<Caller, Reason> {
+        let record = tables.credential(id.0).ok_or(Reason::CredentialUnknown)?;
+        let scope = match record.state() {
+            CredentialState::Revoked => return Err(Reason::TokenRevoked),
+            CredentialState::Live { scope } => scope,
+        };
+        credential_caller(tables, record, id, scope, now)
     }
 
     /// A subject reference (`user:<email>`, `virtualaccount:<name>`) to a caller, with the
@@ -266,6 +327,17 @@ pub(crate) struct Caller {
     pub(crate) subjects: Small<SubjectCode, 12>,
     /// Who a [`Principal::JustInTime`] caller is.
     pub(crate) just_in_time: Option<Box<JustInTimeMember>>,
+    /// The API key the caller presented, when it did (SPEC 2.7).
+    pub(crate) credential: Option<CallerCredential>,
+}
+
+/// The API key a caller authenticated with: its id (for `x-gatehouse-credential`) and the scope
+/// that narrows what it may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CallerCredential {
+    pub(crate) id: KeyId,
+    /// Index into `credential_scopes`; `None`: the principal's whole access.
+    pub(crate) scope: Option<u32>,
 }
 
 /// A user a `provisioning: jit` tenant admits at first login: their email (lowercased) and the
@@ -327,6 +399,7 @@ pub(crate) fn just_in_time_member(tenant: &LoadedTenant, email: Box<str>) -> Opt
     Some(Caller {
         principal: Principal::JustInTime,
         subjects,
+        credential: None,
         just_in_time: Some(Box::new(JustInTimeMember {
             email,
             role: RoleId(role),
@@ -387,6 +460,7 @@ pub(super) fn scope_of(config: &TenantConfig) -> Option<Scope> {
         resource_types: _,
         roles: _,
         jit_domains: _,
+        credential_scopes: _,
     } = config;
     let bytes = postcard::to_allocvec(&Verifying {
         what: "gatehouse verified-token scope 1",
@@ -452,6 +526,7 @@ impl Caller {
     fn virtual_account(id: VirtualAccountId) -> Caller {
         Caller {
             just_in_time: None,
+            credential: None,
             principal: Principal::VirtualAccount(id),
             subjects: {
                 let mut s = Small::new();
@@ -499,6 +574,7 @@ fn user_caller_of(tables: &Tables<'_>, id: UserId) -> Caller {
     subjects.push(SubjectCode::EVERYONE);
     let mut caller = Caller {
         just_in_time: None,
+        credential: None,
         principal: Principal::User(id),
         subjects,
     };
@@ -534,4 +610,39 @@ pub(crate) fn check_principal(
         Principal::JustInTime => {}
     }
     Ok(())
+}
+
+/// The caller a live key stands for: expiry, then its principal and the principal checks.
+fn credential_caller(
+    tables: &Tables<'_>,
+    record: &crate::bundle::CredentialRecord,
+    id: KeyId,
+    scope: Option<u32>,
+    now: i64,
+) -> Result<Caller, Reason> {
+    if record.expires().is_some_and(|expires| now >= expires) {
+        return Err(Reason::TokenExpired);
+    }
+    let code = record.principal_code().ok_or(Reason::PrincipalUnknown)?;
+    let mut caller = match SubjectCode::from_wire(zerocopy::little_endian::U32::new(code)).subject()
+    {
+        crate::model::Subject::User(id) => {
+            tables
+                .users
+                .get(id.index())
+                .ok_or(Reason::PrincipalUnknown)?;
+            user_caller_of(tables, id)
+        }
+        crate::model::Subject::VirtualAccount(id) => {
+            tables
+                .virtual_accounts
+                .get(id.index())
+                .ok_or(Reason::PrincipalUnknown)?;
+            Caller::virtual_account(id)
+        }
+        _ => return Err(Reason::PrincipalUnknown),
+    };
+    check_principal(tables, &caller, now)?;
+    caller.credential = Some(CallerCredential { id, scope });
+    Ok(caller)
 }

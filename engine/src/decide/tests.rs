@@ -60,6 +60,7 @@ fn policy(serial: u64) -> Policy {
                     },
                 }],
                 jit_domains: Vec::new(),
+                credential_scopes: Vec::new(),
             },
             users: vec![user("alice@acme.test"), user("carol@acme.test")],
             teams: Vec::new(),
@@ -67,10 +68,12 @@ fn policy(serial: u64) -> Policy {
                 name: "ci".into(),
                 expires: None,
                 tokens_valid_after: None,
+                rotation_grace: 0,
                 idp_mappings: Vec::new(),
             }],
             resources: Vec::new(),
             grants: Vec::new(),
+            credentials: Vec::new(),
         }],
     }
 }

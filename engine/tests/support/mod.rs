@@ -196,6 +196,7 @@ pub fn tenant(shape: &Shape) -> Tenant {
             name: format!("va{i}"),
             expires: *expires,
             tokens_valid_after: None,
+            rotation_grace: 0,
             idp_mappings: vec![],
         })
         .collect();
@@ -283,12 +284,14 @@ pub fn tenant(shape: &Shape) -> Tenant {
             ],
             roles: roles(),
             jit_domains: vec![],
+            credential_scopes: Vec::new(),
         },
         users,
         teams: team_list,
         virtual_accounts: vas,
         resources,
         grants,
+        credentials: Vec::new(),
     }
 }
 

@@ -36,6 +36,16 @@ impl<'s> Lowering<'s, '_> {
             defined.push(va);
             let expires = va.expires.as_ref().and_then(|t| timestamp(d, t));
             let tokens_valid_after = va.tokens_valid_after.as_ref().and_then(|t| timestamp(d, t));
+            let rotation_grace = va.rotation_grace.as_ref().map_or(0, |g| grace(d, g));
+            if rotation_grace > 0 && va.tokens_valid_after.is_none() {
+                if let Some(g) = &va.rotation_grace {
+                    d.error(
+                        g.span(),
+                        Code::Missing,
+                        "`rotation_grace` extends `tokens_valid_after`, which is not set",
+                    );
+                }
+            }
             let mut idp_mappings = Vec::new();
             for m in &va.identity_provider_mapping {
                 let Some(mapping) = idps.mapping(d, m, Mapped::VirtualAccount) else {
@@ -61,6 +71,7 @@ impl<'s> Lowering<'s, '_> {
                 name: name.to_string(),
                 expires,
                 tokens_valid_after,
+                rotation_grace,
                 idp_mappings,
             };
             vas.insert(name.to_string(), model_va);
@@ -91,6 +102,20 @@ fn timestamp(d: &mut FileDiagnostics<'_>, text: &SpannedString) -> Option<i64> {
                 ),
             );
             None
+        }
+    }
+}
+
+/// A rotation grace (`24h`) in seconds, at most `u32::MAX`.
+fn grace(d: &mut FileDiagnostics<'_>, text: &SpannedString) -> u32 {
+    let parsed = crate::time::parse_duration(text.as_str())
+        .map_err(|e| e.to_string())
+        .and_then(|s| u32::try_from(s).map_err(|_| format!("`{}` is too long", text.as_str())));
+    match parsed {
+        Ok(seconds) => seconds,
+        Err(message) => {
+            d.error(text.span(), Code::Invalid, message);
+            0
         }
     }
 }

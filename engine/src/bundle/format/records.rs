@@ -3,7 +3,7 @@
 
 use core::ops::Range;
 
-use zerocopy::little_endian::{I64, U16, U32};
+use zerocopy::little_endian::{I64, U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use crate::model::{IdpId, ResourceId, RoleId, TypeId};
@@ -108,13 +108,15 @@ pub struct TeamRecord {
     pub roles_start: U32,
 }
 
-/// 22 bytes. Sorted by `name`.
+/// 26 bytes. Sorted by `name`.
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct VirtualAccountRecord {
     pub name: StrRef,
     pub expires: I64,
     pub tokens_valid_after: I64,
+    /// Seconds after `tokens_valid_after` during which earlier tokens stay valid.
+    pub rotation_grace: U32,
 }
 
 impl VirtualAccountRecord {
@@ -122,11 +124,32 @@ impl VirtualAccountRecord {
         name: StrRef,
         expires: Option<i64>,
         tokens_valid_after: Option<i64>,
+        rotation_grace: u32,
     ) -> VirtualAccountRecord {
         VirtualAccountRecord {
             name,
             expires: time_field(expires),
             tokens_valid_after: time_field(tokens_valid_after),
+            rotation_grace: U32::new(rotation_grace),
+        }
+    }
+
+    /// Whether a token issued at `iat` (`None`: no `iat`) is accepted at `now` under
+    /// `tokens_valid_after` and `rotation_grace`: `Ok(None)` when issued at or after the cut-off
+    /// (or there is none), `Ok(Some(end))` when issued before it and `now` is inside the grace,
+    /// which ends at `end`; `Err(())` otherwise (`token_revoked`).
+    pub fn token_admitted(&self, iat: Option<i64>, now: i64) -> Result<Option<i64>, ()> {
+        let Some(after) = self.tokens_valid_after() else {
+            return Ok(None);
+        };
+        if iat.is_some_and(|iat| iat >= after) {
+            return Ok(None);
+        }
+        let end = after.saturating_add(i64::from(self.rotation_grace.get()));
+        if self.rotation_grace.get() > 0 && now < end {
+            Ok(Some(end))
+        } else {
+            Err(())
         }
     }
 
@@ -198,5 +221,57 @@ pub struct MappingRecord {
 impl MappingRecord {
     pub fn idp(&self) -> IdpId {
         IdpId(self.idp.get())
+    }
+}
+
+/// `scope` of a revoked key.
+pub const CREDENTIAL_REVOKED: u32 = u32::MAX - 1;
+/// `expires` of a key that does not expire.
+pub const CREDENTIAL_NO_EXPIRY: u32 = u32::MAX;
+/// The bytes of a key's SHA-256 kept in the bundle (160 bits; see `docs/security.md`).
+pub const CREDENTIAL_DIGEST_LEN: usize = 20;
+
+/// 40 bytes. Sorted by `id`, strictly.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct CredentialRecord {
+    pub id: U64,
+    /// The first [`CREDENTIAL_DIGEST_LEN`] bytes of SHA-256 of the key's secret.
+    pub digest: [u8; CREDENTIAL_DIGEST_LEN],
+    /// The [`crate::bundle::SubjectCode`] of a user or virtual account, or [`NONE`] when the
+    /// principal no longer exists.
+    pub principal: U32,
+    /// Unix seconds (unsigned), or [`CREDENTIAL_NO_EXPIRY`].
+    pub expires: U32,
+    /// Index into CONFIG's `credential_scopes`, [`NONE`] (unscoped) or [`CREDENTIAL_REVOKED`].
+    pub scope: U32,
+}
+
+/// What a key's record says beyond its digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialState {
+    Revoked,
+    /// `scope`: an index into `credential_scopes`, or `None` for the principal's whole access.
+    Live { scope: Option<u32> },
+}
+
+impl CredentialRecord {
+    pub fn state(&self) -> CredentialState {
+        match self.scope.get() {
+            CREDENTIAL_REVOKED => CredentialState::Revoked,
+            NONE => CredentialState::Live { scope: None },
+            i => CredentialState::Live { scope: Some(i) },
+        }
+    }
+
+    /// Unix seconds.
+    pub fn expires(&self) -> Option<i64> {
+        Some(self.expires.get())
+            .filter(|t| *t != CREDENTIAL_NO_EXPIRY)
+            .map(i64::from)
+    }
+
+    pub fn principal_code(&self) -> Option<u32> {
+        index_of(self.principal)
     }
 }

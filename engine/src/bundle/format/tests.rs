@@ -150,7 +150,7 @@ fn optional_fields_use_their_sentinels() {
     assert_eq!(r.parent(), None);
     assert!(r.is_disabled() && r.is_restricted());
     assert_eq!(r.flags, RESOURCE_DISABLED | RESOURCE_RESTRICTED);
-    let va = VirtualAccountRecord::new(r.path, None, Some(5));
+    let va = VirtualAccountRecord::new(r.path, None, Some(5), 0);
     assert_eq!(va.expires.get(), NO_TIME);
     assert_eq!((va.expires(), va.tokens_valid_after()), (None, Some(5)));
 }
