@@ -19,7 +19,7 @@ use gatehouse_engine::{Bundle, LoadOptions};
 use support::repo_root;
 
 /// SHA-256 of the golden bundle's body, as `gatehouse inspect` shows it.
-const GOLDEN_DIGEST: &str = "94097647716df8c91fc90be4b323ef4e61000623574822b1b9020770c56149b5";
+const GOLDEN_DIGEST: &str = "99c3177e7002fac68434b2918c453c9eb7316a6c780bb5da9e29a03ae5f5bcfb";
 
 fn golden_path() -> PathBuf {
     repo_root().join("tests/golden/acme.bundle")
@@ -85,7 +85,7 @@ fn the_engine_decodes_the_golden_bundle() {
     let golden = std::fs::read(golden_path()).expect("tests/golden/acme.bundle is committed");
     let bundle = Bundle::decode(golden, &LoadOptions::default()).expect("the golden bundle loads");
     assert_eq!(hex(bundle.digest()), GOLDEN_DIGEST);
-    assert_eq!(bundle.format_version(), (5, 0));
+    assert_eq!(bundle.format_version(), (6, 0));
     assert_eq!(bundle.meta().revision, "golden");
     assert_eq!(bundle.serial(), 1);
     assert_eq!(bundle.signer(), None);
