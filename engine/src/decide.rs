@@ -368,7 +368,9 @@ impl Engine {
             captures: &captures,
             body,
         };
-        let path = route::fill(&target.resource, &facts)?;
+        let path: &str = out
+            .resource_path
+            .insert(route::fill(&target.resource, &facts)?);
         if let Some(scope) = scope {
             // Before the lookup: the scope is a fact about names, and an out-of-scope key learns
             // nothing about which resources exist.
@@ -384,14 +386,14 @@ impl Engine {
                 .and_then(|a| u32::try_from(a).ok());
             let admitted = ty
                 .and_then(|t| u32::try_from(t).ok())
-                .is_some_and(|t| scope.admits(crate::model::TypeId(t), &path, action));
+                .is_some_and(|t| scope.admits(crate::model::TypeId(t), path, action));
             if !admitted {
                 return Err(Reason::CredentialOutOfScope);
             }
         }
-        let found = tables.resource(&target.resource.resource_type, &path);
-        out.resource_path = Some(path);
-        let (resource_index, resource) = found.ok_or(Reason::ResourceUnknown)?;
+        let (resource_index, resource) = tables
+            .resource(&target.resource.resource_type, path)
+            .ok_or(Reason::ResourceUnknown)?;
 
         // 7. Authorize.
         authorize(

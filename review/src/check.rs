@@ -137,6 +137,7 @@ pub fn outcome_json(outcome: &Outcome<'_>, explanation: &Explanation) -> Value {
         "reason": reason,
         "tenant": outcome.tenant_name(),
         "principal": outcome.subject(),
+        "credential": outcome.credential.map(|id| id.to_string()),
         "route": outcome.route_name(),
         "resource": outcome.resource(),
         "action": outcome.action,

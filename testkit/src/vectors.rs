@@ -44,7 +44,7 @@ impl From<&str> for VectorError {
 }
 
 /// The fields of `gatehouse check --json` a case may expect.
-pub const EXPECT_FIELDS: [&str; 9] = [
+pub const EXPECT_FIELDS: [&str; 10] = [
     "decision",
     "status",
     "reason",
@@ -54,6 +54,7 @@ pub const EXPECT_FIELDS: [&str; 9] = [
     "resource",
     "action",
     "grant",
+    "credential",
 ];
 
 // ---------------------------------------------------------------------------------------------

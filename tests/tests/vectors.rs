@@ -6,7 +6,8 @@
 //!
 //! Checked per case: the HTTP status; on a denial the JSON body `{"error", "reason"}` (and
 //! `www-authenticate` exactly on 401s); on an allow, the identity headers the echo upstream saw
-//! (`x-gatehouse-tenant`/`-subject`/`-route`) against the expected `tenant`/`principal`/`route`
+//! (`x-gatehouse-tenant`/`-subject`/`-route`/`-credential`) against the expected
+//! `tenant`/`principal`/`route`/`credential`
 //! (`expect_http` over `expect`). A denial whose request HTTP cannot carry verbatim (control
 //! bytes, non-ASCII, over 48 KiB of header) may instead be Envoy's own 400/431: counted apart.
 //! After the cases, the first allowed case is sent again: the VM survived them all.
@@ -299,6 +300,7 @@ fn check(case: &Case, r: &HttpResponse) -> Vec<String> {
             ("tenant", "x-gatehouse-tenant"),
             ("principal", "x-gatehouse-subject"),
             ("route", "x-gatehouse-route"),
+            ("credential", "x-gatehouse-credential"),
         ] {
             if let Some(want) = expect(field) {
                 let got = headers.get(header).cloned().unwrap_or(Value::Null);

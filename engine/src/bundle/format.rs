@@ -19,8 +19,8 @@ mod records;
 
 pub use packed::{Grants, Packed, SubjectNumbers};
 pub use records::{
-    run_of, CredentialRecord, CredentialState, MappingRecord, ResourceRecord, StrRef, TeamRecord,
-    UserRecord, VirtualAccountRecord, CREDENTIAL_DIGEST_LEN, CREDENTIAL_NO_EXPIRY,
+    run_of, Admitted, CredentialRecord, CredentialState, MappingRecord, ResourceRecord, StrRef,
+    TeamRecord, UserRecord, VirtualAccountRecord, CREDENTIAL_DIGEST_LEN, CREDENTIAL_NO_EXPIRY,
     CREDENTIAL_REVOKED, NONE, NO_DOMAIN, NO_TIME, RESOURCE_DISABLED, RESOURCE_RESTRICTED,
     USER_ACTIVE,
 };

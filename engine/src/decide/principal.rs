@@ -9,9 +9,9 @@ use subtle::ConstantTimeEq;
 
 use super::small::Small;
 use super::{Engine, Principal};
-use crate::bundle::{CredentialState, LoadedTenant, SubjectCode, Tables};
-use crate::credential::{ApiKey, KeyId};
+use crate::bundle::{Admitted, CredentialState, LoadedTenant, SubjectCode, Tables};
 use crate::cache::{Scope, Window};
+use crate::credential::{ApiKey, KeyId};
 use crate::jwt::{self, Signature, Strings, Token, Validation};
 use crate::model::{
     IdentityProvider, IdpId, Jwk, ResolveTo, RoleId, TenantConfig, UserId, VirtualAccountId,
@@ -184,13 +184,13 @@ impl Engine {
                 .get(i.index())
                 .ok_or(Reason::PrincipalUnknown)?;
             match va.token_admitted(window.iat, now) {
-                Ok(None) => {}
+                Admitted::Yes => {}
                 // Admitted until the grace ends: the cache must not keep it longer. `exp` is
                 // read with the skew added; the grace is not.
-                Ok(Some(end)) => {
+                Admitted::Until(end) => {
                     window.exp = window.exp.min(end.saturating_sub(window.skew));
                 }
-                Err(()) => return Err(Reason::TokenRevoked),
+                Admitted::No => return Err(Reason::TokenRevoked),
             }
         }
         // The window `verify` checked, and what to remember, for the cache.

@@ -108,6 +108,17 @@ pub struct TeamRecord {
     pub roles_start: U32,
 }
 
+/// What `tokens_valid_after` and `rotation_grace` say of a virtual account's token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admitted {
+    /// Issued at or after the cut-off, or there is none.
+    Yes,
+    /// Issued before the cut-off, inside the grace, which ends at this Unix second.
+    Until(i64),
+    /// Issued before the cut-off, the grace over (or none): `token_revoked`.
+    No,
+}
+
 /// 26 bytes. Sorted by `name`.
 #[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
@@ -134,22 +145,20 @@ impl VirtualAccountRecord {
         }
     }
 
-    /// Whether a token issued at `iat` (`None`: no `iat`) is accepted at `now` under
-    /// `tokens_valid_after` and `rotation_grace`: `Ok(None)` when issued at or after the cut-off
-    /// (or there is none), `Ok(Some(end))` when issued before it and `now` is inside the grace,
-    /// which ends at `end`; `Err(())` otherwise (`token_revoked`).
-    pub fn token_admitted(&self, iat: Option<i64>, now: i64) -> Result<Option<i64>, ()> {
+    /// Whether a token issued at `iat` (`None`: no `iat`, which counts as before any cut-off)
+    /// is accepted at `now` under `tokens_valid_after` and `rotation_grace`.
+    pub fn token_admitted(&self, iat: Option<i64>, now: i64) -> Admitted {
         let Some(after) = self.tokens_valid_after() else {
-            return Ok(None);
+            return Admitted::Yes;
         };
         if iat.is_some_and(|iat| iat >= after) {
-            return Ok(None);
+            return Admitted::Yes;
         }
         let end = after.saturating_add(i64::from(self.rotation_grace.get()));
         if self.rotation_grace.get() > 0 && now < end {
-            Ok(Some(end))
+            Admitted::Until(end)
         } else {
-            Err(())
+            Admitted::No
         }
     }
 
@@ -252,7 +261,9 @@ pub struct CredentialRecord {
 pub enum CredentialState {
     Revoked,
     /// `scope`: an index into `credential_scopes`, or `None` for the principal's whole access.
-    Live { scope: Option<u32> },
+    Live {
+        scope: Option<u32>,
+    },
 }
 
 impl CredentialRecord {
