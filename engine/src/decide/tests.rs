@@ -353,3 +353,41 @@ fn just_in_time_members_are_resolved_by_each_bundle_and_never_cached() {
         Reason::PrincipalUnknown,
     );
 }
+
+/// A virtual-account token issued before `tokens_valid_after` is cached during the rotation's
+/// grace; the cache must not outlive the grace.
+#[test]
+fn a_token_cached_during_a_rotation_grace_is_refused_when_the_grace_ends() {
+    let mut policy = policy(1);
+    let grace_end = NOW + 30;
+    if let Some(va) = tenant(&mut policy).virtual_accounts.get_mut(0) {
+        va.tokens_valid_after = Some(NOW - 10);
+        va.rotation_grace = 40;
+    }
+    let engine = engine(&policy, &SharedTokenCache::new(16));
+    let old = token("virtualaccount:ci", json!({"iat": NOW - 100}));
+    let fresh = token("virtualaccount:ci", json!({"iat": NOW - 5}));
+    let authorization = |t: &str| format!("Bearer {t}");
+    let at = |t: &str, now: i64| {
+        let value = authorization(t);
+        let headers = [("authorization", value.as_str())];
+        let request = Request {
+            authority: "api.acme.test",
+            method: "GET",
+            path: "/anything",
+            headers: &headers,
+            body: Body::Absent,
+        };
+        let outcome = engine.decide(&request, Identity::Token, now);
+        (outcome.decision, outcome.token_cache_hit)
+    };
+    assert_eq!(at(&old, NOW), (Decision::Allow { grant: None }, false));
+    assert_eq!(at(&old, grace_end - 1), (Decision::Allow { grant: None }, true));
+    let revoked = Decision::Deny {
+        reason: Reason::TokenRevoked,
+    };
+    assert_eq!(at(&old, grace_end).0, revoked);
+    assert_eq!(at(&old, grace_end + 1000).0, revoked);
+    // A token issued after the cut-off does not depend on the grace.
+    assert!(at(&fresh, grace_end + 1000).0.is_allow());
+}
