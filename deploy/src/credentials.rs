@@ -376,6 +376,9 @@ pub struct Issued {
     pub record: CredentialSpec,
     /// The credentials file written.
     pub path: PathBuf,
+    /// For a rotation: when the replaced key stops working (the end of the grace, or its own
+    /// expiry if sooner).
+    pub old_expires: Option<String>,
 }
 
 /// A new key for `stored`: an id no key of the file has, and its record.
@@ -458,6 +461,7 @@ impl PolicyDir {
             tenant: request.tenant.clone(),
             record,
             path: stored.path,
+            old_expires: None,
         })
     }
 
@@ -564,6 +568,7 @@ impl PolicyDir {
             tenant: stored.tenant().to_owned(),
             record: new,
             path: stored.path,
+            old_expires: Some(format_time(old_end)),
         })
     }
 
