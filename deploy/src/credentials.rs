@@ -24,8 +24,8 @@ use gatehouse_engine::credential::{self, IssuedKey, KeyId};
 use gatehouse_engine::model::Policy;
 
 pub use text::{
-    default_secret_name, format_time, quote, render_file, render_key, FileFormat, OutputFormat,
-    DEFAULT_ENV_NAME,
+    check_output, default_secret_name, format_time, quote, render_file, render_key, FileFormat,
+    OutputFormat, DEFAULT_ENV_NAME,
 };
 
 /// The `note` of a credentials file this tool creates.

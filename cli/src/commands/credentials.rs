@@ -232,6 +232,10 @@ fn random(buf: &mut [u8]) -> Result<(), getrandom::Error> {
 }
 
 fn create(args: &CreateArgs) -> Result<ExitCode> {
+    credentials::check_output(
+        args.output.format.into(),
+        args.output.secret_name.as_deref(),
+    )?;
     let principal = match (&args.virtual_account, &args.user) {
         (Some(name), _) => Principal::VirtualAccount(name.clone()),
         (None, Some(email)) => Principal::User(email.clone()),
@@ -250,6 +254,10 @@ fn create(args: &CreateArgs) -> Result<ExitCode> {
 }
 
 fn rotate(args: &RotateArgs) -> Result<ExitCode> {
+    credentials::check_output(
+        args.output.format.into(),
+        args.output.secret_name.as_deref(),
+    )?;
     let grace = parse_duration(&args.grace)?;
     let issued = reported(args.policy.dir().rotate(
         &args.id,

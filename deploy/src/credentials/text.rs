@@ -153,6 +153,22 @@ pub enum OutputFormat {
 /// The variable `--format env` sets when no `--secret-name` is given.
 pub const DEFAULT_ENV_NAME: &str = "GATEHOUSE_API_KEY";
 
+/// Whether `secret_name` suits `format`: checked before a key is issued, so that a bad name
+/// leaves nothing written.
+pub fn check_output(format: OutputFormat, secret_name: Option<&str>) -> Result<(), super::Error> {
+    match (format, secret_name) {
+        (OutputFormat::Env, Some(name)) if !is_env_name(name) => Err(super::Error::Invalid(format!(
+            "`{name}` is not an environment variable name (letters, digits, `_`, not starting with a digit)"
+        ))),
+        (OutputFormat::KubernetesSecret, Some(name)) if !is_dns_subdomain(name) => {
+            Err(super::Error::Invalid(format!(
+                "`{name}` is not a Kubernetes object name (DNS-1123 subdomain: lowercase letters, digits, `-`, `.`; at most 253)"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// What goes to stdout for a new key: the secret material in `format`. `secret_name` is the
 /// variable (env) or the Secret's name (kubernetes-secret).
 pub fn render_key(
@@ -160,18 +176,14 @@ pub fn render_key(
     format: OutputFormat,
     secret_name: Option<&str>,
 ) -> Result<String, super::Error> {
+    check_output(format, secret_name)?;
     let key = &issued.key.key;
     match format {
         OutputFormat::Plain => Ok(format!("{key}\n")),
-        OutputFormat::Env => {
-            let name = secret_name.unwrap_or(DEFAULT_ENV_NAME);
-            if !is_env_name(name) {
-                return Err(super::Error::Invalid(format!(
-                    "`{name}` is not an environment variable name (letters, digits, `_`, not starting with a digit)"
-                )));
-            }
-            Ok(format!("{name}={key}\n"))
-        }
+        OutputFormat::Env => Ok(format!(
+            "{}={key}\n",
+            secret_name.unwrap_or(DEFAULT_ENV_NAME)
+        )),
         OutputFormat::Json => {
             let value = json!({
                 "id": issued.key.id.to_string(),
@@ -186,12 +198,7 @@ pub fn render_key(
         }
         OutputFormat::KubernetesSecret => {
             let name = match secret_name {
-                Some(name) if is_dns_subdomain(name) => name.to_owned(),
-                Some(name) => {
-                    return Err(super::Error::Invalid(format!(
-                        "`{name}` is not a Kubernetes object name (DNS-1123 subdomain: lowercase letters, digits, `-`, `.`; at most 253)"
-                    )))
-                }
+                Some(name) => name.to_owned(),
                 None => default_secret_name(&issued.tenant, issued.record.principal.as_str()),
             };
             Ok(kubernetes_secret(issued, &name))
