@@ -684,3 +684,56 @@ fn malformed_files_are_named() {
         );
     }
 }
+
+#[test]
+fn principals_denied_anyway_are_warned_about() {
+    let dir = policy("warnings");
+    let d = dir.to_str().unwrap();
+    let out = creds(&[
+        "create",
+        "--policy",
+        d,
+        "--tenant",
+        "acme",
+        "--user",
+        "bob@acme.com",
+        "--now",
+        NOW,
+    ]);
+    ok(&out);
+    assert!(
+        stderr(&out).contains("warning: user `bob@acme.com` is inactive"),
+        "{}",
+        stderr(&out)
+    );
+    // legacy-exporter expires 2026-06-30: a key without expiry outlives it.
+    let out = creds(&[
+        "create",
+        "--policy",
+        d,
+        "--tenant",
+        "acme",
+        "--virtual-account",
+        "legacy-exporter",
+        "--now",
+        NOW,
+    ]);
+    ok(&out);
+    assert!(
+        stderr(&out).contains("expires at 2026-06-30T00:00:00Z, before the key"),
+        "{}",
+        stderr(&out)
+    );
+    let out = creds(&[
+        "create",
+        "--policy",
+        d,
+        "--tenant",
+        "acme",
+        "--virtual-account",
+        "ci-bot",
+        "--now",
+        NOW,
+    ]);
+    assert!(!stderr(&out).contains("warning:"), "{}", stderr(&out));
+}

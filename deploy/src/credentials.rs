@@ -221,7 +221,13 @@ impl PolicyDir {
 
     /// Checks that `stored` with `key` added compiles and that `key`'s tenant and principal
     /// exist. Returns the principal as the file records it (a user's email lowercased).
-    fn check_new_key(&self, stored: &Stored, key: &CredentialSpec) -> Result<(), Error> {
+    fn check_new_key(
+        &self,
+        stored: &Stored,
+        key: &CredentialSpec,
+        now: i64,
+        expires: Option<i64>,
+    ) -> Result<Vec<String>, Error> {
         let tenant = stored.tenant();
         let mut changed = stored.clone();
         changed.file.keys.push(key.clone());
@@ -232,7 +238,7 @@ impl PolicyDir {
                 let before = match self.compile(None)? {
                     Ok(policy) => {
                         // Unknown tenant or principal: say that rather than what it breaks.
-                        find_principal(&policy, tenant, key.principal.as_str())?;
+                        find_principal(&policy, tenant, key.principal.as_str(), now, expires)?;
                         Vec::new()
                     }
                     Err(before) => before,
@@ -265,12 +271,20 @@ impl PolicyDir {
                 });
             }
         };
-        find_principal(&policy, tenant, key.principal.as_str())
+        find_principal(&policy, tenant, key.principal.as_str(), now, expires)
     }
 }
 
-/// Whether `principal` (`user:<email>`, `virtualaccount:<name>`) is one of `tenant`'s.
-fn find_principal(policy: &Policy, tenant: &str, principal: &str) -> Result<(), Error> {
+/// Whether `principal` (`user:<email>`, `virtualaccount:<name>`) is one of `tenant`'s; and
+/// warnings for a key it would be issued at `now` expiring at `expires`: a principal that is
+/// denied anyway (an inactive user, an expired virtual account) or expires sooner than the key.
+fn find_principal(
+    policy: &Policy,
+    tenant: &str,
+    principal: &str,
+    now: i64,
+    expires: Option<i64>,
+) -> Result<Vec<String>, Error> {
     let Some(t) = policy.tenants.iter().find(|t| t.config.name == tenant) else {
         let names: Vec<&str> = policy
             .tenants
@@ -282,18 +296,43 @@ fn find_principal(policy: &Policy, tenant: &str, principal: &str) -> Result<(), 
             names.join(", ")
         )));
     };
-    let found = match principal.split_once(':') {
-        Some(("user", email)) => t.users.iter().any(|u| u.email.eq_ignore_ascii_case(email)),
-        Some(("virtualaccount", name)) => t.virtual_accounts.iter().any(|v| v.name == name),
-        _ => false,
-    };
-    if found {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!(
-            "tenant `{tenant}` has no principal `{principal}`"
-        )))
+    let unknown = || Error::Invalid(format!("tenant `{tenant}` has no principal `{principal}`"));
+    let mut warnings = Vec::new();
+    match principal.split_once(':') {
+        Some(("user", email)) => {
+            let user = t
+                .users
+                .iter()
+                .find(|u| u.email.eq_ignore_ascii_case(email))
+                .ok_or_else(unknown)?;
+            if !user.active {
+                warnings.push(format!(
+                    "user `{}` is inactive: the key is refused while the user is",
+                    user.email
+                ));
+            }
+        }
+        Some(("virtualaccount", name)) => {
+            let account = t
+                .virtual_accounts
+                .iter()
+                .find(|v| v.name == name)
+                .ok_or_else(unknown)?;
+            match account.expires {
+                Some(end) if end <= now => warnings.push(format!(
+                    "virtual account `{name}` expired at {}: the key is refused",
+                    format_time(end)
+                )),
+                Some(end) if expires.is_none_or(|e| e > end) => warnings.push(format!(
+                    "virtual account `{name}` expires at {}, before the key: the key is refused from then on",
+                    format_time(end)
+                )),
+                _ => {}
+            }
+        }
+        _ => return Err(unknown()),
     }
+    Ok(warnings)
 }
 
 /// Writes `stored` to its path: a temporary file beside it, then renamed over it.
@@ -379,6 +418,8 @@ pub struct Issued {
     /// For a rotation: when the replaced key stops working (the end of the grace, or its own
     /// expiry if sooner).
     pub old_expires: Option<String>,
+    /// Issued, but worth saying: the principal is inactive, or expires before the key.
+    pub warnings: Vec<String>,
 }
 
 /// A new key for `stored`: an id no key of the file has, and its record.
@@ -453,7 +494,7 @@ impl PolicyDir {
             request.now,
             expires,
         );
-        self.check_new_key(&stored, &record)?;
+        let warnings = self.check_new_key(&stored, &record, request.now, expires)?;
         stored.file.keys.push(record.clone());
         write(&stored)?;
         Ok(Issued {
@@ -462,6 +503,7 @@ impl PolicyDir {
             record,
             path: stored.path,
             old_expires: None,
+            warnings,
         })
     }
 
@@ -560,7 +602,7 @@ impl PolicyDir {
             slot.replaced_by = Some(key.id.to_string());
             slot.expires = Some(spanned(format_time(old_end)));
         }
-        self.check_new_key(&stored, &new)?;
+        let warnings = self.check_new_key(&stored, &new, now, expires)?;
         stored.file.keys.push(new.clone());
         write(&stored)?;
         Ok(Issued {
@@ -569,6 +611,7 @@ impl PolicyDir {
             record: new,
             path: stored.path,
             old_expires: Some(format_time(old_end)),
+            warnings,
         })
     }
 

@@ -290,6 +290,9 @@ fn print_key(issued: &Issued, output: &OutputArgs, what: &str) -> Result<ExitCod
             .unwrap_or_default(),
         issued.path.display()
     );
+    for warning in &issued.warnings {
+        eprintln!("warning: {}", for_terminal(warning));
+    }
     eprintln!("compile and push the bundle for it to take effect; the key is shown only once");
     let mut stdout = std::io::stdout().lock();
     stdout
