@@ -13,6 +13,7 @@ use gatehouse_review::{analysis, clock, Exit};
 pub mod check;
 pub mod compile;
 pub mod completions;
+pub mod credentials;
 pub mod diff;
 pub mod directory;
 pub mod envoy_config;

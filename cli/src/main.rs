@@ -46,6 +46,12 @@ enum Command {
         #[command(subcommand)]
         command: commands::token::TokenCommand,
     },
+    /// API keys: issue, rotate, revoke and list the keys recorded in a policy directory
+    /// (docs/credentials.md).
+    Credentials {
+        #[command(subcommand)]
+        command: commands::credentials::CredentialsCommand,
+    },
     /// The SCIM 2.0 provisioning service and its clients' secrets.
     Directory {
         #[command(subcommand)]
@@ -112,6 +118,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Keys { command } => commands::keys::run(command),
         Command::Token { command } => commands::token::run(command),
+        Command::Credentials { command } => commands::credentials::run(command),
         Command::Directory { command } => commands::directory::run(command),
         #[cfg(feature = "test-support")]
         Command::Synth(args) => commands::synth::run(args),
