@@ -250,6 +250,18 @@ thread_local! {
             &[dir.join("tenant-acme.yaml"), dir.join("tenant-globex.yaml")],
         )
     }));
+    static CREDENTIALS: &'static Engine = Box::leak(Box::new({
+        let dir = repo().join("tests/vectors/credentials");
+        compiled(
+            &dir.join("gateway.yaml"),
+            &[
+                dir.join("tenant.yaml"),
+                dir.join("tenant.credentials.json"),
+                dir.join("tenant-globex.yaml"),
+                dir.join("tenant-globex.credentials.json"),
+            ],
+        )
+    }));
     static ROUTES: &'static Engine = Box::leak(Box::new(compiled(
         &repo().join("fuzz/gateway.yaml"),
         &[repo().join("examples/acme"), repo().join("examples/globex")],
@@ -871,5 +883,47 @@ fn check_claim(
     // A single name reads the same as a path of one.
     if let [name] = path {
         assert_eq!(claims.string(name.as_str()), claims.string(path));
+    }
+}
+
+/// An API key as presented: an accepted key is exactly what `credential::assemble` writes for its
+/// id and secret (so nothing else reads as a key), and deciding a request that carries it, in
+/// either source, never panics; an allowed request names that key's id.
+pub fn api_key(data: &[u8]) {
+    use gatehouse_engine::credential::{self, ApiKey};
+    let Ok(raw) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(key) = ApiKey::parse(raw) {
+        assert!(credential::is_key(raw));
+        assert_eq!(raw.len(), credential::KEY_LEN);
+        let secret = &raw[credential::PREFIX.len() + credential::ID_LEN + 1..][..credential::SECRET_LEN];
+        let again = credential::assemble(key.id, secret);
+        assert_eq!(again.key, raw, "an accepted key is the one its parts assemble");
+        assert_eq!(again.digest, key.digest());
+    }
+    let engine = CREDENTIALS.with(|e| *e);
+    let body = br#"{"model":"openai-main/gpt-4o","messages":[]}"#;
+    let bearer = format!("Bearer {raw}");
+    for headers in [
+        [("authorization", bearer.as_str()), ("content-type", "application/json")],
+        [("x-api-key", raw), ("content-type", "application/json")],
+    ] {
+        let outcome = engine.decide(
+            &Request {
+                authority: "acme.gw.example.com",
+                method: "POST",
+                path: "/api/llm/v1/chat/completions",
+                headers: &headers,
+                body: Body::Bytes(body),
+            },
+            Identity::Token,
+            NOW,
+        );
+        if outcome.decision.is_allow() {
+            let id = ApiKey::parse(raw.trim()).map(|k| k.id).ok();
+            assert!(id.is_some(), "allowed without a key: {raw:?}");
+            assert_eq!(outcome.credential, id);
+        }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::repo;
 
-pub const TARGETS: [&str; 8] = [
+pub const TARGETS: [&str; 9] = [
     "bundle_decode",
     "token",
     "claims",
@@ -18,6 +18,7 @@ pub const TARGETS: [&str; 8] = [
     "compile_yaml",
     "es256",
     "authority",
+    "api_key",
 ];
 
 pub fn seeds(target: &str) -> Vec<Vec<u8>> {
@@ -30,6 +31,10 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
         "compile_yaml" => yaml(),
         "es256" => es256(),
         "authority" => authorities(),
+        "api_key" => tokens()
+            .into_iter()
+            .filter(|t| t.starts_with(b"gh_key_") || t.starts_with(b"GH_KEY_"))
+            .collect(),
         other => panic!("no target {other}"),
     }
 }

@@ -18,6 +18,7 @@ fn run(target: &str, data: &[u8]) {
         "compile_yaml" => gatehouse_fuzz::compile_yaml(data),
         "es256" => gatehouse_fuzz::es256(data),
         "authority" => gatehouse_fuzz::authority(data),
+        "api_key" => gatehouse_fuzz::api_key(data),
         other => panic!("no target {other}"),
     }
 }
