@@ -60,6 +60,23 @@ fn load(c: &mut Criterion) {
             )
         });
     }
+    // The large tenant with 100,000 API keys: what they add to the bundle and to its load.
+    let fixture = fixtures::tenant(Size::LARGE);
+    let engine = fixtures::engine(&fixture.bundle);
+    let case = &fixtures::cases(&fixture, &engine)[0];
+    let (keyed, _) = fixtures::with_api_keys(&fixture, case, 100_000);
+    eprintln!(
+        "bundle/large+100k API keys: {} B more than without = {:.2} B/key",
+        keyed.len() - fixture.bundle.len(),
+        (keyed.len() - fixture.bundle.len()) as f64 / 100_000.0
+    );
+    group.bench_function("large+100k_api_keys", |b| {
+        b.iter_batched(
+            || keyed.clone(),
+            |bytes| Engine::load(bytes, &LoadOptions::default()).unwrap(),
+            BatchSize::LargeInput,
+        )
+    });
     group.finish();
 }
 

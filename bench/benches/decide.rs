@@ -1,7 +1,7 @@
 //! Steps 5-7 (token already verified: `Identity::Subject`) on the small and the 1M-grant
 //! synthetic tenants, next to Cedar deciding the same questions over the same policy
 //! (translation in `cedar.rs`). One criterion group per tenant size, so the two
-//! engines share a run.
+//! engines share a run. Then steps 3-7 with a token (cached, uncached) and with an API key.
 #![expect(clippy::unwrap_used, clippy::indexing_slicing, reason = "bench code")]
 
 mod cedar;
@@ -83,6 +83,28 @@ fn decide(c: &mut Criterion) {
         };
         group.bench_function("token_cached", |b| b.iter(|| by_token(&engine)));
         group.bench_function("token_uncached", |b| b.iter(|| by_token(&uncached)));
+
+        // The same request with an API key of the same user, in a tenant holding 100,000 keys:
+        // checksum, binary search by id, SHA-256 of the secret, constant-time compare.
+        let (keyed, key) = fixtures::with_api_keys(&fixture, case, 100_000);
+        let keyed = fixtures::engine(&keyed);
+        let header = format!("Bearer {key}");
+        let headers = [ops::CONTENT_TYPE, ("authorization", header.as_str())];
+        let key_request = gatehouse_engine::Request {
+            headers: &headers,
+            ..case.request()
+        };
+        let by_key = || {
+            keyed
+                .decide(
+                    black_box(&key_request),
+                    gatehouse_engine::Identity::Token,
+                    fixtures::NOW,
+                )
+                .decision
+        };
+        assert!(by_key().is_allow());
+        group.bench_function("api_key", |b| b.iter(by_key));
         group.finish();
     }
 }

@@ -334,3 +334,30 @@ pub fn token_for(case: &Case) -> String {
     claims["email"] = json!(case.subject.trim_start_matches("user:"));
     keys::sign_jws(synth::SYNTH_CP_PRIVATE_JWK, None, &Map::new(), &claims).unwrap()
 }
+
+/// `fixture`'s bundle with `count` API keys added for the case's user (ids 1, 2, ...; secrets
+/// from a counter, so no key but the returned one is ever presented), and the key of id
+/// `count / 2` (a key in the middle of the table: a full binary search) as it is presented.
+pub fn with_api_keys(fixture: &Fixture, case: &Case, count: u64) -> (Vec<u8>, String) {
+    use gatehouse_engine::credential::{self, KeyId};
+    use gatehouse_engine::model::{Credential, UserId};
+    let mut policy = fixture.policy.clone();
+    let secret = |i: u64| format!("{i:0>43}");
+    let user = u32::try_from(case.user).unwrap();
+    policy.tenants[0].credentials = (1..=count)
+        .map(|id| Credential {
+            id,
+            digest: credential::assemble(KeyId(id), &secret(id)).digest,
+            principal: Some(Subject::User(UserId(user))),
+            expires: Some(NOW + 86_400),
+            revoked: false,
+            scope: None,
+        })
+        .collect();
+    let bundle = gatehouse_engine::bundle::encode(&policy, None).unwrap();
+    let presented = count / 2;
+    (
+        bundle,
+        credential::assemble(KeyId(presented), &secret(presented)).key,
+    )
+}
