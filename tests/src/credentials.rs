@@ -84,7 +84,10 @@ pub fn key_entry(key: &IssuedKey, principal: &str, scopes: &[&str], extra: Value
 pub fn credentials_file(tenant: &str, mut keys: Vec<Value>) -> String {
     keys.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     let file = json!({
-        "credentials": {"tenant": tenant, "note": "written by the end-to-end suite"},
+        "credentials": {
+            "tenant": tenant,
+            "note": "issued for tests and benchmarks (gatehouse_e2e::credentials)",
+        },
         "keys": keys,
     });
     format!("{file:#}\n")
