@@ -12,11 +12,14 @@
     reason = "test code: a panic is a test failure"
 )]
 
+use gatehouse_deploy::envoy::{self, Addr};
 use gatehouse_e2e::credentials::{
     credentials_file, issue_key, key_entry, openai_sdk, rfc3339, sdk_python, unix_now,
 };
+use gatehouse_e2e::upstreams::StaticEnvoy;
 use gatehouse_e2e::{
-    fixture_bundle_with_credentials, repo_root, Envoy, EnvoyOptions, HttpRequest, HttpResponse,
+    fixture_bundle_with_credentials, free_port, repo_root, token, wasm, Envoy, EnvoyOptions,
+    HttpRequest, HttpResponse, Upstream,
 };
 use gatehouse_engine::credential::{self, IssuedKey, KeyId};
 use serde_json::{json, Value};
@@ -307,4 +310,217 @@ fn api_keys_through_the_openai_sdk() {
     assert_refused(&out[0], 401, "token_expired");
     assert_refused(&out[1], 401, "token_expired");
     assert_allowed(&out[2], &new, "openai/gpt-4o");
+}
+
+/// How many requests one key may make before Envoy's local rate limit answers 429 (the bucket
+/// refills once a minute, so not during the test).
+const PER_KEY_LIMIT: usize = 3;
+
+/// `config` (a static bootstrap whose HTTP filters are gatehouse.wasm then the router) with
+/// what docs/credentials.md ("Keys at the gateway") describes: Envoy's local rate limit after
+/// Gatehouse, one bucket per `x-gatehouse-credential` value, and an access log in JSON that
+/// records the key id, subject, tenant, route and status, written to `log`.
+fn with_rate_limit_and_access_log(config: &mut Value, log: &std::path::Path) {
+    let hcm = config
+        .pointer_mut("/static_resources/listeners/0/filter_chains/0/filters/0/typed_config")
+        .and_then(Value::as_object_mut)
+        .unwrap_or_else(|| panic!("no connection manager in the configuration"));
+    let always = json!({"default_value": {"numerator": 100, "denominator": "HUNDRED"},
+                        "runtime_key": "per_credential_enabled"});
+    let local_ratelimit = json!({
+        "name": "envoy.filters.http.local_ratelimit",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+            "stat_prefix": "per_credential",
+            "filter_enabled": always,
+            "filter_enforced": always,
+            // Requests without a key (a JWT, a public route) draw from this one, not from a key's.
+            "token_bucket": {"max_tokens": 100_000, "tokens_per_fill": 100_000, "fill_interval": "1s"},
+            "always_consume_default_token_bucket": false,
+            "max_dynamic_descriptors": 10_000,
+            // No value: each distinct key id gets a bucket of its own.
+            "descriptors": [{
+                "entries": [{"key": "credential"}],
+                "token_bucket": {"max_tokens": PER_KEY_LIMIT, "tokens_per_fill": PER_KEY_LIMIT,
+                                 "fill_interval": "60s"},
+            }],
+        },
+    });
+    let filters = hcm
+        .get_mut("http_filters")
+        .and_then(Value::as_array_mut)
+        .unwrap_or_else(|| panic!("no http_filters"));
+    let router = filters
+        .iter()
+        .position(|f| f["name"] == "envoy.filters.http.router")
+        .unwrap_or_else(|| panic!("no router filter"));
+    filters.insert(router, local_ratelimit);
+    hcm.insert(
+        "access_log".into(),
+        json!([{
+            "name": "envoy.access_loggers.file",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+                "path": log,
+                "log_format": {"json_format": {
+                    "credential": "%REQ(x-gatehouse-credential)%",
+                    "subject": "%REQ(x-gatehouse-subject)%",
+                    "tenant": "%REQ(x-gatehouse-tenant)%",
+                    "route": "%REQ(x-gatehouse-route)%",
+                    "status": "%RESPONSE_CODE%",
+                    "details": "%RESPONSE_CODE_DETAILS%",
+                    "method": "%REQ(:method)%",
+                    "path": "%REQ(:path)%",
+                }},
+            },
+        }]),
+    );
+    let routes = hcm
+        .get_mut("route_config")
+        .and_then(|r| r.pointer_mut("/virtual_hosts/0/routes"))
+        .and_then(Value::as_array_mut)
+        .unwrap_or_else(|| panic!("no routes"));
+    for route in routes {
+        if let Some(Value::Object(action)) = route.get_mut("route") {
+            action.insert(
+                "rate_limits".into(),
+                json!([{"actions": [{"request_headers": {
+                    "header_name": "x-gatehouse-credential",
+                    "descriptor_key": "credential",
+                }}]}]),
+            );
+            // The router removes it after every filter ran: Gatehouse read the key, the upstream
+            // does not get it.
+            if let Value::Object(route) = route {
+                route.insert("request_headers_to_remove".into(), json!(["authorization"]));
+            }
+        }
+    }
+}
+
+#[test]
+fn per_key_rate_limit_and_access_log() {
+    let limited = issue_key();
+    let other = issue_key();
+    let credentials = credentials_file(
+        "e2e",
+        vec![
+            key_entry(&limited, PRINCIPAL, &[], json!({})),
+            key_entry(&other, PRINCIPAL, &[], json!({})),
+        ],
+    );
+    let bundle = fixture_bundle_with_credentials("1", gateway, tenant, &credentials);
+    let upstream = Upstream::script(&repo_root().join("tests/upstreams/openai_upstream.py"));
+    let (port, admin_port) = (free_port(), free_port());
+    let options = envoy::Options {
+        listen: Addr::loopback(port),
+        admin: Addr::loopback(admin_port),
+        upstream: envoy::Upstream::Cluster(Addr::loopback(upstream.port)),
+        ..envoy::Options::default()
+    };
+    let filter = envoy::Filter {
+        wasm: wasm().to_path_buf(),
+        ..envoy::Filter::default()
+    };
+    let mut config = envoy::static_bootstrap(&options, &filter, &bundle).json();
+    let log_dir = gatehouse_e2e::scratch("credentials-access-log");
+    let log = log_dir.join("access.log");
+    with_rate_limit_and_access_log(&mut config, &log);
+    let envoy = StaticEnvoy::start("credentials-rate-limit", &config, port, admin_port);
+
+    let chat = |key: &str, spoofed: Option<&str>| {
+        let mut request = HttpRequest::new("POST", CHAT)
+            .bearer(key)
+            .json(&json!({"model": "openai/gpt-4o", "messages": []}));
+        if let Some(id) = spoofed {
+            request = request.header("x-gatehouse-credential", id);
+        }
+        envoy
+            .request(&request)
+            .unwrap_or_else(|e| panic!("request: {e}"))
+    };
+    // The limited key's bucket: PER_KEY_LIMIT answers, then 429 from Envoy, not from Gatehouse.
+    for n in 0..PER_KEY_LIMIT {
+        let r = chat(&limited.key, None);
+        assert_eq!(r.status, 200, "request {n}: {}", r.text());
+        let answer = r.json();
+        let saw: Value = serde_json::from_str(
+            answer["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap_or_default(),
+        )
+        .unwrap_or_else(|e| panic!("content is not JSON ({e}): {answer}"));
+        assert_eq!(saw["credential"], json!(limited.id.to_string()), "{saw}");
+        assert_eq!(saw["authorization"], Value::Null, "{saw}");
+    }
+    let r = chat(&limited.key, None);
+    assert_eq!(r.status, 429, "{}", r.text());
+    // Envoy's own answer (1.40 sets no `x-envoy-ratelimited` on it), not a Gatehouse denial.
+    assert_eq!(r.text(), "local_rate_limited");
+    assert_eq!(r.reason(), None);
+    // Naming another key's id does not move the request to that bucket: Gatehouse replaced the
+    // header with the id of the key presented before the rate limit read it.
+    let r = chat(&limited.key, Some(&other.id.to_string()));
+    assert_eq!(r.status, 429, "{}", r.text());
+    // The other key has a bucket of its own, still full.
+    for n in 0..PER_KEY_LIMIT {
+        let r = chat(&other.key, None);
+        assert_eq!(r.status, 200, "other key, request {n}: {}", r.text());
+    }
+    // A token rather than a key: no credential header, so no descriptor from that action; it
+    // draws from the default bucket, more often than a key's limit.
+    let carol = token("user:carol@e2e.test", json!({}));
+    for n in 0..=PER_KEY_LIMIT {
+        let r = chat(&carol, None);
+        assert_eq!(r.status, 200, "token, request {n}: {}", r.text());
+    }
+    // A refused key never reaches the rate limit: Gatehouse answers first.
+    let r = chat(
+        &credential::assemble(limited.id, secret_of(&other)).key,
+        None,
+    );
+    assert_http_refused(&r, 401, "signature_invalid");
+
+    // The access log: one line per request, in order, with the key id (never the key), who it
+    // stands for and what was answered.
+    let key_line = |status: u16, key: &IssuedKey| json!({"status": status, "credential": key.id.to_string(), "subject": PRINCIPAL});
+    let mut want = vec![key_line(200, &limited); PER_KEY_LIMIT];
+    want.extend([key_line(429, &limited), key_line(429, &limited)]);
+    want.extend(vec![key_line(200, &other); PER_KEY_LIMIT]);
+    want.extend(vec![
+        json!({"status": 200, "credential": null, "subject": "user:carol@e2e.test"});
+        PER_KEY_LIMIT + 1
+    ]);
+    // Refused by Gatehouse: no identity was established, none is logged.
+    want.push(json!({"status": 401, "credential": null, "subject": null}));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (text, lines) = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line ({e}): {l}")))
+            .collect();
+        if lines.len() >= want.len() || std::time::Instant::now() > deadline {
+            break (text, lines);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let got: Vec<Value> = lines
+        .iter()
+        .map(|l| json!({"status": l["status"], "credential": l["credential"], "subject": l["subject"]}))
+        .collect();
+    assert_eq!(got, want, "{lines:#?}");
+    for line in lines.iter().filter(|l| l["status"] != json!(401)) {
+        assert_eq!(line["tenant"], json!("e2e"), "{line}");
+        assert_eq!(line["route"], json!("chat"), "{line}");
+    }
+    assert_eq!(lines[PER_KEY_LIMIT]["details"], json!("local_rate_limited"));
+    for key in [&limited, &other] {
+        assert!(
+            !text.contains(secret_of(key)),
+            "the access log holds a secret"
+        );
+    }
+    drop(envoy);
+    let _ = std::fs::remove_dir_all(log_dir);
 }
