@@ -316,18 +316,31 @@ fn api_keys_through_the_openai_sdk() {
 /// refills once a minute, so not during the test).
 const PER_KEY_LIMIT: usize = 3;
 
+/// Where the rate limit's `rate_limits` actions are configured.
+#[derive(Debug, Clone, Copy)]
+enum Actions {
+    /// In the local rate limit filter's own `rate_limits` (what Envoy 1.40 asks for).
+    Filter,
+    /// On the route (Envoy 1.40 still reads them, and warns that it will stop).
+    Route,
+}
+
 /// `config` (a static bootstrap whose HTTP filters are gatehouse.wasm then the router) with
 /// what docs/credentials.md ("Keys at the gateway") describes: Envoy's local rate limit after
 /// Gatehouse, one bucket per `x-gatehouse-credential` value, and an access log in JSON that
 /// records the key id, subject, tenant, route and status, written to `log`.
-fn with_rate_limit_and_access_log(config: &mut Value, log: &std::path::Path) {
+fn with_rate_limit_and_access_log(config: &mut Value, log: &std::path::Path, actions: Actions) {
+    let rate_limits = json!([{"actions": [{"request_headers": {
+        "header_name": "x-gatehouse-credential",
+        "descriptor_key": "credential",
+    }}]}]);
     let hcm = config
         .pointer_mut("/static_resources/listeners/0/filter_chains/0/filters/0/typed_config")
         .and_then(Value::as_object_mut)
         .unwrap_or_else(|| panic!("no connection manager in the configuration"));
     let always = json!({"default_value": {"numerator": 100, "denominator": "HUNDRED"},
                         "runtime_key": "per_credential_enabled"});
-    let local_ratelimit = json!({
+    let mut local_ratelimit = json!({
         "name": "envoy.filters.http.local_ratelimit",
         "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
@@ -346,6 +359,11 @@ fn with_rate_limit_and_access_log(config: &mut Value, log: &std::path::Path) {
             }],
         },
     });
+    if let (Actions::Filter, Some(Value::Object(typed))) =
+        (actions, local_ratelimit.get_mut("typed_config"))
+    {
+        typed.insert("rate_limits".into(), rate_limits.clone());
+    }
     let filters = hcm
         .get_mut("http_filters")
         .and_then(Value::as_array_mut)
@@ -382,13 +400,9 @@ fn with_rate_limit_and_access_log(config: &mut Value, log: &std::path::Path) {
         .unwrap_or_else(|| panic!("no routes"));
     for route in routes {
         if let Some(Value::Object(action)) = route.get_mut("route") {
-            action.insert(
-                "rate_limits".into(),
-                json!([{"actions": [{"request_headers": {
-                    "header_name": "x-gatehouse-credential",
-                    "descriptor_key": "credential",
-                }}]}]),
-            );
+            if let Actions::Route = actions {
+                action.insert("rate_limits".into(), rate_limits.clone());
+            }
             // The router removes it after every filter ran: Gatehouse read the key, the upstream
             // does not get it.
             if let Value::Object(route) = route {
@@ -400,6 +414,13 @@ fn with_rate_limit_and_access_log(config: &mut Value, log: &std::path::Path) {
 
 #[test]
 fn per_key_rate_limit_and_access_log() {
+    for actions in [Actions::Filter, Actions::Route] {
+        eprintln!("rate_limits actions: {actions:?}");
+        rate_limit_and_access_log(actions);
+    }
+}
+
+fn rate_limit_and_access_log(actions: Actions) {
     let limited = issue_key();
     let other = issue_key();
     let credentials = credentials_file(
@@ -425,8 +446,13 @@ fn per_key_rate_limit_and_access_log() {
     let mut config = envoy::static_bootstrap(&options, &filter, &bundle).json();
     let log_dir = gatehouse_e2e::scratch("credentials-access-log");
     let log = log_dir.join("access.log");
-    with_rate_limit_and_access_log(&mut config, &log);
+    with_rate_limit_and_access_log(&mut config, &log, actions);
     let envoy = StaticEnvoy::start("credentials-rate-limit", &config, port, admin_port);
+    // Envoy 1.40 warns about descriptors fed from the route's actions, not from the filter's.
+    let warned = envoy
+        .log()
+        .contains("'descriptors' is set but only used by route configuration");
+    assert_eq!(warned, matches!(actions, Actions::Route), "{actions:?}");
 
     let chat = |key: &str, spoofed: Option<&str>| {
         let mut request = HttpRequest::new("POST", CHAT)
