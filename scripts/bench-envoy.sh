@@ -14,9 +14,9 @@
 #   native-BIG      the same with jwt_cache_size NATIVE_CACHE (default 60000: every token fits)
 #   gatehouse       gatehouse.wasm with the examples/acme + globex bundle          --kind static
 #   gatehouse-key   the same Envoy and bundle, the request carrying an API key (gh_key_, one
-#                   key of carol@acme.com, issued at bench time into a credentials file compiled
-#                   with examples/acme) instead of a JWT: keys are not cached, each request is a
-#                   lookup and one SHA-256
+#                   key of carol@acme.com, issued at bench time by `gatehouse credentials create`
+#                   into a credentials file compiled with examples/acme) instead of a JWT: keys
+#                   are not cached, each request is a lookup and one SHA-256
 #   gatehouse-ecds  the same filter delivered through a watched ECDS file              --kind ecds-bootstrap
 #                   (the resource as scripts/push-bundle.sh writes it), no push during the run
 #   gatehouse-push  the same, with a bundle push every second during the measured run: each
@@ -105,11 +105,16 @@ else
 fi
 
 # One API key for the gatehouse-key row, in a credentials file that every Gatehouse row's bundle
-# includes (without the `gatehouse credentials` tool: the e2e suite's helper issues it).
-build_key_tool
+# includes. `gatehouse credentials` writes into the policy directory it is given: a scratch copy of
+# examples/acme, fresh each run, so examples/ stays as it is and the file holds this key only.
+rm -rf "$WORK/keys"
 mkdir -p "$WORK/keys"
-"$KEY_TOOL" acme user:carol@acme.com "$WORK/keys/acme.credentials.json" "$WORK/api-key" 2>/dev/null
-CREDENTIALS="$WORK/keys/acme.credentials.json"
+cp -R examples/acme "$WORK/keys/acme"
+"$gatehouse" credentials create --policy "$WORK/keys/acme" --gateway examples/gateway.yaml \
+  --tenant acme --user carol@acme.com --description "scripts/bench-envoy.sh" \
+  > "$WORK/api-key" 2> "$WORK/keys/create.log" \
+  || { cat "$WORK/keys/create.log" >&2; echo "error: issuing the API key" >&2; exit 1; }
+CREDENTIALS="$WORK/keys/acme/acme.credentials.json"
 
 "$gatehouse" compile --gateway examples/gateway.yaml examples/acme examples/globex "$CREDENTIALS" \
   -o "$WORK/acme.bundle" >&2

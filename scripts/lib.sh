@@ -135,14 +135,6 @@ build_floor() {
   [ -f "$FLOOR_WASM_PATH" ] || { echo "error: $FLOOR_WASM_PATH was not built" >&2; return 1; }
 }
 
-# The e2e suite's key issuer (tests/examples/api_key.rs), for scripts that need an API key
-# before the `gatehouse credentials` tool is at hand: KEY_TOOL.
-KEY_TOOL=target/debug/examples/api_key
-build_key_tool() {
-  cargo build --locked --quiet -p gatehouse-e2e --example api_key
-  [ -x "$KEY_TOOL" ] || { echo "error: $KEY_TOOL was not built" >&2; return 1; }
-}
-
 build_cli() {
   cargo build --locked --release -p gatehouse-cli --bin gatehouse
 }

@@ -86,7 +86,7 @@ pub fn credentials_file(tenant: &str, mut keys: Vec<Value>) -> String {
     let file = json!({
         "credentials": {
             "tenant": tenant,
-            "note": "issued for tests and benchmarks (gatehouse_e2e::credentials)",
+            "note": "issued by the end-to-end suite (gatehouse_e2e::credentials)",
         },
         "keys": keys,
     });
