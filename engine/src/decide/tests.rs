@@ -382,7 +382,10 @@ fn a_token_cached_during_a_rotation_grace_is_refused_when_the_grace_ends() {
         (outcome.decision, outcome.token_cache_hit)
     };
     assert_eq!(at(&old, NOW), (Decision::Allow { grant: None }, false));
-    assert_eq!(at(&old, grace_end - 1), (Decision::Allow { grant: None }, true));
+    assert_eq!(
+        at(&old, grace_end - 1),
+        (Decision::Allow { grant: None }, true)
+    );
     let revoked = Decision::Deny {
         reason: Reason::TokenRevoked,
     };
