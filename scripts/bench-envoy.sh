@@ -13,6 +13,10 @@
 #   native-1000     buffer + Envoy's jwt_authn (jwt_cache_size 1000) + rbac on the `email` claim
 #   native-BIG      the same with jwt_cache_size NATIVE_CACHE (default 60000: every token fits)
 #   gatehouse       gatehouse.wasm with the examples/acme + globex bundle          --kind static
+#   gatehouse-key   the same Envoy and bundle, the request carrying an API key (gh_key_, one
+#                   key of carol@acme.com, issued at bench time by `gatehouse credentials create`
+#                   into a credentials file compiled with examples/acme) instead of a JWT: keys
+#                   are not cached, each request is a lookup and one SHA-256
 #   gatehouse-ecds  the same filter delivered through a watched ECDS file              --kind ecds-bootstrap
 #                   (the resource as scripts/push-bundle.sh writes it), no push during the run
 #   gatehouse-push  the same, with a bundle push every second during the measured run: each
@@ -30,7 +34,7 @@
 # wrk -t1 -c16. Rows with one token repeat it; rows with N distinct tokens (TOKEN_COUNTS, default
 # "5000 50000") cycle through N tokens of the 11 users examples/acme allows on that route: the 16
 # connections share one cursor, so consecutive requests carry consecutive tokens and a token
-# comes back every N requests. Before each N-token row a warm-up walks the whole list once, so a
+# comes back every N requests (the API-key row repeats its one key). Before each N-token row a warm-up walks the whole list once, so a
 # cache that holds N tokens is full when the measurement starts. The two ECDS rows run with
 # PUSH_TOKENS distinct tokens (default 5000; empty: no ECDS rows); their ratio is what a push per
 # second costs (SPEC 6: keep >= 90 % of throughput).
@@ -100,7 +104,20 @@ else
   gatehouse=target/release/gatehouse
 fi
 
-"$gatehouse" compile --gateway examples/gateway.yaml examples/acme examples/globex -o "$WORK/acme.bundle" >&2
+# One API key for the gatehouse-key row, in a credentials file that every Gatehouse row's bundle
+# includes. `gatehouse credentials` writes into the policy directory it is given: a scratch copy of
+# examples/acme, fresh each run, so examples/ stays as it is and the file holds this key only.
+rm -rf "$WORK/keys"
+mkdir -p "$WORK/keys"
+cp -R examples/acme "$WORK/keys/acme"
+"$gatehouse" credentials create --policy "$WORK/keys/acme" --gateway examples/gateway.yaml \
+  --tenant acme --user carol@acme.com --description "scripts/bench-envoy.sh" \
+  > "$WORK/api-key" 2> "$WORK/keys/create.log" \
+  || { cat "$WORK/keys/create.log" >&2; echo "error: issuing the API key" >&2; exit 1; }
+CREDENTIALS="$WORK/keys/acme/acme.credentials.json"
+
+"$gatehouse" compile --gateway examples/gateway.yaml examples/acme examples/globex "$CREDENTIALS" \
+  -o "$WORK/acme.bundle" >&2
 
 # --- Configurations: all from `gatehouse envoy-config` (deploy/src/envoy.rs) ----------
 common=(--listen "127.0.0.1:$PORT" --admin "127.0.0.1:$ADMIN")
@@ -128,7 +145,7 @@ ECDS_DIR="$WORK/ecds"
 ECDS_FILE="$ECDS_DIR/gatehouse-filter.yaml"
 PUSH_SERIAL=1000
 ecds_resource() { # $1: serial; writes $WORK/push/resource.$1.yaml
-  "$gatehouse" compile --gateway examples/gateway.yaml examples/acme examples/globex \
+  "$gatehouse" compile --gateway examples/gateway.yaml examples/acme examples/globex "$CREDENTIALS" \
     --serial "$1" --revision "$1" -o "$WORK/push/acme.$1.bundle" 2> "$WORK/push/compile.log" \
     || { cat "$WORK/push/compile.log" >&2; echo "error: compiling serial $1" >&2; exit 1; }
   "$gatehouse" envoy-config --kind ecds-resource --bundle "$WORK/push/acme.$1.bundle" \
@@ -200,8 +217,9 @@ if [ "$max_tokens" -gt 0 ] && { [ ! -s "$tokens" ] || [ "$(wc -l < "$tokens")" -
 fi
 
 # --- wrk scripts ---------------------------------------------------------------------------------
-cat > "$WORK/one.lua" <<LUA
-local f = io.open("$WORK/token"); local token = f:read("*l"); f:close()
+one_lua() { # $1: file holding the one credential, $2: the script
+  cat > "$2" <<LUA
+local f = io.open("$1"); local token = f:read("*l"); f:close()
 wrk.method = "$METHOD"
 if "$BODY" ~= "" then
   wrk.body = '$BODY'
@@ -209,6 +227,9 @@ if "$BODY" ~= "" then
 end
 wrk.headers["Authorization"] = "Bearer " .. token
 LUA
+}
+one_lua "$WORK/token" "$WORK/one.lua"
+one_lua "$WORK/api-key" "$WORK/key.lua"
 for n in $(printf '%s\n' $TOKEN_COUNTS $PUSH_TOKENS | sort -un); do
   cat > "$WORK/tokens-$n.lua" <<LUA
 local tokens = {}
@@ -295,11 +316,13 @@ check_wrk() { # $1: wrk output file, $2: what
   grep -q 'Requests/sec:' "$1" || fail "$2: no wrk summary in $1"
 }
 
-run() { # $1: configuration, $2: tokens (1 or N), $3: round
-  local row="$1.$2" log="$WORK/$1.envoy.log" out="$WORK/$1.$2.$3"
+run() { # $1: row's configuration, $2: tokens (1 or N), $3: round
+  local row="$1.$2" log="$WORK/$1.envoy.log" out="$WORK/$1.$2.$3" config="$1"
+  # The API-key row runs the Gatehouse configuration; only the credential differs.
+  [ "$1" != gatehouse-key ] || config=gatehouse
   # ECDS rows start from the first serial again (a new Envoy has no serial in service).
   case "$1" in gatehouse-ecds|gatehouse-push) deliver "$PUSH_SERIAL" ;; esac
-  "$ENVOY_BIN" -c "$WORK/$1.yaml" --concurrency 1 --log-level warn > "$log" 2>&1 &
+  "$ENVOY_BIN" -c "$WORK/$config.yaml" --concurrency 1 --log-level warn > "$log" 2>&1 &
   ENVOY_PID=$!
   local ready=
   for _ in $(seq 1 100); do
@@ -308,7 +331,10 @@ run() { # $1: configuration, $2: tokens (1 or N), $3: round
   done
   [ -n "$ready" ] || fail "$row: Envoy did not become ready (see $log)"
   local token script
-  if [ "$2" = 1 ]; then
+  if [ "$1" = gatehouse-key ]; then
+    token=$(cat "$WORK/api-key")
+    script="$WORK/key.lua"
+  elif [ "$2" = 1 ]; then
     token=$(cat "$WORK/token")
     script="$WORK/one.lua"
   else
@@ -344,7 +370,7 @@ run() { # $1: configuration, $2: tokens (1 or N), $3: round
 }
 
 STATS='cache_hit|cache_miss|cache_entries|gatehouse.vm|gatehouse.bundle_lo|gatehouse.bundle_rej|ecds.*config_reload'
-ROWS=(none.1 wasm-empty.1 wasm-headers.1 native-1000.1 gatehouse.1)
+ROWS=(none.1 wasm-empty.1 wasm-headers.1 native-1000.1 gatehouse.1 gatehouse-key.1)
 for n in $TOKEN_COUNTS; do ROWS+=("native-1000.$n" "native-$NATIVE_CACHE.$n" "gatehouse.$n"); done
 [ -z "$PUSH_TOKENS" ] || ROWS+=("gatehouse-ecds.$PUSH_TOKENS" "gatehouse-push.$PUSH_TOKENS")
 rm -f "$WORK"/*.wrk.txt "$WORK"/*.warmup.txt "$WORK"/*.rss_kb "$WORK"/*.stats-*.txt
@@ -429,11 +455,12 @@ names = {
     "native-1000": "jwt_authn (jwt_cache_size 1000) + rbac",
     f"native-{big}": f"jwt_authn (jwt_cache_size {big}) + rbac",
     "gatehouse": "Gatehouse",
+    "gatehouse-key": "Gatehouse, API key",
     "gatehouse-ecds": "Gatehouse through ECDS, no push",
     "gatehouse-push": "Gatehouse through ECDS, a bundle push every second",
 }
 print(f"Envoy 1.40, --concurrency 1, wrk -t1 -c{connections} -d{duration}s --latency, "
-      f"RS256 tokens, {route} route; {rounds} round(s), median [min .. max]; every ratio taken within one round. "
+      f"RS256 tokens (the API-key row: one gh_key_ key), {route} route; {rounds} round(s), median [min .. max]; every ratio taken within one round. "
       f"Gatehouse token cache: {ghcache} entries.\n")
 print("| row | tokens | requests/s | vs no filter | p50 ms | p99 ms | p99/p50 | cache hits | cache entries | wasm memory per VM, MiB | Envoy RSS over no filter, MiB |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -459,6 +486,13 @@ for tokens in dict.fromkeys(r.rsplit(".", 1)[1] for r in rows if r.startswith("g
              ratio(g, "wasm-headers.1"), ratio(g, "none.1")]
     print(f"| {int(tokens):,} | " + " | ".join(
         "—" if c == ["—"] else med(c, "{:.2f}x") for c in cells) + " |")
+if "gatehouse-key.1" in runs:
+    print("\n| one credential | API key ÷ JWT (Gatehouse, token cache) | API key ÷ jwt_authn (1000) "
+          "| API key ÷ wasm floor (headers) | API key ÷ no filter |")
+    print("|---|---|---|---|---|")
+    cells = [ratio("gatehouse-key.1", b) for b in
+             ("gatehouse.1", "native-1000.1", "wasm-headers.1", "none.1")]
+    print("| API key vs one token | " + " | ".join(med(c, "{:.2f}x") for c in cells) + " |")
 counts = [r.rsplit(".", 1)[1] for r in rows if r.startswith("gatehouse.") and r != "gatehouse.1"]
 vs_floor = statistics.median(ratio("gatehouse.1", "wasm-headers.1"))
 vs_native = statistics.median(ratio("gatehouse.1", "native-1000.1"))

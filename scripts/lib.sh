@@ -67,6 +67,26 @@ ensure_scim_tester() {
   "$JSONSCHEMA_PYTHON" -c "import scim2_tester, scim2_client.engines.httpx2"
 }
 
+# The official OpenAI Python SDK, the client that tests/tests/credentials.rs presents API keys
+# with through Envoy (tests/sdk/openai_client.py), in the same venv (GATEHOUSE_PYTHON). Its HTTP
+# library pinned too, at the version the SCIM checker's pin shares.
+OPENAI_VERSION=3.63.0
+OPENAI_DEPS="httpx2==2.17.0"
+
+ensure_openai() {
+  if [ -x "$JSONSCHEMA_PYTHON" ] && "$JSONSCHEMA_PYTHON" -c \
+      "import importlib.metadata as m, sys; sys.exit(m.version('openai') != '$OPENAI_VERSION')" \
+      2>/dev/null; then
+    return
+  fi
+  echo "installing openai $OPENAI_VERSION (PyPI) into $VENV_DIR" >&2
+  [ -x "$JSONSCHEMA_PYTHON" ] || python3 -m venv "$VENV_DIR"
+  # shellcheck disable=SC2086 # a list of requirements
+  "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check \
+    "openai==$OPENAI_VERSION" $OPENAI_DEPS
+  "$JSONSCHEMA_PYTHON" -c "import openai"
+}
+
 # Installs Debian packages unless every command they provide is on PATH already:
 #   ensure_debian "PACKAGE..." COMMAND...
 # Tries without `apt-get update` first (fast when the lists are fresh), then with it.

@@ -30,6 +30,7 @@ use gatehouse_deploy::envoy::{self, Addr, Ecds, Filter, PathHandling, Underscore
 use gatehouse_deploy::keys;
 use serde_json::{Map, Value};
 
+pub mod credentials;
 pub mod h2;
 pub mod registry;
 pub mod upstreams;
@@ -239,6 +240,24 @@ fn compile(
     compile_signed(revision, serial, edit_gateway, edit_tenant, None)
 }
 
+/// The fixture bundle, edited, with `credentials` (the text of a credentials file for tenant
+/// `e2e`, see [`credentials`]) as the tenant's API keys.
+pub fn fixture_bundle_with_credentials(
+    revision: &str,
+    edit_gateway: impl Fn(&str) -> String,
+    edit_tenant: impl Fn(&str) -> String,
+    credentials: &str,
+) -> Vec<u8> {
+    compile_with(
+        revision,
+        FIXTURE_SERIAL,
+        edit_gateway,
+        edit_tenant,
+        None,
+        Some(credentials),
+    )
+}
+
 /// Compile the edited fixture, signed with the private JWK at `signing_key` if any.
 fn compile_signed(
     revision: &str,
@@ -247,14 +266,39 @@ fn compile_signed(
     edit_tenant: impl Fn(&str) -> String,
     signing_key: Option<&Path>,
 ) -> Vec<u8> {
+    compile_with(
+        revision,
+        serial,
+        edit_gateway,
+        edit_tenant,
+        signing_key,
+        None,
+    )
+}
+
+/// [`compile_signed`], with a credentials file beside the tenant file when `credentials` is some.
+fn compile_with(
+    revision: &str,
+    serial: u64,
+    edit_gateway: impl Fn(&str) -> String,
+    edit_tenant: impl Fn(&str) -> String,
+    signing_key: Option<&Path>,
+    credentials: Option<&str>,
+) -> Vec<u8> {
     let dir = fixtures();
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).expect("reading a fixture");
     let gateway = edit_gateway(&read("gateway.yaml"));
     let tenant = edit_tenant(&read("tenant.yaml"));
     let (gateway_path, tenant_path) = (dir.join("gateway.yaml"), dir.join("tenant.yaml"));
+    // Named as `gatehouse compile` finds it beside the tenant file; its text is passed, not read.
+    let credentials_path = dir.join("e2e.credentials.json");
+    let mut tenants = vec![(tenant_path.as_path(), tenant.as_str())];
+    if let Some(text) = credentials {
+        tenants.push((credentials_path.as_path(), text));
+    }
     let policy = compile_sources(&Sources {
         gateway: Some((gateway_path.as_path(), gateway.as_str())),
-        tenants: &[(tenant_path.as_path(), tenant.as_str())],
+        tenants: &tenants,
         files: Files::Disk,
         revision: Some(revision),
         serial,
@@ -324,11 +368,14 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn start() -> Upstream {
+        Upstream::script(&repo_root().join("scripts/echo_upstream.py"))
+    }
+
+    /// A Python upstream built on `tests/upstreams/serve.py` (it says its port once ready).
+    pub fn script(path: &Path) -> Upstream {
         let mut command = Command::new("python3");
-        command
-            .arg(repo_root().join("scripts/echo_upstream.py"))
-            .arg("0");
-        let (child, port) = upstreams::spawn_listening("echo (scripts/echo_upstream.py)", command);
+        command.arg(path).arg("0");
+        let (child, port) = upstreams::spawn_listening(&path.display().to_string(), command);
         Upstream { child, port }
     }
 }
@@ -362,6 +409,9 @@ pub struct EnvoyOptions {
     /// Run this module in place of the built gatehouse.wasm (e.g. one `gatehouse package`
     /// embedded a bundle in).
     pub module: Option<PathBuf>,
+    /// Route to this Python upstream (e.g. `tests/upstreams/openai_upstream.py`) in place of the
+    /// echo upstream (`scripts/echo_upstream.py`).
+    pub upstream: Option<PathBuf>,
 }
 
 impl EnvoyOptions {
@@ -415,7 +465,10 @@ impl Envoy {
     /// loads the module's embedded one); returns once `/ready` says LIVE.
     pub fn start(name: &str, bundle: &[u8], options: EnvoyOptions) -> Envoy {
         let wasm = options.wasm().to_path_buf();
-        let upstream = Upstream::start();
+        let upstream = match &options.upstream {
+            Some(script) => Upstream::script(script),
+            None => Upstream::start(),
+        };
         let dir = scratch(name);
         let (port, admin_port) = (free_port(), free_port());
         let ecds_dir = dir.join("ecds");
