@@ -116,7 +116,7 @@ impl<'a> ApiKey<'a> {
             return Err(KeyError::Alphabet);
         }
         let signed = text.get(..KEY_LEN - CHECKSUM_LEN).ok_or(KeyError::Shape)?;
-        if base62_u32(crc32(signed.as_bytes())).as_bytes() != checksum.as_bytes() {
+        if base62_digits(crc32(signed.as_bytes())) != checksum.as_bytes() {
             return Err(KeyError::Checksum);
         }
         Ok(ApiKey { id, secret })
@@ -169,8 +169,8 @@ pub fn issue<E>(mut random: impl FnMut(&mut [u8]) -> Result<(), E>) -> Result<Is
 /// The key of `id` and `secret` (43 base62 characters), checksum appended.
 pub fn assemble(id: KeyId, secret: &str) -> IssuedKey {
     let mut key = format!("{PREFIX}{id}_{secret}");
-    let checksum = base62_u32(crc32(key.as_bytes()));
-    key.push_str(&checksum);
+    let checksum = base62_digits(crc32(key.as_bytes()));
+    key.extend(checksum.iter().map(|&b| char::from(b)));
     IssuedKey {
         id,
         digest: Sha256::digest(secret.as_bytes()).into(),
@@ -179,7 +179,7 @@ pub fn assemble(id: KeyId, secret: &str) -> IssuedKey {
 }
 
 /// Six base62 digits, most significant first.
-fn base62_u32(mut v: u32) -> String {
+fn base62_digits(mut v: u32) -> [u8; CHECKSUM_LEN] {
     let mut out = [b'0'; CHECKSUM_LEN];
     for slot in out.iter_mut().rev() {
         if let Some(&c) = BASE62.get((v % 62) as usize) {
@@ -187,41 +187,12 @@ fn base62_u32(mut v: u32) -> String {
         }
         v /= 62;
     }
-    out.iter().map(|&b| char::from(b)).collect()
+    out
 }
-
-#[expect(
-    clippy::indexing_slicing,
-    reason = "evaluated at compile time: an index out of bounds would fail the build, not a request"
-)]
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-};
 
 /// CRC-32 (IEEE 802.3, as zlib's `crc32`).
 pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut c = !0u32;
-    for &b in bytes {
-        let i = ((c ^ u32::from(b)) & 0xFF) as usize;
-        c = CRC_TABLE.get(i).copied().unwrap_or(0) ^ (c >> 8);
-    }
-    !c
+    crc32fast::hash(bytes)
 }
 
 #[cfg(test)]
