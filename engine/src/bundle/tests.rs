@@ -461,3 +461,59 @@ fn corrupt_tables_are_refused() {
         }
     }
 }
+
+/// SPEC 2.7's budget: an API key adds exactly 40 bytes to the bundle, scoped or not (a scope is
+/// stored once, however many keys share it); the keys load, and each is found by its id.
+#[test]
+fn api_keys_cost_forty_bytes_each() {
+    use crate::model::{
+        ActionSet, Credential, CredentialScope, ScopePath, ScopeRule, Subject, TypeId,
+        VirtualAccountId,
+    };
+    let base = tenant_policy();
+    let size = |policy: &Policy| encode(policy, None).map(|b| b.len()).unwrap_or_default();
+    let keys = |policy: &mut Policy, count: u64, scope: Option<u32>| {
+        if let Some(tenant) = policy.tenants.get_mut(0) {
+            tenant.credentials = (1..=count)
+                .map(|id| Credential {
+                    id: id * 7919,
+                    digest: [id as u8; 32],
+                    principal: Some(Subject::VirtualAccount(VirtualAccountId(0))),
+                    expires: Some(1_900_000_000),
+                    revoked: id % 10 == 0,
+                    scope,
+                })
+                .collect();
+        }
+    };
+    let empty = size(&base);
+    let mut unscoped = base.clone();
+    keys(&mut unscoped, 100_000, None);
+    assert_eq!(size(&unscoped) - empty, 100_000 * 40);
+
+    let mut scoped = base.clone();
+    if let Some(tenant) = scoped.tenants.get_mut(0) {
+        tenant.config.credential_scopes = vec![CredentialScope {
+            rules: vec![ScopeRule {
+                resource_type: TypeId(0),
+                path: ScopePath::Under("a".into()),
+                actions: Some(ActionSet(1)),
+            }],
+        }];
+    }
+    let one_scope = size(&scoped);
+    keys(&mut scoped, 100_000, Some(0));
+    assert_eq!(size(&scoped) - one_scope, 100_000 * 40);
+
+    let bundle = decode(encode(&scoped, None).unwrap_or_default()).expect("loads");
+    let tables = bundle.tables(&bundle.tenants()[0]);
+    assert_eq!(tables.credentials.len(), 100_000);
+    let found = tables.credential(500 * 7919).expect("found by id");
+    assert_eq!(found.digest, [(500u64 as u8); 20]);
+    assert_eq!(found.state(), CredentialState::Revoked);
+    assert_eq!(
+        tables.credential(501 * 7919).map(|c| c.state()),
+        Some(CredentialState::Live { scope: Some(0) })
+    );
+    assert!(tables.credential(501 * 7919 + 1).is_none());
+}
