@@ -113,6 +113,67 @@ show "two keys that Go's encoding/json reads as one (model, MODEL)" -H "authoriz
 show "a form body on a JSON route" -H "authorization: Bearer $carol" $chat \
   -H 'content-type: application/x-www-form-urlencoded' -d 'model=openai-main%2Fo3'
 
+say "API keys: issue one for carol, narrowed to gpt-4o-mini, and use it"
+# On a copy of the policy: examples/ stays as committed.
+policy=target/envoy/policy
+rm -rf "$policy" && mkdir -p "$policy" && cp examples/acme/tenant.yaml "$policy/"
+cp -r examples/acme/keys "$policy/"
+echo "\$ gatehouse credentials create --policy $policy --tenant acme --user carol@acme.com \\"
+echo "    --scope 'model:openai-main/gpt-4o-mini:use' --expires 30d --description 'demo notebook'"
+key=$("$gatehouse" credentials create --policy "$policy" --tenant acme --user carol@acme.com \
+  --scope 'model:openai-main/gpt-4o-mini:use' --expires 30d --description 'demo notebook' \
+  --gateway examples/gateway.yaml)
+key_id=${key#gh_key_}; key_id=${key_id%%_*}
+echo "key: ${key:0:24}... (printed once; $policy/acme.credentials.json holds its id and SHA-256)"
+"$gatehouse" compile --gateway examples/gateway.yaml "$policy" -o target/envoy/acme-keys.bundle
+scripts/push-bundle.sh target/envoy/acme-keys.bundle --wasm "$wasm"
+# The filter picks up the pushed bundle within a second.
+for _ in $(seq 1 50); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $key" \
+    -H 'content-type: application/json' $chat -d '{"model":"openai-main/gpt-4o-mini"}' || true)
+  [[ $code == 200 ]] && break
+  sleep 0.1
+done
+show "carol's key on gpt-4o-mini (curl, Authorization: Bearer)" \
+  -H "authorization: Bearer $key" $chat -d '{"model":"openai-main/gpt-4o-mini"}'
+show "the same key on gpt-4o: carol may use it, the key's scope may not" \
+  -H "authorization: Bearer $key" $chat -d '{"model":"openai-main/gpt-4o"}'
+show "a key with one character changed (the checksum catches it)" \
+  -H "authorization: Bearer ${key:0:40}X${key:41}" $chat -d '{"model":"openai-main/gpt-4o-mini"}'
+ensure_openai
+n=$((n + 1))
+printf '\n%d. the official OpenAI Python SDK with the key\n' "$n"
+echo "   OpenAI(base_url=\"http://127.0.0.1:10000/api/llm/v1\", api_key=KEY).chat.completions.create(model=\"openai-main/gpt-4o-mini\", ...)"
+GATEHOUSE_DEMO_KEY=$key "$JSONSCHEMA_PYTHON" - <<'PY'
+import json, os
+import openai
+client = openai.OpenAI(base_url="http://127.0.0.1:10000/api/llm/v1",
+                       api_key=os.environ["GATEHOUSE_DEMO_KEY"], max_retries=0)
+# The demo upstream echoes the request instead of answering like OpenAI: read the raw response.
+raw = client.chat.completions.with_raw_response.create(
+    model="openai-main/gpt-4o-mini", messages=[{"role": "user", "content": "hello"}])
+seen = json.loads(raw.http_response.text).get("headers", {})
+print(f"   -> {raw.http_response.status_code} allowed; the upstream saw " + ", ".join(
+    f"{k}: {v}" for k, v in sorted(seen.items()) if k.startswith("x-gatehouse-")))
+try:
+    client.chat.completions.create(model="openai-main/gpt-4o",
+                                   messages=[{"role": "user", "content": "hello"}])
+except openai.APIStatusError as e:
+    print(f"   gpt-4o through the SDK: {type(e).__name__} {e.status_code} {e.body}")
+PY
+echo "\$ gatehouse credentials revoke --policy $policy --id $key_id   # then compile and push"
+"$gatehouse" credentials revoke --policy "$policy" --id "$key_id"
+"$gatehouse" compile --gateway examples/gateway.yaml "$policy" -o target/envoy/acme-keys.bundle
+scripts/push-bundle.sh target/envoy/acme-keys.bundle --wasm "$wasm"
+for _ in $(seq 1 50); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $key" \
+    -H 'content-type: application/json' $chat -d '{"model":"openai-main/gpt-4o-mini"}' || true)
+  [[ $code == 401 ]] && break
+  sleep 0.1
+done
+show "the revoked key, after the next bundle" \
+  -H "authorization: Bearer $key" $chat -d '{"model":"openai-main/gpt-4o-mini"}'
+
 say "stats (curl -s 127.0.0.1:9901/stats?filter=gatehouse)"
 sleep 0.5  # the filter hands its counters to Envoy every 200 ms
 curl -s '127.0.0.1:9901/stats?filter=wasmcustom.gatehouse' | grep -v ': 0$' || true

@@ -254,7 +254,20 @@ fn tenant_policy() -> Policy {
             grant(1, Subject::Team(TeamId(0)), 0),
             grant(2, Subject::Everyone, 0),
         ],
-        credentials: Vec::new(),
+        credentials: [
+            (5, Subject::VirtualAccount(VirtualAccountId(0))),
+            (9, Subject::User(UserId(1))),
+        ]
+        .into_iter()
+        .map(|(id, principal)| crate::model::Credential {
+            id,
+            digest: [id as u8; 32],
+            principal: Some(principal),
+            expires: None,
+            revoked: false,
+            scope: None,
+        })
+        .collect(),
     };
     Policy {
         tenants: vec![tenant],
@@ -344,7 +357,7 @@ fn tables_round_trip_and_look_up() {
 #[test]
 fn corrupt_tables_are_refused() {
     type Edit = fn(&mut Vec<u8>);
-    let cases: [(&str, u32, Edit, &str); 14] = [
+    let cases: [(&str, u32, Edit, &str); 17] = [
         (
             "strings cut",
             section::STRINGS,
@@ -431,6 +444,26 @@ fn corrupt_tables_are_refused() {
             |s| set(s, 6, 7),
             "unknown type",
         ),
+        // API keys: 40-byte records, `id` (0..8), digest, `principal` (28..32), `expires`, `scope`
+        // (36..40).
+        (
+            "credential order",
+            section::CREDENTIALS,
+            |s| s.get_mut(0..80).unwrap_or_default().rotate_left(40),
+            "API keys not sorted",
+        ),
+        (
+            "credential principal is a team",
+            section::CREDENTIALS,
+            |s| set(s, 31, 0x40),
+            "names an unknown principal or scope",
+        ),
+        (
+            "credential scope",
+            section::CREDENTIALS,
+            |s| set(s, 36, 7),
+            "names an unknown principal or scope",
+        ),
         // The restricted resource no longer restricted, its authorized run kept.
         (
             "authorized",
@@ -470,7 +503,10 @@ fn api_keys_cost_forty_bytes_each() {
         ActionSet, Credential, CredentialScope, ScopePath, ScopeRule, Subject, TypeId,
         VirtualAccountId,
     };
-    let base = tenant_policy();
+    let mut base = tenant_policy();
+    if let Some(tenant) = base.tenants.get_mut(0) {
+        tenant.credentials.clear();
+    }
     let size = |policy: &Policy| encode(policy, None).map(|b| b.len()).unwrap_or_default();
     let keys = |policy: &mut Policy, count: u64, scope: Option<u32>| {
         if let Some(tenant) = policy.tenants.get_mut(0) {
