@@ -159,7 +159,7 @@ try:
     client.chat.completions.create(model="openai-main/gpt-4o",
                                    messages=[{"role": "user", "content": "hello"}])
 except openai.APIStatusError as e:
-    print(f"   gpt-4o through the SDK: {type(e).__name__} {e.status_code} {e.body}")
+    print(f"   gpt-4o through the SDK: {type(e).__name__} {e.status_code} {e.response.text}")
 PY
 echo "\$ gatehouse credentials revoke --policy $policy --id $key_id   # then compile and push"
 "$gatehouse" credentials revoke --policy "$policy" --id "$key_id"
