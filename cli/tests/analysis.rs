@@ -908,9 +908,9 @@ fn key_entry(id: &str, principal: &str, scopes: &[&str]) -> serde_json::Value {
 /// a3 revoked, a4 expired (at NOW); carol's b1 unscoped.
 fn key_entries() -> Vec<serde_json::Value> {
     let mut revoked = key_entry("00000000000000a3", "virtualaccount:eval-runner", &[]);
-    revoked["revoked"] = "2026-11-15T00:00:00Z".into();
+    set(&mut revoked, "revoked", "2026-11-15T00:00:00Z".into());
     let mut expired = key_entry("00000000000000a4", "virtualaccount:eval-runner", &[]);
-    expired["expires"] = "2026-11-01T00:00:00Z".into();
+    set(&mut expired, "expires", "2026-11-01T00:00:00Z".into());
     vec![
         key_entry(
             "00000000000000a1",
@@ -926,6 +926,13 @@ fn key_entries() -> Vec<serde_json::Value> {
         expired,
         key_entry("00000000000000b1", "user:carol@acme.com", &[]),
     ]
+}
+
+fn set(entry: &mut Value, field: &str, value: Value) {
+    entry
+        .as_object_mut()
+        .unwrap()
+        .insert(field.to_owned(), value);
 }
 
 /// The policy of `dir` compiled into `dir.bundle`.
@@ -1250,8 +1257,16 @@ fn diff_lists_api_key_changes() {
     let gateway = repo_root().join("examples/gateway.yaml");
     acme_with_keys(&base.join("old"), &key_entries());
     let mut keys = key_entries();
-    keys[0]["scopes"] = serde_json::json!(["model:anthropic-main/claude-sonnet-4:use"]);
-    keys[1]["revoked"] = "2026-11-20T00:00:00Z".into();
+    set(
+        keys.get_mut(0).unwrap(),
+        "scopes",
+        serde_json::json!(["model:anthropic-main/claude-sonnet-4:use"]),
+    );
+    set(
+        keys.get_mut(1).unwrap(),
+        "revoked",
+        "2026-11-20T00:00:00Z".into(),
+    );
     keys.push(key_entry(
         "00000000000000c1",
         "virtualaccount:deploy-bot",

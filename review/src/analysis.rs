@@ -256,8 +256,12 @@ pub fn who_can_text(a: &Analysis<'_>, who: &WhoCan) -> String {
 }
 
 /// A key's scope as the credentials file writes it; empty: the principal's whole access.
+/// `None` for a revoked key: the bundle keeps no scope for it.
 fn scope_of(a: &Analysis<'_>, what: &WhatCan) -> Option<Vec<String>> {
     let key = a.credential(what.credential?).ok()?;
+    if key.revoked {
+        return None;
+    }
     Some(key.scope.map(|s| a.scope_rules(s)).unwrap_or_default())
 }
 
@@ -333,17 +337,17 @@ pub fn what_can_text(a: &Analysis<'_>, what: &WhatCan) -> String {
                 for_terminal(&a.principal_name(what.principal)),
                 for_terminal(a.tenant_name())
             );
-            let scope = scope_of(a, what).unwrap_or_default();
-            let scope: Vec<String> = scope.iter().map(|r| terminal(r.clone())).collect();
-            let _ = writeln!(
-                out,
-                "scope: {}",
-                if scope.is_empty() {
+            let scope = match scope_of(a, what) {
+                None => "(not kept for a revoked key)".to_owned(),
+                Some(rules) if rules.is_empty() => {
                     "(none: the principal's whole access)".to_owned()
-                } else {
-                    scope.join(", ")
                 }
-            );
+                Some(rules) => {
+                    let shown: Vec<String> = rules.into_iter().map(terminal).collect();
+                    shown.join(", ")
+                }
+            };
+            let _ = writeln!(out, "scope: {scope}");
         }
         None => {
             let _ = writeln!(
@@ -356,11 +360,12 @@ pub fn what_can_text(a: &Analysis<'_>, what: &WhatCan) -> String {
     }
     let mut grants = GrantTexts::default();
     if let Some(reason) = what.denied {
-        let _ = writeln!(
-            out,
-            "nothing: every request is denied ({reason}: {})",
-            reason.description()
-        );
+        let why = match (what.credential, reason) {
+            (Some(_), gatehouse_engine::Reason::TokenRevoked) => "the API key is revoked",
+            (Some(_), gatehouse_engine::Reason::TokenExpired) => "the API key has expired",
+            _ => reason.description(),
+        };
+        let _ = writeln!(out, "nothing: every request is denied ({reason}: {why})");
         return out;
     }
     let rows: Vec<(String, String)> = what

@@ -21,7 +21,7 @@ pub enum CheckError {
     SeveralTenants,
     /// `--as` and `--credential` name different principals.
     #[error(transparent)]
-    Credential(AnalysisError),
+    Credential(Box<AnalysisError>),
 }
 
 /// A trusted bundle signing key that is not one.
@@ -134,7 +134,8 @@ pub fn check<'e>(
     let (mut outcome, explanation) = engine.explain(&facts, identity, now);
     if let (Some(id), Some(subject)) = (request.credential, &request.as_subject) {
         if let Some(tenant) = outcome.tenant_name() {
-            key_is_of(engine, tenant, id, subject).map_err(CheckError::Credential)?;
+            key_is_of(engine, tenant, id, subject)
+                .map_err(|e| CheckError::Credential(Box::new(e)))?;
         }
     }
     // The key asked about, also when the decision stopped before resolving it (revoked,
