@@ -115,9 +115,7 @@ impl<'a> ApiKey<'a> {
         if !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(KeyError::Alphabet);
         }
-        let signed = text
-            .get(..KEY_LEN - CHECKSUM_LEN)
-            .ok_or(KeyError::Shape)?;
+        let signed = text.get(..KEY_LEN - CHECKSUM_LEN).ok_or(KeyError::Shape)?;
         if base62_u32(crc32(signed.as_bytes())).as_bytes() != checksum.as_bytes() {
             return Err(KeyError::Checksum);
         }
@@ -192,6 +190,10 @@ fn base62_u32(mut v: u32) -> String {
     out.iter().map(|&b| char::from(b)).collect()
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time, where `i < 256` indexing out of bounds fails the build"
+)]
 const CRC_TABLE: [u32; 256] = {
     let mut table = [0u32; 256];
     let mut i = 0;
@@ -251,7 +253,10 @@ mod tests {
         let key = ApiKey::parse(&issued.key).unwrap();
         assert_eq!(key.id, issued.id);
         assert_eq!(key.digest(), issued.digest);
-        assert_eq!(format!("{:?}", key), format!("ApiKey {{ id: {:?}, .. }}", issued.id));
+        assert_eq!(
+            format!("{:?}", key),
+            format!("ApiKey {{ id: {:?}, .. }}", issued.id)
+        );
     }
 
     #[test]
@@ -278,7 +283,11 @@ mod tests {
         assert_eq!(ApiKey::parse(&issued.key[1..]), Err(KeyError::Shape));
         let longer = format!("{}0", issued.key);
         assert_eq!(ApiKey::parse(&longer), Err(KeyError::Shape));
-        let upper = issued.key.replacen(&issued.id.to_string(), &issued.id.to_string().to_uppercase(), 1);
+        let upper = issued.key.replacen(
+            &issued.id.to_string(),
+            &issued.id.to_string().to_uppercase(),
+            1,
+        );
         if upper != issued.key {
             assert_eq!(ApiKey::parse(&upper), Err(KeyError::Id));
         }
@@ -312,7 +321,10 @@ mod tests {
             }
         }
         // 17,200 draws, 277 expected per character.
-        assert!(counts.iter().all(|&n| (200..360).contains(&n)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&n| (200..360).contains(&n)),
+            "{counts:?}"
+        );
     }
 
     #[test]

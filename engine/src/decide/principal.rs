@@ -190,7 +190,7 @@ impl Engine {
                 Ok(Some(end)) => {
                     window.exp = window.exp.min(end.saturating_sub(window.skew));
                 }
-                Err(()) => return Err(Reason::TokenRevoked),
+                Err(reason) => return Err(reason),
             }
         }
         // The window `verify` checked, and what to remember, for the cache.

@@ -137,8 +137,12 @@ impl VirtualAccountRecord {
     /// Whether a token issued at `iat` (`None`: no `iat`) is accepted at `now` under
     /// `tokens_valid_after` and `rotation_grace`: `Ok(None)` when issued at or after the cut-off
     /// (or there is none), `Ok(Some(end))` when issued before it and `now` is inside the grace,
-    /// which ends at `end`; `Err(())` otherwise (`token_revoked`).
-    pub fn token_admitted(&self, iat: Option<i64>, now: i64) -> Result<Option<i64>, ()> {
+    /// which ends at `end`; `Err(Reason::TokenRevoked)` otherwise.
+    pub fn token_admitted(
+        &self,
+        iat: Option<i64>,
+        now: i64,
+    ) -> Result<Option<i64>, crate::reason::Reason> {
         let Some(after) = self.tokens_valid_after() else {
             return Ok(None);
         };
@@ -149,7 +153,7 @@ impl VirtualAccountRecord {
         if self.rotation_grace.get() > 0 && now < end {
             Ok(Some(end))
         } else {
-            Err(())
+            Err(crate::reason::Reason::TokenRevoked)
         }
     }
 
@@ -252,7 +256,9 @@ pub struct CredentialRecord {
 pub enum CredentialState {
     Revoked,
     /// `scope`: an index into `credential_scopes`, or `None` for the principal's whole access.
-    Live { scope: Option<u32> },
+    Live {
+        scope: Option<u32>,
+    },
 }
 
 impl CredentialRecord {
