@@ -34,10 +34,11 @@ pub use decode::{Bundle, LoadOptions, LoadedTenant};
 pub use encode::encode;
 pub use error::{Corrupt, EncodeError, LoadError};
 pub use format::{
-    CredentialRecord, CredentialState, Grants, Header, MappingRecord, Meta, Packed, ResourceRecord, SectionEntry, StrRef, SubjectCode,
-    SubjectNumbers, TeamRecord, UserRecord, VirtualAccountRecord, EMBEDDED_MARKER, FORMAT_MAJOR,
-    FORMAT_MINOR, HEADER_LEN, MAGIC, MAX_DEPTH, NONE, NO_DOMAIN, NO_TIME, RESOURCE_DISABLED,
-    RESOURCE_RESTRICTED, SIGNATURE_TRAILER_LEN, USER_ACTIVE,
+    CredentialRecord, CredentialState, Grants, Header, MappingRecord, Meta, Packed, ResourceRecord,
+    SectionEntry, StrRef, SubjectCode, SubjectNumbers, TeamRecord, UserRecord,
+    VirtualAccountRecord, EMBEDDED_MARKER, FORMAT_MAJOR, FORMAT_MINOR, HEADER_LEN, MAGIC,
+    MAX_DEPTH, NONE, NO_DOMAIN, NO_TIME, RESOURCE_DISABLED, RESOURCE_RESTRICTED,
+    SIGNATURE_TRAILER_LEN, USER_ACTIVE,
 };
 pub use tables::Tables;
 pub use validate::{Invalid, Table};

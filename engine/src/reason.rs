@@ -144,7 +144,10 @@ mod tests {
                     CredentialUnknown,
                 ],
             ),
-            (403, &[TenantUnknown, NoRoute, NoGrant, CredentialOutOfScope]),
+            (
+                403,
+                &[TenantUnknown, NoRoute, NoGrant, CredentialOutOfScope],
+            ),
             (413, &[BodyTooLarge]),
             (400, &[BodyInvalid, PathNotCanonical, RequestAmbiguous]),
             (415, &[UnsupportedMediaType]),

@@ -227,13 +227,13 @@ fn compile_once(
                     text: Some(text.clone()),
                     spec,
                 }),
-            credentials: keys.and_then(|i| credentials.get(i)).map(|(file, text, spec)| {
-                CredentialsSource {
+            credentials: keys
+                .and_then(|i| credentials.get(i))
+                .map(|(file, text, spec)| CredentialsSource {
                     file,
                     text: Some(text.clone()),
                     spec,
-                }
-            }),
+                }),
         })
         .collect();
     let lowered = lower(

@@ -11,10 +11,11 @@ use zerocopy::IntoBytes;
 
 use super::error::EncodeError;
 use super::format::{
-    section, CredentialRecord, Directory, Grants, Header, MappingRecord, Meta, Packed, ResourceRecord, SectionEntry,
-    SignatureTrailer, StrRef, SubjectCode, SubjectNumbers, TeamRecord, UserRecord,
-    VirtualAccountRecord, CREDENTIAL_DIGEST_LEN, CREDENTIAL_NO_EXPIRY, CREDENTIAL_REVOKED,
-    HEADER_LEN, MAX_TENANTS, NONE, NO_DOMAIN, SIGNATURE_TRAILER_LEN, USER_ACTIVE,
+    section, CredentialRecord, Directory, Grants, Header, MappingRecord, Meta, Packed,
+    ResourceRecord, SectionEntry, SignatureTrailer, StrRef, SubjectCode, SubjectNumbers,
+    TeamRecord, UserRecord, VirtualAccountRecord, CREDENTIAL_DIGEST_LEN, CREDENTIAL_NO_EXPIRY,
+    CREDENTIAL_REVOKED, HEADER_LEN, MAX_TENANTS, NONE, NO_DOMAIN, SIGNATURE_TRAILER_LEN,
+    USER_ACTIVE,
 };
 use crate::model::{Credential, IdpId, Policy, RoleId, Subject, Tenant, MAX_ACTIONS};
 
@@ -306,13 +307,22 @@ fn encode_tenant(tenant: &Tenant) -> Result<Vec<(u32, Vec<u8>)>, EncodeError> {
 /// One API key's 40 bytes: its id, the leading bytes of its digest, principal, expiry and scope.
 fn credential_record(credential: &Credential) -> Result<CredentialRecord, EncodeError> {
     let mut digest = [0u8; CREDENTIAL_DIGEST_LEN];
-    digest.copy_from_slice(credential.digest.get(..CREDENTIAL_DIGEST_LEN).unwrap_or(&[0; 20]));
+    digest.copy_from_slice(
+        credential
+            .digest
+            .get(..CREDENTIAL_DIGEST_LEN)
+            .unwrap_or(&[0; 20]),
+    );
     let principal = match credential.principal {
         None => NONE,
         Some(subject @ (Subject::User(_) | Subject::VirtualAccount(_))) => {
             SubjectCode::from(subject).to_wire().get()
         }
-        Some(_) => return Err(EncodeError::Invalid("an API key of a team or `team:everyone`")),
+        Some(_) => {
+            return Err(EncodeError::Invalid(
+                "an API key of a team or `team:everyone`",
+            ))
+        }
     };
     let expires = match credential.expires {
         None => CREDENTIAL_NO_EXPIRY,
@@ -377,11 +387,10 @@ fn check_tenant(tenant: &Tenant) -> Result<(), EncodeError> {
     if !strictly_sorted(&tenant.credentials, |c| &c.id) {
         return bad("API keys not sorted by id or duplicated");
     }
-    if tenant
-        .credentials
-        .iter()
-        .any(|c| c.scope.is_some_and(|s| s as usize >= tenant.config.credential_scopes.len()))
-    {
+    if tenant.credentials.iter().any(|c| {
+        c.scope
+            .is_some_and(|s| s as usize >= tenant.config.credential_scopes.len())
+    }) {
         return bad("an API key names an unknown scope");
     }
     if !strictly_sorted(&tenant.grants, |g| g) {

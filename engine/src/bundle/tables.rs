@@ -12,8 +12,8 @@ use core::ops::Range;
 use zerocopy::little_endian::{U16, U32};
 
 use super::format::{
-    run_of, CredentialRecord, Grants, MappingRecord, Packed, ResourceRecord, StrRef, SubjectCode, SubjectNumbers,
-    TeamRecord, UserRecord, VirtualAccountRecord,
+    run_of, CredentialRecord, Grants, MappingRecord, Packed, ResourceRecord, StrRef, SubjectCode,
+    SubjectNumbers, TeamRecord, UserRecord, VirtualAccountRecord,
 };
 use crate::model::{
     IdpId, ResourceId, ResourceType, RoleId, TeamId, TypeId, UserId, VirtualAccountId,

@@ -8,7 +8,8 @@ use zerocopy::little_endian::U32;
 
 use super::error::{corrupt, LoadError};
 use super::format::{
-    CredentialState, Directory, StrRef, SubjectCode, MAX_DEPTH, RESOURCE_DISABLED, RESOURCE_RESTRICTED, USER_ACTIVE,
+    CredentialState, Directory, StrRef, SubjectCode, MAX_DEPTH, RESOURCE_DISABLED,
+    RESOURCE_RESTRICTED, USER_ACTIVE,
 };
 use super::tables::{cmp_concat, Tables};
 use crate::model::{
@@ -129,7 +130,9 @@ impl core::fmt::Display for Invalid {
             Invalid::Authorized(r) => write!(f, "authorized subjects of `{r}` invalid"),
             Invalid::MappingProvider => f.write_str("mapping names an unknown identity provider"),
             Invalid::MappingTarget => f.write_str("mapping names an unknown target"),
-            Invalid::Credential(id) => write!(f, "API key `{id}` names an unknown principal or scope"),
+            Invalid::Credential(id) => {
+                write!(f, "API key `{id}` names an unknown principal or scope")
+            }
             Invalid::CredentialScope => f.write_str("an API key scope names an unknown type"),
         }
     }
@@ -379,8 +382,10 @@ pub(super) fn tables(cfg: &TenantConfig, t: &Tables<'_>) -> Result<Vec<Range<usi
         next_key(&mut previous, c.id.get(), Table::Credential)?;
         let principal_ok = c.principal_code().is_none_or(|code| {
             let code = SubjectCode::from_wire(U32::new(code));
-            matches!(code.subject(), Subject::User(_) | Subject::VirtualAccount(_))
-                && subject_ok(code)
+            matches!(
+                code.subject(),
+                Subject::User(_) | Subject::VirtualAccount(_)
+            ) && subject_ok(code)
         });
         let scope_ok = match c.state() {
             CredentialState::Revoked | CredentialState::Live { scope: None } => true,

@@ -64,7 +64,11 @@ fn lower_key(
     let id = match spec.id.parse::<KeyId>() {
         Ok(id) => Some(id),
         Err(e) => {
-            d.error(spec.id.span(), Code::Invalid, format!("API key id `{}`: {e}", spec.id.as_str()));
+            d.error(
+                spec.id.span(),
+                Code::Invalid,
+                format!("API key id `{}`: {e}", spec.id.as_str()),
+            );
             None
         }
     };
@@ -173,12 +177,15 @@ fn time_of(d: &mut FileDiagnostics<'_>, text: Option<&SpannedString>) -> Option<
 /// One scope: `type:path`, `type:prefix/*` or `type:*`, then optionally `:action`.
 pub(super) fn scope_rule(text: &str, types: &Types) -> Result<ScopeRule, String> {
     let bad = |why: &str| format!("API key scope `{text}`: {why}");
-    let (type_name, rest) = text
-        .split_once(':')
-        .ok_or_else(|| bad("expected `type:path`, `type:prefix/*` or `type:*`, then optionally `:action`"))?;
+    let (type_name, rest) = text.split_once(':').ok_or_else(|| {
+        bad("expected `type:path`, `type:prefix/*` or `type:*`, then optionally `:action`")
+    })?;
     let ty = types.id(type_name).ok_or_else(|| {
         let known: Vec<&str> = types.names().collect();
-        bad(&format!("unknown resource type `{type_name}` (types: {})", known.join(", ")))
+        bad(&format!(
+            "unknown resource type `{type_name}` (types: {})",
+            known.join(", ")
+        ))
     })?;
     let (path, actions) = match rest.rsplit_once(':') {
         Some((path, action)) => {
@@ -205,7 +212,9 @@ pub(super) fn scope_rule(text: &str, types: &Types) -> Result<ScopeRule, String>
         ScopePath::Exact(p) | ScopePath::Under(p) => p.as_str(),
     };
     if inner.contains('*') || (inner.is_empty() && path != ScopePath::Any) {
-        return Err(bad("`*` stands only for a whole path (`type:*`) or a last segment (`type:prefix/*`)"));
+        return Err(bad(
+            "`*` stands only for a whole path (`type:*`) or a last segment (`type:prefix/*`)",
+        ));
     }
     Ok(ScopeRule {
         resource_type: ty,
