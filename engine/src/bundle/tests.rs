@@ -46,7 +46,7 @@ fn serial_round_trips_and_is_in_meta() {
         let bundle = decode(bytes).unwrap_or_else(|e| panic!("{serial}: {e}"));
         assert_eq!(bundle.serial(), serial);
         assert_eq!(bundle.meta().serial, serial);
-        assert_eq!(bundle.format_version(), (5, 0));
+        assert_eq!(bundle.format_version(), (super::format::FORMAT_MAJOR, 0));
     }
     // META is `revision, compiler_version, tenant_count, serial` (docs/bundle-format.md
     // 3.1): the serial is the last field, a LEB128 varint.
@@ -126,7 +126,7 @@ fn corrupt_serials_are_refused() {
 
 #[test]
 fn earlier_formats_are_refused() {
-    for major in [1u16, 2, 3, 4] {
+    for major in 1..super::format::FORMAT_MAJOR {
         let mut bytes = encode(&policy(10), None).unwrap_or_default();
         if let Some(field) = bytes.get_mut(8..10) {
             field.copy_from_slice(&major.to_le_bytes());
@@ -136,7 +136,10 @@ fn earlier_formats_are_refused() {
         let message = err.map(|e| e.to_string()).unwrap_or_default();
         assert_eq!(
             message,
-            format!("unsupported bundle format {major}.0 (this build reads 5.x)")
+            format!(
+                "unsupported bundle format {major}.0 (this build reads {}.x)",
+                super::format::FORMAT_MAJOR
+            )
         );
     }
 }

@@ -46,11 +46,15 @@ fn header_read_refuses_what_it_must() {
     assert_eq!(read(&bad), Err(LoadError::BadMagic));
     let mut bad = good.clone();
     if let Some(b) = bad.get_mut(8..12) {
-        b.copy_from_slice(&[6, 0, 9, 0]);
+        let [lo, hi] = (FORMAT_MAJOR + 1).to_le_bytes();
+        b.copy_from_slice(&[lo, hi, 9, 0]);
     }
     assert_eq!(
         read(&bad),
-        Err(LoadError::UnsupportedVersion { major: 6, minor: 9 })
+        Err(LoadError::UnsupportedVersion {
+            major: FORMAT_MAJOR + 1,
+            minor: 9
+        })
     );
     let mut bad = good;
     if let Some(b) = bad.get_mut(12) {
