@@ -95,3 +95,11 @@ pub fn negative_if(negative: bool) -> ExitCode {
     }
     .into()
 }
+
+/// `--credential`: an API key id, the 16 lowercase hex digits after `gh_key_`.
+pub fn key_id(text: &str) -> Result<gatehouse_engine::credential::KeyId, String> {
+    text.parse()
+        .map_err(|e: gatehouse_engine::credential::KeyError| {
+            format!("`{text}`: {e} (an API key id is the 16 hex digits after `gh_key_`)")
+        })
+}

@@ -853,3 +853,498 @@ fn who_can_and_what_can_know_the_provisioning_modes() {
         assert_eq!(out.status.code(), Some(1), "{outsider}");
     }
 }
+
+/// examples/acme in `dir` with a credentials file of `keys` (JSON objects): API keys are ids
+/// and hashes in the policy, so any hash serves the analyses; key `00000000000000a1` has the
+/// digest of the real key returned.
+fn acme_with_keys(dir: &Path, keys: &[serde_json::Value]) -> String {
+    let root = repo_root();
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    for entry in std::fs::read_dir(root.join("examples/acme/keys")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join("keys").join(entry.file_name())).unwrap();
+    }
+    std::fs::copy(
+        root.join("examples/acme/tenant.yaml"),
+        dir.join("tenant.yaml"),
+    )
+    .unwrap();
+    let file = serde_json::json!({"credentials": {"tenant": "acme"}, "keys": keys});
+    std::fs::write(
+        dir.join("acme.credentials.json"),
+        serde_json::to_string_pretty(&file).unwrap(),
+    )
+    .unwrap();
+    real_key().key
+}
+
+fn real_key() -> gatehouse_engine::credential::IssuedKey {
+    gatehouse_engine::credential::assemble(
+        gatehouse_engine::credential::KeyId(0xa1),
+        "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg",
+    )
+}
+
+fn key_entry(id: &str, principal: &str, scopes: &[&str]) -> serde_json::Value {
+    let sha256 = if id == "00000000000000a1" {
+        real_key()
+            .digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    } else {
+        "ab".repeat(32)
+    };
+    serde_json::json!({
+        "id": id,
+        "sha256": sha256,
+        "principal": principal,
+        "scopes": scopes,
+        "created": "2026-10-01T00:00:00Z",
+    })
+}
+
+/// eval-runner's keys: a1 `model:anthropic-main/*:use`, a2 `model:anthropic-main/claude-opus-4`,
+/// a3 revoked, a4 expired (at NOW); carol's b1 unscoped.
+fn key_entries() -> Vec<serde_json::Value> {
+    let mut revoked = key_entry("00000000000000a3", "virtualaccount:eval-runner", &[]);
+    set(&mut revoked, "revoked", "2026-11-15T00:00:00Z".into());
+    let mut expired = key_entry("00000000000000a4", "virtualaccount:eval-runner", &[]);
+    set(&mut expired, "expires", "2026-11-01T00:00:00Z".into());
+    vec![
+        key_entry(
+            "00000000000000a1",
+            "virtualaccount:eval-runner",
+            &["model:anthropic-main/*:use"],
+        ),
+        key_entry(
+            "00000000000000a2",
+            "virtualaccount:eval-runner",
+            &["model:anthropic-main/claude-opus-4"],
+        ),
+        revoked,
+        expired,
+        key_entry("00000000000000b1", "user:carol@acme.com", &[]),
+    ]
+}
+
+fn set(entry: &mut Value, field: &str, value: Value) {
+    entry
+        .as_object_mut()
+        .unwrap()
+        .insert(field.to_owned(), value);
+}
+
+/// The policy of `dir` compiled into `dir.bundle`.
+fn compile_dir(dir: &Path) -> PathBuf {
+    let root = repo_root();
+    let out = dir.with_extension("bundle");
+    let done = run(&[
+        "compile",
+        "--gateway",
+        path(&root.join("examples/gateway.yaml")),
+        path(dir),
+        "-o",
+        path(&out),
+        "--serial",
+        "1",
+    ]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    out
+}
+
+fn check_model(b: &Path, identity: &[&str], model: &str) -> (i32, Value) {
+    let body = format!(r#"{{"model":"{model}"}}"#);
+    let mut args = vec!["check", "--bundle", path(b)];
+    args.extend_from_slice(identity);
+    args.extend([
+        "--method",
+        "POST",
+        "--path",
+        "/api/llm/v1/chat/completions",
+        "--body",
+        &body,
+        "--now",
+        NOW,
+        "--json",
+    ]);
+    json(&args)
+}
+
+#[test]
+fn check_decides_as_an_api_key() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("analysis/keys-check");
+    let key = acme_with_keys(&dir, &key_entries());
+    let b = compile_dir(&dir);
+    let sonnet = "anthropic-main/claude-sonnet-4";
+
+    // In scope: allowed, the key named in the answer.
+    let (code, out) = check_model(&b, &["--credential", "00000000000000a1"], sonnet);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["credential"], "00000000000000a1");
+    assert_eq!(out["principal"], "virtualaccount:eval-runner");
+    // Out of scope: denied before the resource is looked up.
+    let (code, out) = check_model(&b, &["--credential", "00000000000000a2"], sonnet);
+    assert_eq!(code, 2);
+    assert_eq!(out["reason"], "credential_out_of_scope");
+    assert_eq!(out["credential"], "00000000000000a2");
+    // Revoked, expired (at --now), unknown.
+    let (_, out) = check_model(&b, &["--credential", "00000000000000a3"], sonnet);
+    assert_eq!(out["reason"], "token_revoked");
+    assert_eq!(out["credential"], "00000000000000a3");
+    let (_, out) = check_model(&b, &["--credential", "00000000000000a4"], sonnet);
+    assert_eq!(out["reason"], "token_expired");
+    let (_, out) = check_model(&b, &["--credential", "00000000000000ff"], sonnet);
+    assert_eq!(out["reason"], "credential_unknown");
+
+    // The key presented as a bearer token: the same answer.
+    let (code, out) = check_model(&b, &["--token", &key], sonnet);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["credential"], "00000000000000a1");
+    let (_, out) = check_model(&b, &["--token", &key], "openai-main/gpt-4o");
+    assert_eq!(out["reason"], "credential_out_of_scope");
+
+    // --as with --credential: the key's principal, or an error.
+    let (code, _) = check_model(
+        &b,
+        &[
+            "--credential",
+            "00000000000000a1",
+            "--as",
+            "virtualaccount:eval-runner",
+        ],
+        sonnet,
+    );
+    assert_eq!(code, 0);
+    let out = run(&[
+        "check",
+        "--bundle",
+        path(&b),
+        "--credential",
+        "00000000000000a1",
+        "--as",
+        "user:carol@acme.com",
+        "--method",
+        "POST",
+        "--path",
+        "/api/llm/v1/chat/completions",
+        "--body",
+        r#"{"model":"anthropic-main/claude-sonnet-4"}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("belongs to `virtualaccount:eval-runner`, not `user:carol@acme.com`"),
+        "{stderr}"
+    );
+    // A malformed id is a usage error (exit 1: 2 means deny).
+    let out = run(&[
+        "check",
+        "--bundle",
+        path(&b),
+        "--credential",
+        "A1",
+        "--method",
+        "GET",
+        "--path",
+        "/",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("16 hex digits"));
+
+    // Text output names the key.
+    let out = run(&[
+        "check",
+        "--bundle",
+        path(&b),
+        "--credential",
+        "00000000000000a1",
+        "--method",
+        "POST",
+        "--path",
+        "/api/llm/v1/chat/completions",
+        "--body",
+        r#"{"model":"anthropic-main/claude-sonnet-4"}"#,
+        "--now",
+        NOW,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("credential") && text.contains("00000000000000a1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn who_can_and_what_can_know_api_keys() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("analysis/keys-review");
+    acme_with_keys(&dir, &key_entries());
+    let b = compile_dir(&dir);
+
+    let (code, who) = json(&[
+        "who-can",
+        "--bundle",
+        path(&b),
+        "--resource",
+        "model:anthropic-main/claude-sonnet-4",
+        "--action",
+        "use",
+        "--now",
+        NOW,
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let allowed = who["allowed"].as_array().unwrap();
+    let row = |p: &str| allowed.iter().find(|e| e["principal"] == p).unwrap();
+    // a2's scope excludes it, a3 is revoked, a4 expired.
+    assert_eq!(
+        row("virtualaccount:eval-runner")["credentials"],
+        serde_json::json!(["00000000000000a1"])
+    );
+    assert!(allowed.iter().all(|e| e["credentials"].is_array()));
+    // Before a4 expired.
+    let (_, before) = json(&[
+        "who-can",
+        "--bundle",
+        path(&b),
+        "--resource",
+        "model:anthropic-main/claude-sonnet-4",
+        "--action",
+        "use",
+        "--now",
+        "2026-10-15T00:00:00Z",
+        "--json",
+    ]);
+    let allowed = before["allowed"].as_array().unwrap();
+    let eval = allowed
+        .iter()
+        .find(|e| e["principal"] == "virtualaccount:eval-runner")
+        .unwrap();
+    assert_eq!(
+        eval["credentials"],
+        serde_json::json!(["00000000000000a1", "00000000000000a4"])
+    );
+    // The text report lists the keys too.
+    let out = run(&[
+        "who-can",
+        "--bundle",
+        path(&b),
+        "--resource",
+        "model:anthropic-main/claude-sonnet-4",
+        "--action",
+        "use",
+        "--now",
+        NOW,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("API keys of allowed principals"), "{text}");
+    assert!(
+        text.contains("00000000000000a1  virtualaccount:eval-runner"),
+        "{text}"
+    );
+    assert!(!text.contains("00000000000000a2"), "{text}");
+
+    // what-can narrowed to the key's scope.
+    let (code, whole) = json(&[
+        "what-can",
+        "--bundle",
+        path(&b),
+        "--as",
+        "virtualaccount:eval-runner",
+        "--now",
+        NOW,
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    assert!(whole.get("credential").is_none());
+    let (code, what) = json(&[
+        "what-can",
+        "--bundle",
+        path(&b),
+        "--credential",
+        "00000000000000a1",
+        "--now",
+        NOW,
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(what["credential"], "00000000000000a1");
+    assert_eq!(what["principal"], "virtualaccount:eval-runner");
+    assert_eq!(
+        what["scope"],
+        serde_json::json!(["model:anthropic-main/*:use"])
+    );
+    let allowed = what["allowed"].as_array().unwrap();
+    assert!(!allowed.is_empty());
+    assert!(allowed.len() < whole["allowed"].as_array().unwrap().len());
+    for e in allowed {
+        assert_eq!(e["action"], "use");
+        assert!(e["resource"]
+            .as_str()
+            .unwrap()
+            .starts_with("model:anthropic-main/"));
+    }
+    assert!(what["blocked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["reason"] == "credential_out_of_scope"
+            && e["resource"] == "provider-account:anthropic-main"));
+    // With --as: the key's principal, or an error.
+    let (code, same) = json(&[
+        "what-can",
+        "--bundle",
+        path(&b),
+        "--as",
+        "virtualaccount:eval-runner",
+        "--credential",
+        "00000000000000a1",
+        "--now",
+        NOW,
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(same, what);
+    let out = run(&[
+        "what-can",
+        "--bundle",
+        path(&b),
+        "--as",
+        "user:carol@acme.com",
+        "--credential",
+        "00000000000000a1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    // Revoked and expired keys can do nothing, and say why.
+    for (id, reason) in [
+        ("00000000000000a3", "token_revoked"),
+        ("00000000000000a4", "token_expired"),
+    ] {
+        let (code, what) = json(&[
+            "what-can",
+            "--bundle",
+            path(&b),
+            "--credential",
+            id,
+            "--now",
+            NOW,
+            "--json",
+        ]);
+        assert_eq!(code, 2);
+        assert_eq!(what["denied"], reason);
+        assert!(what["allowed"].as_array().unwrap().is_empty());
+    }
+    let out = run(&[
+        "what-can",
+        "--bundle",
+        path(&b),
+        "--credential",
+        "00000000000000a3",
+        "--now",
+        NOW,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("token_revoked"), "{text}");
+}
+
+#[test]
+fn diff_lists_api_key_changes() {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("analysis/keys-diff");
+    let gateway = repo_root().join("examples/gateway.yaml");
+    acme_with_keys(&base.join("old"), &key_entries());
+    let mut keys = key_entries();
+    set(
+        keys.get_mut(0).unwrap(),
+        "scopes",
+        serde_json::json!(["model:anthropic-main/claude-sonnet-4:use"]),
+    );
+    set(
+        keys.get_mut(1).unwrap(),
+        "revoked",
+        "2026-11-20T00:00:00Z".into(),
+    );
+    keys.push(key_entry(
+        "00000000000000c1",
+        "virtualaccount:deploy-bot",
+        &[],
+    ));
+    acme_with_keys(&base.join("new"), &keys);
+
+    let (code, diff) = json(&[
+        "diff",
+        path(&base.join("old")),
+        path(&base.join("new")),
+        "--gateway",
+        path(&gateway),
+        "--now",
+        NOW,
+        "--json",
+    ]);
+    // Keys change no principal's access: listed, not counted.
+    assert_eq!(code, 0, "{diff}");
+    assert_eq!(diff["summary"]["changes"], 0);
+    let changes: Vec<(&str, &str)> = diff["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), c["change"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            ("00000000000000a1", "rescoped"),
+            ("00000000000000a2", "revoked"),
+            ("00000000000000c1", "created"),
+        ]
+    );
+    let rescoped = &diff["credentials"][0];
+    assert_eq!(
+        rescoped["before"],
+        serde_json::json!(["model:anthropic-main/*:use"])
+    );
+    assert_eq!(
+        rescoped["after"],
+        serde_json::json!(["model:anthropic-main/claude-sonnet-4:use"])
+    );
+    assert_eq!(
+        diff["credentials"][2]["principal"],
+        "virtualaccount:deploy-bot"
+    );
+
+    let out = run(&[
+        "diff",
+        path(&base.join("old")),
+        path(&base.join("new")),
+        "--gateway",
+        path(&gateway),
+        "--now",
+        NOW,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "api key: acme: API key 00000000000000a2 of virtualaccount:eval-runner revoked"
+        ),
+        "{text}"
+    );
+    let out = run(&[
+        "diff",
+        path(&base.join("old")),
+        path(&base.join("new")),
+        "--gateway",
+        path(&gateway),
+        "--now",
+        NOW,
+        "--markdown",
+    ]);
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("**API keys**"), "{md}");
+    assert!(
+        md.contains("`00000000000000c1`") || md.contains("00000000000000c1"),
+        "{md}"
+    );
+}

@@ -12,18 +12,21 @@
 
 use std::cell::OnceCell;
 
-use crate::bundle::{LoadedTenant, Tables};
-use crate::decide::{self, action_of, authorize, chain, check_principal, Caller, NoTrace};
-use crate::decide::{Engine, GrantRef, Principal};
+use crate::bundle::{CredentialState, LoadedTenant, SubjectCode, Tables};
+use crate::credential::KeyId;
+use crate::decide::{self, action_of, authorize, caller_scope, chain, check_principal, Caller};
+use crate::decide::{credential_of, Engine, GrantRef, NoTrace, Principal};
 use crate::model::{
-    ActionSet, ResourceId, RoleKind, Subject, TeamId, TypeId, UserId, VirtualAccountId,
+    ActionSet, ResourceId, RoleKind, ScopePath, Subject, TeamId, TypeId, UserId, VirtualAccountId,
 };
 use crate::reason::Reason;
 
 mod diff;
 mod error;
+#[cfg(test)]
+mod tests;
 
-pub use diff::{Both, Change, Diff, DiffGroup, Side, TenantDiff};
+pub use diff::{Both, Change, Diff, DiffGroup, KeyChange, KeyChangeKind, Side, TenantDiff};
 pub use error::AnalysisError;
 
 /// One tenant of a loaded bundle, ready for questions. Indexes that only some questions need
@@ -47,6 +50,10 @@ pub struct WhoCan {
     /// Same order. Reasons: `principal_inactive`, `principal_expired`, `resource_disabled`,
     /// `not_authorized_subject`.
     pub blocked: Vec<(Principal, Reason)>,
+    /// The API keys of the allowed principals that would be allowed too: live (not revoked, not
+    /// expired at the time asked) and scoped to admit the request, or unscoped. In the order of
+    /// `allowed`, then by id.
+    pub credentials: Vec<(Principal, KeyId)>,
 }
 
 /// `gatehouse what-can`: every (resource, action) the principal may perform, with the grant, and
@@ -54,13 +61,32 @@ pub struct WhoCan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WhatCan {
     pub principal: Principal,
-    /// The principal itself is denied everywhere (`principal_inactive`, `principal_expired`);
-    /// then `allowed` and `blocked` are empty.
+    /// The API key asked about (`what-can --credential`): the answer is what a request
+    /// presenting it may do.
+    pub credential: Option<KeyId>,
+    /// The principal itself is denied everywhere (`principal_inactive`, `principal_expired`;
+    /// for a key also `token_revoked`, `token_expired`); then `allowed` and `blocked` are empty.
     pub denied: Option<Reason>,
     /// By resource key, then action (the tenant's action order).
     pub allowed: Vec<(ResourceId, u32, GrantRef)>,
-    /// Reasons: `resource_disabled`, `not_authorized_subject`.
+    /// Reasons: `resource_disabled`, `not_authorized_subject`; for a scoped key,
+    /// `credential_out_of_scope` where the principal could act but the key's scope excludes it.
     pub blocked: Vec<(ResourceId, u32, Reason)>,
+}
+
+/// An API key as the bundle records it (never the key: its id, principal, expiry, revocation and
+/// scope).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub id: KeyId,
+    /// `None` when the key's principal is no longer in the tenant.
+    pub principal: Option<Principal>,
+    /// Unix seconds.
+    pub expires: Option<i64>,
+    pub revoked: bool,
+    /// Index into the tenant's `credential_scopes`; `None`: the principal's whole access (and
+    /// for a revoked key, which the bundle keeps without its scope).
+    pub scope: Option<u32>,
 }
 
 impl Engine {
@@ -270,7 +296,17 @@ impl<'e> Analysis<'e> {
 
     /// `gatehouse who-can`. In a tenant with `jit_domains`, a just-in-time member is one more
     /// candidate ([`Principal::JustInTime`], listed after the virtual accounts).
+    ///
+    /// With the principals, the API keys of each allowed one that would be allowed too
+    /// ([`WhoCan::credentials`]).
     pub fn who_can(&self, resource: ResourceId, action: u32, now: i64) -> WhoCan {
+        let mut who = self.who_can_principals(resource, action, now);
+        who.credentials = self.keys_admitted(&who, now);
+        who
+    }
+
+    /// [`Analysis::who_can`] without the keys (what `diff` compares).
+    pub(crate) fn who_can_principals(&self, resource: ResourceId, action: u32, now: i64) -> WhoCan {
         let mut users = vec![false; self.tables.users.len()];
         let mut vas = vec![false; self.tables.virtual_accounts.len()];
         self.candidates_for(resource, action, &mut users, &mut vas);
@@ -279,6 +315,7 @@ impl<'e> Analysis<'e> {
             action,
             allowed: Vec::new(),
             blocked: Vec::new(),
+            credentials: Vec::new(),
         };
         let chosen = |flags: &[bool], make: fn(usize) -> Option<Principal>| {
             flags
@@ -301,6 +338,105 @@ impl<'e> Analysis<'e> {
                 Ok(None) | Err(_) => {}
             }
         }
+        out
+    }
+
+    /// The keys of `who.allowed`'s principals that the engine would allow the same request:
+    /// each key resolved as `check --credential` resolves it (revoked, expired, principal
+    /// checks), then its scope against the resource and action.
+    fn keys_admitted(&self, who: &WhoCan, now: i64) -> Vec<(Principal, KeyId)> {
+        if self.tables.credentials.is_empty() || who.allowed.is_empty() {
+            return Vec::new();
+        }
+        let Some(record) = self.tables.resources.get(who.resource.index()) else {
+            return Vec::new();
+        };
+        let path = self.tables.str(record.path);
+        let mut users = vec![None; self.tables.users.len()];
+        let mut vas = vec![None; self.tables.virtual_accounts.len()];
+        for (i, (p, _)) in who.allowed.iter().enumerate() {
+            let slot = match p {
+                Principal::User(u) => users.get_mut(u.index()),
+                Principal::VirtualAccount(v) => vas.get_mut(v.index()),
+                Principal::JustInTime => None,
+            };
+            if let Some(slot) = slot {
+                *slot = Some(i);
+            }
+        }
+        let mut keys: Vec<(usize, Principal, KeyId)> = Vec::new();
+        for c in self.tables.credentials {
+            let id = KeyId(c.id.get());
+            let Ok(caller) = credential_of(&self.tables, id, now) else {
+                continue;
+            };
+            let position = match caller.principal {
+                Principal::User(u) => users.get(u.index()).copied().flatten(),
+                Principal::VirtualAccount(v) => vas.get(v.index()).copied().flatten(),
+                Principal::JustInTime => None,
+            };
+            let Some(position) = position else {
+                continue;
+            };
+            let admitted = match caller_scope(&self.tenant.config, &caller) {
+                Ok(None) => true,
+                Ok(Some(scope)) => scope.admits(record.resource_type(), path, Some(who.action)),
+                Err(_) => false,
+            };
+            if admitted {
+                keys.push((position, caller.principal, id));
+            }
+        }
+        // The table is sorted by id: a stable sort keeps each principal's keys by id.
+        keys.sort_by_key(|(position, _, _)| *position);
+        keys.into_iter().map(|(_, p, id)| (p, id)).collect()
+    }
+
+    /// The API key of `id`, as the bundle records it.
+    pub fn credential(&self, id: KeyId) -> Result<KeyInfo, AnalysisError> {
+        let record =
+            self.tables
+                .credential(id.0)
+                .ok_or_else(|| AnalysisError::CredentialUnknown {
+                    tenant: self.tenant_name().to_owned(),
+                    credential: id.to_string(),
+                })?;
+        Ok(key_info(record))
+    }
+
+    /// Every API key of the tenant, by id.
+    pub fn credentials(&self) -> impl Iterator<Item = KeyInfo> + '_ {
+        self.tables.credentials.iter().map(key_info)
+    }
+
+    /// A key scope's rules as the credentials file writes them (`type:path`, `type:prefix/*` or
+    /// `type:*`, then `:action` when the rule names actions: one entry per action), sorted.
+    pub fn scope_rules(&self, scope: u32) -> Vec<String> {
+        let config = &self.tenant.config;
+        let Some(scope) = config.credential_scopes.get(scope as usize) else {
+            return vec!["?".to_owned()];
+        };
+        let mut out = Vec::new();
+        for rule in &scope.rules {
+            let ty = config
+                .resource_types
+                .get(rule.resource_type.index())
+                .map_or("?", |t| t.name.as_str());
+            let path = match &rule.path {
+                ScopePath::Any => "*".to_owned(),
+                ScopePath::Exact(p) => p.clone(),
+                ScopePath::Under(p) => format!("{p}/*"),
+            };
+            match rule.actions {
+                None => out.push(format!("{ty}:{path}")),
+                Some(actions) => {
+                    for a in (0..config.actions.len() as u32).filter(|a| actions.contains(*a)) {
+                        out.push(format!("{ty}:{path}:{}", self.action_name(a)));
+                    }
+                }
+            }
+        }
+        out.sort();
         out
     }
 
@@ -422,6 +558,45 @@ impl<'e> Analysis<'e> {
         action: Option<&str>,
         now: i64,
     ) -> Result<WhatCan, AnalysisError> {
+        let unknown = || AnalysisError::PrincipalUnknown {
+            tenant: self.tenant_name().to_owned(),
+            subject: self.principal_name(principal),
+        };
+        let caller = Caller::of(self.tenant, &self.tables, principal).ok_or_else(unknown)?;
+        let checked = check_principal(&self.tables, &caller, now).map(|()| caller);
+        self.what_can_as(principal, None, checked, resource_type, action)
+    }
+
+    /// `gatehouse what-can --credential`: what a request presenting the key of `id` may do at
+    /// `now`: its principal's access, narrowed by the key's scope (pairs the principal may act
+    /// on that the scope excludes are blocked, `credential_out_of_scope`); nothing for a revoked
+    /// or expired key ([`WhatCan::denied`]).
+    pub fn what_can_credential(
+        &self,
+        id: KeyId,
+        resource_type: Option<&str>,
+        action: Option<&str>,
+        now: i64,
+    ) -> Result<WhatCan, AnalysisError> {
+        let key = self.credential(id)?;
+        let principal = key
+            .principal
+            .ok_or_else(|| AnalysisError::CredentialOrphaned {
+                tenant: self.tenant_name().to_owned(),
+                credential: id.to_string(),
+            })?;
+        let caller = credential_of(&self.tables, id, now);
+        self.what_can_as(principal, Some(id), caller, resource_type, action)
+    }
+
+    fn what_can_as(
+        &self,
+        principal: Principal,
+        credential: Option<KeyId>,
+        caller: Result<Caller, Reason>,
+        resource_type: Option<&str>,
+        action: Option<&str>,
+    ) -> Result<WhatCan, AnalysisError> {
         let config = &self.tenant.config;
         let type_filter = resource_type
             .map(|name| {
@@ -452,19 +627,25 @@ impl<'e> Analysis<'e> {
             .transpose()?;
         let mut out = WhatCan {
             principal,
+            credential,
             denied: None,
             allowed: Vec::new(),
             blocked: Vec::new(),
         };
-        let unknown = || AnalysisError::PrincipalUnknown {
-            tenant: self.tenant_name().to_owned(),
-            subject: self.principal_name(principal),
+        let caller = match caller {
+            Ok(caller) => caller,
+            Err(reason) => {
+                out.denied = Some(reason);
+                return Ok(out);
+            }
         };
-        let caller = Caller::of(self.tenant, &self.tables, principal).ok_or_else(unknown)?;
-        if let Err(reason) = check_principal(&self.tables, &caller, now) {
-            out.denied = Some(reason);
-            return Ok(out);
-        }
+        let scope = match caller_scope(config, &caller) {
+            Ok(scope) => scope,
+            Err(reason) => {
+                out.denied = Some(reason);
+                return Ok(out);
+            }
+        };
         let candidates = self.reachable(&caller);
         for (i, reached) in candidates.iter().enumerate() {
             let Some(record) = self.tables.resources.get(i).filter(|_| *reached != 0) else {
@@ -478,7 +659,21 @@ impl<'e> Analysis<'e> {
                 if action_filter.is_some_and(|f| f != a) || !ActionSet(*reached).contains(a) {
                     continue;
                 }
-                match self.authorize(&caller, resource, a) {
+                let answer = self.authorize(&caller, resource, a);
+                // The engine checks a key's scope before the resource: outside it, that is the
+                // answer wherever a grant of the principal reaches.
+                let in_scope = scope.is_none_or(|s| {
+                    s.admits(
+                        record.resource_type(),
+                        self.tables.str(record.path),
+                        Some(a),
+                    )
+                });
+                match answer {
+                    _ if !in_scope && reaches(answer) => {
+                        out.blocked
+                            .push((resource, a, Reason::CredentialOutOfScope));
+                    }
                     Ok(Some(grant)) => out.allowed.push((resource, a, grant)),
                     Err(reason) if is_narrowing(reason) => out.blocked.push((resource, a, reason)),
                     Ok(None) | Err(_) => {}
@@ -568,6 +763,37 @@ pub fn is_narrowing(reason: Reason) -> bool {
         | ResourceUnknown | NoGrant | BodyTooLarge | BodyInvalid | PathNotCanonical
         | UnsupportedMediaType | AuthorityInvalid | CrossSiteRequest | RequestAmbiguous
         | CredentialUnknown => false,
+    }
+}
+
+/// Whether an answer of step 7 is one a grant of the caller reaches: allowed, or stopped by
+/// narrowing.
+fn reaches(answer: Result<Option<GrantRef>, Reason>) -> bool {
+    match answer {
+        Ok(grant) => grant.is_some(),
+        Err(reason) => is_narrowing(reason),
+    }
+}
+
+fn key_info(record: &crate::bundle::CredentialRecord) -> KeyInfo {
+    let (revoked, scope) = match record.state() {
+        CredentialState::Revoked => (true, None),
+        CredentialState::Live { scope } => (false, scope),
+    };
+    let principal = record
+        .principal_code()
+        .map(|code| SubjectCode::from_wire(zerocopy::little_endian::U32::new(code)).subject())
+        .and_then(|s| match s {
+            Subject::User(u) => Some(Principal::User(u)),
+            Subject::VirtualAccount(v) => Some(Principal::VirtualAccount(v)),
+            Subject::Team(_) | Subject::Everyone => None,
+        });
+    KeyInfo {
+        id: KeyId(record.id.get()),
+        principal,
+        expires: record.expires(),
+        revoked,
+        scope,
     }
 }
 

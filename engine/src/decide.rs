@@ -27,7 +27,7 @@ mod tests;
 
 pub(crate) use authorize::{authorize, NoTrace, Trace};
 use principal::Cached;
-pub(crate) use principal::{check_principal, Caller};
+pub(crate) use principal::{check_principal, credential_of, Caller};
 
 // What access review (`crate::analysis`) and `explain` reuse of the steps.
 #[cfg(feature = "analysis")]
@@ -309,7 +309,7 @@ impl Engine {
         // 3-5. Token and principal.
         let caller = match identity {
             Identity::Subject(subject) => self.resolve_subject(tenant, &tables, subject, now)?,
-            Identity::Credential(id) => self.credential_of(&tables, id, now)?,
+            Identity::Credential(id) => credential_of(&tables, id, now)?,
             Identity::Token => {
                 let presented =
                     request::extract_token(&gateway.token_sources, request.path, request.headers)?
@@ -330,18 +330,7 @@ impl Engine {
         };
         out.principal = Some(caller.principal);
         out.credential = caller.credential.map(|c| c.id);
-        // What a scoped key may reach; `None` for every other caller.
-        let scope = caller
-            .credential
-            .and_then(|c| c.scope)
-            .map(|i| {
-                tenant
-                    .config
-                    .credential_scopes
-                    .get(i as usize)
-                    .ok_or(Reason::CredentialOutOfScope)
-            })
-            .transpose()?;
+        let scope = caller_scope(&tenant.config, &caller)?;
         out.just_in_time = caller.just_in_time.as_ref().map(|m| m.email.clone());
         trace.caller(&caller);
 
@@ -378,16 +367,15 @@ impl Engine {
             let ty = config
                 .resource_types
                 .iter()
-                .position(|t| t.name == target.resource.resource_type);
+                .position(|t| t.name == target.resource.resource_type)
+                .and_then(|t| u32::try_from(t).ok())
+                .map(crate::model::TypeId);
             let action = config
                 .actions
                 .iter()
                 .position(|a| *a == target.action)
                 .and_then(|a| u32::try_from(a).ok());
-            let admitted = ty
-                .and_then(|t| u32::try_from(t).ok())
-                .is_some_and(|t| scope.admits(crate::model::TypeId(t), path, action));
-            if !admitted {
+            if !ty.is_some_and(|t| scope.admits(t, &path, action)) {
                 return Err(Reason::CredentialOutOfScope);
             }
         }
@@ -506,4 +494,22 @@ impl Engine {
             .map(|(_, t)| t)
             .ok_or(Reason::TenantUnknown)
     }
+}
+
+/// What a caller's scoped API key may reach; `None` for every other caller (a key without a
+/// scope, a token, `--as`). A scope index the tenant lacks admits nothing.
+pub(crate) fn caller_scope<'t>(
+    config: &'t crate::model::TenantConfig,
+    caller: &Caller,
+) -> Result<Option<&'t crate::model::CredentialScope>, Reason> {
+    caller
+        .credential
+        .and_then(|c| c.scope)
+        .map(|i| {
+            config
+                .credential_scopes
+                .get(i as usize)
+                .ok_or(Reason::CredentialOutOfScope)
+        })
+        .transpose()
 }

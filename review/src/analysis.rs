@@ -11,10 +11,13 @@ use std::path::{Path, PathBuf};
 
 use gatehouse_compiler::compile::{compile_paths, CompileError, CompileOptions};
 use gatehouse_engine::analysis::{
-    Analysis, AnalysisError, Diff, DiffGroup, Side, TenantDiff, WhatCan, WhoCan,
+    Analysis, AnalysisError, Diff, DiffGroup, KeyChange, KeyChangeKind, Side, TenantDiff, WhatCan,
+    WhoCan,
 };
 use gatehouse_engine::bundle::MAGIC;
+use gatehouse_engine::credential::KeyId;
 use gatehouse_engine::decide::GrantRef;
+use gatehouse_engine::decide::Principal;
 use gatehouse_engine::escape::{for_terminal, markdown_code, Phrase};
 use gatehouse_engine::{Engine, LoadError, LoadOptions};
 use serde_json::{json, Value};
@@ -149,7 +152,50 @@ pub fn what_can<'e>(
     Ok((a, what))
 }
 
-/// The `who-can --json` document.
+/// `gatehouse what-can --credential`'s question: what a request presenting the API key of
+/// `credential` may do. With `subject` (`--as`), the key must be that principal's.
+pub fn what_can_credential<'e>(
+    engine: &'e Engine,
+    tenant: Option<&str>,
+    subject: Option<&str>,
+    credential: KeyId,
+    resource_type: Option<&str>,
+    action: Option<&str>,
+    now: i64,
+) -> Result<(Analysis<'e>, WhatCan), AnalysisError> {
+    let a = engine.analysis(tenant)?;
+    let key = a.credential(credential)?;
+    if let Some(subject) = subject {
+        let principal = a.principal(subject)?;
+        let holder = key
+            .principal
+            .ok_or_else(|| AnalysisError::CredentialOrphaned {
+                tenant: a.tenant_name().to_owned(),
+                credential: credential.to_string(),
+            })?;
+        if holder != principal {
+            return Err(AnalysisError::CredentialNotOf {
+                credential: credential.to_string(),
+                holder: a.principal_name(holder),
+                subject: subject.to_owned(),
+            });
+        }
+    }
+    let what = a.what_can_credential(credential, resource_type, action, now)?;
+    Ok((a, what))
+}
+
+/// The keys of `principal` listed by who-can, by id.
+fn keys_of(who: &WhoCan, principal: Principal) -> Vec<KeyId> {
+    who.credentials
+        .iter()
+        .filter(|(p, _)| *p == principal)
+        .map(|(_, id)| *id)
+        .collect()
+}
+
+/// The `who-can --json` document. Each allowed principal lists `credentials`: the ids of its
+/// API keys that would be allowed too (live, and scoped to admit the request or unscoped).
 pub fn who_can_json(a: &Analysis<'_>, who: &WhoCan) -> Value {
     json!({
         "tenant": a.tenant_name(),
@@ -158,6 +204,7 @@ pub fn who_can_json(a: &Analysis<'_>, who: &WhoCan) -> Value {
         "allowed": who.allowed.iter().map(|(p, g)| json!({
             "principal": a.principal_name(*p),
             "grant": a.grant_text(g),
+            "credentials": keys_of(who, *p).iter().map(KeyId::to_string).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "blocked": who.blocked.iter().map(|(p, r)| json!({
             "principal": a.principal_name(*p),
@@ -192,7 +239,30 @@ pub fn who_can_text(a: &Analysis<'_>, who: &WhoCan) -> String {
         "blocked (hold a grant, stopped by narrowing)",
         &rows,
     );
+    // Only where the tenant has API keys, so that other tenants' reports read as before.
+    if a.credentials().next().is_some() {
+        let rows: Vec<(String, String)> = who
+            .credentials
+            .iter()
+            .map(|(p, id)| (id.to_string(), terminal(a.principal_name(*p))))
+            .collect();
+        table(
+            &mut out,
+            "API keys of allowed principals (live, scope admits it)",
+            &rows,
+        );
+    }
     out
+}
+
+/// A key's scope as the credentials file writes it; empty: the principal's whole access.
+/// `None` for a revoked key: the bundle keeps no scope for it.
+fn scope_of(a: &Analysis<'_>, what: &WhatCan) -> Option<Vec<String>> {
+    let key = a.credential(what.credential?).ok()?;
+    if key.revoked {
+        return None;
+    }
+    Some(key.scope.map(|s| a.scope_rules(s)).unwrap_or_default())
 }
 
 /// The `what-can --json` document (pretty-printed text), written from typed rows: a tenant
@@ -214,6 +284,11 @@ pub fn what_can_json(a: &Analysis<'_>, what: &WhatCan) -> String {
     struct Doc<'a> {
         tenant: &'a str,
         principal: String,
+        /// With `--credential`: the key's id and scope rules (empty: the whole access).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        credential: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        scope: Option<Vec<String>>,
         denied: Option<&'static str>,
         allowed: Vec<Allowed<'a>>,
         blocked: Vec<Blocked<'a>>,
@@ -225,6 +300,8 @@ pub fn what_can_json(a: &Analysis<'_>, what: &WhatCan) -> String {
     let doc = Doc {
         tenant: a.tenant_name(),
         principal: a.principal_name(what.principal),
+        credential: what.credential.map(|id| id.to_string()),
+        scope: scope_of(a, what),
         denied: what.denied.map(|r| r.code()),
         allowed: what
             .allowed
@@ -252,19 +329,43 @@ pub fn what_can_json(a: &Analysis<'_>, what: &WhatCan) -> String {
 /// `what-can` as text.
 pub fn what_can_text(a: &Analysis<'_>, what: &WhatCan) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "what {} can do (tenant {})",
-        for_terminal(&a.principal_name(what.principal)),
-        for_terminal(a.tenant_name())
-    );
+    match what.credential {
+        Some(id) => {
+            let _ = writeln!(
+                out,
+                "what API key {id} of {} can do (tenant {})",
+                for_terminal(&a.principal_name(what.principal)),
+                for_terminal(a.tenant_name())
+            );
+            let scope = match scope_of(a, what) {
+                None => "(not kept for a revoked key)".to_owned(),
+                Some(rules) if rules.is_empty() => {
+                    "(none: the principal's whole access)".to_owned()
+                }
+                Some(rules) => {
+                    let shown: Vec<String> = rules.into_iter().map(terminal).collect();
+                    shown.join(", ")
+                }
+            };
+            let _ = writeln!(out, "scope: {scope}");
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "what {} can do (tenant {})",
+                for_terminal(&a.principal_name(what.principal)),
+                for_terminal(a.tenant_name())
+            );
+        }
+    }
     let mut grants = GrantTexts::default();
     if let Some(reason) = what.denied {
-        let _ = writeln!(
-            out,
-            "nothing: every request is denied ({reason}: {})",
-            reason.description()
-        );
+        let why = match (what.credential, reason) {
+            (Some(_), gatehouse_engine::Reason::TokenRevoked) => "the API key is revoked",
+            (Some(_), gatehouse_engine::Reason::TokenExpired) => "the API key has expired",
+            _ => reason.description(),
+        };
+        let _ = writeln!(out, "nothing: every request is denied ({reason}: {why})");
         return out;
     }
     let rows: Vec<(String, String)> = what
@@ -427,7 +528,66 @@ pub fn diff_json(diff: &Diff<'_>, limits: DiffLimits) -> Value {
         "changes": changes,
         "groups": groups,
         "notes": notes(diff),
+        "credentials": diff
+            .tenants
+            .iter()
+            .flat_map(|t| t.credentials.iter().map(|c| key_change_json(&t.tenant, c)))
+            .collect::<Vec<_>>(),
     })
+}
+
+/// One API-key change: `tenant`, `id`, `principal`, `change` (its code), `description`, and
+/// what the change needs: `scope` and `expires` of a created key; `before` and `after` of a
+/// rescoped key (rule lists), an expiry or rotation (Unix seconds or null), a principal change;
+/// `replacements` of a rotation.
+fn key_change_json(tenant: &str, c: &KeyChange) -> Value {
+    let mut row = json!({
+        "tenant": tenant,
+        "id": c.id.to_string(),
+        "principal": c.principal,
+        "change": c.kind.code(),
+        "description": c.phrase(),
+    });
+    let extra = match &c.kind {
+        KeyChangeKind::Created {
+            scope,
+            expires,
+            revoked,
+        } => json!({"scope": scope, "expires": expires, "revoked": revoked}),
+        KeyChangeKind::Rescoped { before, after } => json!({"before": before, "after": after}),
+        KeyChangeKind::Expiry { before, after } => json!({"before": before, "after": after}),
+        KeyChangeKind::Rotated {
+            before,
+            after,
+            replacements,
+        } => json!({
+            "before": before,
+            "after": after,
+            "replacements": replacements.iter().map(KeyId::to_string).collect::<Vec<_>>(),
+        }),
+        KeyChangeKind::PrincipalChanged { before, after } => {
+            json!({"before": before, "after": after})
+        }
+        KeyChangeKind::Removed | KeyChangeKind::Revoked | KeyChangeKind::Unrevoked => json!({}),
+    };
+    if let (Some(row), Value::Object(extra)) = (row.as_object_mut(), extra) {
+        row.extend(extra);
+    }
+    row
+}
+
+/// Every API-key change, each prefixed with its tenant.
+fn key_changes(diff: &Diff<'_>) -> Vec<Phrase> {
+    let mut out = Vec::new();
+    for t in &diff.tenants {
+        let tenant = Phrase::new().name(&t.tenant).word(": ");
+        out.extend(
+            t.credentials
+                .iter()
+                .map(|c| tenant.clone().then(&c.phrase())),
+        );
+    }
+    out
 }
 
 /// Changes that no (principal, resource, action) shows: the gateway's, and those only token
@@ -473,6 +633,17 @@ pub fn diff_markdown(diff: &Diff<'_>, limits: DiffLimits) -> String {
         );
         for n in &notes {
             let _ = writeln!(out, "- {}", n.markdown());
+        }
+        out.push('\n');
+    }
+    let keys = key_changes(diff);
+    if !keys.is_empty() {
+        let _ = writeln!(
+            out,
+            "**API keys** (a key changes no principal's access, not counted below):\n"
+        );
+        for k in &keys {
+            let _ = writeln!(out, "- {}", k.markdown());
         }
         out.push('\n');
     }
@@ -554,6 +725,9 @@ pub fn diff_text(diff: &Diff<'_>, limits: DiffLimits) -> String {
     );
     for n in notes(diff) {
         let _ = writeln!(out, "also changed: {}", n.for_terminal());
+    }
+    for k in key_changes(diff) {
+        let _ = writeln!(out, "api key: {}", k.for_terminal());
     }
     for t in &diff.tenants {
         for g in &t.groups {

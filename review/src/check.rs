@@ -5,6 +5,8 @@
 
 use std::fmt::Write as _;
 
+use gatehouse_engine::analysis::AnalysisError;
+use gatehouse_engine::credential::KeyId;
 use gatehouse_engine::decide::Explanation;
 use gatehouse_engine::escape::for_terminal;
 use gatehouse_engine::route::Body;
@@ -17,6 +19,9 @@ pub enum CheckError {
     /// No `--host`, and no lone tenant to take it from.
     #[error("the bundle has several tenants: say which with --host")]
     SeveralTenants,
+    /// `--as` and `--credential` name different principals.
+    #[error(transparent)]
+    Credential(Box<AnalysisError>),
 }
 
 /// A trusted bundle signing key that is not one.
@@ -64,7 +69,11 @@ pub struct CheckRequest {
     /// Sent as `Authorization: Bearer <token>`.
     pub token: Option<String>,
     /// Decide for this subject instead of a token (`user:<email>`, `virtualaccount:<name>`).
+    /// With `credential`, the key's principal, which it must be.
     pub as_subject: Option<String>,
+    /// Decide as a request presenting the API key of this id would be decided (every check but
+    /// the secret's): its revocation, expiry, principal and scope.
+    pub credential: Option<KeyId>,
     pub body: Option<Vec<u8>>,
     /// Send a body without the default `content-type: application/json`.
     pub no_content_type: bool,
@@ -117,14 +126,49 @@ pub fn check<'e>(
         headers: &header_refs,
         body,
     };
-    let identity = match &request.as_subject {
-        Some(subject) => Identity::Subject(subject),
-        None => Identity::Token,
+    let identity = match (request.credential, &request.as_subject) {
+        (Some(id), _) => Identity::Credential(id),
+        (None, Some(subject)) => Identity::Subject(subject),
+        (None, None) => Identity::Token,
     };
-    let (outcome, explanation) = engine.explain(&facts, identity, now);
+    let (mut outcome, explanation) = engine.explain(&facts, identity, now);
+    if let (Some(id), Some(subject)) = (request.credential, &request.as_subject) {
+        if let Some(tenant) = outcome.tenant_name() {
+            key_is_of(engine, tenant, id, subject)
+                .map_err(|e| CheckError::Credential(Box::new(e)))?;
+        }
+    }
+    // The key asked about, also when the decision stopped before resolving it (revoked,
+    // expired, unknown).
+    if outcome.credential.is_none() {
+        outcome.credential = request.credential;
+    }
     Ok(Checked {
         outcome,
         explanation,
+    })
+}
+
+/// With `--as` and `--credential`: the key of `id` must be `subject`'s. A key the tenant does not
+/// have is left to the decision (`credential_unknown`).
+fn key_is_of(engine: &Engine, tenant: &str, id: KeyId, subject: &str) -> Result<(), AnalysisError> {
+    let a = engine.analysis(Some(tenant))?;
+    let Ok(key) = a.credential(id) else {
+        return Ok(());
+    };
+    let holder = key
+        .principal
+        .ok_or_else(|| AnalysisError::CredentialOrphaned {
+            tenant: tenant.to_owned(),
+            credential: id.to_string(),
+        })?;
+    if a.principal(subject).ok() == Some(holder) {
+        return Ok(());
+    }
+    Err(AnalysisError::CredentialNotOf {
+        credential: id.to_string(),
+        holder: a.principal_name(holder),
+        subject: subject.to_owned(),
     })
 }
 
@@ -142,6 +186,7 @@ pub fn outcome_json(outcome: &Outcome<'_>, explanation: &Explanation) -> Value {
         "resource": outcome.resource(),
         "action": outcome.action,
         "grant": outcome.grant(),
+        "credential": outcome.credential.map(|id| id.to_string()),
         "explain": explanation,
     })
 }
@@ -173,6 +218,7 @@ pub fn render_outcome(outcome: &Outcome<'_>, explanation: &Explanation, as_json:
         ("resource", outcome.resource()),
         ("action", outcome.action.map(str::to_owned)),
         ("grant", outcome.grant()),
+        ("credential", outcome.credential.map(|id| id.to_string())),
     ];
     for (name, value) in rows {
         if let Some(value) = value {

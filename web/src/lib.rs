@@ -188,6 +188,7 @@ pub fn check(engine: &Engine, request: JsRequest, body: Option<Vec<u8>>) -> Resu
         headers: request.headers,
         token: request.token,
         as_subject: request.as_subject,
+        credential: None,
         body,
         no_content_type: request.no_content_type,
     };

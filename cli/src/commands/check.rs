@@ -29,8 +29,13 @@ pub struct CheckArgs {
     #[arg(long, conflicts_with = "as_subject")]
     pub token_file: Option<PathBuf>,
     /// Skip the token and decide for this subject (`user:<email>`, `virtualaccount:<name>`).
+    /// With --credential, the key's principal, which it must be.
     #[arg(long = "as")]
     pub as_subject: Option<String>,
+    /// Decide as a request presenting the API key of this id (16 hex digits) would be decided:
+    /// every check but the secret's (revoked, expired, its principal, its scope).
+    #[arg(long, value_parser = super::key_id, conflicts_with_all = ["token", "token_file"])]
+    pub credential: Option<gatehouse_engine::credential::KeyId>,
     /// Request body (JSON text).
     #[arg(long, conflicts_with = "body_file")]
     pub body: Option<String>,
@@ -86,6 +91,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         headers,
         token,
         as_subject: args.as_subject,
+        credential: args.credential,
         body,
         no_content_type: args.no_content_type,
     };

@@ -12,9 +12,14 @@ use super::SourceArgs;
 pub struct WhatCanArgs {
     #[command(flatten)]
     pub source: SourceArgs,
-    /// `user:<email>` or `virtualaccount:<name>`.
-    #[arg(long = "as")]
-    pub subject: String,
+    /// `user:<email>` or `virtualaccount:<name>`. With --credential, the key's principal, which
+    /// it must be.
+    #[arg(long = "as", required_unless_present = "credential")]
+    pub subject: Option<String>,
+    /// What a request presenting the API key of this id (16 hex digits) may do: its principal's
+    /// access narrowed by the key's scope; nothing if it is revoked or expired.
+    #[arg(long, value_parser = super::key_id)]
+    pub credential: Option<gatehouse_engine::credential::KeyId>,
     /// Only resources of this type.
     #[arg(long = "type")]
     pub resource_type: Option<String>,
@@ -27,14 +32,23 @@ pub struct WhatCanArgs {
 pub fn run(args: WhatCanArgs) -> Result<ExitCode> {
     let engine = args.source.engine()?;
     let now = args.source.now()?;
-    let (a, what) = analysis::what_can(
-        &engine,
-        args.source.tenant.as_deref(),
-        &args.subject,
-        args.resource_type.as_deref(),
-        args.action.as_deref(),
-        now,
-    )?;
+    let tenant = args.source.tenant.as_deref();
+    let (resource_type, action) = (args.resource_type.as_deref(), args.action.as_deref());
+    let (a, what) = match (args.credential, &args.subject) {
+        (Some(id), subject) => analysis::what_can_credential(
+            &engine,
+            tenant,
+            subject.as_deref(),
+            id,
+            resource_type,
+            action,
+            now,
+        )?,
+        (None, Some(subject)) => {
+            analysis::what_can(&engine, tenant, subject, resource_type, action, now)?
+        }
+        (None, None) => anyhow::bail!("give --as SUBJECT or --credential ID"),
+    };
     if args.source.json {
         println!("{}", analysis::what_can_json(&a, &what));
     } else {

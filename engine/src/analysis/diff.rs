@@ -13,6 +13,7 @@
 
 mod causes;
 mod compare;
+mod credentials;
 mod matching;
 mod notes;
 
@@ -25,6 +26,8 @@ use crate::model::ResourceId;
 use crate::reason::Reason;
 use matching::{union_by, union_principals};
 use notes::{gateway_notes, token_notes};
+
+pub use credentials::{KeyChange, KeyChangeKind};
 
 /// A principal (by name) as it is on each side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +79,9 @@ pub struct TenantDiff<'e> {
     /// providers and their mappings, revoked token ids, `tokens_valid_after`, hosts): listed,
     /// not counted, since `--as` triples do not read them.
     pub notes: Vec<Phrase>,
+    /// API keys created, removed, revoked, rescoped, rotated or otherwise changed: listed, not
+    /// counted, since a key changes no `--as` triple (its principal's access is the same).
+    pub credentials: Vec<KeyChange>,
 }
 
 /// Every difference between two bundles.
@@ -208,7 +214,9 @@ impl<'e> TenantDiff<'e> {
             actions,
             groups: Vec::new(),
             notes: Vec::new(),
+            credentials: Vec::new(),
         };
+        diff.credentials = credentials::credential_changes(diff.old.as_ref(), diff.new.as_ref());
         if let (Some(o), Some(n)) = (diff.old.as_ref(), diff.new.as_ref()) {
             diff.notes = token_notes(o, n);
         }

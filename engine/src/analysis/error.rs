@@ -25,6 +25,23 @@ pub enum AnalysisError {
         tenant: String,
         subject: String,
     },
+    /// No API key of this id (16 hex digits) in the tenant.
+    CredentialUnknown {
+        tenant: String,
+        credential: String,
+    },
+    /// The key's principal is no longer in the tenant (presenting it is `principal_unknown`).
+    CredentialOrphaned {
+        tenant: String,
+        credential: String,
+    },
+    /// `--as` and `--credential` together, naming different principals.
+    CredentialNotOf {
+        credential: String,
+        /// The key's principal, `user:<email>` or `virtualaccount:<name>`.
+        holder: String,
+        subject: String,
+    },
 }
 
 impl core::fmt::Display for AnalysisError {
@@ -57,6 +74,23 @@ impl core::fmt::Display for AnalysisError {
                 f,
                 "tenant `{tenant}` has no principal `{subject}` (principals are \
                  `user:<email>` and `virtualaccount:<name>`)"
+            ),
+            AnalysisError::CredentialUnknown { tenant, credential } => {
+                write!(f, "tenant `{tenant}` has no API key `{credential}`")
+            }
+            AnalysisError::CredentialOrphaned { tenant, credential } => write!(
+                f,
+                "API key `{credential}` of tenant `{tenant}` belongs to a principal the tenant no \
+                 longer has (presenting it is denied principal_unknown)"
+            ),
+            AnalysisError::CredentialNotOf {
+                credential,
+                holder,
+                subject,
+            } => write!(
+                f,
+                "API key `{credential}` belongs to `{holder}`, not `{subject}`: drop --as, or \
+                 name the key's principal"
             ),
         }
     }

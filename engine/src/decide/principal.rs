@@ -239,22 +239,6 @@ impl Engine {
         credential_caller(tables, record, key.id, scope, now)
     }
 
-    /// `gatehouse check --credential`: the key of `id`, as if its holder presented it (offline,
-    /// without the secret), with every check but the digest.
-    pub(super) fn credential_of(
-        &self,
-        tables: &Tables<'_>,
-        id: KeyId,
-        now: i64,
-    ) -> Result<Caller, Reason> {
-        let record = tables.credential(id.0).ok_or(Reason::CredentialUnknown)?;
-        let scope = match record.state() {
-            CredentialState::Revoked => return Err(Reason::TokenRevoked),
-            CredentialState::Live { scope } => scope,
-        };
-        credential_caller(tables, record, id, scope, now)
-    }
-
     /// A subject reference (`user:<email>`, `virtualaccount:<name>`) to a caller, with the
     /// principal checks of 2.5.
     ///
@@ -610,6 +594,18 @@ pub(crate) fn check_principal(
         Principal::JustInTime => {}
     }
     Ok(())
+}
+
+/// `gatehouse check --credential` and the analyses: the key of `id`, as if its holder presented
+/// it (offline, without the secret), with every check but the digest: revoked, expired, then its
+/// principal and the principal checks.
+pub(crate) fn credential_of(tables: &Tables<'_>, id: KeyId, now: i64) -> Result<Caller, Reason> {
+    let record = tables.credential(id.0).ok_or(Reason::CredentialUnknown)?;
+    let scope = match record.state() {
+        CredentialState::Revoked => return Err(Reason::TokenRevoked),
+        CredentialState::Live { scope } => scope,
+    };
+    credential_caller(tables, record, id, scope, now)
 }
 
 /// The caller a live key stands for: expiry, then its principal and the principal checks.

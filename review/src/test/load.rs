@@ -381,6 +381,7 @@ fn request_case(
             headers,
             token,
             as_subject: spec.as_subject.clone(),
+            credential: None,
             body,
             no_content_type: spec.no_content_type,
         },

@@ -35,7 +35,7 @@ pub enum CaseError {
     )]
     SeveralTenants(String),
     #[error("{0}")]
-    Analysis(AnalysisError),
+    Analysis(Box<AnalysisError>),
     #[error("minting the token: {0}")]
     Mint(KeyError),
     #[error(transparent)]
@@ -142,7 +142,7 @@ fn analysis_tenant<'e>(
         .map(|a| a.tenant())
         .map_err(|e| match e {
             AnalysisError::SeveralTenants(names) => CaseError::SeveralTenants(names),
-            e => CaseError::Analysis(e),
+            e => CaseError::Analysis(Box::new(e)),
         })
 }
 

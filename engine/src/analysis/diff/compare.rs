@@ -106,7 +106,7 @@ impl<'e> TenantDiff<'e> {
                     if a.actions_of(r).all(|x| x as usize != local) {
                         return allowed;
                     }
-                    for (p, grant) in a.who_can(r, local as u32, now).allowed {
+                    for (p, grant) in a.who_can_principals(r, local as u32, now).allowed {
                         if let Some(u) = pmap.get(principal_index(a, p, is_new)) {
                             allowed.insert(*u, grant);
                         }
