@@ -375,7 +375,7 @@ impl Engine {
                 .iter()
                 .position(|a| *a == target.action)
                 .and_then(|a| u32::try_from(a).ok());
-            if !ty.is_some_and(|t| scope.admits(t, &path, action)) {
+            if !ty.is_some_and(|t| scope.admits(t, path, action)) {
                 return Err(Reason::CredentialOutOfScope);
             }
         }
