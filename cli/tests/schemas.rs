@@ -25,9 +25,10 @@ use serde_json::{json, Value};
 use support::{repo_root, run};
 
 /// `(argument of gatehouse schema, committed file)`.
-const SCHEMAS: [(&str, &str); 4] = [
+const SCHEMAS: [(&str, &str); 5] = [
     ("tenant", "schemas/tenant.schema.json"),
     ("directory", "schemas/directory.schema.json"),
+    ("credentials", "schemas/credentials.schema.json"),
     ("gateway", "schemas/gateway.schema.json"),
     ("tests", "schemas/tests.schema.json"),
 ];
@@ -460,5 +461,24 @@ fn the_validator_accepts_directory_files_and_rejects_a_bad_one() {
     assert!(
         !errors[1].is_empty(),
         "the schema accepts an unknown user field"
+    );
+}
+
+/// Credentials files (`gatehouse credentials` writes them; people review them) validate against
+/// their schema, and one carrying a key itself does not.
+#[test]
+fn the_validator_accepts_credentials_files_and_rejects_a_bad_one() {
+    let root = repo_root();
+    let file = root.join("tests/vectors/credentials/tenant.credentials.json");
+    let good: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let mut bad = good.clone();
+    bad["keys"][0]["key"] = json!("gh_key_...");
+    let schema = root.join("schemas/credentials.schema.json");
+    let scratch = scratch("validate-credentials");
+    let errors = validate(&schema, &[good, bad], &scratch.join("docs.json"));
+    assert!(errors[0].is_empty(), "{:?}", errors[0]);
+    assert!(
+        !errors[1].is_empty(),
+        "the schema accepts a field that would hold a key"
     );
 }

@@ -22,6 +22,8 @@ pub enum SchemaFile {
     Tenant,
     /// A directory file: a SCIM-provisioned tenant's users and teams (SPEC 2.6).
     Directory,
+    /// A credentials file: a tenant's API keys, ids and hashes (SPEC 2.7).
+    Credentials,
     /// The gateway file (SPEC 3.2).
     Gateway,
     /// A `gatehouse test` file (docs/analysis.md).
@@ -33,6 +35,7 @@ pub fn run(args: SchemaArgs) -> Result<ExitCode> {
     let schema = match args.file {
         SchemaFile::Tenant => gatehouse_compiler::source::schema::tenant(),
         SchemaFile::Directory => gatehouse_compiler::source::schema::directory(),
+        SchemaFile::Credentials => gatehouse_compiler::source::schema::credentials(),
         SchemaFile::Gateway => gatehouse_compiler::source::schema::gateway(),
         SchemaFile::Tests => gatehouse_review::test::json_schema(),
     };

@@ -23,7 +23,7 @@ use schemars::transform::RecursiveTransform;
 use schemars::{json_schema, JsonSchema, Schema};
 use serde_json::Value;
 
-use super::{CollaboratorSpec, DirectoryFile, Entries, GatewayFile, ResourceSpec, TenantFile};
+use super::{CollaboratorSpec, CredentialsFile, DirectoryFile, Entries, GatewayFile, ResourceSpec, TenantFile};
 
 /// The JSON Schema (draft 2020-12) of a tenant file, keys sorted.
 pub fn tenant() -> Value {
@@ -33,6 +33,11 @@ pub fn tenant() -> Value {
 /// The JSON Schema (draft 2020-12) of a directory file, keys sorted.
 pub fn directory() -> Value {
     generate::<DirectoryFile>("Gatehouse directory file")
+}
+
+/// The JSON Schema (draft 2020-12) of a credentials file, keys sorted.
+pub fn credentials() -> Value {
+    generate::<CredentialsFile>("Gatehouse credentials file")
 }
 
 /// The JSON Schema (draft 2020-12) of a gateway file, keys sorted.
