@@ -127,13 +127,16 @@ key_id=${key#gh_key_}; key_id=${key_id%%_*}
 echo "key: ${key:0:24}... (printed once; $policy/acme.credentials.json holds its id and SHA-256)"
 "$gatehouse" compile --gateway examples/gateway.yaml "$policy" -o target/envoy/acme-keys.bundle
 scripts/push-bundle.sh target/envoy/acme-keys.bundle --wasm "$wasm"
-# The filter picks up the pushed bundle within a second.
-for _ in $(seq 1 50); do
-  code=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $key" \
-    -H 'content-type: application/json' $chat -d '{"model":"openai-main/gpt-4o-mini"}' || true)
-  [[ $code == 200 ]] && break
-  sleep 0.1
-done
+# The filter picks up a pushed bundle within a second: wait until the key gets `$1`.
+await_key() {
+  for _ in $(seq 1 50); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $key" \
+      -H 'content-type: application/json' $chat -d '{"model":"openai-main/gpt-4o-mini"}' || true)
+    [[ $code == "$1" ]] && return
+    sleep 0.1
+  done
+}
+await_key 200
 show "carol's key on gpt-4o-mini (curl, Authorization: Bearer)" \
   -H "authorization: Bearer $key" $chat -d '{"model":"openai-main/gpt-4o-mini"}'
 show "the same key on gpt-4o: carol may use it, the key's scope may not" \
@@ -165,12 +168,7 @@ echo "\$ gatehouse credentials revoke --policy $policy --id $key_id   # then com
 "$gatehouse" credentials revoke --policy "$policy" --id "$key_id"
 "$gatehouse" compile --gateway examples/gateway.yaml "$policy" -o target/envoy/acme-keys.bundle
 scripts/push-bundle.sh target/envoy/acme-keys.bundle --wasm "$wasm"
-for _ in $(seq 1 50); do
-  code=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $key" \
-    -H 'content-type: application/json' $chat -d '{"model":"openai-main/gpt-4o-mini"}' || true)
-  [[ $code == 401 ]] && break
-  sleep 0.1
-done
+await_key 401
 show "the revoked key, after the next bundle" \
   -H "authorization: Bearer $key" $chat -d '{"model":"openai-main/gpt-4o-mini"}'
 

@@ -22,6 +22,19 @@ pub fn parse_time(text: &str) -> Result<i64, TimeError> {
         })
 }
 
+/// Unix seconds to RFC 3339 in UTC, `YYYY-MM-DDTHH:MM:SSZ`: what the credentials file and the
+/// commands write. Times outside the years 1 to 9999 are written as the nearest one.
+pub fn format_time(unix: i64) -> String {
+    let clamped = unix.clamp(-62_135_596_800, 253_402_300_799);
+    time::OffsetDateTime::from_unix_timestamp(clamped)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
+}
+
 /// `90`, `90s`, `15m`, `1h`, `7d` to seconds.
 pub fn parse_duration(text: &str) -> Result<i64, TimeError> {
     let (digits, unit) = text.split_at(
@@ -54,6 +67,16 @@ mod tests {
         assert_eq!(parse_duration("7d").unwrap(), 604_800);
         assert!(parse_duration("1w").is_err());
         assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn formatted_times_read_back() {
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_time(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(format_time(-1), "1969-12-31T23:59:59Z");
+        for t in [0, 1, 1_796_601_167, 4_102_444_800] {
+            assert_eq!(parse_time(&format_time(t)), Ok(t));
+        }
     }
 
     #[test]

@@ -23,7 +23,10 @@ use schemars::transform::RecursiveTransform;
 use schemars::{json_schema, JsonSchema, Schema};
 use serde_json::Value;
 
-use super::{CollaboratorSpec, CredentialsFile, DirectoryFile, Entries, GatewayFile, ResourceSpec, TenantFile};
+use super::{
+    CollaboratorSpec, CredentialsFile, DirectoryFile, Entries, GatewayFile, ResourceSpec,
+    TenantFile,
+};
 
 /// The JSON Schema (draft 2020-12) of a tenant file, keys sorted.
 pub fn tenant() -> Value {
