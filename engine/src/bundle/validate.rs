@@ -102,6 +102,9 @@ pub enum Invalid {
     Credential(String),
     /// A scope rule of an unknown type.
     CredentialScope,
+    /// Two actions, resource types or roles of one name: lookups by name would read the first,
+    /// so the name has two readings.
+    DuplicateName(String),
 }
 
 impl core::fmt::Display for Invalid {
@@ -134,6 +137,7 @@ impl core::fmt::Display for Invalid {
                 write!(f, "API key `{id}` names an unknown principal or scope")
             }
             Invalid::CredentialScope => f.write_str("an API key scope names an unknown type"),
+            Invalid::DuplicateName(name) => write!(f, "`{name}` is defined twice"),
         }
     }
 }
@@ -142,6 +146,20 @@ impl core::fmt::Display for Invalid {
 fn config(config: &TenantConfig) -> Result<(), Invalid> {
     if config.actions.len() > MAX_ACTIONS {
         return Err(Invalid::TooManyActions);
+    }
+    // Actions, types and roles are looked up by name (route targets, scopes, the tenant-member
+    // role): each name must stand for one of them.
+    let mut seen = std::collections::BTreeSet::new();
+    let names = config
+        .actions
+        .iter()
+        .map(|a| ("action", a))
+        .chain(config.resource_types.iter().map(|t| ("type", &t.name)))
+        .chain(config.roles.iter().map(|r| ("role", &r.name)));
+    for (kind, name) in names {
+        if !seen.insert((kind, name)) {
+            return Err(Invalid::DuplicateName(format!("{kind} {name}")));
+        }
     }
     let types = config.resource_types.len();
     for ty in &config.resource_types {
