@@ -139,6 +139,8 @@ await_key() {
 await_key 200
 show "carol's key on gpt-4o-mini (curl, Authorization: Bearer)" \
   -H "authorization: Bearer $key" $chat -d '{"model":"openai-main/gpt-4o-mini"}'
+show "the same key in x-api-key, where Anthropic's SDKs send it" \
+  -H "x-api-key: $key" $chat -d '{"model":"openai-main/gpt-4o-mini"}'
 show "the same key on gpt-4o: carol may use it, the key's scope may not" \
   -H "authorization: Bearer $key" $chat -d '{"model":"openai-main/gpt-4o"}'
 show "a key with one character changed (the checksum catches it)" \

@@ -19,7 +19,7 @@ use gatehouse_engine::{Bundle, LoadOptions};
 use support::repo_root;
 
 /// SHA-256 of the golden bundle's body, as `gatehouse inspect` shows it.
-const GOLDEN_DIGEST: &str = "99c3177e7002fac68434b2918c453c9eb7316a6c780bb5da9e29a03ae5f5bcfb";
+const GOLDEN_DIGEST: &str = "1b1ca09d25a31832950a8b9b3b36cd20481a0746682b614ce9ccbb18d7eae371";
 
 fn golden_path() -> PathBuf {
     repo_root().join("tests/golden/acme.bundle")
