@@ -232,11 +232,7 @@ impl Engine {
         if !matches {
             return Err(Reason::SignatureInvalid);
         }
-        let scope = match record.state() {
-            CredentialState::Revoked => return Err(Reason::TokenRevoked),
-            CredentialState::Live { scope } => scope,
-        };
-        credential_caller(tables, record, key.id, scope, now)
+        credential_caller(tables, record, key.id, now)
     }
 
     /// A subject reference (`user:<email>`, `virtualaccount:<name>`) to a caller, with the
@@ -601,21 +597,20 @@ pub(crate) fn check_principal(
 /// principal and the principal checks.
 pub(crate) fn credential_of(tables: &Tables<'_>, id: KeyId, now: i64) -> Result<Caller, Reason> {
     let record = tables.credential(id.0).ok_or(Reason::CredentialUnknown)?;
-    let scope = match record.state() {
-        CredentialState::Revoked => return Err(Reason::TokenRevoked),
-        CredentialState::Live { scope } => scope,
-    };
-    credential_caller(tables, record, id, scope, now)
+    credential_caller(tables, record, id, now)
 }
 
-/// The caller a live key stands for: expiry, then its principal and the principal checks.
+/// The caller a key stands for: revocation, expiry, then its principal and the principal checks.
 fn credential_caller(
     tables: &Tables<'_>,
     record: &crate::bundle::CredentialRecord,
     id: KeyId,
-    scope: Option<u32>,
     now: i64,
 ) -> Result<Caller, Reason> {
+    let scope = match record.state() {
+        CredentialState::Revoked => return Err(Reason::TokenRevoked),
+        CredentialState::Live { scope } => scope,
+    };
     if record.expires().is_some_and(|expires| now >= expires) {
         return Err(Reason::TokenExpired);
     }

@@ -105,6 +105,11 @@ fn token(sub: &str, extra: Value) -> String {
 
 /// The decision on a request with `token`, whether the cache had it, and who the caller is.
 fn decide(engine: &Engine, token: &str) -> (Decision, bool, Option<String>) {
+    decide_at(engine, token, NOW)
+}
+
+/// [`decide`] at `now`.
+fn decide_at(engine: &Engine, token: &str, now: i64) -> (Decision, bool, Option<String>) {
     let authorization = format!("Bearer {token}");
     let headers = [("authorization", authorization.as_str())];
     let request = Request {
@@ -114,7 +119,7 @@ fn decide(engine: &Engine, token: &str) -> (Decision, bool, Option<String>) {
         headers: &headers,
         body: Body::Absent,
     };
-    let outcome = engine.decide(&request, Identity::Token, NOW);
+    let outcome = engine.decide(&request, Identity::Token, now);
     (outcome.decision, outcome.token_cache_hit, outcome.subject())
 }
 
@@ -367,19 +372,9 @@ fn a_token_cached_during_a_rotation_grace_is_refused_when_the_grace_ends() {
     let engine = engine(&policy, &SharedTokenCache::new(16));
     let old = token("virtualaccount:ci", json!({"iat": NOW - 100}));
     let fresh = token("virtualaccount:ci", json!({"iat": NOW - 5}));
-    let authorization = |t: &str| format!("Bearer {t}");
     let at = |t: &str, now: i64| {
-        let value = authorization(t);
-        let headers = [("authorization", value.as_str())];
-        let request = Request {
-            authority: "api.acme.test",
-            method: "GET",
-            path: "/anything",
-            headers: &headers,
-            body: Body::Absent,
-        };
-        let outcome = engine.decide(&request, Identity::Token, now);
-        (outcome.decision, outcome.token_cache_hit)
+        let (decision, hit, _) = decide_at(&engine, t, now);
+        (decision, hit)
     };
     assert_eq!(at(&old, NOW), (Decision::Allow { grant: None }, false));
     assert_eq!(
