@@ -85,7 +85,7 @@ fn the_engine_decodes_the_golden_bundle() {
     let golden = std::fs::read(golden_path()).expect("tests/golden/acme.bundle is committed");
     let bundle = Bundle::decode(golden, &LoadOptions::default()).expect("the golden bundle loads");
     assert_eq!(hex(bundle.digest()), GOLDEN_DIGEST);
-    assert_eq!(bundle.format_version(), (6, 0));
+    assert_eq!(bundle.format_version(), (7, 0));
     assert_eq!(bundle.meta().revision, "golden");
     assert_eq!(bundle.serial(), 1);
     assert_eq!(bundle.signer(), None);
