@@ -237,8 +237,9 @@ impl Engine {
     /// buffers bodies only then.
     pub fn needs_body(&self, authority: &str, method: &str, path: &str) -> bool {
         self.tenant_for(authority).is_ok()
-            && route::match_route(self.bundle.gateway(), method, path)
-                .is_some_and(|(r, _)| !r.public && r.target.reads_body())
+            && route::match_route(self.bundle.gateway(), method, path).is_some_and(|(r, _)| {
+                !r.public && r.target.reads_body() && !route::mcp_bodiless(r, method)
+            })
     }
 
     /// Decide a request at time `now` (Unix seconds).
@@ -356,16 +357,34 @@ impl Engine {
         let Some(route) = route else {
             return scope.map_or(Ok(None), |_| Err(Reason::CredentialOutOfScope));
         };
-        let body = if route.target.reads_body() {
+        // MCP's Streamable HTTP transport also sends bodiless requests to the server's URL: GET
+        // opens the server's event stream, DELETE ends a session. On an MCP route they are the
+        // server's `"*"` target; a body on them is refused rather than left unread.
+        let bodiless = route::mcp_bodiless(route, request.method);
+        if bodiless && !matches!(request.body, Body::Absent | Body::Bytes(&[])) {
+            return Err(Reason::BodyInvalid);
+        }
+        let body = if route.target.reads_body() && !bodiless {
             Some(route::read_body(route, request.headers, request.body)?)
         } else {
             None
         };
         let body = body.as_ref().map(route::ReadBody::as_ref);
-        if matches!(route.target, crate::model::RouteTarget::JsonRpc { .. }) {
-            out.mcp_method = body.and_then(route::jsonrpc_method).map(McpMethod::of);
+        if let (crate::model::RouteTarget::JsonRpc { .. }, Some(body)) = (&route.target, body) {
+            out.mcp_method = route::jsonrpc_method(body).map(McpMethod::of);
+            route::mcp_headers_agree(request.headers, body)?;
         }
-        let Some(target) = route::target(route, body)? else {
+        let target = if bodiless {
+            match &route.target {
+                crate::model::RouteTarget::JsonRpc { fallback, .. } => {
+                    Some(fallback.as_ref().ok_or(Reason::ResourceUnresolved)?)
+                }
+                _ => None,
+            }
+        } else {
+            route::target(route, body)?
+        };
+        let Some(target) = target else {
             return scope.map_or(Ok(None), |_| Err(Reason::CredentialOutOfScope));
         };
         out.resource_type = Some(target.resource.resource_type.as_str());

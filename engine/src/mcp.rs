@@ -196,9 +196,12 @@ pub fn refusal_body(
     let text = format!("forbidden: {}", reason.code());
     let body = match (refusal, method) {
         (Refusal::Http, _) => return None,
+        // `resultType` is required by clients of the 2026-07-28 protocol revision (the Python
+        // SDK 2.x refuses a result without it) and ignored by earlier ones.
         (Refusal::ToolResult, McpMethod::ToolsCall) => json!({
             "content": [{"type": "text", "text": text}],
             "isError": true,
+            "resultType": "complete",
         }),
         (Refusal::JsonRpc | Refusal::ToolResult, _) => json!({
             "code": REFUSED_CODE,

@@ -130,6 +130,7 @@ impl<'a> BodyRef<'a> {
         match self {
             BodyRef::Tree(v) => match path {
                 BodyPath::Method => json::at_path(v, &["method"]),
+                BodyPath::ParamsName => json::at_path(v, &["params", "name"]),
                 BodyPath::Keys(keys) => json::at_path(v, keys),
             }
             .and_then(Value::as_str),
@@ -141,10 +142,12 @@ impl<'a> BodyRef<'a> {
     }
 }
 
-/// A path a route reads from the body: JSON-RPC's `method`, or a template's `{body.a.b}`.
+/// A path a route reads from the body: JSON-RPC's `method`, its `params.name` (compared with
+/// the `Mcp-Name` header), or a template's `{body.a.b}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyPath<'r> {
     Method,
+    ParamsName,
     Keys(&'r [String]),
 }
 
@@ -152,12 +155,14 @@ impl json::JsonPath for BodyPath<'_> {
     fn keys(&self) -> usize {
         match self {
             BodyPath::Method => 1,
+            BodyPath::ParamsName => 2,
             BodyPath::Keys(k) => k.len(),
         }
     }
     fn key(&self, i: usize) -> &str {
         match self {
             BodyPath::Method => "method",
+            BodyPath::ParamsName => ["params", "name"].get(i).copied().unwrap_or(""),
             BodyPath::Keys(k) => k.get(i).map_or("", String::as_str),
         }
     }
@@ -236,6 +241,7 @@ pub fn read_body<'r, 'b>(
         RouteTarget::One(t) => add_template(&t.resource, &mut add),
         RouteTarget::JsonRpc { methods, fallback } => {
             add(BodyPath::Method);
+            add(BodyPath::ParamsName);
             for t in methods.iter().map(|(_, t)| t).chain(fallback) {
                 add_template(&t.resource, &mut add);
             }
@@ -331,6 +337,33 @@ pub fn fill_part<'a>(part: &'a Part, facts: &Facts<'a, '_>) -> Result<Cow<'a, st
 /// The `method` of a JSON-RPC body (`None`: absent or not a string).
 pub fn jsonrpc_method<'a>(body: BodyRef<'a>) -> Option<&'a str> {
     body.str_at(BodyPath::Method)
+}
+
+/// A bodiless request of MCP's Streamable HTTP transport on an MCP route: `GET` (the server's
+/// event stream) or `DELETE` (the end of a session).
+pub fn mcp_bodiless(route: &Route, method: &str) -> bool {
+    route.mcp.is_some() && matches!(method, "GET" | "DELETE")
+}
+
+/// MCP's Streamable HTTP transport (protocol revision 2026-07-28) repeats the JSON-RPC method in
+/// `Mcp-Method` and a `tools/call`'s tool in `Mcp-Name`, and a server or gateway may route on
+/// them: a request whose headers name another method or tool than its body is read two ways,
+/// and refused (`request_ambiguous`). Absent headers are not required.
+pub fn mcp_headers_agree(headers: &[(&str, &str)], body: BodyRef<'_>) -> Result<(), Reason> {
+    let method = body.str_at(BodyPath::Method);
+    if let Some(named) = header(headers, "mcp-method")? {
+        if Some(named) != method {
+            return Err(Reason::RequestAmbiguous);
+        }
+    }
+    if method == Some(crate::mcp::TOOLS_CALL) {
+        if let Some(named) = header(headers, "mcp-name")? {
+            if Some(named) != body.str_at(BodyPath::ParamsName) {
+                return Err(Reason::RequestAmbiguous);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Parse a body a route must read.

@@ -539,7 +539,15 @@ impl Filter {
                     return self.reply(&reply::jsonrpc(refusal, reason));
                 }
                 let challenge = engine.www_authenticate(&outcome, &request);
-                self.reply(&reply::denial(reason, challenge))
+                let mut reply = reply::denial(reason, challenge);
+                if outcome.route.is_some_and(|r| r.mcp.is_some()) {
+                    // As on the JSON-RPC refusals of the same route, for clients and logs that
+                    // read headers.
+                    reply
+                        .headers
+                        .push(("x-gatehouse-reason", reason.code().to_owned()));
+                }
+                self.reply(&reply)
             }
         }
     }

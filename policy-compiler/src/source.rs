@@ -710,6 +710,7 @@ pub enum RefusalSpec {
     /// HTTP 200 with a JSON-RPC error naming the reason.
     Jsonrpc,
     /// `tools/call`: a tool result marked `isError`; other methods as `jsonrpc`.
+    #[serde(alias = "tool_result")]
     ToolResult,
     /// HTTP 403 with the JSON denial body.
     Http,
