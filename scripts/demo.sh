@@ -174,6 +174,40 @@ await_key 401
 show "the revoked key, after the next bundle" \
   -H "authorization: Bearer $key" $chat -d '{"model":"openai-main/gpt-4o-mini"}'
 
+say "MCP: the MCP route as an OAuth protected resource (examples/mcp/gateway.yaml, docs/mcp.md)"
+"$gatehouse" compile --gateway examples/mcp/gateway.yaml examples/acme -o target/envoy/acme-mcp.bundle
+scripts/push-bundle.sh target/envoy/acme-mcp.bundle --wasm "$wasm"
+well_known=http://127.0.0.1:10000/.well-known/oauth-protected-resource/api/llm/mcp/github/server
+for _ in $(seq 1 50); do
+  [[ $(curl -s -o /dev/null -w '%{http_code}' $well_known || true) == 200 ]] && break
+  sleep 0.1
+done
+n=$((n + 1))
+printf '
+%d. an MCP client without a token is told where to sign in (401, WWW-Authenticate)
+   -> ' "$n"
+curl -s -D - -o /dev/null -H 'content-type: application/json' $mcp \
+  -d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' | grep -i '^www-authenticate' || true
+n=$((n + 1))
+printf '
+%d. it fetches the protected-resource metadata the filter serves (RFC 9728)
+   -> ' "$n"
+curl -s $well_known; echo
+# Tokens for this resource: acme's Okta puts its one audience, api://gateway, in `aud`.
+mcp_dave=$("$gatehouse" token mint --key examples/acme/keys/acme-cp.private.jwk.json \
+  --issuer https://acme.cp.example.com --tenant acme --sub user:dave@acme.com \
+  --aud api://gateway --claim scope=mcp.tools)
+show "dave's token without the route's audience (issued for another resource)" \
+  -H "authorization: Bearer $dave" $mcp -d '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
+n=$((n + 1))
+printf '
+%d. dave, with a token for this resource, calls the disabled tool delete_repo
+   -> ' "$n"
+curl -s -H "authorization: Bearer $mcp_dave" -H 'content-type: application/json' $mcp \
+  -d '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"delete_repo"}}'; echo
+echo "   (HTTP 200: a JSON-RPC error the MCP SDKs raise with the reason; tools/list answers are"
+echo "   trimmed to the tools the caller may call: see tests/tests/mcp.rs for the SDK end to end)"
+
 say "stats (curl -s 127.0.0.1:9901/stats?filter=gatehouse)"
 sleep 0.5  # the filter hands its counters to Envoy every 200 ms
 curl -s '127.0.0.1:9901/stats?filter=wasmcustom.gatehouse' | grep -v ': 0$' || true

@@ -46,11 +46,11 @@ fn header_read_refuses_what_it_must() {
     assert_eq!(read(&bad), Err(LoadError::BadMagic));
     let mut bad = good.clone();
     if let Some(b) = bad.get_mut(8..12) {
-        b.copy_from_slice(&[7, 0, 9, 0]);
+        b.copy_from_slice(&[8, 0, 9, 0]);
     }
     assert_eq!(
         read(&bad),
-        Err(LoadError::UnsupportedVersion { major: 7, minor: 9 })
+        Err(LoadError::UnsupportedVersion { major: 8, minor: 9 })
     );
     let mut bad = good;
     if let Some(b) = bad.get_mut(12) {
