@@ -27,6 +27,7 @@ selects a second server whose answers are `text/event-stream` on the handshake-e
 
 import contextlib
 import json
+import logging
 import socket
 import sys
 
@@ -120,6 +121,7 @@ async def app(scope, receive, send):
 
 def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8081
+    logging.getLogger("mcp").setLevel(logging.WARNING)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
