@@ -762,7 +762,7 @@ pub fn is_narrowing(reason: Reason) -> bool {
         | TenantUnknown | TenantMismatch | PrincipalUnknown | NoRoute | ResourceUnresolved
         | ResourceUnknown | NoGrant | BodyTooLarge | BodyInvalid | PathNotCanonical
         | UnsupportedMediaType | AuthorityInvalid | CrossSiteRequest | RequestAmbiguous
-        | CredentialUnknown => false,
+        | CredentialUnknown | InsufficientScope => false,
     }
 }
 

@@ -11,6 +11,7 @@ use crate::cache::{self, CacheStats, Scope, TokenCache, Window};
 use crate::credential::{self, KeyId};
 use crate::headers;
 use crate::jwt::Signature;
+use crate::mcp::McpMethod;
 use crate::model::{ResourceId, RoleId, Route, UserId, VirtualAccountId};
 use crate::reason::Reason;
 use crate::request;
@@ -19,6 +20,7 @@ use crate::route::{self, Body, Facts};
 mod authorize;
 #[cfg(feature = "analysis")]
 mod explain;
+mod mcp;
 mod outcome;
 mod principal;
 mod small;
@@ -26,6 +28,7 @@ mod small;
 mod tests;
 
 pub(crate) use authorize::{authorize, NoTrace, Trace};
+pub use mcp::ToolsListGrant;
 use principal::Cached;
 pub(crate) use principal::{check_principal, credential_of, Caller};
 
@@ -161,6 +164,10 @@ pub struct Outcome<'e> {
     pub token_cache_hit: bool,
     /// The id of the API key the caller presented (`x-gatehouse-credential`).
     pub credential: Option<KeyId>,
+    /// The JSON-RPC method of a request on a JSON-RPC route, as MCP routes care about it.
+    pub mcp_method: Option<McpMethod>,
+    /// The resolved caller, kept on MCP routes: a `tools/list` response is trimmed for it.
+    caller: Option<Caller>,
     /// The email of a [`Principal::JustInTime`] caller.
     just_in_time: Option<Box<str>>,
     tables: Option<Tables<'e>>,
@@ -265,6 +272,8 @@ impl Engine {
             token_presented: false,
             token_cache_hit: false,
             credential: None,
+            mcp_method: None,
+            caller: None,
             just_in_time: None,
             tables: None,
         };
@@ -324,12 +333,19 @@ impl Engine {
                 if credential::is_key(&presented.token) {
                     self.key_caller(&tables, &presented.token, now)?
                 } else {
-                    self.token_caller(tenant, &tables, &presented.token, now, out)?
+                    let caller = self.token_caller(tenant, &tables, &presented.token, now, out)?;
+                    if let Some(mcp) = route.and_then(|r| r.mcp.as_ref()) {
+                        mcp::check_resource_token(mcp, request, &presented.token)?;
+                    }
+                    caller
                 }
             }
         };
         out.principal = Some(caller.principal);
         out.credential = caller.credential.map(|c| c.id);
+        if route.is_some_and(|r| r.mcp.is_some()) {
+            out.caller = Some(caller.clone());
+        }
         let scope = caller_scope(&tenant.config, &caller)?;
         out.just_in_time = caller.just_in_time.as_ref().map(|m| m.email.clone());
         trace.caller(&caller);
@@ -346,6 +362,9 @@ impl Engine {
             None
         };
         let body = body.as_ref().map(route::ReadBody::as_ref);
+        if matches!(route.target, crate::model::RouteTarget::JsonRpc { .. }) {
+            out.mcp_method = body.and_then(route::jsonrpc_method).map(McpMethod::of);
+        }
         let Some(target) = route::target(route, body)? else {
             return scope.map_or(Ok(None), |_| Err(Reason::CredentialOutOfScope));
         };
@@ -360,37 +379,65 @@ impl Engine {
         let path: &str = out
             .resource_path
             .insert(route::fill(&target.resource, &facts)?);
-        if let Some(scope) = scope {
+        self.resource_step(
+            tenant,
+            &tables,
+            &caller,
+            &target.resource.resource_type,
+            path,
+            &target.action,
+            trace,
+        )
+    }
+
+    /// Steps 6 (after the resource path is known) and 7: the caller's API-key scope, the
+    /// resource, and the authorization. Also how each tool of a `tools/list` response is decided
+    /// ([`Engine::tool_allowed`]).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the facts of steps 6 and 7, each needed"
+    )]
+    fn resource_step(
+        &self,
+        tenant: &LoadedTenant,
+        tables: &Tables<'_>,
+        caller: &Caller,
+        resource_type: &str,
+        path: &str,
+        action: &str,
+        trace: &mut impl Trace,
+    ) -> Result<Option<GrantRef>, Reason> {
+        if let Some(scope) = caller_scope(&tenant.config, caller)? {
             // Before the lookup: the scope is a fact about names, and an out-of-scope key learns
             // nothing about which resources exist.
             let config = &tenant.config;
             let ty = config
                 .resource_types
                 .iter()
-                .position(|t| t.name == target.resource.resource_type)
+                .position(|t| t.name == resource_type)
                 .and_then(|t| u32::try_from(t).ok())
                 .map(crate::model::TypeId);
             let action = config
                 .actions
                 .iter()
-                .position(|a| *a == target.action)
+                .position(|a| a == action)
                 .and_then(|a| u32::try_from(a).ok());
             if !ty.is_some_and(|t| scope.admits(t, path, action)) {
                 return Err(Reason::CredentialOutOfScope);
             }
         }
         let (resource_index, resource) = tables
-            .resource(&target.resource.resource_type, path)
+            .resource(resource_type, path)
             .ok_or(Reason::ResourceUnknown)?;
 
         // 7. Authorize.
         authorize(
             tenant,
-            &tables,
-            &caller,
+            tables,
+            caller,
             resource_index,
             resource,
-            &target.action,
+            action,
             trace,
         )
     }

@@ -19,19 +19,35 @@ const MAX_DEPTH: usize = 64;
 
 /// Parse `bytes` as one JSON value, rejecting duplicate keys and trailing data.
 pub fn parse_strict(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    parse(bytes, true)
+}
+
+/// Parse `bytes` as one JSON value, rejecting keys repeated exactly (keys differing in case are
+/// distinct) and trailing data: for documents whose readers compare keys exactly, such as the
+/// MCP responses the filter trims ([`crate::mcp::trim`]).
+pub fn parse_exact_keys(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    parse(bytes, false)
+}
+
+fn parse(bytes: &[u8], fold: bool) -> Result<Value, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = StrictSeed { depth: 0 }.deserialize_value(&mut de)?;
+    let value = StrictSeed { depth: 0, fold }.deserialize_value(&mut de)?;
     de.end()?;
     Ok(value)
 }
 
 struct StrictSeed {
     depth: usize,
+    /// Keys compare under case folding (else exactly).
+    fold: bool,
 }
 
 impl StrictSeed {
     fn deserialize_value<'de, D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(StrictVisitor { depth: self.depth })
+        d.deserialize_any(StrictVisitor {
+            depth: self.depth,
+            fold: self.fold,
+        })
     }
 }
 
@@ -44,6 +60,7 @@ impl<'de> de::DeserializeSeed<'de> for StrictSeed {
 
 struct StrictVisitor {
     depth: usize,
+    fold: bool,
 }
 
 impl<'de> Visitor<'de> for StrictVisitor {
@@ -81,7 +98,8 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let depth = self.nested::<A::Error>()?;
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(StrictSeed { depth })? {
+        let fold = self.fold;
+        while let Some(item) = seq.next_element_seed(StrictSeed { depth, fold })? {
             items.push(item);
         }
         Ok(Value::Array(items))
@@ -93,14 +111,18 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let mut keys = KeySet::new();
         // Keys borrowed from the input where they have no escapes: the duplicate check keeps
         // the borrow, the map its own copy.
+        let fold = self.fold;
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let owned = key.clone().into_owned();
-            if !keys.insert(key) {
-                return Err(de::Error::custom(format_args!(
-                    "duplicate key `{owned}` (keys compare under case folding)"
-                )));
+            let repeated = if fold {
+                !keys.insert(key)
+            } else {
+                out.contains_key(&owned)
+            };
+            if repeated {
+                return Err(de::Error::custom(format_args!("duplicate key `{owned}`")));
             }
-            let value = map.next_value_seed(StrictSeed { depth })?;
+            let value = map.next_value_seed(StrictSeed { depth, fold })?;
             out.insert(owned, value);
         }
         Ok(Value::Object(out))

@@ -13,6 +13,7 @@ pub mod headers;
 pub mod json;
 pub mod jwt;
 pub mod logsafe;
+pub mod mcp;
 pub mod model;
 pub mod reason;
 #[cfg(feature = "test-support")]
@@ -23,5 +24,7 @@ pub mod route;
 pub mod trust;
 
 pub use bundle::{Bundle, LoadError, LoadOptions};
-pub use decide::{Decision, Engine, Identity, Outcome, Principal, Request, SharedTokenCache};
+pub use decide::{
+    Decision, Engine, Identity, Outcome, Principal, Request, SharedTokenCache, ToolsListGrant,
+};
 pub use reason::{ErrorKind, Reason};

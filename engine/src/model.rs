@@ -108,6 +108,47 @@ pub struct Route {
     /// Allowed without a token; a bad token is ignored.
     pub public: bool,
     pub target: RouteTarget,
+    /// `mcp:`: the route serves an MCP server, an OAuth protected resource (SPEC 3.4).
+    pub mcp: Option<McpResource>,
+}
+
+/// An MCP route as an OAuth 2.1 protected resource (MCP authorization specification, RFC 9728,
+/// RFC 8707): what its metadata document says, what its tokens must carry, and what the filter
+/// does with its JSON-RPC traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct McpResource {
+    /// Names of the tenant's identity providers whose issuers the metadata lists as
+    /// `authorization_servers`; empty: every provider that resolves tokens to users.
+    pub authorization_servers: Vec<String>,
+    /// Scopes a token must carry (`scope`, or `scp`), all of them; published as
+    /// `scopes_supported` and in challenges. Sorted, distinct.
+    pub scopes: Vec<String>,
+    /// Accepted in `aud` besides the canonical resource URL. Sorted, distinct.
+    pub audiences: Vec<String>,
+    /// The scheme of the canonical resource URL (`https`); `None`: the request's `:scheme`.
+    pub scheme: Option<String>,
+    /// Whether the header the token came from reaches the upstream (the MCP specification
+    /// forbids token passthrough: off unless the gateway file says so).
+    pub forward_token: bool,
+    /// What a refused JSON-RPC call looks like to the client.
+    pub refusal: Refusal,
+    /// `tools/list` responses keep only the tools the caller may call.
+    pub trim_tools_list: bool,
+    /// The largest `tools/list` response body the filter buffers to trim.
+    pub max_response_bytes: u32,
+}
+
+/// The shape of an authorization refusal of a JSON-RPC request on an MCP route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Refusal {
+    /// HTTP 200 with a JSON-RPC error response naming the reason (the SDKs raise it).
+    #[default]
+    JsonRpc,
+    /// `tools/call`: HTTP 200 with a tool result marked `isError`, which the client hands to the
+    /// model; other methods as [`Refusal::JsonRpc`].
+    ToolResult,
+    /// The HTTP 403 denial every other route gets.
+    Http,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -98,6 +98,7 @@ reasons! {
     CredentialUnknown = "credential_unknown", Unauthorized, "no API key of the tenant has the presented key's id";
     CredentialOutOfScope = "credential_out_of_scope", Forbidden, "the API key's scopes do not cover the requested resource and action";
     RequestAmbiguous = "request_ambiguous", BadRequest, "a fact the decision reads has more than one value (repeated parameter, header, cookie or token), or the request carries a refused override header";
+    InsufficientScope = "insufficient_scope", Forbidden, "on an MCP route, the token lacks a scope the route requires (`scope` or `scp`)";
 }
 
 impl Reason {
@@ -127,7 +128,7 @@ mod tests {
             assert!(seen.insert(r.code()), "duplicate code {}", r.code());
             assert_eq!(Reason::from_code(r.code()), Some(r));
         }
-        assert_eq!(seen.len(), 30);
+        assert_eq!(seen.len(), 31);
     }
 
     #[test]
@@ -146,7 +147,13 @@ mod tests {
             ),
             (
                 403,
-                &[TenantUnknown, NoRoute, NoGrant, CredentialOutOfScope],
+                &[
+                    TenantUnknown,
+                    NoRoute,
+                    NoGrant,
+                    CredentialOutOfScope,
+                    InsufficientScope,
+                ],
             ),
             (413, &[BodyTooLarge]),
             (400, &[BodyInvalid, PathNotCanonical, RequestAmbiguous]),

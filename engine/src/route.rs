@@ -296,32 +296,41 @@ pub fn target<'g>(
 pub fn fill(template: &Template, facts: &Facts<'_, '_>) -> Result<String, Reason> {
     let mut out = String::new();
     for part in &template.path {
-        let value: Cow<'_, str> = match part {
-            Part::Literal(s) => Cow::Borrowed(s.as_str()),
-            Part::Capture(name) => facts
-                .captures
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| Cow::Borrowed(*v))
-                .ok_or(Reason::ResourceUnresolved)?,
-            Part::Body(path) => facts
-                .body
-                .and_then(|b| b.str_at(BodyPath::Keys(path)))
-                .map(Cow::Borrowed)
-                .ok_or(Reason::ResourceUnresolved)?,
-            Part::Header(name) => header(facts.headers, name)?
-                .map(Cow::Borrowed)
-                .ok_or(Reason::ResourceUnresolved)?,
-            Part::Query(name) => {
-                query_param(facts.path, name)?.ok_or(Reason::ResourceUnresolved)?
-            }
-        };
-        if value.is_empty() && !matches!(part, Part::Literal(_)) {
-            return Err(Reason::ResourceUnresolved);
-        }
-        out.push_str(&value);
+        out.push_str(&fill_part(part, facts)?);
     }
     Ok(out)
+}
+
+/// One placeholder (or literal) of a template, filled from the request; never empty but for a
+/// literal.
+pub fn fill_part<'a>(part: &'a Part, facts: &Facts<'a, '_>) -> Result<Cow<'a, str>, Reason> {
+    let value: Cow<'_, str> = match part {
+        Part::Literal(s) => Cow::Borrowed(s.as_str()),
+        Part::Capture(name) => facts
+            .captures
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| Cow::Borrowed(*v))
+            .ok_or(Reason::ResourceUnresolved)?,
+        Part::Body(path) => facts
+            .body
+            .and_then(|b| b.str_at(BodyPath::Keys(path)))
+            .map(Cow::Borrowed)
+            .ok_or(Reason::ResourceUnresolved)?,
+        Part::Header(name) => header(facts.headers, name)?
+            .map(Cow::Borrowed)
+            .ok_or(Reason::ResourceUnresolved)?,
+        Part::Query(name) => query_param(facts.path, name)?.ok_or(Reason::ResourceUnresolved)?,
+    };
+    if value.is_empty() && !matches!(part, Part::Literal(_)) {
+        return Err(Reason::ResourceUnresolved);
+    }
+    Ok(value)
+}
+
+/// The `method` of a JSON-RPC body (`None`: absent or not a string).
+pub fn jsonrpc_method<'a>(body: BodyRef<'a>) -> Option<&'a str> {
+    body.str_at(BodyPath::Method)
 }
 
 /// Parse a body a route must read.
@@ -372,6 +381,7 @@ mod tests {
                     path: PathMatch::Prefix("/healthz".into()),
                     public: true,
                     target: RouteTarget::None,
+                    mcp: None,
                 },
                 Route {
                     name: "mcp".into(),
@@ -379,6 +389,7 @@ mod tests {
                     path: template("/api/llm/mcp/{server}/server"),
                     public: false,
                     target: RouteTarget::None,
+                    mcp: None,
                 },
             ],
             override_headers: Default::default(),
@@ -485,6 +496,7 @@ mod tests {
                 methods: vec![("tools/call".into(), tool.clone())],
                 fallback: Some(server.clone()),
             },
+            mcp: None,
         };
         let call = json::parse_strict(br#"{"jsonrpc":"2.0","method":"tools/call"}"#).unwrap();
         let list = json::parse_strict(br#"{"jsonrpc":"2.0","method":"tools/list"}"#).unwrap();

@@ -8,8 +8,12 @@ use std::rc::Rc;
 
 use gatehouse_engine::headers::removed_before_forwarding;
 use gatehouse_engine::logsafe::log_safe;
+use gatehouse_engine::mcp::{self, trim};
+use gatehouse_engine::model::TokenSource;
 use gatehouse_engine::route::Body;
-use gatehouse_engine::{Decision, Engine, Identity, Outcome, Reason, Request, SharedTokenCache};
+use gatehouse_engine::{
+    Decision, Engine, Identity, Outcome, Reason, Request, SharedTokenCache, ToolsListGrant,
+};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType};
@@ -233,6 +237,7 @@ impl RootContext for Root {
             host: Host::default(),
             headers: Vec::new(),
             waiting_for_body: false,
+            tools_list: None,
             #[cfg(feature = "test-hooks")]
             path_kind: "none",
             #[cfg(feature = "test-hooks")]
@@ -256,6 +261,9 @@ pub struct Filter {
     /// Request headers, kept while the body is being buffered.
     headers: Vec<(String, String)>,
     waiting_for_body: bool,
+    /// An allowed `tools/list` request on an MCP route that trims: its response is buffered
+    /// and trimmed for the same caller.
+    tools_list: Option<ToolsList>,
     /// Test builds: which row of the host-call table this request took.
     #[cfg(feature = "test-hooks")]
     path_kind: &'static str,
@@ -266,6 +274,20 @@ pub struct Filter {
 }
 
 impl Context for Filter {}
+
+/// A `tools/list` response on its way to the client.
+#[derive(Debug)]
+struct ToolsList {
+    grant: ToolsListGrant,
+    /// The request's JSON-RPC id (its JSON text), for the error that replaces a response the
+    /// filter cannot trim.
+    id: Option<String>,
+    /// How the response is framed, once its headers are read.
+    kind: trim::Kind,
+    /// Set when the response cannot be trimmed: the body is discarded as it arrives and the
+    /// error written at the end.
+    refused: Option<trim::TrimError>,
+}
 
 /// A header value as text without a copy when it is UTF-8 (the usual case). Invalid sequences
 /// become U+FFFD, so such a token is malformed and such a placeholder names no resource.
@@ -299,6 +321,20 @@ impl HttpContext for Filter {
             self.header(":method"),
             self.header(":path"),
         );
+        if path.starts_with(mcp::WELL_KNOWN) {
+            let headers = self.header_refs();
+            let request = Request {
+                authority,
+                method,
+                path,
+                headers: &headers,
+                body: Body::Absent,
+            };
+            if let Some(document) = engine.protected_resource_metadata(&request) {
+                self.metrics.metadata_served();
+                return self.reply(&reply::metadata(document));
+            }
+        }
         if !end_of_stream && engine.needs_body(authority, method, path) {
             let max = u64::from(engine.bundle().gateway().max_body_bytes);
             let declared = self.header("content-length").parse::<u64>().ok();
@@ -334,6 +370,64 @@ impl HttpContext for Filter {
     #[cfg(feature = "test-hooks")]
     fn on_log(&mut self) {
         self.host.report(self.path_kind);
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        if self.tools_list.is_none() {
+            return Action::Continue;
+        }
+        if end_of_stream {
+            // No body: nothing is listed.
+            self.tools_list = None;
+            return Action::Continue;
+        }
+        if let Err(status) = self.tools_list_headers() {
+            let line = format!("cannot read the tools/list response headers: {status:?}");
+            self.host.log(log::Level::Error, &line);
+            if let Some(list) = self.tools_list.as_mut() {
+                list.refused = Some(trim::TrimError::NotMcp);
+            }
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(list) = self.tools_list.as_mut() else {
+            return Action::Continue;
+        };
+        let max = usize::try_from(list.grant.max_bytes()).unwrap_or(usize::MAX);
+        if list.refused.is_some() || body_size > max {
+            // Nothing of this body reaches the client; drop what is buffered as it comes.
+            list.refused.get_or_insert(trim::TrimError::TooLarge);
+            if !end_of_stream {
+                if self.host.set_response_body(body_size, b"").is_err() {
+                    let _ = proxy_wasm::hostcalls::reset_http_response();
+                }
+                return Action::Pause;
+            }
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let Some(engine) = self.engine.clone() else {
+            let _ = proxy_wasm::hostcalls::reset_http_response();
+            return Action::Pause;
+        };
+        self.tools_list_body(&engine, body_size)
+    }
+
+    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
+        if self.tools_list.take().is_some() {
+            // A body ended by trailers never reaches the end-of-stream body callback, so it
+            // cannot be trimmed: end the stream rather than let the list through.
+            self.host.log(
+                log::Level::Warn,
+                "tools/list response ended with trailers; resetting",
+            );
+            let _ = proxy_wasm::hostcalls::reset_http_response();
+            return Action::Pause;
+        }
+        Action::Continue
     }
 
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
@@ -404,11 +498,7 @@ impl Filter {
             self.host.log(log::Level::Error, "no clock; denying");
             return self.reply(&reply::unavailable());
         };
-        let headers: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
+        let headers = self.header_refs();
         let request = Request {
             authority: self.header(":authority"),
             method: self.header(":method"),
@@ -433,29 +523,64 @@ impl Filter {
         match outcome.decision {
             Decision::Allow { .. } => {
                 self.metrics.allowed();
-                self.forward(engine, &outcome)
+                let tools_list = engine.tools_list_grant(&outcome, &request);
+                self.forward(engine, &outcome, tools_list, body)
             }
             Decision::Deny { reason } if engine.bundle().gateway().dry_run => {
                 log_denial(&self.host, &outcome, reason, true);
                 self.metrics.dry_run_denied(reason);
-                self.forward(engine, &outcome)
+                self.forward(engine, &outcome, None, body)
             }
             Decision::Deny { reason } => {
                 log_denial(&self.host, &outcome, reason, false);
                 self.metrics.denied(reason);
-                let reply = reply::denial(reason, outcome.tenant_name(), outcome.token_presented);
-                self.reply(&reply)
+                if let Some(refusal) = jsonrpc_refusal(&outcome, reason, body) {
+                    self.metrics.jsonrpc_refusal();
+                    return self.reply(&reply::jsonrpc(refusal, reason));
+                }
+                let challenge = engine.www_authenticate(&outcome, &request);
+                self.reply(&reply::denial(reason, challenge))
             }
         }
+    }
+
+    fn header_refs(&self) -> Vec<(&str, &str)> {
+        self.headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect()
     }
 
     /// Strip spoofed identity headers (any case, `_` read as `-`, as CGI-style upstreams read
     /// them) and, unless the gateway file keeps them, method/URL and host/prefix override headers;
     /// set ours; let the request through.
-    fn forward(&self, engine: &Engine, outcome: &Outcome<'_>) -> Action {
+    ///
+    /// On an MCP route the header the token came from is removed too, unless the route forwards
+    /// it; an allowed `tools/list` asks for an uncompressed response, which is then trimmed.
+    fn forward(
+        &mut self,
+        engine: &Engine,
+        outcome: &Outcome<'_>,
+        tools_list: Option<ToolsListGrant>,
+        body: Body<'_>,
+    ) -> Action {
         let gateway = engine.bundle().gateway();
+        let strip_token = outcome
+            .route
+            .and_then(|r| r.mcp.as_ref())
+            .is_some_and(|m| !m.forward_token);
+        let token_header = |name: &str| {
+            strip_token
+                && gateway.token_sources.iter().any(|s| {
+                    matches!(s, TokenSource::Header { name: n, .. } if n.eq_ignore_ascii_case(name))
+                })
+        };
+        let encoding =
+            |name: &str| tools_list.is_some() && name.eq_ignore_ascii_case("accept-encoding");
         for (name, _) in &self.headers {
-            if removed_before_forwarding(gateway, name) && self.host.remove_header(name).is_err() {
+            let remove =
+                removed_before_forwarding(gateway, name) || token_header(name) || encoding(name);
+            if remove && self.host.remove_header(name).is_err() {
                 // A spoofed identity header that cannot be removed would reach the upstream as
                 // if Gatehouse had set it; an override header, as a request nobody decided on.
                 let line = format!("cannot remove {}; denying", log_safe(name));
@@ -482,10 +607,85 @@ impl Filter {
                 }
             }
         }
+        if let Some(grant) = tools_list {
+            self.tools_list = Some(ToolsList {
+                grant,
+                id: match body {
+                    Body::Bytes(bytes) => mcp::request_id(bytes),
+                    Body::Absent | Body::TooLarge => None,
+                },
+                kind: trim::Kind::Json,
+                refused: None,
+            });
+        }
         Action::Continue
     }
 
     /// No bundle loaded: no policy knows any tenant. Denied and counted as `tenant_unknown`.
+    /// The response headers of a `tools/list` being trimmed: the body will change size, so
+    /// `content-length` goes; a response the trimmer cannot read (another content type, a
+    /// compressed body) is marked refused and will carry a JSON-RPC error instead.
+    fn tools_list_headers(&mut self) -> Result<(), proxy_wasm::types::Status> {
+        let content_type = self.host.response_header("content-type")?;
+        let encoding = self.host.response_header("content-encoding")?;
+        let Some(list) = self.tools_list.as_mut() else {
+            return Ok(());
+        };
+        match content_type.as_deref().and_then(trim::kind) {
+            Some(kind) => list.kind = kind,
+            None => list.refused = Some(trim::TrimError::NotMcp),
+        }
+        if encoding.is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity")) {
+            list.refused = Some(trim::TrimError::Encoded);
+        }
+        let refused = list.refused.is_some();
+        self.host.remove_response_header("content-length")?;
+        if refused {
+            self.host.remove_response_header("content-encoding")?;
+            if content_type.as_deref().and_then(trim::kind).is_none() {
+                self.host
+                    .set_response_header("content-type", "application/json")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole `tools/list` response body: trimmed, or replaced by a JSON-RPC error.
+    fn tools_list_body(&mut self, engine: &Engine, size: usize) -> Action {
+        let Some(list) = self.tools_list.take() else {
+            return Action::Continue;
+        };
+        let result = match list.refused {
+            Some(why) => Err(why),
+            None => match self.host.response_body(size) {
+                Ok(body) => {
+                    engine.trim_tools_list(&list.grant, list.kind, &body.unwrap_or_default())
+                }
+                Err(_) => Err(trim::TrimError::NotJson),
+            },
+        };
+        let body = match result {
+            Ok(trimmed) => {
+                self.metrics.tools_trimmed(trimmed.listed, trimmed.kept);
+                trimmed.body
+            }
+            Err(why) => {
+                self.metrics.tools_list_refused();
+                let line = format!("tools/list response refused: {}", why.as_str());
+                self.host.log(log::Level::Warn, &line);
+                trim::refused(list.kind, list.id.as_deref(), why)
+            }
+        };
+        if let Err(status) = self.host.set_response_body(size, &body) {
+            // The untrimmed list must not reach the client: end the stream instead.
+            let line = format!("cannot replace the tools/list response: {status:?}; resetting");
+            self.host.log(log::Level::Error, &line);
+            let _ = proxy_wasm::hostcalls::reset_http_response();
+            return Action::Pause;
+        }
+        Action::Continue
+    }
+
     fn deny_without_policy(&self) -> Action {
         self.host.log(
             log::Level::Error,
@@ -511,6 +711,21 @@ impl Filter {
         // Never continue a denied request, even when the reply could not be sent.
         Action::Pause
     }
+}
+
+/// A denial on an MCP route shaped as the route's `refusal` asks: a JSON-RPC answer for an
+/// authorization refusal of a request that carries an id; `None`: the HTTP denial.
+fn jsonrpc_refusal(outcome: &Outcome<'_>, reason: Reason, body: Body<'_>) -> Option<String> {
+    let mcp = outcome.route?.mcp.as_ref()?;
+    let method = outcome.mcp_method?;
+    if !mcp::refusal_applies(reason) {
+        return None;
+    }
+    let Body::Bytes(bytes) = body else {
+        return None;
+    };
+    let id = mcp::request_id(bytes)?;
+    mcp::refusal_body(mcp.refusal, method, Some(&id), reason)
 }
 
 /// One line per denial; the token never appears (nor the query string, which may carry it).

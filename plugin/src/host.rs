@@ -63,6 +63,34 @@ impl Host {
         hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))
     }
 
+    /// One response header (`None`: absent); values that are not UTF-8 read as absent.
+    pub fn response_header(&self, name: &str) -> Result<Option<String>, Status> {
+        self.count();
+        hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, name)
+            .map(|v| v.and_then(|v| String::from_utf8(v).ok()))
+    }
+
+    pub fn remove_response_header(&self, name: &str) -> Result<(), Status> {
+        self.count();
+        hostcalls::remove_map_value(MapType::HttpResponseHeaders, name)
+    }
+
+    pub fn set_response_header(&self, name: &str, value: &str) -> Result<(), Status> {
+        self.count();
+        hostcalls::set_map_value(MapType::HttpResponseHeaders, name, Some(value))
+    }
+
+    pub fn response_body(&self, size: usize) -> Result<Option<Vec<u8>>, Status> {
+        self.count();
+        hostcalls::get_buffer(BufferType::HttpResponseBody, 0, size)
+    }
+
+    /// Replaces the first `size` buffered bytes of the response body with `body`.
+    pub fn set_response_body(&self, size: usize, body: &[u8]) -> Result<(), Status> {
+        self.count();
+        hostcalls::set_buffer(BufferType::HttpResponseBody, 0, size, body)
+    }
+
     pub fn send_reply(
         &self,
         status: u32,

@@ -32,6 +32,13 @@ pub struct Metrics {
     denied: Counter,
     denied_by_reason: Vec<(Reason, Counter)>,
     dry_run_denied: Counter,
+    /// MCP routes: protected-resource metadata documents served, JSON-RPC refusals sent, tools
+    /// listed by upstreams, tools removed from lists, and lists replaced by an error.
+    mcp_metadata: Counter,
+    mcp_refusals: Counter,
+    mcp_tools_listed: Counter,
+    mcp_tools_removed: Counter,
+    mcp_lists_refused: Counter,
     token_cache_hits: Counter,
     token_cache_misses: Counter,
     token_cache_evictions: Counter,
@@ -93,6 +100,11 @@ impl Metrics {
                 .map(|r| (*r, counter(&format!("gatehouse.denied.{}", r.code()))))
                 .collect(),
             dry_run_denied: counter("gatehouse.dry_run_denied"),
+            mcp_metadata: counter("gatehouse.mcp.metadata_served"),
+            mcp_refusals: counter("gatehouse.mcp.jsonrpc_refusals"),
+            mcp_tools_listed: counter("gatehouse.mcp.tools_listed"),
+            mcp_tools_removed: counter("gatehouse.mcp.tools_removed"),
+            mcp_lists_refused: counter("gatehouse.mcp.lists_refused"),
             token_cache_hits: counter("gatehouse.token_cache_hits"),
             token_cache_misses: counter("gatehouse.token_cache_misses"),
             token_cache_evictions: counter("gatehouse.token_cache_evictions"),
@@ -121,6 +133,29 @@ impl Metrics {
     pub fn dry_run_denied(&self, reason: Reason) {
         self.dry_run_denied.add(1);
         self.reason(reason);
+    }
+
+    /// A protected-resource metadata document was served.
+    pub fn metadata_served(&self) {
+        self.mcp_metadata.add(1);
+    }
+
+    /// A denial was sent as a JSON-RPC answer (also counted as denied).
+    pub fn jsonrpc_refusal(&self) {
+        self.mcp_refusals.add(1);
+    }
+
+    /// A `tools/list` response was trimmed: the upstream listed `listed` tools, `kept` remain.
+    pub fn tools_trimmed(&self, listed: usize, kept: usize) {
+        self.mcp_tools_listed
+            .add(i64::try_from(listed).unwrap_or(i64::MAX));
+        self.mcp_tools_removed
+            .add(i64::try_from(listed.saturating_sub(kept)).unwrap_or(i64::MAX));
+    }
+
+    /// A `tools/list` response could not be trimmed and was replaced by a JSON-RPC error.
+    pub fn tools_list_refused(&self) {
+        self.mcp_lists_refused.add(1);
     }
 
     /// A token was presented: it was either found in the engine's verified-token cache or
@@ -164,6 +199,11 @@ impl Metrics {
             &self.allowed,
             &self.denied,
             &self.dry_run_denied,
+            &self.mcp_metadata,
+            &self.mcp_refusals,
+            &self.mcp_tools_listed,
+            &self.mcp_tools_removed,
+            &self.mcp_lists_refused,
             &self.token_cache_hits,
             &self.token_cache_misses,
             &self.token_cache_evictions,

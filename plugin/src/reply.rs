@@ -1,6 +1,5 @@
 //! The local reply of a denial (SPEC 3.3). Pure, so it is tested on the host.
 
-use gatehouse_engine::reason::ErrorKind;
 use gatehouse_engine::Reason;
 
 /// What the filter sends back instead of forwarding the request.
@@ -11,21 +10,16 @@ pub struct Reply {
     pub body: String,
 }
 
-/// The reply for a denial. `tenant` names the realm of a 401; `token_presented` adds
-/// `error="invalid_token"` (RFC 6750 3.1). Only fixed strings reach the client: never the token,
-/// never internal error text.
-pub fn denial(reason: Reason, tenant: Option<&str>, token_presented: bool) -> Reply {
+/// The reply for a denial. `challenge` is its `WWW-Authenticate`
+/// (`gatehouse_engine::Engine::www_authenticate`). Only fixed strings reach the client: never
+/// the token, never internal error text.
+pub fn denial(reason: Reason, challenge: Option<String>) -> Reply {
     let kind = reason.error_kind();
     let mut headers = vec![
         ("content-type", "application/json".to_owned()),
         ("cache-control", "no-store".to_owned()),
     ];
-    if kind == ErrorKind::Unauthorized {
-        let realm = tenant.unwrap_or("gatehouse");
-        let mut challenge = format!("Bearer realm=\"{}\"", quoted(realm));
-        if token_presented {
-            challenge.push_str(", error=\"invalid_token\"");
-        }
+    if let Some(challenge) = challenge {
         headers.push(("www-authenticate", challenge));
     }
     Reply {
@@ -43,7 +37,37 @@ pub fn denial(reason: Reason, tenant: Option<&str>, token_presented: bool) -> Re
 /// configuration fails, but the filter fails closed regardless): no policy knows any tenant, so
 /// the request is denied as `tenant_unknown` — within the closed set of SPEC 3.3.
 pub fn no_policy() -> Reply {
-    denial(Reason::TenantUnknown, None, false)
+    denial(Reason::TenantUnknown, None)
+}
+
+/// A refusal on an MCP route as a JSON-RPC answer (`body` from `gatehouse_engine::mcp`): HTTP
+/// 200, since JSON-RPC carries the error; the reason code is in the body and in
+/// `x-gatehouse-reason`, for logs and clients that look at headers.
+pub fn jsonrpc(body: String, reason: Reason) -> Reply {
+    Reply {
+        status: 200,
+        headers: vec![
+            ("content-type", "application/json".to_owned()),
+            ("cache-control", "no-store".to_owned()),
+            ("x-gatehouse-reason", reason.code().to_owned()),
+        ],
+        body,
+    }
+}
+
+/// An RFC 9728 protected-resource metadata document. Public (no token needed) and the same
+/// for every caller, so browsers' MCP clients may read it cross-origin and caches may keep it
+/// briefly.
+pub fn metadata(document: String) -> Reply {
+    Reply {
+        status: 200,
+        headers: vec![
+            ("content-type", "application/json".to_owned()),
+            ("cache-control", "public, max-age=300".to_owned()),
+            ("access-control-allow-origin", "*".to_owned()),
+        ],
+        body: document,
+    }
 }
 
 /// The reply when the host fails the filter (a request header, the body or the clock cannot be
@@ -60,13 +84,6 @@ pub fn unavailable() -> Reply {
     }
 }
 
-/// Tenant names are compiler-validated, but a realm is a quoted-string: drop what would end it.
-fn quoted(text: &str) -> String {
-    text.chars()
-        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,25 +97,6 @@ mod tests {
     }
 
     #[test]
-    fn unauthorized() {
-        let reply = denial(Reason::TokenMissing, Some("acme"), false);
-        assert_eq!(reply.status, 401);
-        assert_eq!(
-            reply.body,
-            r#"{"error":"unauthorized","reason":"token_missing"}"#
-        );
-        assert_eq!(
-            header(&reply, "www-authenticate"),
-            Some(r#"Bearer realm="acme""#)
-        );
-        let reply = denial(Reason::SignatureInvalid, None, true);
-        assert_eq!(
-            header(&reply, "www-authenticate"),
-            Some(r#"Bearer realm="gatehouse", error="invalid_token""#)
-        );
-    }
-
-    #[test]
     fn other_statuses() {
         for (reason, status, kind) in [
             (Reason::NoGrant, 403, "forbidden"),
@@ -106,7 +104,7 @@ mod tests {
             (Reason::BodyTooLarge, 413, "payload_too_large"),
             (Reason::BodyInvalid, 400, "bad_request"),
         ] {
-            let reply = denial(reason, Some("acme"), true);
+            let reply = denial(reason, None);
             assert_eq!(reply.status, status);
             assert_eq!(header(&reply, "www-authenticate"), None);
             assert_eq!(header(&reply, "content-type"), Some("application/json"));
@@ -134,14 +132,5 @@ mod tests {
         assert_eq!(reply.status, 503);
         let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
         assert_eq!(body, serde_json::json!({"error": "unavailable"}));
-    }
-
-    #[test]
-    fn realm_is_a_quoted_string() {
-        let reply = denial(Reason::TokenMissing, Some("a\"b\\c"), false);
-        assert_eq!(
-            header(&reply, "www-authenticate"),
-            Some(r#"Bearer realm="abc""#)
-        );
     }
 }

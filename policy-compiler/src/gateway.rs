@@ -3,15 +3,17 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use gatehouse_engine::mcp::TOOLS_CALL;
 use gatehouse_engine::model::{
-    self, Part, PathMatch, Route, RouteTarget, Segment, Target, Template, TokenSource,
+    self, McpResource, Part, PathMatch, Refusal, Route, RouteTarget, Segment, Target, Template,
+    TokenSource,
 };
 use marked_yaml::Span;
 
 use crate::diagnostics::{parse_source, Code, Diagnostic, FileDiagnostics};
 use crate::source::{
-    AllowRefuseSpec, DefaultSpec, GatewayFile, ModeSpec, OverrideHeadersSpec, RouteSpec,
-    SpannedString, TargetSpec, TokenSourceSpec,
+    AllowRefuseSpec, DefaultSpec, GatewayFile, McpSpec, ModeSpec, OverrideHeadersSpec, RefusalSpec,
+    RouteSpec, SpannedString, TargetSpec, TokenSourceSpec,
 };
 
 /// Bodies larger than this are rejected unless the gateway file says otherwise.
@@ -377,6 +379,10 @@ fn route(diags: &mut FileDiagnostics<'_>, spec: &RouteSpec) -> Option<Route> {
             None
         }
     };
+    let mcp = spec
+        .mcp
+        .as_ref()
+        .and_then(|m| mcp_resource(diags, spec, target.as_ref(), m));
     let (Some(path), Some(target)) = (path, target) else {
         return None;
     };
@@ -386,7 +392,133 @@ fn route(diags: &mut FileDiagnostics<'_>, spec: &RouteSpec) -> Option<Route> {
         path,
         public,
         target,
+        mcp,
     })
+}
+
+/// The default largest `tools/list` response the filter buffers to trim.
+pub const DEFAULT_MAX_TOOLS_LIST_BYTES: u32 = 1 << 20;
+
+/// `mcp:` of a route -> [`McpResource`]. The route must be a JSON-RPC route, and one that trims
+/// `tools/list` must map `tools/call` (each listed tool is decided as a call of it would be).
+fn mcp_resource(
+    diags: &mut FileDiagnostics<'_>,
+    route: &RouteSpec,
+    target: Option<&RouteTarget>,
+    spec: &McpSpec,
+) -> Option<McpResource> {
+    let before = diags.count();
+    let name_span = *route.name.span();
+    if route.public == Some(true) {
+        diags.error(
+            &name_span,
+            Code::Conflict,
+            format!(
+                "public route `{}` cannot be an MCP protected resource",
+                *route.name
+            ),
+        );
+    }
+    let trim = spec
+        .tools_list
+        .as_ref()
+        .and_then(|t| t.trim)
+        .unwrap_or(true);
+    match target {
+        Some(RouteTarget::JsonRpc { methods, .. }) => {
+            if trim && !methods.iter().any(|(m, _)| m == TOOLS_CALL) {
+                diags.error(
+                    &name_span,
+                    Code::Missing,
+                    format!(
+                        "MCP route `{}` trims `tools/list` and so needs a `\"tools/call\"` entry \
+                         in `jsonrpc` (each tool is decided as a call of it would be); or set \
+                         `tools_list: {{trim: false}}`",
+                        *route.name
+                    ),
+                );
+            }
+        }
+        // The target reported its own error.
+        None => {}
+        Some(_) => diags.error(
+            &name_span,
+            Code::Conflict,
+            format!("MCP route `{}` needs a `jsonrpc` mapping", *route.name),
+        ),
+    }
+    let scheme = spec.scheme.as_ref().and_then(|scheme| {
+        if matches!(scheme.as_str(), "https" | "http") {
+            Some(scheme.to_string())
+        } else {
+            diags.error(
+                scheme.span(),
+                Code::Invalid,
+                format!("scheme `{}` must be `https` or `http`", scheme.as_str()),
+            );
+            None
+        }
+    });
+    let scopes = words(diags, spec.scopes.as_deref(), "scope", |c| {
+        // RFC 6749 3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
+        c.is_ascii_graphic() && c != '"' && c != '\\'
+    });
+    let audiences = words(diags, spec.audiences.as_deref(), "audience", |c| {
+        !c.is_control() && c != '"' && c != '\\'
+    });
+    let authorization_servers = words(
+        diags,
+        spec.authorization_servers.as_deref(),
+        "identity provider name",
+        |c| !c.is_control(),
+    );
+    let max_response_bytes = match spec.tools_list.as_ref().and_then(|t| t.max_bytes.as_ref()) {
+        None => DEFAULT_MAX_TOOLS_LIST_BYTES,
+        Some(max) if **max == 0 => {
+            diags.error(max.span(), Code::Invalid, "`max_bytes` must be at least 1");
+            0
+        }
+        Some(max) => **max,
+    };
+    let refusal = match spec.refusal.as_deref() {
+        None | Some(RefusalSpec::Jsonrpc) => Refusal::JsonRpc,
+        Some(RefusalSpec::ToolResult) => Refusal::ToolResult,
+        Some(RefusalSpec::Http) => Refusal::Http,
+    };
+    (diags.count() == before).then(|| McpResource {
+        authorization_servers,
+        scopes,
+        audiences,
+        scheme,
+        forward_token: spec.forward_token.unwrap_or(false),
+        refusal,
+        trim_tools_list: trim,
+        max_response_bytes,
+    })
+}
+
+/// A list of names each made of characters `allowed` admits, sorted and distinct.
+fn words(
+    diags: &mut FileDiagnostics<'_>,
+    given: Option<&[SpannedString]>,
+    what: &str,
+    allowed: impl Fn(char) -> bool,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for word in given.unwrap_or_default() {
+        if word.is_empty() || !word.chars().all(&allowed) {
+            diags.error(
+                word.span(),
+                Code::Invalid,
+                format!("invalid {what} `{}`", word.as_str()),
+            );
+        } else {
+            out.push(word.to_string());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// `/api/llm/mcp/{server}/server` -> segments after the leading `/`: literals and one-segment

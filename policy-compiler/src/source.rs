@@ -670,6 +670,61 @@ pub struct RouteSpec {
     pub action: Option<SpannedString>,
     /// The body is JSON-RPC 2.0: the resource and action per method; `"*"` is any other method.
     pub jsonrpc: Option<Entries<SpannedString, TargetSpec>>,
+    /// The route serves an MCP server: an OAuth protected resource (metadata, challenges,
+    /// audience binding, `tools/list` trimming).
+    pub mcp: Option<McpSpec>,
+}
+
+/// `mcp:` of a route.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct McpSpec {
+    /// Identity providers (by name) whose issuers the metadata lists as authorization servers
+    /// (default: every provider that resolves tokens to users).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
+    pub authorization_servers: Option<Vec<SpannedString>>,
+    /// Scopes every token must carry, published as `scopes_supported` (default: none).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
+    pub scopes: Option<Vec<SpannedString>>,
+    /// Audiences accepted in `aud` besides the route's canonical resource URL.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
+    pub audiences: Option<Vec<SpannedString>>,
+    /// The scheme of the canonical resource URL, `https` or `http` (default: the request's).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub scheme: Option<SpannedString>,
+    /// `true`: the header the token came from reaches the upstream (default `false`).
+    pub forward_token: Option<bool>,
+    /// How a refused JSON-RPC call looks: `jsonrpc` (default), `tool-result` or `http`.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<RefusalSpec>"))]
+    pub refusal: Option<Spanned<RefusalSpec>>,
+    /// `tools/list` trimming.
+    pub tools_list: Option<ToolsListSpec>,
+}
+
+/// `refusal:` of an MCP route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum RefusalSpec {
+    /// HTTP 200 with a JSON-RPC error naming the reason.
+    Jsonrpc,
+    /// `tools/call`: a tool result marked `isError`; other methods as `jsonrpc`.
+    ToolResult,
+    /// HTTP 403 with the JSON denial body.
+    Http,
+}
+
+/// `tools_list:` of an MCP route.
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ToolsListSpec {
+    /// Keep only the tools the caller may call (default `true`).
+    pub trim: Option<bool>,
+    /// The largest response body buffered to trim (default 1 MiB); a larger one is refused.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<u32>"))]
+    pub max_bytes: Option<Spanned<u32>>,
 }
 
 /// `match:` of a route.

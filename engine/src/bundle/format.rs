@@ -31,7 +31,7 @@ pub const MAGIC: [u8; 8] = *b"GATEHSE\x01";
 /// `gatehouse package` finds it, exactly once among the module's active data, and rewrites the
 /// two functions that follow it. The plugin and the packager read this one definition.
 pub const EMBEDDED_MARKER: [u8; 16] = *b"gatehouse:embed1";
-pub const FORMAT_MAJOR: u16 = 6;
+pub const FORMAT_MAJOR: u16 = 7;
 pub const FORMAT_MINOR: u16 = 0;
 pub const HEADER_LEN: usize = 56;
 pub const SIGNATURE_TRAILER_LEN: usize = 32 + 64;

@@ -46,7 +46,7 @@ fn serial_round_trips_and_is_in_meta() {
         let bundle = decode(bytes).unwrap_or_else(|e| panic!("{serial}: {e}"));
         assert_eq!(bundle.serial(), serial);
         assert_eq!(bundle.meta().serial, serial);
-        assert_eq!(bundle.format_version(), (6, 0));
+        assert_eq!(bundle.format_version(), (7, 0));
     }
     // META is `revision, compiler_version, tenant_count, serial` (docs/bundle-format.md
     // 3.1): the serial is the last field, a LEB128 varint.
@@ -136,7 +136,7 @@ fn earlier_formats_are_refused() {
         let message = err.map(|e| e.to_string()).unwrap_or_default();
         assert_eq!(
             message,
-            format!("unsupported bundle format {major}.0 (this build reads 6.x)")
+            format!("unsupported bundle format {major}.0 (this build reads 7.x)")
         );
     }
 }

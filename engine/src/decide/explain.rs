@@ -314,7 +314,8 @@ fn summary(outcome: &Outcome<'_>, out: &Explanation, named: Option<&str>) -> Str
             | Reason::AuthorityInvalid
             | Reason::CrossSiteRequest
             | Reason::RequestAmbiguous
-            | Reason::CredentialUnknown,
+            | Reason::CredentialUnknown
+            | Reason::InsufficientScope,
         )
         | None => summary_of_reason(outcome),
     }

@@ -312,6 +312,7 @@ pub fn gateway() -> Gateway {
                     },
                     action: action.into(),
                 }),
+                mcp: None,
             });
         }
     }

@@ -1,0 +1,294 @@
+//! `tools/list` responses trimmed to the tools a caller may call.
+//!
+//! A Streamable HTTP server answers a POST with `application/json` (one JSON-RPC message) or
+//! `text/event-stream` (events whose `data` are JSON-RPC messages, possibly with notifications
+//! and requests of its own before the response). Every message with a `result` that has `tools`
+//! keeps only the tools `keep` admits, by `name`; everything else passes unchanged. Anything that
+//! cannot be read exactly one way is an error, and the caller replaces the whole response with a
+//! JSON-RPC error ([`refused`]): an untrimmed list never reaches the client.
+//!
+//! Objects with two equal keys are refused at any depth (the client's parser would keep the last
+//! one while a trimmer kept the first). Keys that differ only in case are not: the readers here
+//! are MCP clients, which compare keys exactly, and tool input schemas may well name `id` and
+//! `ID`.
+
+use serde_json::Value;
+
+use super::trim_failed_body;
+
+/// How a response body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `application/json` (or `application/*+json`): one JSON-RPC message (or a batch).
+    Json,
+    /// `text/event-stream`: server-sent events whose `data` are JSON-RPC messages.
+    EventStream,
+}
+
+/// The framing a `Content-Type` announces; `None` for anything the trimmer cannot read.
+pub fn kind(content_type: &str) -> Option<Kind> {
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if media == "text/event-stream" {
+        return Some(Kind::EventStream);
+    }
+    let (top, sub) = media.split_once('/')?;
+    (top == "application" && (sub == "json" || sub.ends_with("+json"))).then_some(Kind::Json)
+}
+
+/// A trimmed body and what trimming did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trimmed {
+    pub body: Vec<u8>,
+    /// Tools the upstream listed.
+    pub listed: usize,
+    /// Tools left in the list.
+    pub kept: usize,
+}
+
+/// Why a response could not be trimmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrimError {
+    /// Not UTF-8 (an event stream), not one JSON value, or an object with a repeated key.
+    NotJson,
+    /// A message that is not a JSON object (or a batch of them).
+    NotMessage,
+    /// `result.tools` is not an array of objects each with a string `name`.
+    BadTools,
+    /// An event stream's `data` that is not JSON.
+    BadEvent,
+    /// Larger than the route's `max_bytes`.
+    TooLarge,
+    /// The response's `Content-Type` is neither JSON nor an event stream.
+    NotMcp,
+    /// The response is compressed (`Content-Encoding` other than `identity`).
+    Encoded,
+}
+
+impl TrimError {
+    /// Shown to the client in the replacing JSON-RPC error, and logged.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrimError::NotJson => "the body is not one JSON value with distinct keys",
+            TrimError::NotMessage => "a message is not a JSON-RPC object",
+            TrimError::BadTools => "`result.tools` is not a list of named tools",
+            TrimError::BadEvent => "an event's data is not JSON",
+            TrimError::TooLarge => "the body is larger than the route's tools_list.max_bytes",
+            TrimError::NotMcp => "the content type is neither JSON nor an event stream",
+            TrimError::Encoded => "the body is compressed",
+        }
+    }
+}
+
+/// Trims every `tools/list` result in `body` to the tools `keep` admits.
+pub fn trim(
+    kind: Kind,
+    body: &[u8],
+    keep: &mut dyn FnMut(&str) -> bool,
+) -> Result<Trimmed, TrimError> {
+    let mut counts = Counts::default();
+    let body = match kind {
+        Kind::Json => {
+            let mut message =
+                crate::json::parse_exact_keys(body).map_err(|_| TrimError::NotJson)?;
+            trim_message(&mut message, keep, &mut counts)?;
+            serde_json::to_vec(&message).map_err(|_| TrimError::NotJson)?
+        }
+        Kind::EventStream => trim_events(body, keep, &mut counts)?,
+    };
+    Ok(Trimmed {
+        body,
+        listed: counts.listed,
+        kept: counts.kept,
+    })
+}
+
+/// The body that replaces a response the filter cannot trim: a JSON-RPC error answering the
+/// request `id` (its JSON text), framed as the response was (an event stream stays one, so a
+/// client reading events reads it).
+pub fn refused(kind: Kind, id: Option<&str>, why: TrimError) -> Vec<u8> {
+    let message = trim_failed_body(id, why.as_str());
+    match kind {
+        Kind::Json => message.into_bytes(),
+        Kind::EventStream => format!("event: message\ndata: {message}\n\n").into_bytes(),
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    listed: usize,
+    kept: usize,
+}
+
+/// One JSON-RPC message, or a batch of them.
+fn trim_message(
+    message: &mut Value,
+    keep: &mut dyn FnMut(&str) -> bool,
+    counts: &mut Counts,
+) -> Result<(), TrimError> {
+    match message {
+        Value::Array(batch) => {
+            for item in batch {
+                if !item.is_object() {
+                    return Err(TrimError::NotMessage);
+                }
+                trim_message(item, keep, counts)?;
+            }
+            Ok(())
+        }
+        Value::Object(object) => {
+            let Some(result) = object.get_mut("result") else {
+                return Ok(());
+            };
+            let Some(tools) = result.as_object_mut().and_then(|r| r.get_mut("tools")) else {
+                return Ok(());
+            };
+            let Value::Array(tools) = tools else {
+                return Err(TrimError::BadTools);
+            };
+            let mut bad = false;
+            tools.retain(|tool| {
+                counts.listed += 1;
+                match tool.get("name").and_then(Value::as_str) {
+                    Some(name) if tool.is_object() => {
+                        let kept = keep(name);
+                        counts.kept += usize::from(kept);
+                        kept
+                    }
+                    _ => {
+                        bad = true;
+                        false
+                    }
+                }
+            });
+            if bad {
+                return Err(TrimError::BadTools);
+            }
+            Ok(())
+        }
+        _ => Err(TrimError::NotMessage),
+    }
+}
+
+/// Server-sent events (the WHATWG HTML event-stream format): lines end in CRLF, LF or CR; a
+/// blank line ends an event; `data` lines join with `\n`; a line starting with `:` is a comment.
+/// Events without data, and events whose data is empty (the priming event a server sends to set
+/// an id), pass as they were; every other event's data must be a JSON-RPC message and is written
+/// back as one `data:` line where the first one was. Lines end in LF on the way out.
+fn trim_events(
+    body: &[u8],
+    keep: &mut dyn FnMut(&str) -> bool,
+    counts: &mut Counts,
+) -> Result<Vec<u8>, TrimError> {
+    let text = std::str::from_utf8(body).map_err(|_| TrimError::NotJson)?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut out = String::with_capacity(text.len());
+    let mut event: Vec<&str> = Vec::new();
+    let mut lines = Lines(text);
+    loop {
+        let line = lines.next();
+        match line {
+            Some(line) if !line.is_empty() => event.push(line),
+            _ => {
+                if !event.is_empty() {
+                    write_event(&event, keep, counts, &mut out)?;
+                    event.clear();
+                }
+                if line.is_none() {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(out.into_bytes())
+}
+
+fn write_event(
+    event: &[&str],
+    keep: &mut dyn FnMut(&str) -> bool,
+    counts: &mut Counts,
+    out: &mut String,
+) -> Result<(), TrimError> {
+    let mut data: Option<String> = None;
+    for line in event {
+        let (field, value) = field(line);
+        if field == "data" {
+            match &mut data {
+                Some(d) => {
+                    d.push('\n');
+                    d.push_str(value);
+                }
+                None => data = Some(value.to_owned()),
+            }
+        }
+    }
+    let data = match data {
+        Some(d) if !d.trim().is_empty() => d,
+        _ => {
+            for line in event {
+                out.push_str(line);
+                out.push('\n');
+            }
+            out.push('\n');
+            return Ok(());
+        }
+    };
+    let mut message =
+        crate::json::parse_exact_keys(data.as_bytes()).map_err(|_| TrimError::BadEvent)?;
+    trim_message(&mut message, keep, counts)?;
+    let mut written = false;
+    for line in event {
+        if field(line).0 == "data" {
+            if !written {
+                out.push_str("data: ");
+                out.push_str(&message.to_string());
+                out.push('\n');
+                written = true;
+            }
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push('\n');
+    Ok(())
+}
+
+/// A line's field name and value: the value after the first `:`, less one leading space; a
+/// line without `:` is a field with an empty value; a comment (`:...`) has the empty name.
+fn field(line: &str) -> (&str, &str) {
+    match line.split_once(':') {
+        Some((name, value)) => (name, value.strip_prefix(' ').unwrap_or(value)),
+        None => (line, ""),
+    }
+}
+
+/// Lines of an event stream: each ends at CRLF, LF or CR.
+struct Lines<'a>(&'a str);
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let Some(end) = self.0.find(['\r', '\n']) else {
+            let line = self.0;
+            self.0 = "";
+            return Some(line);
+        };
+        let line = self.0.get(..end).unwrap_or_default();
+        let rest = self.0.get(end..).unwrap_or_default();
+        self.0 = rest
+            .strip_prefix("\r\n")
+            .or_else(|| rest.strip_prefix('\r'))
+            .or_else(|| rest.strip_prefix('\n'))
+            .unwrap_or_default();
+        Some(line)
+    }
+}
