@@ -51,7 +51,7 @@ fn gateway(refusal: &'static str) -> impl Fn(&str) -> String {
 }
 
 /// The suite's tenant: the control-plane issuer of the fixture, the local authorization server
-/// as an identity provider for users, alice and bob, and server `github` whose tools exercise a
+/// as an identity provider for users, alice, bob and carol (who holds nothing), and server `github` whose tools exercise a
 /// tool-level grant, a server-level grant, `enabled: false` and `authorized_subjects`. The
 /// upstream also has a tool, `unlisted`, that the tenant does not know.
 fn tenant(auth: &AuthServer) -> impl Fn(&str) -> String {
@@ -75,6 +75,7 @@ identity_providers:
 users:
   - {{email: alice@e2e.test}}
   - {{email: bob@e2e.test}}
+  - {{email: carol@e2e.test}}
 
 resources:
   - type: mcp-server
@@ -330,14 +331,13 @@ fn tools_per_caller_through_the_mcp_sdk() {
     assert_listed(&results(&out)[0], &BOB_TOOLS);
 }
 
-/// The shape of a refused call, raw and as the SDK's client sees it, for each `refusal`.
+/// `refusal: jsonrpc` (the default): HTTP 200, a JSON-RPC error for the request's own id, which
+/// the SDK raises as an `MCPError` carrying the reason (checked in the other tests).
 #[test]
-fn refusal_shapes() {
-    let (auth, envoy) = start("mcp-refusals", "jsonrpc");
+fn refusal_as_jsonrpc_error() {
+    let (auth, envoy) = start("mcp-refusal-jsonrpc", "jsonrpc");
     let host = authority(&envoy);
     let alice = token_for(&auth, &envoy, "alice@e2e.test", json!({}));
-
-    // jsonrpc (the default): HTTP 200, a JSON-RPC error for the request's own id.
     let r = envoy.request(&rpc(
         &host,
         Some(&alice),
@@ -359,23 +359,28 @@ fn refusal_shapes() {
     );
     let r = envoy.request(&rpc(&host, Some(&alice), &call(json!(42), "delete_repo")));
     assert_eq!(r.status, 200, "body: {}", r.text());
-    assert_eq!(r.json()["id"], json!(42));
+    assert_eq!(r.header("x-gatehouse-reason"), Some("resource_disabled"));
+    let body = r.json();
+    assert_eq!(body["id"], json!(42), "{body}");
     assert_eq!(
-        r.json()["error"]["data"]["reason"],
-        json!("resource_disabled")
+        body["error"]["data"]["reason"],
+        json!("resource_disabled"),
+        "{body}"
     );
+}
 
-    // tool_result: a tool result with isError, which the SDK returns rather than raises.
-    let url = resource(&envoy);
-    let bundle = fixture_bundle("2", gateway("tool_result"), tenant(&auth));
-    envoy.push(&bundle);
-    envoy.eventually("bundle revision 2 in service", |e| {
-        e.stat("wasmcustom.gatehouse.bundle_revision") == 2
-    });
+/// `refusal: tool_result`: a refused `tools/call` is a tool result with `isError`, which the
+/// SDK's client returns rather than raises, on either protocol.
+#[test]
+fn refusal_as_tool_result() {
+    let (auth, envoy) = start("mcp-refusal-tool-result", "tool_result");
+    let host = authority(&envoy);
+    let alice = token_for(&auth, &envoy, "alice@e2e.test", json!({}));
     let r = envoy.request(&rpc(&host, Some(&alice), &call(json!(9), "list_issues")));
     assert_eq!(r.status, 200, "body: {}", r.text());
     assert_eq!(r.header("x-gatehouse-reason"), Some("no_grant"));
     let body = r.json();
+    assert_eq!(body["jsonrpc"], json!("2.0"), "{body}");
     assert_eq!(body["id"], json!(9), "{body}");
     assert_eq!(body["result"]["isError"], json!(true), "{body}");
     assert_eq!(
@@ -383,6 +388,19 @@ fn refusal_shapes() {
         json!([{"type": "text", "text": "forbidden: no_grant"}]),
         "{body}"
     );
+    // Other methods are refused as JSON-RPC errors: carol may not even read the server.
+    let list = json!({"jsonrpc": "2.0", "id": 10, "method": "tools/list", "params": {}});
+    let carol = token_for(&auth, &envoy, "carol@e2e.test", json!({}));
+    let r = envoy.request(&rpc(&host, Some(&carol), &list));
+    assert_eq!(r.status, 200, "body: {}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"jsonrpc": "2.0", "id": 10, "error": {
+            "code": -32001, "message": "forbidden: no_grant",
+            "data": {"error": "forbidden", "reason": "no_grant"}}})
+    );
+
+    let url = resource(&envoy);
     for legacy in [true, false] {
         let out = mcp_client(
             &url,
@@ -399,28 +417,31 @@ fn refusal_shapes() {
         assert_eq!(r[0]["text"], json!("forbidden: no_grant"), "{out:#}");
         assert_called(&r[1], "search", "user:alice@e2e.test");
     }
+}
 
-    // http: the usual 403, which the SDK turns into a generic error: the reason is lost.
-    let bundle = fixture_bundle("3", gateway("http"), tenant(&auth));
-    envoy.push(&bundle);
-    envoy.eventually("bundle revision 3 in service", |e| {
-        e.stat("wasmcustom.gatehouse.bundle_revision") == 3
-    });
+/// `refusal: http`: the usual 403, which the SDK's client turns into a generic error: the reason
+/// does not reach the application.
+#[test]
+fn refusal_as_http_403() {
+    let (auth, envoy) = start("mcp-refusal-http", "http");
+    let host = authority(&envoy);
+    let alice = token_for(&auth, &envoy, "alice@e2e.test", json!({}));
     let r = envoy.request(&rpc(&host, Some(&alice), &call(json!(1), "list_issues")));
     assert_http_refused(&r, 403, "no_grant");
     assert_eq!(r.header("x-gatehouse-reason"), Some("no_grant"));
     let out = mcp_client(
-        &url,
+        &resource(&envoy),
         ClientOptions {
             token: Some(&alice),
             ..ClientOptions::default()
         },
-        &["call:list_issues"],
+        &["call:list_issues", "call:search"],
     );
     let r = results(&out);
     assert_eq!(r[0]["ok"], json!(false), "{out:#}");
     assert_eq!(r[0]["error"], json!("MCPError"), "{out:#}");
     assert_eq!(r[0]["code"], json!(-32603), "{out:#}");
+    assert_called(&r[1], "search", "user:alice@e2e.test");
 }
 
 /// The protected resource's side of OAuth: challenges, metadata, audience and scope.
