@@ -33,12 +33,8 @@ const AUDIENCE: &str = "api://mcp";
 const ALICE_TOOLS: [&str; 3] = ["create_issue", "search", "secret_tool"];
 const BOB_TOOLS: [&str; 3] = ["create_issue", "list_issues", "search"];
 
-/// The fixture gateway with the MCP route made a protected resource, `refusal` as given.
-fn gateway(refusal: &'static str) -> impl Fn(&str) -> String {
-    gateway_with(refusal, "")
-}
-
-/// Same, with `extra` (YAML lines, indented for the `mcp:` block) added to the block.
+/// The fixture gateway with the MCP route made a protected resource, `refusal` as given, and
+/// `extra` (YAML lines, indented for the `mcp:` block) added to the block.
 fn gateway_with(refusal: &'static str, extra: &'static str) -> impl Fn(&str) -> String {
     move |text: &str| {
         let mcp_route = "      \"*\": {resource: \"mcp-server:{server}\", action: read}\n";
