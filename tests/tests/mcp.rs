@@ -17,8 +17,11 @@
     reason = "test code: a panic is a test failure"
 )]
 
+use gatehouse_e2e::credentials::{credentials_file, issue_key, key_entry};
 use gatehouse_e2e::mcp::{self, mcp_client, mcp_python, AuthServer, ClientOptions};
-use gatehouse_e2e::{fixture_bundle, Envoy, EnvoyOptions, HttpRequest, HttpResponse};
+use gatehouse_e2e::{
+    fixture_bundle, fixture_bundle_with_credentials, Envoy, EnvoyOptions, HttpRequest, HttpResponse,
+};
 use serde_json::{json, Value};
 
 const PATH: &str = "/api/llm/mcp/github/server";
@@ -734,4 +737,64 @@ fn oversized_tools_list_replaced_by_an_error() {
         assert_eq!(r[1]["ok"], json!(false), "{out:#}");
         assert_eq!(r[1]["message"], r[0]["message"], "{out:#}");
     }
+}
+
+/// API keys are not OAuth tokens: on the protected route they need no audience and no scope, and
+/// their own key scopes narrow what the principal may use (`credential_out_of_scope`, refused in
+/// the route's shape).
+#[test]
+fn api_keys_on_the_protected_route() {
+    mcp_python();
+    let auth = AuthServer::start();
+    let whole = issue_key();
+    let scoped = issue_key();
+    let keys = credentials_file(
+        "e2e",
+        vec![
+            key_entry(&whole, "user:alice@e2e.test", &[], json!({})),
+            key_entry(
+                &scoped,
+                "user:alice@e2e.test",
+                &["mcp-server:github:read", "tool:github/search:use"],
+                json!({}),
+            ),
+        ],
+    );
+    let bundle =
+        fixture_bundle_with_credentials("1", gateway_with("jsonrpc", ""), tenant(&auth), &keys);
+    let envoy = Envoy::start(
+        "mcp-api-keys",
+        &bundle,
+        EnvoyOptions {
+            upstream: Some(mcp::upstream_script()),
+            upstream_python: Some(mcp_python().clone()),
+            ..EnvoyOptions::default()
+        },
+    );
+    let url = resource(&envoy);
+    let out = mcp_client(
+        &url,
+        ClientOptions {
+            token: Some(&whole.key),
+            ..ClientOptions::default()
+        },
+        &["list", "call:create_issue", "call:list_issues"],
+    );
+    let r = results(&out);
+    assert_listed(&r[0], &ALICE_TOOLS);
+    assert_called(&r[1], "create_issue", "user:alice@e2e.test");
+    assert_refused_jsonrpc(&r[2], "no_grant");
+
+    let out = mcp_client(
+        &url,
+        ClientOptions {
+            token: Some(&scoped.key),
+            ..ClientOptions::default()
+        },
+        &["list", "call:search", "call:create_issue"],
+    );
+    let r = results(&out);
+    assert_listed(&r[0], &["search"]);
+    assert_called(&r[1], "search", "user:alice@e2e.test");
+    assert_refused_jsonrpc(&r[2], "credential_out_of_scope");
 }
