@@ -19,7 +19,7 @@ use gatehouse_engine::{Bundle, LoadOptions};
 use support::repo_root;
 
 /// SHA-256 of the golden bundle's body, as `gatehouse inspect` shows it.
-const GOLDEN_DIGEST: &str = "1b1ca09d25a31832950a8b9b3b36cd20481a0746682b614ce9ccbb18d7eae371";
+const GOLDEN_DIGEST: &str = "a1c263c0237bc5ebdbe63d6dedbe19607b26ed764ce359504b44bebcfd37676a";
 
 fn golden_path() -> PathBuf {
     repo_root().join("tests/golden/acme.bundle")
@@ -85,7 +85,7 @@ fn the_engine_decodes_the_golden_bundle() {
     let golden = std::fs::read(golden_path()).expect("tests/golden/acme.bundle is committed");
     let bundle = Bundle::decode(golden, &LoadOptions::default()).expect("the golden bundle loads");
     assert_eq!(hex(bundle.digest()), GOLDEN_DIGEST);
-    assert_eq!(bundle.format_version(), (6, 0));
+    assert_eq!(bundle.format_version(), (7, 0));
     assert_eq!(bundle.meta().revision, "golden");
     assert_eq!(bundle.serial(), 1);
     assert_eq!(bundle.signer(), None);

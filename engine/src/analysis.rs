@@ -25,9 +25,11 @@ mod diff;
 mod error;
 #[cfg(test)]
 mod tests;
+mod tools;
 
 pub use diff::{Both, Change, Diff, DiffGroup, KeyChange, KeyChangeKind, Side, TenantDiff};
 pub use error::AnalysisError;
+pub use tools::{ToolsList, ToolsQuery};
 
 /// One tenant of a loaded bundle, ready for questions. Indexes that only some questions need
 /// (team members, resource children) are built on first use.

@@ -11,7 +11,12 @@
 //! | allowed, body route | headers, body, clock, 3 header sets = 6 |
 //! | denied | headers, clock, log line, local reply = 4 |
 //!
-//! plus one removal per spoofed `x-gatehouse-*` (or override) header present. The headers are
+//! plus one removal per spoofed `x-gatehouse-*` (or override) header present (and, on an MCP
+//! route, per token header and `accept-encoding`). A protected-resource metadata request is
+//! headers and the local reply (2). A trimmed `tools/list` response adds, whatever the number of
+//! tools: 2 header reads (`content-type`, `content-encoding`), 1 header removal
+//! (`content-length`), 1 body read and 1 body write = 5 (a refused response: the reads, up to 2
+//! header changes and 1 body write); each listed tool is decided in the VM with no host call. The headers are
 //! read in one map call: removing spoofed identity headers needs every header name, since any
 //! case and `_` for `-` must be caught, and one map read costs less than the several single
 //! reads a decision needs besides. Counters cost nothing per request (`metrics`).

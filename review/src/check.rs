@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use gatehouse_engine::analysis::AnalysisError;
+use gatehouse_engine::analysis::{AnalysisError, ToolsList, ToolsQuery};
 use gatehouse_engine::credential::KeyId;
 use gatehouse_engine::decide::Explanation;
 use gatehouse_engine::escape::for_terminal;
@@ -22,6 +22,9 @@ pub enum CheckError {
     /// `--as` and `--credential` name different principals.
     #[error(transparent)]
     Credential(Box<AnalysisError>),
+    /// `--tools-list`: no path given, and no route of the gateway serves the server's tools.
+    #[error(transparent)]
+    Tools(Box<AnalysisError>),
 }
 
 /// A trusted bundle signing key that is not one.
@@ -92,23 +95,8 @@ pub fn check<'e>(
     request: &CheckRequest,
     now: i64,
 ) -> Result<Checked<'e>, CheckError> {
-    let host = match &request.host {
-        Some(h) => h.clone(),
-        None => default_host(engine)?,
-    };
-    let mut headers = request.headers.clone();
-    if let Some(token) = &request.token {
-        headers.push(("authorization".to_owned(), format!("Bearer {token}")));
-    }
-    // A body is JSON unless a header says otherwise, as clients of JSON APIs send it.
-    if request.body.is_some()
-        && !request.no_content_type
-        && !headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-    {
-        headers.push(("content-type".to_owned(), "application/json".to_owned()));
-    }
+    let host = host_for(engine, request)?;
+    let headers = headers_of(request);
     let header_refs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -126,11 +114,7 @@ pub fn check<'e>(
         headers: &header_refs,
         body,
     };
-    let identity = match (request.credential, &request.as_subject) {
-        (Some(id), _) => Identity::Credential(id),
-        (None, Some(subject)) => Identity::Subject(subject),
-        (None, None) => Identity::Token,
-    };
+    let identity = identity_of(request);
     let (mut outcome, explanation) = engine.explain(&facts, identity, now);
     if let (Some(id), Some(subject)) = (request.credential, &request.as_subject) {
         if let Some(tenant) = outcome.tenant_name() {
@@ -147,6 +131,76 @@ pub fn check<'e>(
         outcome,
         explanation,
     })
+}
+
+/// `gatehouse check --tools-list SERVER`: what `tools/list` on the MCP server shows the caller of
+/// `request` (its host, headers, token, `--as` or `--credential`; its path if not empty, else the
+/// server's endpoint from the gateway), each tool with the decision of a `tools/call` of it.
+/// The request's method and body are not used: MCP clients `POST` JSON-RPC.
+pub fn tools_list<'e>(
+    engine: &'e Engine,
+    request: &CheckRequest,
+    server: &str,
+    now: i64,
+) -> Result<ToolsList<'e>, CheckError> {
+    let host = host_for(engine, request)?;
+    let headers = headers_of(request);
+    let header_refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let query = ToolsQuery {
+        authority: &host,
+        server,
+        path: Some(request.path.as_str()).filter(|p| !p.is_empty()),
+        headers: &header_refs,
+    };
+    let mut list = engine
+        .tools_list(&query, identity_of(request), now)
+        .map_err(|e| CheckError::Tools(Box::new(e)))?;
+    if let (Some(id), Some(subject)) = (request.credential, &request.as_subject) {
+        if let Some(tenant) = list.list.tenant_name() {
+            key_is_of(engine, tenant, id, subject)
+                .map_err(|e| CheckError::Credential(Box::new(e)))?;
+        }
+    }
+    if list.list.credential.is_none() {
+        list.list.credential = request.credential;
+    }
+    Ok(list)
+}
+
+fn host_for(engine: &Engine, request: &CheckRequest) -> Result<String, CheckError> {
+    match &request.host {
+        Some(h) => Ok(h.clone()),
+        None => default_host(engine),
+    }
+}
+
+/// The request's headers, then the token as `Authorization: Bearer`, then a JSON content type
+/// when there is a body and no header names one (as clients of JSON APIs send it).
+fn headers_of(request: &CheckRequest) -> Vec<(String, String)> {
+    let mut headers = request.headers.clone();
+    if let Some(token) = &request.token {
+        headers.push(("authorization".to_owned(), format!("Bearer {token}")));
+    }
+    if request.body.is_some()
+        && !request.no_content_type
+        && !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("content-type".to_owned(), "application/json".to_owned()));
+    }
+    headers
+}
+
+fn identity_of(request: &CheckRequest) -> Identity<'_> {
+    match (request.credential, &request.as_subject) {
+        (Some(id), _) => Identity::Credential(id),
+        (None, Some(subject)) => Identity::Subject(subject),
+        (None, None) => Identity::Token,
+    }
 }
 
 /// With `--as` and `--credential`: the key of `id` must be `subject`'s. A key the tenant does not
@@ -196,6 +250,105 @@ fn decision_parts(outcome: &Outcome<'_>) -> (&'static str, u16, Option<&'static 
         Decision::Allow { .. } => ("allow", 200, None),
         Decision::Deny { reason } => ("deny", reason.status(), Some(reason.code())),
     }
+}
+
+/// The `gatehouse check --tools-list --json` object: the `tools/list` request's decision, every
+/// tool of the server with its `tools/call` decision (`allowed`, and the `reason` or the
+/// `grant`), and `shown`, the names a trimmed list keeps.
+pub fn tools_list_json(server: &str, list: &ToolsList<'_>) -> Value {
+    let decision = |o: &Outcome<'_>| {
+        json!({
+            "allowed": o.decision.is_allow(),
+            "reason": o.decision.reason().map(|r| r.code()),
+            "resource": o.resource(),
+            "action": o.action,
+            "grant": o.grant(),
+        })
+    };
+    let tools: Vec<Value> = list
+        .tools
+        .iter()
+        .map(|(name, o)| {
+            let mut tool = decision(o);
+            if let Some(fields) = tool.as_object_mut() {
+                fields.insert("name".to_owned(), json!(name));
+            }
+            tool
+        })
+        .collect();
+    json!({
+        "tenant": list.list.tenant_name(),
+        "principal": list.list.subject(),
+        "credential": list.list.credential.map(|id| id.to_string()),
+        "server": server,
+        "path": list.path,
+        "route": list.list.route_name(),
+        "list": decision(&list.list),
+        "tools": tools,
+        "shown": list.shown().collect::<Vec<_>>(),
+    })
+}
+
+/// `gatehouse check --tools-list` as text: the list's decision, then the tools shown (with the
+/// grant) and those trimmed (with the reason), names escaped for a terminal.
+pub fn render_tools_list(server: &str, list: &ToolsList<'_>) -> String {
+    let mut out = String::new();
+    let (decision, status, reason) = decision_parts(&list.list);
+    let _ = writeln!(
+        out,
+        "tools/list on mcp-server:{}: {decision} {status}{}",
+        for_terminal(server),
+        reason.map(|r| format!(" {r}")).unwrap_or_default()
+    );
+    let rows = [
+        ("tenant", list.list.tenant_name().map(str::to_owned)),
+        ("principal", list.list.subject()),
+        ("credential", list.list.credential.map(|id| id.to_string())),
+        ("request", Some(format!("POST {}", list.path))),
+        ("route", list.list.route_name().map(str::to_owned)),
+    ];
+    for (name, value) in rows {
+        if let Some(value) = value {
+            let _ = writeln!(out, "  {name:<10} {}", for_terminal(&value));
+        }
+    }
+    if !list.list.decision.is_allow() {
+        let _ = writeln!(out, "the client gets no list: tools/list itself is denied");
+    }
+    let width = list
+        .tools
+        .iter()
+        .map(|(n, _)| for_terminal(n).chars().count())
+        .max()
+        .unwrap_or(0);
+    let listed = list.list.decision.is_allow();
+    let mut section = |title: &str, keep: bool| {
+        let _ = writeln!(out, "{title}");
+        let mut any = false;
+        for (name, o) in &list.tools {
+            if (listed && o.decision.is_allow()) != keep {
+                continue;
+            }
+            any = true;
+            let why = match o.decision.reason() {
+                Some(reason) => reason.code().to_owned(),
+                None if !listed => "allowed, but the list is denied".to_owned(),
+                None => o.grant().unwrap_or_default(),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {}",
+                for_terminal(name),
+                for_terminal(&why)
+            );
+        }
+        if !any {
+            let _ = writeln!(out, "  (none)");
+        }
+    };
+    section("shown (tools/call allowed)", true);
+    section("trimmed", false);
+    out
 }
 
 /// `gatehouse check` output: one JSON object, or a few aligned lines and the explanation (names

@@ -57,6 +57,12 @@ export class Bundle {
     return JSON.parse(this.inner.whatCan(JSON.stringify({ ...query, now: unixSeconds(query.now) })));
   }
 
+  toolsList(query) {
+    const { headers, now, ...rest } = query;
+    const facts = { ...rest, now: unixSeconds(now), headers: headerList(headers) };
+    return JSON.parse(this.inner.toolsList(JSON.stringify(facts)));
+  }
+
   inspect() {
     return JSON.parse(this.inner.inspect());
   }
@@ -98,6 +104,14 @@ export function whoCan(bundle, query) {
 /** What `principal` may do. */
 export function whatCan(bundle, query) {
   return bundleOf(bundle).whatCan(query);
+}
+
+/**
+ * What an MCP client's `tools/list` on `server` shows the caller (`as`, `credential` or
+ * `token`): `gatehouse check --tools-list --json`.
+ */
+export function toolsList(bundle, query) {
+  return bundleOf(bundle).toolsList(query);
 }
 
 /** `gatehouse inspect --json`. */

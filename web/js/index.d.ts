@@ -116,6 +116,49 @@ export interface WhatCanResult {
   blocked: { resource: string; action: string; reason: string }[];
 }
 
+/** `gatehouse check --tools-list`'s question. Give one of `as`, `credential`, `token`. */
+export interface ToolsListQuery {
+  /** The MCP server's name, as in `mcp-server:<server>`. */
+  server: string;
+  /** Default: the host of a lone tenant. */
+  host?: string;
+  /** The MCP endpoint's path; default: the server's endpoint from the gateway's routes. */
+  path?: string;
+  /** Sent with every request. */
+  headers?: Record<string, string> | [string, string][];
+  /** `user:<email>` or `virtualaccount:<name>`. */
+  as?: string;
+  /** An API key id (16 hex digits). */
+  credential?: string;
+  token?: string;
+  now?: Time;
+}
+
+/** A decision of the `tools/list` request or of one tool's `tools/call`. */
+export interface ToolDecision {
+  allowed: boolean;
+  reason: string | null;
+  resource: string | null;
+  action: string | null;
+  grant: string | null;
+}
+
+/** Exactly the object `gatehouse check --tools-list --json` prints. */
+export interface ToolsListResult {
+  tenant: string | null;
+  principal: string | null;
+  credential: string | null;
+  server: string;
+  path: string;
+  route: string | null;
+  /** The `tools/list` request itself: denied, the client gets no list. */
+  list: ToolDecision;
+  /** Every tool of the tenant under `mcp-server:<server>`. */
+  tools: (ToolDecision & { name: string })[];
+  /** The names a trimmed `tools/list` keeps. */
+  shown: string[];
+}
+
 /** The flags of `gatehouse token mint`. */
 export interface TokenClaims {
   issuer: string;
@@ -135,6 +178,7 @@ export function compile(files: SourceFile[], options?: CompileOptions): Compiled
 export function check(bundle: Uint8Array | Bundle, request: CheckRequest): CheckResult;
 export function whoCan(bundle: Uint8Array | Bundle, query: WhoCanQuery): WhoCanResult;
 export function whatCan(bundle: Uint8Array | Bundle, query: WhatCanQuery): WhatCanResult;
+export function toolsList(bundle: Uint8Array | Bundle, query: ToolsListQuery): ToolsListResult;
 export function inspect(bundle: Uint8Array | Bundle): Record<string, unknown>;
 export function mintToken(jwk: string, claims: TokenClaims): string;
 
@@ -144,6 +188,7 @@ export class Bundle {
   check(request: CheckRequest): CheckResult;
   whoCan(query: WhoCanQuery): WhoCanResult;
   whatCan(query: WhatCanQuery): WhatCanResult;
+  toolsList(query: ToolsListQuery): ToolsListResult;
   inspect(): Record<string, unknown>;
   /** Releases the WebAssembly memory the bundle holds. */
   free(): void;

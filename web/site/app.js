@@ -22,6 +22,7 @@ function exampleState() {
     now: "",
     whoResource: "model:openai-main/gpt-4o",
     whoAction: "use",
+    toolsServer: "github",
   };
 }
 
@@ -31,6 +32,7 @@ function readState() {
   state.identity = document.querySelector("input[name=identity]:checked").value;
   state.whoResource = $("who-resource").value;
   state.whoAction = $("who-action").value;
+  state.toolsServer = $("tools-server").value;
   return state;
 }
 
@@ -40,6 +42,7 @@ function writeState(state) {
   for (const r of document.querySelectorAll("input[name=identity]")) r.checked = r.value === full.identity;
   $("who-resource").value = full.whoResource ?? "";
   $("who-action").value = full.whoAction ?? "";
+  $("tools-server").value = full.toolsServer ?? "";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,6 +217,43 @@ function renderWhoCan() {
   }
 }
 
+function renderToolsList() {
+  const out = $("tools-list");
+  out.replaceChildren();
+  const { bundle } = compiled;
+  const server = $("tools-server").value.trim();
+  if (!bundle || !server) return;
+  try {
+    const { as, token, host, headers, now } = request(readState());
+    const answer = bundle.toolsList({ server, as, token, host, headers, now });
+    const p = document.createElement("p");
+    p.id = "tools-verdict";
+    p.textContent = answer.list.allowed
+      ? `tools/list ${answer.path}: allowed`
+      : `tools/list ${answer.path}: denied (${answer.list.reason}), the client gets no list`;
+    out.append(p);
+    const ul = document.createElement("ul");
+    for (const tool of answer.tools) {
+      const li = document.createElement("li");
+      const shown = answer.shown.includes(tool.name);
+      li.className = shown ? "tool shown" : "tool trimmed";
+      li.dataset.tool = tool.name;
+      li.textContent = shown
+        ? `${tool.name} — shown (${tool.grant})`
+        : `${tool.name} — trimmed (${tool.reason ?? "the list is denied"})`;
+      ul.append(li);
+    }
+    out.append(ul);
+    out.dataset.shown = String(answer.shown.length);
+  } catch (e) {
+    const p = document.createElement("p");
+    p.className = "error";
+    p.textContent = String(e.message ?? e);
+    out.append(p);
+    out.dataset.shown = "";
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Share links: the whole state in the URL fragment, `#s=` deflate-raw + base64url (`#j=`: plain
 // base64url JSON where CompressionStream is missing).
@@ -298,7 +338,7 @@ function mint() {
 let timer = 0;
 function scheduleUpdate() {
   clearTimeout(timer);
-  timer = setTimeout(() => { update(); renderWhoCan(); }, 120);
+  timer = setTimeout(() => { update(); renderWhoCan(); renderToolsList(); }, 120);
 }
 
 async function main() {
@@ -307,13 +347,15 @@ async function main() {
   if (location.hash) await restore();
   update();
   renderWhoCan();
+  renderToolsList();
   for (const el of document.querySelectorAll("textarea, input")) el.addEventListener("input", scheduleUpdate);
   $("request").addEventListener("submit", (e) => { e.preventDefault(); update(); });
   $("who-can-form").addEventListener("submit", (e) => { e.preventDefault(); renderWhoCan(); });
+  $("tools-form").addEventListener("submit", (e) => { e.preventDefault(); renderToolsList(); });
   $("share").addEventListener("click", share);
   $("mint").addEventListener("click", mint);
-  $("reset").addEventListener("click", () => { writeState(exampleState()); history.replaceState(null, "", location.pathname); update(); renderWhoCan(); });
-  window.addEventListener("hashchange", async () => { await restore(); update(); renderWhoCan(); });
+  $("reset").addEventListener("click", () => { writeState(exampleState()); history.replaceState(null, "", location.pathname); update(); renderWhoCan(); renderToolsList(); });
+  window.addEventListener("hashchange", async () => { await restore(); update(); renderWhoCan(); renderToolsList(); });
   // For tests and measurements: the package and the page's own update, on the page's state.
   window.playground = { gatehouse, files: () => files(readState()), update, shareFragment, readState };
   document.body.dataset.ready = "true";

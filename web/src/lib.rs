@@ -252,6 +252,60 @@ pub fn what_can(engine: &Engine, query: &WhatCanQuery) -> Result<String, String>
     Ok(analysis::what_can_json(&a, &what))
 }
 
+/// A tools-list question: what `tools/list` on an MCP server shows a caller (`gatehouse check
+/// --tools-list`). The caller is one of `as`, `credential` (an API key id) or `token`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolsListQuery {
+    /// The server's name, as in `mcp-server:<server>`.
+    pub server: String,
+    /// Default: the host of a lone tenant.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The MCP endpoint's path; default: the server's endpoint from the gateway's routes.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// `[[name, value], ...]`, sent with every request.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    #[serde(default, rename = "as")]
+    pub as_subject: Option<String>,
+    /// 16 hex digits.
+    #[serde(default)]
+    pub credential: Option<String>,
+    #[serde(default)]
+    pub token: Option<String>,
+    pub now: Time,
+}
+
+/// `gatehouse check --tools-list --json` for `query` ([`check::tools_list`],
+/// [`check::tools_list_json`]).
+pub fn tools_list(engine: &Engine, query: ToolsListQuery) -> Result<Value, String> {
+    let now = query.now.unix()?;
+    let credential = query
+        .credential
+        .as_deref()
+        .map(|id| {
+            id.parse::<gatehouse_engine::credential::KeyId>()
+                .map_err(|e| format!("credential `{id}`: {e}"))
+        })
+        .transpose()?;
+    let request = CheckRequest {
+        method: "POST".to_owned(),
+        path: query.path.unwrap_or_default(),
+        host: query.host,
+        headers: query.headers,
+        token: query.token,
+        as_subject: query.as_subject,
+        credential,
+        body: None,
+        no_content_type: false,
+    };
+    let list =
+        check::tools_list(engine, &request, &query.server, now).map_err(|e| e.to_string())?;
+    Ok(check::tools_list_json(&query.server, &list))
+}
+
 /// The claims of a `mintToken` call (`gatehouse token mint`'s flags).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -378,6 +432,14 @@ impl LoadedBundle {
         what_can(&self.engine, &query).map_err(js_error)
     }
 
+    #[wasm_bindgen(js_name = toolsList)]
+    pub fn tools_list(&self, query: &str) -> Result<String, JsError> {
+        let query: ToolsListQuery = parse("tools-list query", query).map_err(js_error)?;
+        tools_list(&self.engine, query)
+            .map(|v| v.to_string())
+            .map_err(js_error)
+    }
+
     /// `gatehouse inspect --json`.
     pub fn inspect(&self) -> Result<String, JsError> {
         Ok(inspect::inspect(&self.engine, true))
@@ -453,6 +515,34 @@ mod tests {
         .unwrap();
         assert_eq!(answer["decision"], "allow");
         assert_eq!(answer["principal"], "user:carol@acme.com");
+    }
+
+    #[test]
+    fn lists_the_tools_a_caller_may_call() {
+        let bundle = compile(&CompileRequest {
+            files: example(),
+            revision: None,
+            serial: 7,
+        })
+        .unwrap();
+        let engine = load(bundle, &[]).unwrap();
+        let query: ToolsListQuery = serde_json::from_str(
+            r#"{"server": "github", "as": "user:carol@acme.com", "now": "2026-12-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        let answer = tools_list(&engine, query).unwrap();
+        assert_eq!(answer["list"]["allowed"], true);
+        assert_eq!(
+            answer["shown"],
+            serde_json::json!(["create_issue", "list_pull_requests", "search_code"])
+        );
+        let disabled = answer["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "delete_repo")
+            .unwrap();
+        assert_eq!(disabled["reason"], "resource_disabled");
     }
 
     #[test]

@@ -250,6 +250,16 @@ def main():
               (got["decision"], got["status"], got["reason"]) == ("allow", "200", ""), got)
         who = driver.wait("return document.getElementById('who-can').dataset.allowed")
         check("who-can lists the principals allowed", int(who) > 0, who)
+        # The tools/list panel: carol on the example's GitHub server, as gatehouse check
+        # --tools-list names them.
+        shown = driver.wait("const t = document.getElementById('tools-list'); "
+                            "return t.dataset.shown ? [...t.querySelectorAll('li.shown')]"
+                            ".map((li) => li.dataset.tool) : null")
+        cli_tools = json.loads(subprocess.run(
+            [args.gatehouse, "check", "--bundle", bundle, "--as", "user:carol@acme.com",
+             "--tools-list", "github", "--json"], capture_output=True, text=True).stdout)
+        check("the tools/list panel shows the tools gatehouse check --tools-list shows",
+              shown == cli_tools["shown"] and len(shown) > 0, f"page {shown}, cli {cli_tools['shown']}")
         if args.screenshot:
             driver.screenshot(args.screenshot)
 

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { readFileSync, readdirSync, existsSync } from "node:fs";
+import { readFileSync, readdirSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as gatehouse from "gatehouse";
 
@@ -110,4 +110,20 @@ test("whoCan and whatCan answer from the bundle", () => {
   assert.ok(what.allowed.some((a) => a.resource === "model:openai-main/gpt-4o" && a.action === "use"));
   assert.throws(() => gatehouse.whoCan(bundle, { resource: "model:nope", action: "use" }), /nope/);
   assert.equal(gatehouse.inspect(bundle).tenants[0].name, "acme");
+});
+
+test("toolsList answers as gatehouse check --tools-list --json", () => {
+  const { bundle } = gatehouse.compile(example());
+  const now = "2026-12-01T00:00:00Z";
+  const list = gatehouse.toolsList(bundle, { server: "github", as: "user:carol@acme.com", now });
+  assert.deepEqual(list.shown, ["create_issue", "list_pull_requests", "search_code"]);
+  assert.equal(list.tools.find((t) => t.name === "delete_repo").reason, "resource_disabled");
+  const file = join(process.env.TMPDIR ?? "/tmp", `gatehouse-tools-${process.pid}.bundle`);
+  writeFileSync(file, bundle);
+  const fromCli = JSON.parse(execFileSync(cli, ["check", "--bundle", file, "--as", "user:carol@acme.com",
+    "--tools-list", "github", "--now", now, "--json"]).toString());
+  assert.deepEqual(list, fromCli);
+  const none = gatehouse.toolsList(bundle, { server: "jira", as: "user:carol@acme.com", now });
+  assert.equal(none.list.reason, "no_grant");
+  assert.deepEqual(none.shown, []);
 });

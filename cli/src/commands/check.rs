@@ -12,11 +12,12 @@ use gatehouse_review::Exit;
 pub struct CheckArgs {
     #[arg(long)]
     pub bundle: PathBuf,
-    #[arg(long)]
-    pub method: String,
-    /// Request path, with its query string if any.
-    #[arg(long)]
-    pub path: String,
+    #[arg(long, required_unless_present = "tools_list")]
+    pub method: Option<String>,
+    /// Request path, with its query string if any. With --tools-list, the MCP endpoint's path
+    /// (default: the server's endpoint from the gateway's routes).
+    #[arg(long, required_unless_present = "tools_list")]
+    pub path: Option<String>,
     /// Host (`:authority`). Defaults to the host of a lone tenant.
     #[arg(long)]
     pub host: Option<String>,
@@ -50,13 +51,18 @@ pub struct CheckArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Instead of one request: what `tools/list` on this MCP server (`mcp-server:<SERVER>`)
+    /// shows the caller, each of the tenant's tools with the decision a `tools/call` of it
+    /// gets. Exit 0 when at least one tool is shown.
+    #[arg(long, value_name = "SERVER", conflicts_with_all = ["method", "body", "body_file", "no_content_type"])]
+    pub tools_list: Option<String>,
     /// Ed25519 public keys (base64) the bundle must be signed by, as in the filter's VM config.
     /// Write `--trusted-key=KEY` when a url-safe key starts with `-`.
     #[arg(long = "trusted-key")]
     pub trusted_keys: Vec<String>,
 }
 
-/// `gatehouse check`: exit 0 on allow, 2 on deny.
+/// `gatehouse check`: exit 0 on allow, 2 on deny; with --tools-list, 0 when a tool is shown.
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let engine = super::load(&args.bundle, &args.trusted_keys)?;
     let now = super::now(args.now.as_deref())?;
@@ -85,8 +91,8 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         (None, None) => None,
     };
     let request = CheckRequest {
-        method: args.method,
-        path: args.path,
+        method: args.method.unwrap_or_default(),
+        path: args.path.unwrap_or_default(),
         host: args.host,
         headers,
         token,
@@ -95,6 +101,15 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         body,
         no_content_type: args.no_content_type,
     };
+    if let Some(server) = &args.tools_list {
+        let list = check::tools_list(&engine, &request, server, now)?;
+        if args.json {
+            println!("{}", check::tools_list_json(server, &list));
+        } else {
+            print!("{}", check::render_tools_list(server, &list));
+        }
+        return Ok(super::negative_if(list.shown().next().is_none()));
+    }
     let checked = check::check(&engine, &request, now)?;
     print!(
         "{}",

@@ -42,6 +42,10 @@ pub enum AnalysisError {
         holder: String,
         subject: String,
     },
+    /// No route of the gateway serves `tools/call` for this MCP server (and no path was given).
+    McpRouteUnknown {
+        server: String,
+    },
 }
 
 impl core::fmt::Display for AnalysisError {
@@ -91,6 +95,12 @@ impl core::fmt::Display for AnalysisError {
                 f,
                 "API key `{credential}` belongs to `{holder}`, not `{subject}`: drop --as, or \
                  name the key's principal"
+            ),
+            AnalysisError::McpRouteUnknown { server } => write!(
+                f,
+                "no route of the gateway maps `tools/call` to a `tool:{{server}}/...` resource \
+                 that can be posted to for server `{server}`: give the MCP endpoint's path \
+                 with --path"
             ),
         }
     }
