@@ -87,6 +87,29 @@ ensure_openai() {
   "$JSONSCHEMA_PYTHON" -c "import openai"
 }
 
+# The official MCP Python SDK (`mcp`, with its `mcp-types`), whose client and server the MCP
+# authorization suite (tests/tests/mcp.rs) runs through Envoy: tests/upstreams/mcp_upstream.py,
+# mcp_client.py and mcp_auth_server.py. Its HTTP library is the OpenAI SDK's pin; what else it
+# pulls in (starlette, uvicorn, pyjwt with cryptography) is pinned here too, since the suite's
+# servers and tokens are built from them.
+MCP_VERSION=2.3.0
+MCP_DEPS="mcp-types==2.3.0 httpx2==2.17.0 starlette==1.10.0 uvicorn==0.55.0 sse-starlette==3.7.1 \
+pyjwt==2.15.1 cryptography==51.0.1 pydantic==2.14.4"
+
+ensure_mcp() {
+  if [ -x "$JSONSCHEMA_PYTHON" ] && "$JSONSCHEMA_PYTHON" -c \
+      "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != '$MCP_VERSION')" \
+      2>/dev/null; then
+    return
+  fi
+  echo "installing mcp $MCP_VERSION (PyPI) into $VENV_DIR" >&2
+  [ -x "$JSONSCHEMA_PYTHON" ] || python3 -m venv "$VENV_DIR"
+  # shellcheck disable=SC2086 # a list of requirements
+  "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check \
+    "mcp==$MCP_VERSION" $MCP_DEPS
+  "$JSONSCHEMA_PYTHON" -c "import mcp, jwt, uvicorn"
+}
+
 # Installs Debian packages unless every command they provide is on PATH already:
 #   ensure_debian "PACKAGE..." COMMAND...
 # Tries without `apt-get update` first (fast when the lists are fresh), then with it.

@@ -12,13 +12,14 @@ ensure_registry_tools  # so does the packaging suite without a registry and skop
 ensure_jsonschema  # and the schema suite (cli/tests/schemas.rs) without its validator
 ensure_scim_tester  # and the SCIM suite (cli/tests/scim_conformance.rs) without its checker
 ensure_openai  # and the API-key suite (tests/tests/credentials.rs) without the OpenAI SDK
+ensure_mcp  # and the MCP authorization suite (tests/tests/mcp.rs) without the MCP SDK
 build_plugin
 build_plugin_test_hooks
 
 export ENVOY_BIN  # what the e2e harness (tests/src/lib.rs) reads
 # What cli/tests/schemas.rs validates with, cli/tests/scim_conformance.rs runs scim2-tester and
-# the identity-provider replays with, and tests/tests/credentials.rs runs the OpenAI SDK with (one
-# venv holds them all).
+# the identity-provider replays with, tests/tests/credentials.rs runs the OpenAI SDK with and
+# tests/tests/mcp.rs the MCP SDK (one venv holds them all).
 export GATEHOUSE_PYTHON="$JSONSCHEMA_PYTHON"
 export GATEHOUSE_WASM="$PWD/$WASM_PATH"
 export GATEHOUSE_WASM_TEST_HOOKS="$PWD/$WASM_TEST_HOOKS_PATH"

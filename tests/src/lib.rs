@@ -32,6 +32,7 @@ use serde_json::{Map, Value};
 
 pub mod credentials;
 pub mod h2;
+pub mod mcp;
 pub mod registry;
 pub mod upstreams;
 
@@ -373,7 +374,13 @@ impl Upstream {
 
     /// A Python upstream built on `tests/upstreams/serve.py` (it says its port once ready).
     pub fn script(path: &Path) -> Upstream {
-        let mut command = Command::new("python3");
+        Upstream::script_with(Path::new("python3"), path)
+    }
+
+    /// Same, run by `python` (e.g. the project venv's, which has the SDKs), on a free port: any
+    /// script that prints `listening on 127.0.0.1:PORT` once it accepts connections.
+    pub fn script_with(python: &Path, path: &Path) -> Upstream {
+        let mut command = Command::new(python);
         command.arg(path).arg("0");
         let (child, port) = upstreams::spawn_listening(&path.display().to_string(), command);
         Upstream { child, port }
@@ -412,6 +419,9 @@ pub struct EnvoyOptions {
     /// Route to this Python upstream (e.g. `tests/upstreams/openai_upstream.py`) in place of the
     /// echo upstream (`scripts/echo_upstream.py`).
     pub upstream: Option<PathBuf>,
+    /// Run [`EnvoyOptions::upstream`] with this Python in place of `python3` (e.g.
+    /// `tests/upstreams/mcp_upstream.py` needs the venv's, which has the MCP SDK).
+    pub upstream_python: Option<PathBuf>,
 }
 
 impl EnvoyOptions {
@@ -466,7 +476,10 @@ impl Envoy {
     pub fn start(name: &str, bundle: &[u8], options: EnvoyOptions) -> Envoy {
         let wasm = options.wasm().to_path_buf();
         let upstream = match &options.upstream {
-            Some(script) => Upstream::script(script),
+            Some(script) => match &options.upstream_python {
+                Some(python) => Upstream::script_with(python, script),
+                None => Upstream::script(script),
+            },
             None => Upstream::start(),
         };
         let dir = scratch(name);
