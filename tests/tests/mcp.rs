@@ -378,11 +378,11 @@ fn refusal_as_jsonrpc_error() {
     );
 }
 
-/// `refusal: tool_result`: a refused `tools/call` is a tool result with `isError`, which the
+/// `refusal: tool-result`: a refused `tools/call` is a tool result with `isError`, which the
 /// SDK's client returns rather than raises, on either protocol.
 #[test]
 fn refusal_as_tool_result() {
-    let (auth, envoy) = start("mcp-refusal-tool-result", "tool_result");
+    let (auth, envoy) = start("mcp-refusal-tool-result", "tool-result");
     let host = authority(&envoy);
     let alice = token_for(&auth, &envoy, "alice@e2e.test", json!({}));
     let r = envoy.request(&rpc(&host, Some(&alice), &call(json!(9), "list_issues")));
