@@ -65,6 +65,7 @@ fn example_files_name_their_schema() {
             "../../schemas/tenant.schema.json",
         ),
         ("examples/gateway.yaml", "../schemas/gateway.schema.json"),
+        ("examples/mcp/gateway.yaml", "../../schemas/gateway.schema.json"),
     ];
     let tests = yaml_files(&root.join("examples/acme/tests"), "")
         .into_iter()
@@ -141,7 +142,10 @@ fn the_validator_accepts_every_tenant_file_and_rejects_the_bad_ones() {
 #[test]
 fn the_validator_accepts_every_gateway_file_and_rejects_the_bad_ones() {
     let root = repo_root();
-    let mut good = vec![root.join("examples/gateway.yaml")];
+    let mut good = vec![
+        root.join("examples/gateway.yaml"),
+        root.join("examples/mcp/gateway.yaml"),
+    ];
     for dir in vector_dirs() {
         good.extend(yaml_files(&dir, "gateway"));
     }
