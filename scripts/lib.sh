@@ -54,17 +54,8 @@ SCIM_TESTER_VERSION=0.5.2
 SCIM_TESTER_DEPS="scim2-client==0.13.2 scim2-models==0.12.3 httpx2==2.17.0"
 
 ensure_scim_tester() {
-  if [ -x "$JSONSCHEMA_PYTHON" ] && "$JSONSCHEMA_PYTHON" -c \
-      "import importlib.metadata as m, sys; sys.exit(m.version('scim2-tester') != '$SCIM_TESTER_VERSION')" \
-      2>/dev/null; then
-    return
-  fi
-  echo "installing scim2-tester $SCIM_TESTER_VERSION (PyPI) into $VENV_DIR" >&2
-  [ -x "$JSONSCHEMA_PYTHON" ] || python3 -m venv "$VENV_DIR"
-  # shellcheck disable=SC2086 # a list of requirements
-  "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check \
-    "scim2-tester[httpx2]==$SCIM_TESTER_VERSION" $SCIM_TESTER_DEPS
-  "$JSONSCHEMA_PYTHON" -c "import scim2_tester, scim2_client.engines.httpx2"
+  ensure_pip scim2-tester "$SCIM_TESTER_VERSION" "scim2-tester[httpx2]" "$SCIM_TESTER_DEPS" \
+    "scim2_tester, scim2_client.engines.httpx2"
 }
 
 # The official OpenAI Python SDK, the client that tests/tests/credentials.rs presents API keys
@@ -74,17 +65,7 @@ OPENAI_VERSION=3.63.0
 OPENAI_DEPS="httpx2==2.17.0"
 
 ensure_openai() {
-  if [ -x "$JSONSCHEMA_PYTHON" ] && "$JSONSCHEMA_PYTHON" -c \
-      "import importlib.metadata as m, sys; sys.exit(m.version('openai') != '$OPENAI_VERSION')" \
-      2>/dev/null; then
-    return
-  fi
-  echo "installing openai $OPENAI_VERSION (PyPI) into $VENV_DIR" >&2
-  [ -x "$JSONSCHEMA_PYTHON" ] || python3 -m venv "$VENV_DIR"
-  # shellcheck disable=SC2086 # a list of requirements
-  "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check \
-    "openai==$OPENAI_VERSION" $OPENAI_DEPS
-  "$JSONSCHEMA_PYTHON" -c "import openai"
+  ensure_pip openai "$OPENAI_VERSION" openai "$OPENAI_DEPS" openai
 }
 
 # The official MCP Python SDK (`mcp`, with its `mcp-types`), whose client and server the MCP
@@ -97,17 +78,26 @@ MCP_DEPS="mcp-types==2.3.0 httpx2==2.17.0 starlette==1.10.0 uvicorn==0.55.0 sse-
 pyjwt==2.15.1 cryptography==51.0.1 pydantic==2.14.4"
 
 ensure_mcp() {
+  ensure_pip mcp "$MCP_VERSION" mcp "$MCP_DEPS" "mcp, jwt, uvicorn"
+}
+
+# Installs a pinned PyPI package and its pinned dependencies into the project venv (the one
+# GATEHOUSE_PYTHON names) unless that version is there already:
+#   ensure_pip DISTRIBUTION VERSION REQUIREMENT "DEPS..." "MODULES"
+# REQUIREMENT is the distribution with its extras; MODULES is what must import afterwards.
+ensure_pip() {
+  local dist=$1 version=$2 requirement=$3 deps=$4 modules=$5
   if [ -x "$JSONSCHEMA_PYTHON" ] && "$JSONSCHEMA_PYTHON" -c \
-      "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != '$MCP_VERSION')" \
+      "import importlib.metadata as m, sys; sys.exit(m.version('$dist') != '$version')" \
       2>/dev/null; then
     return
   fi
-  echo "installing mcp $MCP_VERSION (PyPI) into $VENV_DIR" >&2
+  echo "installing $dist $version (PyPI) into $VENV_DIR" >&2
   [ -x "$JSONSCHEMA_PYTHON" ] || python3 -m venv "$VENV_DIR"
   # shellcheck disable=SC2086 # a list of requirements
   "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check \
-    "mcp==$MCP_VERSION" $MCP_DEPS
-  "$JSONSCHEMA_PYTHON" -c "import mcp, jwt, uvicorn"
+    "$requirement==$version" $deps
+  "$JSONSCHEMA_PYTHON" -c "import $modules"
 }
 
 # Installs Debian packages unless every command they provide is on PATH already:
