@@ -425,20 +425,21 @@ fn mcp_resource(
         .and_then(|t| t.trim)
         .unwrap_or(true);
     match target {
-        Some(RouteTarget::JsonRpc { methods, .. }) => {
-            if trim && !methods.iter().any(|(m, _)| m == TOOLS_CALL) {
-                diags.error(
-                    &name_span,
-                    Code::Missing,
-                    format!(
-                        "MCP route `{}` trims `tools/list` and so needs a `\"tools/call\"` entry \
-                         in `jsonrpc` (each tool is decided as a call of it would be); or set \
-                         `tools_list: {{trim: false}}`",
-                        *route.name
-                    ),
-                );
-            }
+        Some(RouteTarget::JsonRpc { methods, .. })
+            if trim && !methods.iter().any(|(m, _)| m == TOOLS_CALL) =>
+        {
+            diags.error(
+                &name_span,
+                Code::Missing,
+                format!(
+                    "MCP route `{}` trims `tools/list` and so needs a `\"tools/call\"` entry \
+                     in `jsonrpc` (each tool is decided as a call of it would be); or set \
+                     `tools_list: {{trim: false}}`",
+                    *route.name
+                ),
+            );
         }
+        Some(RouteTarget::JsonRpc { .. }) => {}
         // The target reported its own error.
         None => {}
         Some(_) => diags.error(
