@@ -9,7 +9,7 @@
     reason = "test code: a panic is a test failure"
 )]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use gatehouse_compiler::compile::{compile_sources, Files, Sources};
 use gatehouse_compiler::CompileError;
@@ -22,6 +22,8 @@ use gatehouse_testkit::synth::{SYNTH_CP_JWKS, SYNTH_CP_PRIVATE_JWK};
 use serde_json::{json, Map, Value};
 
 const NOW: i64 = 1_800_000_000;
+/// [`NOW`] as `gatehouse check --now` takes it.
+const NOW_TEXT: &str = "2027-01-15T08:00:00Z";
 const HOST: &str = "acme.test";
 const OKTA: &str = "https://acme.okta.test";
 const ENTRA: &str = "https://login.entra.test/acme/v2.0";
@@ -635,4 +637,170 @@ fn compile_errors() {
         let error = compile_error(&gateway);
         assert!(error.contains(want), "{gateway}\nwant {want}, got: {error}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `gatehouse check`: the metadata document and the challenges.
+
+fn bundle_file(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mcp");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, compile(GATEWAY, &tenant()).unwrap()).unwrap();
+    path
+}
+
+fn check(bundle: &Path, args: &[&str]) -> (i32, String) {
+    let mut all = vec![
+        "check",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--now",
+        NOW_TEXT,
+        "--host",
+        HOST,
+    ];
+    all.extend_from_slice(args);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(&all)
+        .output()
+        .unwrap();
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn check_serves_the_metadata_document() {
+    let bundle = bundle_file("metadata.bundle");
+    let path = "--path=/.well-known/oauth-protected-resource/api/llm/mcp/github/server";
+    let (code, out) = check(&bundle, &["--method", "GET", path, "--json"]);
+    assert_eq!(code, 0);
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        answer,
+        json!({"decision": "respond", "status": 200, "document": {
+            "resource": GITHUB_URL,
+            "authorization_servers": [ENTRA, OKTA],
+            "scopes_supported": ["mcp.read", "mcp.tools"],
+            "bearer_methods_supported": ["header"],
+        }})
+    );
+    let (code, text) = check(&bundle, &["--method", "GET", path]);
+    assert_eq!(code, 0);
+    assert!(
+        text.starts_with("respond 200 (protected-resource metadata)\n{\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("\"resource\": \"{GITHUB_URL}\"")),
+        "{text}"
+    );
+    // The root form names no one resource here: the request is decided (and no route matches).
+    let (code, out) = check(
+        &bundle,
+        &[
+            "--method",
+            "GET",
+            "--path=/.well-known/oauth-protected-resource",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 2);
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["decision"], "deny");
+    assert_eq!(answer["reason"], "no_route");
+    assert!(answer.get("document").is_none());
+}
+
+#[test]
+fn check_shows_challenges() {
+    let bundle = bundle_file("challenges.bundle");
+    let body = format!("--body={}", call("create_issue"));
+    let (code, out) = check(
+        &bundle,
+        &[
+            "--method",
+            "POST",
+            &format!("--path={GITHUB}"),
+            &body,
+            "--json",
+        ],
+    );
+    assert_eq!(code, 2);
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["reason"], "token_missing");
+    assert_eq!(
+        answer["www_authenticate"],
+        format!("Bearer realm=\"acme\", scope=\"mcp.read mcp.tools\", resource_metadata=\"{GITHUB_METADATA}\"")
+    );
+    let (_, text) = check(
+        &bundle,
+        &["--method", "POST", &format!("--path={GITHUB}"), &body],
+    );
+    assert!(text.starts_with("deny 401 token_missing\n"), "{text}");
+    assert!(
+        text.contains(&format!("\n  challenge  Bearer realm=\"acme\", scope=\"mcp.read mcp.tools\", resource_metadata=\"{GITHUB_METADATA}\"\nwhy: ")),
+        "{text}"
+    );
+
+    let scoped = format!("--token={}", token(json!({"scope": "mcp.read"})));
+    let (code, out) = check(
+        &bundle,
+        &[
+            "--method",
+            "POST",
+            &format!("--path={GITHUB}"),
+            &body,
+            &scoped,
+            "--json",
+        ],
+    );
+    assert_eq!(code, 2);
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["status"], 403);
+    assert_eq!(answer["reason"], "insufficient_scope");
+    assert!(answer["www_authenticate"]
+        .as_str()
+        .unwrap()
+        .contains("error=\"insufficient_scope\""));
+
+    // An allow, and a denial that carries no challenge, have no such member.
+    let good = format!("--token={}", token(json!({})));
+    let (code, out) = check(
+        &bundle,
+        &[
+            "--method",
+            "POST",
+            &format!("--path={GITHUB}"),
+            &body,
+            &good,
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0);
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["decision"], "allow");
+    assert!(answer.get("www_authenticate").is_none());
+    let delete = format!("--body={}", call("delete_repo"));
+    let (_, out) = check(
+        &bundle,
+        &[
+            "--method",
+            "POST",
+            &format!("--path={GITHUB}"),
+            &delete,
+            &good,
+            "--json",
+        ],
+    );
+    let answer: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(answer["reason"], "resource_disabled");
+    assert!(answer.get("www_authenticate").is_none());
 }

@@ -23,7 +23,7 @@ use serde_json::{json, Map, Value};
 
 use gatehouse_compiler::CompileOptions;
 use gatehouse_deploy::keys;
-use gatehouse_review::check::outcome_json;
+use gatehouse_review::check::{checked_json, Checked};
 use gatehouse_review::clock::parse_time;
 
 /// What is wrong with a vector or one of its cases.
@@ -603,7 +603,7 @@ impl CaseRequest {
             None => Identity::Token,
         };
         let (outcome, explanation) = engine.explain(&request, identity, now);
-        outcome_json(&outcome, &explanation)
+        checked_json(&Checked::of(engine, &request, outcome, explanation))
     }
 }
 

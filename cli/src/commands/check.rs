@@ -56,7 +56,7 @@ pub struct CheckArgs {
     pub trusted_keys: Vec<String>,
 }
 
-/// `gatehouse check`: exit 0 on allow, 2 on deny.
+/// `gatehouse check`: exit 0 on allow (and on a metadata document the filter serves), 2 on deny.
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let engine = super::load(&args.bundle, &args.trusted_keys)?;
     let now = super::now(args.now.as_deref())?;
@@ -96,14 +96,13 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         no_content_type: args.no_content_type,
     };
     let checked = check::check(&engine, &request, now)?;
-    print!(
-        "{}",
-        check::render_outcome(&checked.outcome, &checked.explanation, args.json)
-    );
-    Ok(if checked.outcome.decision.is_allow() {
-        Exit::Success
-    } else {
-        Exit::Negative
-    }
-    .into())
+    print!("{}", check::render_checked(&checked, args.json));
+    Ok(
+        if checked.document.is_some() || checked.outcome.decision.is_allow() {
+            Exit::Success
+        } else {
+            Exit::Negative
+        }
+        .into(),
+    )
 }
