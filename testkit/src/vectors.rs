@@ -44,7 +44,7 @@ impl From<&str> for VectorError {
 }
 
 /// The fields of `gatehouse check --json` a case may expect.
-pub const EXPECT_FIELDS: [&str; 10] = [
+pub const EXPECT_FIELDS: [&str; 12] = [
     "decision",
     "status",
     "reason",
@@ -55,6 +55,10 @@ pub const EXPECT_FIELDS: [&str; 10] = [
     "action",
     "grant",
     "credential",
+    // The `WWW-Authenticate` header of a denial (`null`: none).
+    "www_authenticate",
+    // The metadata document served instead of a decision (`decision: "respond"`).
+    "document",
 ];
 
 // ---------------------------------------------------------------------------------------------
