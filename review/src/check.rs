@@ -82,11 +82,34 @@ pub struct CheckRequest {
     pub no_content_type: bool,
 }
 
-/// A decision and its explanation.
+/// A decision and its explanation, and what the filter answers besides the decision on an MCP
+/// route.
 #[derive(Debug)]
 pub struct Checked<'e> {
     pub outcome: Outcome<'e>,
     pub explanation: Explanation,
+    /// The `WWW-Authenticate` header of a denial ([`Engine::www_authenticate`]).
+    pub www_authenticate: Option<String>,
+    /// The protected-resource metadata the filter serves instead of deciding the request
+    /// ([`Engine::protected_resource_metadata`]): the answer is then this document.
+    pub document: Option<String>,
+}
+
+impl<'e> Checked<'e> {
+    /// The decision of `request`, with the challenge and the metadata the filter adds to it.
+    pub fn of(
+        engine: &Engine,
+        request: &Request<'_>,
+        outcome: Outcome<'e>,
+        explanation: Explanation,
+    ) -> Checked<'e> {
+        Checked {
+            www_authenticate: engine.www_authenticate(&outcome, request),
+            document: engine.protected_resource_metadata(request),
+            outcome,
+            explanation,
+        }
+    }
 }
 
 /// `gatehouse check`: the request as the filter would see it, decided and explained at `now`.
@@ -127,10 +150,7 @@ pub fn check<'e>(
     if outcome.credential.is_none() {
         outcome.credential = request.credential;
     }
-    Ok(Checked {
-        outcome,
-        explanation,
-    })
+    Ok(Checked::of(engine, &facts, outcome, explanation))
 }
 
 /// `gatehouse check --tools-list SERVER`: what `tools/list` on the MCP server shows the caller of
@@ -243,6 +263,58 @@ pub fn outcome_json(outcome: &Outcome<'_>, explanation: &Explanation) -> Value {
         "credential": outcome.credential.map(|id| id.to_string()),
         "explain": explanation,
     })
+}
+
+/// The `gatehouse check --json` object of a checked request: the metadata document the filter
+/// serves (`{"decision":"respond","status":200,"document":{...}}`), else [`outcome_json`] with
+/// the denial's `www_authenticate` header when it has one.
+pub fn checked_json(checked: &Checked<'_>) -> Value {
+    if let Some(document) = &checked.document {
+        return respond_json(document);
+    }
+    let mut out = outcome_json(&checked.outcome, &checked.explanation);
+    if let (Some(header), Some(out)) = (&checked.www_authenticate, out.as_object_mut()) {
+        out.insert("www_authenticate".to_owned(), json!(header));
+    }
+    out
+}
+
+/// The filter answers the request itself with `document` (JSON the engine wrote).
+fn respond_json(document: &str) -> Value {
+    json!({
+        "decision": "respond",
+        "status": 200,
+        "document": serde_json::from_str::<Value>(document).unwrap_or_else(|_| json!(document)),
+    })
+}
+
+/// `gatehouse check` output of a checked request: [`render_outcome`] with the challenge, or the
+/// metadata document the filter serves instead.
+pub fn render_checked(checked: &Checked<'_>, as_json: bool) -> String {
+    if as_json {
+        return format!("{}\n", checked_json(checked));
+    }
+    if let Some(document) = &checked.document {
+        let shown = serde_json::from_str::<Value>(document)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| document.clone());
+        let mut out = "respond 200 (protected-resource metadata)\n".to_owned();
+        for line in shown.lines() {
+            let _ = writeln!(out, "{}", for_terminal(line));
+        }
+        return out;
+    }
+    let mut out = render_outcome(&checked.outcome, &checked.explanation, false);
+    if let Some(header) = &checked.www_authenticate {
+        // After the rows, before the explanation.
+        let at = out.find("\nwhy: ").map_or(out.len(), |i| i + 1);
+        out.insert_str(
+            at,
+            &format!("  {:<10} {}\n", "challenge", for_terminal(header)),
+        );
+    }
+    out
 }
 
 fn decision_parts(outcome: &Outcome<'_>) -> (&'static str, u16, Option<&'static str>) {

@@ -23,7 +23,7 @@ use serde_json::{json, Map, Value};
 
 use gatehouse_compiler::CompileOptions;
 use gatehouse_deploy::keys;
-use gatehouse_review::check::outcome_json;
+use gatehouse_review::check::{checked_json, Checked};
 use gatehouse_review::clock::parse_time;
 
 /// What is wrong with a vector or one of its cases.
@@ -44,7 +44,7 @@ impl From<&str> for VectorError {
 }
 
 /// The fields of `gatehouse check --json` a case may expect.
-pub const EXPECT_FIELDS: [&str; 10] = [
+pub const EXPECT_FIELDS: [&str; 12] = [
     "decision",
     "status",
     "reason",
@@ -55,6 +55,10 @@ pub const EXPECT_FIELDS: [&str; 10] = [
     "action",
     "grant",
     "credential",
+    // The `WWW-Authenticate` header of a denial (`null`: none).
+    "www_authenticate",
+    // The metadata document served instead of a decision (`decision: "respond"`).
+    "document",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -603,7 +607,7 @@ impl CaseRequest {
             None => Identity::Token,
         };
         let (outcome, explanation) = engine.explain(&request, identity, now);
-        outcome_json(&outcome, &explanation)
+        checked_json(&Checked::of(engine, &request, outcome, explanation))
     }
 }
 

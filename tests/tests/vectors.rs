@@ -5,7 +5,8 @@
 //! HTTP form; they are skipped and counted.
 //!
 //! Checked per case: the HTTP status; on a denial the JSON body `{"error", "reason"}` (and
-//! `www-authenticate` exactly on 401s); on an allow, the identity headers the echo upstream saw
+//! `www-authenticate`: the expected `www_authenticate`, else exactly on 401s); on a `respond`
+//! (an MCP route's metadata) the body against `document`; on an allow, the identity headers the echo upstream saw
 //! (`x-gatehouse-tenant`/`-subject`/`-route`/`-credential`) against the expected
 //! `tenant`/`principal`/`route`/`credential`
 //! (`expect_http` over `expect`). A denial whose request HTTP cannot carry verbatim (control
@@ -286,6 +287,22 @@ fn check(case: &Case, r: &HttpResponse) -> Vec<String> {
             wrong.push(format!("status: expected {want}, got {}", r.status));
         }
     }
+    if expect("decision").is_some_and(|d| d == "respond") {
+        // The filter's own answer: the metadata document, as JSON.
+        let body = serde_json::from_slice::<Value>(&r.body).unwrap_or(Value::Null);
+        if let Some(want) = expect("document") {
+            if &body != want {
+                wrong.push(format!("document: expected {want}, got {}", r.text()));
+            }
+        }
+        if r.header("content-type") != Some("application/json") {
+            wrong.push(format!(
+                "content-type: expected application/json, got {:?}",
+                r.header("content-type")
+            ));
+        }
+        return wrong;
+    }
     let allowed = expect("decision")
         .map(|d| d == "allow")
         .unwrap_or(status == Some(200));
@@ -341,8 +358,19 @@ fn check(case: &Case, r: &HttpResponse) -> Vec<String> {
         ));
     }
     let challenge = r.header("www-authenticate");
-    if (r.status == 401) != challenge.is_some() {
-        wrong.push(format!("www-authenticate on a {}: {challenge:?}", r.status));
+    match expect("www_authenticate") {
+        Some(want) => {
+            if &json!(challenge) != want {
+                wrong.push(format!(
+                    "www-authenticate: expected {want}, got {challenge:?}"
+                ));
+            }
+        }
+        None => {
+            if (r.status == 401) != challenge.is_some() {
+                wrong.push(format!("www-authenticate on a {}: {challenge:?}", r.status));
+            }
+        }
     }
     wrong
 }

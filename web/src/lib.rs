@@ -178,7 +178,7 @@ pub fn load(bundle: Vec<u8>, trusted_keys: &[String]) -> Result<Engine, String> 
 }
 
 /// The object `gatehouse check --json` prints for `request`: the same request building
-/// ([`check::check`]) and rendering ([`check::outcome_json`]).
+/// ([`check::check`]) and rendering ([`check::checked_json`]).
 pub fn check(engine: &Engine, request: JsRequest, body: Option<Vec<u8>>) -> Result<Value, String> {
     let now = request.now.unix()?;
     let request = CheckRequest {
@@ -193,7 +193,7 @@ pub fn check(engine: &Engine, request: JsRequest, body: Option<Vec<u8>>) -> Resu
         no_content_type: request.no_content_type,
     };
     let checked = check::check(engine, &request, now).map_err(|e| e.to_string())?;
-    Ok(check::outcome_json(&checked.outcome, &checked.explanation))
+    Ok(check::checked_json(&checked))
 }
 
 /// A who-can question.

@@ -62,7 +62,8 @@ pub struct CheckArgs {
     pub trusted_keys: Vec<String>,
 }
 
-/// `gatehouse check`: exit 0 on allow, 2 on deny; with --tools-list, 0 when a tool is shown.
+/// `gatehouse check`: exit 0 on allow (and on a metadata document the filter serves), 2 on deny;
+/// with --tools-list, 0 when a tool is shown.
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let engine = super::load(&args.bundle, &args.trusted_keys)?;
     let now = super::now(args.now.as_deref())?;
@@ -111,14 +112,13 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         return Ok(super::negative_if(list.shown().next().is_none()));
     }
     let checked = check::check(&engine, &request, now)?;
-    print!(
-        "{}",
-        check::render_outcome(&checked.outcome, &checked.explanation, args.json)
-    );
-    Ok(if checked.outcome.decision.is_allow() {
-        Exit::Success
-    } else {
-        Exit::Negative
-    }
-    .into())
+    print!("{}", check::render_checked(&checked, args.json));
+    Ok(
+        if checked.document.is_some() || checked.outcome.decision.is_allow() {
+            Exit::Success
+        } else {
+            Exit::Negative
+        }
+        .into(),
+    )
 }

@@ -109,9 +109,9 @@ fn run_case(
                 request.token = Some(keys::mint(key, claims, now, *ttl).map_err(CaseError::Mint)?);
             }
             let checked = check::check(engine, &request, now)?;
-            let got = check::outcome_json(&checked.outcome, &checked.explanation);
+            let got = check::checked_json(&checked);
             result.failures = mismatches(&spec.expect, &got);
-            result.details = check::render_outcome(&checked.outcome, &checked.explanation, false);
+            result.details = check::render_checked(&checked, false);
             result.got = Some(got);
         }
         CaseKind::Access(spec) => {
