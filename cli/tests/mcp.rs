@@ -804,3 +804,104 @@ fn check_shows_challenges() {
     assert_eq!(answer["reason"], "resource_disabled");
     assert!(answer.get("www_authenticate").is_none());
 }
+
+/// The Streamable HTTP transport's bodiless requests (GET opens the server's event stream,
+/// DELETE ends a session) are the MCP route's `"*"` target; a body on them is refused. Elsewhere
+/// a JSON-RPC route still needs its JSON body.
+#[test]
+fn bodiless_transport_requests() {
+    let engine = engine();
+    let auth = format!("Bearer {}", token(json!({})));
+    let decide = |method: &str, path: &str, body: Body<'_>| {
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("accept", "text/event-stream"),
+        ];
+        let request = Request {
+            authority: HOST,
+            method,
+            path,
+            headers: &headers,
+            body,
+        };
+        let outcome = engine.decide(&request, Identity::Token, NOW);
+        (
+            outcome.decision.reason(),
+            outcome.resource(),
+            outcome.action.map(str::to_owned),
+            engine.needs_body(HOST, method, path),
+        )
+    };
+    for method in ["GET", "DELETE"] {
+        let (reason, resource, action, needs_body) = decide(method, GITHUB, Body::Absent);
+        assert_eq!(reason, None, "{method}");
+        assert_eq!(resource.as_deref(), Some("mcp-server:github"), "{method}");
+        assert_eq!(action.as_deref(), Some("read"), "{method}");
+        assert!(!needs_body, "{method}: nothing to buffer");
+        let (reason, ..) = decide(method, GITHUB, Body::Bytes(LIST.as_bytes()));
+        assert_eq!(reason, Some(Reason::BodyInvalid), "{method} with a body");
+    }
+    // bob holds nothing on github: the event stream is refused like any other read.
+    let bob = format!(
+        "Bearer {}",
+        token(json!({"email": "bob@acme.com", "aud": GITHUB_URL}))
+    );
+    let request = Request {
+        authority: HOST,
+        method: "GET",
+        path: GITHUB,
+        headers: &[("authorization", bob.as_str())],
+        body: Body::Absent,
+    };
+    assert_eq!(
+        engine
+            .decide(&request, Identity::Token, NOW)
+            .decision
+            .reason(),
+        Some(Reason::NoGrant)
+    );
+    // A JSON-RPC route that is not an MCP route keeps needing its body.
+    let (reason, ..) = decide("GET", "/api/plain/github", Body::Absent);
+    assert_eq!(reason, Some(Reason::UnsupportedMediaType));
+}
+
+/// The 2026-07-28 transport repeats the method in `Mcp-Method` and the tool in `Mcp-Name`: a
+/// server may route on them, so headers that name another method or tool than the body are
+/// refused (on every JSON-RPC route), and agreeing ones change nothing.
+#[test]
+fn mcp_headers_must_agree_with_the_body() {
+    let engine = engine();
+    let auth = format!("Bearer {}", token(json!({})));
+    let decide = |path: &str, headers: &[(&str, &str)], body: &str| {
+        let mut all = vec![("authorization", auth.as_str())];
+        all.extend_from_slice(headers);
+        post(&engine, path, &all, body).0.decision.reason()
+    };
+    let call = call("create_issue");
+    assert_eq!(decide(GITHUB, &[], &call), None);
+    assert_eq!(
+        decide(
+            GITHUB,
+            &[("mcp-method", "tools/call"), ("mcp-name", "create_issue")],
+            &call
+        ),
+        None
+    );
+    for headers in [
+        &[("mcp-method", "tools/list")][..],
+        &[("mcp-method", "tools/call"), ("mcp-name", "delete_repo")][..],
+        &[("mcp-name", "Create_Issue")][..],
+    ] {
+        assert_eq!(
+            decide(GITHUB, headers, &call),
+            Some(Reason::RequestAmbiguous),
+            "{headers:?}"
+        );
+        assert_eq!(
+            decide("/api/plain/github", headers, &call),
+            Some(Reason::RequestAmbiguous),
+            "plain JSON-RPC route, {headers:?}"
+        );
+    }
+    assert_eq!(decide(GITHUB, &[("mcp-method", "tools/list")], LIST), None);
+}

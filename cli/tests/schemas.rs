@@ -65,7 +65,10 @@ fn example_files_name_their_schema() {
             "../../schemas/tenant.schema.json",
         ),
         ("examples/gateway.yaml", "../schemas/gateway.schema.json"),
-        ("examples/mcp/gateway.yaml", "../../schemas/gateway.schema.json"),
+        (
+            "examples/mcp/gateway.yaml",
+            "../../schemas/gateway.schema.json",
+        ),
     ];
     let tests = yaml_files(&root.join("examples/acme/tests"), "")
         .into_iter()
