@@ -507,6 +507,9 @@ impl Filter {
             body,
         };
         let outcome = engine.decide(&request, Identity::Token, now);
+        // What the answer needs of the request, read now: `request` borrows `self`.
+        let tools_list = engine.tools_list_grant(&outcome, &request);
+        let challenge = engine.www_authenticate(&outcome, &request);
         if outcome.token_presented {
             self.metrics.token_lookup(outcome.token_cache_hit);
         }
@@ -523,7 +526,6 @@ impl Filter {
         match outcome.decision {
             Decision::Allow { .. } => {
                 self.metrics.allowed();
-                let tools_list = engine.tools_list_grant(&outcome, &request);
                 self.forward(engine, &outcome, tools_list, body)
             }
             Decision::Deny { reason } if engine.bundle().gateway().dry_run => {
@@ -538,7 +540,6 @@ impl Filter {
                     self.metrics.jsonrpc_refusal();
                     return self.reply(&reply::jsonrpc(refusal, reason));
                 }
-                let challenge = engine.www_authenticate(&outcome, &request);
                 self.reply(&reply::denial(reason, challenge))
             }
         }
