@@ -3,7 +3,7 @@
 # from the repository's vectors, examples and adversarial tokens. CI calls it; the longer runs in
 # docs/security.md use the same script with FUZZ_SECONDS raised.
 #
-#   scripts/fuzz-smoke.sh                      # 15 s per target: 120 s of fuzzing, plus the build
+#   scripts/fuzz-smoke.sh                      # 15 s per target: 150 s of fuzzing, plus the build
 #   FUZZ_SECONDS=600 scripts/fuzz-smoke.sh     # the long run
 #   FUZZ_TARGETS="token body" scripts/fuzz-smoke.sh
 #
@@ -17,7 +17,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../fuzz"
 seconds=${FUZZ_SECONDS:-15}
-targets=${FUZZ_TARGETS:-"bundle_decode token claims route body compile_yaml es256 authority api_key"}
+targets=${FUZZ_TARGETS:-"bundle_decode token claims route body compile_yaml es256 authority api_key mcp_trim"}
 export RUSTC_BOOTSTRAP=1
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -927,3 +927,91 @@ pub fn api_key(data: &[u8]) {
         }
     }
 }
+
+/// Trimming a `tools/list` response (`mcp::trim`). Input: a byte choosing the framing (JSON or
+/// an event stream), a byte salting which tool names the caller may call, then the body. Trimming
+/// never panics; a body it accepts comes out readable the same way (one JSON value, or events
+/// whose data are JSON), lists no more tools than went in, lists only tools the caller may call,
+/// and is trimmed again to itself by a caller who may call everything.
+pub fn mcp_trim(data: &[u8]) {
+    use gatehouse_engine::mcp::trim::{self, Kind};
+
+    let [kind, salt, body @ ..] = data else {
+        return;
+    };
+    let kind = if kind & 1 == 0 {
+        Kind::Json
+    } else {
+        Kind::EventStream
+    };
+    let keep = |name: &str| {
+        name.bytes()
+            .fold(*salt, |acc, b| acc.wrapping_mul(31).wrapping_add(b))
+            .count_ones()
+            % 2
+            == 0
+    };
+    let mut asked = 0usize;
+    let Ok(first) = trim::trim(kind, body, &mut |name| {
+        asked += 1;
+        keep(name)
+    }) else {
+        return;
+    };
+    assert!(
+        first.kept <= first.listed,
+        "kept {} of {}",
+        first.kept,
+        first.listed
+    );
+    assert_eq!(asked, first.listed, "every listed tool is asked about once");
+    match kind {
+        Kind::Json => {
+            assert!(
+                json::parse_exact_keys(&first.body).is_ok(),
+                "the trimmed body is not one JSON value: {:?}",
+                String::from_utf8_lossy(&first.body)
+            );
+        }
+        Kind::EventStream => {
+            let text = std::str::from_utf8(&first.body).expect("a trimmed event stream is UTF-8");
+            assert!(!text.contains('\r'), "lines end in LF on the way out");
+            for event in text.split("\n\n") {
+                let data: Vec<&str> = event
+                    .split('\n')
+                    .filter_map(|line| {
+                        let (name, value) = line.split_once(':').unwrap_or((line, ""));
+                        (name == "data").then(|| value.strip_prefix(' ').unwrap_or(value))
+                    })
+                    .collect();
+                let data = data.join("\n");
+                if !data.trim().is_empty() {
+                    assert!(
+                        json::parse_exact_keys(data.as_bytes()).is_ok(),
+                        "an event's data is not JSON: {data:?}"
+                    );
+                }
+            }
+        }
+    }
+    let mut survivors = Vec::new();
+    let again = trim::trim(kind, &first.body, &mut |name| {
+        survivors.push(name.to_owned());
+        true
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "the trimmed body does not trim again ({e:?}): {:?}",
+            String::from_utf8_lossy(&first.body)
+        )
+    });
+    assert_eq!(
+        again.listed, first.kept,
+        "the output lists exactly the kept tools"
+    );
+    assert_eq!(again.kept, again.listed);
+    assert_eq!(again.body, first.body, "trimming is idempotent");
+    for name in survivors {
+        assert!(keep(&name), "a refused tool survived: {name:?}");
+    }
+}

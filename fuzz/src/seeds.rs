@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::repo;
 
-pub const TARGETS: [&str; 9] = [
+pub const TARGETS: [&str; 10] = [
     "bundle_decode",
     "token",
     "claims",
@@ -19,6 +19,7 @@ pub const TARGETS: [&str; 9] = [
     "es256",
     "authority",
     "api_key",
+    "mcp_trim",
 ];
 
 pub fn seeds(target: &str) -> Vec<Vec<u8>> {
@@ -35,6 +36,7 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             .into_iter()
             .filter(|t| t.starts_with(b"gh_key_") || t.starts_with(b"GH_KEY_"))
             .collect(),
+        "mcp_trim" => tools_lists(),
         other => panic!("no target {other}"),
     }
 }
@@ -381,5 +383,49 @@ fn authorities() -> Vec<Vec<u8>> {
     }
     out.sort();
     out.dedup();
+    out
+}
+
+/// `tools/list` responses in `mcp_trim`'s format: a framing byte (even: JSON, odd: an event
+/// stream), a salt byte choosing the tools kept, then the body. JSON messages and batches, and
+/// event streams with every line end, a byte-order mark, comments, ids, a priming event, data
+/// split over lines and notifications before the response.
+fn tools_lists() -> Vec<Vec<u8>> {
+    let list = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"create_issue","inputSchema":{"type":"object","properties":{"id":{},"ID":{}}}},{"name":"search_code"},{"name":"delete_repo","annotations":{"destructiveHint":true}},{"name":"merge"}],"nextCursor":"c2"}}"#;
+    let notification =
+        r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}"#;
+    let json_bodies = [
+        list.to_owned(),
+        format!(
+            "[{list},{notification},{{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{{\"tools\":[]}}}}]"
+        ),
+        r#"{"jsonrpc":"2.0","id":"x","error":{"code":-32601,"message":"no"}}"#.to_owned(),
+        r#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"tools"}]}}"#
+            .to_owned(),
+        r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"a"},{"name":"a"}]}}"#.to_owned(),
+    ];
+    let (head, tail) = list.split_at(list.len() / 2);
+    let streams = [
+        format!("event: message\nid: 1\ndata: {list}\n\n"),
+        format!("id: 0\ndata:\n\n: keep-alive\r\n\r\ndata: {notification}\r\n\r\nevent: message\r\ndata: {list}\r\n\r\n"),
+        format!("\u{feff}data: {head}\rdata: {tail}\r\r"),
+        format!("retry: 1000\ndata: {list}"),
+        format!("\u{feff}\u{feff}data: {list}\n\n"),
+    ];
+    let mut out = Vec::new();
+    for (i, body) in json_bodies.iter().enumerate() {
+        for salt in [0u8, 1, 0x5a] {
+            let mut seed = vec![2 * i as u8, salt];
+            seed.extend_from_slice(body.as_bytes());
+            out.push(seed);
+        }
+    }
+    for (i, body) in streams.iter().enumerate() {
+        for salt in [0u8, 7] {
+            let mut seed = vec![2 * i as u8 + 1, salt];
+            seed.extend_from_slice(body.as_bytes());
+            out.push(seed);
+        }
+    }
     out
 }

@@ -19,6 +19,7 @@ fn run(target: &str, data: &[u8]) {
         "es256" => gatehouse_fuzz::es256(data),
         "authority" => gatehouse_fuzz::authority(data),
         "api_key" => gatehouse_fuzz::api_key(data),
+        "mcp_trim" => gatehouse_fuzz::mcp_trim(data),
         other => panic!("no target {other}"),
     }
 }

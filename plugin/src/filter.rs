@@ -507,6 +507,9 @@ impl Filter {
             body,
         };
         let outcome = engine.decide(&request, Identity::Token, now);
+        // What the answer needs of the request, read now: `request` borrows `self`.
+        let tools_list = engine.tools_list_grant(&outcome, &request);
+        let challenge = engine.www_authenticate(&outcome, &request);
         if outcome.token_presented {
             self.metrics.token_lookup(outcome.token_cache_hit);
         }
@@ -523,7 +526,6 @@ impl Filter {
         match outcome.decision {
             Decision::Allow { .. } => {
                 self.metrics.allowed();
-                let tools_list = engine.tools_list_grant(&outcome, &request);
                 self.forward(engine, &outcome, tools_list, body)
             }
             Decision::Deny { reason } if engine.bundle().gateway().dry_run => {
@@ -538,7 +540,6 @@ impl Filter {
                     self.metrics.jsonrpc_refusal();
                     return self.reply(&reply::jsonrpc(refusal, reason));
                 }
-                let challenge = engine.www_authenticate(&outcome, &request);
                 let mut reply = reply::denial(reason, challenge);
                 if outcome.route.is_some_and(|r| r.mcp.is_some()) {
                     // As on the JSON-RPC refusals of the same route, for clients and logs that

@@ -222,10 +222,24 @@ fn event_streams_with_every_line_end() {
         let (out, listed, kept) = trimmed(Kind::EventStream, &body);
         assert_eq!((listed, kept), (3, 2), "{end:?}");
         assert_eq!(out, want, "{end:?}");
-        // A byte-order mark is dropped, as an event-stream reader drops it.
+        // A byte-order mark is read past, as an event-stream reader does, and kept.
         let (out, _, _) = trimmed(Kind::EventStream, &format!("\u{feff}{body}"));
-        assert_eq!(out, want, "BOM {end:?}");
+        assert_eq!(out, format!("\u{feff}{want}"), "BOM {end:?}");
     }
+}
+
+/// A reader ignores one byte-order mark: a second one makes the first line's field name
+/// `\u{feff}data`, which is no data, for the trimmer and the client alike. The output keeps the
+/// first mark, so the client does not read that line as data: an untrimmed list would pass.
+#[test]
+fn a_second_byte_order_mark_stays_where_it_was() {
+    let body = format!("\u{feff}\u{feff}data: {LIST}\n\n");
+    let (out, listed, _) = trimmed(Kind::EventStream, &body);
+    assert_eq!(listed, 0);
+    assert_eq!(out, body);
+    // Read again, as the client reads it, it is still no data.
+    let (_, listed, _) = trimmed(Kind::EventStream, &out);
+    assert_eq!(listed, 0);
 }
 
 #[test]
