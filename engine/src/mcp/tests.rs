@@ -407,7 +407,8 @@ fn refusal_bodies_in_each_shape() {
     assert_eq!(
         parse(tool.as_bytes()),
         json!({"jsonrpc":"2.0","id":"a","result":{
-            "content":[{"type":"text","text":"forbidden: resource_disabled"}],"isError":true}})
+            "content":[{"type":"text","text":"forbidden: resource_disabled"}],"isError":true,
+            "resultType":"complete"}})
     );
     // tool_result is for tools/call; other methods get the JSON-RPC error.
     let list = refusal_body(
