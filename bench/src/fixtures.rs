@@ -361,3 +361,89 @@ pub fn with_api_keys(fixture: &Fixture, case: &Case, count: u64) -> (Vec<u8>, St
         credential::assemble(KeyId(presented), &secret(presented)).key,
     )
 }
+
+/// An MCP server of `tools` tools behind a trimming MCP route, a caller who may call every other
+/// one (the rest admit only another user), and a `tools/list` response naming them all as a
+/// server writes it (name, description, input schema).
+#[derive(Debug)]
+pub struct McpFixture {
+    pub bundle: Vec<u8>,
+    /// The `tools/list` request body.
+    pub request_body: &'static str,
+    /// The upstream's `application/json` response.
+    pub response_json: String,
+    /// The same response as one `text/event-stream` event.
+    pub response_sse: String,
+    /// `user:<email>` of the caller.
+    pub subject: &'static str,
+    pub path: &'static str,
+}
+
+pub fn mcp(tools: usize) -> McpFixture {
+    let names: Vec<String> = (0..tools).map(|i| format!("tool_{i:04}")).collect();
+    let tool_entries: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            if i % 2 == 0 {
+                json!({"name": name})
+            } else {
+                json!({"name": name, "authorized_subjects": ["user:other@synth.example.com"]})
+            }
+        })
+        .collect();
+    let tenant = json!({
+        "tenant": {"name": TENANT, "hosts": [HOST], "issuer": "https://synth.cp.example.com",
+                   "jwks": serde_json::from_str::<Value>(synth::SYNTH_CP_JWKS).unwrap()},
+        "users": [{"email": "caller@synth.example.com"}, {"email": "other@synth.example.com"}],
+        "resources": [{
+            "type": "mcp-server", "name": "github",
+            "collaborators": [
+                {"subject": "user:caller@synth.example.com", "role": "mcp-server-user"},
+                {"subject": "user:other@synth.example.com", "role": "mcp-server-user"},
+            ],
+            "tools": tool_entries,
+        }],
+    })
+    .to_string();
+    let gateway = r#"
+routes:
+  - name: mcp
+    match: {path: "/api/llm/mcp/{server}/server"}
+    jsonrpc:
+      "tools/call": {resource: "tool:{server}/{body.params.name}", action: use}
+      "*": {resource: "mcp-server:{server}", action: read}
+    mcp: {scheme: https}
+"#;
+    let policy = compile_sources(&Sources {
+        gateway: Some((Path::new("gateway.yaml"), gateway)),
+        tenants: &[(Path::new("synth.json"), tenant.as_str())],
+        files: Files::Disk,
+        revision: Some("bench-mcp"),
+        serial: 1,
+    })
+    .unwrap_or_else(|e| panic!("MCP fixture does not compile: {e}"));
+    let bundle = gatehouse_engine::bundle::encode(&policy, None).unwrap();
+    let listed: Vec<Value> = names
+        .iter()
+        .map(|name| {
+            json!({
+                "name": name,
+                "description": format!("Does what {name} does, on the repository given."),
+                "inputSchema": {"type": "object",
+                    "properties": {"repo": {"type": "string"}, "query": {"type": "string"}},
+                    "required": ["repo"]},
+            })
+        })
+        .collect();
+    let response_json = json!({"jsonrpc": "2.0", "id": 1, "result": {"tools": listed}}).to_string();
+    let response_sse = format!("event: message\ndata: {response_json}\n\n");
+    McpFixture {
+        bundle,
+        request_body: r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+        response_json,
+        response_sse,
+        subject: "user:caller@synth.example.com",
+        path: "/api/llm/mcp/github/server",
+    }
+}

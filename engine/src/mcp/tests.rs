@@ -240,6 +240,18 @@ fn a_second_byte_order_mark_stays_where_it_was() {
     // Read again, as the client reads it, it is still no data.
     let (_, listed, _) = trimmed(Kind::EventStream, &out);
     assert_eq!(listed, 0);
+    // The same line after blank lines, which the output drops: it would come first.
+    for body in [
+        format!("\n\u{feff}data: {LIST}\n\n"),
+        format!("\r\n\r\n\u{feff}data: {LIST}\n\n"),
+        "\r\n\u{feff}".to_owned(),
+    ] {
+        let (out, listed, _) = trimmed(Kind::EventStream, &body);
+        assert_eq!(listed, 0, "{body:?}");
+        assert!(out.starts_with("\u{feff}\u{feff}"), "{out:?}");
+        let (again, listed, _) = trimmed(Kind::EventStream, &out);
+        assert_eq!((again.as_str(), listed), (out.as_str(), 0), "{body:?}");
+    }
 }
 
 #[test]

@@ -185,18 +185,9 @@ fn trim_events(
     counts: &mut Counts,
 ) -> Result<Vec<u8>, TrimError> {
     let text = std::str::from_utf8(body).map_err(|_| TrimError::NotJson)?;
-    let mut out = String::with_capacity(text.len());
-    // A reader ignores one leading byte-order mark. Written back, so that a second one stays
-    // part of the first line for the client as it was for the trimmer: dropped, it would be
-    // the one the client ignores, and a line the trimmer read as `\u{feff}data` (no data)
-    // would reach the client as `data`.
-    let text = match text.strip_prefix('\u{feff}') {
-        Some(rest) => {
-            out.push('\u{feff}');
-            rest
-        }
-        None => text,
-    };
+    let mut out = String::with_capacity(text.len() + 3);
+    let bom = text.starts_with('\u{feff}');
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut event: Vec<&str> = Vec::new();
     let mut lines = Lines(text);
     loop {
@@ -213,6 +204,13 @@ fn trim_events(
                 }
             }
         }
+    }
+    // A reader ignores one leading byte-order mark. The output starts with one when the input
+    // did, and when its first line starts with one (the input's second mark, or one after
+    // blank lines the output drops): otherwise the client would ignore that line's mark, and a
+    // line the trimmer read as the field `\u{feff}data`, no data, would reach it as `data`.
+    if bom || out.starts_with('\u{feff}') {
+        out.insert(0, '\u{feff}');
     }
     Ok(out.into_bytes())
 }
