@@ -210,12 +210,12 @@ fn event(data: &str) -> String {
 
 #[test]
 fn event_streams_with_every_line_end() {
-    let want = format!(
-        "event: message\nid: 7\ndata: {}\n\n",
-        json!({"jsonrpc":"2.0","id":1,"result":{
-            "tools":[{"name":"ok_read","description":"r"},
-                     {"name":"ok_write","inputSchema":{"type":"object"}}],
-            "nextCursor":"c"}})
+    // Members in the server's order, kept tools as the server wrote them.
+    let want = concat!(
+        "event: message\nid: 7\ndata: ",
+        r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"ok_read","description":"r"},"#,
+        r#"{"name":"ok_write","inputSchema":{"type":"object"}}],"nextCursor":"c"}}"#,
+        "\n\n"
     );
     for end in ["\n", "\r\n", "\r"] {
         let body = format!("event: message{end}id: 7{end}data: {LIST}{end}{end}");
@@ -268,7 +268,7 @@ fn event_streams_join_data_lines_and_keep_other_lines() {
     );
     let (out, listed, kept) = trimmed(Kind::EventStream, body);
     assert_eq!((listed, kept), (2, 1));
-    let message = json!({"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"ok"}]}});
+    let message = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"ok"}]}}"#;
     assert_eq!(
         out,
         format!(": a comment\nid: 42\ndata: {message}\nretry: 1000\nevent: message\n\n")
@@ -599,4 +599,36 @@ fn methods() {
     assert_eq!(McpMethod::of("tools/call"), McpMethod::ToolsCall);
     assert_eq!(McpMethod::of("Tools/List"), McpMethod::Other);
     assert_eq!(McpMethod::of("initialize"), McpMethod::Other);
+}
+
+/// What is kept is kept as written: numbers no `f64` holds exactly (a 23-digit id, a decimal
+/// with more digits than a double), key order and the spelling of escapes inside kept values.
+#[test]
+fn kept_text_is_the_servers_own() {
+    let body = concat!(
+        r#"{"jsonrpc":"2.0","id":12345678901234567890123,"result":{"tools":["#,
+        r#"{"name":"ok","inputSchema":{"maximum":0.30000000000000000000000001,"x":"\u00e9"}},"#,
+        r#"{"name":"no"}],"z":1e300}}"#
+    );
+    let (out, listed, kept) = trimmed(Kind::Json, body);
+    assert_eq!((listed, kept), (2, 1));
+    assert_eq!(
+        out,
+        concat!(
+            r#"{"jsonrpc":"2.0","id":12345678901234567890123,"result":{"tools":["#,
+            r#"{"name":"ok","inputSchema":{"maximum":0.30000000000000000000000001,"x":"\u00e9"}}"#,
+            r#"],"z":1e300}}"#
+        )
+    );
+    // A message without tools passes byte for byte, whitespace included.
+    let untouched = "{ \"jsonrpc\": \"2.0\", \"id\": 1e2, \"result\": {} }\n";
+    assert_eq!(trimmed(Kind::Json, untouched).0, untouched);
+    // Pretty-printed data spread over several lines stays one value for the reader.
+    let body = "data: {\"id\": 1,\ndata:  \"result\": {\"tools\": [{\"name\": \"ok\"},\ndata: {\"name\": \"no\"}]}}\n\n";
+    let (out, listed, kept) = trimmed(Kind::EventStream, body);
+    assert_eq!((listed, kept), (2, 1));
+    assert_eq!(
+        out,
+        "data: {\"id\":1,\"result\":{\"tools\":[{\"name\": \"ok\"}]}}\n\n"
+    );
 }

@@ -11,8 +11,15 @@
 //! one while a trimmer kept the first). Keys that differ only in case are not: the readers here
 //! are MCP clients, which compare keys exactly, and tool input schemas may well name `id` and
 //! `ID`.
+//!
+//! What is kept is kept byte for byte: the trimmer copies every member and every kept tool as the
+//! server wrote it (numbers included, which a parse to `f64` and back would change) and rewrites
+//! only the arrays and objects it removes tools from (compactly, keys in their order).
 
-use serde_json::Value;
+use std::borrow::Cow;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 
 use super::trim_failed_body;
 
@@ -93,10 +100,14 @@ pub fn trim(
     let mut counts = Counts::default();
     let body = match kind {
         Kind::Json => {
-            let mut message =
-                crate::json::parse_exact_keys(body).map_err(|_| TrimError::NotJson)?;
-            trim_message(&mut message, keep, &mut counts)?;
-            serde_json::to_vec(&message).map_err(|_| TrimError::NotJson)?
+            let text = std::str::from_utf8(body).map_err(|_| TrimError::NotJson)?;
+            trim_message(text, keep, &mut counts)
+                .map_err(|e| match e {
+                    TrimError::BadEvent => TrimError::NotJson,
+                    other => other,
+                })?
+                .into_owned()
+                .into_bytes()
         }
         Kind::EventStream => trim_events(body, keep, &mut counts)?,
     };
@@ -124,54 +135,124 @@ struct Counts {
     kept: usize,
 }
 
-/// One JSON-RPC message, or a batch of them.
-fn trim_message(
-    message: &mut Value,
+/// One JSON-RPC message, or a batch of them, as text: checked whole first (one JSON value,
+/// no repeated key at any depth, nesting bounded), then rewritten where tools are removed.
+/// [`TrimError::BadEvent`] stands for "not JSON" (the caller says where it came from).
+fn trim_message<'t>(
+    text: &'t str,
     keep: &mut dyn FnMut(&str) -> bool,
     counts: &mut Counts,
-) -> Result<(), TrimError> {
-    match message {
-        Value::Array(batch) => {
-            for item in batch {
-                if !item.is_object() {
+) -> Result<Cow<'t, str>, TrimError> {
+    crate::json::parse_exact_keys(text.as_bytes()).map_err(|_| TrimError::BadEvent)?;
+    match text.trim_start().as_bytes().first() {
+        Some(b'[') => {
+            let batch: Vec<&RawValue> =
+                serde_json::from_str(text).map_err(|_| TrimError::BadEvent)?;
+            let mut out = String::with_capacity(text.len());
+            out.push('[');
+            for (i, item) in batch.iter().enumerate() {
+                if !starts_with(item, b'{') {
                     return Err(TrimError::NotMessage);
                 }
-                trim_message(item, keep, counts)?;
-            }
-            Ok(())
-        }
-        Value::Object(object) => {
-            let Some(result) = object.get_mut("result") else {
-                return Ok(());
-            };
-            let Some(tools) = result.as_object_mut().and_then(|r| r.get_mut("tools")) else {
-                return Ok(());
-            };
-            let Value::Array(tools) = tools else {
-                return Err(TrimError::BadTools);
-            };
-            let mut bad = false;
-            tools.retain(|tool| {
-                counts.listed += 1;
-                match tool.get("name").and_then(Value::as_str) {
-                    Some(name) if tool.is_object() => {
-                        let kept = keep(name);
-                        counts.kept += usize::from(kept);
-                        kept
-                    }
-                    _ => {
-                        bad = true;
-                        false
-                    }
+                if i > 0 {
+                    out.push(',');
                 }
-            });
-            if bad {
-                return Err(TrimError::BadTools);
+                out.push_str(&trim_object(item.get(), keep, counts)?);
             }
-            Ok(())
+            out.push(']');
+            Ok(Cow::Owned(out))
         }
+        Some(b'{') => trim_object(text, keep, counts),
         _ => Err(TrimError::NotMessage),
     }
+}
+
+/// One message: its `result.tools`, if it has one, keeps the tools `keep` admits.
+fn trim_object<'t>(
+    text: &'t str,
+    keep: &mut dyn FnMut(&str) -> bool,
+    counts: &mut Counts,
+) -> Result<Cow<'t, str>, TrimError> {
+    let message = members(text).map_err(|_| TrimError::NotMessage)?;
+    let Some(result) = member(&message, "result").filter(|r| starts_with(r, b'{')) else {
+        return Ok(Cow::Borrowed(text));
+    };
+    let result_members = members(result.get()).map_err(|_| TrimError::NotMessage)?;
+    let Some(tools) = member(&result_members, "tools") else {
+        return Ok(Cow::Borrowed(text));
+    };
+    let tools: Vec<&RawValue> =
+        serde_json::from_str(tools.get()).map_err(|_| TrimError::BadTools)?;
+    let mut kept = String::with_capacity(text.len());
+    kept.push('[');
+    for tool in tools {
+        counts.listed += 1;
+        let fields = members(tool.get()).map_err(|_| TrimError::BadTools)?;
+        let name: String = member(&fields, "name")
+            .and_then(|n| serde_json::from_str(n.get()).ok())
+            .ok_or(TrimError::BadTools)?;
+        if keep(&name) {
+            counts.kept += 1;
+            if kept.len() > 1 {
+                kept.push(',');
+            }
+            kept.push_str(tool.get());
+        }
+    }
+    kept.push(']');
+    let result = object_with(&result_members, "tools", &kept)?;
+    Ok(Cow::Owned(object_with(&message, "result", &result)?))
+}
+
+/// An object's members in order, each value as written.
+struct Members<'t>(Vec<(String, &'t RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Each;
+        impl<'de> Visitor<'de> for Each {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
+                    out.push(entry);
+                }
+                Ok(Members(out))
+            }
+        }
+        d.deserialize_map(Each)
+    }
+}
+
+fn members(text: &str) -> Result<Members<'_>, serde_json::Error> {
+    serde_json::from_str(text)
+}
+
+fn member<'t>(object: &Members<'t>, name: &str) -> Option<&'t RawValue> {
+    object.0.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
+}
+
+fn starts_with(value: &RawValue, byte: u8) -> bool {
+    value.get().trim_start().as_bytes().first() == Some(&byte)
+}
+
+/// `object` written back compactly, `name`'s value replaced by `value`.
+fn object_with(object: &Members<'_>, name: &str, value: &str) -> Result<String, TrimError> {
+    let mut out = String::with_capacity(value.len() + 64);
+    out.push('{');
+    for (i, (key, raw)) in object.0.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(key).map_err(|_| TrimError::NotMessage)?);
+        out.push(':');
+        out.push_str(if key == name { value } else { raw.get() });
+    }
+    out.push('}');
+    Ok(out)
 }
 
 /// Server-sent events (the WHATWG HTML event-stream format): lines end in CRLF, LF or CR; a
@@ -245,16 +326,18 @@ fn write_event(
             return Ok(());
         }
     };
-    let mut message =
-        crate::json::parse_exact_keys(data.as_bytes()).map_err(|_| TrimError::BadEvent)?;
-    trim_message(&mut message, keep, counts)?;
+    let message = trim_message(&data, keep, counts)?;
     let mut written = false;
     for line in event {
         if field(line).0 == "data" {
             if !written {
-                out.push_str("data: ");
-                out.push_str(&message.to_string());
-                out.push('\n');
+                // Kept text may span lines (the data did): one `data:` line each, which a
+                // reader joins back with `\n`.
+                for part in message.split('\n') {
+                    out.push_str("data: ");
+                    out.push_str(part);
+                    out.push('\n');
+                }
                 written = true;
             }
         } else {
