@@ -31,6 +31,28 @@ pub const REFUSED_CODE: i64 = -32001;
 /// (JSON-RPC's "internal error": the client did nothing wrong).
 pub const TRIM_FAILED_CODE: i64 = -32603;
 
+/// A scope token (RFC 6749 3.3: `%x21 / %x23-5B / %x5D-7E`, at least one): what a route's
+/// `scopes` may hold, so a scope never ends a challenge's quoted-string or splits in two.
+pub fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+}
+
+/// An audience a route may accept: not empty, no control character, quote or backslash.
+pub fn is_audience(audience: &str) -> bool {
+    !audience.is_empty()
+        && !audience
+            .chars()
+            .any(|c| c.is_control() || c == '"' || c == '\\')
+}
+
+/// The schemes a canonical resource URL may have.
+pub fn is_scheme(scheme: &str) -> bool {
+    matches!(scheme, "https" | "http")
+}
+
 /// The JSON-RPC method of a request on an MCP route, as far as the filter cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum McpMethod {

@@ -448,7 +448,7 @@ fn mcp_resource(
         ),
     }
     let scheme = spec.scheme.as_ref().and_then(|scheme| {
-        if matches!(scheme.as_str(), "https" | "http") {
+        if gatehouse_engine::mcp::is_scheme(scheme) {
             Some(scheme.to_string())
         } else {
             diags.error(
@@ -459,18 +459,23 @@ fn mcp_resource(
             None
         }
     });
-    let scopes = words(diags, spec.scopes.as_deref(), "scope", |c| {
-        // RFC 6749 3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
-        c.is_ascii_graphic() && c != '"' && c != '\\'
-    });
-    let audiences = words(diags, spec.audiences.as_deref(), "audience", |c| {
-        !c.is_control() && c != '"' && c != '\\'
-    });
+    let scopes = words(
+        diags,
+        spec.scopes.as_deref(),
+        "scope",
+        gatehouse_engine::mcp::is_scope_token,
+    );
+    let audiences = words(
+        diags,
+        spec.audiences.as_deref(),
+        "audience",
+        gatehouse_engine::mcp::is_audience,
+    );
     let authorization_servers = words(
         diags,
         spec.authorization_servers.as_deref(),
         "identity provider name",
-        |c| !c.is_control(),
+        |name| !name.is_empty() && !name.chars().any(char::is_control),
     );
     let max_response_bytes = match spec.tools_list.as_ref().and_then(|t| t.max_bytes.as_ref()) {
         None => DEFAULT_MAX_TOOLS_LIST_BYTES,
@@ -497,16 +502,16 @@ fn mcp_resource(
     })
 }
 
-/// A list of names each made of characters `allowed` admits, sorted and distinct.
+/// A list of names each of which `valid` admits, sorted and distinct.
 fn words(
     diags: &mut FileDiagnostics<'_>,
     given: Option<&[SpannedString]>,
     what: &str,
-    allowed: impl Fn(char) -> bool,
+    valid: impl Fn(&str) -> bool,
 ) -> Vec<String> {
     let mut out = Vec::new();
     for word in given.unwrap_or_default() {
-        if word.is_empty() || !word.chars().all(&allowed) {
+        if !valid(word.as_str()) {
             diags.error(
                 word.span(),
                 Code::Invalid,

@@ -216,6 +216,7 @@ impl Bundle {
         validate::sections(&directory, body_reader.offset(), body.len())?;
         let meta: Meta = postcard_section(body, directory.get(section::META)?, "meta")?;
         let gateway: Gateway = postcard_section(body, directory.get(section::GATEWAY)?, "gateway")?;
+        validate::gateway(&gateway).map_err(corrupt)?;
         let tenant_count = meta.tenant_count as usize;
         if tenant_count > MAX_TENANTS {
             return Err(corrupt("too many tenants"));

@@ -39,6 +39,58 @@ fn with_meta(meta: Vec<u8>) -> Vec<u8> {
     assemble(&[(section::META, meta), (section::GATEWAY, gateway)], None).unwrap_or_default()
 }
 
+/// A route's `mcp:` block holds what the compiler lets through, or the bundle does not load: its
+/// values reach URLs, metadata documents and `WWW-Authenticate` parameters.
+#[test]
+fn mcp_blocks_are_checked_at_load() {
+    use crate::model::{McpResource, PathMatch, Refusal, Route, RouteTarget};
+    let with = |edit: &dyn Fn(&mut McpResource)| {
+        let mut mcp = McpResource {
+            authorization_servers: Vec::new(),
+            scopes: vec!["mcp.tools".into()],
+            audiences: vec!["api://mcp".into()],
+            scheme: Some("https".into()),
+            forward_token: false,
+            refusal: Refusal::JsonRpc,
+            trim_tools_list: true,
+            max_response_bytes: 1024,
+        };
+        edit(&mut mcp);
+        let mut policy = policy(1);
+        policy.gateway.routes.push(Route {
+            name: "mcp".into(),
+            methods: Vec::new(),
+            path: PathMatch::Prefix("/mcp".into()),
+            public: false,
+            target: RouteTarget::JsonRpc {
+                methods: Vec::new(),
+                fallback: None,
+            },
+            mcp: Some(mcp),
+        });
+        decode(encode(&policy, None).unwrap_or_default())
+    };
+    assert!(with(&|_| {}).is_ok());
+    for (what, edit) in [
+        (
+            "scheme",
+            &(|m: &mut McpResource| m.scheme = Some("ftp".into())) as &dyn Fn(&mut McpResource),
+        ),
+        ("scope with a space", &|m| m.scopes = vec!["a b".into()]),
+        ("scope with a quote", &|m| m.scopes = vec!["a\"".into()]),
+        ("empty scope", &|m| m.scopes = vec![String::new()]),
+        ("audience with a line feed", &|m| {
+            m.audiences = vec!["a\nb".into()]
+        }),
+        ("no response at all", &|m| m.max_response_bytes = 0),
+    ] {
+        assert!(
+            matches!(with(edit), Err(LoadError::Corrupt(_))),
+            "{what} loaded"
+        );
+    }
+}
+
 #[test]
 fn serial_round_trips_and_is_in_meta() {
     for serial in [0, 1, 10, 1_795_867_200, u64::MAX] {

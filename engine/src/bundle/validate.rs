@@ -13,7 +13,8 @@ use super::format::{
 };
 use super::tables::{cmp_concat, Tables};
 use crate::model::{
-    Algorithm, ResolveTo, ResourceId, RoleKind, Subject, TeamId, TenantConfig, UserId, MAX_ACTIONS,
+    Algorithm, Gateway, ResolveTo, ResourceId, RoleKind, Subject, TeamId, TenantConfig, UserId,
+    MAX_ACTIONS,
 };
 
 /// The sections follow the directory back to back, in strictly increasing id order, and the last
@@ -140,6 +141,30 @@ impl core::fmt::Display for Invalid {
             Invalid::DuplicateName(name) => write!(f, "`{name}` is defined twice"),
         }
     }
+}
+
+/// What the compiler guarantees of each route's `mcp:` block, checked again at load: its values
+/// reach URLs, metadata documents and `WWW-Authenticate` parameters.
+pub(super) fn gateway(gateway: &Gateway) -> Result<(), &'static str> {
+    for mcp in gateway.routes.iter().filter_map(|r| r.mcp.as_ref()) {
+        if mcp
+            .scheme
+            .as_deref()
+            .is_some_and(|s| !crate::mcp::is_scheme(s))
+        {
+            return Err("gateway: an MCP route's scheme is neither https nor http");
+        }
+        if !mcp.scopes.iter().all(|s| crate::mcp::is_scope_token(s)) {
+            return Err("gateway: an MCP route's scope is not a scope token");
+        }
+        if !mcp.audiences.iter().all(|a| crate::mcp::is_audience(a)) {
+            return Err("gateway: an MCP route's audience holds a control character or quote");
+        }
+        if mcp.max_response_bytes == 0 {
+            return Err("gateway: an MCP route's tools_list.max_bytes is 0");
+        }
+    }
+    Ok(())
 }
 
 /// The types and roles of a tenant's CONFIG refer to each other in range.
