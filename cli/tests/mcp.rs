@@ -837,7 +837,8 @@ fn bodiless_transport_requests() {
         assert_eq!(reason, None, "{method}");
         assert_eq!(resource.as_deref(), Some("mcp-server:github"), "{method}");
         assert_eq!(action.as_deref(), Some("read"), "{method}");
-        assert!(!needs_body, "{method}: nothing to buffer");
+        // A body, if one comes, is read so that it can be refused, never forwarded unread.
+        assert!(needs_body, "{method}: a body sent with it must be seen");
         let (reason, ..) = decide(method, GITHUB, Body::Bytes(LIST.as_bytes()));
         assert_eq!(reason, Some(Reason::BodyInvalid), "{method} with a body");
     }

@@ -234,12 +234,13 @@ impl Engine {
     }
 
     /// Whether the request (by its headers) is one whose decision reads the body; the filter
-    /// buffers bodies only then.
+    /// buffers bodies only then. A bodiless request of an MCP route (`GET`, `DELETE`) counts: a
+    /// body sent with one is refused, so it must be seen, not forwarded unread (without one,
+    /// Envoy ends the stream with the headers and nothing is buffered).
     pub fn needs_body(&self, authority: &str, method: &str, path: &str) -> bool {
         self.tenant_for(authority).is_ok()
-            && route::match_route(self.bundle.gateway(), method, path).is_some_and(|(r, _)| {
-                !r.public && r.target.reads_body() && !route::mcp_bodiless(r, method)
-            })
+            && route::match_route(self.bundle.gateway(), method, path)
+                .is_some_and(|(r, _)| !r.public && r.target.reads_body())
     }
 
     /// Decide a request at time `now` (Unix seconds).
