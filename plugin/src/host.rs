@@ -25,32 +25,65 @@
 //! `gatehouse.test.host_calls.<path>` and `gatehouse.test.requests.<path>` counters, which the
 //! end-to-end suite reads from a real Envoy.
 
+use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, MapType, Status};
 
+use crate::flow::{self, Event};
+use crate::metrics::Metrics;
+use crate::reply::Reply;
+
 /// The host of one request.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Host {
+    metrics: Rc<Metrics>,
     #[cfg(feature = "test-hooks")]
-    calls: std::cell::Cell<u64>,
+    calls: u64,
 }
 
 impl Host {
-    pub fn request_headers(&self) -> Result<Vec<(String, Vec<u8>)>, Status> {
-        self.count();
-        hostcalls::get_map_bytes(MapType::HttpRequestHeaders)
+    pub fn new(metrics: Rc<Metrics>) -> Host {
+        Host {
+            metrics,
+            #[cfg(feature = "test-hooks")]
+            calls: 0,
+        }
     }
 
-    pub fn request_body(&self, size: usize) -> Result<Option<Vec<u8>>, Status> {
-        self.count();
+    #[cfg(not(feature = "test-hooks"))]
+    fn count_call(&mut self) {}
+
+    #[cfg(feature = "test-hooks")]
+    fn count_call(&mut self) {
+        self.calls += 1;
+    }
+}
+
+impl flow::Host for Host {
+    type Error = Status;
+
+    fn request_headers(&mut self) -> Result<Vec<(String, String)>, Status> {
+        self.count_call();
+        // Values as bytes: the SDK's `get_map` unwraps a UTF-8 conversion and a header value
+        // with bytes 0x80-0xFF would panic the VM. (Names are HTTP tokens, ASCII by the time
+        // Envoy's codec has accepted them.)
+        hostcalls::get_map_bytes(MapType::HttpRequestHeaders).map(|headers| {
+            headers
+                .into_iter()
+                .map(|(name, value)| (name, flow::text(value)))
+                .collect()
+        })
+    }
+
+    fn request_body(&mut self, size: usize) -> Result<Option<Vec<u8>>, Status> {
+        self.count_call();
         hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size)
     }
 
-    /// Envoy's clock, in Unix seconds.
-    pub fn now(&self) -> Option<i64> {
-        self.count();
+    fn now(&mut self) -> Option<i64> {
+        self.count_call();
         let since_epoch = hostcalls::get_current_time()
             .ok()?
             .duration_since(UNIX_EPOCH)
@@ -58,81 +91,79 @@ impl Host {
         Some(i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX))
     }
 
-    pub fn remove_header(&self, name: &str) -> Result<(), Status> {
-        self.count();
+    fn remove_header(&mut self, name: &str) -> Result<(), Status> {
+        self.count_call();
         hostcalls::remove_map_value(MapType::HttpRequestHeaders, name)
     }
 
-    pub fn set_header(&self, name: &str, value: &str) -> Result<(), Status> {
-        self.count();
+    fn set_header(&mut self, name: &str, value: &str) -> Result<(), Status> {
+        self.count_call();
         hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))
     }
 
-    /// One response header (`None`: absent); values that are not UTF-8 read as absent.
-    pub fn response_header(&self, name: &str) -> Result<Option<String>, Status> {
-        self.count();
+    /// Values that are not UTF-8 read as absent.
+    fn response_header(&mut self, name: &str) -> Result<Option<String>, Status> {
+        self.count_call();
         hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, name)
             .map(|v| v.and_then(|v| String::from_utf8(v).ok()))
     }
 
-    pub fn remove_response_header(&self, name: &str) -> Result<(), Status> {
-        self.count();
+    fn remove_response_header(&mut self, name: &str) -> Result<(), Status> {
+        self.count_call();
         hostcalls::remove_map_value(MapType::HttpResponseHeaders, name)
     }
 
-    pub fn set_response_header(&self, name: &str, value: &str) -> Result<(), Status> {
-        self.count();
+    fn set_response_header(&mut self, name: &str, value: &str) -> Result<(), Status> {
+        self.count_call();
         hostcalls::set_map_value(MapType::HttpResponseHeaders, name, Some(value))
     }
 
-    pub fn response_body(&self, size: usize) -> Result<Option<Vec<u8>>, Status> {
-        self.count();
+    fn response_body(&mut self, size: usize) -> Result<Option<Vec<u8>>, Status> {
+        self.count_call();
         hostcalls::get_buffer(BufferType::HttpResponseBody, 0, size)
     }
 
-    /// Replaces the first `size` buffered bytes of the response body with `body`.
-    pub fn set_response_body(&self, size: usize, body: &[u8]) -> Result<(), Status> {
-        self.count();
+    fn set_response_body(&mut self, size: usize, body: &[u8]) -> Result<(), Status> {
+        self.count_call();
         hostcalls::set_buffer(BufferType::HttpResponseBody, 0, size, body)
     }
 
-    pub fn send_reply(
-        &self,
-        status: u32,
-        headers: Vec<(&str, &str)>,
-        body: &[u8],
-    ) -> Result<(), Status> {
-        self.count();
-        hostcalls::send_http_response(status, headers, Some(body))
+    fn send_reply(&mut self, reply: &Reply) -> Result<(), Status> {
+        self.count_call();
+        let headers: Vec<(&str, &str)> = reply
+            .headers
+            .iter()
+            .map(|(n, v)| (*n, v.as_str()))
+            .collect();
+        hostcalls::send_http_response(reply.status, headers, Some(reply.body.as_bytes()))
+    }
+
+    fn reset_response(&mut self) {
+        self.count_call();
+        let _ = hostcalls::reset_http_response();
     }
 
     /// A line at a level the logger passes on (info and above) is one call.
-    pub fn log(&self, level: log::Level, line: &str) {
-        self.count();
+    fn log(&mut self, level: log::Level, line: &str) {
+        self.count_call();
         log::log!(level, "{line}");
     }
 
-    #[cfg(not(feature = "test-hooks"))]
-    fn count(&self) {}
-
-    #[cfg(feature = "test-hooks")]
-    fn count(&self) {
-        self.calls.set(self.calls.get() + 1);
+    /// No host call: counts are flushed on the root context's tick (`metrics`).
+    fn count(&mut self, event: Event) {
+        self.metrics.record(event);
     }
 
-    /// Test builds: adds this request's calls to the counters of its path.
+    /// Adds this request's calls to the counters of its path.
     #[cfg(feature = "test-hooks")]
-    pub fn report(&self, path: &str) {
+    fn report(&mut self, path: &'static str) {
         use proxy_wasm::types::MetricType;
         let add = |name: String, n: u64| {
             if let Ok(id) = hostcalls::define_metric(MetricType::Counter, &name) {
                 let _ = hostcalls::increment_metric(id, i64::try_from(n).unwrap_or(i64::MAX));
             }
         };
-        add(
-            format!("gatehouse.test.host_calls.{path}"),
-            self.calls.get(),
-        );
+        add(format!("gatehouse.test.host_calls.{path}"), self.calls);
         add(format!("gatehouse.test.requests.{path}"), 1);
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod embedded;
+pub mod flow;
 pub mod reply;
 
 #[cfg(target_arch = "wasm32")]

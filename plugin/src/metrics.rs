@@ -21,6 +21,8 @@ use gatehouse_engine::Reason;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
 
+use crate::flow::Event;
+
 /// How often pending counts reach Envoy's stats.
 pub const FLUSH_PERIOD: Duration = Duration::from_millis(200);
 
@@ -116,6 +118,20 @@ impl Metrics {
             bundle_rejections: define(MetricType::Counter, "gatehouse.bundle_rejections"),
             bundle_revision: define(MetricType::Gauge, "gatehouse.bundle_revision"),
             bundle_digest: define(MetricType::Gauge, "gatehouse.bundle_digest48"),
+        }
+    }
+
+    /// Counts what the request flow reports.
+    pub fn record(&self, event: Event) {
+        match event {
+            Event::Allowed => self.allowed(),
+            Event::Denied(reason) => self.denied(reason),
+            Event::DryRunDenied(reason) => self.dry_run_denied(reason),
+            Event::MetadataServed => self.metadata_served(),
+            Event::JsonRpcRefusal => self.jsonrpc_refusal(),
+            Event::ToolsTrimmed { listed, kept } => self.tools_trimmed(listed, kept),
+            Event::ToolsListRefused => self.tools_list_refused(),
+            Event::TokenLookup { hit } => self.token_lookup(hit),
         }
     }
 
