@@ -4,6 +4,7 @@
 //! bundle's sorted tables, and the only per-request collections are the caller's own subjects.
 
 use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::authority;
 use crate::bundle::{Bundle, LoadError, LoadOptions, LoadedTenant, SubjectCode, Tables};
@@ -44,17 +45,65 @@ pub(crate) use principal::{ascii_lowercase, just_in_time_caller};
 
 /// A loaded bundle, ready to decide requests. Share it between the requests of one thread: the
 /// only state that changes is the verified-token cache (interior mutability, not `Sync` nor
-/// `Send`), which the engines of later bundles may share ([`SharedTokenCache`]).
+/// `Send`), which the engines of later bundles may share ([`SharedTokenCache`]). The decoded
+/// bundle itself is a [`Policy`], which the engines of several threads share.
 #[derive(Debug)]
 pub struct Engine {
-    bundle: Bundle,
+    bundle: Arc<Bundle>,
     cache: SharedTokenCache,
     /// This engine's number in `cache`: cached callers it resolved are used as they are, any
     /// other engine's are resolved again against this bundle (`principal::Cached`).
     generation: u32,
     /// Per tenant, in the bundle's order: what verifying its tokens reads ([`Scope`]).
-    scopes: Box<[Option<Scope>]>,
+    scopes: Arc<[Option<Scope>]>,
 }
+
+/// A decoded, validated bundle, immutable, that any number of threads share (`Send + Sync`):
+/// a process that decides on several threads (the native Envoy module: one per worker) decodes
+/// a bundle once and gives each thread an [`Engine`] over it with that thread's own
+/// verified-token cache ([`Policy::engine`]). Cloning shares it.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    bundle: Arc<Bundle>,
+    scopes: Arc<[Option<Scope>]>,
+}
+
+impl Policy {
+    /// Decode and validate `bytes` (every check of [`Engine::load`]).
+    pub fn decode(bytes: Vec<u8>, options: &LoadOptions) -> Result<Policy, LoadError> {
+        let bundle = Bundle::decode(bytes, options)?;
+        let scopes = bundle
+            .tenants()
+            .iter()
+            .map(|t| principal::scope_of(&t.config))
+            .collect();
+        Ok(Policy {
+            bundle: Arc::new(bundle),
+            scopes,
+        })
+    }
+
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+
+    /// An engine over this bundle using `cache`, which earlier engines (of this or of earlier
+    /// bundles, on the same thread) may have filled.
+    pub fn engine(&self, cache: &SharedTokenCache) -> Engine {
+        Engine {
+            generation: cache.0.next_generation(),
+            cache: cache.clone(),
+            scopes: Arc::clone(&self.scopes),
+            bundle: Arc::clone(&self.bundle),
+        }
+    }
+}
+
+/// The decoded bundle is shared between threads by reference: it must stay `Send + Sync`.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<Policy>();
+};
 
 /// A verified-token cache that several engines use in turn: the engine of a new bundle given the
 /// previous engine's cache keeps every signature that one verified, for the tenants whose
@@ -196,26 +245,19 @@ impl Engine {
         options: &LoadOptions,
         cache: &SharedTokenCache,
     ) -> Result<Engine, LoadError> {
-        let bundle = Bundle::decode(bytes, options)?;
-        Ok(Engine::with_cache(bundle, cache.clone()))
+        Ok(Policy::decode(bytes, options)?.engine(cache))
     }
 
     /// The same engine with a verified-token cache of `capacity` entries (0: no cache).
     pub fn with_token_cache(self, capacity: usize) -> Engine {
-        Engine::with_cache(self.bundle, SharedTokenCache::new(capacity))
+        self.policy().engine(&SharedTokenCache::new(capacity))
     }
 
-    fn with_cache(bundle: Bundle, cache: SharedTokenCache) -> Engine {
-        let scopes = bundle
-            .tenants()
-            .iter()
-            .map(|t| principal::scope_of(&t.config))
-            .collect();
-        Engine {
-            generation: cache.0.next_generation(),
-            cache,
-            scopes,
-            bundle,
+    /// The decoded bundle this engine decides with, for engines of other threads.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            bundle: Arc::clone(&self.bundle),
+            scopes: Arc::clone(&self.scopes),
         }
     }
 

@@ -25,6 +25,7 @@ pub mod trust;
 
 pub use bundle::{Bundle, LoadError, LoadOptions};
 pub use decide::{
-    Decision, Engine, Identity, Outcome, Principal, Request, SharedTokenCache, ToolsListGrant,
+    Decision, Engine, Identity, Outcome, Policy, Principal, Request, SharedTokenCache,
+    ToolsListGrant,
 };
 pub use reason::{ErrorKind, Reason};

@@ -204,6 +204,82 @@ pub fn bundle_bytes(
     Ok(bytes)
 }
 
+/// The native module's filter configuration (`filter_config` of Envoy's dynamic-module filter):
+/// the VM configuration's settings and the bundle in one JSON object, since a dynamic module has
+/// one configuration where a wasm filter has two:
+///
+/// `{"bundle": "<base64>"}` or `{"bundle_path": "/etc/gatehouse/policy.bundle"}`, plus
+/// `"trusted_keys"`, `"allow_rollback"` and `"token_cache_entries"` as in [`vm_settings`] (and
+/// the test builds' `"fixed_now"` and `"panic_path"`). Raw bundle bytes (a `BytesValue`) are
+/// accepted too, with every setting at its default.
+#[derive(Debug)]
+pub struct ModuleConfig {
+    pub settings: VmSettings,
+    pub bundle: BundleSource,
+}
+
+/// Where the native module's bundle comes from.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BundleSource {
+    Bytes(Vec<u8>),
+    /// Read when the configuration is loaded (on Envoy's main thread), never per request.
+    Path(String),
+}
+
+/// Unknown members are refused by [`vm_settings`], which reads what `bundle` and `bundle_path`
+/// leave (`deny_unknown_fields` does not combine with `flatten`).
+#[derive(Debug, Deserialize)]
+struct ModuleConfigJson {
+    #[serde(default)]
+    bundle: Option<String>,
+    #[serde(default)]
+    bundle_path: Option<String>,
+    #[serde(flatten)]
+    vm: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Parse the native module's filter configuration ([`ModuleConfig`]).
+pub fn module_config(raw: &[u8]) -> Result<ModuleConfig, ConfigError> {
+    if raw.starts_with(&MAGIC) {
+        return Ok(ModuleConfig {
+            settings: VmSettings::default(),
+            bundle: BundleSource::Bytes(raw.to_vec()),
+        });
+    }
+    let config: ModuleConfigJson = serde_json::from_slice(raw).map_err(|e| {
+        ConfigError::PluginConfig(format!(
+            "neither a gatehouse bundle (magic) nor a JSON object with \"bundle\" or \
+             \"bundle_path\": {e}"
+        ))
+    })?;
+    // The remaining members are the VM configuration's, read by the one parser of it (which
+    // refuses unknown members).
+    let vm =
+        serde_json::to_vec(&config.vm).map_err(|e| ConfigError::PluginConfig(e.to_string()))?;
+    let settings = vm_settings(Some(&vm)).map_err(|e| match e {
+        ConfigError::VmConfig(why) => ConfigError::PluginConfig(why),
+        other => other,
+    })?;
+    let bundle = match (config.bundle, config.bundle_path) {
+        (Some(text), None) => BundleSource::Bytes(
+            decode_base64(text.trim())
+                .ok_or_else(|| ConfigError::PluginConfig("`bundle` is not base64".to_owned()))?,
+        ),
+        (None, Some(path)) if !path.trim().is_empty() => BundleSource::Path(path),
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::PluginConfig(
+                "`bundle` and `bundle_path` both given: which one is meant?".to_owned(),
+            ))
+        }
+        (None, _) => {
+            return Err(ConfigError::PluginConfig(
+                "no policy bundle: give `bundle` (base64) or `bundle_path`".to_owned(),
+            ))
+        }
+    };
+    Ok(ModuleConfig { settings, bundle })
+}
+
 /// Parse a plugin configuration into an engine; without a bundle in it, the module's embedded
 /// one. Either goes through the same checks (signature pinning, then the caller's serial check).
 /// The engine uses `token_cache`, the VM's: what earlier engines verified stays verified where
@@ -454,6 +530,51 @@ mod tests {
         assert_eq!(settings.fixed_now, Some(1_795_867_200));
         assert_eq!(vm_settings(Some(b"{}")).unwrap().fixed_now, None);
         assert!(vm_settings(Some(b"{\"fixed_now\": \"now\"}")).is_err());
+    }
+
+    #[test]
+    fn module_configuration() {
+        let key = STANDARD.encode([7u8; 32]);
+        let json = format!(
+            r#"{{"bundle_path": "/etc/p.bundle", "trusted_keys": ["{key}"], "allow_rollback": true, "token_cache_entries": 10}}"#
+        );
+        let config = module_config(json.as_bytes()).unwrap();
+        assert_eq!(
+            config.bundle,
+            BundleSource::Path("/etc/p.bundle".to_owned())
+        );
+        assert_eq!(config.settings.trusted_keys, vec![[7u8; 32]]);
+        assert!(config.settings.allow_rollback);
+        assert_eq!(config.settings.token_cache_entries, 10);
+
+        let mut raw = MAGIC.to_vec();
+        raw.extend_from_slice(b"rest");
+        let config = module_config(&raw).unwrap();
+        assert_eq!(config.bundle, BundleSource::Bytes(raw.clone()));
+        assert_eq!(config.settings, VmSettings::default());
+
+        let inline = format!(r#"{{"bundle": "{}"}}"#, STANDARD.encode(&raw));
+        assert_eq!(
+            module_config(inline.as_bytes()).unwrap().bundle,
+            BundleSource::Bytes(raw)
+        );
+        for bad in [
+            r#"{}"#,
+            r#"{"bundle": "!!", "x": 1}"#,
+            r#"{"bundle": "AAAA", "bundle_path": "/p"}"#,
+            r#"{"bundle_path": "/p", "unknown": true}"#,
+            r#"{"bundle_path": "/p", "token_cache_entries": 99999999}"#,
+            r#"{"bundle_path": "/p", "fixed_now": 1}"#,
+            "not json",
+        ] {
+            let result = module_config(bad.as_bytes());
+            #[cfg(feature = "test-hooks")]
+            if bad.contains("fixed_now") {
+                assert!(result.is_ok());
+                continue;
+            }
+            assert!(result.is_err(), "{bad} was accepted");
+        }
     }
 
     #[test]
