@@ -10,6 +10,12 @@ WASM_PATH=target/wasm32-wasip1/release/gatehouse.wasm
 WASM_TEST_HOOKS_PATH=target/test-hooks/wasm32-wasip1/release/gatehouse.wasm
 # The benchmark floor filter (bench/floor), for scripts/bench-envoy.sh.
 FLOOR_WASM_PATH=target/wasm32-wasip1/release/gatehouse_bench_floor.wasm
+# The native Envoy module (module/): the `native-release` profile (release, but unwinding, so a
+# panic is caught at the FFI boundary and denies), and its test build beside the wasm one.
+MODULE_PATH=target/native-release/libgatehouse_module.so
+MODULE_TEST_HOOKS_PATH=target/test-hooks/native-release/libgatehouse_module.so
+# The native benchmark floor module (bench/native-floor), for scripts/bench-envoy.sh.
+NATIVE_FLOOR_PATH=target/native-release/libgatehouse_native_floor.so
 
 ensure_wasm_target() {
   if ! rustc --print target-libdir --target wasm32-wasip1 >/dev/null 2>&1 \
@@ -141,6 +147,17 @@ build_plugin_test_hooks() {
   cargo build --locked --release -p gatehouse-plugin --target wasm32-wasip1 \
     --features test-hooks --target-dir target/test-hooks
   [ -f "$WASM_TEST_HOOKS_PATH" ] || { echo "error: $WASM_TEST_HOOKS_PATH was not built" >&2; return 1; }
+}
+
+build_module() {
+  cargo build --locked --profile native-release -p gatehouse-module
+  [ -f "$MODULE_PATH" ] || { echo "error: $MODULE_PATH was not built" >&2; return 1; }
+}
+
+build_module_test_hooks() {
+  cargo build --locked --profile native-release -p gatehouse-module \
+    --features test-hooks --target-dir target/test-hooks
+  [ -f "$MODULE_TEST_HOOKS_PATH" ] || { echo "error: $MODULE_TEST_HOOKS_PATH was not built" >&2; return 1; }
 }
 
 build_floor() {

@@ -26,6 +26,8 @@ use serde_json::{json, Value};
 const HCM_TYPE: &str =
     "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 const WASM_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
+const DYNAMIC_MODULE_TYPE: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter";
 const ROUTER_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
 
 /// A `host:port` socket address (an IPv6 host may be written in brackets).
@@ -138,11 +140,50 @@ pub const VHOST_HEADER: &str = "x-envoy-vhost";
 /// [`VHOST_HEADER`] of the catch-all virtual host: with a space, never a tenant's name.
 pub const NO_TENANT: &str = "no tenant";
 
-/// The Gatehouse wasm filter's own settings (its VM configuration and module).
+/// Which build of the Gatehouse filter Envoy runs: the same decisions either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Build {
+    /// `gatehouse.wasm` in Envoy's wasm filter (V8): Envoy, Envoy Gateway and Istio.
+    #[default]
+    Wasm,
+    /// `libgatehouse_module.so` in Envoy's dynamic-modules filter: native code, one bundle per
+    /// process; an Envoy whose dynamic-module ABI the module was built for (`docs/deployment.md`).
+    Native,
+}
+
+impl Build {
+    /// The filter's configuration type (ECDS `type_urls`).
+    pub fn type_url(self) -> &'static str {
+        match self {
+            Build::Wasm => WASM_TYPE,
+            Build::Native => DYNAMIC_MODULE_TYPE,
+        }
+    }
+
+    /// The HTTP filter's name in a static bootstrap.
+    pub fn filter_name(self) -> &'static str {
+        match self {
+            Build::Wasm => "envoy.filters.http.wasm",
+            Build::Native => "envoy.filters.http.dynamic_modules",
+        }
+    }
+
+    /// The prefix Envoy puts before the filter's own stats (`gatehouse.allowed`...).
+    pub fn stats_prefix(self) -> &'static str {
+        match self {
+            Build::Wasm => "wasmcustom.",
+            Build::Native => "dynamicmodulescustom.",
+        }
+    }
+}
+
+/// The Gatehouse filter's own settings (its configuration and module).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Filter {
-    /// `gatehouse.wasm` as Envoy will see it (relative to Envoy's working directory, or absolute).
-    pub wasm: PathBuf,
+    pub build: Build,
+    /// The module as Envoy will see it (relative to Envoy's working directory, or absolute):
+    /// `gatehouse.wasm`, or `libgatehouse_module.so` for [`Build::Native`].
+    pub module: PathBuf,
     /// Base64 Ed25519 keys: when any, only bundles signed by one of them load.
     pub trusted_keys: Vec<String>,
     /// Accept a bundle with a lower serial than the one in service.
@@ -529,7 +570,9 @@ mod baselines;
 mod production;
 mod yaml;
 
-pub use baselines::{baseline, Baseline, FloorMode, JwtRbac, WasmFloor, JWT_CACHE_SIZE};
+pub use baselines::{
+    baseline, Baseline, FloorMode, JwtRbac, NativeFloor, WasmFloor, JWT_CACHE_SIZE,
+};
 pub use production::{ecds_bootstrap, ecds_resource, static_bootstrap, Ecds};
 use yaml::push_comment;
 
@@ -577,7 +620,8 @@ mod tests {
 
     fn every_kind() -> Vec<Config> {
         let filter = Filter {
-            wasm: "target/wasm32-wasip1/release/gatehouse.wasm".into(),
+            build: Build::Wasm,
+            module: "target/wasm32-wasip1/release/gatehouse.wasm".into(),
             trusted_keys: vec![STANDARD.encode([7u8; 32])],
             allow_rollback: true,
             fixed_now: Some(1_795_867_200),
@@ -607,7 +651,26 @@ mod tests {
             claim: "email".into(),
             subjects: vec!["carol@acme.com".into(), "dave@acme.com".into()],
         };
+        let native = Filter {
+            build: Build::Native,
+            module: "target/native-release/libgatehouse_module.so".into(),
+            ..filter.clone()
+        };
+        let native_floor = Baseline::Native(NativeFloor {
+            module: "/tmp/libgatehouse_native_floor.so".into(),
+            mode: FloorMode::Headers,
+        });
         vec![
+            static_bootstrap(&Options::default(), &native, b"GATEHSE\x01"),
+            ecds_resource(&native, b"bundle", "1-abc"),
+            ecds_bootstrap(
+                &Options::default(),
+                &Ecds {
+                    build: Build::Native,
+                    ..Ecds::default()
+                },
+            ),
+            baseline(&routed, &native_floor),
             static_bootstrap(&Options::default(), &filter, b"GATEHSE\x01"),
             static_bootstrap(&routed, &Filter::default(), b""),
             ecds_bootstrap(&Options::default(), &Ecds::default()),

@@ -132,7 +132,9 @@ fn publish(shared: &Shared, config: &PublishConfig) -> Result<Published, String>
     }
     if let Some(ecds) = &config.ecds {
         let filter = Filter {
-            wasm: ecds.wasm.clone(),
+            // The directory publishes for the wasm filter; its ECDS settings name the module.
+            build: envoy::Build::Wasm,
+            module: ecds.wasm.clone(),
             trusted_keys: ecds.trusted_keys.clone(),
             allow_rollback: false,
             fixed_now: None,

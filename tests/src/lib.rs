@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use gatehouse_compiler::compile::{compile_sources, Files, Sources};
-use gatehouse_deploy::envoy::{self, Addr, Ecds, Filter, PathHandling, Underscores};
+use gatehouse_deploy::envoy::{self, Addr, Build, Ecds, Filter, PathHandling, Underscores};
 use gatehouse_deploy::keys;
 use serde_json::{Map, Value};
 
@@ -75,6 +75,94 @@ pub fn wasm() -> &'static Path {
             .map_or_else(|| repo_root().join("target"), PathBuf::from);
         build_wasm(&[], &target)
     })
+}
+
+/// Which build of the filter the suite runs: `GATEHOUSE_FILTER=native` runs the native Envoy
+/// module (`libgatehouse_module.so`) wherever the suite would run `gatehouse.wasm`; unset or
+/// `wasm`, the wasm filter. `scripts/test.sh` runs the end-to-end suites once per build.
+pub fn build() -> Build {
+    match std::env::var("GATEHOUSE_FILTER").as_deref() {
+        Err(_) | Ok("" | "wasm") => Build::Wasm,
+        Ok("native") => Build::Native,
+        Ok(other) => panic!("GATEHOUSE_FILTER={other}: expected `wasm` or `native`"),
+    }
+}
+
+/// The release module of [`build`]: [`wasm`] or [`native_module`].
+pub fn module() -> &'static Path {
+    match build() {
+        Build::Wasm => wasm(),
+        Build::Native => native_module(),
+    }
+}
+
+/// The test build (`test-hooks`) of [`build`]'s module.
+pub fn module_test_hooks() -> &'static Path {
+    match build() {
+        Build::Wasm => wasm_test_hooks(),
+        Build::Native => native_module_test_hooks(),
+    }
+}
+
+/// The name under which Envoy shows the filter's stat `name` (`gatehouse.allowed`...): Envoy
+/// puts a wasm filter's stats under `wasmcustom.` and a dynamic module's under
+/// `dynamicmodulescustom.`.
+pub fn stat_name(name: &str) -> String {
+    format!("{}{name}", build().stats_prefix())
+}
+
+/// `libgatehouse_module.so` (profile `native-release`), built once per test binary unless
+/// `GATEHOUSE_MODULE` names a prebuilt one.
+pub fn native_module() -> &'static Path {
+    static MODULE: OnceLock<PathBuf> = OnceLock::new();
+    MODULE.get_or_init(|| {
+        if let Some(path) = std::env::var_os("GATEHOUSE_MODULE") {
+            return PathBuf::from(path);
+        }
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| repo_root().join("target"), PathBuf::from);
+        build_native(&[], &target)
+    })
+}
+
+/// The native module's test build (feature `test-hooks`), in `target/test-hooks`, unless
+/// `GATEHOUSE_MODULE_TEST_HOOKS` names a prebuilt one.
+pub fn native_module_test_hooks() -> &'static Path {
+    static MODULE: OnceLock<PathBuf> = OnceLock::new();
+    MODULE.get_or_init(|| {
+        if let Some(path) = std::env::var_os("GATEHOUSE_MODULE_TEST_HOOKS") {
+            return PathBuf::from(path);
+        }
+        build_native(
+            &["--features", "test-hooks"],
+            &repo_root().join("target/test-hooks"),
+        )
+    })
+}
+
+fn build_native(extra: &[&str], target_dir: &Path) -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(repo_root())
+        .args([
+            "build",
+            "-p",
+            "gatehouse-module",
+            "--profile",
+            "native-release",
+        ])
+        .args(extra)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .status()
+        .expect("running cargo to build the native module");
+    assert!(
+        status.success(),
+        "building libgatehouse_module.so {extra:?} failed"
+    );
+    let module = target_dir.join("native-release/libgatehouse_module.so");
+    assert!(module.exists(), "no {} after the build", module.display());
+    module
 }
 
 /// The benchmark floor filter (`bench/floor`, `gatehouse_bench_floor.wasm`): `GATEHOUSE_FLOOR_WASM`,
@@ -425,24 +513,36 @@ pub struct EnvoyOptions {
 }
 
 impl EnvoyOptions {
+    /// [`build`], except that a module given explicitly ([`EnvoyOptions::module`], a packaged
+    /// gatehouse.wasm) is wasm.
+    fn build(&self) -> Build {
+        if self.module.is_some() {
+            Build::Wasm
+        } else {
+            build()
+        }
+    }
+
     /// Whether these options need the `test-hooks` build of the plugin.
     fn test_hooks(&self) -> bool {
         self.fixed_now.is_some() || self.panic_path.is_some()
     }
 
-    /// The module these options run: [`EnvoyOptions::module`], else the plugin build they need.
-    pub fn wasm(&self) -> &Path {
+    /// The module these options run: [`EnvoyOptions::module`], else the build of [`build`]
+    /// they need.
+    pub fn module(&self) -> &Path {
         match &self.module {
             Some(module) => module,
-            None if self.test_hooks() => wasm_test_hooks(),
-            None => wasm(),
+            None if self.test_hooks() => module_test_hooks(),
+            None => module(),
         }
     }
 
     /// The filter's settings for the ECDS resource.
     fn filter(&self) -> Filter {
         Filter {
-            wasm: self.wasm().to_path_buf(),
+            build: self.build(),
+            module: self.module().to_path_buf(),
             trusted_keys: self.trusted_keys.clone(),
             allow_rollback: self.allow_rollback,
             fixed_now: self.fixed_now,
@@ -474,7 +574,7 @@ impl Envoy {
     /// Start Envoy serving `bundle` (empty: none in the plugin configuration, so the filter
     /// loads the module's embedded one); returns once `/ready` says LIVE.
     pub fn start(name: &str, bundle: &[u8], options: EnvoyOptions) -> Envoy {
-        let wasm = options.wasm().to_path_buf();
+        let wasm = options.module().to_path_buf();
         let upstream = match &options.upstream {
             Some(script) => match &options.upstream_python {
                 Some(python) => Upstream::script_with(python, script),
@@ -503,7 +603,10 @@ impl Envoy {
                 },
                 ..envoy::Options::default()
             },
-            &Ecds::file(ecds_dir.join(ECDS_FILE)),
+            &Ecds {
+                build: options.build(),
+                ..Ecds::file(ecds_dir.join(ECDS_FILE))
+            },
         );
         let config_path = dir.join("envoy.yaml");
         std::fs::write(&config_path, config.render(envoy::Format::Yaml))
@@ -548,7 +651,7 @@ impl Envoy {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!(
-            "Envoy (wasm {}) not ready after 30 s; log:\n{}",
+            "Envoy (filter module {}) not ready after 30 s; log:\n{}",
             wasm.display(),
             self.log()
         );

@@ -125,7 +125,8 @@ fn every_generated_kind_validates() {
         ..envoy::Options::default()
     };
     let filter = Filter {
-        wasm: wasm().to_path_buf(),
+        build: gatehouse_e2e::build(),
+        module: gatehouse_e2e::module().to_path_buf(),
         trusted_keys: vec![fixture_signing_public_key()],
         ..Filter::default()
     };

@@ -141,7 +141,7 @@ fn assert_http_refused(r: &HttpResponse, status: u16, reason: &str) {
 
 fn wait_for_revision(envoy: &Envoy, revision: u64) {
     envoy.eventually(&format!("bundle revision {revision} in service"), |e| {
-        e.stat("wasmcustom.gatehouse.bundle_revision") == revision
+        e.stat(&gatehouse_e2e::stat_name("gatehouse.bundle_revision")) == revision
     });
 }
 
@@ -440,7 +440,8 @@ fn rate_limit_and_access_log(actions: Actions) {
         ..envoy::Options::default()
     };
     let filter = envoy::Filter {
-        wasm: wasm().to_path_buf(),
+        build: gatehouse_e2e::build(),
+        module: gatehouse_e2e::module().to_path_buf(),
         ..envoy::Filter::default()
     };
     let mut config = envoy::static_bootstrap(&options, &filter, &bundle).json();

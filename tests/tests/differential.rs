@@ -1455,7 +1455,8 @@ fn envoy_json(
         virtual_hosts: envoy::VirtualHosts::One,
     };
     let filter = envoy::Filter {
-        wasm: wasm().to_path_buf(),
+        build: gatehouse_e2e::build(),
+        module: gatehouse_e2e::module().to_path_buf(),
         ..envoy::Filter::default()
     };
     envoy::static_bootstrap(&options, &filter, bundle).json()
@@ -2813,7 +2814,8 @@ fn authorities_route_to_the_tenant_the_filter_chose() {
         ..envoy::Options::default()
     };
     let filter = envoy::Filter {
-        wasm: wasm().to_path_buf(),
+        build: gatehouse_e2e::build(),
+        module: gatehouse_e2e::module().to_path_buf(),
         ..envoy::Filter::default()
     };
     let mut config = envoy::static_bootstrap(&options, &filter, &bundle).json();

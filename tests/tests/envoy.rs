@@ -7,6 +7,15 @@ use serde_json::json;
 const CHAT: &str = "/api/llm/v1/chat/completions";
 const MCP: &str = "/api/llm/mcp/github/server";
 
+/// Whether the suite runs the native module, for a test of the wasm filter only: says so.
+fn native(why: &str) -> bool {
+    let native = gatehouse_e2e::build() == gatehouse_deploy::envoy::Build::Native;
+    if native {
+        eprintln!("wasm filter only, not run against the native module: {why}");
+    }
+    native
+}
+
 fn enforce_bundle(revision: &str) -> Vec<u8> {
     fixture_bundle(revision, str::to_owned, str::to_owned)
 }
@@ -25,7 +34,7 @@ fn push_with_mode(envoy: &Envoy, revision: u64, mode: &str, what: &str) {
         mode,
     ));
     envoy.eventually(what, |e| {
-        e.stat("wasmcustom.gatehouse.bundle_revision") == revision
+        e.stat(&gatehouse_e2e::stat_name("gatehouse.bundle_revision")) == revision
     });
 }
 
@@ -203,17 +212,22 @@ fn enforce_mode_over_http() {
     assert_reached_upstream(&r, Some("user:alice@e2e.test"), "mcp");
 
     // Stats: every counter defined, and these requests counted.
-    let stats = envoy.stats("wasmcustom.gatehouse");
+    let stats = envoy.stats(&gatehouse_e2e::stat_name("gatehouse"));
+    let denied_prefix = gatehouse_e2e::stat_name("gatehouse.denied.");
     let per_reason = stats
         .keys()
-        .filter(|k| k.starts_with("wasmcustom.gatehouse.denied."))
+        .filter(|k| k.starts_with(&denied_prefix))
         .count();
     assert_eq!(
         per_reason,
         gatehouse_engine::Reason::ALL.len(),
         "{stats:#?}"
     );
-    let get = |k: &str| stats.get(&format!("wasmcustom.gatehouse.{k}")).copied();
+    let get = |k: &str| {
+        stats
+            .get(&gatehouse_e2e::stat_name(&format!("gatehouse.{k}")))
+            .copied()
+    };
     assert_eq!(get("allowed"), Some(7), "{stats:#?}");
     assert_eq!(get("denied"), Some(16), "{stats:#?}");
     assert_eq!(get("denied.unsupported_media_type"), Some(1));
@@ -252,7 +266,7 @@ fn dry_run_lets_denials_through_and_counts_them() {
     assert_eq!(r.status, 200);
     assert_eq!(r.echoed_header("x-gatehouse-subject"), None);
 
-    let get = |k: &str| envoy.stat(&format!("wasmcustom.gatehouse.{k}"));
+    let get = |k: &str| envoy.stat(&gatehouse_e2e::stat_name(&format!("gatehouse.{k}")));
     assert_eq!(get("dry_run_denied"), 2);
     assert_eq!(get("denied"), 0);
     assert_eq!(get("denied.no_grant"), 1);
@@ -284,7 +298,10 @@ fn bundle_updates_apply_without_restart_and_bad_ones_are_rejected() {
     envoy.eventually("revision 2 serving", |e| {
         e.request(&chat(&dave, "openai/gpt-4o")).status == 200
     });
-    assert_eq!(envoy.stat("wasmcustom.gatehouse.bundle_revision"), 2);
+    assert_eq!(
+        envoy.stat(&gatehouse_e2e::stat_name("gatehouse.bundle_revision")),
+        2
+    );
 
     // A corrupt bundle (truncated) and a non-bundle are rejected; revision 2 keeps serving.
     let fails = "extension_config_discovery.http_filter.gatehouse.config_fail";
@@ -293,10 +310,13 @@ fn bundle_updates_apply_without_restart_and_bad_ones_are_rejected() {
     envoy.eventually("truncated bundle rejected", |e| e.stat(fails) > before);
     envoy.push(b"{\"bundle\": \"bm90IGEgYnVuZGxl\"}");
     envoy.eventually("non-bundle rejected", |e| e.stat(fails) > before + 1);
-    assert!(envoy.stat("wasmcustom.gatehouse.bundle_rejections") >= 2);
+    assert!(envoy.stat(&gatehouse_e2e::stat_name("gatehouse.bundle_rejections")) >= 2);
     let r = envoy.request(&chat(&dave, "openai/gpt-4o"));
     assert_reached_upstream(&r, Some("user:dave@e2e.test"), "chat");
-    assert_eq!(envoy.stat("wasmcustom.gatehouse.bundle_revision"), 2);
+    assert_eq!(
+        envoy.stat(&gatehouse_e2e::stat_name("gatehouse.bundle_revision")),
+        2
+    );
     assert!(envoy
         .log()
         .contains("rejecting configuration: bundle rejected"));
@@ -304,7 +324,7 @@ fn bundle_updates_apply_without_restart_and_bad_ones_are_rejected() {
     // A good bundle after the rejections applies again (revision 3 = revision 1's policy).
     envoy.push(&enforce_bundle("3"));
     envoy.eventually("revision 3 serving", |e| {
-        e.stat("wasmcustom.gatehouse.bundle_revision") == 3
+        e.stat(&gatehouse_e2e::stat_name("gatehouse.bundle_revision")) == 3
     });
     assert_denied(
         &envoy.request(&chat(&dave, "openai/gpt-4o")),
@@ -329,8 +349,8 @@ fn verified_tokens_outlive_a_bundle_push_and_its_changes_apply_at_once() {
     let prompt = |t: &str| HttpRequest::get("/api/prompts/prompts/summarize").bearer(t);
     let lookups = |e: &Envoy| {
         (
-            e.stat("wasmcustom.gatehouse.token_cache_hits"),
-            e.stat("wasmcustom.gatehouse.token_cache_misses"),
+            e.stat(&gatehouse_e2e::stat_name("gatehouse.token_cache_hits")),
+            e.stat(&gatehouse_e2e::stat_name("gatehouse.token_cache_misses")),
         )
     };
     let carol = token("user:carol@e2e.test", json!({}));
@@ -388,7 +408,10 @@ fn verified_tokens_outlive_a_bundle_push_and_its_changes_apply_at_once() {
     let r = envoy.request(&prompt(&carol));
     assert_reached_upstream(&r, Some("user:carol@e2e.test"), "prompts");
     assert_eq!(lookups(&envoy).1, 6, "dave, alice and carol verified again");
-    assert_eq!(envoy.stat("wasmcustom.gatehouse.bundle_revision"), 3);
+    assert_eq!(
+        envoy.stat(&gatehouse_e2e::stat_name("gatehouse.bundle_revision")),
+        3
+    );
 }
 
 #[test]
@@ -411,12 +434,18 @@ fn pinned_signing_keys_reject_unsigned_bundles() {
     assert!(envoy
         .log()
         .contains("bundle is unsigned but trusted keys are pinned"));
-    assert_eq!(envoy.stat("wasmcustom.gatehouse.bundle_revision"), 10);
+    assert_eq!(
+        envoy.stat(&gatehouse_e2e::stat_name("gatehouse.bundle_revision")),
+        10
+    );
     assert_eq!(envoy.request(&chat(&carol, "openai/gpt-4o")).status, 200);
 }
 
 #[test]
 fn istio_style_json_plugin_configuration() {
+    if native("the JSON plugin configuration is the wasm filter's (Istio `pluginConfig`)") {
+        return;
+    }
     // `{"bundle": "<base64>"}` as the plugin configuration works like raw bytes.
     use base64::Engine as _;
     let bundle = enforce_bundle("21");
@@ -430,7 +459,7 @@ fn istio_style_json_plugin_configuration() {
     v.extend_from_slice(b"\n");
     envoy.push(&v);
     envoy.eventually("JSON configuration loaded", |e| {
-        e.stat("wasmcustom.gatehouse.bundle_loads") >= 4
+        e.stat(&gatehouse_e2e::stat_name("gatehouse.bundle_loads")) >= 4
     });
     assert_eq!(
         envoy.stat("extension_config_discovery.http_filter.gatehouse.config_fail"),
@@ -501,7 +530,10 @@ fn identity_headers_spelt_with_underscores_never_reach_the_upstream() {
     let r = envoy.request(&chat(&dave, "openai/gpt-4o").header("x_gatehouse_subject", "forged"));
     assert_reached_upstream(&r, Some("user:dave@e2e.test"), "chat");
     assert_eq!(r.echoed_header("x_gatehouse_subject"), None);
-    assert_eq!(envoy.stat("wasmcustom.gatehouse.dry_run_denied"), 1);
+    assert_eq!(
+        envoy.stat(&gatehouse_e2e::stat_name("gatehouse.dry_run_denied")),
+        1
+    );
 }
 
 const OVERRIDES: [(&str, &str); 5] = [
@@ -617,6 +649,9 @@ fn denial_log_lines_escape_and_cap_request_values() {
 /// Envoy (`plugin/src/host.rs` has the table this holds it to).
 #[test]
 fn host_calls_per_request_path() {
+    if native("host calls are the wasm filter's cost (a call into Envoy from V8)") {
+        return;
+    }
     let options = EnvoyOptions {
         // Any test hook selects the counting test build; this one never matches a request, and
         // the clock stays Envoy's, as in the release build.
@@ -654,11 +689,13 @@ fn host_calls_per_request_path() {
         let r = envoy.request(&HttpRequest::get("/api/prompts/prompts/summarize").bearer(&fresh));
         assert_reached_upstream(&r, Some("user:carol@e2e.test"), "prompts");
     }
-    let stats = envoy.stats("wasmcustom.gatehouse.test");
+    let stats = envoy.stats(&gatehouse_e2e::stat_name("gatehouse.test"));
     let per_request = |path: &str| {
         let get = |k: &str| {
             stats
-                .get(&format!("wasmcustom.gatehouse.test.{k}.{path}"))
+                .get(&gatehouse_e2e::stat_name(&format!(
+                    "gatehouse.test.{k}.{path}"
+                )))
                 .copied()
         };
         let (calls, requests) = (get("host_calls"), get("requests"));
@@ -696,14 +733,21 @@ fn token_cache_size_is_configurable_and_counted() {
     let last = tokens.last().map(String::as_str).unwrap_or_default();
     let r = envoy.request(&HttpRequest::get("/api/prompts/prompts/summarize").bearer(last));
     assert_reached_upstream(&r, Some("user:carol@e2e.test"), "prompts");
-    let get = |k: &str| envoy.stat(&format!("wasmcustom.gatehouse.token_cache_{k}"));
+    let get = |k: &str| {
+        envoy.stat(&gatehouse_e2e::stat_name(&format!(
+            "gatehouse.token_cache_{k}"
+        )))
+    };
     assert_eq!(get("misses"), 5);
     assert_eq!(get("hits"), 1);
     assert_eq!(get("evictions"), 3, "five tokens through two entries");
     assert_eq!(get("entries"), 2);
+    if native("VM memory gauges; the native module's memory is the process's, which scripts/bench-envoy.sh measures per worker count") {
+        return;
+    }
     // Linear memory, summed over the VMs that serve the filter (main thread and the worker).
-    let vms = envoy.stat("wasmcustom.gatehouse.vms");
-    let memory = envoy.stat("wasmcustom.gatehouse.vm_memory_bytes");
+    let vms = envoy.stat(&gatehouse_e2e::stat_name("gatehouse.vms"));
+    let memory = envoy.stat(&gatehouse_e2e::stat_name("gatehouse.vm_memory_bytes"));
     eprintln!("{vms} VMs, {memory} bytes of linear memory");
     assert!(vms >= 1, "{vms} VMs");
     assert!(memory > 0 && memory % 65_536 == 0, "{memory} bytes");

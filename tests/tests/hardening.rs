@@ -129,7 +129,7 @@ fn filter_refuses_bad_bundles_and_keeps_serving() {
             "{what}: no `{message}` in the log"
         );
         assert_eq!(
-            envoy.stat("wasmcustom.gatehouse.bundle_revision"),
+            envoy.stat(&gatehouse_e2e::stat_name("gatehouse.bundle_revision")),
             20,
             "{what}: revision changed"
         );
@@ -164,8 +164,8 @@ fn rollback_to_an_older_bundle_is_refused() {
             .json(&json!({"model": "openai/gpt-4o"}))
     };
     let fails = "extension_config_discovery.http_filter.gatehouse.config_fail";
-    let rejections = "wasmcustom.gatehouse.bundle_rejections";
-    let revision = "wasmcustom.gatehouse.bundle_revision";
+    let rejections = &gatehouse_e2e::stat_name("gatehouse.bundle_rejections");
+    let revision = &gatehouse_e2e::stat_name("gatehouse.bundle_revision");
 
     let envoy = Envoy::start("rollback", &newer("10"), EnvoyOptions::default());
     assert_eq!(
@@ -249,7 +249,7 @@ fn a_renamed_filter_cannot_roll_back() {
             .json(&json!({"model": "openai/gpt-4o"}))
     };
     let fails = "extension_config_discovery.http_filter.gatehouse.config_fail";
-    let revision = "wasmcustom.gatehouse.bundle_revision";
+    let revision = &gatehouse_e2e::stat_name("gatehouse.bundle_revision");
     let options = EnvoyOptions {
         trusted_keys: vec![gatehouse_e2e::fixture_signing_public_key()],
         ..EnvoyOptions::default()
@@ -544,7 +544,7 @@ fn hot_reload_under_load_loses_nothing() {
         envoy.push(&bundle);
         let want: u64 = rev.parse().unwrap();
         envoy.eventually(&format!("revision {rev}"), |e| {
-            e.stat("wasmcustom.gatehouse.bundle_revision") == want
+            e.stat(&gatehouse_e2e::stat_name("gatehouse.bundle_revision")) == want
         });
     }
     std::thread::sleep(Duration::from_millis(300));

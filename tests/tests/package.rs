@@ -22,6 +22,8 @@ use gatehouse_e2e::{
 use serde_json::{json, Value};
 
 const CHAT: &str = "/api/llm/v1/chat/completions";
+/// `gatehouse package` builds wasm modules: this suite runs the wasm filter whatever
+/// `GATEHOUSE_FILTER` says (the packaged module is given explicitly).
 const REVISION: &str = "wasmcustom.gatehouse.bundle_revision";
 const CONFIG_FAIL: &str = "extension_config_discovery.http_filter.gatehouse.config_fail";
 

@@ -35,6 +35,9 @@ pub enum EnvoyConfigKind {
     /// The same listener with a proxy-wasm filter that decides nothing (`bench/floor`:
     /// `--wasm`, `--floor`).
     BaselineWasm,
+    /// The same listener with a native dynamic module that decides nothing
+    /// (`bench/native-floor`: `--module`, `--floor`).
+    BaselineNative,
 }
 
 #[derive(Debug, Args)]
@@ -56,6 +59,14 @@ pub struct EnvoyConfigArgs {
     /// `ecds-resource` it is written as given (relative to Envoy's working directory).
     #[arg(long)]
     pub wasm: Option<PathBuf>,
+    /// Which build of the Gatehouse filter (static, ecds-bootstrap, ecds-resource): `wasm`
+    /// (`--wasm`) or the native Envoy module `native` (`--module`).
+    #[arg(long, value_enum, default_value = "wasm")]
+    pub filter: FilterBuild,
+    /// Path of libgatehouse_module.so (`--filter native`), or of the native floor module
+    /// (baseline-native); made absolute for `static`, written as given for `ecds-resource`.
+    #[arg(long)]
+    pub module: Option<PathBuf>,
     /// baseline-wasm: what the floor filter does on each request.
     #[arg(long, value_enum, default_value = "empty")]
     pub floor: FloorMode,
@@ -147,6 +158,13 @@ macro_rules! value_enums {
 }
 
 value_enums! {
+    /// Which build of the Gatehouse filter.
+    FilterBuild => gatehouse_deploy::envoy::Build {
+        /// gatehouse.wasm in Envoy's wasm filter (Envoy, Envoy Gateway, Istio).
+        Wasm,
+        /// libgatehouse_module.so in Envoy's dynamic-modules filter (Envoy 1.40).
+        Native,
+    }
     /// Output syntax.
     Format => gatehouse_deploy::envoy::Format {
         /// YAML with the settings' explanations as comments.
@@ -216,8 +234,9 @@ fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
             options.virtual_hosts = virtual_hosts(path, bytes)?;
         }
     }
-    let filter = |wasm: PathBuf| Filter {
-        wasm,
+    let filter = |module: PathBuf| Filter {
+        build: args.filter.into(),
+        module,
         trusted_keys: args.trusted_keys.clone(),
         allow_rollback: args.allow_rollback,
         fixed_now: None,
@@ -225,6 +244,15 @@ fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
         token_cache_entries: args.token_cache_entries,
     };
     let wasm = || args.wasm.clone().ok_or_else(|| needs("wasm"));
+    let native = || args.module.clone().ok_or_else(|| needs("module"));
+    // The Gatehouse filter's module: gatehouse.wasm, or libgatehouse_module.so.
+    let module = || match args.filter {
+        FilterBuild::Wasm => wasm(),
+        FilterBuild::Native => native(),
+    };
+    if args.embedded && args.filter == FilterBuild::Native {
+        bail!("`--embedded` is for gatehouse.wasm (`gatehouse package`): the native module reads its bundle from the configuration");
+    }
     let config = match kind {
         EnvoyConfigKind::Static => {
             // A static configuration has no later update to fix a bad bundle with: refuse it now.
@@ -252,12 +280,16 @@ fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
                     .map_err(|e| anyhow!("`{}`: {e}", source.display()))?;
             }
             let inline: &[u8] = if args.embedded { &[] } else { &bytes };
-            let wasm = wasm()?;
-            let wasm = std::path::absolute(&wasm).unwrap_or(wasm);
-            envoy::static_bootstrap(&options, &filter(wasm), inline)
+            let module = module()?;
+            let module = std::path::absolute(&module).unwrap_or(module);
+            envoy::static_bootstrap(&options, &filter(module), inline)
         }
         EnvoyConfigKind::EcdsBootstrap => {
-            envoy::ecds_bootstrap(&options, &Ecds::file(&args.ecds_path))
+            let ecds = Ecds {
+                build: args.filter.into(),
+                ..Ecds::file(&args.ecds_path)
+            };
+            envoy::ecds_bootstrap(&options, &ecds)
         }
         // Not loaded here: the filter validates it, and a bundle it rejects is a rejected ECDS
         // update (the previous one keeps serving).
@@ -268,7 +300,7 @@ fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
             } else {
                 bundle()?.1
             };
-            let wasm = wasm()?;
+            let wasm = module()?;
             let version = match &args.version_info {
                 Some(v) => v.clone(),
                 None => {
@@ -312,6 +344,15 @@ fn envoy_config(args: &EnvoyConfigArgs) -> Result<String> {
                 subjects: args.rbac_subjects.clone(),
             };
             envoy::baseline(&options, &envoy::Baseline::JwtRbac(jwt))
+        }
+        EnvoyConfigKind::BaselineNative => {
+            let module = native()?;
+            let module = std::path::absolute(&module).unwrap_or(module);
+            let floor = envoy::NativeFloor {
+                module,
+                mode: args.floor.into(),
+            };
+            envoy::baseline(&options, &envoy::Baseline::Native(floor))
         }
         EnvoyConfigKind::BaselineWasm => {
             let wasm = wasm()?;

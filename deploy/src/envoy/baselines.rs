@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use super::{bootstrap, wasm_filter, Config, Options, WasmModule};
+use super::{bootstrap, display, wasm_filter, Config, Options, WasmModule, DYNAMIC_MODULE_TYPE};
 
 /// A benchmark peer: the Gatehouse listener with other HTTP filters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +18,17 @@ pub enum Baseline {
     /// A proxy-wasm filter that decides nothing (`bench/floor`): what any wasm filter costs
     /// before it does its own work.
     Wasm(WasmFloor),
+    /// A native dynamic module that decides nothing (`bench/native-floor`): what any native
+    /// filter pays to be called and read the request.
+    Native(NativeFloor),
+}
+
+/// The native floor module and what it does on each request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NativeFloor {
+    /// `libgatehouse_native_floor.so`.
+    pub module: PathBuf,
+    pub mode: FloorMode,
 }
 
 /// A `jwt_authn` provider and the one request `rbac` allows.
@@ -107,6 +118,27 @@ pub fn baseline(options: &Options, baseline: &Baseline) -> Config {
                 }),
             ],
             "a proxy-wasm filter that decides nothing (bench/floor)",
+        ),
+        Baseline::Native(floor) => (
+            vec![
+                buffer,
+                json!({
+                    "name": "envoy.filters.http.dynamic_modules",
+                    "typed_config": {
+                        "@type": DYNAMIC_MODULE_TYPE,
+                        "dynamic_module_config": {
+                            "module": { "local": { "filename": display(&floor.module) } },
+                        },
+                        "filter_name": "floor",
+                        "#filter_config": "What the floor module does on each request.",
+                        "filter_config": {
+                            "@type": "type.googleapis.com/google.protobuf.StringValue",
+                            "value": floor.mode.name(),
+                        },
+                    },
+                }),
+            ],
+            "a native dynamic module that decides nothing (bench/native-floor)",
         ),
     };
     Config {

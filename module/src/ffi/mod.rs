@@ -13,8 +13,11 @@
 //!
 //! A panic never crosses into Envoy: each hook runs under `catch_unwind`. A panic while deciding
 //! a request denies it ([`FilterConfig::PANIC_REPLY`]), one after the request went on resets
-//! the stream, and the stream's later hooks do nothing more than hold it. (The module is built
-//! with `panic = "unwind"` for this: `scripts/lib.sh`, `build_module`.)
+//! the stream, and the stream's later hooks do nothing more than hold it. The configuration is
+//! poisoned too: whatever state the panic left half-changed, no later request of it is decided
+//! with it; each gets the same denial until Envoy loads another configuration (a bundle push),
+//! as a wasm VM that panicked fails every request after it. (The module is built with
+//! `panic = "unwind"` for this: `scripts/lib.sh`, `build_module`.)
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -24,6 +27,8 @@ pub mod sys;
 pub mod fake;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use sys::*;
 
@@ -541,9 +546,18 @@ static LOGGER: EnvoyLogger = EnvoyLogger;
 type Config = crate::ModuleConfig;
 type Filter = <crate::ModuleConfig as FilterConfig>::Filter;
 
+/// A configuration as Envoy holds it: the module's, and whether a hook of one of its streams
+/// panicked.
+struct ConfigBox {
+    config: Config,
+    poisoned: Arc<AtomicBool>,
+}
+
 /// A stream's filter and whether one of its hooks panicked.
 struct Stream {
-    filter: Filter,
+    /// `None`: the configuration was poisoned when the stream began; every request is denied.
+    filter: Option<Filter>,
+    config_poisoned: Arc<AtomicBool>,
     envoy: envoy_dynamic_module_type_http_filter_envoy_ptr,
     poisoned: bool,
     /// Whether the request went on (a panic after that resets rather than replies).
@@ -556,7 +570,20 @@ impl Stream {
         if self.poisoned {
             return Status::Stop;
         }
-        let filter = &mut self.filter;
+        let Some(filter) = self.filter.as_mut() else {
+            // Born poisoned: deny at the first request hook, then hold.
+            self.poisoned = true;
+            if request_phase {
+                log(
+                    log::Level::Error,
+                    "the filter panicked earlier on this configuration; denying",
+                );
+                self.deny();
+            } else {
+                EnvoyFilter { ptr: self.envoy }.reset();
+            }
+            return Status::Stop;
+        };
         match catch_unwind(AssertUnwindSafe(|| hook(filter))) {
             Ok(status) => {
                 if request_phase && status == Status::Continue {
@@ -566,24 +593,34 @@ impl Stream {
             }
             Err(_) => {
                 self.poisoned = true;
-                let envoy = EnvoyFilter { ptr: self.envoy };
+                self.config_poisoned.store(true, Ordering::Release);
                 if request_phase && !self.forwarded {
                     log(
                         log::Level::Error,
-                        "the filter panicked deciding a request; denying",
+                        "the filter panicked deciding a request; denying it and every later \
+                         request of this configuration",
                     );
-                    let (status, content_type, body) = Config::PANIC_REPLY;
-                    envoy.send_response(status, &[("content-type", content_type)], body.as_bytes());
+                    self.deny();
                 } else {
                     log(
                         log::Level::Error,
-                        "the filter panicked on a forwarded stream; resetting it",
+                        "the filter panicked on a forwarded stream; resetting it and denying \
+                         every later request of this configuration",
                     );
-                    envoy.reset();
+                    EnvoyFilter { ptr: self.envoy }.reset();
                 }
                 Status::Stop
             }
         }
+    }
+
+    fn deny(&self) {
+        let (status, content_type, body) = Config::PANIC_REPLY;
+        EnvoyFilter { ptr: self.envoy }.send_response(
+            status,
+            &[("content-type", content_type)],
+            body.as_bytes(),
+        );
     }
 }
 
@@ -660,7 +697,12 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
         ptr: filter_config_envoy_ptr,
     };
     match catch_unwind(AssertUnwindSafe(|| Config::new(&envoy, &name, &config))) {
-        Ok(Some(config)) => Box::into_raw(Box::new(config)).cast_const().cast(),
+        Ok(Some(config)) => Box::into_raw(Box::new(ConfigBox {
+            config,
+            poisoned: Arc::new(AtomicBool::new(false)),
+        }))
+        .cast_const()
+        .cast(),
         Ok(None) => core::ptr::null(),
         Err(_) => {
             log(
@@ -681,7 +723,7 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_config_destroy(
 ) {
     if !filter_config_ptr.is_null() {
         // SAFETY: the pointer came from `Box::into_raw` in `config_new` and is given back once.
-        drop(unsafe { Box::from_raw(filter_config_ptr.cast_mut().cast::<Config>()) });
+        drop(unsafe { Box::from_raw(filter_config_ptr.cast_mut().cast::<ConfigBox>()) });
     }
 }
 
@@ -693,29 +735,37 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_new(
     filter_config_ptr: envoy_dynamic_module_type_http_filter_config_module_ptr,
     filter_envoy_ptr: envoy_dynamic_module_type_http_filter_envoy_ptr,
 ) -> envoy_dynamic_module_type_http_filter_module_ptr {
-    // SAFETY: a live configuration, shared between workers, only read (`Config: Sync`).
-    let Some(config) = (unsafe { filter_config_ptr.cast::<Config>().as_ref() }) else {
+    // SAFETY: a live configuration, shared between workers, only read (`Config: Sync`; the
+    // flag is atomic).
+    let Some(config) = (unsafe { filter_config_ptr.cast::<ConfigBox>().as_ref() }) else {
         return core::ptr::null();
     };
-    let envoy = EnvoyFilter {
-        ptr: filter_envoy_ptr,
-    };
-    match catch_unwind(AssertUnwindSafe(|| config.new_filter(envoy))) {
-        Ok(filter) => Box::into_raw(Box::new(Stream {
+    let stream = |filter| {
+        Box::into_raw(Box::new(Stream {
             filter,
+            config_poisoned: Arc::clone(&config.poisoned),
             envoy: filter_envoy_ptr,
             poisoned: false,
             forwarded: false,
         }))
         .cast_const()
-        .cast(),
+        .cast()
+    };
+    if config.poisoned.load(Ordering::Acquire) {
+        return stream(None);
+    }
+    let envoy = EnvoyFilter {
+        ptr: filter_envoy_ptr,
+    };
+    match catch_unwind(AssertUnwindSafe(|| config.config.new_filter(envoy))) {
+        Ok(filter) => stream(Some(filter)),
         Err(_) => {
-            // Null closes the stream: nothing is forwarded.
+            config.poisoned.store(true, Ordering::Release);
             log(
                 log::Level::Error,
-                "the filter panicked starting a stream; closing it",
+                "the filter panicked starting a stream; denying",
             );
-            core::ptr::null()
+            stream(None)
         }
     }
 }
@@ -830,10 +880,10 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
 ) {
     // SAFETY: see `stream`.
     if let Some(s) = unsafe { stream(filter_module_ptr) } {
-        if !s.poisoned {
-            let filter = &mut s.filter;
+        if let (false, Some(filter)) = (s.poisoned, s.filter.as_mut()) {
             if catch_unwind(AssertUnwindSafe(|| filter.complete())).is_err() {
                 s.poisoned = true;
+                s.config_poisoned.store(true, Ordering::Release);
             }
         }
     }
