@@ -18,8 +18,8 @@ use gatehouse_e2e::credentials::{
 };
 use gatehouse_e2e::upstreams::StaticEnvoy;
 use gatehouse_e2e::{
-    fixture_bundle_with_credentials, free_port, repo_root, token, wasm, Envoy, EnvoyOptions,
-    HttpRequest, HttpResponse, Upstream,
+    fixture_bundle_with_credentials, free_port, repo_root, token, Envoy, EnvoyOptions, HttpRequest,
+    HttpResponse, Upstream,
 };
 use gatehouse_engine::credential::{self, IssuedKey, KeyId};
 use serde_json::{json, Value};

@@ -56,7 +56,7 @@ use gatehouse_deploy::keys;
 use gatehouse_e2e::upstreams::{
     form_upstream, forwarded_upstream, go_upstream, wsgi_upstream, StaticEnvoy, UpstreamProcess,
 };
-use gatehouse_e2e::{free_port, h2, repo_root, wasm, HttpRequest, HttpResponse, Protocol};
+use gatehouse_e2e::{free_port, h2, repo_root, HttpRequest, HttpResponse, Protocol};
 use gatehouse_engine::route::{match_route, Body};
 use gatehouse_engine::{Engine, Identity, LoadOptions, Reason, Request};
 use serde_json::{json, Map, Value};
