@@ -15,6 +15,8 @@ ensure_openai  # and the API-key suite (tests/tests/credentials.rs) without the 
 ensure_mcp  # and the MCP authorization suite (tests/tests/mcp.rs) without the MCP SDK
 build_plugin
 build_plugin_test_hooks
+build_module
+build_module_test_hooks
 
 export ENVOY_BIN  # what the e2e harness (tests/src/lib.rs) reads
 # What cli/tests/schemas.rs validates with, cli/tests/scim_conformance.rs runs scim2-tester and
@@ -23,6 +25,8 @@ export ENVOY_BIN  # what the e2e harness (tests/src/lib.rs) reads
 export GATEHOUSE_PYTHON="$JSONSCHEMA_PYTHON"
 export GATEHOUSE_WASM="$PWD/$WASM_PATH"
 export GATEHOUSE_WASM_TEST_HOOKS="$PWD/$WASM_TEST_HOOKS_PATH"
+export GATEHOUSE_MODULE="$PWD/$MODULE_PATH"
+export GATEHOUSE_MODULE_TEST_HOOKS="$PWD/$MODULE_TEST_HOOKS_PATH"
 mkdir -p target
 log=target/test-output.log
 # The CLI vector test also writes every case with `gatehouse check --json`'s answer, for the
@@ -30,6 +34,14 @@ log=target/test-output.log
 mkdir -p target/web
 GATEHOUSE_VECTORS_EXPORT="$PWD/target/web/vectors.json" \
   cargo test --workspace --locked 2>&1 | tee "$log"
+
+# The end-to-end suites again, against the native Envoy module (libgatehouse_module.so) in place
+# of gatehouse.wasm: the golden vectors, token cases, the differential suite, hardening (hot
+# reload under load, panics), API keys, MCP, the configurations and the ABI checks. Not the
+# packaging suite, which builds wasm modules.
+GATEHOUSE_FILTER=native cargo test --locked -p gatehouse-e2e \
+  --test envoy --test vectors --test hardening --test differential --test credentials \
+  --test mcp --test configs --test native 2>&1 | tee -a "$log"
 
 # Every configuration the Envoy benchmark runs validates (written and `envoy --mode validate`d,
 # no load): scripts/bench-envoy.sh with the plugin above and the CLI the tests built.

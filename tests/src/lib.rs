@@ -504,6 +504,8 @@ pub struct EnvoyOptions {
     /// Run this module in place of the built gatehouse.wasm (e.g. one `gatehouse package`
     /// embedded a bundle in).
     pub module: Option<PathBuf>,
+    /// Run this build of the filter whatever `GATEHOUSE_FILTER` says ([`build`]).
+    pub build: Option<Build>,
     /// Route to this Python upstream (e.g. `tests/upstreams/openai_upstream.py`) in place of the
     /// echo upstream (`scripts/echo_upstream.py`).
     pub upstream: Option<PathBuf>,
@@ -513,13 +515,13 @@ pub struct EnvoyOptions {
 }
 
 impl EnvoyOptions {
-    /// [`build`], except that a module given explicitly ([`EnvoyOptions::module`], a packaged
-    /// gatehouse.wasm) is wasm.
+    /// [`EnvoyOptions::build`], else [`build`], except that a module given explicitly
+    /// ([`EnvoyOptions::module`], a packaged gatehouse.wasm) is wasm.
     fn build(&self) -> Build {
-        if self.module.is_some() {
-            Build::Wasm
-        } else {
-            build()
+        match (self.build, &self.module) {
+            (Some(build), _) => build,
+            (None, Some(_)) => Build::Wasm,
+            (None, None) => build(),
         }
     }
 
@@ -531,10 +533,12 @@ impl EnvoyOptions {
     /// The module these options run: [`EnvoyOptions::module`], else the build of [`build`]
     /// they need.
     pub fn module(&self) -> &Path {
-        match &self.module {
-            Some(module) => module,
-            None if self.test_hooks() => module_test_hooks(),
-            None => module(),
+        match (&self.module, self.build(), self.test_hooks()) {
+            (Some(module), _, _) => module,
+            (None, Build::Wasm, false) => wasm(),
+            (None, Build::Wasm, true) => wasm_test_hooks(),
+            (None, Build::Native, false) => native_module(),
+            (None, Build::Native, true) => native_module_test_hooks(),
         }
     }
 

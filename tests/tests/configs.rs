@@ -148,7 +148,10 @@ fn every_generated_kind_validates() {
             mode,
         })
     };
-    let ecds = Ecds::file(dir.join("ecds/gatehouse-filter.yaml"));
+    let ecds = Ecds {
+        build: gatehouse_e2e::build(),
+        ..Ecds::file(dir.join("ecds/gatehouse-filter.yaml"))
+    };
     std::fs::create_dir_all(&ecds.watched_directory).unwrap();
     std::fs::write(
         &ecds.path,

@@ -375,16 +375,17 @@ fn check(case: &Case, r: &HttpResponse) -> Vec<String> {
     wrong
 }
 
-/// The fixed clock is a test-build capability only: the release `gatehouse.wasm` does not even
-/// know the `fixed_now` member (its VM configuration refuses it as unknown), the test build does.
+/// The fixed clock is a test-build capability only: the release module (`gatehouse.wasm`, or
+/// `libgatehouse_module.so` with `GATEHOUSE_FILTER=native`) does not even know the `fixed_now`
+/// member (its configuration refuses it as unknown), the test build does.
 #[test]
 fn only_the_test_build_can_fix_the_clock() {
     let contains = |path: &std::path::Path| {
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         bytes.windows(b"fixed_now".len()).any(|w| w == b"fixed_now")
     };
-    let release = gatehouse_e2e::wasm();
-    let test_build = gatehouse_e2e::wasm_test_hooks();
+    let release = gatehouse_e2e::module();
+    let test_build = gatehouse_e2e::module_test_hooks();
     assert!(
         !contains(release),
         "{} mentions fixed_now: the release build must not have the fixed clock",
