@@ -17,7 +17,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../fuzz"
 seconds=${FUZZ_SECONDS:-15}
-targets=${FUZZ_TARGETS:-"bundle_decode token claims route body compile_yaml es256 authority api_key mcp_trim"}
+targets=${FUZZ_TARGETS:-"bundle_decode token claims route body compile_yaml es256 authority api_key mcp_trim native_glue"}
 export RUSTC_BOOTSTRAP=1
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -229,6 +229,11 @@ fn fuzz_keys() -> &'static KeySet {
 }
 
 fn compiled(gateway: &Path, inputs: &[PathBuf]) -> Engine {
+    Engine::load(bundle_bytes(gateway, inputs), &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("fuzz set-up: {e}"))
+}
+
+fn bundle_bytes(gateway: &Path, inputs: &[PathBuf]) -> Vec<u8> {
     let options = CompileOptions {
         gateway: Some(gateway.to_path_buf()),
         inputs: inputs.to_vec(),
@@ -236,9 +241,7 @@ fn compiled(gateway: &Path, inputs: &[PathBuf]) -> Engine {
         serial: 1,
     };
     let policy = compile_paths(&options).unwrap_or_else(|e| panic!("fuzz set-up: {e:?}"));
-    let bytes = gatehouse_engine::bundle::encode(&policy, None)
-        .unwrap_or_else(|e| panic!("fuzz set-up: {e}"));
-    Engine::load(bytes, &LoadOptions::default()).unwrap_or_else(|e| panic!("fuzz set-up: {e}"))
+    gatehouse_engine::bundle::encode(&policy, None).unwrap_or_else(|e| panic!("fuzz set-up: {e}"))
 }
 
 // The engine keeps a per-thread token cache (not `Sync`): one engine per thread, leaked.
@@ -425,9 +428,21 @@ pub fn compile_yaml(data: &[u8]) {
     let fake = Path::new("/nonexistent/gatehouse-fuzz/input.yaml");
     let result = if is_gateway {
         let tenant = seeds::inline_keys(&repo().join("examples/acme/tenant.yaml"));
-        compile_sources(&Sources { gateway: Some((fake, text)), tenants: &[(fake, tenant.as_str())], files: Files::Disk, revision: Some("fuzz"), serial: 1 })
+        compile_sources(&Sources {
+            gateway: Some((fake, text)),
+            tenants: &[(fake, tenant.as_str())],
+            files: Files::Disk,
+            revision: Some("fuzz"),
+            serial: 1,
+        })
     } else {
-        compile_sources(&Sources { gateway: None, tenants: &[(fake, text)], files: Files::Disk, revision: Some("fuzz"), serial: 1 })
+        compile_sources(&Sources {
+            gateway: None,
+            tenants: &[(fake, text)],
+            files: Files::Disk,
+            revision: Some("fuzz"),
+            serial: 1,
+        })
     };
     let Ok(policy) = result else {
         return;
@@ -567,7 +582,11 @@ pub fn authority(data: &[u8]) {
         Some(port) => format!("{}:{port}", parsed.host),
         None => parsed.host.to_string(),
     };
-    assert_eq!(rebuilt, raw.to_ascii_lowercase(), "{raw:?} does not round-trip");
+    assert_eq!(
+        rebuilt,
+        raw.to_ascii_lowercase(),
+        "{raw:?} does not round-trip"
+    );
     assert_ne!(parsed.port, Some(0));
     let host = parsed.host.as_ref();
     assert!(!host.is_empty() && !host.ends_with('.') && !host.contains(".."));
@@ -897,16 +916,23 @@ pub fn api_key(data: &[u8]) {
     if let Ok(key) = ApiKey::parse(raw) {
         assert!(credential::is_key(raw));
         assert_eq!(raw.len(), credential::KEY_LEN);
-        let secret = &raw[credential::PREFIX.len() + credential::ID_LEN + 1..][..credential::SECRET_LEN];
+        let secret =
+            &raw[credential::PREFIX.len() + credential::ID_LEN + 1..][..credential::SECRET_LEN];
         let again = credential::assemble(key.id, secret);
-        assert_eq!(again.key, raw, "an accepted key is the one its parts assemble");
+        assert_eq!(
+            again.key, raw,
+            "an accepted key is the one its parts assemble"
+        );
         assert_eq!(again.digest, key.digest());
     }
     let engine = CREDENTIALS.with(|e| *e);
     let body = br#"{"model":"openai-main/gpt-4o","messages":[]}"#;
     let bearer = format!("Bearer {raw}");
     for headers in [
-        [("authorization", bearer.as_str()), ("content-type", "application/json")],
+        [
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+        ],
         [("x-api-key", raw), ("content-type", "application/json")],
     ] {
         let outcome = engine.decide(
@@ -1022,4 +1048,134 @@ pub fn mcp_trim(data: &[u8]) {
     for name in survivors {
         assert!(keep(&name), "a refused tool survived: {name:?}");
     }
+}
+
+/// The native Envoy module's FFI layer and glue, driven through its fake Envoy as Envoy drives
+/// it: a request in `route`'s format (its headers, then its body in one to three chunks picked by
+/// the input's length), and when the module lets it go on, a response carrying the same bytes
+/// as a JSON body. Whatever the input: no panic reaches the boundary (the module would log it
+/// and poison its configuration), at most one local reply per stream, a request answered
+/// locally never goes on, and a request that goes on carries only the identity headers the
+/// module set (tenant from the bundle), never one the client sent.
+pub fn native_glue(data: &[u8]) {
+    use gatehouse_module::ffi::fake::{take_log, FakeConfig};
+
+    thread_local! {
+        static CONFIG: FakeConfig = {
+            let bundle = bundle_bytes(
+                &repo().join("fuzz/gateway.yaml"),
+                &[repo().join("examples/acme"), repo().join("examples/globex")],
+            );
+            let config = serde_json::json!({
+                "bundle": base64_encode(&bundle),
+                "allow_rollback": true,
+            });
+            FakeConfig::load(config.to_string().as_bytes())
+                .unwrap_or_else(|| panic!("fuzz set-up: the module refused the bundle"))
+        };
+    }
+    let (head, body) = data
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map_or((data, &b""[..]), |i| (&data[..i], &data[i + 2..]));
+    let mut lines = head.split(|b| *b == b'\n');
+    let mut headers: Vec<(&[u8], &[u8])> = vec![
+        (b":method", lines.next().unwrap_or(b"GET")),
+        (
+            b":authority",
+            lines.next().unwrap_or(b"acme.gw.example.com"),
+        ),
+        (b":path", lines.next().unwrap_or(b"/")),
+    ];
+    for line in lines {
+        let (name, value) = match line.iter().position(|b| *b == b':') {
+            Some(i) => (&line[..i], line[i + 1..].trim_ascii_start()),
+            None => (line, &b""[..]),
+        };
+        headers.push((name, value));
+    }
+    let chunks = data.len() % 3 + 1;
+    CONFIG.with(|config| {
+        let mut stream = config.stream();
+        let mut forwarded = stream.request_headers(&headers, body.is_empty()) == 0;
+        if !body.is_empty() && stream.reply().is_none() {
+            let size = body.len().div_ceil(chunks).max(1);
+            let pieces: Vec<&[u8]> = body.chunks(size).collect();
+            for (i, piece) in pieces.iter().enumerate() {
+                let (status, _) = stream.request_body(piece, i + 1 == pieces.len());
+                forwarded = status == 0;
+                if stream.reply().is_some() {
+                    break;
+                }
+            }
+        }
+        let reply = stream.reply();
+        assert!(
+            !(forwarded && reply.is_some()),
+            "a request answered locally went on: {reply:?}"
+        );
+        if forwarded {
+            let upstream = stream.upstream_headers();
+            for (name, value) in &upstream {
+                let spelled = name.to_ascii_lowercase().replace('_', "-");
+                if spelled.starts_with("x-gatehouse-") {
+                    assert!(
+                        [
+                            "x-gatehouse-tenant",
+                            "x-gatehouse-subject",
+                            "x-gatehouse-route",
+                            "x-gatehouse-credential"
+                        ]
+                        .contains(&name.as_str()),
+                        "{name} reached the upstream"
+                    );
+                }
+                if name == "x-gatehouse-tenant" {
+                    assert!(value == "acme" || value == "globex", "tenant {value:?}");
+                }
+            }
+            let identity = upstream
+                .iter()
+                .filter(|(n, _)| n.starts_with("x-gatehouse-"))
+                .count();
+            let sent = headers
+                .iter()
+                .filter(|(n, _)| n.to_ascii_lowercase().starts_with(b"x-gatehouse-"))
+                .count();
+            assert!(
+                identity <= 4,
+                "{identity} identity headers (the client sent {sent})"
+            );
+            stream.response_headers(
+                &[(b":status", b"200"), (b"content-type", b"application/json")],
+                false,
+            );
+            let (_, _) = stream.response_body(body, true);
+        }
+        drop(stream);
+        let log = take_log();
+        assert!(
+            !log.iter().any(|l| l.contains("panicked")),
+            "the module panicked: {log:?}"
+        );
+    });
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }

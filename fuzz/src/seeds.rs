@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::repo;
 
-pub const TARGETS: [&str; 10] = [
+pub const TARGETS: [&str; 11] = [
     "bundle_decode",
     "token",
     "claims",
@@ -20,6 +20,7 @@ pub const TARGETS: [&str; 10] = [
     "authority",
     "api_key",
     "mcp_trim",
+    "native_glue",
 ];
 
 pub fn seeds(target: &str) -> Vec<Vec<u8>> {
@@ -37,6 +38,7 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             .filter(|t| t.starts_with(b"gh_key_") || t.starts_with(b"GH_KEY_"))
             .collect(),
         "mcp_trim" => tools_lists(),
+        "native_glue" => requests(),
         other => panic!("no target {other}"),
     }
 }

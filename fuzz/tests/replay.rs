@@ -20,6 +20,7 @@ fn run(target: &str, data: &[u8]) {
         "authority" => gatehouse_fuzz::authority(data),
         "api_key" => gatehouse_fuzz::api_key(data),
         "mcp_trim" => gatehouse_fuzz::mcp_trim(data),
+        "native_glue" => gatehouse_fuzz::native_glue(data),
         other => panic!("no target {other}"),
     }
 }

@@ -360,10 +360,17 @@ impl flow::Host for NativeHost {
         if headers.is_empty() {
             return Err("request headers");
         }
-        Ok(headers
+        headers
             .into_iter()
-            .map(|(name, value)| (flow::text(name), flow::text(value)))
-            .collect())
+            .map(|(name, value)| {
+                // A name is removed by the name read here: one that is not text could not be
+                // named back to Envoy exactly. Envoy's codecs accept only tokens, so this never
+                // refuses a request Envoy parsed; a host that passed one gets a refusal, not a
+                // spoofed header left in place.
+                let name = String::from_utf8(name).map_err(|_| "a header name that is not text")?;
+                Ok((name, flow::text(value)))
+            })
+            .collect()
     }
 
     fn request_body(&mut self, size: usize) -> Result<Option<Vec<u8>>, Refused> {

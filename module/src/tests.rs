@@ -274,3 +274,20 @@ fn a_bundle_path_is_read_once_at_load() {
     assert!(stream.reply().is_some());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_header_name_that_is_not_text_is_refused_not_left_in_place() {
+    let config = FakeConfig::load(&config_json(&fixture_bundle())).unwrap();
+    let mut stream = config.stream();
+    stream.request_headers(
+        &[
+            (b":authority", b"localhost"),
+            (b":method", b"GET"),
+            (b":path", b"/api/prompts/repo/p"),
+            (b"x-gatehouse-subject\xff", b"user:admin@e2e.test"),
+        ],
+        true,
+    );
+    let reply = stream.reply().expect("a refusal");
+    assert_eq!(reply.status, 503, "{reply:?}");
+}
