@@ -11,6 +11,10 @@
 # Then it stops Envoy and the upstream, unless --keep is given (then it prints how to stop them),
 # and runs scripts/demo-directory.sh: the provisioning service (SCIM, on its embedded SQLite
 # database) deprovisions a user and Envoy refuses their token seconds later.
+#
+# GATEHOUSE_FILTER=native runs the same demo on the native Envoy module (libgatehouse_module.so,
+# built with scripts/lib.sh `build_module`) in place of gatehouse.wasm: the bootstrap is
+# `gatehouse envoy-config --kind ecds-bootstrap --filter native` (target/envoy/envoy-native.yaml).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -34,22 +38,42 @@ ensure_wasm_target
 ensure_envoy
 "$ENVOY_BIN" --version | head -1
 
-say "build: gatehouse.wasm (release) and the gatehouse CLI"
-build_plugin
+filter=${GATEHOUSE_FILTER:-wasm}
+case $filter in
+  wasm|native) ;;
+  *) echo "demo: GATEHOUSE_FILTER is wasm or native, not $filter" >&2; exit 1 ;;
+esac
+if [[ $filter == native ]]; then
+  say "build: libgatehouse_module.so (the native Envoy module) and the gatehouse CLI"
+  build_module
+  ls -l "$MODULE_PATH"
+  push_args=(--module "$PWD/$MODULE_PATH")
+else
+  say "build: gatehouse.wasm (release) and the gatehouse CLI"
+  build_plugin
+  ls -l "$WASM_PATH"
+  push_args=(--wasm "$WASM_PATH")
+fi
 build_cli
 gatehouse=target/release/gatehouse
-wasm=$WASM_PATH
-ls -l "$wasm"
+bootstrap=envoy/envoy.yaml
+if [[ $filter == native ]]; then
+  bootstrap=target/envoy/envoy-native.yaml
+  mkdir -p target/envoy
+  "$gatehouse" envoy-config --kind ecds-bootstrap --filter native --upstream 127.0.0.1:8080 \
+    > "$bootstrap"
+fi
 
 say "compile the policy: examples/acme + examples/gateway.yaml"
 mkdir -p target/envoy
 "$gatehouse" compile --gateway examples/gateway.yaml examples/acme -o target/envoy/acme.bundle
-scripts/push-bundle.sh target/envoy/acme.bundle --wasm "$wasm"
+# A new demo starts a new filter: the build may differ from the last push.
+scripts/push-bundle.sh target/envoy/acme.bundle "${push_args[@]}" --new-vm
 
 say "start the echo upstream and Envoy"
 python3 scripts/echo_upstream.py 8080 >target/envoy/upstream.log 2>&1 &
 upstream_pid=$!
-"$ENVOY_BIN" -c envoy/envoy.yaml --concurrency 1 --use-dynamic-base-id \
+"$ENVOY_BIN" -c "$bootstrap" --concurrency 1 --use-dynamic-base-id \
   --log-path target/envoy/envoy.log &
 envoy_pid=$!
 stop() {
@@ -62,6 +86,11 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [[ $(curl -s 127.0.0.1:9901/ready || true) == LIVE ]] || { echo "Envoy did not become ready; see target/envoy/envoy.log" >&2; exit 1; }
+# The upstream too: the native module is ready before a Python upstream is listening.
+for _ in $(seq 1 100); do
+  (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null && break
+  sleep 0.1
+done
 echo "Envoy pid $envoy_pid on 127.0.0.1:10000 (admin :9901), upstream pid $upstream_pid on :8080"
 
 mint() {
@@ -126,7 +155,7 @@ key=$("$gatehouse" credentials create --policy "$policy" --tenant acme --user ca
 key_id=${key#gh_key_}; key_id=${key_id%%_*}
 echo "key: ${key:0:24}... (printed once; $policy/acme.credentials.json holds its id and SHA-256)"
 "$gatehouse" compile --gateway examples/gateway.yaml "$policy" -o target/envoy/acme-keys.bundle
-scripts/push-bundle.sh target/envoy/acme-keys.bundle --wasm "$wasm"
+scripts/push-bundle.sh target/envoy/acme-keys.bundle "${push_args[@]}"
 # The filter picks up a pushed bundle within a second: wait until the key gets `$1`.
 await_key() {
   for _ in $(seq 1 50); do
@@ -169,14 +198,14 @@ PY
 echo "\$ gatehouse credentials revoke --policy $policy --id $key_id   # then compile and push"
 "$gatehouse" credentials revoke --policy "$policy" --id "$key_id"
 "$gatehouse" compile --gateway examples/gateway.yaml "$policy" -o target/envoy/acme-keys.bundle
-scripts/push-bundle.sh target/envoy/acme-keys.bundle --wasm "$wasm"
+scripts/push-bundle.sh target/envoy/acme-keys.bundle "${push_args[@]}"
 await_key 401
 show "the revoked key, after the next bundle" \
   -H "authorization: Bearer $key" $chat -d '{"model":"openai-main/gpt-4o-mini"}'
 
 say "MCP: the MCP route as an OAuth protected resource (examples/mcp/gateway.yaml, docs/mcp.md)"
 "$gatehouse" compile --gateway examples/mcp/gateway.yaml examples/acme -o target/envoy/acme-mcp.bundle
-scripts/push-bundle.sh target/envoy/acme-mcp.bundle --wasm "$wasm"
+scripts/push-bundle.sh target/envoy/acme-mcp.bundle "${push_args[@]}"
 well_known=http://127.0.0.1:10000/.well-known/oauth-protected-resource/api/llm/mcp/github/server
 for _ in $(seq 1 50); do
   [[ $(curl -s -o /dev/null -w '%{http_code}' $well_known || true) == 200 ]] && break
@@ -210,12 +239,12 @@ echo "   trimmed to the tools the caller may call: see tests/tests/mcp.rs for th
 
 say "stats (curl -s 127.0.0.1:9901/stats?filter=gatehouse)"
 sleep 0.5  # the filter hands its counters to Envoy every 200 ms
-curl -s '127.0.0.1:9901/stats?filter=wasmcustom.gatehouse' | grep -v ': 0$' || true
+curl -s '127.0.0.1:9901/stats?filter=custom.gatehouse' | grep -v ': 0$' || true
 
 if [[ $keep == 1 ]]; then
   say "still running (--keep)"
   echo "Envoy: pid $envoy_pid, log target/envoy/envoy.log; upstream: pid $upstream_pid"
-  echo "update the policy without a restart: scripts/push-bundle.sh NEW.bundle --wasm $wasm"
+  echo "update the policy without a restart: scripts/push-bundle.sh NEW.bundle ${push_args[*]}"
   echo "stop: kill $envoy_pid $upstream_pid"
 else
   say "stopping Envoy and the upstream (pass --keep to leave them running)"

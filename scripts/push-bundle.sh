@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Deliver a policy bundle to a running (or about to start) Envoy through the watched ECDS file.
 #
-#   scripts/push-bundle.sh BUNDLE [--out FILE] [--wasm PATH] [--trusted-key BASE64]...
-#                          [--allow-rollback] [--new-vm]
+#   scripts/push-bundle.sh BUNDLE [--out FILE] [--wasm PATH | --module PATH]
+#                          [--trusted-key BASE64]... [--allow-rollback] [--new-vm]
 #
 # Writes an ECDS DiscoveryResponse holding the gatehouse wasm filter configuration (the bundle as
 # a BytesValue) to FILE (default target/envoy/gatehouse-filter.yaml, the path envoy/envoy.yaml
@@ -11,7 +11,10 @@
 # previous one serving.
 #
 # --wasm is the path of gatehouse.wasm as Envoy sees it (relative to Envoy's working directory or
-# absolute); default target/wasm32-wasip1/release/gatehouse.wasm. --trusted-key pins a bundle
+# absolute); default target/wasm32-wasip1/release/gatehouse.wasm. --module PATH writes the
+# configuration of the native Envoy module (libgatehouse_module.so at PATH) instead, for a
+# bootstrap made with `gatehouse envoy-config --kind ecds-bootstrap --filter native`; the settings
+# below then go into its one filter configuration. --trusted-key pins a bundle
 # signing key in the VM configuration; --allow-rollback sets "allow_rollback": true there (the
 # filter then accepts a bundle whose serial is lower than the one in service).
 #
@@ -24,13 +27,14 @@
 # is run through `cargo run --release` from this repository.
 set -euo pipefail
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 [[ $# -ge 1 ]] || usage
 [[ $1 == -h || $1 == --help ]] && usage
 bundle=$1; shift
 out=target/envoy/gatehouse-filter.yaml
 wasm=target/wasm32-wasip1/release/gatehouse.wasm
+module=
 args=()
 vm_given=
 new_vm=
@@ -38,6 +42,7 @@ while [[ $# -gt 0 ]]; do
   case $1 in
     --out) out=$2; shift 2 ;;
     --wasm) wasm=$2; vm_given=1; shift 2 ;;
+    --module) module=$2; vm_given=1; shift 2 ;;
     --trusted-key) args+=("--trusted-key=$2"); vm_given=1; shift 2 ;;
     --allow-rollback) args+=(--allow-rollback); vm_given=1; shift ;;
     --new-vm) new_vm=1; shift ;;
@@ -49,7 +54,12 @@ done
 
 # The VM: recorded by the first push (one `envoy-config` argument a line), kept by later ones.
 vm_file="$out.vm"
-vm=$(printf '%s\n' "--wasm=$wasm" ${args[@]+"${args[@]}"})
+if [[ -n $module ]]; then
+  filter_args=(--filter=native "--module=$module")
+else
+  filter_args=("--wasm=$wasm")
+fi
+vm=$(printf '%s\n' "${filter_args[@]}" ${args[@]+"${args[@]}"})
 if [[ -f $vm_file ]]; then
   recorded=$(cat "$vm_file")
   if [[ -z $vm_given ]]; then

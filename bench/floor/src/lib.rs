@@ -28,7 +28,7 @@ impl Mode {
     }
 }
 
-/// The headers `headers` sets: Gatehouse's identity headers (plugin/src/filter.rs) with values
+/// The headers `headers` sets: Gatehouse's identity headers (plugin/src/flow.rs) with values
 /// the size of an allowed examples/acme request's (`acme`, `user:carol@acme.com`, `chat`).
 pub const SET: [(&str, &str); 3] = [
     ("x-gatehouse-tenant", "acme"),
@@ -132,15 +132,15 @@ mod tests {
 
     #[test]
     fn identity_headers_are_gatehouses() {
-        let filter = include_str!("../../../plugin/src/filter.rs");
+        let filter = include_str!("../../../plugin/src/flow.rs");
         for (constant, (name, _)) in ["HEADER_TENANT", "HEADER_SUBJECT", "HEADER_ROUTE"]
             .iter()
             .zip(SET)
         {
-            let definition = format!("const {constant}: &str = \"{name}\";");
+            let definition = format!("pub const {constant}: &str = \"{name}\";");
             assert!(
                 filter.contains(&definition),
-                "plugin/src/filter.rs: {definition}"
+                "plugin/src/flow.rs: {definition}"
             );
         }
     }
