@@ -16,10 +16,11 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gatehouse::config::{self, BundleSource, ConfigError, SerialScope};
+use gatehouse::counters::Counters;
 use gatehouse::flow::{self, Action, Event};
 use gatehouse::reply::Reply;
 use gatehouse_engine::cache::CacheStats;
-use gatehouse_engine::{Engine, LoadOptions, Policy, Reason, SharedTokenCache};
+use gatehouse_engine::{Engine, LoadOptions, Policy, SharedTokenCache};
 
 use crate::ffi::{
     self, Direction, EnvoyConfig, EnvoyFilter, FilterConfig, Headers, HttpFilter, Status,
@@ -48,58 +49,11 @@ pub struct Config {
     panic_path: Option<Arc<str>>,
 }
 
-/// The ids of the configuration's counters and gauges; `None`: Envoy refused to define it (a
-/// metric never decides a request).
-#[derive(Debug, Default)]
-struct Metrics {
-    allowed: Option<usize>,
-    denied: Option<usize>,
-    denied_by_reason: Vec<(Reason, Option<usize>)>,
-    dry_run_denied: Option<usize>,
-    mcp_metadata: Option<usize>,
-    mcp_refusals: Option<usize>,
-    mcp_tools_listed: Option<usize>,
-    mcp_tools_removed: Option<usize>,
-    mcp_lists_refused: Option<usize>,
-    token_cache_hits: Option<usize>,
-    token_cache_misses: Option<usize>,
-    token_cache_evictions: Option<usize>,
-    token_cache_entries: Option<usize>,
-}
-
-impl Metrics {
-    /// The same names as the wasm filter's (`plugin/src/metrics.rs`); Envoy puts them under
-    /// the module's `metrics_namespace` (`dynamicmodulescustom.` by default) where it puts the
-    /// wasm filter's under `wasmcustom.`.
-    fn define(envoy: &EnvoyConfig) -> Metrics {
-        let counter = |name: &str| envoy.define_counter(name);
-        Metrics {
-            allowed: counter("gatehouse.allowed"),
-            denied: counter("gatehouse.denied"),
-            denied_by_reason: Reason::ALL
-                .iter()
-                .map(|r| (*r, counter(&format!("gatehouse.denied.{}", r.code()))))
-                .collect(),
-            dry_run_denied: counter("gatehouse.dry_run_denied"),
-            mcp_metadata: counter("gatehouse.mcp.metadata_served"),
-            mcp_refusals: counter("gatehouse.mcp.jsonrpc_refusals"),
-            mcp_tools_listed: counter("gatehouse.mcp.tools_listed"),
-            mcp_tools_removed: counter("gatehouse.mcp.tools_removed"),
-            mcp_lists_refused: counter("gatehouse.mcp.lists_refused"),
-            token_cache_hits: counter("gatehouse.token_cache_hits"),
-            token_cache_misses: counter("gatehouse.token_cache_misses"),
-            token_cache_evictions: counter("gatehouse.token_cache_evictions"),
-            token_cache_entries: envoy.define_gauge("gatehouse.token_cache_entries"),
-        }
-    }
-
-    fn reason(&self, reason: Reason) -> Option<usize> {
-        self.denied_by_reason
-            .iter()
-            .find(|(r, _)| *r == reason)
-            .and_then(|(_, id)| *id)
-    }
-}
+/// The ids of the configuration's counters and gauges (`gatehouse::counters`, the same names as
+/// the wasm filter's; Envoy puts them under the module's `metrics_namespace`,
+/// `dynamicmodulescustom.` by default, where it puts the wasm filter's under `wasmcustom.`).
+/// `None`: Envoy refused to define it (a metric never decides a request).
+type Metrics = Counters<Option<usize>>;
 
 impl FilterConfig for Config {
     type Filter = Stream;
@@ -112,7 +66,10 @@ impl FilterConfig for Config {
         let rejections = envoy.define_counter("gatehouse.bundle_rejections");
         let revision = envoy.define_gauge("gatehouse.bundle_revision");
         let digest = envoy.define_gauge("gatehouse.bundle_digest48");
-        let metrics = Arc::new(Metrics::define(envoy));
+        let metrics = Arc::new(Counters::define(
+            |name| envoy.define_counter(name),
+            |name| envoy.define_gauge(name),
+        ));
         match load(raw) {
             Ok(config) => {
                 let bundle = config.policy.bundle();
@@ -459,29 +416,12 @@ impl flow::Host for NativeHost {
     }
 
     fn count(&mut self, event: Event) {
-        let m = Arc::clone(&self.metrics);
-        match event {
-            Event::Allowed => self.add(m.allowed, 1),
-            Event::Denied(reason) => {
-                self.add(m.denied, 1);
-                self.add(m.reason(reason), 1);
-            }
-            Event::DryRunDenied(reason) => {
-                self.add(m.dry_run_denied, 1);
-                self.add(m.reason(reason), 1);
-            }
-            Event::MetadataServed => self.add(m.mcp_metadata, 1),
-            Event::JsonRpcRefusal => self.add(m.mcp_refusals, 1),
-            Event::ToolsTrimmed { listed, kept } => {
-                self.add(m.mcp_tools_listed, listed);
-                self.add(m.mcp_tools_removed, listed.saturating_sub(kept));
-            }
-            Event::ToolsListRefused => self.add(m.mcp_lists_refused, 1),
-            Event::TokenLookup { hit: true } => self.add(m.token_cache_hits, 1),
-            Event::TokenLookup { hit: false } => {
-                self.add(m.token_cache_misses, 1);
-                self.report_cache();
-            }
+        let metrics = Arc::clone(&self.metrics);
+        metrics.record(event, |id, n| {
+            self.add(*id, usize::try_from(n).unwrap_or(0));
+        });
+        if event == (Event::TokenLookup { hit: false }) {
+            self.report_cache();
         }
     }
 }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod config;
+pub mod counters;
 pub mod embedded;
 pub mod flow;
 pub mod reply;

@@ -17,10 +17,10 @@ use std::cell::Cell;
 use std::time::Duration;
 
 use gatehouse_engine::cache::CacheStats;
-use gatehouse_engine::Reason;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::MetricType;
 
+use crate::counters::Counters;
 use crate::flow::Event;
 
 /// How often pending counts reach Envoy's stats.
@@ -30,22 +30,8 @@ pub const FLUSH_PERIOD: Duration = Duration::from_millis(200);
 /// metrics never decide a request.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    allowed: Counter,
-    denied: Counter,
-    denied_by_reason: Vec<(Reason, Counter)>,
-    dry_run_denied: Counter,
-    /// MCP routes: protected-resource metadata documents served, JSON-RPC refusals sent, tools
-    /// listed by upstreams, tools removed from lists, and lists replaced by an error.
-    mcp_metadata: Counter,
-    mcp_refusals: Counter,
-    mcp_tools_listed: Counter,
-    mcp_tools_removed: Counter,
-    mcp_lists_refused: Counter,
-    token_cache_hits: Counter,
-    token_cache_misses: Counter,
-    token_cache_evictions: Counter,
-    /// A gauge summed over the VMs: each VM adds the change in its own count.
-    token_cache_entries: Counter,
+    /// What the request flow counts (`crate::counters`).
+    counters: Counters<Counter>,
     /// Gauges summed over the VMs: linear memory (which never shrinks: each VM's high-water
     /// mark) and the number of VMs adding to it, so that `/stats` gives the mean per VM.
     vm_memory_bytes: Counter,
@@ -93,24 +79,11 @@ impl Counter {
 impl Metrics {
     /// Define every metric up front, so dashboards see zeros rather than missing series.
     pub fn define() -> Metrics {
-        let counter = |name: &str| Counter::new(MetricType::Counter, name);
         Metrics {
-            allowed: counter("gatehouse.allowed"),
-            denied: counter("gatehouse.denied"),
-            denied_by_reason: Reason::ALL
-                .iter()
-                .map(|r| (*r, counter(&format!("gatehouse.denied.{}", r.code()))))
-                .collect(),
-            dry_run_denied: counter("gatehouse.dry_run_denied"),
-            mcp_metadata: counter("gatehouse.mcp.metadata_served"),
-            mcp_refusals: counter("gatehouse.mcp.jsonrpc_refusals"),
-            mcp_tools_listed: counter("gatehouse.mcp.tools_listed"),
-            mcp_tools_removed: counter("gatehouse.mcp.tools_removed"),
-            mcp_lists_refused: counter("gatehouse.mcp.lists_refused"),
-            token_cache_hits: counter("gatehouse.token_cache_hits"),
-            token_cache_misses: counter("gatehouse.token_cache_misses"),
-            token_cache_evictions: counter("gatehouse.token_cache_evictions"),
-            token_cache_entries: Counter::new(MetricType::Gauge, "gatehouse.token_cache_entries"),
+            counters: Counters::define(
+                |name| Counter::new(MetricType::Counter, name),
+                |name| Counter::new(MetricType::Gauge, name),
+            ),
             vm_memory_bytes: Counter::new(MetricType::Gauge, "gatehouse.vm_memory_bytes"),
             vms: Counter::new(MetricType::Gauge, "gatehouse.vms"),
             memory_reported: Cell::new(0),
@@ -121,67 +94,9 @@ impl Metrics {
         }
     }
 
-    /// Counts what the request flow reports.
+    /// Counts what the request flow reports: no host call, the count waits for the next flush.
     pub fn record(&self, event: Event) {
-        match event {
-            Event::Allowed => self.allowed(),
-            Event::Denied(reason) => self.denied(reason),
-            Event::DryRunDenied(reason) => self.dry_run_denied(reason),
-            Event::MetadataServed => self.metadata_served(),
-            Event::JsonRpcRefusal => self.jsonrpc_refusal(),
-            Event::ToolsTrimmed { listed, kept } => self.tools_trimmed(listed, kept),
-            Event::ToolsListRefused => self.tools_list_refused(),
-            Event::TokenLookup { hit } => self.token_lookup(hit),
-        }
-    }
-
-    pub fn allowed(&self) {
-        self.allowed.add(1);
-    }
-
-    /// A denial that was enforced (a local reply was sent).
-    pub fn denied(&self, reason: Reason) {
-        self.denied.add(1);
-        self.reason(reason);
-    }
-
-    /// A denial that dry-run mode let through.
-    pub fn dry_run_denied(&self, reason: Reason) {
-        self.dry_run_denied.add(1);
-        self.reason(reason);
-    }
-
-    /// A protected-resource metadata document was served.
-    pub fn metadata_served(&self) {
-        self.mcp_metadata.add(1);
-    }
-
-    /// A denial was sent as a JSON-RPC answer (also counted as denied).
-    pub fn jsonrpc_refusal(&self) {
-        self.mcp_refusals.add(1);
-    }
-
-    /// A `tools/list` response was trimmed: the upstream listed `listed` tools, `kept` remain.
-    pub fn tools_trimmed(&self, listed: usize, kept: usize) {
-        self.mcp_tools_listed
-            .add(i64::try_from(listed).unwrap_or(i64::MAX));
-        self.mcp_tools_removed
-            .add(i64::try_from(listed.saturating_sub(kept)).unwrap_or(i64::MAX));
-    }
-
-    /// A `tools/list` response could not be trimmed and was replaced by a JSON-RPC error.
-    pub fn tools_list_refused(&self) {
-        self.mcp_lists_refused.add(1);
-    }
-
-    /// A token was presented: it was either found in the engine's verified-token cache or
-    /// verified (and, when valid, cached).
-    pub fn token_lookup(&self, hit: bool) {
-        if hit {
-            self.token_cache_hits.add(1);
-        } else {
-            self.token_cache_misses.add(1);
-        }
+        self.counters.record(event, |counter, n| counter.add(n));
     }
 
     pub fn bundle_loaded(&self, revision: u64, digest48: u64) {
@@ -200,9 +115,11 @@ impl Metrics {
         if let Some(now) = cache {
             let before = CACHE_REPORTED.with(|reported| reported.replace(now));
             let evicted = now.evictions.saturating_sub(before.evictions);
-            self.token_cache_evictions
+            self.counters
+                .token_cache_evictions
                 .add(i64::try_from(evicted).unwrap_or(i64::MAX));
-            self.token_cache_entries
+            self.counters
+                .token_cache_entries
                 .add(entries(now).wrapping_sub(entries(before)));
         }
         let memory = linear_memory_bytes();
@@ -211,25 +128,11 @@ impl Metrics {
             self.vms.add(1);
         }
         self.vm_memory_bytes.add(memory.wrapping_sub(reported));
-        for counter in [
-            &self.allowed,
-            &self.denied,
-            &self.dry_run_denied,
-            &self.mcp_metadata,
-            &self.mcp_refusals,
-            &self.mcp_tools_listed,
-            &self.mcp_tools_removed,
-            &self.mcp_lists_refused,
-            &self.token_cache_hits,
-            &self.token_cache_misses,
-            &self.token_cache_evictions,
-            &self.token_cache_entries,
-            &self.vm_memory_bytes,
-            &self.vms,
-        ] {
-            counter.flush();
-        }
-        for (_, counter) in &self.denied_by_reason {
+        for counter in self
+            .counters
+            .all()
+            .chain([&self.vm_memory_bytes, &self.vms])
+        {
             counter.flush();
         }
     }
@@ -247,8 +150,8 @@ impl Metrics {
                 ..reported.get()
             })
         });
-        self.token_cache_entries.add(-entries(reported));
-        self.token_cache_entries.flush();
+        self.counters.token_cache_entries.add(-entries(reported));
+        self.counters.token_cache_entries.flush();
         let memory = self.memory_reported.replace(0);
         if memory != 0 {
             self.vms.add(-1);
@@ -256,12 +159,6 @@ impl Metrics {
         }
         self.vms.flush();
         self.vm_memory_bytes.flush();
-    }
-
-    fn reason(&self, reason: Reason) {
-        if let Some((_, counter)) = self.denied_by_reason.iter().find(|(r, _)| *r == reason) {
-            counter.add(1);
-        }
     }
 }
 

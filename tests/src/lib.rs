@@ -141,28 +141,13 @@ pub fn native_module_test_hooks() -> &'static Path {
 }
 
 fn build_native(extra: &[&str], target_dir: &Path) -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(repo_root())
-        .args([
-            "build",
-            "-p",
-            "gatehouse-module",
-            "--profile",
-            "native-release",
-        ])
-        .args(extra)
-        .arg("--target-dir")
-        .arg(target_dir)
-        .status()
-        .expect("running cargo to build the native module");
-    assert!(
-        status.success(),
-        "building libgatehouse_module.so {extra:?} failed"
-    );
-    let module = target_dir.join("native-release/libgatehouse_module.so");
-    assert!(module.exists(), "no {} after the build", module.display());
-    module
+    cargo_build(
+        "gatehouse-module",
+        &["--profile", "native-release"],
+        extra,
+        target_dir,
+        Path::new("native-release/libgatehouse_module.so"),
+    )
 }
 
 /// The benchmark floor filter (`bench/floor`, `gatehouse_bench_floor.wasm`): `GATEHOUSE_FLOOR_WASM`,
@@ -205,29 +190,42 @@ fn build_wasm(extra: &[&str], target_dir: &Path) -> PathBuf {
 }
 
 fn build_wasm_of(package: &str, artefact: &str, extra: &[&str], target_dir: &Path) -> PathBuf {
+    cargo_build(
+        package,
+        &["--target", "wasm32-wasip1", "--release"],
+        extra,
+        target_dir,
+        &Path::new("wasm32-wasip1/release").join(artefact),
+    )
+}
+
+/// `cargo build -p package` with `profile` and `extra` arguments into `target_dir`, which must
+/// then hold `artefact` (relative to it).
+fn cargo_build(
+    package: &str,
+    profile: &[&str],
+    extra: &[&str],
+    target_dir: &Path,
+    artefact: &Path,
+) -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(repo_root())
-        .args([
-            "build",
-            "-p",
-            package,
-            "--target",
-            "wasm32-wasip1",
-            "--release",
-        ])
+        .args(["build", "-p", package])
+        .args(profile)
         .args(extra)
         .arg("--target-dir")
         .arg(target_dir)
         .status()
-        .expect("running cargo to build a wasm module");
+        .expect("running cargo to build a module");
     assert!(
         status.success(),
-        "building {artefact} {extra:?} failed (is the target installed? `rustup target add wasm32-wasip1`)"
+        "building {} {extra:?} failed (for wasm: is the target installed? `rustup target add wasm32-wasip1`)",
+        artefact.display()
     );
-    let wasm = target_dir.join("wasm32-wasip1/release").join(artefact);
-    assert!(wasm.exists(), "no {} after the build", wasm.display());
-    wasm
+    let built = target_dir.join(artefact);
+    assert!(built.exists(), "no {} after the build", built.display());
+    built
 }
 
 /// The `gatehouse` CLI (`cargo build -p gatehouse-cli --bin gatehouse`, dev profile), built
