@@ -10,7 +10,7 @@ use crate::json;
 use crate::model::{Gateway, Part, PathMatch, Route, RouteTarget, Segment, Target, Template};
 use crate::reason::Reason;
 use crate::request::{
-    header, identity_content_encoding, json_content_type, query_param, split_query,
+    header, identity_content_encoding, is, json_content_type, query_param, split_query,
     without_path_parameters,
 };
 
@@ -78,7 +78,7 @@ fn match_path<'r, 'p>(pattern: &'r PathMatch, path: &'p str) -> Option<Captures<
             (rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/')).then(Vec::new)
         }
         PathMatch::Template(segments) => {
-            let mut rest = path.strip_prefix('/')?.split('/');
+            let mut rest = path.strip_prefix('/')?.split(is::<'/'>);
             let mut captures = Vec::new();
             for segment in segments {
                 let got = rest.next()?;
