@@ -71,16 +71,19 @@ pub fn canonical_path(path: &str) -> Result<(), Reason> {
 /// A path segment without its `;` parameters, the way a servlet container reads it; `%3B` counts
 /// as `;` here, since some containers decode before they split.
 fn segment_head(segment: &str) -> &str {
-    let end = segment
-        .char_indices()
-        .find(|&(i, c)| {
-            c == ';'
-                || (c == '%'
-                    && segment
+    // By bytes: `;` and `%` are ASCII, so where either sits is a character boundary.
+    let bytes = segment.as_bytes();
+    let end = bytes
+        .iter()
+        .enumerate()
+        .position(|(i, &b)| {
+            b == b';'
+                || (b == b'%'
+                    && bytes
                         .get(i + 1..i + 3)
-                        .is_some_and(|h| h.eq_ignore_ascii_case("3b")))
+                        .is_some_and(|h| h.eq_ignore_ascii_case(b"3b")))
         })
-        .map_or(segment.len(), |(i, _)| i);
+        .unwrap_or(segment.len());
     segment.get(..end).unwrap_or(segment)
 }
 

@@ -36,7 +36,7 @@ pub fn match_route<'g, 'p>(
 ) -> Option<(&'g Route, Captures<'g, 'p>)> {
     let (path, _) = split_query(path);
     gateway.routes.iter().find_map(|route| {
-        if !route.methods.is_empty() && !route.methods.iter().any(|m| m == method) {
+        if !route.methods.is_empty() && !route.methods.iter().any(|m| same(m, method)) {
             return None;
         }
         match_path(&route.path, path).map(|c| (route, c))
@@ -69,6 +69,13 @@ pub fn match_route_one_reading<'g, 'p>(
     Ok(matched)
 }
 
+/// `a == b` inline: these names and segments are a few bytes, and `==` on `str` calls
+/// `memcmp` (a byte loop behind a call on wasm32) for each of the routes tried.
+#[inline]
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    crate::bundle::tables::cmp_bytes(a.as_bytes(), b.as_bytes()).is_eq()
+}
+
 fn match_path<'r, 'p>(pattern: &'r PathMatch, path: &'p str) -> Option<Captures<'r, 'p>> {
     match pattern {
         // On segment boundaries, as Envoy's `path_separated_prefix`: `/healthz` matches
@@ -83,7 +90,7 @@ fn match_path<'r, 'p>(pattern: &'r PathMatch, path: &'p str) -> Option<Captures<
             for segment in segments {
                 let got = rest.next()?;
                 match segment {
-                    Segment::Literal(lit) if lit == got => {}
+                    Segment::Literal(lit) if same(lit, got) => {}
                     Segment::Literal(_) => return None,
                     Segment::Capture(_) if got.is_empty() => return None,
                     Segment::Capture(name) => captures.push((name.as_str(), got)),

@@ -258,7 +258,10 @@ impl<'a> Tables<'a> {
         resource_type: &str,
         path: &str,
     ) -> Option<(ResourceId, &'a ResourceRecord)> {
-        let ty = self.types.iter().position(|t| t.name == resource_type)?;
+        let ty = self
+            .types
+            .iter()
+            .position(|t| cmp_bytes(t.name.as_bytes(), resource_type.as_bytes()).is_eq())?;
         let run = self.type_ranges.get(ty)?.clone();
         let path = path.as_bytes();
         let narrowed = self.resource_index.get(ty).map_or(0..run.len(), |index| {
