@@ -24,6 +24,7 @@ use std::borrow::Cow;
 use std::net::Ipv6Addr;
 
 use crate::reason::Reason;
+use crate::request::is;
 
 /// Longest host accepted, in bytes (a DNS name is at most 253).
 pub const MAX_HOST_BYTES: usize = 253;
@@ -63,9 +64,9 @@ pub fn parse(authority: &str) -> Result<Authority<'_>, Reason> {
 /// `host` and the port after the last `:` outside brackets.
 fn split_port(authority: &str) -> Result<(&str, Option<u16>), Reason> {
     let host_end = if authority.starts_with('[') {
-        authority.find(']').map_or(authority.len(), |i| i + 1)
+        authority.find(is::<']'>).map_or(authority.len(), |i| i + 1)
     } else {
-        authority.find(':').unwrap_or(authority.len())
+        authority.find(is::<':'>).unwrap_or(authority.len())
     };
     let (host, rest) = authority
         .split_at_checked(host_end)
@@ -88,7 +89,7 @@ fn split_port(authority: &str) -> Result<(&str, Option<u16>), Reason> {
 /// A registered name of unreserved characters in non-empty labels, or a strict IPv4 address.
 fn is_name_or_ipv4(host: &str) -> bool {
     let mut last = "";
-    for label in host.split('.') {
+    for label in host.split(is::<'.'>) {
         if label.is_empty()
             || !label
                 .bytes()
@@ -116,7 +117,7 @@ fn looks_numeric(label: &str) -> bool {
 /// Four decimal octets 0-255 without leading zeros.
 fn is_strict_ipv4(host: &str) -> bool {
     let mut count = 0;
-    for octet in host.split('.') {
+    for octet in host.split(is::<'.'>) {
         count += 1;
         let valid = !octet.is_empty()
             && octet.len() <= 3

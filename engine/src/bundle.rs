@@ -22,6 +22,7 @@ mod decode;
 mod encode;
 mod error;
 pub mod format;
+mod index;
 pub mod tables;
 mod validate;
 
@@ -40,5 +41,6 @@ pub use format::{
     MAX_DEPTH, NONE, NO_DOMAIN, NO_TIME, RESOURCE_DISABLED, RESOURCE_RESTRICTED,
     SIGNATURE_TRAILER_LEN, USER_ACTIVE,
 };
+pub use index::{KeyIndex, KeyIndexRef};
 pub use tables::Tables;
 pub use validate::{Invalid, Table};

@@ -9,9 +9,17 @@ use crate::headers;
 use crate::model::TokenSource;
 use crate::reason::Reason;
 
+/// `c` as a pattern for `split` and `find` that compiles to an inline byte loop. A `char`
+/// pattern searches with `memchr` and then calls `memcmp` to compare each candidate: on the short
+/// paths and hosts of a decision (and on wasm32, where both are byte loops behind a call) that
+/// was a tenth of the decision's time.
+pub(crate) fn is<const C: char>(c: char) -> bool {
+    c == C
+}
+
 /// `(path, query)` of a request target.
 pub fn split_query(path: &str) -> (&str, Option<&str>) {
-    match path.split_once('?') {
+    match path.split_once(is::<'?'>) {
         Some((p, q)) => (p, Some(q)),
         None => (path, None),
     }
@@ -31,7 +39,7 @@ pub fn canonical_path(path: &str) -> Result<(), Reason> {
         return Ok(());
     }
     let rest = path.strip_prefix('/').ok_or(Reason::PathNotCanonical)?;
-    for segment in rest.split('/') {
+    for segment in rest.split(is::<'/'>) {
         // Tomcat (and servlet containers after it) drop `;` parameters from each segment before
         // resolving dot segments: `..;x` is `..` there.
         let head = segment_head(segment);
@@ -63,23 +71,26 @@ pub fn canonical_path(path: &str) -> Result<(), Reason> {
 /// A path segment without its `;` parameters, the way a servlet container reads it; `%3B` counts
 /// as `;` here, since some containers decode before they split.
 fn segment_head(segment: &str) -> &str {
-    let end = segment
-        .char_indices()
-        .find(|&(i, c)| {
-            c == ';'
-                || (c == '%'
-                    && segment
+    // By bytes: `;` and `%` are ASCII, so where either sits is a character boundary.
+    let bytes = segment.as_bytes();
+    let end = bytes
+        .iter()
+        .enumerate()
+        .position(|(i, &b)| {
+            b == b';'
+                || (b == b'%'
+                    && bytes
                         .get(i + 1..i + 3)
-                        .is_some_and(|h| h.eq_ignore_ascii_case("3b")))
+                        .is_some_and(|h| h.eq_ignore_ascii_case(b"3b")))
         })
-        .map_or(segment.len(), |(i, _)| i);
+        .unwrap_or(segment.len());
     segment.get(..end).unwrap_or(segment)
 }
 
 /// Whether the path (query excluded) carries `;` parameters, literal or percent-encoded.
 pub fn has_path_parameters(path: &str) -> bool {
     let (path, _) = split_query(path);
-    path.split('/')
+    path.split(is::<'/'>)
         .any(|segment| segment_head(segment).len() != segment.len())
 }
 
@@ -91,7 +102,7 @@ pub fn without_path_parameters(path: &str) -> Option<String> {
     }
     let (p, query) = split_query(path);
     let mut out = String::with_capacity(path.len());
-    for (i, segment) in p.split('/').enumerate() {
+    for (i, segment) in p.split(is::<'/'>).enumerate() {
         if i > 0 {
             out.push('/');
         }

@@ -10,7 +10,7 @@ use crate::json;
 use crate::model::{Gateway, Part, PathMatch, Route, RouteTarget, Segment, Target, Template};
 use crate::reason::Reason;
 use crate::request::{
-    header, identity_content_encoding, json_content_type, query_param, split_query,
+    header, identity_content_encoding, is, json_content_type, query_param, split_query,
     without_path_parameters,
 };
 
@@ -36,7 +36,7 @@ pub fn match_route<'g, 'p>(
 ) -> Option<(&'g Route, Captures<'g, 'p>)> {
     let (path, _) = split_query(path);
     gateway.routes.iter().find_map(|route| {
-        if !route.methods.is_empty() && !route.methods.iter().any(|m| m == method) {
+        if !route.methods.is_empty() && !route.methods.iter().any(|m| same(m, method)) {
             return None;
         }
         match_path(&route.path, path).map(|c| (route, c))
@@ -69,6 +69,13 @@ pub fn match_route_one_reading<'g, 'p>(
     Ok(matched)
 }
 
+/// `a == b` inline: these names and segments are a few bytes, and `==` on `str` calls
+/// `memcmp` (a byte loop behind a call on wasm32) for each of the routes tried.
+#[inline]
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    crate::bundle::tables::cmp_bytes(a.as_bytes(), b.as_bytes()).is_eq()
+}
+
 fn match_path<'r, 'p>(pattern: &'r PathMatch, path: &'p str) -> Option<Captures<'r, 'p>> {
     match pattern {
         // On segment boundaries, as Envoy's `path_separated_prefix`: `/healthz` matches
@@ -78,12 +85,12 @@ fn match_path<'r, 'p>(pattern: &'r PathMatch, path: &'p str) -> Option<Captures<
             (rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/')).then(Vec::new)
         }
         PathMatch::Template(segments) => {
-            let mut rest = path.strip_prefix('/')?.split('/');
+            let mut rest = path.strip_prefix('/')?.split(is::<'/'>);
             let mut captures = Vec::new();
             for segment in segments {
                 let got = rest.next()?;
                 match segment {
-                    Segment::Literal(lit) if lit == got => {}
+                    Segment::Literal(lit) if same(lit, got) => {}
                     Segment::Literal(_) => return None,
                     Segment::Capture(_) if got.is_empty() => return None,
                     Segment::Capture(name) => captures.push((name.as_str(), got)),

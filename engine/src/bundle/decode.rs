@@ -13,6 +13,7 @@ use super::format::{
     section, Directory, Grants, Header, Meta, Packed, Reader, SignatureTrailer, FORMAT_MAJOR,
     HEADER_LEN, MAX_TENANTS,
 };
+use super::index::{KeyIndex, KeyIndexRef};
 use super::tables::Tables;
 use super::validate;
 use crate::jwt::KeySet;
@@ -46,6 +47,9 @@ pub struct LoadedTenant {
     tables: TableRanges,
     /// Per resource type, its run of RESOURCES (found at load).
     type_ranges: Vec<Range<usize>>,
+    /// Samples of the users' emails and, per type, of its resources' paths ([`KeyIndex`]).
+    user_index: KeyIndex,
+    resource_index: Vec<KeyIndex>,
 }
 
 impl core::fmt::Debug for LoadedTenant {
@@ -139,6 +143,8 @@ impl TableRanges {
             credentials: table(bytes, &self.credentials, "credentials")?,
             types: &config.resource_types,
             type_ranges,
+            user_index: KeyIndexRef::EMPTY,
+            resource_index: &[],
         })
     }
 
@@ -284,10 +290,17 @@ impl Bundle {
     /// lists and references in bounds). Should that ever not hold, the tables read as empty,
     /// which can only lead to a denial: no principal, no resource, no grant.
     pub fn tables<'a>(&'a self, tenant: &'a LoadedTenant) -> Tables<'a> {
-        tenant
+        match tenant
             .tables
             .view(&self.bytes, &tenant.config, &tenant.type_ranges)
-            .unwrap_or(Tables::EMPTY)
+        {
+            Ok(tables) => Tables {
+                user_index: tenant.user_index.as_ref(),
+                resource_index: &tenant.resource_index,
+                ..tables
+            },
+            Err(_) => Tables::EMPTY,
+        }
     }
 }
 
@@ -317,13 +330,28 @@ fn load_tenant(
     )?;
     let name = &config.name;
     let tables = TableRanges::of_tenant(directory, index)?;
-    let type_ranges =
-        validate::tables(&config, &tables.view(body, &config, &[])?).map_err(|invalid| {
-            LoadError::Corrupt(Corrupt::Tenant {
-                tenant: name.clone(),
-                invalid,
+    let view = tables.view(body, &config, &[])?;
+    let type_ranges = validate::tables(&config, &view).map_err(|invalid| {
+        LoadError::Corrupt(Corrupt::Tenant {
+            tenant: name.clone(),
+            invalid,
+        })
+    })?;
+    // Over the validated (sorted) tables.
+    let user_index = KeyIndex::build(view.users.len(), |i| {
+        view.users
+            .get(i)
+            .map_or([&[][..], &[][..]], |u| view.email_parts(u))
+    });
+    let resource_index = type_ranges
+        .iter()
+        .map(|run| {
+            let of_type = view.resources.get(run.clone()).unwrap_or(&[]);
+            KeyIndex::build(of_type.len(), |i| {
+                [of_type.get(i).map_or(&[][..], |r| view.bytes(r.path))]
             })
-        })?;
+        })
+        .collect();
     let keys = KeySet::new(&config.keys).map_err(|error| {
         LoadError::Corrupt(Corrupt::TenantKeys {
             tenant: name.clone(),
@@ -350,5 +378,7 @@ fn load_tenant(
         idp_keys,
         tables,
         type_ranges,
+        user_index,
+        resource_index,
     })
 }

@@ -15,6 +15,7 @@ use super::format::{
     run_of, CredentialRecord, Grants, MappingRecord, Packed, ResourceRecord, StrRef, SubjectCode,
     SubjectNumbers, TeamRecord, UserRecord, VirtualAccountRecord,
 };
+use super::index::{KeyIndex, KeyIndexRef};
 use crate::model::{
     IdpId, ResourceId, ResourceType, RoleId, TeamId, TypeId, UserId, VirtualAccountId,
 };
@@ -39,6 +40,11 @@ pub struct Tables<'a> {
     /// Per type, the run of RESOURCES holding its resources (contiguous: keys sorted, each
     /// prefixed by its type's name and `:`).
     pub type_ranges: &'a [Range<usize>],
+    /// Samples of the users' emails, narrowing [`Tables::user`]'s search (built at load).
+    pub user_index: KeyIndexRef<'a>,
+    /// Per type, samples of its resources' paths, narrowing [`Tables::resource`]'s search; may
+    /// be empty (then the whole run is searched).
+    pub resource_index: &'a [KeyIndex],
 }
 
 /// The position of a table record as the index type that names it. Tables hold fewer than 2^32
@@ -63,6 +69,8 @@ impl<'a> Tables<'a> {
         credentials: &[],
         types: &[],
         type_ranges: &[],
+        user_index: KeyIndexRef::EMPTY,
+        resource_index: &[],
     };
 
     /// The string a reference names; empty if it is out of bounds (never, after validation).
@@ -195,20 +203,27 @@ impl<'a> Tables<'a> {
     }
 
     pub fn user(&self, email_lowercase: &str) -> Option<(UserId, &'a UserRecord)> {
+        let email = email_lowercase.as_bytes();
+        let run = self.user_index.candidates(email, self.users.len());
+        let start = run.start;
         let i = self
             .users
-            .binary_search_by(|u| {
-                // Most probes differ within the local part: compare it alone first.
-                let email = email_lowercase.as_bytes();
-                let local = self.bytes(u.local);
-                let (head, rest) = email.split_at(local.len().min(email.len()));
-                match cmp_bytes(local, head) {
-                    Ordering::Equal => cmp_concat([self.email_parts(u)[1]], [rest]),
-                    other => other,
-                }
-            })
+            .get(run)?
+            .binary_search_by(|u| self.cmp_email(u, email))
             .ok()?;
-        found(self.users, i, UserId)
+        found(self.users, start.checked_add(i)?, UserId)
+    }
+
+    /// A user's email compared with `email`, without joining its parts.
+    #[inline]
+    fn cmp_email(&self, user: &UserRecord, email: &[u8]) -> Ordering {
+        // Most probes differ within the local part: compare it alone first.
+        let local = self.bytes(user.local);
+        let (head, rest) = email.split_at(local.len().min(email.len()));
+        match cmp_bytes(local, head) {
+            Ordering::Equal => cmp_concat([self.email_parts(user)[1]], [rest]),
+            other => other,
+        }
     }
 
     pub fn team(&self, name: &str) -> Option<(TeamId, &'a TeamRecord)> {
@@ -243,13 +258,21 @@ impl<'a> Tables<'a> {
         resource_type: &str,
         path: &str,
     ) -> Option<(ResourceId, &'a ResourceRecord)> {
-        let ty = self.types.iter().position(|t| t.name == resource_type)?;
+        let ty = self
+            .types
+            .iter()
+            .position(|t| cmp_bytes(t.name.as_bytes(), resource_type.as_bytes()).is_eq())?;
         let run = self.type_ranges.get(ty)?.clone();
-        let start = run.start;
+        let path = path.as_bytes();
+        let narrowed = self.resource_index.get(ty).map_or(0..run.len(), |index| {
+            index.as_ref().candidates(path, run.len())
+        });
+        let start = run.start.checked_add(narrowed.start)?;
+        let end = run.start.checked_add(narrowed.end)?;
         let i = self
             .resources
-            .get(run)?
-            .binary_search_by(|r| cmp_bytes(self.bytes(r.path), path.as_bytes()))
+            .get(start..end)?
+            .binary_search_by(|r| cmp_bytes(self.bytes(r.path), path))
             .ok()?;
         found(self.resources, start.checked_add(i)?, ResourceId)
     }

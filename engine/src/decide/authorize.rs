@@ -57,7 +57,10 @@ pub(crate) fn action_of(
     action_name: &str,
 ) -> Option<u32> {
     let config = &tenant.config;
-    let action = config.actions.iter().position(|a| a == action_name)? as u32;
+    let action = config
+        .actions
+        .iter()
+        .position(|a| crate::route::same(a, action_name))? as u32;
     let type_actions = config
         .resource_types
         .get(resource.resource_type().index())
