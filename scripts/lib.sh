@@ -165,6 +165,11 @@ build_floor() {
   [ -f "$FLOOR_WASM_PATH" ] || { echo "error: $FLOOR_WASM_PATH was not built" >&2; return 1; }
 }
 
+build_native_floor() {
+  cargo build --locked --profile native-release -p gatehouse-native-floor
+  [ -f "$NATIVE_FLOOR_PATH" ] || { echo "error: $NATIVE_FLOOR_PATH was not built" >&2; return 1; }
+}
+
 build_cli() {
   cargo build --locked --release -p gatehouse-cli --bin gatehouse
 }
