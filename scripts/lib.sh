@@ -170,8 +170,9 @@ build_native_floor() {
   [ -f "$NATIVE_FLOOR_PATH" ] || { echo "error: $NATIVE_FLOOR_PATH was not built" >&2; return 1; }
 }
 
+# Extra arguments go to cargo (scripts/bench-envoy.sh: `--features test-support`).
 build_cli() {
-  cargo build --locked --release -p gatehouse-cli --bin gatehouse
+  cargo build --locked --release -p gatehouse-cli --bin gatehouse "$@"
 }
 
 # The browser and JavaScript build (scripts/web.sh): the wasm32-unknown-unknown target, and
