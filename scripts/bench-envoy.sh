@@ -60,7 +60,7 @@
 # for `synth`) loaded by gatehouse (wasm) and gatehouse-native, and no filter for reference, each
 # with --concurrency 1 and 4: Envoy's VmRSS once ready and again after a few seconds of requests
 # on 64 connections (so every worker serves some; they carry no token, so they are denied), and
-# the growth from 1 to 4 workers. MEMORY=0 skips it.
+# the growth from 1 to 4 workers. MEMORY=0 skips it; ROUNDS=0 runs it alone.
 #
 # CONFIG_ONLY=1 writes every configuration, validates each (envoy --mode validate) and stops
 # (no wrk, no tokens; the native modules are built in the dev profile unless given, which is
@@ -521,6 +521,47 @@ def vm_memory(row, r):
     vms = sum(v for k, v in after.items() if k.endswith("gatehouse.vms"))
     return total / vms / 2**20 if vms else None
 
+def memory_section():
+    """The LARGE bundle with 1 and 4 workers (MEMORY=1), if it ran."""
+    met = lambda ok: "met" if ok else "NOT met"
+    memory_file = f"{work}/memory.tsv"
+    if not __import__("os").path.exists(memory_file):
+        return
+    mem = {}
+    for line in open(memory_file):
+        config, workers, start, after = line.split()
+        mem[(config, int(workers))] = (int(start) / 1024, int(after) / 1024)
+    large = __import__("os").path.getsize(f"{work}/large.bundle")
+    print(f"\nMemory: the LARGE synthetic tenant (100,000 users, 10,000 teams, 1,000,000 grants; "
+          f"bundle {large:,} B = {large / 2**20:.2f} MiB), Envoy's VmRSS in MiB once ready and after "
+          "3 s of requests on 64 connections (denied: no token, so no cache grows).\n")
+    print("| filter | workers | RSS ready | RSS after requests | over no filter (same workers) |")
+    print("|---|---|---|---|---|")
+    label = {"none": "no filter", "gatehouse": "Gatehouse (wasm)",
+             "gatehouse-native": "Gatehouse, native module"}
+    for (config, workers), (start, after) in mem.items():
+        base = mem.get(("none", workers))
+        over = f"{after - base[1]:+.1f}" if base and config != "none" else "—"
+        print(f"| {label[config]} | {workers} | {start:.1f} | {after:.1f} | {over} |")
+    print("\n| filter | growth from 1 to 4 workers, MiB | minus no filter's growth |")
+    print("|---|---|---|")
+    base = None
+    if ("none", 1) in mem and ("none", 4) in mem:
+        base = mem[("none", 4)][1] - mem[("none", 1)][1]
+    for config in ("none", "gatehouse", "gatehouse-native"):
+        if (config, 1) in mem and (config, 4) in mem:
+            growth = mem[(config, 4)][1] - mem[(config, 1)][1]
+            extra = f"{growth - base:+.1f}" if base is not None and config != "none" else "—"
+            print(f"| {label[config]} | {growth:+.1f} | {extra} |")
+    if base is not None and ("gatehouse-native", 1) in mem and ("gatehouse-native", 4) in mem:
+        extra = mem[("gatehouse-native", 4)][1] - mem[("gatehouse-native", 1)][1] - base
+        print(f"\nNative module holds the bundle once per process (growth from 1 to 4 workers "
+              f"beyond Envoy's own <= 2 MiB, no cache in use): {met(extra <= 2)} ({extra:+.1f} MiB).")
+
+if rounds == 0:  # ROUNDS=0: the memory section only
+    memory_section()
+    sys.exit(0)
+
 R = range(1, rounds + 1)
 runs = {row: [wrk(row, r) for r in R] for row in rows}
 rss = {row: [int(open(f"{work}/{row}.{r}.rss_kb").read().strip() or 0) for r in R] for row in rows}
@@ -652,38 +693,7 @@ native_targets = [t for t in native_targets if t]
 if native_targets:
     print("\nNative module targets (median [min .. max] of the ratio within a round): "
           + "; ".join(native_targets) + ".")
-memory_file = f"{work}/memory.tsv"
-if __import__("os").path.exists(memory_file):
-    mem = {}
-    for line in open(memory_file):
-        config, workers, start, after = line.split()
-        mem[(config, int(workers))] = (int(start) / 1024, int(after) / 1024)
-    large = __import__("os").path.getsize(f"{work}/large.bundle")
-    print(f"\nMemory: the LARGE synthetic tenant (100,000 users, 10,000 teams, 1,000,000 grants; "
-          f"bundle {large:,} B = {large / 2**20:.2f} MiB), Envoy's VmRSS in MiB once ready and after "
-          "3 s of requests on 64 connections (denied: no token, so no cache grows).\n")
-    print("| filter | workers | RSS ready | RSS after requests | over no filter (same workers) |")
-    print("|---|---|---|---|---|")
-    label = {"none": "no filter", "gatehouse": "Gatehouse (wasm)",
-             "gatehouse-native": "Gatehouse, native module"}
-    for (config, workers), (start, after) in mem.items():
-        base = mem.get(("none", workers))
-        over = f"{after - base[1]:+.1f}" if base and config != "none" else "—"
-        print(f"| {label[config]} | {workers} | {start:.1f} | {after:.1f} | {over} |")
-    print("\n| filter | growth from 1 to 4 workers, MiB | minus no filter's growth |")
-    print("|---|---|---|")
-    base = None
-    if ("none", 1) in mem and ("none", 4) in mem:
-        base = mem[("none", 4)][1] - mem[("none", 1)][1]
-    for config in ("none", "gatehouse", "gatehouse-native"):
-        if (config, 1) in mem and (config, 4) in mem:
-            growth = mem[(config, 4)][1] - mem[(config, 1)][1]
-            extra = f"{growth - base:+.1f}" if base is not None and config != "none" else "—"
-            print(f"| {label[config]} | {growth:+.1f} | {extra} |")
-    if base is not None and ("gatehouse-native", 1) in mem and ("gatehouse-native", 4) in mem:
-        extra = mem[("gatehouse-native", 4)][1] - mem[("gatehouse-native", 1)][1] - base
-        print(f"\nNative module holds the bundle once per process (growth from 1 to 4 workers "
-              f"beyond Envoy's own <= 2 MiB, no cache in use): {met(extra <= 2)} ({extra:+.1f} MiB).")
+memory_section()
 
 print(f"\nNon-2xx answers: 0 in every run (checked). RSS: the whole Envoy process (main thread + 1 "
       f"worker, so two VMs per wasm filter) after the run, minus the no-filter row of the same round.")
