@@ -428,7 +428,7 @@ done
 # Envoy's VmRSS once ready and after a few seconds of requests (64 connections, so every worker
 # serves some; no token, so each is denied: no cache grows), per filter and worker count.
 memory_run() { # $1: configuration (memory-$1.yaml), $2: workers; appends to $WORK/memory.tsv
-  local log="$WORK/memory-$1.$2.envoy.log" ready= start after
+  local log="$WORK/memory-$1.$2.envoy.log" ready="" start after
   "$ENVOY_BIN" -c "$WORK/memory-$1.yaml" --concurrency "$2" --log-level warn > "$log" 2>&1 &
   ENVOY_PID=$!
   for _ in $(seq 1 600); do
