@@ -10,9 +10,16 @@
 #   wasm-headers    buffer + a proxy-wasm filter that reads the request headers once and sets
 #                   three the size of Gatehouse's identity headers: the floor for any wasm filter
 #                   that must do that
+#   native-floor-empty    buffer + a native dynamic module returning Continue
+#                   (bench/native-floor, on the Gatehouse module's own FFI layer)  --kind baseline-native
+#   native-floor-headers  the same module reading every request header once (the call
+#                   Gatehouse's module makes) and setting the same three headers: the floor for
+#                   any native module that must do that
 #   native-1000     buffer + Envoy's jwt_authn (jwt_cache_size 1000) + rbac on the `email` claim
 #   native-BIG      the same with jwt_cache_size NATIVE_CACHE (default 60000: every token fits)
 #   gatehouse       gatehouse.wasm with the examples/acme + globex bundle          --kind static
+#   gatehouse-native  libgatehouse_module.so (the native Envoy module) with the same bundle
+#                   and settings                                  --kind static --filter native
 #   gatehouse-key   the same Envoy and bundle, the request carrying an API key (gh_key_, one
 #                   key of carol@acme.com, issued at bench time by `gatehouse credentials create`
 #                   into a credentials file compiled with examples/acme) instead of a JWT: keys
@@ -47,8 +54,19 @@
 # after each run (minus the no-filter row of the same round); cache hits come from Envoy's stats
 # (gatehouse.token_cache_*, jwt_authn's jwt_cache_*) around the measured run.
 #
+# MEMORY=1 (the default, except with CONFIG_ONLY) adds a memory section after the rounds: the
+# LARGE synthetic tenant (`gatehouse synth --users 100000 --teams 10000 --grants 1000000 --seed
+# 42`, compiled once into $WORK/large.bundle; the CLI is built with its `test-support` feature
+# for `synth`) loaded by gatehouse (wasm) and gatehouse-native, and no filter for reference, each
+# with --concurrency 1 and 4: Envoy's VmRSS once ready and again after a few seconds of requests
+# on 64 connections (so every worker serves some; they carry no token, so they are denied), and
+# the growth from 1 to 4 workers. MEMORY=0 skips it; ROUNDS=0 runs it alone.
+#
 # CONFIG_ONLY=1 writes every configuration, validates each (envoy --mode validate) and stops
-# (no wrk, no tokens). GATEHOUSE_WASM=path / GATEHOUSE_BIN=path use a prebuilt plugin / CLI;
+# (no wrk, no tokens; the native modules are built in the dev profile unless given, which is
+# quick after `cargo test`: Envoy's validation loads them). GATEHOUSE_WASM=path / GATEHOUSE_BIN=path
+# use a prebuilt plugin / CLI; GATEHOUSE_MODULE=path / GATEHOUSE_NATIVE_FLOOR=path a prebuilt
+# libgatehouse_module.so / libgatehouse_native_floor.so;
 # NATIVE_CACHE=n sets the large jwt_cache_size; MINT_JOBS=n (default nproc) mints in n
 # processes; TOKEN_CACHE_ENTRIES=n writes `"token_cache_entries": n` into Gatehouse's VM
 # configuration (unset: the plugin's default, 65,536 entries per VM).
@@ -66,6 +84,8 @@ TOKEN_COUNTS="${TOKEN_COUNTS:-5000 50000}"
 NATIVE_CACHE="${NATIVE_CACHE:-60000}"
 TOKEN_CACHE_ENTRIES="${TOKEN_CACHE_ENTRIES:-}"
 PUSH_TOKENS="${PUSH_TOKENS-5000}"
+if [ -n "${CONFIG_ONLY:-}" ]; then MEMORY="${MEMORY:-0}"; else MEMORY="${MEMORY:-1}"; fi
+[ "$MEMORY" != 0 ] || MEMORY=
 CONNECTIONS=16
 WORK=target/bench-envoy
 PORT=18080
@@ -97,10 +117,25 @@ else
   build_plugin
 fi
 build_floor
+# The native modules: release builds for load (scripts/lib.sh); for CONFIG_ONLY, dev builds of
+# the same crates (only validated, never measured), unless given.
+if [ -z "${GATEHOUSE_MODULE:-}" ] || [ -z "${GATEHOUSE_NATIVE_FLOOR:-}" ]; then
+  if [ -n "${CONFIG_ONLY:-}" ]; then
+    cargo build --locked -p gatehouse-module -p gatehouse-native-floor
+    MODULE_PATH=target/debug/libgatehouse_module.so
+    NATIVE_FLOOR_PATH=target/debug/libgatehouse_native_floor.so
+  else
+    [ -n "${GATEHOUSE_MODULE:-}" ] || build_module
+    [ -n "${GATEHOUSE_NATIVE_FLOOR:-}" ] || build_native_floor
+  fi
+fi
+MODULE="${GATEHOUSE_MODULE:-$MODULE_PATH}"
+NATIVE_FLOOR="${GATEHOUSE_NATIVE_FLOOR:-$NATIVE_FLOOR_PATH}"
 if [ -n "${GATEHOUSE_BIN:-}" ]; then
   gatehouse="$GATEHOUSE_BIN"
 else
-  build_cli
+  # With `test-support` for the memory section's `gatehouse synth`; nothing else differs.
+  if [ -n "$MEMORY" ]; then build_cli --features test-support; else build_cli; fi
   gatehouse=target/release/gatehouse
 fi
 
@@ -125,10 +160,14 @@ gatehouse_extra=()
 [ -z "$TOKEN_CACHE_ENTRIES" ] || gatehouse_extra=(--token-cache-entries "$TOKEN_CACHE_ENTRIES")
 "$gatehouse" envoy-config --bundle "$WORK/acme.bundle" --wasm "$WASM_PATH" "${common[@]}" \
   "${gatehouse_extra[@]}" > "$WORK/gatehouse.yaml"
+"$gatehouse" envoy-config --bundle "$WORK/acme.bundle" --filter native --module "$MODULE" \
+  "${common[@]}" "${gatehouse_extra[@]}" > "$WORK/gatehouse-native.yaml"
 "$gatehouse" envoy-config --kind baseline-none "${common[@]}" > "$WORK/none.yaml"
 for mode in empty headers; do
   "$gatehouse" envoy-config --kind baseline-wasm --wasm "$FLOOR_WASM_PATH" --floor "$mode" \
     "${common[@]}" > "$WORK/wasm-$mode.yaml"
+  "$gatehouse" envoy-config --kind baseline-native --module "$NATIVE_FLOOR" --floor "$mode" \
+    "${common[@]}" > "$WORK/native-floor-$mode.yaml"
 done
 rbac_subjects=()
 for user in "${USERS[@]}"; do rbac_subjects+=(--rbac-subject "$user@acme.com"); done
@@ -138,7 +177,8 @@ for cache in 1000 "$NATIVE_CACHE"; do
     --jwt-cache-size "$cache" --rbac-method "$METHOD" --rbac-path "$ROUTE_PATH" \
     --rbac-claim email "${rbac_subjects[@]}" > "$WORK/native-$cache.yaml"
 done
-CONFIGS=(none wasm-empty wasm-headers native-1000 "native-$NATIVE_CACHE" gatehouse)
+CONFIGS=(none wasm-empty wasm-headers native-floor-empty native-floor-headers native-1000
+  "native-$NATIVE_CACHE" gatehouse gatehouse-native)
 # The ECDS rows: one bootstrap watching $ECDS_FILE; the resource in it is rewritten before each
 # run (serial $PUSH_SERIAL), and every second of a push run with the next serial.
 ECDS_DIR="$WORK/ecds"
@@ -370,8 +410,11 @@ run() { # $1: row's configuration, $2: tokens (1 or N), $3: round
 }
 
 STATS='cache_hit|cache_miss|cache_entries|gatehouse.vm|gatehouse.bundle_lo|gatehouse.bundle_rej|ecds.*config_reload'
-ROWS=(none.1 wasm-empty.1 wasm-headers.1 native-1000.1 gatehouse.1 gatehouse-key.1)
-for n in $TOKEN_COUNTS; do ROWS+=("native-1000.$n" "native-$NATIVE_CACHE.$n" "gatehouse.$n"); done
+ROWS=(none.1 wasm-empty.1 wasm-headers.1 native-floor-empty.1 native-floor-headers.1 native-1000.1
+  gatehouse.1 gatehouse-native.1 gatehouse-key.1)
+for n in $TOKEN_COUNTS; do
+  ROWS+=("native-1000.$n" "native-$NATIVE_CACHE.$n" "gatehouse.$n" "gatehouse-native.$n")
+done
 [ -z "$PUSH_TOKENS" ] || ROWS+=("gatehouse-ecds.$PUSH_TOKENS" "gatehouse-push.$PUSH_TOKENS")
 rm -f "$WORK"/*.wrk.txt "$WORK"/*.warmup.txt "$WORK"/*.rss_kb "$WORK"/*.stats-*.txt
 for round in $(seq 1 "$ROUNDS"); do
@@ -380,6 +423,53 @@ for round in $(seq 1 "$ROUNDS"); do
     run "${row%.*}" "${row##*.}" "$round"
   done
 done
+
+# --- Memory: the LARGE bundle with 1 and 4 workers ----------------------------------------------
+# Envoy's VmRSS once ready and after a few seconds of requests (64 connections, so every worker
+# serves some; no token, so each is denied: no cache grows), per filter and worker count.
+memory_run() { # $1: configuration (memory-$1.yaml), $2: workers; appends to $WORK/memory.tsv
+  local log="$WORK/memory-$1.$2.envoy.log" ready="" start after
+  "$ENVOY_BIN" -c "$WORK/memory-$1.yaml" --concurrency "$2" --log-level warn > "$log" 2>&1 &
+  ENVOY_PID=$!
+  for _ in $(seq 1 600); do
+    curl -sf "http://127.0.0.1:$ADMIN/ready" >/dev/null 2>&1 && { ready=1; break; }
+    sleep 0.1
+  done
+  [ -n "$ready" ] || fail "memory $1 x$2: Envoy did not become ready (see $log)"
+  sleep 1
+  start=$(awk '/^VmRSS/ {print $2}' "/proc/$ENVOY_PID/status")
+  wrk -t1 -c64 -d3s "$URL" > "$WORK/memory-$1.$2.wrk.txt"
+  grep -q 'Requests/sec:' "$WORK/memory-$1.$2.wrk.txt" || fail "memory $1 x$2: no wrk summary"
+  sleep 1
+  after=$(awk '/^VmRSS/ {print $2}' "/proc/$ENVOY_PID/status")
+  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$start" "$after" >> "$WORK/memory.tsv"
+  stop_envoy
+}
+rm -f "$WORK/memory.tsv"
+if [ -n "$MEMORY" ]; then
+  large="$WORK/large"
+  if [ ! -s "$large/policy/synth.json" ]; then
+    echo "memory: generating the LARGE synthetic tenant" >&2
+    rm -rf "$large"
+    mkdir -p "$large/policy"
+    "$gatehouse" synth --users 100000 --teams 10000 --grants 1000000 --seed 42 \
+      -o "$large/policy/synth.json.tmp" >&2
+    mv "$large/policy/synth.json.tmp" "$large/policy/synth.json"
+  fi
+  "$gatehouse" compile "$large/policy" -o "$WORK/large.bundle" 2> "$large/compile.log" \
+    || { cat "$large/compile.log" >&2; fail "compiling the LARGE tenant"; }
+  "$gatehouse" envoy-config --bundle "$WORK/large.bundle" --wasm "$WASM_PATH" "${common[@]}" \
+    > "$WORK/memory-gatehouse.yaml"
+  "$gatehouse" envoy-config --bundle "$WORK/large.bundle" --filter native --module "$MODULE" \
+    "${common[@]}" > "$WORK/memory-gatehouse-native.yaml"
+  cp "$WORK/none.yaml" "$WORK/memory-none.yaml"
+  for config in none gatehouse gatehouse-native; do
+    for workers in 1 4; do
+      echo "memory: $config, --concurrency $workers" >&2
+      memory_run "$config" "$workers"
+    done
+  done
+fi
 
 # --- Table ---------------------------------------------------------------------------------------
 python3 - "$WORK" "$ROUNDS" "$DURATION" "$CONNECTIONS" "$NATIVE_CACHE" "${TOKEN_CACHE_ENTRIES:-default}" "$METHOD $ROUTE_PATH" \
@@ -431,6 +521,47 @@ def vm_memory(row, r):
     vms = sum(v for k, v in after.items() if k.endswith("gatehouse.vms"))
     return total / vms / 2**20 if vms else None
 
+def memory_section():
+    """The LARGE bundle with 1 and 4 workers (MEMORY=1), if it ran."""
+    met = lambda ok: "met" if ok else "NOT met"
+    memory_file = f"{work}/memory.tsv"
+    if not __import__("os").path.exists(memory_file):
+        return
+    mem = {}
+    for line in open(memory_file):
+        config, workers, start, after = line.split()
+        mem[(config, int(workers))] = (int(start) / 1024, int(after) / 1024)
+    large = __import__("os").path.getsize(f"{work}/large.bundle")
+    print(f"\nMemory: the LARGE synthetic tenant (100,000 users, 10,000 teams, 1,000,000 grants; "
+          f"bundle {large:,} B = {large / 2**20:.2f} MiB), Envoy's VmRSS in MiB once ready and after "
+          "3 s of requests on 64 connections (denied: no token, so no cache grows).\n")
+    print("| filter | workers | RSS ready | RSS after requests | over no filter (same workers) |")
+    print("|---|---|---|---|---|")
+    label = {"none": "no filter", "gatehouse": "Gatehouse (wasm)",
+             "gatehouse-native": "Gatehouse, native module"}
+    for (config, workers), (start, after) in mem.items():
+        base = mem.get(("none", workers))
+        over = f"{after - base[1]:+.1f}" if base and config != "none" else "—"
+        print(f"| {label[config]} | {workers} | {start:.1f} | {after:.1f} | {over} |")
+    print("\n| filter | growth from 1 to 4 workers, MiB | minus no filter's growth |")
+    print("|---|---|---|")
+    base = None
+    if ("none", 1) in mem and ("none", 4) in mem:
+        base = mem[("none", 4)][1] - mem[("none", 1)][1]
+    for config in ("none", "gatehouse", "gatehouse-native"):
+        if (config, 1) in mem and (config, 4) in mem:
+            growth = mem[(config, 4)][1] - mem[(config, 1)][1]
+            extra = f"{growth - base:+.1f}" if base is not None and config != "none" else "—"
+            print(f"| {label[config]} | {growth:+.1f} | {extra} |")
+    if base is not None and ("gatehouse-native", 1) in mem and ("gatehouse-native", 4) in mem:
+        extra = mem[("gatehouse-native", 4)][1] - mem[("gatehouse-native", 1)][1] - base
+        print(f"\nNative module holds the bundle once per process (growth from 1 to 4 workers "
+              f"beyond Envoy's own <= 2 MiB, no cache in use): {met(extra <= 2)} ({extra:+.1f} MiB).")
+
+if rounds == 0:  # ROUNDS=0: the memory section only
+    memory_section()
+    sys.exit(0)
+
 R = range(1, rounds + 1)
 runs = {row: [wrk(row, r) for r in R] for row in rows}
 rss = {row: [int(open(f"{work}/{row}.{r}.rss_kb").read().strip() or 0) for r in R] for row in rows}
@@ -452,9 +583,12 @@ names = {
     "none": "no filter (buffer only)",
     "wasm-empty": "wasm floor: empty (Continue)",
     "wasm-headers": "wasm floor: read headers, set 3",
+    "native-floor-empty": "native floor: empty (Continue)",
+    "native-floor-headers": "native floor: read headers, set 3",
     "native-1000": "jwt_authn (jwt_cache_size 1000) + rbac",
     f"native-{big}": f"jwt_authn (jwt_cache_size {big}) + rbac",
     "gatehouse": "Gatehouse",
+    "gatehouse-native": "Gatehouse, native module",
     "gatehouse-key": "Gatehouse, API key",
     "gatehouse-ecds": "Gatehouse through ECDS, no push",
     "gatehouse-push": "Gatehouse through ECDS, a bundle push every second",
@@ -486,6 +620,18 @@ for tokens in dict.fromkeys(r.rsplit(".", 1)[1] for r in rows if r.startswith("g
              ratio(g, "wasm-headers.1"), ratio(g, "none.1")]
     print(f"| {int(tokens):,} | " + " | ".join(
         "—" if c == ["—"] else med(c, "{:.2f}x") for c in cells) + " |")
+native_counts = [r.rsplit(".", 1)[1] for r in rows if r.startswith("gatehouse-native.")]
+if native_counts:
+    print("\n| tokens | native ÷ jwt_authn (1000) | native ÷ jwt_authn "
+          f"({big}) | native ÷ native floor (headers) | native ÷ Gatehouse (wasm) | native ÷ no filter |")
+    print("|---|---|---|---|---|---|")
+    for tokens in native_counts:
+        g = f"gatehouse-native.{tokens}"
+        cells = [ratio(g, f"native-1000.{tokens}"), ratio(g, f"native-{big}.{tokens}"),
+                 ratio(g, "native-floor-headers.1"), ratio(g, f"gatehouse.{tokens}"),
+                 ratio(g, "none.1")]
+        print(f"| {int(tokens):,} | " + " | ".join(
+            "—" if c == ["—"] else med(c, "{:.2f}x") for c in cells) + " |")
 if "gatehouse-key.1" in runs:
     print("\n| one credential | API key ÷ JWT (Gatehouse, token cache) | API key ÷ jwt_authn (1000) "
           "| API key ÷ wasm floor (headers) | API key ÷ no filter |")
@@ -525,6 +671,30 @@ for row in pushed:
                    f"{met(r >= 0.90)} ({r:.2f}x; bundle loads during the run, all VMs: "
                    f"{', '.join(map(str, loads))}; rejected: {sum(rejected)})")
 print("\nSPEC targets (medians; memory from round 1): one token " + "; ".join(targets) + ".")
+
+def target(name, a, b, goal):
+    rs = ratio(a, b)
+    if rs == ["—"]:
+        return None
+    m = statistics.median(rs)
+    return (f"{name} >= {goal:.2f}x: {met(m >= goal)} ({m:.2f}x [{min(rs):.2f}x .. "
+            f"{max(rs):.2f}x])")
+
+native_targets = [
+    target("one token, ÷ jwt_authn (1000)", "gatehouse-native.1", "native-1000.1", 1.25),
+    target("one token, ÷ native floor (headers)", "gatehouse-native.1", "native-floor-headers.1", 0.95),
+]
+for n in [c for c in native_counts if c != "1"]:
+    native_targets.append(target(f"{int(n):,} tokens, ÷ jwt_authn (1000)",
+                                 f"gatehouse-native.{n}", f"native-1000.{n}", 2.5))
+native_targets.append(target("Gatehouse (wasm), one token, ÷ wasm floor (headers)", "gatehouse.1",
+                             "wasm-headers.1", 0.95))
+native_targets = [t for t in native_targets if t]
+if native_targets:
+    print("\nNative module targets (median [min .. max] of the ratio within a round): "
+          + "; ".join(native_targets) + ".")
+memory_section()
+
 print(f"\nNon-2xx answers: 0 in every run (checked). RSS: the whole Envoy process (main thread + 1 "
       f"worker, so two VMs per wasm filter) after the run, minus the no-filter row of the same round.")
 PY

@@ -165,8 +165,14 @@ build_floor() {
   [ -f "$FLOOR_WASM_PATH" ] || { echo "error: $FLOOR_WASM_PATH was not built" >&2; return 1; }
 }
 
+build_native_floor() {
+  cargo build --locked --profile native-release -p gatehouse-native-floor
+  [ -f "$NATIVE_FLOOR_PATH" ] || { echo "error: $NATIVE_FLOOR_PATH was not built" >&2; return 1; }
+}
+
+# Extra arguments go to cargo (scripts/bench-envoy.sh: `--features test-support`).
 build_cli() {
-  cargo build --locked --release -p gatehouse-cli --bin gatehouse
+  cargo build --locked --release -p gatehouse-cli --bin gatehouse "$@"
 }
 
 # The browser and JavaScript build (scripts/web.sh): the wasm32-unknown-unknown target, and
