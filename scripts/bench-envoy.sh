@@ -449,6 +449,8 @@ rm -f "$WORK/memory.tsv"
 if [ -n "$MEMORY" ]; then
   large="$WORK/large"
   if [ ! -s "$large/policy/synth.json" ]; then
+    "$gatehouse" synth --help >/dev/null 2>&1 \
+      || fail "$gatehouse has no \`synth\` (build it with --features test-support, or MEMORY=0)"
     echo "memory: generating the LARGE synthetic tenant" >&2
     rm -rf "$large"
     mkdir -p "$large/policy"
