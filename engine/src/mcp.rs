@@ -111,7 +111,8 @@ pub fn metadata_url(origin: &str, path: &str) -> String {
 
 /// The RFC 9728 document of the resource `resource`: its authorization servers are the issuers
 /// of the tenant's identity providers the route names (by default every provider that resolves
-/// tokens to users: those are the ones a person signs in with), in the tenant file's order.
+/// tokens to users: those are the ones a person signs in with), in the bundle's order
+/// of providers (sorted by name by the compiler).
 pub fn metadata_document(
     mcp: &McpResource,
     gateway: &Gateway,

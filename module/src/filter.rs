@@ -278,11 +278,22 @@ fn ok(done: bool, what: &'static str) -> Result<(), Refused> {
 }
 
 impl NativeHost {
+    /// The body of `direction`, at most `size` bytes of it. Every byte Envoy says it holds must
+    /// be read: a body that comes back shorter would be decided (or trimmed) on less than what
+    /// the upstream (or the client) gets, so it is refused.
+    fn read_body(&self, direction: Direction, size: usize) -> Result<Option<Vec<u8>>, Refused> {
+        let expected = self.envoy.body_size(direction);
+        let mut body = self
+            .envoy
+            .body(direction)
+            .filter(|b| b.len() == expected)
+            .ok_or("the buffered body")?;
+        body.truncate(size);
+        Ok((!body.is_empty()).then_some(body))
+    }
+
     fn add(&self, id: Option<usize>, n: usize) {
-        if let Some(id) = id {
-            self.envoy
-                .increment_counter(id, u64::try_from(n).unwrap_or(u64::MAX));
-        }
+        add(&self.envoy, id, n);
     }
 
     /// After a verification: the change in this worker's cache evictions and entries.
@@ -331,9 +342,7 @@ impl flow::Host for NativeHost {
     }
 
     fn request_body(&mut self, size: usize) -> Result<Option<Vec<u8>>, Refused> {
-        let mut body = self.envoy.body(Direction::Request);
-        body.truncate(size);
-        Ok((!body.is_empty()).then_some(body))
+        self.read_body(Direction::Request, size)
     }
 
     /// The machine's clock: the ABI has no clock call, and Envoy's own is this clock.
@@ -383,9 +392,7 @@ impl flow::Host for NativeHost {
     }
 
     fn response_body(&mut self, size: usize) -> Result<Option<Vec<u8>>, Refused> {
-        let mut body = self.envoy.body(Direction::Response);
-        body.truncate(size);
-        Ok((!body.is_empty()).then_some(body))
+        self.read_body(Direction::Response, size)
     }
 
     /// Replaces everything of the response body seen so far (`_size` is all of it here).
@@ -416,13 +423,20 @@ impl flow::Host for NativeHost {
     }
 
     fn count(&mut self, event: Event) {
-        let metrics = Arc::clone(&self.metrics);
-        metrics.record(event, |id, n| {
-            self.add(*id, usize::try_from(n).unwrap_or(0));
+        let envoy = &self.envoy;
+        self.metrics.record(event, |id, n| {
+            add(envoy, *id, usize::try_from(n).unwrap_or(0));
         });
         if event == (Event::TokenLookup { hit: false }) {
             self.report_cache();
         }
+    }
+}
+
+/// Adds `n` to counter `id` of the stream's configuration (none: Envoy refused to define it).
+fn add(envoy: &EnvoyFilter, id: Option<usize>, n: usize) {
+    if let Some(id) = id {
+        envoy.increment_counter(id, u64::try_from(n).unwrap_or(u64::MAX));
     }
 }
 

@@ -326,10 +326,34 @@ impl EnvoyFilter {
 
     /// The bytes of the body of `direction` so far: what earlier body hooks buffered, then the
     /// chunk of the current hook (not twice when an earlier filter buffered and resumed).
-    pub fn body(&self, direction: Direction) -> Vec<u8> {
+    /// `None` when Envoy reports slices it then does not hand over.
+    pub fn body(&self, direction: Direction) -> Option<Vec<u8>> {
+        let (received, buffered) = direction.abi();
+        let mut out = self.chunks(buffered)?;
+        if !self.received_is_buffered(direction) {
+            out.extend_from_slice(&self.chunks(received)?);
+        }
+        Some(out)
+    }
+
+    /// The size of what [`EnvoyFilter::body`] would return.
+    pub fn body_size(&self, direction: Direction) -> usize {
         let (received, buffered) = direction.abi();
         // SAFETY: `self.ptr` is alive.
-        let same = unsafe {
+        let size =
+            |body| unsafe { envoy_dynamic_module_callback_http_get_body_size(self.ptr, body) };
+        if self.received_is_buffered(direction) {
+            size(buffered)
+        } else {
+            size(buffered).saturating_add(size(received))
+        }
+    }
+
+    /// Whether the chunk of the current body hook is the buffered body itself (an earlier filter
+    /// buffered it and resumed), so it must not be read twice.
+    fn received_is_buffered(&self, direction: Direction) -> bool {
+        // SAFETY: `self.ptr` is alive.
+        unsafe {
             match direction {
                 Direction::Request => {
                     envoy_dynamic_module_callback_http_received_buffered_request_body(self.ptr)
@@ -338,44 +362,17 @@ impl EnvoyFilter {
                     envoy_dynamic_module_callback_http_received_buffered_response_body(self.ptr)
                 }
             }
-        };
-        let mut out = self.chunks(buffered);
-        if !same {
-            out.extend_from_slice(&self.chunks(received));
-        }
-        out
-    }
-
-    /// The size of what [`EnvoyFilter::body`] would return.
-    pub fn body_size(&self, direction: Direction) -> usize {
-        let (received, buffered) = direction.abi();
-        // SAFETY: `self.ptr` is alive.
-        unsafe {
-            let same = match direction {
-                Direction::Request => {
-                    envoy_dynamic_module_callback_http_received_buffered_request_body(self.ptr)
-                }
-                Direction::Response => {
-                    envoy_dynamic_module_callback_http_received_buffered_response_body(self.ptr)
-                }
-            };
-            let buffered = envoy_dynamic_module_callback_http_get_body_size(self.ptr, buffered);
-            if same {
-                buffered
-            } else {
-                buffered.saturating_add(envoy_dynamic_module_callback_http_get_body_size(
-                    self.ptr, received,
-                ))
-            }
         }
     }
 
-    fn chunks(&self, body: envoy_dynamic_module_type_http_body_type) -> Vec<u8> {
+    /// Every slice of `body`, copied in order; `None` when Envoy reports slices and then fails
+    /// to hand them over.
+    fn chunks(&self, body: envoy_dynamic_module_type_http_body_type) -> Option<Vec<u8>> {
         // SAFETY: `self.ptr` is alive.
         let count =
             unsafe { envoy_dynamic_module_callback_http_get_body_chunks_size(self.ptr, body) };
         if count == 0 {
-            return Vec::new();
+            return Some(Vec::new());
         }
         let mut views = vec![
             envoy_dynamic_module_type_envoy_buffer {
@@ -389,15 +386,17 @@ impl EnvoyFilter {
             envoy_dynamic_module_callback_http_get_body_chunks(self.ptr, body, views.as_mut_ptr())
         };
         if !ok {
-            return Vec::new();
+            return None;
         }
         let mut out = Vec::with_capacity(views.iter().map(|v| v.length).sum());
-        for view in &views {
-            // SAFETY: each view points into Envoy's buffer, valid until the hook returns or the
-            // body changes; copied now.
-            out.extend_from_slice(&unsafe { copy_envoy(view.ptr, view.length) });
+        for view in views.iter().filter(|v| !v.ptr.is_null() && v.length > 0) {
+            // SAFETY: each view points to `length` bytes of Envoy's buffer, valid until the hook
+            // returns or the body changes; copied now.
+            out.extend_from_slice(unsafe {
+                core::slice::from_raw_parts(view.ptr.cast::<u8>(), view.length)
+            });
         }
-        out
+        Some(out)
     }
 
     /// Replaces the whole body of `direction` seen so far (buffered and current chunk) with
